@@ -1,0 +1,64 @@
+# task_api: PGXS build, plus the project's serve/test entry points.
+
+EXTENSION = task_api
+EXTVERSION = 0.1.0
+
+MODULE_big = task_api
+OBJS = \
+	src/task_api.o \
+	src/guc.o \
+	src/uuidv7.o \
+	src/errors.o \
+	src/request.o \
+	src/pre_request.o \
+	src/json_pairs.o \
+	src/stamp.o
+
+# The install script is assembled from one file per resource, in order.
+INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
+DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+
+# pg_regress tests: sql/NAME.sql -> expected/NAME.out, run by scripts/test.sh
+# against a throw-away cluster that preloads the library.
+REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS_OPTS = --load-extension=$(EXTENSION)
+ISOLATION = $(patsubst specs/%.spec,%,$(sort $(wildcard specs/*.spec)))
+ISOLATION_OPTS = --load-extension=$(EXTENSION)
+
+PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter
+PG_CPPFLAGS = -I$(srcdir)/src
+
+EXTRA_CLEAN = $(DATA_built) results output_iso regression.diffs regression.out
+
+PG_CONFIG ?= $(firstword $(wildcard /usr/lib/postgresql/15/bin/pg_config) pg_config)
+PGXS := $(shell $(PG_CONFIG) --pgxs 2>/dev/null)
+.DEFAULT_GOAL := all
+ifneq ($(wildcard $(PGXS)),)
+include $(PGXS)
+else
+# A fresh machine has no PostgreSQL yet: serve, test and deps install it.
+all install installcheck:
+	@echo "PostgreSQL 15 server headers are missing: run 'make deps' first (make serve and make test do it)" >&2; exit 1
+endif
+
+$(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_PARTS)
+	cat $^ > $@
+
+.PHONY: serve stop test deps bench
+
+# Install everything missing, build, start PostgreSQL + PostgREST on localhost.
+serve:
+	@scripts/serve.sh
+
+stop:
+	@scripts/stop.sh
+
+# Install everything missing, then run every test tier on a throw-away cluster.
+test:
+	@scripts/test.sh
+
+deps:
+	@scripts/deps.sh
+
+bench:
+	@scripts/bench.sh

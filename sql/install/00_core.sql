@@ -1,0 +1,120 @@
+-- task_api install script, assembled at build time from sql/install/*.sql
+-- in name order: core, then one file per resource, then grants.
+
+\echo Use "CREATE EXTENSION task_api" to load this file. \quit
+
+-- Roles (cluster-wide, so created only when missing; never dropped with the
+-- extension).  PostgREST logs in as task_api_authenticator and switches to
+-- task_api_anon or task_api_user for each request.
+DO $roles$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'task_api_anon') THEN
+        CREATE ROLE task_api_anon NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'task_api_user') THEN
+        CREATE ROLE task_api_user NOLOGIN;
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'task_api_authenticator') THEN
+        CREATE ROLE task_api_authenticator LOGIN NOINHERIT;
+    END IF;
+END
+$roles$;
+GRANT task_api_anon, task_api_user TO task_api_authenticator;
+
+-- The exposed schema: only views and functions PostgREST serves.
+CREATE SCHEMA api;
+COMMENT ON SCHEMA api IS 'task_api: a task-manager REST API (users, projects, members, tasks), served by PostgREST.';
+
+-- Types ------------------------------------------------------------------
+
+-- Declared from least to most privileged, so roles compare with >=.
+CREATE TYPE @extschema@.member_role AS ENUM ('viewer', 'editor', 'owner');
+COMMENT ON TYPE @extschema@.member_role IS 'A member''s role in a project: viewer reads; editor also writes tasks; owner also manages the project and its members.';
+
+CREATE TYPE @extschema@.task_status AS ENUM ('todo', 'in_progress', 'blocked', 'done', 'cancelled');
+COMMENT ON TYPE @extschema@.task_status IS 'Workflow state of a task.';
+
+-- C functions --------------------------------------------------------------
+
+CREATE FUNCTION @extschema@.uuidv7() RETURNS uuid
+    AS 'MODULE_PATHNAME', 'task_api_uuidv7' LANGUAGE C VOLATILE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.uuidv7() IS 'A new time-ordered UUID (RFC 9562 version 7), monotonic within a session.';
+
+CREATE FUNCTION @extschema@.uuidv7_time(uuid) RETURNS timestamptz
+    AS 'MODULE_PATHNAME', 'task_api_uuidv7_time' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.uuidv7_time(uuid) IS 'Creation time embedded in a UUIDv7 (millisecond precision); NULL for other UUID versions.';
+
+CREATE FUNCTION @extschema@.status() RETURNS jsonb
+    AS 'MODULE_PATHNAME', 'task_api_status' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.status() IS 'Library version, whether it was preloaded, and which settings are set (never their values).';
+
+CREATE FUNCTION @extschema@.raise_error(code text, message text, details text DEFAULT NULL, hint text DEFAULT NULL) RETURNS void
+    AS 'MODULE_PATHNAME', 'task_api_raise_error' LANGUAGE C VOLATILE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.raise_error(text, text, text, text) IS 'Raise a catalogue error (task_api.error_codes) as PostgREST turns it into HTTP: exact status, {code, message, details, hint} body, and the response headers set so far.';
+
+CREATE FUNCTION @extschema@.append_response_header(name text, value text) RETURNS void
+    AS 'MODULE_PATHNAME', 'task_api_append_header' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.append_response_header(text, text) IS 'Add an HTTP response header for this request, keeping the headers already set (response.headers).';
+
+CREATE FUNCTION @extschema@.error_catalogue(OUT code text, OUT status integer, OUT description text) RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'task_api_error_catalogue' LANGUAGE C IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.error_catalogue() IS 'The error catalogue compiled into the library.';
+
+CREATE VIEW @extschema@.error_codes AS
+    SELECT code, status, description FROM @extschema@.error_catalogue();
+COMMENT ON VIEW @extschema@.error_codes IS 'Every error code the API raises, with its HTTP status.';
+
+CREATE FUNCTION @extschema@.current_user_id() RETURNS uuid
+    AS 'MODULE_PATHNAME', 'task_api_current_user_id' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.current_user_id() IS 'The caller''s user id (the sub claim of the request''s JWT), or NULL when anonymous.';
+
+CREATE FUNCTION @extschema@.request_header(name text) RETURNS text
+    AS 'MODULE_PATHNAME', 'task_api_request_header' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.request_header(text) IS 'A header of the current PostgREST request, matched case-insensitively.';
+
+CREATE FUNCTION @extschema@.request_cookie(name text) RETURNS text
+    AS 'MODULE_PATHNAME', 'task_api_request_cookie' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.request_cookie(text) IS 'A cookie of the current PostgREST request.';
+
+CREATE FUNCTION @extschema@.request_claim(name text) RETURNS text
+    AS 'MODULE_PATHNAME', 'task_api_request_claim' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.request_claim(text) IS 'A claim of the current request''s JWT, as text.';
+
+CREATE FUNCTION @extschema@.pre_request() RETURNS void
+    AS 'MODULE_PATHNAME', 'task_api_pre_request' LANGUAGE C VOLATILE PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.pre_request() IS 'PostgREST db-pre-request hook: checks the caller''s identity before every request.';
+
+CREATE FUNCTION @extschema@.stamp_row() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'task_api_stamp_row' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.stamp_row() IS 'BEFORE INSERT OR UPDATE row trigger: stamp_row(updated_at_col, version_col [, status_col, done_value, completed_at_col]) maintains updated_at, version and completed_at.';
+
+-- Validation helpers --------------------------------------------------------
+
+-- One {field, problem} entry of a validation_failed details array.
+CREATE FUNCTION @extschema@.problem(field text, problem text) RETURNS jsonb
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('field', field, 'problem', problem));
+COMMENT ON FUNCTION @extschema@.problem(text, text) IS 'A one-element validation_failed details array: [{field, problem}].';
+
+-- What is wrong with a required, trimmed text of 1..max characters, if anything.
+CREATE FUNCTION @extschema@.text_problem(value text, max_chars integer, required boolean) RETURNS text
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE
+        WHEN value IS NULL THEN CASE WHEN required THEN 'is required' END
+        WHEN pg_catalog.char_length(value) > max_chars THEN pg_catalog.format('must be at most %s characters', max_chars)
+        WHEN required AND pg_catalog.btrim(value, E' \t\r\n') = '' THEN 'must not be blank'
+    END;
+COMMENT ON FUNCTION @extschema@.text_problem(text, integer, boolean) IS 'The problem with a text field (NULL when valid): required, at most max_chars, not blank.';
+
+-- Raise validation_failed if any problem was collected.
+CREATE FUNCTION @extschema@.check_problems(what text, problems jsonb) RETURNS void
+    LANGUAGE plpgsql VOLATILE PARALLEL SAFE
+AS $$
+BEGIN
+    IF problems IS NOT NULL AND problems OPERATOR(pg_catalog.<>) '[]'::jsonb THEN
+        PERFORM @extschema@.raise_error('validation_failed', pg_catalog.format('%s is invalid', what), problems::text,
+            'details lists every field with a problem');
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.check_problems(text, jsonb) IS 'Raise validation_failed (422) with every collected {field, problem} when there is any.';

@@ -1,0 +1,232 @@
+-- Projects and memberships ----------------------------------------------------
+-- A project is visible to its members; its creator becomes its first owner.
+-- Names are unique per owner among live projects.
+
+CREATE TABLE @extschema@.projects (
+    id          uuid PRIMARY KEY DEFAULT @extschema@.uuidv7(),
+    name        text NOT NULL CHECK (pg_catalog.char_length(name) BETWEEN 1 AND 120),
+    description text CHECK (pg_catalog.char_length(description) <= 10000),
+    owner_id    uuid NOT NULL REFERENCES @extschema@.users (id),
+    created_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at  timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    version     integer NOT NULL DEFAULT 1,
+    deleted_at  timestamptz,
+    deleted_by  uuid REFERENCES @extschema@.users (id)
+);
+COMMENT ON TABLE @extschema@.projects IS 'Projects; exposed as api.projects.';
+-- Unique names among live projects only, so a trashed name can be reused.
+CREATE UNIQUE INDEX projects_owner_name_key ON @extschema@.projects (owner_id, name) WHERE deleted_at IS NULL;
+
+CREATE TABLE @extschema@.project_members (
+    project_id uuid NOT NULL REFERENCES @extschema@.projects (id) ON DELETE CASCADE,
+    user_id    uuid NOT NULL REFERENCES @extschema@.users (id) ON DELETE CASCADE,
+    role       @extschema@.member_role NOT NULL DEFAULT 'viewer',
+    added_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    PRIMARY KEY (project_id, user_id)
+);
+COMMENT ON TABLE @extschema@.project_members IS 'Who belongs to which project, with which role; exposed as api.project_members.';
+-- Every RLS check starts from "the projects of this user".
+CREATE INDEX project_members_user_idx ON @extschema@.project_members (user_id, project_id) INCLUDE (role);
+
+CREATE TRIGGER projects_stamp BEFORE INSERT OR UPDATE ON @extschema@.projects
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.stamp_row('updated_at', 'version');
+
+-- Membership lookups for policies and triggers.  SECURITY DEFINER so that
+-- the policies on project_members can use them without recursing.
+CREATE FUNCTION @extschema@.member_project_ids(min_role @extschema@.member_role DEFAULT 'viewer')
+    RETURNS SETOF uuid
+    LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+    ROWS 50
+AS $$
+    SELECT m.project_id FROM @extschema@.project_members m
+     WHERE m.user_id = @extschema@.current_user_id() AND m.role >= min_role
+$$;
+COMMENT ON FUNCTION @extschema@.member_project_ids(@extschema@.member_role) IS 'Ids of the projects where the caller has at least min_role.';
+
+CREATE FUNCTION @extschema@.project_role(project_id uuid) RETURNS @extschema@.member_role
+    LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT m.role FROM @extschema@.project_members m
+     WHERE m.project_id = project_role.project_id AND m.user_id = @extschema@.current_user_id()
+$$;
+COMMENT ON FUNCTION @extschema@.project_role(uuid) IS 'The caller''s role in a project, or NULL when not a member.';
+
+ALTER TABLE @extschema@.projects ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.projects FORCE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.project_members ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.project_members FORCE ROW LEVEL SECURITY;
+
+-- Members see the project; its owner_id also sees it (the row just inserted,
+-- before the owner membership exists).  Owners change and delete it.
+CREATE POLICY projects_select ON @extschema@.projects FOR SELECT
+    USING (owner_id = @extschema@.current_user_id() OR id IN (SELECT @extschema@.member_project_ids()));
+CREATE POLICY projects_insert ON @extschema@.projects FOR INSERT
+    WITH CHECK (owner_id = @extschema@.current_user_id());
+CREATE POLICY projects_update ON @extschema@.projects FOR UPDATE
+    USING (id IN (SELECT @extschema@.member_project_ids('owner')))
+    WITH CHECK (id IN (SELECT @extschema@.member_project_ids('owner')));
+CREATE POLICY projects_delete ON @extschema@.projects FOR DELETE
+    USING (id IN (SELECT @extschema@.member_project_ids('owner')));
+
+-- The creator becomes the first owner.  SECURITY DEFINER: nobody is an
+-- owner yet, so the membership policies would refuse the caller.
+CREATE FUNCTION @extschema@.projects_add_owner() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    INSERT INTO @extschema@.project_members (project_id, user_id, role)
+    VALUES (NEW.id, NEW.owner_id, 'owner');
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER projects_add_owner AFTER INSERT ON @extschema@.projects
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.projects_add_owner();
+
+-- The API view ----------------------------------------------------------------
+
+CREATE VIEW api.projects WITH (security_invoker = true) AS
+    SELECT p.id, p.name, p.description, p.owner_id, p.created_at, p.updated_at, p.version
+      FROM @extschema@.projects p
+     WHERE p.deleted_at IS NULL;
+COMMENT ON VIEW api.projects IS 'Projects you are a member of. POST creates one with you as owner; owners PATCH and DELETE.';
+COMMENT ON COLUMN api.projects.id IS 'Project id (UUIDv7), set by the server.';
+COMMENT ON COLUMN api.projects.name IS 'Name, 1 to 120 characters after trimming; unique among the owner''s live projects.';
+COMMENT ON COLUMN api.projects.description IS 'Free text, at most 10000 characters.';
+COMMENT ON COLUMN api.projects.owner_id IS 'The primary owner (the creator, until they leave); set by the server.';
+COMMENT ON COLUMN api.projects.created_at IS 'When the project was created; set by the server.';
+COMMENT ON COLUMN api.projects.updated_at IS 'When the project last changed; set by the server.';
+COMMENT ON COLUMN api.projects.version IS 'Starts at 1 and goes up by one on every change; set by the server.';
+
+-- Problems with a project's writable fields, given trimmed values.
+CREATE FUNCTION @extschema@.project_problems(name text, description text) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    problems jsonb := '[]';
+    p text;
+BEGIN
+    p := @extschema@.text_problem(name, 120, true);
+    IF p IS NOT NULL THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('name', p);
+    END IF;
+    p := @extschema@.text_problem(description, 10000, false);
+    IF p IS NOT NULL THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('description', p);
+    END IF;
+    RETURN problems;
+END
+$$;
+
+-- Refuse a name another live project of the same owner already has.
+CREATE FUNCTION @extschema@.check_project_name(owner_id uuid, name text, except_id uuid) RETURNS void
+    LANGUAGE plpgsql STABLE
+AS $$
+BEGIN
+    IF EXISTS (SELECT FROM @extschema@.projects p
+                WHERE p.owner_id = check_project_name.owner_id AND p.name = check_project_name.name
+                  AND p.deleted_at IS NULL AND p.id IS DISTINCT FROM except_id) THEN
+        PERFORM @extschema@.raise_error('conflict', 'a project with this name already exists',
+            pg_catalog.format('The owner already has a live project named %s.', pg_catalog.quote_literal(name)),
+            'choose another name');
+    END IF;
+END
+$$;
+
+CREATE FUNCTION @extschema@.projects_insert() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    me uuid := @extschema@.current_user_id();
+    problems jsonb;
+BEGIN
+    IF me IS NULL THEN
+        PERFORM @extschema@.raise_error('unauthenticated', 'sign in to create projects');
+    END IF;
+    NEW.name := pg_catalog.btrim(NEW.name, E' \t\r\n');
+    problems := @extschema@.project_problems(NEW.name, NEW.description);
+    IF NEW.id IS NOT NULL THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('id', 'is set by the server');
+    END IF;
+    IF NEW.owner_id IS NOT NULL THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('owner_id', 'is set by the server');
+    END IF;
+    IF NEW.created_at IS NOT NULL THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('created_at', 'is set by the server');
+    END IF;
+    IF NEW.updated_at IS NOT NULL THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('updated_at', 'is set by the server');
+    END IF;
+    IF NEW.version IS NOT NULL THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('version', 'is set by the server');
+    END IF;
+    PERFORM @extschema@.check_problems('project', problems);
+    PERFORM @extschema@.check_project_name(me, NEW.name, NULL);
+
+    INSERT INTO @extschema@.projects (name, description, owner_id)
+    VALUES (NEW.name, NEW.description, me)
+    RETURNING id, name, description, owner_id, created_at, updated_at, version
+    INTO NEW.id, NEW.name, NEW.description, NEW.owner_id, NEW.created_at, NEW.updated_at, NEW.version;
+    RETURN NEW;
+END
+$$;
+
+CREATE FUNCTION @extschema@.projects_update() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    problems jsonb;
+BEGIN
+    IF @extschema@.project_role(OLD.id) IS DISTINCT FROM 'owner' THEN
+        PERFORM @extschema@.raise_error('forbidden', 'only a project owner can change the project');
+    END IF;
+    NEW.name := pg_catalog.btrim(NEW.name, E' \t\r\n');
+    problems := @extschema@.project_problems(NEW.name, NEW.description);
+    IF NEW.id IS DISTINCT FROM OLD.id THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('id', 'is set by the server');
+    END IF;
+    IF NEW.owner_id IS DISTINCT FROM OLD.owner_id THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('owner_id', 'is set by the server; change roles in project_members instead');
+    END IF;
+    IF NEW.created_at IS DISTINCT FROM OLD.created_at THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('created_at', 'is set by the server');
+    END IF;
+    IF NEW.updated_at IS DISTINCT FROM OLD.updated_at THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('updated_at', 'is set by the server');
+    END IF;
+    IF NEW.version IS DISTINCT FROM OLD.version THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('version', 'is set by the server');
+    END IF;
+    PERFORM @extschema@.check_problems('project', problems);
+    IF NEW.name IS DISTINCT FROM OLD.name THEN
+        PERFORM @extschema@.check_project_name(OLD.owner_id, NEW.name, OLD.id);
+    END IF;
+
+    UPDATE @extschema@.projects SET name = NEW.name, description = NEW.description
+     WHERE id = OLD.id
+    RETURNING id, name, description, owner_id, created_at, updated_at, version
+    INTO NEW.id, NEW.name, NEW.description, NEW.owner_id, NEW.created_at, NEW.updated_at, NEW.version;
+    RETURN NEW;
+END
+$$;
+
+CREATE FUNCTION @extschema@.projects_delete() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF @extschema@.project_role(OLD.id) IS DISTINCT FROM 'owner' THEN
+        PERFORM @extschema@.raise_error('forbidden', 'only a project owner can delete the project');
+    END IF;
+    DELETE FROM @extschema@.projects WHERE id = OLD.id;
+    RETURN OLD;
+END
+$$;
+
+CREATE TRIGGER projects_insert INSTEAD OF INSERT ON api.projects
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.projects_insert();
+CREATE TRIGGER projects_update INSTEAD OF UPDATE ON api.projects
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.projects_update();
+CREATE TRIGGER projects_delete INSTEAD OF DELETE ON api.projects
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.projects_delete();

@@ -1,0 +1,225 @@
+-- Tasks ------------------------------------------------------------------------
+-- Members read a project's tasks; editors and owners create, change and
+-- delete them.  An assignee must be a member of the task's project: when a
+-- member leaves, their tasks there become unassigned.
+
+CREATE TABLE @extschema@.tasks (
+    id           uuid PRIMARY KEY DEFAULT @extschema@.uuidv7(),
+    project_id   uuid NOT NULL REFERENCES @extschema@.projects (id) ON DELETE CASCADE,
+    assignee_id  uuid,
+    title        text NOT NULL CHECK (pg_catalog.char_length(title) BETWEEN 1 AND 200),
+    description  text CHECK (pg_catalog.char_length(description) <= 10000),
+    status       @extschema@.task_status NOT NULL DEFAULT 'todo',
+    priority     smallint NOT NULL DEFAULT 2 CHECK (priority BETWEEN 0 AND 4),
+    due_date     date,
+    created_by   uuid NOT NULL REFERENCES @extschema@.users (id),
+    created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    updated_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    completed_at timestamptz,
+    version      integer NOT NULL DEFAULT 1,
+    deleted_at   timestamptz,
+    deleted_by   uuid REFERENCES @extschema@.users (id),
+    FOREIGN KEY (project_id, assignee_id) REFERENCES @extschema@.project_members (project_id, user_id)
+        ON DELETE SET NULL (assignee_id)
+);
+COMMENT ON TABLE @extschema@.tasks IS 'Tasks; exposed as api.tasks.';
+-- Listing a project's live tasks newest first, and the RLS filter on
+-- project_id, use this index; the foreign key to project_members is checked
+-- through it when a member leaves.
+CREATE INDEX tasks_project_created_idx ON @extschema@.tasks (project_id, created_at DESC, id DESC)
+    WHERE deleted_at IS NULL;
+CREATE INDEX tasks_project_assignee_idx ON @extschema@.tasks (project_id, assignee_id)
+    WHERE assignee_id IS NOT NULL;
+
+CREATE TRIGGER tasks_stamp BEFORE INSERT OR UPDATE ON @extschema@.tasks
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.stamp_row('updated_at', 'version', 'status', 'done', 'completed_at');
+
+ALTER TABLE @extschema@.tasks ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.tasks FORCE ROW LEVEL SECURITY;
+
+CREATE POLICY tasks_select ON @extschema@.tasks FOR SELECT
+    USING (project_id IN (SELECT @extschema@.member_project_ids()));
+CREATE POLICY tasks_insert ON @extschema@.tasks FOR INSERT
+    WITH CHECK (project_id IN (SELECT @extschema@.member_project_ids('editor')));
+CREATE POLICY tasks_update ON @extschema@.tasks FOR UPDATE
+    USING (project_id IN (SELECT @extschema@.member_project_ids('editor')))
+    WITH CHECK (project_id IN (SELECT @extschema@.member_project_ids('editor')));
+CREATE POLICY tasks_delete ON @extschema@.tasks FOR DELETE
+    USING (project_id IN (SELECT @extschema@.member_project_ids('editor')));
+
+-- The API view ----------------------------------------------------------------
+
+CREATE VIEW api.tasks WITH (security_invoker = true) AS
+    SELECT t.id, t.project_id, t.assignee_id, t.title, t.description, t.status, t.priority,
+           t.due_date, t.created_by, t.created_at, t.updated_at, t.completed_at, t.version
+      FROM @extschema@.tasks t
+     WHERE t.deleted_at IS NULL;
+ALTER VIEW api.tasks ALTER COLUMN status SET DEFAULT 'todo';
+ALTER VIEW api.tasks ALTER COLUMN priority SET DEFAULT 2;
+COMMENT ON VIEW api.tasks IS 'Tasks of your projects. Editors and owners POST, PATCH and DELETE.';
+COMMENT ON COLUMN api.tasks.id IS 'Task id (UUIDv7), set by the server.';
+COMMENT ON COLUMN api.tasks.project_id IS 'The project the task belongs to (required; you must be an editor or owner there).';
+COMMENT ON COLUMN api.tasks.assignee_id IS 'Member of the project the task is assigned to, or null.';
+COMMENT ON COLUMN api.tasks.title IS 'Title, 1 to 200 characters after trimming.';
+COMMENT ON COLUMN api.tasks.description IS 'Free text, at most 10000 characters.';
+COMMENT ON COLUMN api.tasks.status IS 'todo (default), in_progress, blocked, done or cancelled.';
+COMMENT ON COLUMN api.tasks.priority IS 'Priority from 0 to 4 (default 2).';
+COMMENT ON COLUMN api.tasks.due_date IS 'Due date, or null.';
+COMMENT ON COLUMN api.tasks.created_by IS 'The user who created the task; set by the server.';
+COMMENT ON COLUMN api.tasks.created_at IS 'When the task was created; set by the server.';
+COMMENT ON COLUMN api.tasks.updated_at IS 'When the task last changed; set by the server.';
+COMMENT ON COLUMN api.tasks.completed_at IS 'When the task became done; cleared when it leaves done; set by the server.';
+COMMENT ON COLUMN api.tasks.version IS 'Starts at 1 and goes up by one on every change; set by the server.';
+
+-- Problems with a task's writable fields (title already trimmed), and the
+-- caller's right to write tasks in its project.
+CREATE FUNCTION @extschema@.task_problems(t api.tasks) RETURNS jsonb
+    LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    problems jsonb := '[]';
+    my_role @extschema@.member_role;
+    p text;
+BEGIN
+    IF t.project_id IS NULL THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('project_id', 'is required');
+    ELSE
+        my_role := @extschema@.project_role(t.project_id);
+        IF my_role IS NULL OR NOT EXISTS (SELECT FROM @extschema@.projects pr
+                                           WHERE pr.id = t.project_id AND pr.deleted_at IS NULL) THEN
+            problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('project_id', 'no such project');
+        ELSIF my_role < 'editor' THEN
+            PERFORM @extschema@.raise_error('forbidden', 'viewers cannot write tasks',
+                NULL, 'ask a project owner for the editor role');
+        ELSIF t.assignee_id IS NOT NULL AND NOT EXISTS (
+                SELECT FROM @extschema@.project_members m
+                 WHERE m.project_id = t.project_id AND m.user_id = t.assignee_id) THEN
+            problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('assignee_id', 'must be a member of the project');
+        END IF;
+    END IF;
+    p := @extschema@.text_problem(t.title, 200, true);
+    IF p IS NOT NULL THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('title', p);
+    END IF;
+    p := @extschema@.text_problem(t.description, 10000, false);
+    IF p IS NOT NULL THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('description', p);
+    END IF;
+    IF t.status IS NULL THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('status', 'is required');
+    END IF;
+    IF t.priority IS NULL THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('priority', 'is required');
+    ELSIF t.priority NOT BETWEEN 0 AND 4 THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('priority', 'must be between 0 and 4');
+    END IF;
+    RETURN problems;
+END
+$$;
+
+CREATE FUNCTION @extschema@.tasks_insert() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    me uuid := @extschema@.current_user_id();
+    problems jsonb;
+BEGIN
+    IF me IS NULL THEN
+        PERFORM @extschema@.raise_error('unauthenticated', 'sign in to create tasks');
+    END IF;
+    NEW.title := pg_catalog.btrim(NEW.title, E' \t\r\n');
+    problems := @extschema@.task_problems(NEW);
+    IF NEW.id IS NOT NULL THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('id', 'is set by the server');
+    END IF;
+    IF NEW.created_by IS NOT NULL THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('created_by', 'is set by the server');
+    END IF;
+    IF NEW.created_at IS NOT NULL THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('created_at', 'is set by the server');
+    END IF;
+    IF NEW.updated_at IS NOT NULL THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('updated_at', 'is set by the server');
+    END IF;
+    IF NEW.completed_at IS NOT NULL THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('completed_at', 'is set by the server');
+    END IF;
+    IF NEW.version IS NOT NULL THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('version', 'is set by the server');
+    END IF;
+    PERFORM @extschema@.check_problems('task', problems);
+
+    INSERT INTO @extschema@.tasks (project_id, assignee_id, title, description, status, priority, due_date, created_by)
+    VALUES (NEW.project_id, NEW.assignee_id, NEW.title, NEW.description, NEW.status, NEW.priority, NEW.due_date, me)
+    RETURNING id, project_id, assignee_id, title, description, status, priority, due_date,
+              created_by, created_at, updated_at, completed_at, version
+    INTO NEW.id, NEW.project_id, NEW.assignee_id, NEW.title, NEW.description, NEW.status, NEW.priority,
+         NEW.due_date, NEW.created_by, NEW.created_at, NEW.updated_at, NEW.completed_at, NEW.version;
+    RETURN NEW;
+END
+$$;
+
+CREATE FUNCTION @extschema@.tasks_update() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    problems jsonb;
+BEGIN
+    IF @extschema@.project_role(OLD.project_id) < 'editor' THEN
+        PERFORM @extschema@.raise_error('forbidden', 'viewers cannot write tasks',
+            NULL, 'ask a project owner for the editor role');
+    END IF;
+    NEW.title := pg_catalog.btrim(NEW.title, E' \t\r\n');
+    problems := @extschema@.task_problems(NEW);
+    IF NEW.id IS DISTINCT FROM OLD.id THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('id', 'is set by the server');
+    END IF;
+    IF NEW.created_by IS DISTINCT FROM OLD.created_by THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('created_by', 'is set by the server');
+    END IF;
+    IF NEW.created_at IS DISTINCT FROM OLD.created_at THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('created_at', 'is set by the server');
+    END IF;
+    IF NEW.updated_at IS DISTINCT FROM OLD.updated_at THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('updated_at', 'is set by the server');
+    END IF;
+    IF NEW.completed_at IS DISTINCT FROM OLD.completed_at THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('completed_at', 'is set by the server');
+    END IF;
+    IF NEW.version IS DISTINCT FROM OLD.version THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('version', 'is set by the server');
+    END IF;
+    PERFORM @extschema@.check_problems('task', problems);
+
+    UPDATE @extschema@.tasks
+       SET project_id = NEW.project_id, assignee_id = NEW.assignee_id, title = NEW.title,
+           description = NEW.description, status = NEW.status, priority = NEW.priority,
+           due_date = NEW.due_date
+     WHERE id = OLD.id
+    RETURNING id, project_id, assignee_id, title, description, status, priority, due_date,
+              created_by, created_at, updated_at, completed_at, version
+    INTO NEW.id, NEW.project_id, NEW.assignee_id, NEW.title, NEW.description, NEW.status, NEW.priority,
+         NEW.due_date, NEW.created_by, NEW.created_at, NEW.updated_at, NEW.completed_at, NEW.version;
+    RETURN NEW;
+END
+$$;
+
+CREATE FUNCTION @extschema@.tasks_delete() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+BEGIN
+    IF @extschema@.project_role(OLD.project_id) < 'editor' THEN
+        PERFORM @extschema@.raise_error('forbidden', 'viewers cannot delete tasks',
+            NULL, 'ask a project owner for the editor role');
+    END IF;
+    DELETE FROM @extschema@.tasks WHERE id = OLD.id;
+    RETURN OLD;
+END
+$$;
+
+CREATE TRIGGER tasks_insert INSTEAD OF INSERT ON api.tasks
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.tasks_insert();
+CREATE TRIGGER tasks_update INSTEAD OF UPDATE ON api.tasks
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.tasks_update();
+CREATE TRIGGER tasks_delete INSTEAD OF DELETE ON api.tasks
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.tasks_delete();

@@ -1,0 +1,47 @@
+-- Privileges ------------------------------------------------------------------
+-- Least privilege: nothing for PUBLIC; anonymous callers may only run the
+-- pre-request hook; authenticated users get exactly what the API needs.
+-- task_api_user reaches the task_api tables only through the security-invoker
+-- api views and their triggers, under the row-level security above.
+
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA @extschema@ FROM PUBLIC;
+REVOKE ALL ON ALL FUNCTIONS IN SCHEMA api FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA @extschema@ FROM PUBLIC;
+REVOKE ALL ON ALL TABLES IN SCHEMA api FROM PUBLIC;
+
+GRANT USAGE ON SCHEMA api TO task_api_anon, task_api_user;
+GRANT USAGE ON SCHEMA @extschema@ TO task_api_anon, task_api_user;
+GRANT USAGE ON TYPE @extschema@.member_role, @extschema@.task_status TO task_api_user;
+
+GRANT EXECUTE ON FUNCTION @extschema@.pre_request() TO task_api_anon, task_api_user;
+GRANT EXECUTE ON FUNCTION
+    @extschema@.uuidv7(),
+    @extschema@.uuidv7_time(uuid),
+    @extschema@.current_user_id(),
+    @extschema@.request_header(text),
+    @extschema@.request_cookie(text),
+    @extschema@.request_claim(text),
+    @extschema@.raise_error(text, text, text, text),
+    @extschema@.problem(text, text),
+    @extschema@.text_problem(text, integer, boolean),
+    @extschema@.check_problems(text, jsonb),
+    @extschema@.member_project_ids(@extschema@.member_role),
+    @extschema@.project_role(uuid),
+    @extschema@.user_id_for(uuid, text),
+    @extschema@.project_problems(text, text),
+    @extschema@.check_project_name(uuid, text, uuid),
+    @extschema@.task_problems(api.tasks)
+TO task_api_user;
+
+-- Tables behind the views.  Users: no password hash, and only display_name
+-- is writable.
+GRANT SELECT (id, email, display_name, created_at), UPDATE (display_name)
+    ON @extschema@.users TO task_api_user;
+GRANT SELECT, INSERT, UPDATE, DELETE
+    ON @extschema@.projects, @extschema@.project_members, @extschema@.tasks TO task_api_user;
+
+-- The API.
+GRANT SELECT, UPDATE ON api.users TO task_api_user;
+GRANT SELECT, INSERT, UPDATE, DELETE ON api.projects, api.project_members, api.tasks TO task_api_user;
+GRANT SELECT ON @extschema@.error_codes TO task_api_anon, task_api_user;
+GRANT EXECUTE ON FUNCTION @extschema@.error_catalogue() TO task_api_anon, task_api_user;

@@ -1,0 +1,296 @@
+/*
+ * errors.c
+ *		The error catalogue, PostgREST-shaped errors and response headers.
+ *
+ * PostgREST turns SQLSTATE 'PGRST' into an HTTP response: the error message
+ * must be the JSON body {code, message, details, hint} (strings or null) and
+ * the detail must be {"status": N, "headers": {...}}.  Anything else makes
+ * it answer 500, so every task_api error goes through ta_raise().
+ *
+ * Response headers travel in the transaction-local setting
+ * response.headers, a JSON array of one-member objects.  PostgREST replaces
+ * nothing itself, but any writer that sets the whole array drops what was
+ * there; ta_append_header() always keeps what earlier code set, and
+ * ta_raise() carries those headers into the error response, which PostgREST
+ * would otherwise lose with the aborted transaction.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/json.h"
+
+#include "errors.h"
+#include "json_pairs.h"
+
+#define RESPONSE_HEADERS_GUC "response.headers"
+
+typedef struct TaErrorCode
+{
+	const char *code;
+	int			status;
+	const char *description;
+} TaErrorCode;
+
+/* The catalogue: SPEC section 11.  task_api.error_codes reads this array. */
+static const TaErrorCode error_codes[] = {
+	{"unauthenticated", 401, "The request carries no valid credentials, or they expired or were revoked."},
+	{"invalid_credentials", 401, "The email and password do not match an account."},
+	{"forbidden", 403, "The caller is authenticated but its role in the project does not allow this."},
+	{"csrf_failed", 403, "A cookie-authenticated unsafe request lacks a matching X-CSRF-Token header."},
+	{"not_found", 404, "The object does not exist or is not visible to the caller."},
+	{"conflict", 409, "The request conflicts with the current state (a duplicate, or a rule such as keeping an owner)."},
+	{"idempotency_in_progress", 409, "A request with the same Idempotency-Key is still running."},
+	{"precondition_failed", 412, "If-Match does not match the current version."},
+	{"validation_failed", 422, "The payload is invalid; details is a JSON array of {field, problem}."},
+	{"idempotency_key_reused", 422, "The Idempotency-Key was already used for a different request."},
+	{"invalid_cursor", 400, "The pagination cursor is malformed, tampered with or signed with another key."},
+	{"cursor_mismatch", 400, "The cursor was issued for different filters or sort."},
+	{"invalid_idempotency_key", 400, "The Idempotency-Key header is not 1 to 255 visible ASCII characters."},
+	{"invalid_parameter", 400, "A parameter or header value is out of range or malformed."},
+	{"rate_limited", 429, "The caller's rate limit is exhausted; see Retry-After."},
+};
+
+int
+ta_error_status(const char *code)
+{
+	for (size_t i = 0; i < lengthof(error_codes); i++)
+		if (strcmp(error_codes[i].code, code) == 0)
+			return error_codes[i].status;
+	return 0;
+}
+
+/* RFC 9110 token characters, the only ones allowed in a header name. */
+static bool
+is_header_name(const char *s)
+{
+	if (*s == '\0')
+		return false;
+	for (; *s; s++)
+	{
+		unsigned char c = (unsigned char) *s;
+
+		if (!(isalnum(c) || strchr("!#$%&'*+-.^_`|~", c) != NULL))
+			return false;
+	}
+	return true;
+}
+
+/* A header value may not contain control characters (no CR/LF injection). */
+static bool
+is_header_value(const char *s)
+{
+	for (; *s; s++)
+	{
+		unsigned char c = (unsigned char) *s;
+
+		if ((c < 0x20 && c != '\t') || c == 0x7f)
+			return false;
+	}
+	return true;
+}
+
+/* Refuse header names and values that would corrupt the HTTP response. */
+static void
+check_header(const char *name, const char *value)
+{
+	if (!is_header_name(name))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid response header name \"%s\"", name)));
+	if (!is_header_value(value))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid value for response header \"%s\"", name),
+				 errdetail("Header values may not contain control characters.")));
+}
+
+/* Append `"key": value-or-null` to a JSON object under construction. */
+static void
+append_json_member(StringInfo buf, const char *key, const char *value, bool first)
+{
+	if (!first)
+		appendStringInfoString(buf, ", ");
+	escape_json(buf, key);
+	appendStringInfoString(buf, ": ");
+	if (value)
+		escape_json(buf, value);
+	else
+		appendStringInfoString(buf, "null");
+}
+
+/* True if the header at position i is set again later in the list. */
+static bool
+set_again_later(const TaPairs *pairs, int i)
+{
+	for (int k = i + 1; k < pairs->count; k++)
+		if (pairs->names[k] && pg_strcasecmp(pairs->names[k], pairs->names[i]) == 0)
+			return true;
+	return false;
+}
+
+void
+ta_raise(const char *code, const char *message, const char *details,
+		 const char *hint, const TaHeader *extra, int nextra)
+{
+	int			status = ta_error_status(code);
+	StringInfoData body;
+	StringInfoData detail;
+	TaPairs		current;
+	const char *raw;
+	bool		first = true;
+
+	if (status == 0)
+		elog(ERROR, "unknown task_api error code \"%s\"", code);
+
+	initStringInfo(&body);
+	appendStringInfoChar(&body, '{');
+	append_json_member(&body, "code", code, true);
+	append_json_member(&body, "message", message, false);
+	append_json_member(&body, "details", details, false);
+	append_json_member(&body, "hint", hint, false);
+	appendStringInfoChar(&body, '}');
+
+	/*
+	 * Headers set earlier in this request, then the extra ones; a later
+	 * header of the same name (case-insensitively) replaces an earlier one.
+	 * A corrupt response.headers is ignored rather than masking this error.
+	 */
+	raw = GetConfigOption(RESPONSE_HEADERS_GUC, true, false);
+	(void) ta_json_collect_pairs(raw, 2, &current);
+	for (int i = 0; i < nextra; i++)
+	{
+		for (int j = 0; j < current.count; j++)
+			if (current.names[j] && pg_strcasecmp(current.names[j], extra[i].name) == 0)
+				current.names[j] = NULL;
+	}
+
+	initStringInfo(&detail);
+	appendStringInfo(&detail, "{\"status\": %d, \"headers\": {", status);
+	for (int j = 0; j < current.count; j++)
+	{
+		if (current.names[j] == NULL || current.values[j] == NULL ||
+			set_again_later(&current, j))
+			continue;
+		append_json_member(&detail, current.names[j], current.values[j], first);
+		first = false;
+	}
+	for (int i = 0; i < nextra; i++)
+	{
+		check_header(extra[i].name, extra[i].value);
+		append_json_member(&detail, extra[i].name, extra[i].value, first);
+		first = false;
+	}
+	appendStringInfoString(&detail, "}}");
+
+	ereport(ERROR,
+			(errcode(MAKE_SQLSTATE('P', 'G', 'R', 'S', 'T')),
+			 errmsg_internal("%s", body.data),
+			 errdetail_internal("%s", detail.data)));
+	pg_unreachable();
+}
+
+void
+ta_append_header(const char *name, const char *value)
+{
+	const char *raw = GetConfigOption(RESPONSE_HEADERS_GUC, true, false);
+	TaPairs		current;
+	StringInfoData buf;
+	bool		first = true;
+
+	check_header(name, value);
+
+	if (!ta_json_collect_pairs(raw, 2, &current))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("response.headers is not a JSON array of objects")));
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '[');
+	for (int i = 0; i < current.count; i++)
+	{
+		if (current.values[i] == NULL)
+			continue;
+		if (!first)
+			appendStringInfoString(&buf, ", ");
+		appendStringInfoChar(&buf, '{');
+		append_json_member(&buf, current.names[i], current.values[i], true);
+		appendStringInfoChar(&buf, '}');
+		first = false;
+	}
+	if (!first)
+		appendStringInfoString(&buf, ", ");
+	appendStringInfoChar(&buf, '{');
+	append_json_member(&buf, name, value, true);
+	appendStringInfoString(&buf, "}]");
+
+	(void) set_config_option(RESPONSE_HEADERS_GUC, buf.data,
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+	pfree(buf.data);
+}
+
+PG_FUNCTION_INFO_V1(task_api_raise_error);
+
+/* SQL entry point to ta_raise() for PL/pgSQL and SQL code in the extension. */
+Datum
+task_api_raise_error(PG_FUNCTION_ARGS)
+{
+	char	   *code;
+	char	   *message;
+
+	if (PG_ARGISNULL(0) || PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("code and message must not be null")));
+
+	code = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	message = text_to_cstring(PG_GETARG_TEXT_PP(1));
+	if (ta_error_status(code) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown task_api error code \"%s\"", code),
+				 errhint("See task_api.error_codes.")));
+
+	ta_raise(code, message,
+			 PG_ARGISNULL(2) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(2)),
+			 PG_ARGISNULL(3) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(3)),
+			 NULL, 0);
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(task_api_append_header);
+
+/* SQL entry point to ta_append_header(). */
+Datum
+task_api_append_header(PG_FUNCTION_ARGS)
+{
+	ta_append_header(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+					 text_to_cstring(PG_GETARG_TEXT_PP(1)));
+	PG_RETURN_VOID();
+}
+
+PG_FUNCTION_INFO_V1(task_api_error_catalogue);
+
+/* Rows of the error catalogue, for the task_api.error_codes view. */
+Datum
+task_api_error_catalogue(PG_FUNCTION_ARGS)
+{
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (size_t i = 0; i < lengthof(error_codes); i++)
+	{
+		Datum		values[3];
+		bool		nulls[3] = {false, false, false};
+
+		values[0] = CStringGetTextDatum(error_codes[i].code);
+		values[1] = Int32GetDatum(error_codes[i].status);
+		values[2] = CStringGetTextDatum(error_codes[i].description);
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+	}
+	return (Datum) 0;
+}

@@ -1,0 +1,29 @@
+/*
+ * errors.h
+ *		The task_api error catalogue and PostgREST-shaped errors.
+ */
+#ifndef TASK_API_ERRORS_H
+#define TASK_API_ERRORS_H
+
+typedef struct TaHeader
+{
+	const char *name;
+	const char *value;
+} TaHeader;
+
+/* HTTP status for a catalogue code, or 0 if the code is not in it. */
+extern int	ta_error_status(const char *code);
+
+/*
+ * Raise a catalogue error through PostgREST's SQLSTATE 'PGRST' mechanism:
+ * exact status, the {code, message, details, hint} body, the response
+ * headers set earlier in this request, and `extra` headers on top.
+ */
+extern void ta_raise(const char *code, const char *message,
+					 const char *details, const char *hint,
+					 const TaHeader *extra, int nextra) pg_attribute_noreturn();
+
+/* Append a header to response.headers, keeping the ones already there. */
+extern void ta_append_header(const char *name, const char *value);
+
+#endif							/* TASK_API_ERRORS_H */

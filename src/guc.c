@@ -1,0 +1,53 @@
+/*
+ * guc.c
+ *		Definitions of the task_api.* settings.
+ *
+ * Secrets are superuser-only and hidden from SHOW ALL and pg_settings for
+ * everybody else; C code reads them directly, so no role that PostgREST
+ * switches to ever needs to see them.
+ */
+#include "postgres.h"
+
+#include "utils/guc.h"
+
+#include "guc.h"
+
+char	   *ta_jwt_secret = NULL;
+char	   *ta_cursor_secret = NULL;
+int			ta_jwt_ttl = 3600;
+
+/* Register every task_api setting and reserve the prefix. */
+void
+ta_guc_init(void)
+{
+	DefineCustomStringVariable("task_api.jwt_secret",
+							   "Secret that signs and verifies task_api JWTs (HS256).",
+							   "At least 32 bytes; PostgREST must be configured with the same secret.",
+							   &ta_jwt_secret,
+							   NULL,
+							   PGC_SUSET,
+							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
+
+	DefineCustomStringVariable("task_api.cursor_secret",
+							   "Secret that authenticates pagination cursors (HMAC-SHA-256).",
+							   "At least 32 bytes.",
+							   &ta_cursor_secret,
+							   NULL,
+							   PGC_SUSET,
+							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
+							   NULL, NULL, NULL);
+
+	DefineCustomIntVariable("task_api.jwt_ttl",
+							"Lifetime of issued JWTs.",
+							NULL,
+							&ta_jwt_ttl,
+							3600,
+							60,
+							60 * 60 * 24 * 365,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	MarkGUCPrefixReserved("task_api");
+}

@@ -1,0 +1,14 @@
+/*
+ * guc.h
+ *		task_api settings (task_api.*).
+ */
+#ifndef TASK_API_GUC_H
+#define TASK_API_GUC_H
+
+extern char *ta_jwt_secret;
+extern char *ta_cursor_secret;
+extern int	ta_jwt_ttl;
+
+extern void ta_guc_init(void);
+
+#endif							/* TASK_API_GUC_H */

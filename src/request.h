@@ -1,0 +1,25 @@
+/*
+ * request.h
+ *		The per-request context PostgREST passes in settings.
+ */
+#ifndef TASK_API_REQUEST_H
+#define TASK_API_REQUEST_H
+
+#include "utils/uuid.h"
+
+/* Header value (name matched case-insensitively), or NULL. */
+extern const char *ta_request_header(const char *name);
+
+/* Cookie value, or NULL. */
+extern const char *ta_request_cookie(const char *name);
+
+/* A JWT claim as text (strings unquoted), or NULL. */
+extern const char *ta_request_claim(const char *name);
+
+/*
+ * The caller's user id from the sub claim.  Returns false when there is no
+ * sub claim; raises unauthenticated when there is one but it is not a UUID.
+ */
+extern bool ta_current_user_id(pg_uuid_t *out);
+
+#endif							/* TASK_API_REQUEST_H */

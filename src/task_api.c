@@ -1,0 +1,71 @@
+/*
+ * task_api.c
+ *		Library entry point and task_api.status().
+ *
+ * _PG_init only registers what each module needs; the modules themselves
+ * live in one file per mechanism.
+ */
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/jsonb.h"
+
+#include "guc.h"
+#include "task_api.h"
+
+PG_MODULE_MAGIC;
+
+bool		ta_preloaded = false;
+
+void		_PG_init(void);
+
+/* Register settings; note whether we came in through shared_preload_libraries. */
+void
+_PG_init(void)
+{
+	ta_guc_init();
+
+	if (process_shared_preload_libraries_in_progress)
+		ta_preloaded = true;
+	else
+		ereport(LOG,
+				(errmsg("task_api was not loaded via shared_preload_libraries"),
+				 errdetail("Features that need shared memory are off in this server process."),
+				 errhint("Add task_api to shared_preload_libraries and restart the server.")));
+}
+
+/* Append one "name": "set"|"unset" pair without revealing the value. */
+static void
+append_setting_state(StringInfo buf, const char *name, const char *value, bool first)
+{
+	if (!first)
+		appendStringInfoString(buf, ", ");
+	escape_json(buf, name);
+	appendStringInfoString(buf, (value != NULL && value[0] != '\0') ? ": \"set\"" : ": \"unset\"");
+}
+
+PG_FUNCTION_INFO_V1(task_api_status);
+
+/*
+ * Report the library version, whether it was preloaded, and which settings
+ * are set, so operators can diagnose a deployment without reading secrets.
+ */
+Datum
+task_api_status(PG_FUNCTION_ARGS)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "{\"version\": ");
+	escape_json(&buf, TASK_API_VERSION);
+	appendStringInfo(&buf, ", \"preloaded\": %s", ta_preloaded ? "true" : "false");
+	appendStringInfoString(&buf, ", \"settings\": {");
+	append_setting_state(&buf, "task_api.jwt_secret", ta_jwt_secret, true);
+	append_setting_state(&buf, "task_api.cursor_secret", ta_cursor_secret, false);
+	appendStringInfoString(&buf, "}}");
+
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
