@@ -1,0 +1,54 @@
+-- The request context: request_header(), request_cookie(), request_claim(),
+-- current_user_id(), pre_request()
+
+-- Nothing set: everything is NULL (anonymous, not an error).
+SELECT task_api.current_user_id() IS NULL AS anon,
+       task_api.request_header('accept') IS NULL AS no_header,
+       task_api.request_cookie('a') IS NULL AS no_cookie,
+       task_api.request_claim('sub') IS NULL AS no_claim;
+SELECT task_api.pre_request();
+
+BEGIN;
+SELECT set_config('request.headers', '{"accept": "application/json", "x-forwarded-for": "1.2.3.4, 5.6.7.8", "if-match": "\"3\""}', true);
+SELECT set_config('request.cookies', '{"task_api_session": "abc.def", "theme": "dark"}', true);
+SELECT set_config('request.jwt.claims', '{"sub": "01890a5d-ac96-774b-bcce-b302099a8057", "role": "task_api_user", "exp": 1700000000, "aud": ["a", "b"], "nested": {"sub": "x"}}', true);
+-- Header names are case-insensitive (PostgREST lowercases them).
+SELECT task_api.request_header('Accept'), task_api.request_header('IF-MATCH'), task_api.request_header('x-forwarded-for');
+SELECT task_api.request_cookie('task_api_session'), task_api.request_cookie('theme'), task_api.request_cookie('Theme') IS NULL AS cookies_case_sensitive;
+-- Scalars come back as text; nested values are not claims of their own.
+SELECT task_api.request_claim('role'), task_api.request_claim('exp'), task_api.request_claim('aud') IS NULL AS array_skipped;
+SELECT task_api.current_user_id();
+SELECT task_api.pre_request();
+-- The cache follows the setting: a new identity is seen at once.
+SELECT set_config('request.jwt.claims', '{"sub": "01890a5d-ac96-774b-bcce-b302099a8058", "role": "task_api_user"}', true);
+SELECT task_api.current_user_id();
+ROLLBACK;
+
+-- Transaction-local settings are gone after the transaction.
+SELECT task_api.current_user_id() IS NULL AS anon_again;
+
+-- A sub that is not a UUID, or a user token without a sub: unauthenticated.
+BEGIN;
+SELECT set_config('request.jwt.claims', '{"sub": "admin", "role": "task_api_user"}', true);
+SELECT task_api.current_user_id();
+ROLLBACK;
+BEGIN;
+SELECT set_config('request.jwt.claims', '{"role": "task_api_user"}', true);
+SELECT task_api.pre_request();
+ROLLBACK;
+
+-- Malformed or oddly shaped settings read as empty, never crash.
+BEGIN;
+SELECT set_config('request.jwt.claims', '{"sub": ', true);
+SELECT task_api.current_user_id() IS NULL AS truncated_json;
+SELECT set_config('request.jwt.claims', '["sub", "x"]', true);
+SELECT task_api.current_user_id() IS NULL AS array_json;
+SELECT set_config('request.jwt.claims', '"just a string"', true);
+SELECT task_api.current_user_id() IS NULL AS scalar_json;
+SELECT set_config('request.jwt.claims', '{"sub": null}', true);
+SELECT task_api.current_user_id() IS NULL AS null_sub;
+SELECT set_config('request.headers', '{"a": "\u0000"}', true);
+SELECT task_api.request_header('a') IS NULL AS nul_escape;
+SELECT length(set_config('request.headers', repeat('{"a":', 10000), true));
+SELECT task_api.request_header('a') IS NULL AS deep_garbage;
+ROLLBACK;

@@ -1,0 +1,5 @@
+BEGIN;
+SELECT plan(1);
+SELECT ok(true, 'smoke');
+SELECT * FROM finish();
+ROLLBACK;
