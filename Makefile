@@ -12,6 +12,7 @@ OBJS = \
 	src/request.o \
 	src/pre_request.o \
 	src/json_pairs.o \
+	src/membership.o \
 	src/stamp.o
 
 # The install script is assembled from one file per resource, in order.

@@ -14,6 +14,7 @@
 #include "utils/jsonb.h"
 
 #include "guc.h"
+#include "membership.h"
 #include "task_api.h"
 
 PG_MODULE_MAGIC;
@@ -27,6 +28,7 @@ void
 _PG_init(void)
 {
 	ta_guc_init();
+	ta_membership_init();
 
 	if (process_shared_preload_libraries_in_progress)
 		ta_preloaded = true;

@@ -97,8 +97,9 @@ CREATE FUNCTION @extschema@.problem(field text, problem text) RETURNS jsonb
 COMMENT ON FUNCTION @extschema@.problem(text, text) IS 'A one-element validation_failed details array: [{field, problem}].';
 
 -- What is wrong with a required, trimmed text of 1..max characters, if anything.
+-- STABLE like format(), so that the planner inlines it into callers.
 CREATE FUNCTION @extschema@.text_problem(value text, max_chars integer, required boolean) RETURNS text
-    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    LANGUAGE sql STABLE PARALLEL SAFE
     RETURN CASE
         WHEN value IS NULL THEN CASE WHEN required THEN 'is required' END
         WHEN pg_catalog.char_length(value) > max_chars THEN pg_catalog.format('must be at most %s characters', max_chars)

@@ -16,6 +16,8 @@ CREATE TABLE @extschema@.projects (
 COMMENT ON TABLE @extschema@.projects IS 'Projects; exposed as api.projects.';
 -- Unique names among live projects only, so a trashed name can be reused.
 CREATE UNIQUE INDEX projects_owner_name_key ON @extschema@.projects (owner_id, name) WHERE deleted_at IS NULL;
+-- The "owner_id = caller" arm of the visibility policy.
+CREATE INDEX projects_owner_idx ON @extschema@.projects (owner_id);
 
 CREATE TABLE @extschema@.project_members (
     project_id uuid NOT NULL REFERENCES @extschema@.projects (id) ON DELETE CASCADE,
@@ -31,27 +33,28 @@ CREATE INDEX project_members_user_idx ON @extschema@.project_members (user_id, p
 CREATE TRIGGER projects_stamp BEFORE INSERT OR UPDATE ON @extschema@.projects
     FOR EACH ROW EXECUTE FUNCTION @extschema@.stamp_row('updated_at', 'version');
 
--- Membership lookups for policies and triggers.  SECURITY DEFINER so that
--- the policies on project_members can use them without recursing.
-CREATE FUNCTION @extschema@.member_project_ids(min_role @extschema@.member_role DEFAULT 'viewer')
-    RETURNS SETOF uuid
-    LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-    ROWS 50
-AS $$
-    SELECT m.project_id FROM @extschema@.project_members m
-     WHERE m.user_id = @extschema@.current_user_id() AND m.role >= min_role
-$$;
-COMMENT ON FUNCTION @extschema@.member_project_ids(@extschema@.member_role) IS 'Ids of the projects where the caller has at least min_role.';
-
+-- Membership lookups for policies and triggers, answered in C from a
+-- per-caller cache that is exact for the current snapshot (membership.c).
 CREATE FUNCTION @extschema@.project_role(project_id uuid) RETURNS @extschema@.member_role
-    LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT m.role FROM @extschema@.project_members m
-     WHERE m.project_id = project_role.project_id AND m.user_id = @extschema@.current_user_id()
-$$;
-COMMENT ON FUNCTION @extschema@.project_role(uuid) IS 'The caller''s role in a project, or NULL when not a member.';
+    AS 'MODULE_PATHNAME', 'task_api_project_role' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.project_role(uuid) IS 'The caller''s role in a live project, or NULL when not a member or the project is in the trash.';
+
+CREATE FUNCTION @extschema@.has_project_role(project_id uuid, min_role @extschema@.member_role) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'task_api_has_project_role' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.has_project_role(uuid, @extschema@.member_role) IS 'Whether the caller has at least min_role in the project (live or in the trash).';
+
+CREATE FUNCTION @extschema@.member_project_ids(min_role @extschema@.member_role DEFAULT 'viewer') RETURNS uuid[]
+    AS 'MODULE_PATHNAME', 'task_api_member_project_ids' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
+COMMENT ON FUNCTION @extschema@.member_project_ids(@extschema@.member_role) IS 'Ids of the projects where the caller has at least min_role; policies use project_id = ANY ((SELECT ...)) so it runs once per query and can drive an index scan.';
+
+-- Any change to memberships or projects in this transaction makes the cache stale.
+CREATE FUNCTION @extschema@.membership_changed() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'task_api_membership_changed' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.membership_changed() IS 'Statement trigger: marks the caller''s membership cache stale.';
+CREATE TRIGGER project_members_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.project_members
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.membership_changed();
+CREATE TRIGGER projects_changed AFTER UPDATE OR DELETE OR TRUNCATE ON @extschema@.projects
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.membership_changed();
 
 ALTER TABLE @extschema@.projects ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.projects FORCE ROW LEVEL SECURITY;
@@ -61,14 +64,15 @@ ALTER TABLE @extschema@.project_members FORCE ROW LEVEL SECURITY;
 -- Members see the project; its owner_id also sees it (the row just inserted,
 -- before the owner membership exists).  Owners change and delete it.
 CREATE POLICY projects_select ON @extschema@.projects FOR SELECT
-    USING (owner_id = @extschema@.current_user_id() OR id IN (SELECT @extschema@.member_project_ids()));
+    USING (owner_id = @extschema@.current_user_id()
+           OR id = ANY ((SELECT @extschema@.member_project_ids('viewer'))::uuid[]));
 CREATE POLICY projects_insert ON @extschema@.projects FOR INSERT
     WITH CHECK (owner_id = @extschema@.current_user_id());
 CREATE POLICY projects_update ON @extschema@.projects FOR UPDATE
-    USING (id IN (SELECT @extschema@.member_project_ids('owner')))
-    WITH CHECK (id IN (SELECT @extschema@.member_project_ids('owner')));
+    USING (@extschema@.has_project_role(id, 'owner'))
+    WITH CHECK (@extschema@.has_project_role(id, 'owner'));
 CREATE POLICY projects_delete ON @extschema@.projects FOR DELETE
-    USING (id IN (SELECT @extschema@.member_project_ids('owner')));
+    USING (@extschema@.has_project_role(id, 'owner'));
 
 -- The creator becomes the first owner.  SECURITY DEFINER: nobody is an
 -- owner yet, so the membership policies would refuse the caller.

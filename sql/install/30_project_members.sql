@@ -4,15 +4,15 @@
 -- decides who can see whom in api.users.
 
 CREATE POLICY project_members_select ON @extschema@.project_members FOR SELECT
-    USING (project_id IN (SELECT @extschema@.member_project_ids()));
+    USING (project_id = ANY ((SELECT @extschema@.member_project_ids('viewer'))::uuid[]));
 CREATE POLICY project_members_insert ON @extschema@.project_members FOR INSERT
-    WITH CHECK (project_id IN (SELECT @extschema@.member_project_ids('owner')));
+    WITH CHECK (@extschema@.has_project_role(project_id, 'owner'));
 CREATE POLICY project_members_update ON @extschema@.project_members FOR UPDATE
-    USING (project_id IN (SELECT @extschema@.member_project_ids('owner')))
-    WITH CHECK (project_id IN (SELECT @extschema@.member_project_ids('owner')));
+    USING (@extschema@.has_project_role(project_id, 'owner'))
+    WITH CHECK (@extschema@.has_project_role(project_id, 'owner'));
 CREATE POLICY project_members_delete ON @extschema@.project_members FOR DELETE
     USING (user_id = @extschema@.current_user_id()
-           OR project_id IN (SELECT @extschema@.member_project_ids('owner')));
+           OR @extschema@.has_project_role(project_id, 'owner'));
 
 -- You see yourself and the members of your projects (project_members' own
 -- policy limits the subquery to your projects).
@@ -104,8 +104,7 @@ BEGIN
         problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('project_id', 'is required');
     ELSE
         my_role := @extschema@.project_role(NEW.project_id);
-        IF my_role IS NULL OR NOT EXISTS (SELECT FROM @extschema@.projects p
-                                           WHERE p.id = NEW.project_id AND p.deleted_at IS NULL) THEN
+        IF my_role IS NULL THEN
             problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('project_id', 'no such project');
         ELSIF my_role <> 'owner' THEN
             PERFORM @extschema@.raise_error('forbidden', 'only a project owner can add members');

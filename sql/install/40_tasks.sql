@@ -38,14 +38,14 @@ ALTER TABLE @extschema@.tasks ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.tasks FORCE ROW LEVEL SECURITY;
 
 CREATE POLICY tasks_select ON @extschema@.tasks FOR SELECT
-    USING (project_id IN (SELECT @extschema@.member_project_ids()));
+    USING (project_id = ANY ((SELECT @extschema@.member_project_ids('viewer'))::uuid[]));
 CREATE POLICY tasks_insert ON @extschema@.tasks FOR INSERT
-    WITH CHECK (project_id IN (SELECT @extschema@.member_project_ids('editor')));
+    WITH CHECK (@extschema@.has_project_role(project_id, 'editor'));
 CREATE POLICY tasks_update ON @extschema@.tasks FOR UPDATE
-    USING (project_id IN (SELECT @extschema@.member_project_ids('editor')))
-    WITH CHECK (project_id IN (SELECT @extschema@.member_project_ids('editor')));
+    USING (@extschema@.has_project_role(project_id, 'editor'))
+    WITH CHECK (@extschema@.has_project_role(project_id, 'editor'));
 CREATE POLICY tasks_delete ON @extschema@.tasks FOR DELETE
-    USING (project_id IN (SELECT @extschema@.member_project_ids('editor')));
+    USING (@extschema@.has_project_role(project_id, 'editor'));
 
 -- The API view ----------------------------------------------------------------
 
@@ -81,12 +81,13 @@ DECLARE
     my_role @extschema@.member_role;
     p text;
 BEGIN
+    -- project_role() is NULL for projects the caller cannot see and for
+    -- projects in the trash: both answer "no such project".
     IF t.project_id IS NULL THEN
         problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('project_id', 'is required');
     ELSE
         my_role := @extschema@.project_role(t.project_id);
-        IF my_role IS NULL OR NOT EXISTS (SELECT FROM @extschema@.projects pr
-                                           WHERE pr.id = t.project_id AND pr.deleted_at IS NULL) THEN
+        IF my_role IS NULL THEN
             problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('project_id', 'no such project');
         ELSIF my_role < 'editor' THEN
             PERFORM @extschema@.raise_error('forbidden', 'viewers cannot write tasks',

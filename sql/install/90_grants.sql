@@ -27,6 +27,7 @@ GRANT EXECUTE ON FUNCTION
     @extschema@.check_problems(text, jsonb),
     @extschema@.member_project_ids(@extschema@.member_role),
     @extschema@.project_role(uuid),
+    @extschema@.has_project_role(uuid, @extschema@.member_role),
     @extschema@.user_id_for(uuid, text),
     @extschema@.project_problems(text, text),
     @extschema@.check_project_name(uuid, text, uuid),

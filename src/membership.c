@@ -1,0 +1,349 @@
+/*
+ * membership.c
+ *		The caller's project memberships, for RLS policies and triggers.
+ *
+ * Every policy on projects, members and tasks asks "what is the caller's
+ * role in this project?", once per row.  We answer from a hash table of the
+ * caller's memberships, loaded with one query and kept exactly as long as
+ * it is what a fresh query would return:
+ *
+ *  - same local transaction, same user (sub claim);
+ *  - no transaction has completed since it was loaded (the active
+ *    snapshot's snapXactCompletionCount), so other sessions' committed
+ *    changes are seen exactly when a fresh query would see them;
+ *  - no change to project_members or projects in this transaction since
+ *    (statement triggers bump a generation counter), and no subtransaction
+ *    aborted since (which may have undone such a change).
+ *
+ * The lookup runs as the owner of the tables (the superuser who created the
+ * extension), which is what lets the policies on project_members call it
+ * without recursing into themselves.
+ */
+#include "postgres.h"
+
+#include "access/xact.h"
+#include "catalog/namespace.h"
+#include "catalog/pg_class.h"
+#include "catalog/pg_type.h"
+#include "commands/trigger.h"
+#include "executor/spi.h"
+#include "fmgr.h"
+#include "miscadmin.h"
+#include "storage/proc.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/hsearch.h"
+#include "utils/lsyscache.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
+#include "utils/syscache.h"
+
+#include "membership.h"
+#include "request.h"
+
+typedef struct MemberEntry
+{
+	pg_uuid_t	project_id;		/* hash key */
+	int8		role;			/* TaRole */
+	bool		live;			/* project not in the trash */
+} MemberEntry;
+
+typedef struct MemberCache
+{
+	bool		valid;
+	LocalTransactionId lxid;
+	uint64		completion_count;
+	uint64		generation;
+	pg_uuid_t	user_id;
+	MemoryContext cxt;
+	HTAB	   *entries;
+	int			count;
+	pg_uuid_t  *ids;			/* all entries, for member_project_ids() */
+	int8	   *roles;
+} MemberCache;
+
+static MemberCache cache;
+static uint64 local_generation = 0;
+static SPIPlanPtr lookup_plan = NULL;
+
+#define NUM_ROLES 3
+static const char *const role_labels[NUM_ROLES] = {"viewer", "editor", "owner"};
+
+/* A subtransaction abort may undo membership changes: forget the cache. */
+static void
+membership_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+							SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+		local_generation++;
+}
+
+void
+ta_membership_init(void)
+{
+	RegisterSubXactCallback(membership_subxact_callback, NULL);
+}
+
+/* Rank of a role label. */
+static TaRole
+role_from_label(const char *label)
+{
+	for (int i = 0; i < NUM_ROLES; i++)
+		if (strcmp(role_labels[i], label) == 0)
+			return (TaRole) i;
+	elog(ERROR, "unknown member role \"%s\"", label);
+	return TA_ROLE_NONE;		/* keep compiler quiet */
+}
+
+/* Owner of task_api.project_members: the role the lookup runs as. */
+static Oid
+tables_owner(void)
+{
+	Oid			nsp = get_namespace_oid("task_api", false);
+	Oid			relid = get_relname_relid("project_members", nsp);
+	HeapTuple	tup;
+	Oid			owner;
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "task_api.project_members does not exist");
+	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for relation %u", relid);
+	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
+	ReleaseSysCache(tup);
+	return owner;
+}
+
+/* Load every membership of user into the cache, replacing what was there. */
+static void
+load_memberships(const pg_uuid_t *user_id, uint64 completion_count)
+{
+	Oid			save_userid;
+	int			save_sec;
+	Datum		arg;
+	HASHCTL		ctl;
+	MemoryContext oldcxt;
+
+	if (cache.cxt == NULL)
+		cache.cxt = AllocSetContextCreate(TopMemoryContext,
+										  "task_api membership cache",
+										  ALLOCSET_DEFAULT_SIZES);
+	else
+		MemoryContextReset(cache.cxt);
+	cache.valid = false;
+	cache.entries = NULL;
+	cache.count = 0;
+
+	GetUserIdAndSecContext(&save_userid, &save_sec);
+	SetUserIdAndSecContext(tables_owner(),
+						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
+	PG_TRY();
+	{
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (lookup_plan == NULL)
+		{
+			Oid			argtypes[1] = {UUIDOID};
+			SPIPlanPtr	plan = SPI_prepare(
+										   "SELECT m.project_id, m.role::pg_catalog.text, p.deleted_at IS NULL"
+										   "  FROM task_api.project_members m"
+										   "  JOIN task_api.projects p ON p.id OPERATOR(pg_catalog.=) m.project_id"
+										   " WHERE m.user_id OPERATOR(pg_catalog.=) $1",
+										   1, argtypes);
+
+			if (plan == NULL)
+				elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+			SPI_keepplan(plan);
+			lookup_plan = plan;
+		}
+		arg = UUIDPGetDatum(unconstify(pg_uuid_t *, user_id));
+		if (SPI_execute_plan(lookup_plan, &arg, NULL, true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "membership lookup failed");
+
+		oldcxt = MemoryContextSwitchTo(cache.cxt);
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(pg_uuid_t);
+		ctl.entrysize = sizeof(MemberEntry);
+		ctl.hcxt = cache.cxt;
+		cache.entries = hash_create("task_api memberships", Max(SPI_processed, 16), &ctl,
+									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+		cache.ids = palloc(sizeof(pg_uuid_t) * Max(SPI_processed, 1));
+		cache.roles = palloc(sizeof(int8) * Max(SPI_processed, 1));
+		for (uint64 i = 0; i < SPI_processed; i++)
+		{
+			HeapTuple	tup = SPI_tuptable->vals[i];
+			TupleDesc	desc = SPI_tuptable->tupdesc;
+			bool		isnull;
+			pg_uuid_t  *pid = DatumGetUUIDP(SPI_getbinval(tup, desc, 1, &isnull));
+			char	   *label = SPI_getvalue(tup, desc, 2);
+			bool		live = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+			bool		found;
+			MemberEntry *entry = hash_search(cache.entries, pid, HASH_ENTER, &found);
+
+			entry->role = (int8) role_from_label(label);
+			entry->live = live;
+			cache.ids[cache.count] = *pid;
+			cache.roles[cache.count] = entry->role;
+			cache.count++;
+		}
+		MemoryContextSwitchTo(oldcxt);
+		SPI_finish();
+	}
+	PG_FINALLY();
+	{
+		SetUserIdAndSecContext(save_userid, save_sec);
+	}
+	PG_END_TRY();
+
+	cache.lxid = MyProc->lxid;
+	cache.completion_count = completion_count;
+	cache.generation = local_generation;
+	cache.user_id = *user_id;
+	cache.valid = true;
+}
+
+/* Make the cache current for the caller; false when there is no caller. */
+static bool
+refresh_cache(void)
+{
+	pg_uuid_t	user_id;
+	uint64		completion_count = 0;
+	bool		have_snapshot = ActiveSnapshotSet();
+
+	if (!ta_current_user_id(&user_id))
+		return false;
+	if (have_snapshot)
+		completion_count = GetActiveSnapshot()->snapXactCompletionCount;
+
+	if (!cache.valid || !have_snapshot ||
+		cache.lxid != MyProc->lxid ||
+		cache.completion_count != completion_count ||
+		cache.generation != local_generation ||
+		memcmp(&cache.user_id, &user_id, sizeof(pg_uuid_t)) != 0)
+		load_memberships(&user_id, completion_count);
+	return true;
+}
+
+TaRole
+ta_member_role(const pg_uuid_t *project_id, bool *live)
+{
+	MemberEntry *entry;
+
+	*live = false;
+	if (!refresh_cache())
+		return TA_ROLE_NONE;
+	entry = hash_search(cache.entries, project_id, HASH_FIND, NULL);
+	if (entry == NULL)
+		return TA_ROLE_NONE;
+	*live = entry->live;
+	return (TaRole) entry->role;
+}
+
+/* Enum value <-> rank, for the member_role type the function uses. */
+typedef struct RoleTypeInfo
+{
+	Oid			label_oids[NUM_ROLES];
+} RoleTypeInfo;
+
+static RoleTypeInfo *
+role_type_info(FunctionCallInfo fcinfo, Oid enumtype)
+{
+	RoleTypeInfo *info = fcinfo->flinfo->fn_extra;
+
+	if (info == NULL)
+	{
+		info = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, sizeof(RoleTypeInfo));
+		for (int i = 0; i < NUM_ROLES; i++)
+			info->label_oids[i] = DatumGetObjectId(DirectFunctionCall2(enum_in,
+																	   CStringGetDatum(role_labels[i]),
+																	   ObjectIdGetDatum(enumtype)));
+		fcinfo->flinfo->fn_extra = info;
+	}
+	return info;
+}
+
+static TaRole
+role_of_enum(FunctionCallInfo fcinfo, Datum value, Oid enumtype)
+{
+	RoleTypeInfo *info = role_type_info(fcinfo, enumtype);
+
+	for (int i = 0; i < NUM_ROLES; i++)
+		if (info->label_oids[i] == DatumGetObjectId(value))
+			return (TaRole) i;
+	elog(ERROR, "unexpected member_role value %u", DatumGetObjectId(value));
+	return TA_ROLE_NONE;
+}
+
+PG_FUNCTION_INFO_V1(task_api_project_role);
+
+/* The caller's role in a live project, or NULL (not a member, or trashed). */
+Datum
+task_api_project_role(PG_FUNCTION_ARGS)
+{
+	bool		live;
+	TaRole		role = ta_member_role(PG_GETARG_UUID_P(0), &live);
+
+	if (role == TA_ROLE_NONE || !live)
+		PG_RETURN_NULL();
+	PG_RETURN_OID(role_type_info(fcinfo, get_fn_expr_rettype(fcinfo->flinfo))->label_oids[role]);
+}
+
+PG_FUNCTION_INFO_V1(task_api_has_project_role);
+
+/* Does the caller have at least min_role in the project (live or trashed)? */
+Datum
+task_api_has_project_role(PG_FUNCTION_ARGS)
+{
+	bool		live;
+	TaRole		role = ta_member_role(PG_GETARG_UUID_P(0), &live);
+	TaRole		min_role = role_of_enum(fcinfo, PG_GETARG_DATUM(1),
+										get_fn_expr_argtype(fcinfo->flinfo, 1));
+
+	PG_RETURN_BOOL(role != TA_ROLE_NONE && role >= min_role);
+}
+
+PG_FUNCTION_INFO_V1(task_api_member_project_ids);
+
+/*
+ * Ids of the projects where the caller has at least min_role, as an array,
+ * so a policy "project_id = ANY ((SELECT member_project_ids(...)))" is an
+ * index condition evaluated once per query.
+ */
+Datum
+task_api_member_project_ids(PG_FUNCTION_ARGS)
+{
+	TaRole		min_role = role_of_enum(fcinfo, PG_GETARG_DATUM(0),
+										get_fn_expr_argtype(fcinfo->flinfo, 0));
+	Datum	   *elems;
+	int			n = 0;
+
+	if (!refresh_cache())
+		PG_RETURN_ARRAYTYPE_P(construct_empty_array(UUIDOID));
+
+	elems = palloc(sizeof(Datum) * Max(cache.count, 1));
+	for (int i = 0; i < cache.count; i++)
+	{
+		if (cache.roles[i] >= min_role)
+		{
+			pg_uuid_t  *copy = palloc(sizeof(pg_uuid_t));
+
+			*copy = cache.ids[i];
+			elems[n++] = UUIDPGetDatum(copy);
+		}
+	}
+	PG_RETURN_ARRAYTYPE_P(construct_array(elems, n, UUIDOID, UUID_LEN, false, TYPALIGN_CHAR));
+}
+
+PG_FUNCTION_INFO_V1(task_api_membership_changed);
+
+/* Statement trigger on project_members and projects: the cache is stale. */
+Datum
+task_api_membership_changed(PG_FUNCTION_ARGS)
+{
+	if (!CALLED_AS_TRIGGER(fcinfo))
+		ereport(ERROR,
+				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
+				 errmsg("membership_changed: not called by trigger manager")));
+	local_generation++;
+	return PointerGetDatum(NULL);
+}

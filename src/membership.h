@@ -1,0 +1,24 @@
+/*
+ * membership.h
+ *		The caller's project memberships, cached per snapshot.
+ */
+#ifndef TASK_API_MEMBERSHIP_H
+#define TASK_API_MEMBERSHIP_H
+
+#include "utils/uuid.h"
+
+/* Roles in increasing order of privilege, as in the member_role enum. */
+typedef enum TaRole
+{
+	TA_ROLE_NONE = -1,
+	TA_ROLE_VIEWER = 0,
+	TA_ROLE_EDITOR = 1,
+	TA_ROLE_OWNER = 2
+} TaRole;
+
+/* The caller's role in a project; *live says whether it is not trashed. */
+extern TaRole ta_member_role(const pg_uuid_t *project_id, bool *live);
+
+extern void ta_membership_init(void);
+
+#endif							/* TASK_API_MEMBERSHIP_H */

@@ -1,0 +1,195 @@
+// Helpers for the HTTP end-to-end tests (node:test, no npm dependencies).
+// scripts/test.sh starts a throw-away cluster and PostgREST and passes:
+//   TASK_API_URL, TASK_API_JWT_SECRET, TASK_API_PSQL, TASK_API_PGHOST,
+//   TASK_API_PGPORT, TASK_API_PGDATABASE.
+// psql (superuser over the private socket) is used for setup only: users are
+// created by SQL until signup exists.  Everything under test goes through
+// the real PostgREST.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mintJwt, userToken } from '../lib/mint-jwt.mjs';
+
+export { mintJwt, userToken };
+
+function env(name) {
+  const v = process.env[name];
+  if (!v) throw new Error(`${name} is not set: run the HTTP tests through 'make test' (scripts/test.sh)`);
+  return v;
+}
+
+export const BASE_URL = env('TASK_API_URL').replace(/\/+$/, '');
+export const JWT_SECRET = env('TASK_API_JWT_SECRET');
+
+export const REPRESENTATION = { Prefer: 'return=representation' };
+
+// One HTTP request.  body is sent as JSON unless rawBody (a string or
+// Buffer) is given.  Returns {status, headers, body, text}; body is the
+// parsed JSON when the response is JSON, else the text (null when empty).
+export async function api(method, path, { token, body, headers = {}, rawBody } = {}) {
+  const h = { Accept: 'application/json', ...headers };
+  if (token) h.Authorization = `Bearer ${token}`;
+  let payload;
+  if (rawBody !== undefined) {
+    payload = rawBody;
+    if (!Object.keys(h).some((k) => k.toLowerCase() === 'content-type')) h['Content-Type'] = 'application/json';
+  } else if (body !== undefined) {
+    payload = JSON.stringify(body);
+    h['Content-Type'] = 'application/json';
+  }
+  const res = await fetch(BASE_URL + path, { method, headers: h, body: payload });
+  const text = await res.text();
+  let parsed = text === '' ? null : text;
+  const ctype = res.headers.get('content-type') || '';
+  if (text !== '' && /json/i.test(ctype)) {
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      parsed = text;
+    }
+  }
+  return { status: res.status, headers: res.headers, body: parsed, text };
+}
+
+// Short description of a response for assertion messages.
+export function show(res) {
+  const t = res.text.length > 600 ? res.text.slice(0, 600) + '...' : res.text;
+  return `HTTP ${res.status} ${t}`;
+}
+
+// Run SQL as the superuser; variables are passed as psql variables (quoted
+// with :'name' in the SQL), never spliced into the text.  Returns stdout.
+export function psql(sql, vars = {}) {
+  const args = ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
+    '-h', env('TASK_API_PGHOST'), '-p', env('TASK_API_PGPORT'),
+    '-U', 'postgres', '-d', env('TASK_API_PGDATABASE')];
+  for (const [k, v] of Object.entries(vars)) {
+    if (!/^[a-z_][a-z0-9_]*$/i.test(k)) throw new Error(`bad psql variable name ${k}`);
+    args.push('-v', `${k}=${v}`);
+  }
+  return new Promise((resolve, reject) => {
+    const child = spawn(env('TASK_API_PSQL'), args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) resolve(out.trim());
+      else reject(new Error(`psql failed (${code}): ${err}`));
+    });
+    child.stdin.end(sql);
+  });
+}
+
+export function uniqueEmail(prefix = 'user') {
+  return `${prefix}-${randomUUID()}@example.test`;
+}
+
+export function uniqueName(prefix = 'project') {
+  return `${prefix} ${randomUUID().slice(0, 8)}`;
+}
+
+// A new user (by SQL, since signup does not exist yet) and a bearer token.
+export async function createUser({ email = uniqueEmail(), displayName = 'Test User' } = {}) {
+  const id = await psql(
+    "INSERT INTO task_api.users (email, display_name) VALUES (:'email', :'display_name') RETURNING id;\n",
+    { email, display_name: displayName });
+  assert.match(id, /^[0-9a-f-]{36}$/, `createUser: unexpected psql output ${id}`);
+  return { id, email, displayName, token: userToken(JWT_SECRET, id) };
+}
+
+// Assert an error response: exact status and code, a string message, never a 500.
+export function expectError(res, status, code) {
+  assert.ok(res.status < 500, `server error: ${show(res)}`);
+  assert.equal(res.status, status, `expected HTTP ${status} ${code ?? ''}, got ${show(res)}`);
+  assert.equal(typeof res.body, 'object', `error body is not JSON: ${show(res)}`);
+  assert.ok(res.body !== null, `error body is empty: ${show(res)}`);
+  assert.equal(typeof res.body.code, 'string', `error body has no code: ${show(res)}`);
+  assert.equal(typeof res.body.message, 'string', `error body has no message: ${show(res)}`);
+  assert.ok(res.body.message.length > 0, `error message is empty: ${show(res)}`);
+  if (code instanceof RegExp) assert.match(res.body.code, code, show(res));
+  else if (code !== undefined) assert.equal(res.body.code, code, show(res));
+  return res.body;
+}
+
+// Assert a client error (any 4xx) with a PostgREST-shaped body.
+export function expect4xx(res, code) {
+  assert.ok(res.status >= 400 && res.status < 500, `expected a 4xx, got ${show(res)}`);
+  return expectError(res, res.status, code);
+}
+
+// Assert validation_failed (422) and return its details as an array of
+// {field, problem}.
+export function expectValidation(res) {
+  const body = expectError(res, 422, 'validation_failed');
+  assert.equal(typeof body.details, 'string', `details must be JSON text: ${show(res)}`);
+  let problems;
+  try {
+    problems = JSON.parse(body.details);
+  } catch {
+    assert.fail(`details is not JSON: ${body.details}`);
+  }
+  assert.ok(Array.isArray(problems), `details is not an array: ${body.details}`);
+  for (const p of problems) {
+    assert.equal(typeof p.field, 'string', `problem without field: ${body.details}`);
+    assert.equal(typeof p.problem, 'string', `problem without problem: ${body.details}`);
+  }
+  return problems;
+}
+
+// The sorted field names of a validation problem list.
+export function fields(problems) {
+  return problems.map((p) => p.field).sort();
+}
+
+// Assert a successful status, with the response in the message otherwise.
+export function expectStatus(res, status) {
+  assert.equal(res.status, status, `expected HTTP ${status}, got ${show(res)}`);
+  return res.body;
+}
+
+// POST one row with return=representation; returns the created row.
+export async function create(path, token, body) {
+  const res = await api('POST', path, { token, body, headers: REPRESENTATION });
+  expectStatus(res, 201);
+  assert.ok(Array.isArray(res.body) && res.body.length === 1, `expected one row: ${show(res)}`);
+  return res.body[0];
+}
+
+export async function createProject(token, fieldsIn = {}) {
+  return create('/projects', token, { name: uniqueName(), ...fieldsIn });
+}
+
+export async function createTask(token, projectId, fieldsIn = {}) {
+  return create('/tasks', token, { project_id: projectId, title: 'a task', ...fieldsIn });
+}
+
+export async function addMember(ownerToken, projectId, userId, role = 'viewer') {
+  return create('/project_members', ownerToken, { project_id: projectId, user_id: userId, role });
+}
+
+// GET returning the JSON array (asserting 200).
+export async function list(path, token) {
+  const res = await api('GET', path, { token });
+  expectStatus(res, 200);
+  assert.ok(Array.isArray(res.body), `expected an array: ${show(res)}`);
+  return res.body;
+}
+
+// A user who owns a project, plus users added with the given roles.
+// Returns {owner, project, members: {role: user}}.
+export async function projectWithMembers(roles = []) {
+  const owner = await createUser({ displayName: 'Owner' });
+  const project = await createProject(owner.token);
+  const members = {};
+  for (const role of roles) {
+    const u = await createUser({ displayName: `A ${role}` });
+    await addMember(owner.token, project.id, u.id, role);
+    members[role] = u;
+  }
+  return { owner, project, members };
+}
+
+export const NIL_UUID = '00000000-0000-0000-0000-000000000000';
+export const enc = encodeURIComponent;

@@ -1,0 +1,246 @@
+-- Schema: what CREATE EXTENSION task_api builds (SPEC sections 2, 3, 5).
+BEGIN;
+SELECT plan(143);
+
+-- Extension and schemas ---------------------------------------------------------
+SELECT has_extension('task_api', 'the task_api extension is installed');
+SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'task_api'), '0.1.0', 'task_api is at version 0.1.0');
+SELECT has_schema('api', 'schema api exists (what PostgREST serves)');
+SELECT has_schema('task_api', 'schema task_api exists (tables and internals)');
+SELECT is((SELECT n.nspname::text FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'task_api'),
+          'task_api', 'the extension lives in schema task_api');
+SELECT ok(obj_description('api'::regnamespace, 'pg_namespace') IS NOT NULL, 'schema api has a COMMENT (OpenAPI description)');
+
+-- Tables live in task_api, never in api ----------------------------------------
+SELECT has_table('task_api', 'users', 'table task_api.users exists');
+SELECT has_table('task_api', 'projects', 'table task_api.projects exists');
+SELECT has_table('task_api', 'project_members', 'table task_api.project_members exists');
+SELECT has_table('task_api', 'tasks', 'table task_api.tasks exists');
+SELECT is_empty($$SELECT relname FROM pg_class WHERE relnamespace = 'api'::regnamespace AND relkind NOT IN ('v')$$,
+                'schema api holds only views: no table, sequence, index or materialized view is exposed');
+SELECT views_are('api', ARRAY['users', 'projects', 'project_members', 'tasks'],
+                 'schema api exposes exactly the views users, projects, project_members, tasks');
+SELECT has_view('task_api', 'error_codes', 'view task_api.error_codes exists (the queryable catalogue)');
+
+-- Enums ----------------------------------------------------------------------------
+SELECT has_enum('task_api', 'task_status', 'enum task_api.task_status exists');
+SELECT enum_has_labels('task_api', 'task_status', ARRAY['todo', 'in_progress', 'blocked', 'done', 'cancelled'],
+                       'task_status is todo, in_progress, blocked, done, cancelled (in that order)');
+SELECT has_enum('task_api', 'member_role', 'enum task_api.member_role exists');
+SELECT enum_has_labels('task_api', 'member_role', ARRAY['viewer', 'editor', 'owner'],
+                       'member_role is viewer < editor < owner, so roles compare with >=');
+
+-- Table columns and types ------------------------------------------------------------
+SELECT col_type_is('task_api', 'users', 'id', 'uuid', 'users.id is uuid');
+SELECT col_is_pk('task_api', 'users', 'id', 'users.id is the primary key');
+SELECT col_type_is('task_api', 'users', 'email', 'text', 'users.email is text');
+SELECT col_not_null('task_api', 'users', 'email', 'users.email is NOT NULL');
+SELECT col_type_is('task_api', 'users', 'display_name', 'text', 'users.display_name is text');
+SELECT col_type_is('task_api', 'users', 'password_hash', 'text', 'users.password_hash is text');
+SELECT col_type_is('task_api', 'users', 'created_at', 'timestamp with time zone', 'users.created_at is timestamptz');
+
+SELECT col_type_is('task_api', 'projects', 'id', 'uuid', 'projects.id is uuid');
+SELECT col_is_pk('task_api', 'projects', 'id', 'projects.id is the primary key');
+SELECT col_type_is('task_api', 'projects', 'name', 'text', 'projects.name is text');
+SELECT col_type_is('task_api', 'projects', 'description', 'text', 'projects.description is text');
+SELECT col_type_is('task_api', 'projects', 'owner_id', 'uuid', 'projects.owner_id is uuid');
+SELECT col_not_null('task_api', 'projects', 'owner_id', 'projects.owner_id is NOT NULL');
+SELECT col_type_is('task_api', 'projects', 'created_at', 'timestamp with time zone', 'projects.created_at is timestamptz');
+SELECT col_type_is('task_api', 'projects', 'updated_at', 'timestamp with time zone', 'projects.updated_at is timestamptz');
+SELECT col_type_is('task_api', 'projects', 'version', 'integer', 'projects.version is integer');
+SELECT col_default_is('task_api', 'projects', 'version', '1', 'projects.version defaults to 1');
+SELECT col_type_is('task_api', 'projects', 'deleted_at', 'timestamp with time zone', 'projects.deleted_at is timestamptz (soft delete)');
+SELECT col_type_is('task_api', 'projects', 'deleted_by', 'uuid', 'projects.deleted_by is uuid (soft delete)');
+SELECT fk_ok('task_api', 'projects', 'owner_id', 'task_api', 'users', 'id', 'projects.owner_id references users');
+
+SELECT col_type_is('task_api', 'project_members', 'project_id', 'uuid', 'project_members.project_id is uuid');
+SELECT col_type_is('task_api', 'project_members', 'user_id', 'uuid', 'project_members.user_id is uuid');
+SELECT col_type_is('task_api', 'project_members', 'role', 'task_api', 'member_role', 'project_members.role is task_api.member_role');
+SELECT col_type_is('task_api', 'project_members', 'added_at', 'timestamp with time zone', 'project_members.added_at is timestamptz');
+SELECT col_is_pk('task_api', 'project_members', ARRAY['project_id', 'user_id'], 'project_members is keyed by (project_id, user_id)');
+SELECT fk_ok('task_api', 'project_members', 'project_id', 'task_api', 'projects', 'id', 'project_members.project_id references projects');
+SELECT fk_ok('task_api', 'project_members', 'user_id', 'task_api', 'users', 'id', 'project_members.user_id references users');
+
+SELECT col_type_is('task_api', 'tasks', 'id', 'uuid', 'tasks.id is uuid');
+SELECT col_is_pk('task_api', 'tasks', 'id', 'tasks.id is the primary key');
+SELECT col_type_is('task_api', 'tasks', 'project_id', 'uuid', 'tasks.project_id is uuid');
+SELECT col_not_null('task_api', 'tasks', 'project_id', 'tasks.project_id is NOT NULL');
+SELECT col_type_is('task_api', 'tasks', 'assignee_id', 'uuid', 'tasks.assignee_id is uuid');
+SELECT col_is_null('task_api', 'tasks', 'assignee_id', 'tasks.assignee_id is nullable');
+SELECT col_type_is('task_api', 'tasks', 'title', 'text', 'tasks.title is text');
+SELECT col_type_is('task_api', 'tasks', 'description', 'text', 'tasks.description is text');
+SELECT col_type_is('task_api', 'tasks', 'status', 'task_api', 'task_status', 'tasks.status is task_api.task_status');
+SELECT col_default_is('task_api', 'tasks', 'status', 'todo', 'tasks.status defaults to todo');
+SELECT col_type_is('task_api', 'tasks', 'priority', 'smallint', 'tasks.priority is smallint');
+SELECT col_default_is('task_api', 'tasks', 'priority', '2', 'tasks.priority defaults to 2');
+SELECT col_type_is('task_api', 'tasks', 'due_date', 'date', 'tasks.due_date is date');
+SELECT col_type_is('task_api', 'tasks', 'created_by', 'uuid', 'tasks.created_by is uuid');
+SELECT col_type_is('task_api', 'tasks', 'created_at', 'timestamp with time zone', 'tasks.created_at is timestamptz');
+SELECT col_type_is('task_api', 'tasks', 'updated_at', 'timestamp with time zone', 'tasks.updated_at is timestamptz');
+SELECT col_type_is('task_api', 'tasks', 'completed_at', 'timestamp with time zone', 'tasks.completed_at is timestamptz');
+SELECT col_type_is('task_api', 'tasks', 'version', 'integer', 'tasks.version is integer');
+SELECT col_type_is('task_api', 'tasks', 'deleted_at', 'timestamp with time zone', 'tasks.deleted_at is timestamptz (soft delete)');
+SELECT col_type_is('task_api', 'tasks', 'deleted_by', 'uuid', 'tasks.deleted_by is uuid (soft delete)');
+SELECT fk_ok('task_api', 'tasks', 'project_id', 'task_api', 'projects', 'id', 'tasks.project_id references projects');
+SELECT fk_ok('task_api', 'tasks', ARRAY['project_id', 'assignee_id'], 'task_api', 'project_members', ARRAY['project_id', 'user_id'],
+             'tasks (project_id, assignee_id) references project_members: an assignee is a member');
+SELECT fk_ok('task_api', 'tasks', 'created_by', 'task_api', 'users', 'id', 'tasks.created_by references users');
+
+-- Defaults come from the database, and ids are UUIDv7 made in C.
+SELECT col_default_is('task_api', 'tasks', 'id', 'task_api.uuidv7()', 'tasks.id defaults to task_api.uuidv7()');
+SELECT col_default_is('task_api', 'projects', 'id', 'task_api.uuidv7()', 'projects.id defaults to task_api.uuidv7()');
+SELECT col_default_is('task_api', 'users', 'id', 'task_api.uuidv7()', 'users.id defaults to task_api.uuidv7()');
+
+-- API view columns: exactly what SPEC section 3 lists, never the soft-delete or secret columns.
+SELECT columns_are('api', 'users', ARRAY['id', 'email', 'display_name', 'created_at'],
+                   'api.users has exactly id, email, display_name, created_at (no password_hash)');
+SELECT columns_are('api', 'projects', ARRAY['id', 'name', 'description', 'owner_id', 'created_at', 'updated_at', 'version'],
+                   'api.projects has exactly the SPEC columns (no deleted_at/deleted_by)');
+SELECT columns_are('api', 'project_members', ARRAY['project_id', 'user_id', 'role', 'added_at', 'email'],
+                   'api.project_members has project_id, user_id, role, added_at and the write-only email');
+SELECT columns_are('api', 'tasks', ARRAY['id', 'project_id', 'assignee_id', 'title', 'description', 'status', 'priority',
+                                         'due_date', 'created_by', 'created_at', 'updated_at', 'completed_at', 'version'],
+                   'api.tasks has exactly the SPEC task model (no deleted_at/deleted_by)');
+SELECT col_type_is('api', 'tasks', 'status', 'task_api', 'task_status', 'api.tasks.status is task_api.task_status');
+SELECT col_type_is('api', 'tasks', 'priority', 'smallint', 'api.tasks.priority is smallint');
+SELECT col_type_is('api', 'tasks', 'due_date', 'date', 'api.tasks.due_date is date');
+SELECT col_type_is('api', 'tasks', 'version', 'integer', 'api.tasks.version is integer');
+SELECT col_type_is('api', 'tasks', 'completed_at', 'timestamp with time zone', 'api.tasks.completed_at is timestamptz');
+SELECT col_type_is('api', 'projects', 'owner_id', 'uuid', 'api.projects.owner_id is uuid');
+SELECT col_type_is('api', 'project_members', 'role', 'task_api', 'member_role', 'api.project_members.role is task_api.member_role');
+SELECT col_type_is('api', 'users', 'email', 'text', 'api.users.email is text');
+-- PostgREST fills omitted columns from the view's defaults.
+SELECT col_default_is('api', 'tasks', 'status', 'todo', 'api.tasks.status defaults to todo');
+SELECT col_default_is('api', 'tasks', 'priority', '2', 'api.tasks.priority defaults to 2');
+SELECT col_default_is('api', 'project_members', 'role', 'viewer', 'api.project_members.role defaults to viewer');
+
+-- Row-level security: enabled AND forced on every task_api table ---------------
+SELECT ok(relrowsecurity AND relforcerowsecurity, format('RLS is enabled and forced on task_api.%s', relname))
+  FROM pg_class
+ WHERE oid IN ('task_api.users'::regclass, 'task_api.projects'::regclass,
+               'task_api.project_members'::regclass, 'task_api.tasks'::regclass)
+ ORDER BY relname;
+SELECT is_empty($$SELECT relname FROM pg_class
+                   WHERE relnamespace = 'task_api'::regnamespace AND relkind IN ('r', 'p')
+                     AND NOT (relrowsecurity AND relforcerowsecurity)$$,
+                'no task_api table lacks enabled and forced RLS');
+SELECT policies_are('task_api', 'projects', ARRAY['projects_select', 'projects_insert', 'projects_update', 'projects_delete'],
+                    'task_api.projects has a policy per command');
+SELECT policies_are('task_api', 'project_members',
+                    ARRAY['project_members_select', 'project_members_insert', 'project_members_update', 'project_members_delete'],
+                    'task_api.project_members has a policy per command');
+SELECT policies_are('task_api', 'tasks', ARRAY['tasks_select', 'tasks_insert', 'tasks_update', 'tasks_delete'],
+                    'task_api.tasks has a policy per command');
+SELECT policies_are('task_api', 'users', ARRAY['users_select', 'users_update'],
+                    'task_api.users has select and update policies only (no insert or delete through the API)');
+
+-- API views are security_invoker ---------------------------------------------------
+SELECT ok(coalesce('security_invoker=true' = ANY (c.reloptions), false), format('api.%s is security_invoker', c.relname))
+  FROM pg_class c
+ WHERE c.relnamespace = 'api'::regnamespace AND c.relkind = 'v'
+   AND c.relname IN ('users', 'projects', 'project_members', 'tasks')
+ ORDER BY c.relname;
+SELECT is_empty($$SELECT relname FROM pg_class
+                   WHERE relnamespace = 'api'::regnamespace AND relkind = 'v'
+                     AND NOT coalesce('security_invoker=true' = ANY (reloptions)
+                                      OR 'security_invoker=on' = ANY (reloptions), false)$$,
+                'no api view can bypass RLS (every one is security_invoker)');
+
+-- Writes go through INSTEAD OF triggers ------------------------------------------
+SELECT has_trigger('api', 'users', 'users_update', 'api.users has its INSTEAD OF UPDATE trigger');
+SELECT triggers_are('api', 'projects', ARRAY['projects_insert', 'projects_update', 'projects_delete'],
+                    'api.projects has INSTEAD OF INSERT/UPDATE/DELETE triggers');
+SELECT triggers_are('api', 'project_members', ARRAY['project_members_insert', 'project_members_update', 'project_members_delete'],
+                    'api.project_members has INSTEAD OF INSERT/UPDATE/DELETE triggers');
+SELECT triggers_are('api', 'tasks', ARRAY['tasks_insert', 'tasks_update', 'tasks_delete'],
+                    'api.tasks has INSTEAD OF INSERT/UPDATE/DELETE triggers');
+SELECT trigger_is('task_api', 'tasks', 'tasks_stamp', 'task_api', 'stamp_row', 'tasks are stamped by the C trigger stamp_row');
+SELECT trigger_is('task_api', 'projects', 'projects_stamp', 'task_api', 'stamp_row', 'projects are stamped by the C trigger stamp_row');
+SELECT has_trigger('task_api', 'project_members', 'project_members_keep_owner', 'project_members keeps an owner by trigger');
+SELECT has_trigger('task_api', 'projects', 'projects_add_owner', 'a new project gets its creator as owner by trigger');
+SELECT matches(pg_get_triggerdef(t.oid),
+               $re$BEFORE INSERT OR UPDATE ON task_api\.tasks FOR EACH ROW EXECUTE FUNCTION task_api\.stamp_row\('updated_at', 'version', 'status', 'done', 'completed_at'\)$re$,
+               'tasks_stamp maintains updated_at, version and completed_at (status done)')
+  FROM pg_trigger t WHERE t.tgname = 'tasks_stamp' AND t.tgrelid = 'task_api.tasks'::regclass;
+
+-- Comments: every api view, column and function is described (OpenAPI) ---------
+SELECT is_empty($$SELECT c.relname FROM pg_class c
+                   WHERE c.relnamespace = 'api'::regnamespace AND c.relkind = 'v'
+                     AND obj_description(c.oid, 'pg_class') IS NULL$$,
+                'every api view has a COMMENT');
+SELECT is_empty($$SELECT c.relname || '.' || a.attname FROM pg_class c
+                    JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+                   WHERE c.relnamespace = 'api'::regnamespace AND c.relkind = 'v'
+                     AND col_description(c.oid, a.attnum) IS NULL$$,
+                'every api view column has a COMMENT');
+SELECT is_empty($$SELECT p.oid::regprocedure::text FROM pg_proc p
+                   WHERE p.pronamespace = 'api'::regnamespace
+                     AND obj_description(p.oid, 'pg_proc') IS NULL$$,
+                'every api function has a COMMENT');
+SELECT is_empty($$SELECT p.oid::regprocedure::text FROM pg_proc p
+                   WHERE p.pronamespace = 'task_api'::regnamespace AND p.prolang = (SELECT oid FROM pg_language WHERE lanname = 'c')
+                     AND obj_description(p.oid, 'pg_proc') IS NULL$$,
+                'every C function has a COMMENT');
+SELECT ok(obj_description('task_api.pre_request()'::regprocedure, 'pg_proc') IS NOT NULL,
+          'the PostgREST hook task_api.pre_request() has a COMMENT');
+SELECT ok(obj_description('task_api.error_codes'::regclass, 'pg_class') IS NOT NULL, 'task_api.error_codes has a COMMENT');
+SELECT ok(obj_description('task_api.task_status'::regtype, 'pg_type') IS NOT NULL, 'type task_status has a COMMENT');
+SELECT ok(obj_description('task_api.member_role'::regtype, 'pg_type') IS NOT NULL, 'type member_role has a COMMENT');
+
+-- SECURITY DEFINER functions pin search_path ------------------------------------
+SELECT is_empty($$SELECT p.oid::regprocedure::text FROM pg_proc p
+                   WHERE p.pronamespace IN ('api'::regnamespace, 'task_api'::regnamespace) AND p.prosecdef
+                     AND NOT EXISTS (SELECT FROM unnest(p.proconfig) c WHERE c LIKE 'search\_path=%')$$,
+                'every SECURITY DEFINER function has a pinned search_path');
+SELECT is_empty($$SELECT p.oid::regprocedure::text FROM pg_proc p, unnest(p.proconfig) c
+                   WHERE p.pronamespace IN ('api'::regnamespace, 'task_api'::regnamespace) AND p.prosecdef
+                     AND c LIKE 'search\_path=%'
+                     AND (c ~ '\mpublic\M' OR c LIKE '%$user%' OR c NOT LIKE '%pg\_temp%')$$,
+                'no SECURITY DEFINER search_path includes public or $user, and each puts pg_temp explicitly');
+SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
+                 WHERE p.pronamespace IN ('api'::regnamespace, 'task_api'::regnamespace) AND p.prosecdef$$,
+              ARRAY['task_api.member_project_ids(task_api.member_role)', 'task_api.project_role(uuid)',
+                    'task_api.projects_add_owner()', 'task_api.project_members_keep_owner()',
+                    'task_api.user_id_for(uuid,text)'],
+              'only the membership helpers and triggers that must bypass RLS are SECURITY DEFINER');
+
+-- C functions: volatility and strictness --------------------------------------------
+SELECT volatility_is('task_api', 'uuidv7', ARRAY[]::name[], 'volatile', 'uuidv7() is VOLATILE');
+SELECT volatility_is('task_api', 'uuidv7_time', ARRAY['uuid'], 'immutable', 'uuidv7_time(uuid) is IMMUTABLE');
+SELECT is_strict('task_api', 'uuidv7_time', ARRAY['uuid'], 'uuidv7_time(uuid) is STRICT');
+SELECT volatility_is('task_api', 'current_user_id', ARRAY[]::name[], 'stable', 'current_user_id() is STABLE (usable in policies)');
+SELECT volatility_is('task_api', 'pre_request', ARRAY[]::name[], 'volatile', 'pre_request() is VOLATILE');
+SELECT function_returns('task_api', 'current_user_id', ARRAY[]::name[], 'uuid', 'current_user_id() returns uuid');
+SELECT function_returns('task_api', 'stamp_row', ARRAY[]::name[], 'trigger', 'stamp_row() is a trigger function');
+SELECT function_lang_is('task_api', 'stamp_row', ARRAY[]::name[], 'c', 'stamp_row() is written in C');
+SELECT function_lang_is('task_api', 'pre_request', ARRAY[]::name[], 'c', 'pre_request() is written in C');
+SELECT function_lang_is('task_api', 'raise_error', ARRAY['text', 'text', 'text', 'text'], 'c', 'raise_error() is written in C');
+
+-- Indexes ----------------------------------------------------------------------------
+SELECT has_index('task_api', 'users', 'users_email_key', 'users has users_email_key');
+SELECT index_is_unique('task_api', 'users', 'users_email_key', 'users_email_key is unique');
+SELECT is(pg_get_indexdef('task_api.users_email_key'::regclass) ~ 'lower\(email\)', true,
+          'users_email_key is on lower(email): email is unique case-insensitively');
+SELECT has_index('task_api', 'projects', 'projects_owner_name_key', ARRAY['owner_id', 'name'], 'projects has (owner_id, name) index');
+SELECT index_is_unique('task_api', 'projects', 'projects_owner_name_key', 'projects_owner_name_key is unique');
+SELECT is(pg_get_expr(i.indpred, i.indrelid), '(deleted_at IS NULL)',
+          'projects_owner_name_key covers live projects only (partial on deleted_at IS NULL)')
+  FROM pg_index i WHERE i.indexrelid = 'task_api.projects_owner_name_key'::regclass;
+SELECT has_index('task_api', 'project_members', 'project_members_user_idx', 'project_members has user_idx (every RLS check)');
+SELECT is(pg_get_indexdef('task_api.project_members_user_idx'::regclass),
+          'CREATE INDEX project_members_user_idx ON task_api.project_members USING btree (user_id, project_id) INCLUDE (role)',
+          'project_members_user_idx is (user_id, project_id) INCLUDE (role)');
+SELECT has_index('task_api', 'tasks', 'tasks_project_created_idx', 'tasks has tasks_project_created_idx');
+SELECT is(pg_get_indexdef('task_api.tasks_project_created_idx'::regclass),
+          'CREATE INDEX tasks_project_created_idx ON task_api.tasks USING btree (project_id, created_at DESC, id DESC) WHERE (deleted_at IS NULL)',
+          'tasks_project_created_idx is (project_id, created_at DESC, id DESC) over live tasks');
+SELECT has_index('task_api', 'tasks', 'tasks_project_assignee_idx', ARRAY['project_id', 'assignee_id'],
+                 'tasks has (project_id, assignee_id) index for the member foreign key');
+
+-- Roles ------------------------------------------------------------------------------
+SELECT has_role('task_api_anon', 'role task_api_anon exists');
+SELECT has_role('task_api_user', 'role task_api_user exists');
+SELECT has_role('task_api_authenticator', 'role task_api_authenticator exists');
+
+SELECT * FROM finish();
+ROLLBACK;
