@@ -301,6 +301,41 @@ printf '  %-58s %8.1f req/s  p50 %6.2f ms  p99 %6.2f ms\n' "bare table, anonymou
 printf '  %-58s %8.1f req/s  p50 %6.2f ms  p99 %6.2f ms\n' "api.tasks with JWT, pre-request and RLS (SUBJECT)" "$api_rps" \
     "$(median "${h_api_p50[@]}")" "$(median "${h_api_p99[@]}")"
 echo "  task_api / bare: ${http_ratio}x (per round:$per_round); target >= ${HTTP_TARGET}x: $http_met"
+
+# Breakdown: the per-request statements PostgREST sends (settings, pre-request,
+# the wrapped SELECT), replayed by pgbench without HTTP, JWT or PostgREST.
+pgrst_sql() { # pgrst_sql ROLE CLAIMS PRE_REQUEST(0/1)
+    cat <<SQL
+BEGIN;
+SELECT set_config('search_path', '"api", "public"', true), set_config('role', '$1', true), set_config('request.jwt.claims', '$2', true), set_config('request.method', 'GET', true), set_config('request.path', '/tasks', true), set_config('request.headers', '{"accept": "application/json", "host": "127.0.0.1"}', true), set_config('request.cookies', '{}', true);
+$([ "$3" = 1 ] && echo "SELECT task_api.pre_request();")
+WITH pgrst_source AS (SELECT "api"."tasks".* FROM "api"."tasks" LIMIT 25 OFFSET 0) SELECT null::bigint AS total_result_set, pg_catalog.count(_postgrest_t) AS page_total, coalesce(json_agg(_postgrest_t), '[]') AS body, nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status, '' AS response_inserted FROM (SELECT * FROM pgrst_source) AS _postgrest_t;
+COMMIT;
+SQL
+}
+pgrst_sql task_api_user "{\"sub\": \"$MEMBER\", \"role\": \"task_api_user\"}" 1 > "$logdir/pgbench-api.sql"
+pgrst_sql bench_anon '{"role": "bench_anon"}' 0 > "$logdir/pgbench-bare.sql"
+pgbench_tps() { # pgbench_tps DB SCRIPT
+    as_pg "$PGBIN/pgbench" -n -M prepared -h "$dir/run" -p "$PG_PORT" -U postgres \
+        -c "$CONCURRENCY" -j 2 -t $((REQUESTS / CONCURRENCY)) -f "$2" "$1" 2>&1 \
+        | sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p'
+}
+chmod 644 "$logdir"/pgbench-*.sql
+s_api=() s_bare=()
+for r in $(seq 1 "$ROUNDS"); do
+    if [ $((r % 2)) = 1 ]; then
+        s_bare+=("$(pgbench_tps bench_bare "$logdir/pgbench-bare.sql")"); s_api+=("$(pgbench_tps bench_api "$logdir/pgbench-api.sql")")
+    else
+        s_api+=("$(pgbench_tps bench_api "$logdir/pgbench-api.sql")"); s_bare+=("$(pgbench_tps bench_bare "$logdir/pgbench-bare.sql")")
+    fi
+done
+[ -n "${s_api[0]}" ] && [ -n "${s_bare[0]}" ] || die "pgbench did not run; see $logdir/pgbench-*.sql"
+sql_api=$(median "${s_api[@]}")
+sql_bare=$(median "${s_bare[@]}")
+echo "  breakdown: the same per-request SQL without HTTP (pgbench -M prepared, $REQUESTS transactions, $CONCURRENCY clients):"
+printf '    %-56s %8.1f tx/s\n' "bare table, as bench_anon" "$sql_bare" \
+    "task_api: claims, pre_request(), RLS, as task_api_user" "$sql_api"
+echo "    task_api / bare in the database alone: $(ratio "$sql_api" "$sql_bare")x"
 echo "  query plan of the task_api request (as PostgREST runs it, for the member):"
 psql_db bench_api -tA <<SQL | sed 's/^/    /'
 SET ROLE task_api_user;

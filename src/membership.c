@@ -8,9 +8,10 @@
  * it is what a fresh query would return:
  *
  *  - same local transaction, same user (sub claim);
- *  - no transaction has completed since it was loaded (the active
- *    snapshot's snapXactCompletionCount), so other sessions' committed
- *    changes are seen exactly when a fresh query would see them;
+ *  - the active snapshot sees the same other transactions as the one it
+ *    was loaded under (same xmin, xmax and in-progress xids), so other
+ *    sessions' committed changes are seen exactly when a fresh query would
+ *    see them;
  *  - no change to project_members or projects in this transaction since
  *    (statement triggers bump a generation counter), and no subtransaction
  *    aborted since (which may have undone such a change).
@@ -52,8 +53,15 @@ typedef struct MemberCache
 {
 	bool		valid;
 	LocalTransactionId lxid;
-	uint64		completion_count;
 	uint64		generation;
+	/* What the loading snapshot could see of other transactions. */
+	TransactionId xmin;
+	TransactionId xmax;
+	uint32		xcnt;
+	int32		subxcnt;
+	bool		suboverflowed;
+	TransactionId *xip;
+	TransactionId *subxip;
 	pg_uuid_t	user_id;
 	MemoryContext cxt;
 	HTAB	   *entries;
@@ -114,9 +122,39 @@ tables_owner(void)
 	return owner;
 }
 
+/* Does snap see other transactions exactly as the cache's snapshot did? */
+static bool
+same_visibility(Snapshot snap)
+{
+	return cache.xmin == snap->xmin &&
+		cache.xmax == snap->xmax &&
+		cache.xcnt == snap->xcnt &&
+		cache.subxcnt == snap->subxcnt &&
+		cache.suboverflowed == snap->suboverflowed &&
+		memcmp(cache.xip, snap->xip, sizeof(TransactionId) * snap->xcnt) == 0 &&
+		(snap->subxcnt <= 0 ||
+		 memcmp(cache.subxip, snap->subxip, sizeof(TransactionId) * snap->subxcnt) == 0);
+}
+
+/* Remember what snap sees, in the cache's memory context. */
+static void
+remember_visibility(Snapshot snap)
+{
+	cache.xmin = snap->xmin;
+	cache.xmax = snap->xmax;
+	cache.xcnt = snap->xcnt;
+	cache.subxcnt = snap->subxcnt;
+	cache.suboverflowed = snap->suboverflowed;
+	cache.xip = MemoryContextAlloc(cache.cxt, sizeof(TransactionId) * Max(snap->xcnt, 1));
+	memcpy(cache.xip, snap->xip, sizeof(TransactionId) * snap->xcnt);
+	cache.subxip = MemoryContextAlloc(cache.cxt, sizeof(TransactionId) * Max(snap->subxcnt, 1));
+	if (snap->subxcnt > 0)
+		memcpy(cache.subxip, snap->subxip, sizeof(TransactionId) * snap->subxcnt);
+}
+
 /* Load every membership of user into the cache, replacing what was there. */
 static void
-load_memberships(const pg_uuid_t *user_id, uint64 completion_count)
+load_memberships(const pg_uuid_t *user_id, Snapshot snap)
 {
 	Oid			save_userid;
 	int			save_sec;
@@ -195,8 +233,8 @@ load_memberships(const pg_uuid_t *user_id, uint64 completion_count)
 	}
 	PG_END_TRY();
 
+	remember_visibility(snap);
 	cache.lxid = MyProc->lxid;
-	cache.completion_count = completion_count;
 	cache.generation = local_generation;
 	cache.user_id = *user_id;
 	cache.valid = true;
@@ -207,20 +245,22 @@ static bool
 refresh_cache(void)
 {
 	pg_uuid_t	user_id;
-	uint64		completion_count = 0;
-	bool		have_snapshot = ActiveSnapshotSet();
+	Snapshot	snap;
 
 	if (!ta_current_user_id(&user_id))
 		return false;
-	if (have_snapshot)
-		completion_count = GetActiveSnapshot()->snapXactCompletionCount;
+	if (!ActiveSnapshotSet())
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
+				 errmsg("project memberships can only be checked inside a query")));
+	snap = GetActiveSnapshot();
 
-	if (!cache.valid || !have_snapshot ||
+	if (!cache.valid ||
 		cache.lxid != MyProc->lxid ||
-		cache.completion_count != completion_count ||
 		cache.generation != local_generation ||
-		memcmp(&cache.user_id, &user_id, sizeof(pg_uuid_t)) != 0)
-		load_memberships(&user_id, completion_count);
+		memcmp(&cache.user_id, &user_id, sizeof(pg_uuid_t)) != 0 ||
+		!same_visibility(snap))
+		load_memberships(&user_id, snap);
 	return true;
 }
 

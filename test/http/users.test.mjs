@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   api, createUser, createProject, addMember, list, enc,
-  expectError, expectValidation, expectStatus, fields, REPRESENTATION,
+  expectError, expect4xx, expectValidation, expectStatus, fields, REPRESENTATION,
 } from './lib.mjs';
 
 const byId = (a, b) => (a.id < b.id ? -1 : 1);
@@ -99,8 +99,10 @@ test('PATCH another user is forbidden (visible) or affects nothing (invisible)',
 test('users cannot be created or deleted through the API', async () => {
   const u = await createUser();
   let res = await api('POST', '/users', { token: u.token, body: { email: `n-${u.email}`, display_name: 'New' } });
-  expectError(res, 403);
+  expect4xx(res);
+  res = await api('POST', '/users', { token: u.token, body: { display_name: 'New' } });
+  expectError(res, 403, '42501');
   res = await api('DELETE', `/users?id=eq.${u.id}`, { token: u.token });
-  expectError(res, 403);
+  expectError(res, 403, '42501');
   assert.equal((await list('/users', u.token)).length, 1);
 });

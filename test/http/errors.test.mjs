@@ -1,0 +1,162 @@
+// Error shape and robustness: every error has {code, message}; odd requests
+// get a 4xx, never a 500.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  api, createUser, createProject, createTask, list, userToken, JWT_SECRET,
+  expectError, expect4xx, show, REPRESENTATION,
+} from './lib.mjs';
+
+test('product errors carry PostgREST\'s body shape with string-or-null details and hint', async () => {
+  const u = await createUser();
+  const p = await createProject(u.token);
+  const samples = [
+    [await api('POST', '/tasks', { token: u.token, body: { project_id: p.id, title: '' } }), 422, 'validation_failed'],
+    [await api('POST', '/projects', { token: u.token, body: { name: p.name } }), 409, 'conflict'],
+    [await api('DELETE', `/project_members?project_id=eq.${p.id}&user_id=eq.${u.id}`, { token: u.token }), 409, 'conflict'],
+    [await api('GET', '/projects', { token: userToken(JWT_SECRET, 'nope') }), 401, 'unauthenticated'],
+  ];
+  for (const [res, status, code] of samples) {
+    const body = expectError(res, status, code);
+    assert.deepEqual(Object.keys(body).sort(), ['code', 'details', 'hint', 'message'], show(res));
+    assert.ok(body.details === null || typeof body.details === 'string', show(res));
+    assert.ok(body.hint === null || typeof body.hint === 'string', show(res));
+    assert.match(res.headers.get('content-type') || '', /application\/json/);
+  }
+});
+
+test('odd queries are 4xx with a code, never 500', async () => {
+  const u = await createUser();
+  const p = await createProject(u.token);
+  const t = await createTask(u.token, p.id);
+  const gets = [
+    '/tasks?select=nope', '/tasks?order=nope', '/tasks?order=title.sideways', '/tasks?select=id,(',
+    '/tasks?select=id,nope(id)', '/tasks?priority=foo.1', '/tasks?priority=eq', '/tasks?limit=abc',
+    '/tasks?limit=-1', '/tasks?offset=-5', '/tasks?id=in.(1,2', '/tasks?or=(id.eq.1', '/tasks?and=broken',
+    '/tasks?title=eq.%00', `/tasks?id=eq.${'f'.repeat(5000)}`,
+    '/tasks?created_at=gt.yesterday-ish', '/tasks?priority=eq.99999999999999999999',
+    '/nope', '/task_api.tasks', '/rpc/nope', '/rpc/pre_request', '/error_codes',
+    '/projects?select=*,users(*)', '/tasks?select=title::nope', '/tasks?version=eq.1e999',
+  ];
+  for (const path of gets) {
+    const res = await api('GET', path, { token: u.token });
+    assert.ok(res.status < 500, `GET ${path}: ${show(res)}`);
+    if (res.status >= 400) {
+      assert.ok(res.body && typeof res.body.code === 'string' && typeof res.body.message === 'string',
+        `GET ${path}: error without code and message: ${show(res)}`);
+    }
+  }
+  // Things that must be client errors outright.
+  for (const path of ['/tasks?select=nope', '/tasks?order=nope', '/tasks?id=eq.zzz', '/nope', '/rpc/nope',
+    '/tasks?select=id,nope(id)', '/task_api.tasks']) {
+    const res = await api('GET', path, { token: u.token });
+    assert.ok(res.status >= 400 && res.status < 500, `GET ${path}: ${show(res)}`);
+    expectError(res, res.status);
+  }
+  // The internal schema is not reachable through profiles.
+  for (const profile of ['task_api', 'public', 'pg_catalog']) {
+    const res = await api('GET', '/tasks', { token: u.token, headers: { 'Accept-Profile': profile } });
+    expect4xx(res);
+    const w = await api('POST', '/tasks', {
+      token: u.token, headers: { 'Content-Profile': profile }, body: { project_id: p.id, title: 'x' },
+    });
+    expect4xx(w);
+  }
+  assert.equal((await list('/tasks', u.token)).length, 1);
+  void t;
+});
+
+// PostgREST 12.0.2 itself answers a query string that is not valid UTF-8
+// with a plain-text 500 "Something went wrong" before any SQL runs (its log:
+// "Cannot decode byte '\xe0': Data.Text.Internal.Encoding.decodeUtf8").
+// The spec (section 11) says no input gives a 500, but the database never
+// sees this request, so it is an upstream limitation: kept as a TODO that
+// asserts the right behaviour.
+test('a query string that is not valid UTF-8 is a 4xx', {
+  todo: 'PostgREST 12.0.2 answers 500 before reaching the database (upstream)',
+}, async () => {
+  const u = await createUser();
+  for (const path of ['/tasks?title=like.%E0%A4', '/tasks?select=%FF', '/projects?name=eq.%C3']) {
+    for (const token of [u.token, undefined]) {
+      const res = await api('GET', path, { token });
+      expect4xx(res);
+    }
+  }
+});
+
+// PostgREST 12.0.2's router answers a path below a resource (/tasks/1) with
+// 404 and the body {} (no code, no message) before any SQL runs.
+test('a path below a resource is a 404 with code and message', {
+  todo: 'PostgREST 12.0.2 answers 404 {} from its router (upstream)',
+}, async () => {
+  const u = await createUser();
+  for (const path of ['/tasks/1', '/projects/x/y']) {
+    expectError(await api('GET', path, { token: u.token }), 404);
+  }
+});
+
+test('odd writes are 4xx with a code, never 500', async () => {
+  const u = await createUser();
+  const p = await createProject(u.token);
+  const t = await createTask(u.token, p.id);
+  const cases = [
+    ['POST', '/tasks', { project_id: p.id, title: 'nul \u0000 inside' }],
+    ['POST', '/tasks', { project_id: p.id, title: 'x', description: '\u0000' }],
+    ['POST', '/projects', { name: 'bad \u0000 name' }],
+    ['PATCH', `/tasks?id=eq.${t.id}`, { title: '\u0000' }],
+    ['POST', '/tasks', { project_id: p.id, title: 'x', due_date: '0000-01-01' }],
+    ['POST', '/tasks', { project_id: p.id, title: 'x', priority: -32769 }],
+    ['POST', '/tasks', { project_id: p.id, title: 'x', priority: 1e308 }],
+    ['POST', '/tasks', { project_id: p.id, title: 'x', version: 'one' }],
+    ['POST', '/tasks', { project_id: p.id, title: 'x', created_at: 'long ago' }],
+    ['POST', '/tasks', [{ project_id: p.id, title: 'ok' }, { project_id: p.id, title: '' }]],
+    ['POST', '/project_members', { project_id: p.id, email: 'not an email' }],
+    ['POST', '/project_members', { project_id: p.id, email: '' }],
+    ['POST', '/project_members', { project_id: p.id, email: 'x'.repeat(100000) }],
+    ['PATCH', `/projects?id=eq.${p.id}`, { name: 'n'.repeat(1024 * 1024) }],
+    ['PATCH', `/users?id=eq.${u.id}`, { display_name: 'd'.repeat(1024 * 1024) }],
+    ['PATCH', `/tasks?id=eq.${t.id}`, { id: null }],
+    ['PATCH', `/tasks?id=eq.${t.id}`, { project_id: null }],
+    ['PATCH', `/tasks?id=eq.${t.id}`, { title: null }],
+    ['PATCH', `/tasks?id=eq.${t.id}`, { version: null }],
+    ['POST', '/rpc/nope', {}],
+    ['DELETE', '/tasks?id=eq.not-a-uuid', undefined],
+    ['PATCH', '/tasks?id=eq.not-a-uuid', { title: 'x' }],
+    ['POST', '/tasks?columns=nope', { project_id: p.id, title: 'x' }],
+  ];
+  for (const [method, path, body] of cases) {
+    const res = await api(method, path, { token: u.token, body, headers: REPRESENTATION });
+    const label = `${method} ${path} ${JSON.stringify(body)?.slice(0, 80)}`;
+    assert.ok(res.status >= 400 && res.status < 500, `${label}: expected a 4xx, got ${show(res)}`);
+    expectError(res, res.status);
+  }
+  // Upsert-style requests are refused too.
+  for (const prefer of ['resolution=merge-duplicates', 'resolution=ignore-duplicates']) {
+    const res = await api('POST', '/tasks', {
+      token: u.token, headers: { Prefer: prefer }, body: { ...t, title: 'upserted' },
+    });
+    expect4xx(res);
+  }
+  // Nothing changed: still one task, unchanged; still one project.
+  const tasks = await list('/tasks', u.token);
+  assert.deepEqual(tasks, [t]);
+  assert.deepEqual(await list('/projects', u.token), [p]);
+});
+
+test('a multi-row POST is all or nothing', async () => {
+  const u = await createUser();
+  const p = await createProject(u.token);
+  let res = await api('POST', '/tasks', {
+    token: u.token, headers: REPRESENTATION,
+    body: [{ project_id: p.id, title: 'one' }, { project_id: p.id, title: '   ' }],
+  });
+  expectError(res, 422, 'validation_failed');
+  assert.deepEqual(await list('/tasks', u.token), []);
+  res = await api('POST', '/tasks', {
+    token: u.token, headers: REPRESENTATION,
+    body: [{ project_id: p.id, title: 'one' }, { project_id: p.id, title: 'two' }],
+  });
+  assert.equal(res.status, 201, show(res));
+  assert.deepEqual(res.body.map((r) => r.title).sort(), ['one', 'two']);
+  assert.ok(res.body.every((r) => r.version === 1 && r.created_by === u.id));
+});

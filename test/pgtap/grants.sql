@@ -1,0 +1,185 @@
+-- Grants: least privilege for PUBLIC and the three API roles (SPEC sections 2, 5).
+BEGIN;
+SELECT plan(59);
+
+-- The API roles -------------------------------------------------------------------
+SELECT ok(rolcanlogin, 'task_api_authenticator can LOG IN (PostgREST connects as it)')
+  FROM pg_roles WHERE rolname = 'task_api_authenticator';
+SELECT ok(NOT rolinherit, 'task_api_authenticator is NOINHERIT: it has nothing until it switches role')
+  FROM pg_roles WHERE rolname = 'task_api_authenticator';
+SELECT is_member_of('task_api_anon', 'task_api_authenticator', 'task_api_authenticator can switch to task_api_anon');
+SELECT is_member_of('task_api_user', 'task_api_authenticator', 'task_api_authenticator can switch to task_api_user');
+SELECT is_empty($$SELECT rolname FROM pg_roles
+                   WHERE rolname IN ('task_api_anon', 'task_api_user', 'task_api_authenticator')
+                     AND (rolsuper OR rolbypassrls OR rolcreaterole OR rolcreatedb OR rolreplication)$$,
+                'no API role is superuser, bypasses RLS, or creates roles or databases');
+SELECT is_empty($$SELECT rolname FROM pg_roles WHERE rolname IN ('task_api_anon', 'task_api_user') AND rolcanlogin$$,
+                'task_api_anon and task_api_user cannot log in directly');
+SELECT is_empty($$SELECT m.roleid::regrole::text FROM pg_auth_members m
+                   WHERE m.member IN ('task_api_anon'::regrole, 'task_api_user'::regrole)$$,
+                'task_api_anon and task_api_user are members of no other role');
+SELECT ok(NOT has_table_privilege('task_api_authenticator', 'api.tasks', 'SELECT')
+          AND NOT has_table_privilege('task_api_authenticator', 'api.projects', 'SELECT'),
+          'task_api_authenticator itself reads no api view (NOINHERIT)');
+SELECT is_empty($$SELECT c.oid::regclass::text FROM pg_class c
+                   WHERE c.relnamespace IN ('api'::regnamespace, 'task_api'::regnamespace)
+                     AND c.relowner IN ('task_api_anon'::regrole, 'task_api_user'::regrole, 'task_api_authenticator'::regrole)$$,
+                'no API role owns a table or view (an owner could change its policies)');
+SELECT is_empty($$SELECT p.oid::regprocedure::text FROM pg_proc p
+                   WHERE p.pronamespace IN ('api'::regnamespace, 'task_api'::regnamespace)
+                     AND p.proowner IN ('task_api_anon'::regrole, 'task_api_user'::regrole, 'task_api_authenticator'::regrole)$$,
+                'no API role owns a function');
+
+-- PUBLIC has nothing ------------------------------------------------------------------
+SELECT is_empty($$SELECT c.oid::regclass::text || ' ' || a.privilege_type
+                    FROM pg_class c, aclexplode(coalesce(c.relacl, acldefault('r', c.relowner))) a
+                   WHERE c.relnamespace IN ('api'::regnamespace, 'task_api'::regnamespace) AND a.grantee = 0$$,
+                'PUBLIC has no privilege on any table or view in task_api or api');
+SELECT is_empty($$SELECT c.oid::regclass::text || '.' || att.attname || ' ' || a.privilege_type
+                    FROM pg_class c JOIN pg_attribute att ON att.attrelid = c.oid, aclexplode(att.attacl) a
+                   WHERE c.relnamespace IN ('api'::regnamespace, 'task_api'::regnamespace) AND a.grantee = 0$$,
+                'PUBLIC has no column privilege in task_api or api');
+SELECT is_empty($$SELECT p.oid::regprocedure::text
+                    FROM pg_proc p, aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+                   WHERE p.pronamespace IN ('api'::regnamespace, 'task_api'::regnamespace) AND a.grantee = 0$$,
+                'PUBLIC cannot EXECUTE any function in task_api or api');
+SELECT is_empty($$SELECT n.nspname || ' ' || a.privilege_type
+                    FROM pg_namespace n, aclexplode(coalesce(n.nspacl, acldefault('n', n.nspowner))) a
+                   WHERE n.nspname IN ('api', 'task_api') AND a.grantee = 0$$,
+                'PUBLIC has no USAGE or CREATE on schemas api and task_api');
+
+-- task_api_anon: the schemas and the pre-request hook -------------------------------
+SELECT ok(has_schema_privilege('task_api_anon', 'api', 'USAGE'), 'task_api_anon has USAGE on schema api');
+SELECT ok(has_schema_privilege('task_api_anon', 'task_api', 'USAGE'), 'task_api_anon has USAGE on schema task_api (to run pre_request)');
+SELECT ok(NOT has_schema_privilege('task_api_anon', 'api', 'CREATE') AND NOT has_schema_privilege('task_api_anon', 'task_api', 'CREATE'),
+          'task_api_anon cannot CREATE in api or task_api');
+SELECT ok(has_function_privilege('task_api_anon', 'task_api.pre_request()', 'EXECUTE'), 'task_api_anon can EXECUTE task_api.pre_request()');
+SELECT is_empty($$SELECT c.relname || ' ' || p FROM pg_class c,
+                         unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) p
+                   WHERE c.relnamespace = 'api'::regnamespace AND has_table_privilege('task_api_anon', c.oid, p)$$,
+                'task_api_anon has no privilege on any api view');
+SELECT is_empty($$SELECT c.relname || ' ' || p FROM pg_class c,
+                         unnest(ARRAY['SELECT', 'INSERT', 'UPDATE', 'DELETE', 'TRUNCATE', 'REFERENCES', 'TRIGGER']) p
+                   WHERE c.relnamespace = 'task_api'::regnamespace AND c.relkind IN ('r', 'p', 'S')
+                     AND has_table_privilege('task_api_anon', c.oid, p)$$,
+                'task_api_anon has no privilege on any task_api table or sequence');
+SELECT is_empty($$SELECT c.relname || '.' || a.attname FROM pg_class c JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0
+                   WHERE c.relnamespace IN ('api'::regnamespace, 'task_api'::regnamespace) AND c.relkind IN ('r', 'p', 'v')
+                     AND c.relname <> 'error_codes'
+                     AND has_column_privilege('task_api_anon', c.oid, a.attnum, 'SELECT, INSERT, UPDATE, REFERENCES')$$,
+                'task_api_anon has no column privilege on any table or api view');
+-- Besides the hook, anon may only read the public error catalogue (not served by PostgREST).
+SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
+                 WHERE p.pronamespace IN ('api'::regnamespace, 'task_api'::regnamespace)
+                   AND has_function_privilege('task_api_anon', p.oid, 'EXECUTE')$$,
+              ARRAY['task_api.pre_request()', 'task_api.error_catalogue()'],
+              'task_api_anon can EXECUTE only pre_request() (and error_catalogue() behind task_api.error_codes)');
+SELECT set_eq($$SELECT c.oid::regclass::text FROM pg_class c
+                 WHERE c.relnamespace IN ('api'::regnamespace, 'task_api'::regnamespace)
+                   AND has_table_privilege('task_api_anon', c.oid, 'SELECT, INSERT, UPDATE, DELETE')$$,
+              ARRAY['task_api.error_codes'],
+              'the only relation task_api_anon can touch is the read-only catalogue task_api.error_codes');
+
+-- task_api_user: exactly what the API needs -----------------------------------------
+SELECT ok(has_schema_privilege('task_api_user', 'api', 'USAGE'), 'task_api_user has USAGE on schema api');
+SELECT ok(NOT has_schema_privilege('task_api_user', 'api', 'CREATE') AND NOT has_schema_privilege('task_api_user', 'task_api', 'CREATE'),
+          'task_api_user cannot CREATE in api or task_api');
+SELECT ok(NOT has_column_privilege('task_api_user', 'task_api.users', 'password_hash', 'SELECT'),
+          'task_api_user cannot read task_api.users.password_hash');
+SELECT ok(NOT has_column_privilege('task_api_user', 'task_api.users', 'password_hash', 'UPDATE'),
+          'task_api_user cannot write task_api.users.password_hash');
+SELECT ok(NOT has_table_privilege('task_api_user', 'task_api.users', 'SELECT'),
+          'task_api_user has no table-wide SELECT on task_api.users (it would include password_hash)');
+SELECT ok(has_column_privilege('task_api_user', 'task_api.users', 'display_name', 'UPDATE'),
+          'task_api_user can update task_api.users.display_name (PATCH /users)');
+SELECT ok(NOT has_column_privilege('task_api_user', 'task_api.users', 'email', 'UPDATE')
+          AND NOT has_column_privilege('task_api_user', 'task_api.users', 'id', 'UPDATE')
+          AND NOT has_column_privilege('task_api_user', 'task_api.users', 'created_at', 'UPDATE'),
+          'task_api_user cannot update a user''s id, email or created_at');
+SELECT ok(NOT has_table_privilege('task_api_user', 'task_api.users', 'INSERT')
+          AND NOT has_table_privilege('task_api_user', 'task_api.users', 'DELETE'),
+          'task_api_user cannot insert or delete task_api.users (accounts come from signup)');
+SELECT ok(NOT has_table_privilege('task_api_user', 'api.users', 'INSERT')
+          AND NOT has_table_privilege('task_api_user', 'api.users', 'DELETE'),
+          'api.users is GET and PATCH only');
+SELECT ok(has_table_privilege('task_api_user', 'api.users', 'SELECT') AND has_table_privilege('task_api_user', 'api.users', 'UPDATE'),
+          'task_api_user can GET and PATCH api.users');
+SELECT ok(has_table_privilege('task_api_user', 'api.' || v, 'SELECT') AND has_table_privilege('task_api_user', 'api.' || v, 'INSERT')
+          AND has_table_privilege('task_api_user', 'api.' || v, 'UPDATE') AND has_table_privilege('task_api_user', 'api.' || v, 'DELETE'),
+          format('task_api_user can GET, POST, PATCH and DELETE api.%s', v))
+  FROM unnest(ARRAY['projects', 'project_members', 'tasks']) v;
+SELECT is_empty($$SELECT c.oid::regclass::text || ' ' || p FROM pg_class c, unnest(ARRAY['TRUNCATE', 'REFERENCES', 'TRIGGER']) p
+                   WHERE c.relnamespace IN ('api'::regnamespace, 'task_api'::regnamespace)
+                     AND has_table_privilege('task_api_user', c.oid, p)$$,
+                'task_api_user has no TRUNCATE, REFERENCES or TRIGGER anywhere');
+SELECT is_empty($$SELECT c.oid::regclass::text FROM pg_class c
+                   WHERE c.relnamespace IN ('api'::regnamespace, 'task_api'::regnamespace)
+                     AND c.relkind NOT IN ('i', 'I', 'c', 't')
+                     AND has_table_privilege('task_api_user', c.oid, 'SELECT, INSERT, UPDATE, DELETE')
+                     AND c.oid NOT IN ('api.users'::regclass, 'api.projects'::regclass, 'api.project_members'::regclass,
+                                       'api.tasks'::regclass, 'task_api.projects'::regclass, 'task_api.project_members'::regclass,
+                                       'task_api.tasks'::regclass, 'task_api.error_codes'::regclass)$$,
+                'task_api_user has table privileges only on the four api views, the tables behind them and the catalogue');
+SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
+                 WHERE p.pronamespace IN ('api'::regnamespace, 'task_api'::regnamespace)
+                   AND has_function_privilege('task_api_user', p.oid, 'EXECUTE')$$,
+              ARRAY['task_api.pre_request()', 'task_api.error_catalogue()',
+                    'task_api.uuidv7()', 'task_api.uuidv7_time(uuid)', 'task_api.current_user_id()',
+                    'task_api.request_header(text)', 'task_api.request_cookie(text)', 'task_api.request_claim(text)',
+                    'task_api.raise_error(text,text,text,text)', 'task_api.problem(text,text)',
+                    'task_api.text_problem(text,integer,boolean)', 'task_api.check_problems(text,jsonb)',
+                    'task_api.member_project_ids(task_api.member_role)', 'task_api.project_role(uuid)',
+                    'task_api.user_id_for(uuid,text)', 'task_api.project_problems(text,text)',
+                    'task_api.check_project_name(uuid,text,uuid)', 'task_api.task_problems(api.tasks)'],
+              'task_api_user can EXECUTE exactly the hook and the helpers its views, policies and triggers call');
+SELECT ok(NOT has_function_privilege('task_api_user', 'task_api.status()', 'EXECUTE'),
+          'task_api_user cannot run task_api.status() (which settings are set is admin information)');
+SELECT ok(NOT has_function_privilege('task_api_user', 'task_api.append_response_header(text,text)', 'EXECUTE'),
+          'task_api_user cannot call append_response_header() directly');
+SELECT ok(NOT has_function_privilege('task_api_user', 'task_api.stamp_row()', 'EXECUTE')
+          AND NOT has_function_privilege('task_api_user', 'task_api.projects_add_owner()', 'EXECUTE')
+          AND NOT has_function_privilege('task_api_user', 'task_api.project_members_keep_owner()', 'EXECUTE'),
+          'trigger functions are not granted to task_api_user');
+SELECT ok(has_type_privilege('task_api_user', 'task_api.task_status', 'USAGE') AND has_type_privilege('task_api_user', 'task_api.member_role', 'USAGE'),
+          'task_api_user can use the enum types of its columns');
+
+-- Column privileges behind the views: server-owned columns are not writable ------------
+SELECT ok(NOT has_column_privilege('task_api_user', 'task_api.projects', 'owner_id', 'UPDATE'),
+          'task_api_user cannot UPDATE task_api.projects.owner_id (it moves only by the SECURITY DEFINER keep-owner trigger)');
+SELECT ok(NOT has_column_privilege('task_api_user', 'task_api.tasks', 'created_by', 'UPDATE'),
+          'task_api_user cannot UPDATE task_api.tasks.created_by (server-owned, the API never changes it)');
+SELECT ok(NOT has_column_privilege('task_api_user', 'task_api.project_members', 'user_id', 'UPDATE')
+          AND NOT has_column_privilege('task_api_user', 'task_api.project_members', 'project_id', 'UPDATE'),
+          'task_api_user cannot UPDATE a membership''s project_id or user_id (only role changes)');
+SELECT ok(has_column_privilege('task_api_user', 'task_api.project_members', 'role', 'UPDATE'),
+          'task_api_user can UPDATE task_api.project_members.role (PATCH /project_members)');
+SELECT ok(has_column_privilege('task_api_user', 'task_api.tasks', 'title', 'UPDATE')
+          AND has_column_privilege('task_api_user', 'task_api.tasks', 'status', 'UPDATE'),
+          'task_api_user can UPDATE a task''s writable columns (PATCH /tasks)');
+
+-- What each role can actually do, checked by running it --------------------------------
+\ir helpers/setup.psql
+\o /dev/null
+SELECT tap.make_user('alice', 'a0000000-0000-4000-8000-00000000000a');
+SELECT tap.make_project('Grants', tap.id('alice'));
+\o
+SELECT tap.act_as_anon();
+SELECT throws_ok($$SELECT * FROM api.projects$$, '42501', NULL, 'anonymous SELECT on api.projects is refused (42501)');
+SELECT throws_ok($$SELECT * FROM api.users$$, '42501', NULL, 'anonymous SELECT on api.users is refused (42501)');
+SELECT throws_ok($$INSERT INTO api.projects (name) VALUES ('x')$$, '42501', NULL, 'anonymous POST /projects is refused (42501)');
+SELECT throws_ok($$SELECT * FROM task_api.tasks$$, '42501', NULL, 'anonymous SELECT on task_api.tasks is refused (42501)');
+SELECT lives_ok($$SELECT task_api.pre_request()$$, 'an anonymous request passes pre_request()');
+SELECT tap.act_as(tap.id('alice'));
+SELECT throws_ok($$SELECT password_hash FROM task_api.users$$, '42501', NULL, 'task_api_user cannot SELECT password_hash');
+SELECT throws_ok($$SELECT * FROM task_api.users$$, '42501', NULL, 'task_api_user cannot SELECT * from task_api.users (password_hash)');
+SELECT throws_ok($$UPDATE task_api.users SET email = 'x@example.com' WHERE id = task_api.current_user_id()$$, '42501', NULL,
+                 'task_api_user cannot change its email in the table directly');
+SELECT throws_ok($$INSERT INTO api.users (display_name) VALUES ('X')$$, '42501', NULL,
+                 'task_api_user cannot POST /users');
+SELECT throws_ok($$DELETE FROM api.users WHERE id = task_api.current_user_id()$$, '42501', NULL,
+                 'task_api_user cannot DELETE /users');
+SELECT throws_ok($$SELECT task_api.status()$$, '42501', NULL, 'task_api_user cannot run task_api.status()');
+SELECT tap.act_as_admin();
+
+SELECT * FROM finish();
+ROLLBACK;
