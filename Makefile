@@ -45,7 +45,7 @@ endif
 $(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_PARTS)
 	cat $^ > $@
 
-.PHONY: serve stop test deps bench
+.PHONY: serve stop test deps bench psql
 
 # Install everything missing, build, start PostgreSQL + PostgREST on localhost.
 serve:
@@ -60,6 +60,10 @@ test:
 
 deps:
 	@scripts/deps.sh
+
+# A superuser psql session on the 'make serve' database.
+psql:
+	@scripts/psql.sh
 
 bench:
 	@scripts/bench.sh

@@ -20,7 +20,7 @@ cat <<MSG
 
 task_api is running.
   API (PostgREST):  http://localhost:$API_PORT/        (OpenAPI document at /)
-  PostgreSQL:       psql -h 127.0.0.1 -p $PG_PORT -U postgres $DB   (as the cluster owner: make psql)
+  PostgreSQL:       make psql      (superuser session on 127.0.0.1:$PG_PORT, database $DB)
   Files and logs:   $ROOT/.task_api/
 
 Try it:

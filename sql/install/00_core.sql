@@ -23,7 +23,7 @@ GRANT task_api_anon, task_api_user TO task_api_authenticator;
 
 -- The exposed schema: only views and functions PostgREST serves.
 CREATE SCHEMA api;
-COMMENT ON SCHEMA api IS 'task_api: a task-manager REST API (users, projects, members, tasks), served by PostgREST.';
+COMMENT ON SCHEMA api IS E'task_api\n\nA task-manager REST API inside PostgreSQL: users, projects, members and tasks, with per-project roles enforced by row-level security. Authenticate with a bearer JWT; errors are JSON objects with a stable code.';
 
 -- Types ------------------------------------------------------------------
 
