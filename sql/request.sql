@@ -8,6 +8,9 @@ SELECT task_api.current_user_id() IS NULL AS anon,
        task_api.request_claim('sub') IS NULL AS no_claim;
 SELECT task_api.pre_request();
 
+INSERT INTO task_api.users (id, email, display_name)
+VALUES ('01890a5d-ac96-774b-bcce-b302099a8057', 'request@example.com', 'Request');
+
 BEGIN;
 SELECT set_config('request.headers', '{"accept": "application/json", "x-forwarded-for": "1.2.3.4, 5.6.7.8", "if-match": "\"3\""}', true);
 SELECT set_config('request.cookies', '{"task_api_session": "abc.def", "theme": "dark"}', true);
@@ -27,13 +30,18 @@ ROLLBACK;
 -- Transaction-local settings are gone after the transaction.
 SELECT task_api.current_user_id() IS NULL AS anon_again;
 
--- A sub that is not a UUID, or a user token without a sub: unauthenticated.
+-- A sub that is not a UUID, a user token without a sub, or the sub of no
+-- user: unauthenticated.
 BEGIN;
 SELECT set_config('request.jwt.claims', '{"sub": "admin", "role": "task_api_user"}', true);
 SELECT task_api.current_user_id();
 ROLLBACK;
 BEGIN;
 SELECT set_config('request.jwt.claims', '{"role": "task_api_user"}', true);
+SELECT task_api.pre_request();
+ROLLBACK;
+BEGIN;
+SELECT set_config('request.jwt.claims', '{"sub": "01890a5d-ac96-774b-bcce-b302099a9999", "role": "task_api_user"}', true);
 SELECT task_api.pre_request();
 ROLLBACK;
 
@@ -52,3 +60,5 @@ SELECT task_api.request_header('a') IS NULL AS nul_escape;
 SELECT length(set_config('request.headers', repeat('{"a":', 10000), true));
 SELECT task_api.request_header('a') IS NULL AS deep_garbage;
 ROLLBACK;
+
+DELETE FROM task_api.users WHERE id = '01890a5d-ac96-774b-bcce-b302099a8057';

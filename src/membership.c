@@ -63,6 +63,7 @@ typedef struct MemberCache
 	TransactionId *xip;
 	TransactionId *subxip;
 	pg_uuid_t	user_id;
+	bool		user_exists;	/* the caller has a row in task_api.users */
 	MemoryContext cxt;
 	HTAB	   *entries;
 	int			count;
@@ -184,9 +185,11 @@ load_memberships(const pg_uuid_t *user_id, Snapshot snap)
 			Oid			argtypes[1] = {UUIDOID};
 			SPIPlanPtr	plan = SPI_prepare(
 										   "SELECT m.project_id, m.role::pg_catalog.text, p.deleted_at IS NULL"
-										   "  FROM task_api.project_members m"
-										   "  JOIN task_api.projects p ON p.id OPERATOR(pg_catalog.=) m.project_id"
-										   " WHERE m.user_id OPERATOR(pg_catalog.=) $1",
+										   "  FROM task_api.users u"
+										   "  LEFT JOIN (task_api.project_members m"
+										   "             JOIN task_api.projects p ON p.id OPERATOR(pg_catalog.=) m.project_id)"
+										   "    ON m.user_id OPERATOR(pg_catalog.=) u.id"
+										   " WHERE u.id OPERATOR(pg_catalog.=) $1",
 										   1, argtypes);
 
 			if (plan == NULL)
@@ -207,19 +210,24 @@ load_memberships(const pg_uuid_t *user_id, Snapshot snap)
 									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
 		cache.ids = palloc(sizeof(pg_uuid_t) * Max(SPI_processed, 1));
 		cache.roles = palloc(sizeof(int8) * Max(SPI_processed, 1));
+		/* No row: no such user.  One row with a NULL project: no memberships. */
+		cache.user_exists = SPI_processed > 0;
 		for (uint64 i = 0; i < SPI_processed; i++)
 		{
 			HeapTuple	tup = SPI_tuptable->vals[i];
 			TupleDesc	desc = SPI_tuptable->tupdesc;
 			bool		isnull;
-			pg_uuid_t  *pid = DatumGetUUIDP(SPI_getbinval(tup, desc, 1, &isnull));
-			char	   *label = SPI_getvalue(tup, desc, 2);
-			bool		live = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+			pg_uuid_t  *pid;
 			bool		found;
-			MemberEntry *entry = hash_search(cache.entries, pid, HASH_ENTER, &found);
+			MemberEntry *entry;
+			Datum		d = SPI_getbinval(tup, desc, 1, &isnull);
 
-			entry->role = (int8) role_from_label(label);
-			entry->live = live;
+			if (isnull)
+				continue;
+			pid = DatumGetUUIDP(d);
+			entry = hash_search(cache.entries, pid, HASH_ENTER, &found);
+			entry->live = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+			entry->role = (int8) role_from_label(SPI_getvalue(tup, desc, 2));
 			cache.ids[cache.count] = *pid;
 			cache.roles[cache.count] = entry->role;
 			cache.count++;
@@ -262,6 +270,12 @@ refresh_cache(void)
 		!same_visibility(snap))
 		load_memberships(&user_id, snap);
 	return true;
+}
+
+bool
+ta_caller_exists(void)
+{
+	return refresh_cache() && cache.user_exists;
 }
 
 TaRole

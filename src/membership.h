@@ -19,6 +19,9 @@ typedef enum TaRole
 /* The caller's role in a project; *live says whether it is not trashed. */
 extern TaRole ta_member_role(const pg_uuid_t *project_id, bool *live);
 
+/* Does the caller (sub claim) name an existing user? */
+extern bool ta_caller_exists(void);
+
 extern void ta_membership_init(void);
 
 #endif							/* TASK_API_MEMBERSHIP_H */

@@ -13,14 +13,17 @@
 #include "utils/acl.h"
 
 #include "errors.h"
+#include "membership.h"
 #include "request.h"
 
 PG_FUNCTION_INFO_V1(task_api_pre_request);
 
 /*
  * Check that an authenticated request names a user: a token that PostgREST
- * accepted for task_api_user must carry a UUID sub claim, or nothing that
- * follows could attribute or authorize the request.
+ * accepted for task_api_user must carry the UUID of an existing user in its
+ * sub claim, or nothing that follows could attribute or authorize the
+ * request.  The lookup also warms the membership cache the request's row
+ * security checks use.
  */
 Datum
 task_api_pre_request(PG_FUNCTION_ARGS)
@@ -32,6 +35,9 @@ task_api_pre_request(PG_FUNCTION_ARGS)
 		!ta_current_user_id(&user_id))
 		ta_raise("unauthenticated", "the token does not identify a user",
 				 "The sub claim is missing.", NULL, NULL, 0);
+	if (role != NULL && strcmp(role, "task_api_user") == 0 && !ta_caller_exists())
+		ta_raise("unauthenticated", "the token's user does not exist",
+				 NULL, "sign in again", NULL, 0);
 
 	PG_RETURN_VOID();
 }

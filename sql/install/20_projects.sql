@@ -125,19 +125,23 @@ END
 $$;
 
 -- Refuse a name another live project of the same owner already has.
+-- SECURITY DEFINER: a co-owner renaming the project must be checked against
+-- all of the primary owner's projects, not only those the co-owner sees.
 CREATE FUNCTION @extschema@.check_project_name(owner_id uuid, name text, except_id uuid) RETURNS void
-    LANGUAGE plpgsql STABLE
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
     IF EXISTS (SELECT FROM @extschema@.projects p
                 WHERE p.owner_id = check_project_name.owner_id AND p.name = check_project_name.name
                   AND p.deleted_at IS NULL AND p.id IS DISTINCT FROM except_id) THEN
         PERFORM @extschema@.raise_error('conflict', 'a project with this name already exists',
-            pg_catalog.format('The owner already has a live project named %s.', pg_catalog.quote_literal(name)),
+            'Project names are unique among the live projects of the project''s owner.',
             'choose another name');
     END IF;
 END
 $$;
+COMMENT ON FUNCTION @extschema@.check_project_name(uuid, text, uuid) IS 'Raise conflict (409) if the owner already has another live project with this name.';
 
 CREATE FUNCTION @extschema@.projects_insert() RETURNS trigger
     LANGUAGE plpgsql

@@ -45,15 +45,28 @@ BEGIN
     IF NOT FOUND THEN
         RETURN NULL;
     END IF;
-    SELECT m.user_id INTO next_owner FROM @extschema@.project_members m
-     WHERE m.project_id = OLD.project_id AND m.role = 'owner'
-     ORDER BY m.added_at, m.user_id LIMIT 1;
-    IF next_owner IS NULL THEN
+    IF NOT EXISTS (SELECT FROM @extschema@.project_members m
+                    WHERE m.project_id = OLD.project_id AND m.role = 'owner') THEN
         PERFORM @extschema@.raise_error('conflict', 'a project must keep at least one owner',
             'This change would leave the project without an owner.',
             'make another member an owner first, or delete the project');
     END IF;
     IF current_owner = OLD.user_id THEN
+        -- The longest-standing remaining owner who has no other live
+        -- project of the same name (names are unique per owner).
+        SELECT m.user_id INTO next_owner
+          FROM @extschema@.project_members m
+          JOIN @extschema@.projects p ON p.id = m.project_id
+         WHERE m.project_id = OLD.project_id AND m.role = 'owner'
+           AND NOT EXISTS (SELECT FROM @extschema@.projects q
+                            WHERE q.owner_id = m.user_id AND q.name = p.name
+                              AND q.deleted_at IS NULL AND q.id <> p.id)
+         ORDER BY m.added_at, m.user_id LIMIT 1;
+        IF next_owner IS NULL THEN
+            PERFORM @extschema@.raise_error('conflict', 'no remaining owner can take over this project',
+                'Every remaining owner already owns another live project with the same name.',
+                'rename the project first');
+        END IF;
         UPDATE @extschema@.projects SET owner_id = next_owner WHERE id = OLD.project_id;
     END IF;
     RETURN NULL;

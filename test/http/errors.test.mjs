@@ -36,7 +36,7 @@ test('odd queries are 4xx with a code, never 500', async () => {
     '/tasks?title=eq.%00', `/tasks?id=eq.${'f'.repeat(5000)}`,
     '/tasks?created_at=gt.yesterday-ish', '/tasks?priority=eq.99999999999999999999',
     '/nope', '/task_api.tasks', '/rpc/nope', '/rpc/pre_request', '/error_codes',
-    '/projects?select=*,users(*)', '/tasks?select=title::nope', '/tasks?version=eq.1e999',
+    '/projects?select=*,users(*)', '/tasks?select=*,project_members(*)', '/tasks?select=*,users(*)', '/tasks?select=title::nope', '/tasks?version=eq.1e999',
   ];
   for (const path of gets) {
     const res = await api('GET', path, { token: u.token });

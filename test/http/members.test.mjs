@@ -3,8 +3,8 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import {
-  api, createUser, createProject, createTask, addMember, list, projectWithMembers,
-  expectError, expectValidation, expectStatus, fields, REPRESENTATION, NIL_UUID,
+  api, createUser, createProject, createTask, addMember, list, projectWithMembers, uniqueName,
+  expectError, expectValidation, expectStatus, fields, show, REPRESENTATION, NIL_UUID,
 } from './lib.mjs';
 
 const memberPath = (projectId, userId) => `/project_members?project_id=eq.${projectId}&user_id=eq.${userId}`;
@@ -55,6 +55,15 @@ test('owner adds a member by email, case-insensitively', async () => {
     token: owner.token, body: { project_id: p.id, email: email.toUpperCase() },
   });
   expectError(res, 409, 'conflict');
+
+  // Surrounding whitespace is ignored too.
+  const dave = await createUser({ email: `Dave-${randomUUID()}@Example.test` });
+  res = await api('POST', '/project_members', {
+    token: owner.token, headers: REPRESENTATION, body: { project_id: p.id, email: `  ${dave.email.toUpperCase()} ` },
+  });
+  expectStatus(res, 201);
+  assert.equal(res.body[0].user_id, dave.id);
+  assert.equal(res.body[0].role, 'viewer');
 
   // Carol can now write tasks there.
   const t = await createTask(carol.token, p.id, { title: 'by carol' });
@@ -350,4 +359,26 @@ test('a non-member sees nothing and changes nothing; two users are isolated', as
     [{ user_id: alice.id, role: 'owner' }]);
   // Bob's own project took the blanket PATCH (it is his).
   assert.equal((await list(`/projects?id=eq.${pb.id}`, bob.token))[0].description, 'everyone');
+});
+
+test('an owner leaving when owner_id would move onto a clashing name: 204, or conflict (409), never a raw 23505', async () => {
+  const a = await createUser();
+  const b = await createUser();
+  const name = uniqueName('Clash');
+  const shared = await createProject(a.token, { name });
+  await addMember(a.token, shared.id, b.id, 'owner');
+  await createProject(b.token, { name }); // b already owns a live project with this name
+
+  for (const [method, body] of [['PATCH', { role: 'editor' }], ['DELETE', undefined]]) {
+    const res = await api(method, memberPath(shared.id, a.id), { token: a.token, body });
+    if (res.status >= 400) {
+      expectError(res, 409, 'conflict');
+      assert.equal(await roleOf(a.token, shared.id, a.id), 'owner', 'a refused change leaves a as owner');
+    } else {
+      assert.equal(res.status, 204, show(res));
+      const [p] = await list(`/projects?id=eq.${shared.id}`, b.token);
+      assert.equal(p.owner_id, b.id);
+      return;
+    }
+  }
 });

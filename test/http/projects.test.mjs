@@ -291,3 +291,17 @@ test('embedding: /projects?select=id,name,tasks(id,title) and tasks with their p
   const stranger = await createUser();
   assert.deepEqual(await list('/projects?select=id,name,tasks(id,title)', stranger.token), []);
 });
+
+test('a co-owner renaming onto a name the primary owner already uses gets conflict (409)', async () => {
+  const a = await createUser();
+  const b = await createUser();
+  const name = uniqueName('Private');
+  await createProject(a.token, { name }); // only a sees it
+  const shared = await createProject(a.token);
+  await addMember(a.token, shared.id, b.id, 'owner');
+  // Names are unique per owner (owner_id = a), whether or not b can see a's other project.
+  const res = await api('PATCH', `/projects?id=eq.${shared.id}`, { token: b.token, body: { name } });
+  expectError(res, 409, 'conflict');
+  const [now] = await list(`/projects?id=eq.${shared.id}`, b.token);
+  assert.equal(now.name, shared.name);
+});

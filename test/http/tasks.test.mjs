@@ -437,6 +437,13 @@ test('moving a task to another project needs editor rights there', async () => {
   assert.equal((await getTask(owner.token, t.id)).project_id, p.id);
   assert.deepEqual(await list('/tasks', other.token), [], 'nothing reached the other user\'s projects');
 
+  // A project one cannot see answers exactly like one that does not exist.
+  const hiddenPost = await api('POST', '/tasks', { token: owner.token, body: { project_id: hidden.id, title: 'x' } });
+  const missingPost = await api('POST', '/tasks', { token: owner.token, body: { project_id: '01890a5d-ac96-774b-bcce-b302099a8057', title: 'x' } });
+  assert.deepEqual(expectValidation(hiddenPost), [{ field: 'project_id', problem: 'no such project' }]);
+  assert.equal(hiddenPost.status, missingPost.status);
+  assert.deepEqual(hiddenPost.body, missingPost.body);
+
   res = await patchTask(owner.token, t.id, { project_id: mine.id });
   const row = expectStatus(res, 200)[0];
   assert.equal(row.project_id, mine.id);

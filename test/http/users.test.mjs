@@ -42,6 +42,13 @@ test('co-members are visible with their email hidden; others are not visible', a
   // Filtering on the hidden email finds nothing.
   assert.deepEqual(await list(`/users?email=eq.${enc(bob.email)}`, alice.token), []);
   assert.deepEqual(await list(`/users?email=like.*example.test&select=id`, alice.token), [{ id: alice.id }]);
+  // Nor through embedding.
+  const embedded = await list(`/project_members?project_id=eq.${p.id}&select=user_id,users(id,email)`, alice.token);
+  assert.equal(embedded.length, 2);
+  for (const m of embedded) {
+    assert.equal(m.users.id, m.user_id);
+    assert.equal(m.users.email, m.user_id === alice.id ? alice.email : null);
+  }
   // Nor does the email show in the raw response text.
   const raw = await api('GET', '/users', { token: alice.token });
   assert.ok(!raw.text.includes(bob.email), 'another user\'s email leaked');
