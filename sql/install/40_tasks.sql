@@ -40,7 +40,8 @@ ALTER TABLE @extschema@.tasks FORCE ROW LEVEL SECURITY;
 CREATE POLICY tasks_select ON @extschema@.tasks FOR SELECT
     USING (project_id = ANY ((SELECT @extschema@.member_project_ids('viewer'))::uuid[]));
 CREATE POLICY tasks_insert ON @extschema@.tasks FOR INSERT
-    WITH CHECK (@extschema@.has_project_role(project_id, 'editor'));
+    WITH CHECK (@extschema@.has_project_role(project_id, 'editor')
+                AND created_by = @extschema@.current_user_id());
 CREATE POLICY tasks_update ON @extschema@.tasks FOR UPDATE
     USING (@extschema@.has_project_role(project_id, 'editor'))
     WITH CHECK (@extschema@.has_project_role(project_id, 'editor'));

@@ -129,7 +129,7 @@ SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                     'task_api.raise_error(text,text,text,text)', 'task_api.problem(text,text)',
                     'task_api.text_problem(text,integer,boolean)', 'task_api.check_problems(text,jsonb)',
                     'task_api.member_project_ids(task_api.member_role)', 'task_api.project_role(uuid)',
-                    'task_api.user_id_for(uuid,text)', 'task_api.project_problems(text,text)',
+                    'task_api.has_project_role(uuid,task_api.member_role)', 'task_api.user_id_for(uuid,text)', 'task_api.project_problems(text,text)',
                     'task_api.check_project_name(uuid,text,uuid)', 'task_api.task_problems(api.tasks)'],
               'task_api_user can EXECUTE exactly the hook and the helpers its views, policies and triggers call');
 SELECT ok(NOT has_function_privilege('task_api_user', 'task_api.status()', 'EXECUTE'),
@@ -138,7 +138,8 @@ SELECT ok(NOT has_function_privilege('task_api_user', 'task_api.append_response_
           'task_api_user cannot call append_response_header() directly');
 SELECT ok(NOT has_function_privilege('task_api_user', 'task_api.stamp_row()', 'EXECUTE')
           AND NOT has_function_privilege('task_api_user', 'task_api.projects_add_owner()', 'EXECUTE')
-          AND NOT has_function_privilege('task_api_user', 'task_api.project_members_keep_owner()', 'EXECUTE'),
+          AND NOT has_function_privilege('task_api_user', 'task_api.project_members_keep_owner()', 'EXECUTE')
+          AND NOT has_function_privilege('task_api_user', 'task_api.membership_changed()', 'EXECUTE'),
           'trigger functions are not granted to task_api_user');
 SELECT ok(has_type_privilege('task_api_user', 'task_api.task_status', 'USAGE') AND has_type_privilege('task_api_user', 'task_api.member_role', 'USAGE'),
           'task_api_user can use the enum types of its columns');

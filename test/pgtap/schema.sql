@@ -1,6 +1,6 @@
 -- Schema: what CREATE EXTENSION task_api builds (SPEC sections 2, 3, 5).
 BEGIN;
-SELECT plan(143);
+SELECT plan(144);
 
 -- Extension and schemas ---------------------------------------------------------
 SELECT has_extension('task_api', 'the task_api extension is installed');
@@ -199,10 +199,10 @@ SELECT is_empty($$SELECT p.oid::regprocedure::text FROM pg_proc p, unnest(p.proc
                 'no SECURITY DEFINER search_path includes public or $user, and each puts pg_temp explicitly');
 SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                  WHERE p.pronamespace IN ('api'::regnamespace, 'task_api'::regnamespace) AND p.prosecdef$$,
-              ARRAY['task_api.member_project_ids(task_api.member_role)', 'task_api.project_role(uuid)',
-                    'task_api.projects_add_owner()', 'task_api.project_members_keep_owner()',
+              ARRAY['task_api.projects_add_owner()', 'task_api.project_members_keep_owner()',
+                    'task_api.check_project_name(uuid,text,uuid)',
                     'task_api.user_id_for(uuid,text)'],
-              'only the membership helpers and triggers that must bypass RLS are SECURITY DEFINER');
+              'only the functions that must bypass RLS (new owner, keep an owner, invitee lookup, name uniqueness) are SECURITY DEFINER');
 
 -- C functions: volatility and strictness --------------------------------------------
 SELECT volatility_is('task_api', 'uuidv7', ARRAY[]::name[], 'volatile', 'uuidv7() is VOLATILE');
@@ -226,6 +226,7 @@ SELECT index_is_unique('task_api', 'projects', 'projects_owner_name_key', 'proje
 SELECT is(pg_get_expr(i.indpred, i.indrelid), '(deleted_at IS NULL)',
           'projects_owner_name_key covers live projects only (partial on deleted_at IS NULL)')
   FROM pg_index i WHERE i.indexrelid = 'task_api.projects_owner_name_key'::regclass;
+SELECT has_index('task_api', 'projects', 'projects_owner_idx', ARRAY['owner_id'], 'projects has (owner_id) index (the owner arm of the visibility policy)');
 SELECT has_index('task_api', 'project_members', 'project_members_user_idx', 'project_members has user_idx (every RLS check)');
 SELECT is(pg_get_indexdef('task_api.project_members_user_idx'::regclass),
           'CREATE INDEX project_members_user_idx ON task_api.project_members USING btree (user_id, project_id) INCLUDE (role)',
