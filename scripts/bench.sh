@@ -316,11 +316,10 @@ SQL
 pgrst_sql task_api_user "{\"sub\": \"$MEMBER\", \"role\": \"task_api_user\"}" 1 > "$logdir/pgbench-api.sql"
 pgrst_sql bench_anon '{"role": "bench_anon"}' 0 > "$logdir/pgbench-bare.sql"
 pgbench_tps() { # pgbench_tps DB SCRIPT
-    as_pg "$PGBIN/pgbench" -n -M prepared -h "$dir/run" -p "$PG_PORT" -U postgres \
+    "$PGBIN/pgbench" -n -M prepared -h "$dir/run" -p "$PG_PORT" -U postgres \
         -c "$CONCURRENCY" -j 2 -t $((REQUESTS / CONCURRENCY)) -f "$2" "$1" 2>&1 \
         | sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p'
 }
-chmod 644 "$logdir"/pgbench-*.sql
 s_api=() s_bare=()
 for r in $(seq 1 "$ROUNDS"); do
     if [ $((r % 2)) = 1 ]; then

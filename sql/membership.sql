@@ -54,6 +54,8 @@ SELECT task_api.project_role('01890a5d-ac96-774b-bcce-b302099a1001') IS NULL AS 
 ROLLBACK TO SAVEPOINT s;
 SELECT task_api.project_role('01890a5d-ac96-774b-bcce-b302099a1001') AS restored;
 ROLLBACK;
+-- The cache outlives transactions, but not an abort that undid what it saw.
+SELECT task_api.project_role('01890a5d-ac96-774b-bcce-b302099a1001') AS after_rollback;
 
 -- A project in the trash: no role for writes, still a member for reads.
 UPDATE task_api.projects SET deleted_at = now() WHERE id = '01890a5d-ac96-774b-bcce-b302099a1001';

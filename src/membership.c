@@ -7,14 +7,17 @@
  * caller's memberships, loaded with one query and kept exactly as long as
  * it is what a fresh query would return:
  *
- *  - same local transaction, same user (sub claim);
+ *  - same user (sub claim);
  *  - the active snapshot sees the same other transactions as the one it
  *    was loaded under (same xmin, xmax and in-progress xids), so other
  *    sessions' committed changes are seen exactly when a fresh query would
  *    see them;
- *  - no change to project_members or projects in this transaction since
- *    (statement triggers bump a generation counter), and no subtransaction
- *    aborted since (which may have undone such a change).
+ *  - no change to project_members or projects in this session since
+ *    (statement triggers bump a generation counter), and no transaction or
+ *    subtransaction aborted since (which may have undone such a change).
+ *
+ * The cache outlives transactions: consecutive read-only requests of one
+ * user on a pooled connection see the same snapshot data and share it.
  *
  * The lookup runs as the owner of the tables (the superuser who created the
  * extension), which is what lets the policies on project_members call it
@@ -52,7 +55,6 @@ typedef struct MemberEntry
 typedef struct MemberCache
 {
 	bool		valid;
-	LocalTransactionId lxid;
 	uint64		generation;
 	/* What the loading snapshot could see of other transactions. */
 	TransactionId xmin;
@@ -78,7 +80,7 @@ static SPIPlanPtr lookup_plan = NULL;
 #define NUM_ROLES 3
 static const char *const role_labels[NUM_ROLES] = {"viewer", "editor", "owner"};
 
-/* A subtransaction abort may undo membership changes: forget the cache. */
+/* An abort may undo membership changes the cache has seen: forget it. */
 static void
 membership_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 							SubTransactionId parentSubid, void *arg)
@@ -87,9 +89,17 @@ membership_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		local_generation++;
 }
 
+static void
+membership_xact_callback(XactEvent event, void *arg)
+{
+	if (event == XACT_EVENT_ABORT || event == XACT_EVENT_PARALLEL_ABORT)
+		local_generation++;
+}
+
 void
 ta_membership_init(void)
 {
+	RegisterXactCallback(membership_xact_callback, NULL);
 	RegisterSubXactCallback(membership_subxact_callback, NULL);
 }
 
@@ -242,7 +252,6 @@ load_memberships(const pg_uuid_t *user_id, Snapshot snap)
 	PG_END_TRY();
 
 	remember_visibility(snap);
-	cache.lxid = MyProc->lxid;
 	cache.generation = local_generation;
 	cache.user_id = *user_id;
 	cache.valid = true;
@@ -264,7 +273,6 @@ refresh_cache(void)
 	snap = GetActiveSnapshot();
 
 	if (!cache.valid ||
-		cache.lxid != MyProc->lxid ||
 		cache.generation != local_generation ||
 		memcmp(&cache.user_id, &user_id, sizeof(pg_uuid_t)) != 0 ||
 		!same_visibility(snap))
