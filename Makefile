@@ -13,6 +13,10 @@ OBJS = \
 	src/pre_request.o \
 	src/json_pairs.o \
 	src/membership.o \
+	src/jwt_codec.o \
+	src/jwt.o \
+	src/password.o \
+	src/owner_spi.o \
 	src/stamp.o
 
 # The install script is assembled from one file per resource, in order.

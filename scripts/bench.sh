@@ -237,7 +237,9 @@ CONF
 postgrest_start "$api_conf" "$logdir/postgrest-api.log" "$api_pid" "$API_PORT"
 postgrest_start "$bare_conf" "$logdir/postgrest-bare.log" "$bare_pid" "$BARE_PORT"
 
-TOKEN=$(node "$ROOT/test/lib/mint-jwt.mjs" "$(cluster_secret "$dir" jwt_secret)" "$MEMBER" 7200)
+# A real session for the member: tokens must be bound to one.
+TOKEN=$(psql_db bench_api -tAc "SELECT task_api.start_session('$MEMBER') ->> 'token'")
+JTI=$(psql_db bench_api -tAc "SELECT id FROM task_api.sessions WHERE user_id = '$MEMBER' ORDER BY created_at DESC LIMIT 1")
 API_URL="http://127.0.0.1:$API_PORT/tasks?limit=25"
 BARE_URL="http://127.0.0.1:$BARE_PORT/tasks?limit=25"
 member_projects=$(psql_db bench_api -tAc "SELECT string_agg(project_id::text, ',') FROM task_api.project_members WHERE user_id = '$MEMBER'")
@@ -313,7 +315,7 @@ WITH pgrst_source AS (SELECT "api"."tasks".* FROM "api"."tasks" LIMIT 25 OFFSET 
 COMMIT;
 SQL
 }
-pgrst_sql task_api_user "{\"sub\": \"$MEMBER\", \"role\": \"task_api_user\"}" 1 > "$logdir/pgbench-api.sql"
+pgrst_sql task_api_user "{\"sub\": \"$MEMBER\", \"role\": \"task_api_user\", \"jti\": \"$JTI\"}" 1 > "$logdir/pgbench-api.sql"
 pgrst_sql bench_anon '{"role": "bench_anon"}' 0 > "$logdir/pgbench-bare.sql"
 pgbench_tps() { # pgbench_tps DB SCRIPT
     "$PGBIN/pgbench" -n -M prepared -h "$dir/run" -p "$PG_PORT" -U postgres \
@@ -338,7 +340,7 @@ echo "    task_api / bare in the database alone: $(ratio "$sql_api" "$sql_bare")
 echo "  query plan of the task_api request (as PostgREST runs it, for the member):"
 psql_db bench_api -tA <<SQL | sed 's/^/    /'
 SET ROLE task_api_user;
-SELECT set_config('request.jwt.claims', '{"sub": "$MEMBER", "role": "task_api_user"}', false) \\g /dev/null
+SELECT set_config('request.jwt.claims', '{"sub": "$MEMBER", "role": "task_api_user", "jti": "$JTI"}', false) \\g /dev/null
 EXPLAIN (ANALYZE, COSTS OFF) SELECT * FROM api.tasks LIMIT 25;
 SQL
 

@@ -151,6 +151,7 @@ db-schemas = "api"
 db-anon-role = "task_api_anon"
 db-pre-request = "task_api.pre_request"
 jwt-secret = "$secret"
+jwt-cache-max-lifetime = 3600
 openapi-mode = "ignore-privileges"
 openapi-server-proxy-uri = "http://localhost:$api_port"
 server-host = "127.0.0.1"

@@ -15,6 +15,7 @@
 char	   *ta_jwt_secret = NULL;
 char	   *ta_cursor_secret = NULL;
 int			ta_jwt_ttl = 3600;
+int			ta_password_iterations = 100000;
 
 /* Register every task_api setting and reserve the prefix. */
 void
@@ -47,6 +48,17 @@ ta_guc_init(void)
 							60 * 60 * 24 * 365,
 							PGC_SIGHUP,
 							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("task_api.password_iterations",
+							"PBKDF2 rounds of new password hashes (SCRAM-SHA-256).",
+							"Existing hashes keep the count they were made with.",
+							&ta_password_iterations,
+							100000,
+							4096,
+							10000000,
+							PGC_SUSET,
+							0,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("task_api");

@@ -8,6 +8,7 @@
 extern char *ta_jwt_secret;
 extern char *ta_cursor_secret;
 extern int	ta_jwt_ttl;
+extern int	ta_password_iterations;
 
 extern void ta_guc_init(void);
 

@@ -26,8 +26,6 @@
 #include "postgres.h"
 
 #include "access/xact.h"
-#include "catalog/namespace.h"
-#include "catalog/pg_class.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
@@ -40,9 +38,9 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
-#include "utils/syscache.h"
 
 #include "membership.h"
+#include "owner_spi.h"
 #include "request.h"
 
 typedef struct MemberEntry
@@ -114,25 +112,6 @@ role_from_label(const char *label)
 	return TA_ROLE_NONE;		/* keep compiler quiet */
 }
 
-/* Owner of task_api.project_members: the role the lookup runs as. */
-static Oid
-tables_owner(void)
-{
-	Oid			nsp = get_namespace_oid("task_api", false);
-	Oid			relid = get_relname_relid("project_members", nsp);
-	HeapTuple	tup;
-	Oid			owner;
-
-	if (!OidIsValid(relid))
-		elog(ERROR, "task_api.project_members does not exist");
-	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
-	if (!HeapTupleIsValid(tup))
-		elog(ERROR, "cache lookup failed for relation %u", relid);
-	owner = ((Form_pg_class) GETSTRUCT(tup))->relowner;
-	ReleaseSysCache(tup);
-	return owner;
-}
-
 /* Does snap see other transactions exactly as the cache's snapshot did? */
 static bool
 same_visibility(Snapshot snap)
@@ -184,7 +163,7 @@ load_memberships(const pg_uuid_t *user_id, Snapshot snap)
 	cache.count = 0;
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(tables_owner(),
+	SetUserIdAndSecContext(ta_tables_owner(),
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 	PG_TRY();
 	{

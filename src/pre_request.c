@@ -4,40 +4,270 @@
  *
  * PostgREST calls it after switching to the request's role and before the
  * request's own query, in the same transaction.  Anything it raises becomes
- * the response, and the request's query never runs.
+ * the response, and the request's query never runs.  It decides who the
+ * caller is:
+ *
+ *  - a bearer token (Authorization header), which PostgREST has already
+ *    verified: its user must exist and its session (jti) or API key
+ *    (key_id) must not be revoked or expired;
+ *  - otherwise the task_api_session cookie, verified here in C (signature,
+ *    exp, revocation); unsafe methods must also carry X-CSRF-Token equal to
+ *    the task_api_csrf cookie, which is bound to the session.  The request
+ *    then runs as task_api_user with the same request.jwt.claims a bearer
+ *    token would have produced.  A bad cookie is a 401, never anonymous,
+ *    except on signup and login, which ignore it;
+ *  - otherwise anonymous.
  */
 #include "postgres.h"
 
+#include "access/xact.h"
+#include "catalog/pg_type.h"
 #include "fmgr.h"
 #include "miscadmin.h"
-#include "utils/acl.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
 
 #include "errors.h"
+#include "guc.h"
+#include "jwt.h"
 #include "membership.h"
+#include "owner_spi.h"
 #include "request.h"
+
+#define SESSION_COOKIE "task_api_session"
+#define CSRF_COOKIE "task_api_csrf"
+#define USER_ROLE "task_api_user"
+
+static SPIPlanPtr session_plan = NULL;
+static SPIPlanPtr api_key_plan = NULL;
+static SPIPlanPtr api_key_touch_plan = NULL;
+
+/* Parse a UUID claim without raising; false if it is not one. */
+static bool
+uuid_claim(const char *text, pg_uuid_t *out)
+{
+	static const char hex[] = "0123456789abcdefABCDEF";
+
+	if (text == NULL || strlen(text) != 36)
+		return false;
+	for (int i = 0; i < 36; i++)
+	{
+		if (i == 8 || i == 13 || i == 18 || i == 23)
+		{
+			if (text[i] != '-')
+				return false;
+		}
+		else if (strchr(hex, text[i]) == NULL)
+			return false;
+	}
+	*out = *DatumGetUUIDP(DirectFunctionCall1(uuid_in, CStringGetDatum(text)));
+	return true;
+}
+
+static void
+unauthenticated(const char *message, const char *detail) pg_attribute_noreturn();
+
+/* 401, and tell the browser to drop a session cookie it may hold. */
+static void
+unauthenticated(const char *message, const char *detail)
+{
+	TaHeader	clear = {"Set-Cookie",
+	SESSION_COOKIE "=; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=0"};
+
+	ta_raise("unauthenticated", message, detail, "sign in again",
+			 ta_request_header("authorization") == NULL ? &clear : NULL,
+			 ta_request_header("authorization") == NULL ? 1 : 0);
+}
+
+/* The session must exist, belong to the user, be unrevoked and unexpired. */
+static void
+check_session(const pg_uuid_t *session_id, const pg_uuid_t *user_id)
+{
+	Oid			types[2] = {UUIDOID, UUIDOID};
+	Datum		args[2] = {UUIDPGetDatum(unconstify(pg_uuid_t *, session_id)),
+	UUIDPGetDatum(unconstify(pg_uuid_t *, user_id))};
+	Datum		ok;
+	bool		isnull;
+
+	if (!ta_owner_query_row(&session_plan,
+							"SELECT s.user_id OPERATOR(pg_catalog.=) $2"
+							"   AND s.revoked_at IS NULL"
+							"   AND s.expires_at OPERATOR(pg_catalog.>) pg_catalog.now()"
+							"  FROM task_api.sessions s WHERE s.id OPERATOR(pg_catalog.=) $1",
+							2, types, args, true, 1, &ok, &isnull) ||
+		isnull || !DatumGetBool(ok))
+		unauthenticated("the session has ended", "The session was signed out, revoked or has expired.");
+}
+
+/*
+ * The API key must exist, belong to the user and be unrevoked and
+ * unexpired.  Its last_used_at is kept to the minute, on requests that may
+ * write (PostgREST runs GET and HEAD read-only).
+ */
+static void
+check_api_key(const pg_uuid_t *key_id, const pg_uuid_t *user_id)
+{
+	Oid			types[2] = {UUIDOID, UUIDOID};
+	Datum		args[2] = {UUIDPGetDatum(unconstify(pg_uuid_t *, key_id)),
+	UUIDPGetDatum(unconstify(pg_uuid_t *, user_id))};
+	Datum		ok;
+	bool		isnull;
+
+	if (!ta_owner_query_row(&api_key_plan,
+							"SELECT k.user_id OPERATOR(pg_catalog.=) $2"
+							"   AND k.revoked_at IS NULL"
+							"   AND (k.expires_at IS NULL OR k.expires_at OPERATOR(pg_catalog.>) pg_catalog.now())"
+							"  FROM task_api.api_keys k WHERE k.id OPERATOR(pg_catalog.=) $1",
+							2, types, args, true, 1, &ok, &isnull) ||
+		isnull || !DatumGetBool(ok))
+		unauthenticated("the API key is not valid", "The API key was revoked or has expired.");
+
+	if (!XactReadOnly)
+		(void) ta_owner_query_row(&api_key_touch_plan,
+								  "UPDATE task_api.api_keys SET last_used_at = pg_catalog.now()"
+								  " WHERE id OPERATOR(pg_catalog.=) $1"
+								  "   AND (last_used_at IS NULL OR last_used_at OPERATOR(pg_catalog.<)"
+								  "        pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 minute')",
+								  1, types, args, false, 0, NULL, NULL);
+}
+
+/* Checks common to bearer and cookie identities of task_api_user. */
+static void
+check_user_identity(bool session_checked)
+{
+	pg_uuid_t	user_id;
+	pg_uuid_t	ref;
+	const char *jti = ta_request_claim("jti");
+	const char *key_id = ta_request_claim("key_id");
+
+	if (!ta_current_user_id(&user_id))
+		ta_raise("unauthenticated", "the token does not identify a user",
+				 "The sub claim is missing.", NULL, NULL, 0);
+	if (!ta_caller_exists())
+		unauthenticated("the token's user does not exist", NULL);
+
+	if (key_id != NULL)
+	{
+		if (!uuid_claim(key_id, &ref))
+			unauthenticated("the token's key_id is not valid", NULL);
+		check_api_key(&ref, &user_id);
+	}
+	else if (jti != NULL)
+	{
+		if (!uuid_claim(jti, &ref))
+			unauthenticated("the token's session id is not valid", NULL);
+		if (!session_checked)
+			check_session(&ref, &user_id);
+	}
+	else
+		unauthenticated("the token is not bound to a session or an API key",
+						"Tokens are issued by /rpc/login, /rpc/signup and /rpc/create_api_key.");
+}
+
+/* Is this one of the requests that must work with a stale cookie? */
+static bool
+ignores_session_cookie(void)
+{
+	const char *path = GetConfigOption("request.path", true, false);
+
+	return path != NULL &&
+		(strcmp(path, "/rpc/signup") == 0 || strcmp(path, "/rpc/login") == 0);
+}
+
+/* Methods that change nothing need no CSRF token. */
+static bool
+is_safe_method(void)
+{
+	const char *method = GetConfigOption("request.method", true, false);
+
+	return method != NULL &&
+		(strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
+		 strcmp(method, "OPTIONS") == 0);
+}
+
+/* Equal strings, compared in time independent of where they differ. */
+static bool
+same_secret(const char *a, const char *b)
+{
+	size_t		la = strlen(a);
+
+	if (la != strlen(b))
+		return false;
+	return ta_timing_safe_equal((const uint8_t *) a, (const uint8_t *) b, la);
+}
+
+/* Authenticate the request by its session cookie and become that user. */
+static void
+authenticate_cookie(const char *cookie)
+{
+	ta_jwt_claims *claims = palloc(sizeof(ta_jwt_claims));
+	ta_jwt_result r = ta_jwt_verify_token(cookie, claims);
+	const ta_json_member *role;
+	const ta_json_member *sub;
+	const ta_json_member *jti;
+	pg_uuid_t	user_id;
+	pg_uuid_t	session_id;
+
+	if (r != TA_JWT_OK)
+		unauthenticated("the session cookie is not valid", ta_jwt_result_text(r));
+
+	role = ta_jwt_claim(claims, "role");
+	sub = ta_jwt_claim(claims, "sub");
+	jti = ta_jwt_claim(claims, "jti");
+	if (role == NULL || !role->is_string || strcmp(role->value, USER_ROLE) != 0 ||
+		sub == NULL || !sub->is_string || !uuid_claim(sub->value, &user_id) ||
+		jti == NULL || !jti->is_string || !uuid_claim(jti->value, &session_id) ||
+		ta_jwt_claim(claims, "key_id") != NULL)
+		unauthenticated("the session cookie is not valid", "It is not a session token.");
+
+	check_session(&session_id, &user_id);
+
+	if (!is_safe_method())
+	{
+		const char *header = ta_request_header("x-csrf-token");
+		const char *csrf_cookie = ta_request_cookie(CSRF_COOKIE);
+		char	   *expected = ta_csrf_token(jti->value);
+
+		if (header == NULL || csrf_cookie == NULL ||
+			!same_secret(header, expected) || !same_secret(csrf_cookie, expected))
+			ta_raise("csrf_failed", "the request lacks a valid CSRF token",
+					 "Cookie-authenticated POST, PUT, PATCH and DELETE requests must send "
+					 "X-CSRF-Token equal to the task_api_csrf cookie.",
+					 "read the task_api_csrf cookie and send it in X-CSRF-Token", NULL, 0);
+	}
+
+	/* Become the user exactly as PostgREST would for the bearer token. */
+	(void) set_config_option("role", USER_ROLE, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+	(void) set_config_option("request.jwt.claims", ta_jwt_claims_json(claims),
+							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+}
 
 PG_FUNCTION_INFO_V1(task_api_pre_request);
 
-/*
- * Check that an authenticated request names a user: a token that PostgREST
- * accepted for task_api_user must carry the UUID of an existing user in its
- * sub claim, or nothing that follows could attribute or authorize the
- * request.  The lookup also warms the membership cache the request's row
- * security checks use.
- */
+/* Decide who the caller is, or refuse the request. */
 Datum
 task_api_pre_request(PG_FUNCTION_ARGS)
 {
-	pg_uuid_t	user_id;
-	const char *role = ta_request_claim("role");
+	const char *role;
+	bool		by_cookie = false;
 
-	if (role != NULL && strcmp(role, "task_api_user") == 0 &&
-		!ta_current_user_id(&user_id))
-		ta_raise("unauthenticated", "the token does not identify a user",
-				 "The sub claim is missing.", NULL, NULL, 0);
-	if (role != NULL && strcmp(role, "task_api_user") == 0 && !ta_caller_exists())
-		ta_raise("unauthenticated", "the token's user does not exist",
-				 NULL, "sign in again", NULL, 0);
+	if (ta_request_header("authorization") == NULL)
+	{
+		const char *cookie = ta_request_cookie(SESSION_COOKIE);
+
+		if (cookie != NULL && cookie[0] != '\0' && !ignores_session_cookie())
+		{
+			authenticate_cookie(cookie);
+			by_cookie = true;
+		}
+	}
+
+	role = ta_request_claim("role");
+	if (role != NULL && strcmp(role, USER_ROLE) == 0)
+		check_user_identity(by_cookie);
 
 	PG_RETURN_VOID();
 }

@@ -51,6 +51,14 @@ GRANT INSERT (project_id, assignee_id, title, description, status, priority, due
       UPDATE (project_id, assignee_id, title, description, status, priority, due_date)
     ON @extschema@.tasks TO task_api_user;
 
+-- Authentication: signup and login for everybody; the rest for users.
+GRANT EXECUTE ON FUNCTION api.signup(text, text, text), api.login(text, text)
+    TO task_api_anon, task_api_user;
+GRANT EXECUTE ON FUNCTION api.logout(), api.create_api_key(text, timestamptz) TO task_api_user;
+GRANT SELECT (id, name, created_at, expires_at, revoked_at, last_used_at, user_id), UPDATE (revoked_at)
+    ON @extschema@.api_keys TO task_api_user;
+GRANT SELECT, DELETE ON api.api_keys TO task_api_user;
+
 -- The API.
 GRANT SELECT, UPDATE ON api.users TO task_api_user;
 GRANT SELECT, INSERT, UPDATE, DELETE ON api.projects, api.project_members, api.tasks TO task_api_user;

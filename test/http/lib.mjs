@@ -92,11 +92,15 @@ export function uniqueName(prefix = 'project') {
 
 // A new user (by SQL, since signup does not exist yet) and a bearer token.
 export async function createUser({ email = uniqueEmail(), displayName = 'Test User' } = {}) {
-  const id = await psql(
-    "INSERT INTO task_api.users (email, display_name) VALUES (:'email', :'display_name') RETURNING id;\n",
+  // A user row (no password: these users never log in) and a real session,
+  // whose token is signed in C by task_api.start_session().
+  const out = await psql(
+    "WITH u AS (INSERT INTO task_api.users (email, display_name) VALUES (:'email', :'display_name') RETURNING id)\n" +
+    "SELECT id || ' ' || (task_api.start_session(id) ->> 'token') FROM u;\n",
     { email, display_name: displayName });
-  assert.match(id, /^[0-9a-f-]{36}$/, `createUser: unexpected psql output ${id}`);
-  return { id, email, displayName, token: userToken(JWT_SECRET, id) };
+  const [id, token] = out.split(' ');
+  assert.match(id, /^[0-9a-f-]{36}$/, `createUser: unexpected psql output ${out}`);
+  return { id, email, displayName, token };
 }
 
 // Assert an error response: exact status and code, a string message, never a 500.

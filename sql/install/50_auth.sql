@@ -1,0 +1,236 @@
+-- Authentication ------------------------------------------------------------------
+-- Signup and login issue HS256 JWTs signed in C; every login is a session
+-- (the token's jti) that logout revokes; API keys are long-lived bearer
+-- tokens carrying key_id.  task_api.pre_request() (pre_request.c) checks
+-- sessions and keys on every request and authenticates browsers by cookie.
+
+CREATE FUNCTION @extschema@.jwt_sign(claims text) RETURNS text
+    AS 'MODULE_PATHNAME', 'task_api_jwt_sign' LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.jwt_sign(text) IS 'Sign a flat JSON object of claims as an HS256 JWT with task_api.jwt_secret (refuses a secret under 32 bytes).';
+
+CREATE FUNCTION @extschema@.jwt_verify(token text, OUT valid boolean, OUT reason text, OUT claims json)
+    AS 'MODULE_PATHNAME', 'task_api_jwt_verify' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.jwt_verify(text) IS 'Verify an HS256 JWT (header, signature in constant time, exp/nbf/iat with 30 s skew): whether it is valid, why not, and its claims.';
+
+CREATE FUNCTION @extschema@.csrf_token(session_id text) RETURNS text
+    AS 'MODULE_PATHNAME', 'task_api_csrf_token' LANGUAGE C STABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.csrf_token(text) IS 'The CSRF token bound to a session: base64url(HMAC-SHA-256(jwt_secret, ''csrf:'' || session id)).';
+
+CREATE FUNCTION @extschema@.password_hash(password text) RETURNS text
+    AS 'MODULE_PATHNAME', 'task_api_password_hash' LANGUAGE C VOLATILE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.password_hash(text) IS 'A SCRAM-SHA-256 verifier of the password (PBKDF2, random salt, task_api.password_iterations rounds).';
+
+CREATE FUNCTION @extschema@.password_verify(password text, verifier text) RETURNS boolean
+    AS 'MODULE_PATHNAME', 'task_api_password_verify' LANGUAGE C VOLATILE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.password_verify(text, text) IS 'Whether the password matches the verifier; a NULL verifier costs the same time and answers false.';
+
+CREATE TABLE @extschema@.sessions (
+    id         uuid PRIMARY KEY DEFAULT @extschema@.uuidv7(),
+    user_id    uuid NOT NULL REFERENCES @extschema@.users (id) ON DELETE CASCADE,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    expires_at timestamptz NOT NULL,
+    revoked_at timestamptz
+);
+COMMENT ON TABLE @extschema@.sessions IS 'One row per login or signup; the id is the token''s jti.  Never exposed.';
+CREATE INDEX sessions_user_idx ON @extschema@.sessions (user_id);
+CREATE INDEX sessions_expires_idx ON @extschema@.sessions (expires_at);
+ALTER TABLE @extschema@.sessions ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.sessions FORCE ROW LEVEL SECURITY;
+-- No policies: only the owner (SECURITY DEFINER functions, pre_request) reads it.
+
+CREATE TABLE @extschema@.api_keys (
+    id           uuid PRIMARY KEY DEFAULT @extschema@.uuidv7(),
+    user_id      uuid NOT NULL REFERENCES @extschema@.users (id) ON DELETE CASCADE,
+    name         text NOT NULL CHECK (pg_catalog.char_length(name) BETWEEN 1 AND 100),
+    created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    expires_at   timestamptz,
+    revoked_at   timestamptz,
+    last_used_at timestamptz
+);
+COMMENT ON TABLE @extschema@.api_keys IS 'API keys (the key itself is never stored); exposed as api.api_keys.';
+CREATE INDEX api_keys_user_idx ON @extschema@.api_keys (user_id) WHERE revoked_at IS NULL;
+ALTER TABLE @extschema@.api_keys ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.api_keys FORCE ROW LEVEL SECURITY;
+CREATE POLICY api_keys_select ON @extschema@.api_keys FOR SELECT
+    USING (user_id = @extschema@.current_user_id());
+CREATE POLICY api_keys_update ON @extschema@.api_keys FOR UPDATE
+    USING (user_id = @extschema@.current_user_id())
+    WITH CHECK (user_id = @extschema@.current_user_id());
+
+CREATE VIEW api.api_keys WITH (security_invoker = true) AS
+    SELECT k.id, k.name, k.created_at, k.expires_at, k.last_used_at
+      FROM @extschema@.api_keys k
+     WHERE k.revoked_at IS NULL;
+COMMENT ON VIEW api.api_keys IS 'Your API keys (never the key itself). DELETE revokes a key: it fails on the next request.';
+COMMENT ON COLUMN api.api_keys.id IS 'Key id (the key_id claim of the key).';
+COMMENT ON COLUMN api.api_keys.name IS 'Your name for the key.';
+COMMENT ON COLUMN api.api_keys.created_at IS 'When the key was created.';
+COMMENT ON COLUMN api.api_keys.expires_at IS 'When the key stops working, or null for never.';
+COMMENT ON COLUMN api.api_keys.last_used_at IS 'Last use by a request that may write (kept to the minute; GET and HEAD are read-only and do not update it).';
+
+CREATE FUNCTION @extschema@.api_keys_delete() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+BEGIN
+    UPDATE @extschema@.api_keys SET revoked_at = pg_catalog.now()
+     WHERE id = OLD.id AND revoked_at IS NULL;
+    RETURN OLD;
+END
+$$;
+CREATE TRIGGER api_keys_delete INSTEAD OF DELETE ON api.api_keys
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.api_keys_delete();
+
+-- Start a session for a user: the session row, its JWT, both cookies, and
+-- the response body of signup and login.
+CREATE FUNCTION @extschema@.start_session(user_id uuid) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    ttl integer := extract(epoch FROM current_setting('task_api.jwt_ttl')::interval)::integer;
+    issued bigint := floor(extract(epoch FROM now()))::bigint;
+    session_id uuid := @extschema@.uuidv7();
+    expires timestamptz := to_timestamp(issued + ttl);
+    token text;
+BEGIN
+    INSERT INTO @extschema@.sessions (id, user_id, expires_at)
+    VALUES (session_id, start_session.user_id, expires);
+    token := @extschema@.jwt_sign(json_build_object(
+        'sub', start_session.user_id, 'role', 'task_api_user',
+        'iat', issued, 'exp', issued + ttl, 'jti', session_id)::text);
+    PERFORM @extschema@.append_response_header('Set-Cookie',
+        format('task_api_session=%s; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=%s', token, ttl));
+    PERFORM @extschema@.append_response_header('Set-Cookie',
+        format('task_api_csrf=%s; Secure; SameSite=Lax; Path=/; Max-Age=%s',
+               @extschema@.csrf_token(session_id::text), ttl));
+    RETURN json_build_object('user_id', start_session.user_id, 'token', token,
+                             'token_type', 'bearer', 'expires_at', expires);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.start_session(uuid) IS 'Create a session for the user; returns {user_id, token, token_type, expires_at} and sets the session and CSRF cookies.';
+
+CREATE FUNCTION api.signup(email text, password text, display_name text DEFAULT NULL) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    problems jsonb := '[]';
+    clean_email text := btrim(signup.email);
+    name text := btrim(coalesce(signup.display_name, split_part(btrim(signup.email), '@', 1)), E' \t\r\n');
+    p text;
+    new_id uuid;
+BEGIN
+    IF clean_email IS NULL OR clean_email = '' THEN
+        problems := problems || @extschema@.problem('email', 'is required');
+    ELSIF char_length(clean_email) > 254 OR clean_email !~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$' THEN
+        problems := problems || @extschema@.problem('email', 'is not a valid email address');
+    END IF;
+    IF signup.password IS NULL OR signup.password = '' THEN
+        problems := problems || @extschema@.problem('password', 'is required');
+    ELSIF char_length(signup.password) < 10 THEN
+        problems := problems || @extschema@.problem('password', 'must be at least 10 characters');
+    ELSIF octet_length(signup.password) > 1024 THEN
+        problems := problems || @extschema@.problem('password', 'must be at most 1024 bytes');
+    END IF;
+    p := @extschema@.text_problem(name, 100, true);
+    IF p IS NOT NULL THEN
+        problems := problems || @extschema@.problem('display_name', p);
+    END IF;
+    PERFORM @extschema@.check_problems('signup', problems);
+
+    BEGIN
+        INSERT INTO @extschema@.users (email, display_name, password_hash)
+        VALUES (clean_email, name, @extschema@.password_hash(signup.password))
+        RETURNING id INTO new_id;
+    EXCEPTION WHEN unique_violation THEN
+        PERFORM @extschema@.raise_error('conflict', 'this email cannot be used to sign up',
+            NULL, 'sign in instead, or use another email');
+    END;
+    PERFORM set_config('response.status', '201', true);
+    RETURN @extschema@.start_session(new_id);
+END
+$$;
+COMMENT ON FUNCTION api.signup(text, text, text) IS 'Create an account and sign in: 201 {user_id, token, token_type, expires_at}, plus the session and CSRF cookies. Password at least 10 characters; email unique (case-insensitive).';
+
+CREATE FUNCTION api.login(email text, password text) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    found_id uuid;
+    verifier text;
+BEGIN
+    SELECT u.id, u.password_hash INTO found_id, verifier
+      FROM @extschema@.users u
+     WHERE lower(u.email) = lower(btrim(login.email));
+    -- Same work whether or not the user exists; oversized input is refused
+    -- the same way as a wrong password, before any hashing.
+    IF login.password IS NULL OR octet_length(login.password) > 1024
+       OR NOT @extschema@.password_verify(login.password, verifier) THEN
+        PERFORM @extschema@.raise_error('invalid_credentials', 'the email or password is incorrect');
+    END IF;
+    RETURN @extschema@.start_session(found_id);
+END
+$$;
+COMMENT ON FUNCTION api.login(text, text) IS 'Sign in: 200 {user_id, token, token_type, expires_at}, plus the HttpOnly session cookie and the CSRF cookie. Wrong email and wrong password answer the same invalid_credentials (401).';
+
+CREATE FUNCTION api.logout() RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    jti text := @extschema@.request_claim('jti');
+BEGIN
+    IF jti IS NOT NULL THEN
+        UPDATE @extschema@.sessions SET revoked_at = now()
+         WHERE id = jti::uuid AND user_id = @extschema@.current_user_id() AND revoked_at IS NULL;
+    END IF;
+    PERFORM @extschema@.append_response_header('Set-Cookie',
+        'task_api_session=; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=0');
+    PERFORM @extschema@.append_response_header('Set-Cookie',
+        'task_api_csrf=; Secure; SameSite=Lax; Path=/; Max-Age=0');
+END
+$$;
+COMMENT ON FUNCTION api.logout() IS 'Sign out: 204; revokes this session (its token then gets 401 everywhere) and clears both cookies.';
+
+CREATE FUNCTION api.create_api_key(name text, expires_at timestamptz DEFAULT NULL) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    me uuid := @extschema@.current_user_id();
+    problems jsonb := '[]';
+    key_name text := btrim(create_api_key.name, E' \t\r\n');
+    p text;
+    key_id uuid := @extschema@.uuidv7();
+    issued bigint := floor(extract(epoch FROM now()))::bigint;
+    claims jsonb;
+BEGIN
+    IF me IS NULL THEN
+        PERFORM @extschema@.raise_error('unauthenticated', 'sign in to create API keys');
+    END IF;
+    IF @extschema@.request_claim('key_id') IS NOT NULL THEN
+        PERFORM @extschema@.raise_error('forbidden', 'an API key cannot create API keys',
+            NULL, 'sign in with your password to create keys');
+    END IF;
+    p := @extschema@.text_problem(key_name, 100, true);
+    IF p IS NOT NULL THEN
+        problems := problems || @extschema@.problem('name', p);
+    END IF;
+    IF create_api_key.expires_at IS NOT NULL AND create_api_key.expires_at <= now() THEN
+        problems := problems || @extschema@.problem('expires_at', 'must be in the future');
+    END IF;
+    PERFORM @extschema@.check_problems('API key', problems);
+
+    INSERT INTO @extschema@.api_keys (id, user_id, name, expires_at)
+    VALUES (key_id, me, key_name, create_api_key.expires_at);
+    claims := jsonb_build_object('sub', me, 'role', 'task_api_user', 'iat', issued, 'key_id', key_id);
+    IF create_api_key.expires_at IS NOT NULL THEN
+        claims := claims || jsonb_build_object('exp', floor(extract(epoch FROM create_api_key.expires_at))::bigint);
+    END IF;
+    PERFORM set_config('response.status', '201', true);
+    RETURN json_build_object('id', key_id, 'key', @extschema@.jwt_sign(claims::text),
+                             'name', key_name, 'expires_at', create_api_key.expires_at);
+END
+$$;
+COMMENT ON FUNCTION api.create_api_key(text, timestamptz) IS 'Create an API key: 201 {id, key, name, expires_at}. The key is a bearer token shown only in this response; revoke it with DELETE /api_keys?id=eq.<id>.';

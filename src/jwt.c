@@ -1,0 +1,174 @@
+/*
+ * jwt.c
+ *		HS256 JWTs in the server: signing and verification under the
+ *		superuser-only task_api.jwt_secret, with PostgreSQL's own HMAC.
+ *
+ * The codec (jwt_codec.c) is pure C; this file supplies the secret, the
+ * clock and the HMAC, and the SQL entry points.
+ */
+#include "postgres.h"
+
+#include "common/hmac.h"
+#include "fmgr.h"
+#include "funcapi.h"
+#include "lib/stringinfo.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/timestamp.h"
+
+#include "guc.h"
+#include "jwt.h"
+
+#define MIN_SECRET_LEN 32
+
+bool
+ta_pg_hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *msg, size_t msglen,
+				  uint8_t *out)
+{
+	pg_hmac_ctx *ctx = pg_hmac_create(PG_SHA256);
+	bool		ok;
+
+	if (ctx == NULL)
+		return false;
+	ok = pg_hmac_init(ctx, key, keylen) == 0 &&
+		pg_hmac_update(ctx, msg, msglen) == 0 &&
+		pg_hmac_final(ctx, out, TA_JWT_MAC_LEN) == 0;
+	pg_hmac_free(ctx);
+	return ok;
+}
+
+/* The signing secret, refusing to work with a missing or short one. */
+static const char *
+jwt_secret(void)
+{
+	if (ta_jwt_secret == NULL || strlen(ta_jwt_secret) < MIN_SECRET_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIG_FILE_ERROR),
+				 errmsg("task_api.jwt_secret must be set to at least %d bytes", MIN_SECRET_LEN),
+				 errhint("Set it in postgresql.conf (superuser only) and reload.")));
+	return ta_jwt_secret;
+}
+
+char *
+ta_jwt_sign_json(const char *payload_json)
+{
+	const char *secret = jwt_secret();
+	size_t		cap = (strlen(payload_json) + 2) / 3 * 4 + 128;
+	char	   *out = palloc(cap);
+
+	if (ta_jwt_sign(payload_json, strlen(payload_json),
+					(const uint8_t *) secret, strlen(secret),
+					ta_pg_hmac_sha256, out, cap) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("could not sign the token: claims too long or HMAC failure")));
+	return out;
+}
+
+ta_jwt_result
+ta_jwt_verify_token(const char *token, ta_jwt_claims *claims)
+{
+	const char *secret = jwt_secret();
+	ta_jwt_result r;
+
+	r = ta_jwt_verify(token, strlen(token), (const uint8_t *) secret, strlen(secret),
+					  ta_pg_hmac_sha256, claims);
+	if (r != TA_JWT_OK)
+		return r;
+	return ta_jwt_check_times(claims,
+							  (int64_t) (GetCurrentTimestamp() / USECS_PER_SEC) +
+							  (int64_t) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY,
+							  TA_JWT_CLOCK_SKEW);
+}
+
+char *
+ta_jwt_claims_json(const ta_jwt_claims *claims)
+{
+	StringInfoData buf;
+
+	initStringInfo(&buf);
+	appendStringInfoChar(&buf, '{');
+	for (int i = 0; i < claims->count; i++)
+	{
+		if (i > 0)
+			appendStringInfoString(&buf, ", ");
+		escape_json(&buf, claims->members[i].name);
+		appendStringInfoString(&buf, ": ");
+		if (claims->members[i].is_string)
+			escape_json(&buf, claims->members[i].value);
+		else
+			appendStringInfoString(&buf, claims->members[i].value);
+	}
+	appendStringInfoChar(&buf, '}');
+	return buf.data;
+}
+
+char *
+ta_csrf_token(const char *jti)
+{
+	const char *secret = jwt_secret();
+	StringInfoData msg;
+	uint8_t		mac[TA_JWT_MAC_LEN];
+	char	   *out = palloc(64);
+
+	initStringInfo(&msg);
+	appendStringInfo(&msg, "csrf:%s", jti);
+	if (!ta_pg_hmac_sha256((const uint8_t *) secret, strlen(secret),
+						   (const uint8_t *) msg.data, msg.len, mac))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not compute the CSRF token")));
+	ta_base64url_encode(mac, sizeof(mac), out);
+	pfree(msg.data);
+	return out;
+}
+
+PG_FUNCTION_INFO_V1(task_api_jwt_sign);
+
+/* Sign a flat JSON object of claims with task_api.jwt_secret. */
+Datum
+task_api_jwt_sign(PG_FUNCTION_ARGS)
+{
+	char	   *json = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	ta_jwt_claims *claims = palloc(sizeof(ta_jwt_claims));
+
+	if (!ta_json_parse_flat(json, strlen(json), claims))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("claims must be a flat JSON object"),
+				 errdetail("Members must be strings, numbers, true, false or null, with no duplicate names.")));
+	PG_RETURN_TEXT_P(cstring_to_text(ta_jwt_sign_json(json)));
+}
+
+PG_FUNCTION_INFO_V1(task_api_jwt_verify);
+
+/* Verify a token: (valid, reason, claims). */
+Datum
+task_api_jwt_verify(PG_FUNCTION_ARGS)
+{
+	char	   *token = text_to_cstring(PG_GETARG_TEXT_PP(0));
+	ta_jwt_claims *claims = palloc(sizeof(ta_jwt_claims));
+	ta_jwt_result r = ta_jwt_verify_token(token, claims);
+	TupleDesc	desc;
+	Datum		values[3];
+	bool		nulls[3] = {false, false, false};
+
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+	values[0] = BoolGetDatum(r == TA_JWT_OK);
+	values[1] = CStringGetTextDatum(ta_jwt_result_text(r));
+	if (r == TA_JWT_OK)
+		values[2] = CStringGetTextDatum(ta_jwt_claims_json(claims));
+	else
+		nulls[2] = true;
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+}
+
+PG_FUNCTION_INFO_V1(task_api_csrf_token);
+
+/* The CSRF token that goes with a session id. */
+Datum
+task_api_csrf_token(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_TEXT_P(cstring_to_text(ta_csrf_token(text_to_cstring(PG_GETARG_TEXT_PP(0)))));
+}

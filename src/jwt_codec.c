@@ -1,0 +1,602 @@
+/*
+ * jwt_codec.c
+ *		HS256 JSON Web Tokens: a pure-C codec with no backend dependency.
+ *
+ * Deliberately strict: exactly three base64url parts without padding, a
+ * header that says HS256 and nothing else that matters ("alg": "none",
+ * RS256, "crit", "kid" and friends are refused), a payload that is a flat
+ * JSON object, and a MAC compared in constant time.  Every input byte is
+ * bounds-checked; nothing is allocated.
+ */
+#include "jwt_codec.h"
+
+#include <string.h>
+
+static const char b64url_alphabet[] =
+"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+size_t
+ta_base64url_encode(const uint8_t *src, size_t len, char *dst)
+{
+	size_t		o = 0;
+	size_t		i = 0;
+
+	for (; i + 2 < len; i += 3)
+	{
+		uint32_t	v = ((uint32_t) src[i] << 16) | ((uint32_t) src[i + 1] << 8) | src[i + 2];
+
+		dst[o++] = b64url_alphabet[(v >> 18) & 63];
+		dst[o++] = b64url_alphabet[(v >> 12) & 63];
+		dst[o++] = b64url_alphabet[(v >> 6) & 63];
+		dst[o++] = b64url_alphabet[v & 63];
+	}
+	if (len - i == 1)
+	{
+		uint32_t	v = (uint32_t) src[i] << 16;
+
+		dst[o++] = b64url_alphabet[(v >> 18) & 63];
+		dst[o++] = b64url_alphabet[(v >> 12) & 63];
+	}
+	else if (len - i == 2)
+	{
+		uint32_t	v = ((uint32_t) src[i] << 16) | ((uint32_t) src[i + 1] << 8);
+
+		dst[o++] = b64url_alphabet[(v >> 18) & 63];
+		dst[o++] = b64url_alphabet[(v >> 12) & 63];
+		dst[o++] = b64url_alphabet[(v >> 6) & 63];
+	}
+	dst[o] = '\0';
+	return o;
+}
+
+/* Value of a base64url character, or -1. */
+static int
+b64url_value(unsigned char c)
+{
+	if (c >= 'A' && c <= 'Z')
+		return c - 'A';
+	if (c >= 'a' && c <= 'z')
+		return c - 'a' + 26;
+	if (c >= '0' && c <= '9')
+		return c - '0' + 52;
+	if (c == '-')
+		return 62;
+	if (c == '_')
+		return 63;
+	return -1;
+}
+
+long
+ta_base64url_decode(const char *src, size_t len, uint8_t *dst, size_t dstcap)
+{
+	size_t		o = 0;
+	uint32_t	acc = 0;
+	int			bits = 0;
+
+	/* A length of 1 mod 4 cannot come from any byte string. */
+	if (len % 4 == 1)
+		return -1;
+	if ((len / 4) * 3 + (len % 4 ? len % 4 - 1 : 0) > dstcap)
+		return -1;
+
+	for (size_t i = 0; i < len; i++)
+	{
+		int			v = b64url_value((unsigned char) src[i]);
+
+		if (v < 0)
+			return -1;
+		acc = (acc << 6) | (uint32_t) v;
+		bits += 6;
+		if (bits >= 8)
+		{
+			bits -= 8;
+			dst[o++] = (uint8_t) (acc >> bits);
+			acc &= (1u << bits) - 1;
+		}
+	}
+	/* Leftover bits must be zero, so every byte string has one encoding. */
+	if (acc != 0)
+		return -1;
+	return (long) o;
+}
+
+bool
+ta_timing_safe_equal(const uint8_t *a, const uint8_t *b, size_t len)
+{
+	volatile uint8_t diff = 0;
+
+	for (size_t i = 0; i < len; i++)
+		diff |= a[i] ^ b[i];
+	return diff == 0;
+}
+
+/* The flat JSON object reader. */
+
+typedef struct json_reader
+{
+	const char *p;
+	const char *end;
+	char	   *store;			/* where unescaped strings go */
+	char	   *store_end;
+} json_reader;
+
+static void
+skip_ws(json_reader *r)
+{
+	while (r->p < r->end &&
+		   (*r->p == ' ' || *r->p == '\t' || *r->p == '\n' || *r->p == '\r'))
+		r->p++;
+}
+
+static int
+hex4(const char *p)
+{
+	int			v = 0;
+
+	for (int i = 0; i < 4; i++)
+	{
+		char		c = p[i];
+
+		v <<= 4;
+		if (c >= '0' && c <= '9')
+			v |= c - '0';
+		else if (c >= 'a' && c <= 'f')
+			v |= c - 'a' + 10;
+		else if (c >= 'A' && c <= 'F')
+			v |= c - 'A' + 10;
+		else
+			return -1;
+	}
+	return v;
+}
+
+/* Append one byte to the string store. */
+static bool
+store_byte(json_reader *r, char c)
+{
+	if (r->store >= r->store_end)
+		return false;
+	*r->store++ = c;
+	return true;
+}
+
+/* Append a code point as UTF-8. */
+static bool
+store_utf8(json_reader *r, uint32_t cp)
+{
+	if (cp < 0x80)
+		return store_byte(r, (char) cp);
+	if (cp < 0x800)
+		return store_byte(r, (char) (0xC0 | (cp >> 6))) &&
+			store_byte(r, (char) (0x80 | (cp & 0x3F)));
+	if (cp < 0x10000)
+		return store_byte(r, (char) (0xE0 | (cp >> 12))) &&
+			store_byte(r, (char) (0x80 | ((cp >> 6) & 0x3F))) &&
+			store_byte(r, (char) (0x80 | (cp & 0x3F)));
+	return store_byte(r, (char) (0xF0 | (cp >> 18))) &&
+		store_byte(r, (char) (0x80 | ((cp >> 12) & 0x3F))) &&
+		store_byte(r, (char) (0x80 | ((cp >> 6) & 0x3F))) &&
+		store_byte(r, (char) (0x80 | (cp & 0x3F)));
+}
+
+/*
+ * Read a JSON string at r->p (which is at the opening quote) into the store,
+ * NUL-terminated; *out points at it.  Refuses control characters and \u0000
+ * (which would truncate the C string), and unpaired surrogates.
+ */
+static bool
+read_string(json_reader *r, char **out)
+{
+	*out = r->store;
+	r->p++;						/* opening quote */
+	while (r->p < r->end)
+	{
+		unsigned char c = (unsigned char) *r->p;
+
+		if (c == '"')
+		{
+			r->p++;
+			return store_byte(r, '\0');
+		}
+		if (c < 0x20)
+			return false;
+		if (c != '\\')
+		{
+			if (!store_byte(r, (char) c))
+				return false;
+			r->p++;
+			continue;
+		}
+		if (r->end - r->p < 2)
+			return false;
+		r->p++;
+		switch (*r->p)
+		{
+			case '"':
+			case '\\':
+			case '/':
+				if (!store_byte(r, *r->p))
+					return false;
+				r->p++;
+				break;
+			case 'b':
+				if (!store_byte(r, '\b'))
+					return false;
+				r->p++;
+				break;
+			case 'f':
+				if (!store_byte(r, '\f'))
+					return false;
+				r->p++;
+				break;
+			case 'n':
+				if (!store_byte(r, '\n'))
+					return false;
+				r->p++;
+				break;
+			case 'r':
+				if (!store_byte(r, '\r'))
+					return false;
+				r->p++;
+				break;
+			case 't':
+				if (!store_byte(r, '\t'))
+					return false;
+				r->p++;
+				break;
+			case 'u':
+				{
+					int			cp;
+
+					if (r->end - r->p < 5 || (cp = hex4(r->p + 1)) < 0)
+						return false;
+					r->p += 5;
+					if (cp == 0)
+						return false;
+					if (cp >= 0xDC00 && cp <= 0xDFFF)
+						return false;
+					if (cp >= 0xD800 && cp <= 0xDBFF)
+					{
+						int			lo;
+
+						if (r->end - r->p < 6 || r->p[0] != '\\' || r->p[1] != 'u' ||
+							(lo = hex4(r->p + 2)) < 0 || lo < 0xDC00 || lo > 0xDFFF)
+							return false;
+						r->p += 6;
+						cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+					}
+					if (!store_utf8(r, (uint32_t) cp))
+						return false;
+					break;
+				}
+			default:
+				return false;
+		}
+	}
+	return false;
+}
+
+/* Read a number, true, false or null as its text. */
+static bool
+read_bare(json_reader *r, char **out)
+{
+	const char *start = r->p;
+
+	if (r->end - r->p >= 4 && memcmp(r->p, "true", 4) == 0)
+		r->p += 4;
+	else if (r->end - r->p >= 5 && memcmp(r->p, "false", 5) == 0)
+		r->p += 5;
+	else if (r->end - r->p >= 4 && memcmp(r->p, "null", 4) == 0)
+		r->p += 4;
+	else
+	{
+		/* RFC 8259 number grammar. */
+		if (r->p < r->end && *r->p == '-')
+			r->p++;
+		if (r->p >= r->end)
+			return false;
+		if (*r->p == '0')
+			r->p++;
+		else if (*r->p >= '1' && *r->p <= '9')
+			while (r->p < r->end && *r->p >= '0' && *r->p <= '9')
+				r->p++;
+		else
+			return false;
+		if (r->p < r->end && *r->p == '.')
+		{
+			r->p++;
+			if (r->p >= r->end || *r->p < '0' || *r->p > '9')
+				return false;
+			while (r->p < r->end && *r->p >= '0' && *r->p <= '9')
+				r->p++;
+		}
+		if (r->p < r->end && (*r->p == 'e' || *r->p == 'E'))
+		{
+			r->p++;
+			if (r->p < r->end && (*r->p == '+' || *r->p == '-'))
+				r->p++;
+			if (r->p >= r->end || *r->p < '0' || *r->p > '9')
+				return false;
+			while (r->p < r->end && *r->p >= '0' && *r->p <= '9')
+				r->p++;
+		}
+	}
+	*out = r->store;
+	for (const char *q = start; q < r->p; q++)
+		if (!store_byte(r, *q))
+			return false;
+	return store_byte(r, '\0');
+}
+
+bool
+ta_json_parse_flat(const char *json, size_t len, ta_jwt_claims *out)
+{
+	json_reader r;
+
+	out->count = 0;
+	r.p = json;
+	r.end = json + len;
+	r.store = out->storage;
+	r.store_end = out->storage + sizeof(out->storage);
+
+	skip_ws(&r);
+	if (r.p >= r.end || *r.p != '{')
+		return false;
+	r.p++;
+	skip_ws(&r);
+	if (r.p < r.end && *r.p == '}')
+	{
+		r.p++;
+		skip_ws(&r);
+		return r.p == r.end;
+	}
+	for (;;)
+	{
+		ta_json_member *m;
+
+		if (out->count >= TA_JWT_MAX_CLAIMS)
+			return false;
+		m = &out->members[out->count];
+		skip_ws(&r);
+		if (r.p >= r.end || *r.p != '"' || !read_string(&r, &m->name))
+			return false;
+		/* Duplicate names are ambiguous: refuse them. */
+		for (int i = 0; i < out->count; i++)
+			if (strcmp(out->members[i].name, m->name) == 0)
+				return false;
+		skip_ws(&r);
+		if (r.p >= r.end || *r.p != ':')
+			return false;
+		r.p++;
+		skip_ws(&r);
+		if (r.p >= r.end)
+			return false;
+		if (*r.p == '"')
+		{
+			if (!read_string(&r, &m->value))
+				return false;
+			m->is_string = true;
+		}
+		else
+		{
+			if (!read_bare(&r, &m->value))
+				return false;
+			m->is_string = false;
+		}
+		out->count++;
+		skip_ws(&r);
+		if (r.p >= r.end)
+			return false;
+		if (*r.p == ',')
+		{
+			r.p++;
+			continue;
+		}
+		if (*r.p != '}')
+			return false;
+		r.p++;
+		skip_ws(&r);
+		return r.p == r.end;
+	}
+}
+
+const ta_json_member *
+ta_jwt_claim(const ta_jwt_claims *claims, const char *name)
+{
+	for (int i = 0; i < claims->count; i++)
+		if (strcmp(claims->members[i].name, name) == 0)
+			return &claims->members[i];
+	return NULL;
+}
+
+/*
+ * The header must be a JSON object {"alg": "HS256"} with at most
+ * "typ": "JWT" besides: malformed if it is not a flat object at all.
+ */
+static ta_jwt_result
+check_header(const uint8_t *json, size_t len)
+{
+	ta_jwt_claims h;
+	const ta_json_member *alg;
+	const ta_json_member *typ;
+
+	if (!ta_json_parse_flat((const char *) json, len, &h))
+		return TA_JWT_MALFORMED;
+	alg = ta_jwt_claim(&h, "alg");
+	typ = ta_jwt_claim(&h, "typ");
+	if (alg == NULL || !alg->is_string || strcmp(alg->value, "HS256") != 0)
+		return TA_JWT_BAD_HEADER;
+	if (typ != NULL && (!typ->is_string || strcmp(typ->value, "JWT") != 0))
+		return TA_JWT_BAD_HEADER;
+	return h.count == (typ != NULL ? 2 : 1) ? TA_JWT_OK : TA_JWT_BAD_HEADER;
+}
+
+ta_jwt_result
+ta_jwt_verify(const char *token, size_t len, const uint8_t *key, size_t keylen,
+			  ta_hmac_sha256_fn hmac, ta_jwt_claims *claims)
+{
+	const char *dot1;
+	const char *dot2;
+	uint8_t		json[TA_JWT_MAX_JSON];
+	uint8_t		sig[TA_JWT_MAC_LEN + 3];
+	uint8_t		mac[TA_JWT_MAC_LEN];
+	long		n;
+
+	claims->count = 0;
+	if (len > TA_JWT_MAX_TOKEN)
+		return TA_JWT_TOO_LONG;
+
+	dot1 = memchr(token, '.', len);
+	if (dot1 == NULL)
+		return TA_JWT_MALFORMED;
+	dot2 = memchr(dot1 + 1, '.', len - (size_t) (dot1 + 1 - token));
+	if (dot2 == NULL || memchr(dot2 + 1, '.', len - (size_t) (dot2 + 1 - token)) != NULL)
+		return TA_JWT_MALFORMED;
+
+	/* Header. */
+	n = ta_base64url_decode(token, (size_t) (dot1 - token), json, sizeof(json));
+	if (n < 0)
+		return (size_t) (dot1 - token) > sizeof(json) * 4 / 3 ? TA_JWT_TOO_LONG : TA_JWT_MALFORMED;
+	{
+		ta_jwt_result hr = check_header(json, (size_t) n);
+
+		if (hr != TA_JWT_OK)
+			return hr;
+	}
+
+	/* Signature, before anything of the payload is trusted. */
+	n = ta_base64url_decode(dot2 + 1, len - (size_t) (dot2 + 1 - token), sig, sizeof(sig));
+	if (n != TA_JWT_MAC_LEN)
+		return TA_JWT_BAD_SIGNATURE;
+	if (!hmac(key, keylen, (const uint8_t *) token, (size_t) (dot2 - token), mac))
+		return TA_JWT_HMAC_FAILED;
+	if (!ta_timing_safe_equal(mac, sig, TA_JWT_MAC_LEN))
+		return TA_JWT_BAD_SIGNATURE;
+
+	/* Payload. */
+	n = ta_base64url_decode(dot1 + 1, (size_t) (dot2 - dot1 - 1), json, sizeof(json));
+	if (n < 0)
+		return TA_JWT_MALFORMED;
+	if (!ta_json_parse_flat((const char *) json, (size_t) n, claims))
+		return TA_JWT_MALFORMED;
+	return TA_JWT_OK;
+}
+
+/* Parse an integer NumericDate (seconds); fractions are truncated. */
+static bool
+numeric_date(const ta_json_member *m, int64_t *out)
+{
+	const char *p;
+	int64_t		v = 0;
+	bool		neg = false;
+
+	if (m == NULL || m->is_string)
+		return false;
+	p = m->value;
+	if (*p == '-')
+	{
+		neg = true;
+		p++;
+	}
+	if (*p < '0' || *p > '9')
+		return false;
+	for (; *p >= '0' && *p <= '9'; p++)
+	{
+		if (v > (INT64_MAX - 9) / 10)
+			return false;
+		v = v * 10 + (*p - '0');
+	}
+	if (*p == '.')
+	{
+		p++;
+		while (*p >= '0' && *p <= '9')
+			p++;
+	}
+	if (*p != '\0')
+		return false;			/* exponents and the like */
+	*out = neg ? -v : v;
+	return true;
+}
+
+ta_jwt_result
+ta_jwt_check_times(const ta_jwt_claims *claims, int64_t now, int64_t skew)
+{
+	int64_t		exp,
+				t;
+	const ta_json_member *m;
+
+	if (!numeric_date(ta_jwt_claim(claims, "exp"), &exp))
+		return TA_JWT_MISSING_CLAIM;
+	if (now - skew >= exp)
+		return TA_JWT_EXPIRED;
+	m = ta_jwt_claim(claims, "nbf");
+	if (m != NULL)
+	{
+		if (!numeric_date(m, &t))
+			return TA_JWT_MALFORMED;
+		if (t > now + skew)
+			return TA_JWT_NOT_YET_VALID;
+	}
+	m = ta_jwt_claim(claims, "iat");
+	if (m != NULL)
+	{
+		if (!numeric_date(m, &t))
+			return TA_JWT_MALFORMED;
+		if (t > now + skew)
+			return TA_JWT_NOT_YET_VALID;
+	}
+	return TA_JWT_OK;
+}
+
+size_t
+ta_jwt_sign(const char *payload_json, size_t len, const uint8_t *key, size_t keylen,
+			ta_hmac_sha256_fn hmac, char *out, size_t outcap)
+{
+	static const char header[] = "{\"alg\":\"HS256\",\"typ\":\"JWT\"}";
+	uint8_t		mac[TA_JWT_MAC_LEN];
+	size_t		o;
+	size_t		need;
+
+	if (len > TA_JWT_MAX_JSON)
+		return 0;
+	/* header.payload.signature, each base64url, plus the NUL. */
+	need = (sizeof(header) - 1 + 2) / 3 * 4 + 1 + (len + 2) / 3 * 4 + 1 + 44 + 1;
+	if (need > outcap)
+		return 0;
+
+	o = ta_base64url_encode((const uint8_t *) header, sizeof(header) - 1, out);
+	out[o++] = '.';
+	o += ta_base64url_encode((const uint8_t *) payload_json, len, out + o);
+	if (!hmac(key, keylen, (const uint8_t *) out, o, mac))
+		return 0;
+	out[o++] = '.';
+	o += ta_base64url_encode(mac, sizeof(mac), out + o);
+	return o;
+}
+
+const char *
+ta_jwt_result_text(ta_jwt_result r)
+{
+	switch (r)
+	{
+		case TA_JWT_OK:
+			return "valid";
+		case TA_JWT_TOO_LONG:
+			return "the token is too long";
+		case TA_JWT_MALFORMED:
+			return "the token is malformed";
+		case TA_JWT_BAD_HEADER:
+			return "the token's algorithm is not HS256";
+		case TA_JWT_BAD_SIGNATURE:
+			return "the token's signature does not match";
+		case TA_JWT_HMAC_FAILED:
+			return "the token could not be verified";
+		case TA_JWT_EXPIRED:
+			return "the token has expired";
+		case TA_JWT_NOT_YET_VALID:
+			return "the token is not valid yet";
+		case TA_JWT_MISSING_CLAIM:
+			return "the token lacks a required claim";
+	}
+	return "the token is invalid";
+}
