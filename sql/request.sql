@@ -10,11 +10,13 @@ SELECT task_api.pre_request();
 
 INSERT INTO task_api.users (id, email, display_name)
 VALUES ('01890a5d-ac96-774b-bcce-b302099a8057', 'request@example.com', 'Request');
+INSERT INTO task_api.sessions (id, user_id, expires_at)
+VALUES ('01890a5d-ac96-774b-bcce-b30209950001', '01890a5d-ac96-774b-bcce-b302099a8057', now() + interval '1 hour');
 
 BEGIN;
-SELECT set_config('request.headers', '{"accept": "application/json", "x-forwarded-for": "1.2.3.4, 5.6.7.8", "if-match": "\"3\""}', true);
+SELECT set_config('request.headers', '{"accept": "application/json", "authorization": "Bearer t", "x-forwarded-for": "1.2.3.4, 5.6.7.8", "if-match": "\"3\""}', true);
 SELECT set_config('request.cookies', '{"task_api_session": "abc.def", "theme": "dark"}', true);
-SELECT set_config('request.jwt.claims', '{"sub": "01890a5d-ac96-774b-bcce-b302099a8057", "role": "task_api_user", "exp": 1700000000, "aud": ["a", "b"], "nested": {"sub": "x"}}', true);
+SELECT set_config('request.jwt.claims', '{"sub": "01890a5d-ac96-774b-bcce-b302099a8057", "role": "task_api_user", "jti": "01890a5d-ac96-774b-bcce-b30209950001", "exp": 1700000000, "aud": ["a", "b"], "nested": {"sub": "x"}}', true);
 -- Header names are case-insensitive (PostgREST lowercases them).
 SELECT task_api.request_header('Accept'), task_api.request_header('IF-MATCH'), task_api.request_header('x-forwarded-for');
 SELECT task_api.request_cookie('task_api_session'), task_api.request_cookie('theme'), task_api.request_cookie('Theme') IS NULL AS cookies_case_sensitive;
