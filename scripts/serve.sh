@@ -24,11 +24,13 @@ task_api is running.
   Files and logs:   $ROOT/.task_api/
 
 Try it:
-  curl -s http://localhost:$API_PORT/ | head -c 300; echo
-  TOKEN=\$(scripts/dev-token.sh alice@example.com)     # a user and a 1-hour JWT
+  curl -s http://localhost:$API_PORT/rpc/signup -H 'Content-Type: application/json' \\
+       -d '{"email": "you@example.com", "password": "a long password", "display_name": "You"}'
+  TOKEN=<the "token" of that answer>      # or POST /rpc/login {email, password}
   curl -s http://localhost:$API_PORT/projects -H "Authorization: Bearer \$TOKEN" \\
        -H 'Content-Type: application/json' -H 'Prefer: return=representation' \\
        -d '{"name": "Launch"}'
+  More in README.md (Getting started); the OpenAPI document is at http://localhost:$API_PORT/
 
 Stop both with: make stop
 MSG
