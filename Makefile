@@ -49,7 +49,7 @@ endif
 $(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_PARTS)
 	cat $^ > $@
 
-.PHONY: serve stop test deps bench psql
+.PHONY: serve stop reset test deps bench psql
 
 # Install everything missing, build, start PostgreSQL + PostgREST on localhost.
 serve:
@@ -57,6 +57,10 @@ serve:
 
 stop:
 	@scripts/stop.sh
+
+# Stop and delete the 'make serve' cluster and its data.
+reset:
+	@scripts/reset.sh
 
 # Install everything missing, then run every test tier on a throw-away cluster.
 test:

@@ -18,7 +18,8 @@ pg_os_user() {
     if [ "$(id -u)" = 0 ]; then echo postgres; else id -un; fi
 }
 as_pg() {
-    if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+    # From /, which postgres can always enter (the checkout may be under /root).
+    if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 # Where a named cluster keeps its files: .task_api/NAME in the checkout, or,
@@ -92,6 +93,21 @@ CONF
     echo "include = 'task_api.conf'" | as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
     random_secret | as_pg tee "$dir/authenticator.password" >/dev/null
     as_pg chmod 600 "$dir/authenticator.password"
+}
+
+# The port of an existing cluster in $1, or $2 when there is none yet.
+cluster_port() {
+    local port=""
+    if [ -f "$1/data/task_api.conf" ]; then
+        port=$(as_pg sed -n 's/^port = //p' "$1/data/task_api.conf")
+    fi
+    echo "${port:-$2}"
+}
+
+# Fingerprint of the installed library and install script.
+installed_fingerprint() {
+    cat "$("$PGBIN/pg_config" --pkglibdir)/task_api.so" \
+        "$("$PGBIN/pg_config" --sharedir)/extension/task_api--"*.sql 2>/dev/null | sha1sum | cut -c1-40
 }
 
 cluster_running() {

@@ -3,16 +3,33 @@
 # on localhost.  Safe to run again: what exists is kept, what runs keeps running.
 source "$(dirname "$0")/lib.sh"
 
-PG_PORT=${TASK_API_PG_PORT:-5499}
 API_PORT=${TASK_API_PORT:-3000}
 DB=task_api
 
 "$ROOT/scripts/deps.sh"
 build_and_install
 dir=$(state_dir serve)
+# An existing cluster keeps its port unless TASK_API_PG_PORT says otherwise.
+PG_PORT=$(cluster_port "$dir" "${TASK_API_PG_PORT:-5499}")
+if [ -n "${TASK_API_PG_PORT:-}" ] && [ "$PG_PORT" != "$TASK_API_PG_PORT" ]; then
+    die "the cluster in $dir listens on port $PG_PORT; run 'make reset' to recreate it on $TASK_API_PG_PORT"
+fi
 cluster_init "$dir" "$PG_PORT"
+
+# A new build of the preloaded library needs a restart to take effect.
+fingerprint=$(installed_fingerprint)
+if cluster_running "$dir" && [ "$(cat "$dir/fingerprint" 2>/dev/null)" != "$fingerprint" ]; then
+    say "the extension was rebuilt: restarting PostgreSQL"
+    postgrest_stop "$ROOT/.task_api/postgrest-serve.pid"
+    cluster_stop "$dir"
+fi
 cluster_start "$dir"
 database_setup "$dir" "$PG_PORT" "$DB"
+if [ -f "$dir/fingerprint" ] && [ "$(cat "$dir/fingerprint")" != "$fingerprint" ]; then
+    say "note: the extension's SQL may have changed since the database was created;"
+    say "      'make reset' recreates the database with it (and deletes its data)"
+fi
+echo "$fingerprint" > "$dir/fingerprint"
 conf=$(postgrest_config "$dir" "$PG_PORT" "$DB" "$API_PORT")
 postgrest_start "$conf" "$ROOT/.task_api/postgrest-serve.log" "$ROOT/.task_api/postgrest-serve.pid" "$API_PORT"
 

@@ -38,6 +38,7 @@
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
+#include "utils/timestamp.h"
 
 #include "membership.h"
 #include "owner_spi.h"
@@ -64,6 +65,11 @@ typedef struct MemberCache
 	TransactionId *subxip;
 	pg_uuid_t	user_id;
 	bool		user_exists;	/* the caller has a row in task_api.users */
+	/* The last session or API key checked for this user (see credential memo). */
+	char		cred_kind;		/* 0: none */
+	pg_uuid_t	cred_id;
+	bool		cred_ok;
+	TimestampTz cred_expires;	/* DT_NOEND when it does not expire */
 	MemoryContext cxt;
 	HTAB	   *entries;
 	int			count;
@@ -161,6 +167,7 @@ load_memberships(const pg_uuid_t *user_id, Snapshot snap)
 	cache.valid = false;
 	cache.entries = NULL;
 	cache.count = 0;
+	cache.cred_kind = 0;
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(ta_tables_owner(),
@@ -257,6 +264,28 @@ refresh_cache(void)
 		!same_visibility(snap))
 		load_memberships(&user_id, snap);
 	return true;
+}
+
+bool
+ta_credential_memo(char kind, const pg_uuid_t *id, bool *ok, TimestampTz *expires)
+{
+	if (!refresh_cache() || cache.cred_kind != kind ||
+		memcmp(&cache.cred_id, id, sizeof(pg_uuid_t)) != 0)
+		return false;
+	*ok = cache.cred_ok;
+	*expires = cache.cred_expires;
+	return true;
+}
+
+void
+ta_credential_remember(char kind, const pg_uuid_t *id, bool ok, TimestampTz expires)
+{
+	if (!refresh_cache())
+		return;
+	cache.cred_kind = kind;
+	cache.cred_id = *id;
+	cache.cred_ok = ok;
+	cache.cred_expires = expires;
 }
 
 bool

@@ -27,6 +27,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/timestamp.h"
+#include "datatype/timestamp.h"
 #include "utils/uuid.h"
 
 #include "errors.h"
@@ -81,23 +82,41 @@ unauthenticated(const char *message, const char *detail)
 			 ta_request_header("authorization") == NULL ? 1 : 0);
 }
 
+/*
+ * Is the credential (a session or an API key) live: it exists, belongs to
+ * the user, is not revoked and has not expired?  The answer apart from time
+ * is memoized in the membership cache; expiry is checked every time.
+ */
+static bool
+credential_live(char kind, SPIPlanPtr *plan, const char *sql,
+				const pg_uuid_t *id, const pg_uuid_t *user_id)
+{
+	Oid			types[2] = {UUIDOID, UUIDOID};
+	Datum		args[2] = {UUIDPGetDatum(unconstify(pg_uuid_t *, id)),
+	UUIDPGetDatum(unconstify(pg_uuid_t *, user_id))};
+	Datum		row[2];
+	bool		nulls[2];
+	bool		ok;
+	TimestampTz expires;
+
+	if (!ta_credential_memo(kind, id, &ok, &expires))
+	{
+		ok = ta_owner_query_row(plan, sql, 2, types, args, true, 2, row, nulls) &&
+			!nulls[0] && DatumGetBool(row[0]);
+		expires = (ok && !nulls[1]) ? DatumGetTimestampTz(row[1]) : DT_NOEND;
+		ta_credential_remember(kind, id, ok, expires);
+	}
+	return ok && (expires == DT_NOEND || expires > GetCurrentTransactionStartTimestamp());
+}
+
 /* The session must exist, belong to the user, be unrevoked and unexpired. */
 static void
 check_session(const pg_uuid_t *session_id, const pg_uuid_t *user_id)
 {
-	Oid			types[2] = {UUIDOID, UUIDOID};
-	Datum		args[2] = {UUIDPGetDatum(unconstify(pg_uuid_t *, session_id)),
-	UUIDPGetDatum(unconstify(pg_uuid_t *, user_id))};
-	Datum		ok;
-	bool		isnull;
-
-	if (!ta_owner_query_row(&session_plan,
-							"SELECT s.user_id OPERATOR(pg_catalog.=) $2"
-							"   AND s.revoked_at IS NULL"
-							"   AND s.expires_at OPERATOR(pg_catalog.>) pg_catalog.now()"
-							"  FROM task_api.sessions s WHERE s.id OPERATOR(pg_catalog.=) $1",
-							2, types, args, true, 1, &ok, &isnull) ||
-		isnull || !DatumGetBool(ok))
+	if (!credential_live('s', &session_plan,
+						 "SELECT s.user_id OPERATOR(pg_catalog.=) $2 AND s.revoked_at IS NULL, s.expires_at"
+						 "  FROM task_api.sessions s WHERE s.id OPERATOR(pg_catalog.=) $1",
+						 session_id, user_id))
 		unauthenticated("the session has ended", "The session was signed out, revoked or has expired.");
 }
 
@@ -109,19 +128,13 @@ check_session(const pg_uuid_t *session_id, const pg_uuid_t *user_id)
 static void
 check_api_key(const pg_uuid_t *key_id, const pg_uuid_t *user_id)
 {
-	Oid			types[2] = {UUIDOID, UUIDOID};
-	Datum		args[2] = {UUIDPGetDatum(unconstify(pg_uuid_t *, key_id)),
-	UUIDPGetDatum(unconstify(pg_uuid_t *, user_id))};
-	Datum		ok;
-	bool		isnull;
+	Oid			types[1] = {UUIDOID};
+	Datum		args[1] = {UUIDPGetDatum(unconstify(pg_uuid_t *, key_id))};
 
-	if (!ta_owner_query_row(&api_key_plan,
-							"SELECT k.user_id OPERATOR(pg_catalog.=) $2"
-							"   AND k.revoked_at IS NULL"
-							"   AND (k.expires_at IS NULL OR k.expires_at OPERATOR(pg_catalog.>) pg_catalog.now())"
-							"  FROM task_api.api_keys k WHERE k.id OPERATOR(pg_catalog.=) $1",
-							2, types, args, true, 1, &ok, &isnull) ||
-		isnull || !DatumGetBool(ok))
+	if (!credential_live('k', &api_key_plan,
+						 "SELECT k.user_id OPERATOR(pg_catalog.=) $2 AND k.revoked_at IS NULL, k.expires_at"
+						 "  FROM task_api.api_keys k WHERE k.id OPERATOR(pg_catalog.=) $1",
+						 key_id, user_id))
 		unauthenticated("the API key is not valid", "The API key was revoked or has expired.");
 
 	if (!XactReadOnly)
