@@ -17,6 +17,7 @@ OBJS = \
 	src/jwt.o \
 	src/password.o \
 	src/owner_spi.o \
+	src/task_insert.o \
 	src/stamp.o
 
 # The install script is assembled from one file per resource, in order.

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make test: install what is missing, build, then run every test tier against
 # a throw-away cluster and PostgREST:
+#   0. the pure-C JWT codec: unit test and a bounded libFuzzer run (test/c/)
 #   1. pg_regress (sql/ -> expected/) and isolation tests (specs/)
 #   2. pgTAP (test/pgtap/, with pg_prove)
 #   3. HTTP end to end through the real PostgREST (test/http/, node --test)
@@ -10,7 +11,7 @@ source "$(dirname "$0")/lib.sh"
 PG_PORT=${TASK_API_TEST_PG_PORT:-5498}
 API_PORT=${TASK_API_TEST_PORT:-3998}
 # Which tiers to run (all by default), e.g. TASK_API_TEST_TIERS="pgtap http".
-TIERS=" ${TASK_API_TEST_TIERS:-regress pgtap http} "
+TIERS=" ${TASK_API_TEST_TIERS:-c regress pgtap http} "
 tier() { [[ "$TIERS" == *" $1 "* ]]; }
 
 "$ROOT/scripts/deps.sh"
@@ -43,6 +44,26 @@ count() { # add to the totals: count PASSED FAILED
     passed=$((passed + $1))
     failed=$((failed + $2))
 }
+
+# Tier 0: the JWT codec outside the server, under ASan/UBSan, and fuzzed.
+if tier c; then
+say "tier 0: JWT codec unit test and fuzzer"
+set +e
+make -s -C "$ROOT/test/c" unit >"$logdir/c-unit.log" 2>&1
+unit_rc=$?
+make -s -C "$ROOT/test/c" fuzz FUZZ_RUNS="${TASK_API_FUZZ_RUNS:-50000}" >"$logdir/c-fuzz.log" 2>&1
+fuzz_rc=$?
+set -e
+grep -E "^FAIL|passed" "$logdir/c-unit.log" || tail -n 20 "$logdir/c-unit.log"
+grep -E "^fuzz:" "$logdir/c-fuzz.log" || tail -n 20 "$logdir/c-fuzz.log"
+p=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$logdir/c-unit.log" | tail -n1)
+f=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$logdir/c-unit.log" | tail -n1)
+p=${p:-0}
+f=${f:-0}
+if [ "$unit_rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+if [ "$fuzz_rc" -eq 0 ]; then p=$((p + 1)); else f=$((f + 1)); fi
+count "$p" "$f"
+fi
 
 # Tier 1: pg_regress and isolation, through PGXS installcheck.
 if tier regress; then

@@ -180,6 +180,49 @@ store_utf8(json_reader *r, uint32_t cp)
 }
 
 /*
+ * Length of the well-formed UTF-8 sequence at p (a lead byte >= 0x80), or 0:
+ * no overlong forms, no surrogates, nothing above U+10FFFF.
+ */
+static int
+utf8_sequence_length(const char *p, const char *end)
+{
+	const unsigned char *s = (const unsigned char *) p;
+	long		avail = end - p;
+	int			n;
+	uint32_t	cp;
+
+	if (s[0] >= 0xC2 && s[0] <= 0xDF)
+	{
+		n = 2;
+		cp = s[0] & 0x1F;
+	}
+	else if (s[0] >= 0xE0 && s[0] <= 0xEF)
+	{
+		n = 3;
+		cp = s[0] & 0x0F;
+	}
+	else if (s[0] >= 0xF0 && s[0] <= 0xF4)
+	{
+		n = 4;
+		cp = s[0] & 0x07;
+	}
+	else
+		return 0;
+	if (avail < n)
+		return 0;
+	for (int i = 1; i < n; i++)
+	{
+		if ((s[i] & 0xC0) != 0x80)
+			return 0;
+		cp = (cp << 6) | (s[i] & 0x3F);
+	}
+	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+		(cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF)
+		return 0;
+	return n;
+}
+
+/*
  * Read a JSON string at r->p (which is at the opening quote) into the store,
  * NUL-terminated; *out points at it.  Refuses control characters and \u0000
  * (which would truncate the C string), and unpaired surrogates.
@@ -200,6 +243,18 @@ read_string(json_reader *r, char **out)
 		}
 		if (c < 0x20)
 			return false;
+		if (c >= 0x80)
+		{
+			int			n = utf8_sequence_length(r->p, r->end);
+
+			if (n <= 0)
+				return false;
+			for (int i = 0; i < n; i++)
+				if (!store_byte(r, r->p[i]))
+					return false;
+			r->p += n;
+			continue;
+		}
 		if (c != '\\')
 		{
 			if (!store_byte(r, (char) c))
@@ -456,7 +511,7 @@ ta_jwt_verify(const char *token, size_t len, const uint8_t *key, size_t keylen,
 	/* Header. */
 	n = ta_base64url_decode(token, (size_t) (dot1 - token), json, sizeof(json));
 	if (n < 0)
-		return (size_t) (dot1 - token) > sizeof(json) * 4 / 3 ? TA_JWT_TOO_LONG : TA_JWT_MALFORMED;
+		return TA_JWT_MALFORMED;
 	{
 		ta_jwt_result hr = check_header(json, (size_t) n);
 
@@ -548,6 +603,13 @@ ta_jwt_check_times(const ta_jwt_claims *claims, int64_t now, int64_t skew)
 	return TA_JWT_OK;
 }
 
+/* Length of the unpadded base64url encoding of n bytes. */
+static size_t
+b64url_length(size_t n)
+{
+	return n / 3 * 4 + (n % 3 ? n % 3 + 1 : 0);
+}
+
 size_t
 ta_jwt_sign(const char *payload_json, size_t len, const uint8_t *key, size_t keylen,
 			ta_hmac_sha256_fn hmac, char *out, size_t outcap)
@@ -558,6 +620,10 @@ ta_jwt_sign(const char *payload_json, size_t len, const uint8_t *key, size_t key
 	size_t		need;
 
 	if (len > TA_JWT_MAX_JSON)
+		return 0;
+	/* Never issue a token that ta_jwt_verify would refuse as too long. */
+	if (b64url_length(sizeof(header) - 1) + 1 + b64url_length(len) + 1 +
+		b64url_length(TA_JWT_MAC_LEN) > TA_JWT_MAX_TOKEN)
 		return 0;
 	/* header.payload.signature, each base64url, plus the NUL. */
 	need = (sizeof(header) - 1 + 2) / 3 * 4 + 1 + (len + 2) / 3 * 4 + 1 + 44 + 1;

@@ -28,8 +28,8 @@ typedef enum ta_jwt_result
 {
 	TA_JWT_OK = 0,
 	TA_JWT_TOO_LONG,			/* token or JSON over the limits */
-	TA_JWT_MALFORMED,			/* not three base64url parts, bad JSON */
-	TA_JWT_BAD_HEADER,			/* anything but {"alg":"HS256"[,"typ":"JWT"]} */
+	TA_JWT_MALFORMED,			/* not three base64url parts, bad JSON or UTF-8 */
+	TA_JWT_BAD_HEADER,			/* a JSON header other than {"alg":"HS256"[,"typ":"JWT"]} */
 	TA_JWT_BAD_SIGNATURE,		/* MAC mismatch */
 	TA_JWT_HMAC_FAILED,			/* the HMAC provider failed */
 	TA_JWT_EXPIRED,				/* exp in the past (beyond the skew) */

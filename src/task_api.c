@@ -15,6 +15,7 @@
 
 #include "guc.h"
 #include "membership.h"
+#include "task_insert.h"
 #include "task_api.h"
 
 PG_MODULE_MAGIC;
@@ -29,6 +30,7 @@ _PG_init(void)
 {
 	ta_guc_init();
 	ta_membership_init();
+	ta_task_insert_init();
 
 	if (process_shared_preload_libraries_in_progress)
 		ta_preloaded = true;

@@ -16,13 +16,15 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "uuidv7.h"
+
 /* Last (ms, sub-ms) pair handed out by this backend, to stay monotonic. */
 static uint64 last_unix_ms = 0;
 static uint32 last_sub_ms = 0;
 
 /* Fill uuid with a fresh UUIDv7 for the current time. */
-static void
-make_uuidv7(pg_uuid_t *uuid)
+void
+ta_uuidv7(pg_uuid_t *uuid)
 {
 	struct timespec ts;
 	uint64		unix_ms;
@@ -76,7 +78,7 @@ task_api_uuidv7(PG_FUNCTION_ARGS)
 {
 	pg_uuid_t  *uuid = palloc(sizeof(pg_uuid_t));
 
-	make_uuidv7(uuid);
+	ta_uuidv7(uuid);
 	PG_RETURN_UUID_P(uuid);
 }
 

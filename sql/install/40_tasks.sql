@@ -119,47 +119,15 @@ BEGIN
 END
 $$;
 
+-- POST /tasks in C (task_insert.c): the row trigger validates the row,
+-- fills in the server-owned fields and buffers it; the statement trigger
+-- stores the whole statement's rows with one set-based INSERT, as the caller.
 CREATE FUNCTION @extschema@.tasks_insert() RETURNS trigger
-    LANGUAGE plpgsql
-AS $$
-DECLARE
-    me uuid := @extschema@.current_user_id();
-    problems jsonb;
-BEGIN
-    IF me IS NULL THEN
-        PERFORM @extschema@.raise_error('unauthenticated', 'sign in to create tasks');
-    END IF;
-    NEW.title := pg_catalog.btrim(NEW.title, E' \t\r\n');
-    problems := @extschema@.task_problems(NEW);
-    IF NEW.id IS NOT NULL THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('id', 'is set by the server');
-    END IF;
-    IF NEW.created_by IS NOT NULL THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('created_by', 'is set by the server');
-    END IF;
-    IF NEW.created_at IS NOT NULL THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('created_at', 'is set by the server');
-    END IF;
-    IF NEW.updated_at IS NOT NULL THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('updated_at', 'is set by the server');
-    END IF;
-    IF NEW.completed_at IS NOT NULL THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('completed_at', 'is set by the server');
-    END IF;
-    IF NEW.version IS NOT NULL THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('version', 'is set by the server');
-    END IF;
-    PERFORM @extschema@.check_problems('task', problems);
-
-    INSERT INTO @extschema@.tasks (project_id, assignee_id, title, description, status, priority, due_date, created_by)
-    VALUES (NEW.project_id, NEW.assignee_id, NEW.title, NEW.description, NEW.status, NEW.priority, NEW.due_date, me)
-    RETURNING id, project_id, assignee_id, title, description, status, priority, due_date,
-              created_by, created_at, updated_at, completed_at, version
-    INTO NEW.id, NEW.project_id, NEW.assignee_id, NEW.title, NEW.description, NEW.status, NEW.priority,
-         NEW.due_date, NEW.created_by, NEW.created_at, NEW.updated_at, NEW.completed_at, NEW.version;
-    RETURN NEW;
-END
-$$;
+    AS 'MODULE_PATHNAME', 'task_api_tasks_insert' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.tasks_insert() IS 'INSTEAD OF INSERT on api.tasks: validates a task (every problem at once), completes it and buffers it for tasks_insert_flush().';
+CREATE FUNCTION @extschema@.tasks_insert_flush() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'task_api_tasks_insert_flush' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.tasks_insert_flush() IS 'AFTER INSERT FOR EACH STATEMENT on api.tasks: inserts the buffered tasks into task_api.tasks in one statement.';
 
 CREATE FUNCTION @extschema@.tasks_update() RETURNS trigger
     LANGUAGE plpgsql
@@ -221,6 +189,8 @@ $$;
 
 CREATE TRIGGER tasks_insert INSTEAD OF INSERT ON api.tasks
     FOR EACH ROW EXECUTE FUNCTION @extschema@.tasks_insert();
+CREATE TRIGGER tasks_insert_flush AFTER INSERT ON api.tasks
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.tasks_insert_flush();
 CREATE TRIGGER tasks_update INSTEAD OF UPDATE ON api.tasks
     FOR EACH ROW EXECUTE FUNCTION @extschema@.tasks_update();
 CREATE TRIGGER tasks_delete INSTEAD OF DELETE ON api.tasks

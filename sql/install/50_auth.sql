@@ -116,7 +116,8 @@ AS $$
 DECLARE
     problems jsonb := '[]';
     clean_email text := btrim(signup.email);
-    name text := btrim(coalesce(signup.display_name, split_part(btrim(signup.email), '@', 1)), E' \t\r\n');
+    -- Without a display name, the email's local part (at most 100 characters).
+    name text := btrim(coalesce(signup.display_name, left(split_part(btrim(signup.email), '@', 1), 100)), E' \t\r\n');
     p text;
     new_id uuid;
 BEGIN

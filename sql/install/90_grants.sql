@@ -39,15 +39,17 @@ TO task_api_user;
 GRANT SELECT (id, email, display_name, created_at), UPDATE (display_name)
     ON @extschema@.users TO task_api_user;
 -- Column-level INSERT and UPDATE: only what the API's triggers write, so
--- server-owned columns (ids, owner_id, created_by, stamps) cannot be set
--- even by SQL that reaches the tables directly.  The owner hand-off and the
+-- server-owned columns (owner_id, stamps, ...) cannot be set even by SQL
+-- that reaches the tables directly.  tasks.id is insertable because the
+-- insert trigger generates it (a UUIDv7) before the set-based insert;
+-- created_by is pinned to the caller by the insert policy.  The owner hand-off and the
 -- stamp trigger run with the table owner's rights.
 GRANT SELECT, DELETE ON @extschema@.projects, @extschema@.project_members, @extschema@.tasks TO task_api_user;
 GRANT INSERT (name, description, owner_id), UPDATE (name, description)
     ON @extschema@.projects TO task_api_user;
 GRANT INSERT (project_id, user_id, role), UPDATE (role)
     ON @extschema@.project_members TO task_api_user;
-GRANT INSERT (project_id, assignee_id, title, description, status, priority, due_date, created_by),
+GRANT INSERT (id, project_id, assignee_id, title, description, status, priority, due_date, created_by),
       UPDATE (project_id, assignee_id, title, description, status, priority, due_date)
     ON @extschema@.tasks TO task_api_user;
 
