@@ -142,7 +142,7 @@ check_api_key(const pg_uuid_t *key_id, const pg_uuid_t *user_id)
 								  "UPDATE task_api.api_keys SET last_used_at = pg_catalog.now()"
 								  " WHERE id OPERATOR(pg_catalog.=) $1"
 								  "   AND (last_used_at IS NULL OR last_used_at OPERATOR(pg_catalog.<)"
-								  "        pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 minute')",
+								  "        (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 minute'))",
 								  1, types, args, false, 0, NULL, NULL);
 }
 

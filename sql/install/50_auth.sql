@@ -116,15 +116,22 @@ AS $$
 DECLARE
     problems jsonb := '[]';
     clean_email text := btrim(signup.email);
-    -- Without a display name, the email's local part (at most 100 characters).
-    name text := btrim(coalesce(signup.display_name, left(split_part(btrim(signup.email), '@', 1), 100)), E' \t\r\n');
+    name text := btrim(signup.display_name, E' \t\r\n');
     p text;
     new_id uuid;
 BEGIN
     IF clean_email IS NULL OR clean_email = '' THEN
         problems := problems || @extschema@.problem('email', 'is required');
-    ELSIF char_length(clean_email) > 254 OR clean_email !~ '^[^@[:space:]]+@[^@[:space:]]+\.[^@[:space:]]+$' THEN
+    ELSIF char_length(clean_email) > 254
+          OR clean_email !~ '^[A-Za-z0-9.!#$%&''*+/=?^_`{|}~-]+@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$' THEN
         problems := problems || @extschema@.problem('email', 'is not a valid email address');
+    END IF;
+    -- Without a display name, the email's local part (at most 100 characters).
+    IF name IS NULL THEN
+        name := left(split_part(clean_email, '@', 1), 100);
+        IF name IS NULL OR name = '' THEN
+            name := 'user';
+        END IF;
     END IF;
     IF signup.password IS NULL OR signup.password = '' THEN
         problems := problems || @extschema@.problem('password', 'is required');
