@@ -45,26 +45,11 @@ static SPIPlanPtr session_plan = NULL;
 static SPIPlanPtr api_key_plan = NULL;
 static SPIPlanPtr api_key_touch_plan = NULL;
 
-/* Parse a UUID claim without raising; false if it is not one. */
+/* A UUID claim, or false when it is absent or not a UUID. */
 static bool
 uuid_claim(const char *text, pg_uuid_t *out)
 {
-	static const char hex[] = "0123456789abcdefABCDEF";
-
-	if (text == NULL || strlen(text) != 36)
-		return false;
-	for (int i = 0; i < 36; i++)
-	{
-		if (i == 8 || i == 13 || i == 18 || i == 23)
-		{
-			if (text[i] != '-')
-				return false;
-		}
-		else if (strchr(hex, text[i]) == NULL)
-			return false;
-	}
-	*out = *DatumGetUUIDP(DirectFunctionCall1(uuid_in, CStringGetDatum(text)));
-	return true;
+	return text != NULL && ta_parse_uuid(text, out);
 }
 
 static void

@@ -102,8 +102,8 @@ hexval(char c)
 }
 
 /* Parse the canonical 8-4-4-4-12 form without raising. */
-static bool
-parse_uuid(const char *s, pg_uuid_t *out)
+bool
+ta_parse_uuid(const char *s, pg_uuid_t *out)
 {
 	int			byte = 0;
 
@@ -144,7 +144,7 @@ ta_current_user_id(pg_uuid_t *out)
 		cache->has_uuid = false;
 		if (found && sub != NULL)
 		{
-			if (!parse_uuid(sub, &cache->uuid))
+			if (!ta_parse_uuid(sub, &cache->uuid))
 				ta_raise("unauthenticated", "the token's subject is not a user id",
 						 NULL, NULL, NULL, 0);
 			cache->has_uuid = true;

@@ -16,6 +16,9 @@ extern const char *ta_request_cookie(const char *name);
 /* A JWT claim as text (strings unquoted), or NULL. */
 extern const char *ta_request_claim(const char *name);
 
+/* Parse a UUID in its canonical 8-4-4-4-12 form; false (no error) if it is not. */
+extern bool ta_parse_uuid(const char *text, pg_uuid_t *out);
+
 /*
  * The caller's user id from the sub claim.  Returns false when there is no
  * sub claim; raises unauthenticated when there is one but it is not a UUID.
