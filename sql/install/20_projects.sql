@@ -47,10 +47,11 @@ CREATE FUNCTION @extschema@.member_project_ids(min_role @extschema@.member_role 
     AS 'MODULE_PATHNAME', 'task_api_member_project_ids' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION @extschema@.member_project_ids(@extschema@.member_role) IS 'Ids of the projects where the caller has at least min_role; policies use project_id = ANY ((SELECT ...)) so it runs once per query and can drive an index scan.';
 
--- Any change to memberships or projects in this transaction makes the cache stale.
+-- Any change to memberships or projects (and, in 50_auth.sql, to sessions
+-- and API keys) in this session makes the caller's cache stale.
 CREATE FUNCTION @extschema@.membership_changed() RETURNS trigger
     AS 'MODULE_PATHNAME', 'task_api_membership_changed' LANGUAGE C;
-COMMENT ON FUNCTION @extschema@.membership_changed() IS 'Statement trigger: marks the caller''s membership cache stale.';
+COMMENT ON FUNCTION @extschema@.membership_changed() IS 'Statement trigger: marks the caller''s cached memberships and credential checks stale.';
 CREATE TRIGGER project_members_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.project_members
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.membership_changed();
 CREATE TRIGGER projects_changed AFTER UPDATE OR DELETE OR TRUNCATE ON @extschema@.projects

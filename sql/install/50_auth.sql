@@ -53,9 +53,16 @@ ALTER TABLE @extschema@.api_keys ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.api_keys FORCE ROW LEVEL SECURITY;
 CREATE POLICY api_keys_select ON @extschema@.api_keys FOR SELECT
     USING (user_id = @extschema@.current_user_id());
+-- The only update a user makes is revoking a live key: never un-revoking.
 CREATE POLICY api_keys_update ON @extschema@.api_keys FOR UPDATE
-    USING (user_id = @extschema@.current_user_id())
-    WITH CHECK (user_id = @extschema@.current_user_id());
+    USING (user_id = @extschema@.current_user_id() AND revoked_at IS NULL)
+    WITH CHECK (user_id = @extschema@.current_user_id() AND revoked_at IS NOT NULL);
+
+-- Sessions and keys changed in this transaction: the cached checks are stale.
+CREATE TRIGGER sessions_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.sessions
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.membership_changed();
+CREATE TRIGGER api_keys_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.api_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.membership_changed();
 
 CREATE VIEW api.api_keys WITH (security_invoker = true) AS
     SELECT k.id, k.name, k.created_at, k.expires_at, k.last_used_at
@@ -232,10 +239,12 @@ BEGIN
 
     INSERT INTO @extschema@.api_keys (id, user_id, name, expires_at)
     VALUES (key_id, me, key_name, create_api_key.expires_at);
-    claims := jsonb_build_object('sub', me, 'role', 'task_api_user', 'iat', issued, 'key_id', key_id);
-    IF create_api_key.expires_at IS NOT NULL THEN
-        claims := claims || jsonb_build_object('exp', floor(extract(epoch FROM create_api_key.expires_at))::bigint);
-    END IF;
+    -- Every token this API issues carries exp, so the strict verifier accepts
+    -- all of them: a key without expires_at gets one 100 years out (it is
+    -- still revocable at any time).
+    claims := jsonb_build_object('sub', me, 'role', 'task_api_user', 'iat', issued, 'key_id', key_id,
+        'exp', coalesce(floor(extract(epoch FROM create_api_key.expires_at))::bigint,
+                        issued + 100::bigint * 365 * 86400));
     PERFORM set_config('response.status', '201', true);
     RETURN json_build_object('id', key_id, 'key', @extschema@.jwt_sign(claims::text),
                              'name', key_name, 'expires_at', create_api_key.expires_at);

@@ -29,7 +29,9 @@ test('create_api_key: 201 {id, key, name, expires_at}; the key is a bearer JWT w
   assert.equal(payload.sub, u.id);
   assert.equal(payload.role, 'task_api_user');
   assert.equal(payload.key_id, k.id);
-  assert.ok(!('exp' in payload), 'a key without expires_at does not expire');
+  // Every issued token carries exp; a key without expires_at gets one about
+  // 100 years out (it stays revocable).
+  assert.ok(payload.exp - payload.iat >= 99 * 365 * 86400, 'a key without expires_at lasts about 100 years');
   assert.ok(!('jti' in payload), 'a key is not a session');
   assert.deepEqual(responseCookies(res), {}, 'no cookies for an API key');
   // Not stored: neither the key nor its signature is in the database.

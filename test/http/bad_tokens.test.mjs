@@ -204,9 +204,17 @@ test('cookie: an oversized session cookie is 401 unauthenticated; at 1 MB the HT
   // must still be a client error, never a 5xx or anonymous success.
   for (const token of ['a'.repeat(MB), mintJwt(JWT_SECRET, { ...c, pad: 'x'.repeat(MB) })]) {
     for (const method of ['GET', 'POST']) {
-      const res = await api(method, '/projects', {
-        headers: { Cookie: cookieHeader(token) }, body: method === 'POST' ? { name: 'huge' } : undefined,
-      });
+      // The HTTP server answers 400, or closes the connection while the
+      // request is still arriving; both refuse it, neither is a 5xx.
+      let res;
+      try {
+        res = await api(method, '/projects', {
+          headers: { Cookie: cookieHeader(token) }, body: method === 'POST' ? { name: 'huge' } : undefined,
+        });
+      } catch (e) {
+        if (!(e instanceof TypeError)) throw e;
+        continue;
+      }
       assert.ok(res.status >= 400 && res.status < 500, `1 MB cookie: ${show(res)}`);
     }
   }

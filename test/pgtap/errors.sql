@@ -1,7 +1,7 @@
 -- Errors (SPEC section 11): every code the foundation raises, with its status,
 -- PostgREST's body shape, and the catalogue task_api.error_codes.
 BEGIN;
-SELECT plan(91);
+SELECT plan(92);
 \ir helpers/setup.psql
 
 \o /dev/null
@@ -20,6 +20,9 @@ SELECT tap.make_project('P3', tap.id('alice'));
 SELECT tap.make_member(tap.id('P3'), tap.id('dave'), 'owner');
 SELECT tap.name_id('dave P3', tap.make_project('P3 (dave)', tap.id('dave')));
 UPDATE task_api.projects SET name = 'P3' WHERE id = tap.id('dave P3');
+-- A live session for alice: tokens are bound to a session (jti) or an API key.
+WITH s AS (INSERT INTO task_api.sessions (user_id, expires_at) VALUES (tap.id('alice'), now() + interval '1 hour') RETURNING id)
+SELECT tap.name_id('alice session', s.id) FROM s;
 \o
 
 -- The catalogue ------------------------------------------------------------------------
@@ -218,8 +221,12 @@ SELECT '# claims: sub 42' FROM set_config('request.jwt.claims', '{"role":"task_a
 SELECT is(tap.err('SELECT task_api.pre_request()'), 'unauthenticated 401', 'pre_request: a numeric sub is unauthenticated 401');
 SELECT '# claims: sub with a trailing character' FROM set_config('request.jwt.claims', '{"role":"task_api_user","sub":"a0000000-0000-4000-8000-00000000000aa"}', true);
 SELECT is(tap.err('SELECT task_api.pre_request()'), 'unauthenticated 401', 'pre_request: a sub one character too long is unauthenticated 401');
-SELECT '# claims: valid sub' FROM set_config('request.jwt.claims', format('{"role":"task_api_user","sub":"%s"}', tap.id('alice')), true);
-SELECT is(tap.err('SELECT task_api.pre_request()'), 'no error', 'pre_request: a token naming a user passes');
+SELECT '# claims: valid sub, no session' FROM set_config('request.jwt.claims', format('{"role":"task_api_user","sub":"%s"}', tap.id('alice')), true);
+SELECT is(tap.err('SELECT task_api.pre_request()'), 'unauthenticated 401',
+          'pre_request: a token naming a user but bound to no session or API key is unauthenticated 401');
+SELECT '# claims: valid sub and its live session' FROM set_config('request.jwt.claims',
+    format('{"role":"task_api_user","sub":"%s","jti":"%s"}', tap.id('alice'), tap.id('alice session')), true);
+SELECT is(tap.err('SELECT task_api.pre_request()'), 'no error', 'pre_request: a token naming a user and a live session of that user passes');
 SELECT '# claims: upper-case sub' FROM set_config('request.jwt.claims', format('{"role":"task_api_user","sub":"%s"}', upper(tap.id('alice')::text)), true);
 SELECT is((SELECT task_api.current_user_id()), tap.id('alice'), 'an upper-case UUID sub identifies the same user');
 SELECT tap.act_as_anon();

@@ -68,12 +68,12 @@ SELECT is_empty($$SELECT c.relname || '.' || a.attname FROM pg_class c JOIN pg_a
                      AND c.relname <> 'error_codes'
                      AND has_column_privilege('task_api_anon', c.oid, a.attnum, 'SELECT, INSERT, UPDATE, REFERENCES')$$,
                 'task_api_anon has no column privilege on any table or api view');
--- Besides the hook, anon may only read the public error catalogue (not served by PostgREST).
+-- Besides the hook, signup and login, anon may only read the public error catalogue (not served by PostgREST).
 SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                  WHERE p.pronamespace IN ('api'::regnamespace, 'task_api'::regnamespace)
                    AND has_function_privilege('task_api_anon', p.oid, 'EXECUTE')$$,
-              ARRAY['task_api.pre_request()', 'task_api.error_catalogue()'],
-              'task_api_anon can EXECUTE only pre_request() (and error_catalogue() behind task_api.error_codes)');
+              ARRAY['task_api.pre_request()', 'api.signup(text,text,text)', 'api.login(text,text)', 'task_api.error_catalogue()'],
+              'task_api_anon can EXECUTE only pre_request(), signup(), login() (and error_catalogue() behind task_api.error_codes)');
 SELECT set_eq($$SELECT c.oid::regclass::text FROM pg_class c
                  WHERE c.relnamespace IN ('api'::regnamespace, 'task_api'::regnamespace)
                    AND has_table_privilege('task_api_anon', c.oid, 'SELECT, INSERT, UPDATE, DELETE')$$,
@@ -117,9 +117,10 @@ SELECT is_empty($$SELECT c.oid::regclass::text FROM pg_class c
                      AND c.relkind NOT IN ('i', 'I', 'c', 't')
                      AND has_table_privilege('task_api_user', c.oid, 'SELECT, INSERT, UPDATE, DELETE')
                      AND c.oid NOT IN ('api.users'::regclass, 'api.projects'::regclass, 'api.project_members'::regclass,
-                                       'api.tasks'::regclass, 'task_api.projects'::regclass, 'task_api.project_members'::regclass,
-                                       'task_api.tasks'::regclass, 'task_api.error_codes'::regclass)$$,
-                'task_api_user has table privileges only on the four api views, the tables behind them and the catalogue');
+                                       'api.tasks'::regclass, 'api.api_keys'::regclass, 'task_api.projects'::regclass,
+                                       'task_api.project_members'::regclass, 'task_api.tasks'::regclass,
+                                       'task_api.error_codes'::regclass)$$,
+                'task_api_user has table privileges only on the five api views, the tables behind them and the catalogue (task_api.users and task_api.api_keys by column only, task_api.sessions not at all)');
 SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                  WHERE p.pronamespace IN ('api'::regnamespace, 'task_api'::regnamespace)
                    AND has_function_privilege('task_api_user', p.oid, 'EXECUTE')$$,
@@ -130,8 +131,10 @@ SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                     'task_api.text_problem(text,integer,boolean)', 'task_api.check_problems(text,jsonb)',
                     'task_api.member_project_ids(task_api.member_role)', 'task_api.project_role(uuid)',
                     'task_api.has_project_role(uuid,task_api.member_role)', 'task_api.user_id_for(uuid,text)', 'task_api.project_problems(text,text)',
-                    'task_api.check_project_name(uuid,text,uuid)', 'task_api.task_problems(api.tasks)'],
-              'task_api_user can EXECUTE exactly the hook and the helpers its views, policies and triggers call');
+                    'task_api.check_project_name(uuid,text,uuid)', 'task_api.task_problems(api.tasks)',
+                    'api.signup(text,text,text)', 'api.login(text,text)', 'api.logout()',
+                    'api.create_api_key(text,timestamp with time zone)'],
+              'task_api_user can EXECUTE exactly the hook, the auth RPCs and the helpers its views, policies and triggers call');
 SELECT ok(NOT has_function_privilege('task_api_user', 'task_api.status()', 'EXECUTE'),
           'task_api_user cannot run task_api.status() (which settings are set is admin information)');
 SELECT ok(NOT has_function_privilege('task_api_user', 'task_api.append_response_header(text,text)', 'EXECUTE'),
@@ -139,7 +142,8 @@ SELECT ok(NOT has_function_privilege('task_api_user', 'task_api.append_response_
 SELECT ok(NOT has_function_privilege('task_api_user', 'task_api.stamp_row()', 'EXECUTE')
           AND NOT has_function_privilege('task_api_user', 'task_api.projects_add_owner()', 'EXECUTE')
           AND NOT has_function_privilege('task_api_user', 'task_api.project_members_keep_owner()', 'EXECUTE')
-          AND NOT has_function_privilege('task_api_user', 'task_api.membership_changed()', 'EXECUTE'),
+          AND NOT has_function_privilege('task_api_user', 'task_api.membership_changed()', 'EXECUTE')
+          AND NOT has_function_privilege('task_api_user', 'task_api.api_keys_delete()', 'EXECUTE'),
           'trigger functions are not granted to task_api_user');
 SELECT ok(has_type_privilege('task_api_user', 'task_api.task_status', 'USAGE') AND has_type_privilege('task_api_user', 'task_api.member_role', 'USAGE'),
           'task_api_user can use the enum types of its columns');

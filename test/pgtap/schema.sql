@@ -1,6 +1,6 @@
 -- Schema: what CREATE EXTENSION task_api builds (SPEC sections 2, 3, 5).
 BEGIN;
-SELECT plan(144);
+SELECT plan(163);
 
 -- Extension and schemas ---------------------------------------------------------
 SELECT has_extension('task_api', 'the task_api extension is installed');
@@ -16,10 +16,12 @@ SELECT has_table('task_api', 'users', 'table task_api.users exists');
 SELECT has_table('task_api', 'projects', 'table task_api.projects exists');
 SELECT has_table('task_api', 'project_members', 'table task_api.project_members exists');
 SELECT has_table('task_api', 'tasks', 'table task_api.tasks exists');
+SELECT has_table('task_api', 'sessions', 'table task_api.sessions exists (one row per login; the token''s jti)');
+SELECT has_table('task_api', 'api_keys', 'table task_api.api_keys exists');
 SELECT is_empty($$SELECT relname FROM pg_class WHERE relnamespace = 'api'::regnamespace AND relkind NOT IN ('v')$$,
                 'schema api holds only views: no table, sequence, index or materialized view is exposed');
-SELECT views_are('api', ARRAY['users', 'projects', 'project_members', 'tasks'],
-                 'schema api exposes exactly the views users, projects, project_members, tasks');
+SELECT views_are('api', ARRAY['users', 'projects', 'project_members', 'tasks', 'api_keys'],
+                 'schema api exposes exactly the views users, projects, project_members, tasks, api_keys');
 SELECT has_view('task_api', 'error_codes', 'view task_api.error_codes exists (the queryable catalogue)');
 
 -- Enums ----------------------------------------------------------------------------
@@ -90,6 +92,16 @@ SELECT fk_ok('task_api', 'tasks', 'created_by', 'task_api', 'users', 'id', 'task
 SELECT col_default_is('task_api', 'tasks', 'id', 'task_api.uuidv7()', 'tasks.id defaults to task_api.uuidv7()');
 SELECT col_default_is('task_api', 'projects', 'id', 'task_api.uuidv7()', 'projects.id defaults to task_api.uuidv7()');
 SELECT col_default_is('task_api', 'users', 'id', 'task_api.uuidv7()', 'users.id defaults to task_api.uuidv7()');
+SELECT col_default_is('task_api', 'sessions', 'id', 'task_api.uuidv7()', 'sessions.id defaults to task_api.uuidv7()');
+SELECT col_default_is('task_api', 'api_keys', 'id', 'task_api.uuidv7()', 'api_keys.id defaults to task_api.uuidv7()');
+
+-- Authentication tables: what is stored (never a token or key) and whose it is.
+SELECT columns_are('task_api', 'sessions', ARRAY['id', 'user_id', 'created_at', 'expires_at', 'revoked_at'],
+                   'task_api.sessions has exactly id, user_id, created_at, expires_at, revoked_at (no token)');
+SELECT columns_are('task_api', 'api_keys', ARRAY['id', 'user_id', 'name', 'created_at', 'expires_at', 'revoked_at', 'last_used_at'],
+                   'task_api.api_keys has exactly id, user_id, name, created_at, expires_at, revoked_at, last_used_at (no key)');
+SELECT fk_ok('task_api', 'sessions', 'user_id', 'task_api', 'users', 'id', 'sessions.user_id references users');
+SELECT fk_ok('task_api', 'api_keys', 'user_id', 'task_api', 'users', 'id', 'api_keys.user_id references users');
 
 -- API view columns: exactly what SPEC section 3 lists, never the soft-delete or secret columns.
 SELECT columns_are('api', 'users', ARRAY['id', 'email', 'display_name', 'created_at'],
@@ -98,6 +110,8 @@ SELECT columns_are('api', 'projects', ARRAY['id', 'name', 'description', 'owner_
                    'api.projects has exactly the SPEC columns (no deleted_at/deleted_by)');
 SELECT columns_are('api', 'project_members', ARRAY['project_id', 'user_id', 'role', 'added_at', 'email'],
                    'api.project_members has project_id, user_id, role, added_at and the write-only email');
+SELECT columns_are('api', 'api_keys', ARRAY['id', 'name', 'created_at', 'expires_at', 'last_used_at'],
+                   'api.api_keys has exactly id, name, created_at, expires_at, last_used_at (never the key, the owner or revoked_at)');
 SELECT columns_are('api', 'tasks', ARRAY['id', 'project_id', 'assignee_id', 'title', 'description', 'status', 'priority',
                                          'due_date', 'created_by', 'created_at', 'updated_at', 'completed_at', 'version'],
                    'api.tasks has exactly the SPEC task model (no deleted_at/deleted_by)');
@@ -118,7 +132,8 @@ SELECT col_default_is('api', 'project_members', 'role', 'viewer', 'api.project_m
 SELECT ok(relrowsecurity AND relforcerowsecurity, format('RLS is enabled and forced on task_api.%s', relname))
   FROM pg_class
  WHERE oid IN ('task_api.users'::regclass, 'task_api.projects'::regclass,
-               'task_api.project_members'::regclass, 'task_api.tasks'::regclass)
+               'task_api.project_members'::regclass, 'task_api.tasks'::regclass,
+               'task_api.sessions'::regclass, 'task_api.api_keys'::regclass)
  ORDER BY relname;
 SELECT is_empty($$SELECT relname FROM pg_class
                    WHERE relnamespace = 'task_api'::regnamespace AND relkind IN ('r', 'p')
@@ -131,6 +146,8 @@ SELECT policies_are('task_api', 'project_members',
                     'task_api.project_members has a policy per command');
 SELECT policies_are('task_api', 'tasks', ARRAY['tasks_select', 'tasks_insert', 'tasks_update', 'tasks_delete'],
                     'task_api.tasks has a policy per command');
+SELECT policies_are('task_api', 'api_keys', ARRAY['api_keys_select', 'api_keys_update'],
+                    'task_api.api_keys has select and update (revoke) policies only: keys are created by create_api_key');
 SELECT policies_are('task_api', 'users', ARRAY['users_select', 'users_update'],
                     'task_api.users has select and update policies only (no insert or delete through the API)');
 
@@ -138,7 +155,7 @@ SELECT policies_are('task_api', 'users', ARRAY['users_select', 'users_update'],
 SELECT ok(coalesce('security_invoker=true' = ANY (c.reloptions), false), format('api.%s is security_invoker', c.relname))
   FROM pg_class c
  WHERE c.relnamespace = 'api'::regnamespace AND c.relkind = 'v'
-   AND c.relname IN ('users', 'projects', 'project_members', 'tasks')
+   AND c.relname IN ('users', 'projects', 'project_members', 'tasks', 'api_keys')
  ORDER BY c.relname;
 SELECT is_empty($$SELECT relname FROM pg_class
                    WHERE relnamespace = 'api'::regnamespace AND relkind = 'v'
@@ -152,8 +169,9 @@ SELECT triggers_are('api', 'projects', ARRAY['projects_insert', 'projects_update
                     'api.projects has INSTEAD OF INSERT/UPDATE/DELETE triggers');
 SELECT triggers_are('api', 'project_members', ARRAY['project_members_insert', 'project_members_update', 'project_members_delete'],
                     'api.project_members has INSTEAD OF INSERT/UPDATE/DELETE triggers');
-SELECT triggers_are('api', 'tasks', ARRAY['tasks_insert', 'tasks_update', 'tasks_delete'],
-                    'api.tasks has INSTEAD OF INSERT/UPDATE/DELETE triggers');
+SELECT triggers_are('api', 'tasks', ARRAY['tasks_insert', 'tasks_insert_flush', 'tasks_update', 'tasks_delete'],
+                    'api.tasks has INSTEAD OF INSERT/UPDATE/DELETE triggers and the statement-level insert flush');
+SELECT triggers_are('api', 'api_keys', ARRAY['api_keys_delete'], 'api.api_keys has its INSTEAD OF DELETE (revoke) trigger only');
 SELECT trigger_is('task_api', 'tasks', 'tasks_stamp', 'task_api', 'stamp_row', 'tasks are stamped by the C trigger stamp_row');
 SELECT trigger_is('task_api', 'projects', 'projects_stamp', 'task_api', 'stamp_row', 'projects are stamped by the C trigger stamp_row');
 SELECT has_trigger('task_api', 'project_members', 'project_members_keep_owner', 'project_members keeps an owner by trigger');
@@ -201,8 +219,10 @@ SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                  WHERE p.pronamespace IN ('api'::regnamespace, 'task_api'::regnamespace) AND p.prosecdef$$,
               ARRAY['task_api.projects_add_owner()', 'task_api.project_members_keep_owner()',
                     'task_api.check_project_name(uuid,text,uuid)',
-                    'task_api.user_id_for(uuid,text)'],
-              'only the functions that must bypass RLS (new owner, keep an owner, invitee lookup, name uniqueness) are SECURITY DEFINER');
+                    'task_api.user_id_for(uuid,text)',
+                    'task_api.start_session(uuid)', 'api.signup(text,text,text)', 'api.login(text,text)',
+                    'api.logout()', 'api.create_api_key(text,timestamp with time zone)'],
+              'only the functions that must bypass RLS (new owner, keep an owner, invitee lookup, name uniqueness, and the auth RPCs that read users, sessions and keys) are SECURITY DEFINER');
 
 -- C functions: volatility and strictness --------------------------------------------
 SELECT volatility_is('task_api', 'uuidv7', ARRAY[]::name[], 'volatile', 'uuidv7() is VOLATILE');
@@ -215,6 +235,10 @@ SELECT function_returns('task_api', 'stamp_row', ARRAY[]::name[], 'trigger', 'st
 SELECT function_lang_is('task_api', 'stamp_row', ARRAY[]::name[], 'c', 'stamp_row() is written in C');
 SELECT function_lang_is('task_api', 'pre_request', ARRAY[]::name[], 'c', 'pre_request() is written in C');
 SELECT function_lang_is('task_api', 'raise_error', ARRAY['text', 'text', 'text', 'text'], 'c', 'raise_error() is written in C');
+SELECT function_lang_is('task_api', f, a, 'c', format('%s(%s) is written in C', f, array_to_string(a, ', ')))
+  FROM (VALUES ('jwt_sign', ARRAY['text']::name[]), ('jwt_verify', ARRAY['text']::name[]), ('csrf_token', ARRAY['text']::name[]),
+               ('password_hash', ARRAY['text']::name[]), ('password_verify', ARRAY['text', 'text']::name[])) AS c(f, a)
+ ORDER BY f;
 
 -- Indexes ----------------------------------------------------------------------------
 SELECT has_index('task_api', 'users', 'users_email_key', 'users has users_email_key');
