@@ -75,4 +75,4 @@ psql:
 	@scripts/psql.sh
 
 bench:
-	@scripts/bench.sh
+	@scripts/bench.sh && scripts/bench-auth.sh --append

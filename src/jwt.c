@@ -14,6 +14,7 @@
 #include "lib/stringinfo.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
+#include "utils/memutils.h"
 #include "utils/timestamp.h"
 
 #include "guc.h"
@@ -129,10 +130,10 @@ PG_FUNCTION_INFO_V1(task_api_jwt_sign);
 Datum
 task_api_jwt_sign(PG_FUNCTION_ARGS)
 {
+	static ta_jwt_claims claims;	/* large; reused, never re-entered */
 	char	   *json = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	ta_jwt_claims *claims = palloc(sizeof(ta_jwt_claims));
 
-	if (!ta_json_parse_flat(json, strlen(json), claims))
+	if (!ta_json_parse_flat(json, strlen(json), &claims))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("claims must be a flat JSON object"),
@@ -146,22 +147,31 @@ PG_FUNCTION_INFO_V1(task_api_jwt_verify);
 Datum
 task_api_jwt_verify(PG_FUNCTION_ARGS)
 {
+	/* Large (the codec never allocates): reused, never re-entered. */
+	static ta_jwt_claims claims;
 	char	   *token = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	ta_jwt_claims *claims = palloc(sizeof(ta_jwt_claims));
-	ta_jwt_result r = ta_jwt_verify_token(token, claims);
-	TupleDesc	desc;
+	ta_jwt_result r = ta_jwt_verify_token(token, &claims);
+	TupleDesc	desc = fcinfo->flinfo->fn_extra;
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
 
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
+	if (desc == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "return type must be a row type");
+		desc = BlessTupleDesc(CreateTupleDescCopy(desc));
+		MemoryContextSwitchTo(old);
+		fcinfo->flinfo->fn_extra = desc;
+	}
 	values[0] = BoolGetDatum(r == TA_JWT_OK);
 	values[1] = CStringGetTextDatum(ta_jwt_result_text(r));
 	if (r == TA_JWT_OK)
-		values[2] = CStringGetTextDatum(ta_jwt_claims_json(claims));
+		values[2] = CStringGetTextDatum(ta_jwt_claims_json(&claims));
 	else
 		nulls[2] = true;
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(BlessTupleDesc(desc), values, nulls)));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
 
 PG_FUNCTION_INFO_V1(task_api_csrf_token);

@@ -1,0 +1,388 @@
+#!/usr/bin/env bash
+# Authentication benchmarks (run by 'make bench' after scripts/bench.sh, or
+# alone), on their own throw-away cluster on 127.0.0.1:
+#   1. The database side of a cookie-authenticated GET: the transaction
+#      PostgREST runs (settings, SET LOCAL ROLE task_api_anon, then
+#      task_api.pre_request(), which verifies the session cookie's JWT in C,
+#      looks the session up for revocation and becomes task_api_user),
+#      replayed by pgbench, vs SELECT 1.
+#   2. Verifying one HS256 token 100k times in one statement: the C
+#      task_api.jwt_verify() vs a PL/pgSQL + pgcrypto verifier.
+# Baseline and subject alternate in every round; the report gives medians and
+# ratios.  Targets are reported, never enforced.  See bench/README.md.
+#
+#   scripts/bench-auth.sh            report, and a results table of its own
+#   scripts/bench-auth.sh --append   also add the rows to the table
+#                                    scripts/bench.sh just wrote (make bench)
+source "$(dirname "$0")/lib.sh"
+
+APPEND=0
+case "${1:-}" in
+    --append) APPEND=1 ;;
+    "") ;;
+    *) die "usage: $0 [--append]" ;;
+esac
+
+PG_PORT=${TASK_API_BENCH_AUTH_PG_PORT:-5495}
+ROUNDS=${TASK_API_BENCH_ROUNDS:-3}
+CLIENTS=${TASK_API_BENCH_AUTH_CLIENTS:-8}
+DURATION=${TASK_API_BENCH_AUTH_DURATION:-10}
+WARMUP=${TASK_API_BENCH_AUTH_WARMUP:-2}
+CALLS=${TASK_API_BENCH_AUTH_CALLS:-100000}
+LOOP_CALLS=${TASK_API_BENCH_AUTH_LOOP_CALLS:-20000}
+PGSS_DURATION=${TASK_API_BENCH_AUTH_PGSS_DURATION:-3}
+SESSIONS=${TASK_API_BENCH_AUTH_SESSIONS:-10000}
+E2E_TARGET=0.7
+VERIFY_TARGET=5
+
+BENCH="$ROOT/bench"
+DB=bench_auth
+logdir="$ROOT/.task_api/bench-auth-logs"
+results="$ROOT/.task_api/bench-results.md"
+
+"$ROOT/scripts/deps.sh"
+build_and_install
+dir=$(state_dir bench-auth)
+
+cleanup() {
+    cluster_stop "$dir" || true
+    if [ -z "${TASK_API_KEEP_BENCH_CLUSTER:-}" ]; then
+        as_root rm -rf "${dir:?}/data" "${dir:?}/run"
+    fi
+}
+trap cleanup EXIT
+
+# A fresh cluster every run.
+cluster_stop "$dir"
+as_root rm -rf "${dir:?}"/*
+rm -rf "$logdir" && mkdir -p "$logdir"
+cluster_init "$dir" "$PG_PORT"
+cluster_start "$dir"
+database_setup "$dir" "$PG_PORT" "$DB"
+PASSWORD=$(as_pg cat "$dir/authenticator.password")
+
+psql_su() { cluster_psql "$dir" "$PG_PORT" -d "$DB" "$@"; }
+# psql as PostgREST's login role, with a password over TCP (scram-sha-256).
+psql_auth() {
+    PGPASSWORD=$PASSWORD "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" \
+        -U task_api_authenticator -d "$DB" "$@"
+}
+
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+meets() { awk -v v="$1" -v t="$2" 'BEGIN {print (v >= t) ? "yes" : "no"}'; }
+# Milliseconds of the last "Time: ..." line psql's \timing printed.
+last_ms() { sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -n1; }
+us_per() { awk -v ms="$1" -v n="$2" 'BEGIN {printf "%.2f", ms * 1000 / n}'; }
+
+say "auth benchmark setup: database $DB, $SESSIONS other sessions"
+USER_ID=01900000-0000-7000-8000-0000000000c1
+psql_su -v user="$USER_ID" -v sessions="$SESSIONS" -f "$BENCH/setup_auth.sql"
+psql_su -f "$BENCH/jwt_verify_plpgsql.sql"
+# A real login: the session row and its signed cookie token.
+TOKEN=$(psql_su -tAc "SELECT task_api.start_session('$USER_ID') ->> 'token'")
+JTI=$(psql_su -tAc "SELECT (task_api.jwt_verify('$TOKEN')).claims ->> 'jti'")
+{ [ -n "$TOKEN" ] && [ -n "$JTI" ]; } || die "could not start a session"
+
+# ---------------------------------------------------------------------------
+# 1. A cookie-authenticated GET, database side
+# ---------------------------------------------------------------------------
+# The statements PostgREST 12 sends for GET /projects with only the session
+# cookie (prepared, in a read-only transaction): its settings, with the
+# anonymous role as the request's role, then the pre-request hook.
+HEADERS='{"accept": "application/json", "host": "127.0.0.1:3000", "user-agent": "bench", "accept-encoding": "gzip"}'
+settings_sql() { # settings_sql COOKIES_JSON
+    echo "SELECT set_config('search_path', '\"api\", \"public\"', true), set_config('role', 'task_api_anon', true), set_config('request.jwt.claims', '{\"role\":\"task_api_anon\"}', true), set_config('request.method', 'GET', true), set_config('request.path', '/projects', true), set_config('request.headers', '$HEADERS', true), set_config('request.cookies', '$1', true)"
+}
+COOKIES="{\"task_api_session\": \"$TOKEN\"}"
+{
+    echo "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY;"
+    echo "$(settings_sql "$COOKIES");"
+    echo "SELECT task_api.pre_request();"
+    echo "COMMIT;"
+} > "$logdir/subject.sql"
+# Control: the same transaction and settings, SELECT 1 instead of the hook.
+{
+    echo "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY;"
+    echo "$(settings_sql "$COOKIES");"
+    echo "SELECT 1;"
+    echo "COMMIT;"
+} > "$logdir/control-tx.sql"
+echo "SELECT 1;" > "$logdir/select1.sql"
+
+# The subject must really authenticate: it ends as task_api_user with the
+# cookie's claims, and a revoked session is refused.
+got=$(psql_auth -tA <<SQL
+BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY;
+$(settings_sql "$COOKIES") \\g /dev/null
+SELECT task_api.pre_request() \\g /dev/null
+SELECT current_user || ' ' || (current_setting('request.jwt.claims')::json ->> 'sub') || ' ' || (current_setting('request.jwt.claims')::json ->> 'jti');
+COMMIT;
+SQL
+)
+[ "$got" = "task_api_user $USER_ID $JTI" ] || die "pre_request() did not authenticate the cookie: $got"
+REVOKED=$(psql_su -tAc "SELECT task_api.start_session('$USER_ID') ->> 'token'")
+psql_su -c "UPDATE task_api.sessions SET revoked_at = now() WHERE id = ((task_api.jwt_verify('$REVOKED')).claims ->> 'jti')::uuid"
+if out=$(psql_auth -tA 2>&1 <<SQL
+BEGIN;
+$(settings_sql "{\"task_api_session\": \"$REVOKED\"}") \\g /dev/null
+SELECT task_api.pre_request();
+SQL
+); then
+    die "pre_request() accepted a revoked session"
+fi
+grep -q 'the session has ended' <<<"$out" || die "unexpected error for a revoked session: $out"
+
+say "auth benchmark 1: cookie-authenticated GET, database side (pgbench -M prepared, $CLIENTS clients as task_api_authenticator over 127.0.0.1, -T $DURATION, $ROUNDS rounds)"
+pgbench_run() { # pgbench_run NAME SECONDS [CLIENTS]: tps
+    local name=$1 secs=$2 clients=${3:-$CLIENTS} out log="$logdir/pgbench-$1-c${3:-$CLIENTS}.log"
+    if ! PGPASSWORD=$PASSWORD "$PGBIN/pgbench" -n -M prepared -h 127.0.0.1 -p "$PG_PORT" \
+        -U task_api_authenticator -c "$clients" -j $((clients < 2 ? clients : 2)) -T "$secs" \
+        -f "$logdir/$name.sql" "$DB" >"$log" 2>&1; then
+        tail -n 20 "$log" >&2
+        die "pgbench $name failed; see $log"
+    fi
+    out=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$log")
+    grep -q '^number of failed transactions: 0 ' "$log" || die "pgbench $name: failed transactions; see $log"
+    [ -n "$out" ] || die "pgbench $name: no tps; see $log"
+    echo "$out"
+}
+for v in select1 control-tx subject; do pgbench_run "$v" "$WARMUP" >/dev/null; done
+t_sel=() t_ctl=() t_sub=()
+for r in $(seq 1 "$ROUNDS"); do
+    if [ $((r % 2)) = 1 ]; then order=(select1 control-tx subject); else order=(subject control-tx select1); fi
+    line="round $r:"
+    for v in "${order[@]}"; do
+        tps=$(pgbench_run "$v" "$DURATION")
+        case $v in
+            select1) t_sel+=("$tps") ;;
+            control-tx) t_ctl+=("$tps") ;;
+            subject) t_sub+=("$tps") ;;
+        esac
+        line="$line $v=$(printf '%.0f' "$tps") tps"
+    done
+    echo "  $line"
+done
+sel_tps=$(median "${t_sel[@]}")
+ctl_tps=$(median "${t_ctl[@]}")
+sub_tps=$(median "${t_sub[@]}")
+e2e_ratio=$(ratio "$sub_tps" "$ctl_tps")
+e2e_met=$(meets "$e2e_ratio" "$E2E_TARGET")
+sel_ratio=$(ratio "$sub_tps" "$sel_tps")
+sel_met=$(meets "$sel_ratio" "$E2E_TARGET")
+per_round="" per_round_sel=""
+for i in "${!t_sub[@]}"; do
+    per_round="$per_round $(ratio "${t_sub[$i]}" "${t_ctl[$i]}")x"
+    per_round_sel="$per_round_sel $(ratio "${t_sub[$i]}" "${t_sel[$i]}")x"
+done
+# CPUs / tps: with the CPUs saturated, the CPU time one transaction costs
+# (pgbench's share and anything else running on the machine included).
+per_tx() { awk -v t="$1" -v c="$(nproc)" 'BEGIN {printf "%.1f", 1e6 * c / t}'; }
+
+echo
+echo "Cookie-authenticated GET, database side: median of $ROUNDS rounds of ${DURATION} s, $CLIENTS clients, $(nproc) CPUs:"
+printf '  %-74s %9.0f tps  %6s us/tx x CPUs\n' \
+    "SELECT 1, one statement, autocommit (BASELINE as asked)" "$sel_tps" "$(per_tx "$sel_tps")" \
+    "PostgREST's transaction: BEGIN, settings, SELECT 1, COMMIT (CONTROL)" "$ctl_tps" "$(per_tx "$ctl_tps")" \
+    "PostgREST's transaction: BEGIN, settings, pre_request(), COMMIT (SUBJECT)" "$sub_tps" "$(per_tx "$sub_tps")"
+echo "  pre_request() added per request: $(awk -v s="$sub_tps" -v c="$ctl_tps" -v n="$(nproc)" 'BEGIN {printf "%.1f", 1e6 * n * (1 / s - 1 / c)}') us of CPU (subject - control above; noisy on a shared machine)"
+echo "  subject / control (same transaction, hook vs SELECT 1): ${e2e_ratio}x (per round:$per_round); target >= ${E2E_TARGET}x: $e2e_met"
+echo "  subject / SELECT 1 (4 statements vs 1):                ${sel_ratio}x (per round:$per_round_sel); target >= ${E2E_TARGET}x: $sel_met"
+
+# Breakdown: each piece of the hook's work repeated in one transaction
+# (a DO loop, as the superuser; the hook itself switches to the anonymous
+# role first, like the request).  Per call, loop overhead subtracted.
+say "pre_request() breakdown: $LOOP_CALLS calls of each piece in a DO loop (not part of the ratio)"
+loop_ms() { # loop_ms SETTINGS_SQL BODY: milliseconds of the DO loop
+    local out ms
+    out=$(psql_su <<SQL
+BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY;
+$1
+\\timing on
+DO \$\$ DECLARE ok boolean; BEGIN FOR i IN 1..$LOOP_CALLS LOOP $2; END LOOP; END \$\$;
+\\timing off
+COMMIT;
+SQL
+)
+    ms=$(printf '%s\n' "$out" | last_ms)
+    [ -n "$ms" ] || die "no timing for the loop $2: $out"
+    echo "$ms"
+}
+SET_COOKIE="$(settings_sql "$COOKIES") \\g /dev/null"
+SET_ANON="$(settings_sql '{}') \\g /dev/null"
+SESSION_LOOKUP="SELECT s.user_id = '$USER_ID'::uuid AND s.revoked_at IS NULL AND s.expires_at > now() INTO ok FROM task_api.sessions s WHERE s.id = '$JTI'::uuid"
+declare -A b_ms=()
+for r in 1 2 3; do
+    b_ms[empty]="${b_ms[empty]:-} $(loop_ms "" "PERFORM 1")"
+    b_ms[anon]="${b_ms[anon]:-} $(loop_ms "$SET_ANON" "PERFORM task_api.pre_request()")"
+    b_ms[cookie]="${b_ms[cookie]:-} $(loop_ms "$SET_COOKIE" "PERFORM task_api.pre_request()")"
+    b_ms[verify]="${b_ms[verify]:-} $(loop_ms "" "PERFORM task_api.jwt_verify('$TOKEN')")"
+    b_ms[session]="${b_ms[session]:-} $(loop_ms "" "$SESSION_LOOKUP")"
+done
+declare -A b_us=()
+# shellcheck disable=SC2086
+empty_ms=$(median ${b_ms[empty]})
+for k in anon cookie verify session; do
+    # shellcheck disable=SC2086
+    b_us[$k]=$(awk -v m="$(median ${b_ms[$k]})" -v e="$empty_ms" -v n="$LOOP_CALLS" 'BEGIN {printf "%.2f", (m - e) * 1000 / n}')
+done
+echo "  per call, median of 3, loop overhead ($(us_per "$empty_ms" "$LOOP_CALLS") us) subtracted:"
+printf '    %-70s %7s us\n' \
+    "pre_request(), cookie: the whole hook" "${b_us[cookie]}" \
+    "  task_api.jwt_verify() of the cookie (C: HMAC, exp, claims to JSON)" "${b_us[verify]}" \
+    "  the session row lookup, as plain PL/pgSQL SQL (pre_request: SPI)" "${b_us[session]}" \
+    "pre_request(), no cookie (anonymous: header and cookie lookups only)" "${b_us[anon]}"
+echo "    rest of the cookie path (owner switch, SPI, role and claims settings, identity check):" \
+    "$(awk -v a="${b_us[cookie]}" -v b="${b_us[verify]}" -v c="${b_us[session]}" 'BEGIN {printf "%.2f", a - b - c}') us"
+
+# The same statements in their real setting (one per transaction, between
+# network round trips, with cold CPU caches): pg_stat_statements' execution
+# time per statement, one pgbench client so that no other client preempts it.
+# The server restarts with the module loaded, after the timed rounds.
+say "pre_request() in PostgREST's transaction: pg_stat_statements, 1 client, ${PGSS_DURATION} s per script (not part of the ratio)"
+echo "shared_preload_libraries = 'task_api, pg_stat_statements'" | as_pg tee "$dir/data/bench-auth.conf" >/dev/null
+echo "include = 'bench-auth.conf'" | as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
+as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -m fast -w -t 60 restart >/dev/null \
+    || { tail -n 20 "$dir/postgres.log" >&2; die "PostgreSQL did not restart"; }
+psql_su -c "CREATE EXTENSION pg_stat_statements" -c "SELECT pg_stat_statements_reset()" >/dev/null
+pgbench_run subject "$PGSS_DURATION" 1 >/dev/null
+pgbench_run control-tx "$PGSS_DURATION" 1 >/dev/null
+psql_su -P footer=off <<'SQL' | sed 's/^/    /'
+SELECT CASE WHEN query LIKE 'SELECT set_config(%' THEN 'SELECT set_config(...) x 7 (both scripts)'
+            WHEN query = 'SELECT $1' THEN 'SELECT 1 (control)'
+            ELSE query || ' (subject)' END AS statement,
+       calls, round((1000 * mean_exec_time)::numeric, 1) AS mean_us,
+       round((1000 * min_exec_time)::numeric, 1) AS min_us,
+       round((1000 * stddev_exec_time)::numeric, 1) AS stddev_us
+  FROM pg_stat_statements
+ WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
+   AND (query LIKE 'SELECT set_config(%' OR query IN ('SELECT $1', 'SELECT task_api.pre_request()'))
+ ORDER BY mean_exec_time DESC;
+SQL
+
+# ---------------------------------------------------------------------------
+# 2. Verifying one token, per call
+# ---------------------------------------------------------------------------
+say "auth benchmark 2: $CALLS verifications of one HS256 token in one statement ($ROUNDS rounds)"
+psql_su -q <<SQL
+CREATE TABLE bench.tokens AS SELECT g AS id, '$TOKEN'::text AS token FROM generate_series(1, $CALLS) AS g;
+VACUUM (ANALYZE) bench.tokens;
+SQL
+declare -A q_sql=(
+    [scan]="SELECT count(*) FROM bench.tokens t WHERE t.token IS NOT NULL"
+    [c]="SELECT count(*) FROM bench.tokens t, LATERAL task_api.jwt_verify(t.token) v WHERE v.valid"
+    [plpgsql]="SELECT count(*) FROM bench.tokens t, LATERAL bench.jwt_verify_plpgsql(t.token) v WHERE v.valid")
+declare -A q_fn=([c]=jwt_verify [plpgsql]=jwt_verify_plpgsql)
+
+# Both verifiers must really verify: every call made, each token valid, and
+# a bad signature and an expired token refused with the same reason.
+for v in c plpgsql; do
+    got=$(psql_su -tA <<SQL
+BEGIN;
+SET LOCAL track_functions = 'all';
+${q_sql[$v]};
+SELECT calls FROM pg_stat_xact_user_functions WHERE funcname = '${q_fn[$v]}';
+COMMIT;
+SQL
+)
+    [ "$(printf '%s' "$got" | tr '\n' ' ')" = "$CALLS $CALLS" ] || die "$v: expected $CALLS valid of $CALLS calls, got: $got"
+done
+BAD_SIG=$(awk -F. '{s = $3; c = substr(s, 1, 1) == "A" ? "B" : "A"; print $1 "." $2 "." c substr(s, 2)}' <<<"$TOKEN")
+EXPIRED=$(psql_su -tAc "SELECT task_api.jwt_sign(json_build_object('sub', '$USER_ID', 'role', 'task_api_user', 'jti', '$JTI', 'iat', floor(extract(epoch FROM now())) - 7200, 'exp', floor(extract(epoch FROM now())) - 3600)::text)")
+checks=$(psql_su -tA <<SQL
+SELECT (task_api.jwt_verify(tok)).reason || ' | ' || (bench.jwt_verify_plpgsql(tok)).reason
+  FROM unnest(ARRAY['$TOKEN', '$BAD_SIG', '$EXPIRED']) AS tok;
+SQL
+)
+expected="valid | valid
+the token's signature does not match | the token's signature does not match
+the token has expired | the token has expired"
+[ "$checks" = "$expected" ] || die "the verifiers disagree on valid, tampered or expired tokens: $checks"
+echo "  both verifiers: $CALLS of $CALLS calls valid; a tampered signature and an expired token refused"
+
+time_query() { # time_query KEY: milliseconds
+    local out ms
+    out=$(psql_su -tA <<SQL
+\\timing on
+${q_sql[$1]};
+SQL
+)
+    ms=$(printf '%s\n' "$out" | last_ms)
+    [ -n "$ms" ] || die "no timing for $1: $out"
+    [ "$(printf '%s\n' "$out" | head -n1)" = "$CALLS" ] || die "$1 did not count $CALLS: $out"
+    echo "$ms"
+}
+for v in scan c plpgsql; do time_query "$v" >/dev/null; done   # warm-up
+declare -A q_ms=()
+for r in $(seq 1 "$ROUNDS"); do
+    if [ $((r % 2)) = 1 ]; then order=(scan plpgsql c); else order=(c plpgsql scan); fi
+    line="round $r:"
+    for v in "${order[@]}"; do
+        ms=$(time_query "$v")
+        q_ms[$v]="${q_ms[$v]:-} $ms"
+        line="$line $v=$(printf '%.0f' "$ms") ms"
+    done
+    echo "  $line"
+done
+declare -A q_med=()
+for v in scan c plpgsql; do
+    # shellcheck disable=SC2086
+    q_med[$v]=$(median ${q_ms[$v]})
+done
+verify_ratio=$(ratio "${q_med[plpgsql]}" "${q_med[c]}")
+verify_met=$(meets "$verify_ratio" "$VERIFY_TARGET")
+per_round=""
+read -r -a a_c <<<"${q_ms[c]}"
+read -r -a a_p <<<"${q_ms[plpgsql]}"
+for i in "${!a_c[@]}"; do per_round="$per_round $(ratio "${a_p[$i]}" "${a_c[$i]}")x"; done
+c_us=$(us_per "${q_med[c]}" "$CALLS")
+p_us=$(us_per "${q_med[plpgsql]}" "$CALLS")
+echo
+echo "Verify one HS256 token $CALLS times in one statement, median of $ROUNDS rounds:"
+printf '  %-60s %8.0f ms  %7s us/call\n' \
+    "scan of the $CALLS token rows only (reference)" "${q_med[scan]}" "$(us_per "${q_med[scan]}" "$CALLS")" \
+    "PL/pgSQL + pgcrypto verifier (BASELINE)" "${q_med[plpgsql]}" "$p_us" \
+    "task_api.jwt_verify(), C (SUBJECT)" "${q_med[c]}" "$c_us"
+echo "  without the scan: PL/pgSQL $(awk -v m="${q_med[plpgsql]}" -v s="${q_med[scan]}" -v n="$CALLS" 'BEGIN {printf "%.2f", (m - s) * 1000 / n}') us/call," \
+    "C $(awk -v m="${q_med[c]}" -v s="${q_med[scan]}" -v n="$CALLS" 'BEGIN {printf "%.2f", (m - s) * 1000 / n}') us/call"
+echo "  C speed-up over PL/pgSQL: ${verify_ratio}x (per round:$per_round); target >= ${VERIFY_TARGET}x: $verify_met"
+
+# ---------------------------------------------------------------------------
+# Results table rows (same format as scripts/bench.sh's table)
+# ---------------------------------------------------------------------------
+rows=$(
+    printf '| Cookie-authenticated GET, database side: pre_request() in PostgREST'\''s transaction (pgbench, %s clients, %s s) | same transaction with SELECT 1: %.0f tps | %.0f tps | %sx | >= %sx | %s |\n' \
+        "$CLIENTS" "$DURATION" "$ctl_tps" "$sub_tps" "$e2e_ratio" "$E2E_TARGET" "$e2e_met"
+    printf '| The same, against a bare SELECT 1 (1 statement vs 4) | SELECT 1: %.0f tps | %.0f tps | %sx | >= %sx | %s |\n' \
+        "$sel_tps" "$sub_tps" "$sel_ratio" "$E2E_TARGET" "$sel_met"
+    printf '| Verify an HS256 token (%s calls in one statement; speed-up) | PL/pgSQL + pgcrypto: %s us/call | jwt_verify() in C: %s us/call | %sx faster | >= %sx | %s |\n' \
+        "$CALLS" "$p_us" "$c_us" "$verify_ratio" "$VERIFY_TARGET" "$verify_met"
+)
+pg_version=$("$PGBIN/postgres" --version | awk '{print $3}')
+if [ "$APPEND" = 1 ] && [ -f "$results" ]; then
+    # Insert the rows after the last row of scripts/bench.sh's table.
+    tmp=$(mktemp)
+    awk -v rows="$rows" '
+        /^\|/ {print; intable = 1; next}
+        intable && !done {print rows; done = 1}
+        {print}
+        END {if (!done) print rows}' "$results" > "$tmp"
+    mv "$tmp" "$results"
+    chmod 644 "$results"
+else
+    results="$ROOT/.task_api/bench-auth-results.md"
+    {
+        echo "| Benchmark | Baseline | task_api | Ratio | Target | Met |"
+        echo "|---|---|---|---|---|---|"
+        echo "$rows"
+        echo
+        echo "Medians of $ROUNDS alternating rounds, $(date -u +%Y-%m-%d), PostgreSQL $pg_version, $(nproc) CPUs; \`scripts/bench-auth.sh\`."
+    } > "$results"
+fi
+echo
+say "results (also in $results)"
+echo
+cat "$results"
+echo
