@@ -63,6 +63,19 @@ SELECT task_api.project_role('01890a5d-ac96-774b-bcce-b302099a1001') IS NULL AS 
        task_api.has_project_role('01890a5d-ac96-774b-bcce-b302099a1001', 'editor') AS trashed_still_member;
 UPDATE task_api.projects SET deleted_at = NULL WHERE id = '01890a5d-ac96-774b-bcce-b302099a1001';
 
+-- A statement whose nested statement removes the caller's membership keeps
+-- its own snapshot's view; the next statement sees the removal.
+SELECT act_as('01890a5d-ac96-774b-bcce-b302099a0002');
+BEGIN;
+SET LOCAL ROLE task_api_user;
+WITH d AS (DELETE FROM api.project_members
+            WHERE project_id = '01890a5d-ac96-774b-bcce-b302099a1001'
+              AND user_id = '01890a5d-ac96-774b-bcce-b302099a0002' RETURNING 1)
+SELECT (SELECT task_api.project_role('01890a5d-ac96-774b-bcce-b302099a1001')) AS during FROM d;
+SELECT task_api.project_role('01890a5d-ac96-774b-bcce-b302099a1001') IS NULL AS removed_next_statement,
+       (SELECT count(*) FROM api.projects) AS projects_seen;
+ROLLBACK;
+
 -- Switching identity switches the answers.
 SELECT act_as('01890a5d-ac96-774b-bcce-b302099a0003');
 SELECT task_api.member_project_ids('viewer') AS outsider_ids;

@@ -100,6 +100,20 @@ DROP TRIGGER wrong ON other;
 INSERT INTO other VALUES (1);
 DROP TABLE other;
 
+-- Dropping and re-creating the extension in a live session: the next insert
+-- works (prepared plans follow the new types).
+DROP EXTENSION task_api CASCADE;
+CREATE EXTENSION task_api;
+INSERT INTO task_api.users (id, email, display_name) VALUES
+    ('01890a5d-ac96-774b-bcce-b302099a0001', 'editor@example.com', 'Editor');
+INSERT INTO task_api.projects (id, name, owner_id) VALUES
+    ('01890a5d-ac96-774b-bcce-b302099a1001', 'Alpha', '01890a5d-ac96-774b-bcce-b302099a0001');
+SET ROLE task_api_user;
+INSERT INTO api.tasks (project_id, title, status)
+VALUES ('01890a5d-ac96-774b-bcce-b302099a1001', 'after re-create', 'done')
+RETURNING title, status, version;
+RESET ROLE;
+
 RESET request.jwt.claims;
 DELETE FROM task_api.projects;
 DELETE FROM task_api.users;

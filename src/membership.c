@@ -55,6 +55,9 @@ typedef struct MemberCache
 {
 	bool		valid;
 	uint64		generation;
+	/* Own changes the loading snapshot could see (see own_changes_seen). */
+	LocalTransactionId load_lxid;
+	CommandId	load_curcid;
 	/* What the loading snapshot could see of other transactions. */
 	TransactionId xmin;
 	TransactionId xmax;
@@ -79,6 +82,10 @@ typedef struct MemberCache
 
 static MemberCache cache;
 static uint64 local_generation = 0;
+
+/* The command of this session's last change to memberships, projects, ... */
+static LocalTransactionId change_lxid = InvalidLocalTransactionId;
+static CommandId change_cid = InvalidCommandId;
 static SPIPlanPtr lookup_plan = NULL;
 
 #define NUM_ROLES 3
@@ -238,9 +245,29 @@ load_memberships(const pg_uuid_t *user_id, Snapshot snap)
 	PG_END_TRY();
 
 	remember_visibility(snap);
+	cache.load_lxid = MyProc->lxid;
+	cache.load_curcid = snap->curcid;
 	cache.generation = local_generation;
 	cache.user_id = *user_id;
 	cache.valid = true;
+}
+
+/*
+ * Does snap see this transaction's own changes as the loading snapshot did?
+ * Changes by command c are visible to snapshots with curcid > c.  A statement
+ * can reload the cache with a snapshot older than a change its own nested
+ * statements made: that load is valid only for that same command id.
+ */
+static bool
+own_changes_seen(Snapshot snap)
+{
+	if (change_lxid != MyProc->lxid)
+		return true;			/* no change in this transaction */
+	if (cache.load_lxid != MyProc->lxid)
+		return false;
+	if (cache.load_curcid == snap->curcid)
+		return true;
+	return cache.load_curcid > change_cid && snap->curcid > change_cid;
 }
 
 /* Make the cache current for the caller; false when there is no caller. */
@@ -261,7 +288,8 @@ refresh_cache(void)
 	if (!cache.valid ||
 		cache.generation != local_generation ||
 		memcmp(&cache.user_id, &user_id, sizeof(pg_uuid_t)) != 0 ||
-		!same_visibility(snap))
+		!same_visibility(snap) ||
+		!own_changes_seen(snap))
 		load_memberships(&user_id, snap);
 	return true;
 }
@@ -415,5 +443,7 @@ task_api_membership_changed(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("membership_changed: not called by trigger manager")));
 	local_generation++;
+	change_lxid = MyProc->lxid;
+	change_cid = GetCurrentCommandId(false);
 	return PointerGetDatum(NULL);
 }

@@ -61,10 +61,10 @@ unauthenticated(const char *message, const char *detail)
 {
 	TaHeader	clear = {"Set-Cookie",
 	SESSION_COOKIE "=; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=0"};
+	bool		cookie = ta_request_cookie(SESSION_COOKIE) != NULL;
 
 	ta_raise("unauthenticated", message, detail, "sign in again",
-			 ta_request_header("authorization") == NULL ? &clear : NULL,
-			 ta_request_header("authorization") == NULL ? 1 : 0);
+			 cookie ? &clear : NULL, cookie ? 1 : 0);
 }
 
 /*
@@ -174,6 +174,22 @@ ignores_session_cookie(void)
 		(strcmp(path, "/rpc/signup") == 0 || strcmp(path, "/rpc/login") == 0);
 }
 
+/*
+ * Signup and login set the session cookie, so a cross-site form must not be
+ * able to call them (login CSRF: signing the victim in as the attacker).
+ * HTML forms cannot send a JSON body without a CORS preflight, so these two
+ * accept only application/json.
+ */
+static void
+check_login_request(void)
+{
+	const char *type = ta_request_header("content-type");
+
+	if (type == NULL || pg_strncasecmp(type, "application/json", strlen("application/json")) != 0)
+		ta_raise("csrf_failed", "signup and login accept only a JSON body",
+				 "Send Content-Type: application/json.", NULL, NULL, 0);
+}
+
 /* Methods that change nothing need no CSRF token. */
 static bool
 is_safe_method(void)
@@ -252,11 +268,19 @@ task_api_pre_request(PG_FUNCTION_ARGS)
 	const char *role;
 	bool		by_cookie = false;
 
-	if (ta_request_header("authorization") == NULL)
+	/*
+	 * PostgREST authenticated no user (no bearer token it accepted: no
+	 * header, or e.g. an Authorization: Basic it ignores; it then sets the
+	 * anonymous role's claims): the session cookie, if any, decides.
+	 */
+	role = ta_request_claim("role");
+	if (role == NULL || strcmp(role, USER_ROLE) != 0)
 	{
 		const char *cookie = ta_request_cookie(SESSION_COOKIE);
 
-		if (cookie != NULL && cookie[0] != '\0' && !ignores_session_cookie())
+		if (ignores_session_cookie())
+			check_login_request();
+		else if (cookie != NULL && cookie[0] != '\0')
 		{
 			authenticate_cookie(cookie);
 			by_cookie = true;

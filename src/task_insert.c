@@ -98,6 +98,7 @@ typedef struct SubxactMark
 static SubxactMark *marks = NULL;
 
 static SPIPlanPtr flush_plan = NULL;
+static Oid	flush_types[NUM_INSERT];	/* element types flush_plan was made for */
 static SPIPlanPtr assignee_plan = NULL;
 
 /* Per-statement cache of the view's layout and the "done" label. */
@@ -468,6 +469,12 @@ task_api_tasks_insert_flush(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
+	/* A re-created extension has new type OIDs: prepare again. */
+	if (flush_plan != NULL && memcmp(flush_types, b->types, sizeof(flush_types)) != 0)
+	{
+		SPI_freeplan(flush_plan);
+		flush_plan = NULL;
+	}
 	if (flush_plan == NULL)
 	{
 		Oid			argtypes[NUM_INSERT];
@@ -486,6 +493,7 @@ task_api_tasks_insert_flush(PG_FUNCTION_ARGS)
 		if (plan == NULL)
 			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
 		SPI_keepplan(plan);
+		memcpy(flush_types, b->types, sizeof(flush_types));
 		flush_plan = plan;
 	}
 	/* Take the rows out first: whatever happens next, they are not retried. */

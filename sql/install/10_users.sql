@@ -19,10 +19,22 @@ CREATE UNIQUE INDEX users_email_key ON @extschema@.users (pg_catalog.lower(email
 ALTER TABLE @extschema@.users ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.users FORCE ROW LEVEL SECURITY;
 
+-- The caller's own email.  SECURITY DEFINER so that task_api_user needs no
+-- SELECT on users.email at all: nobody can read another user's address.
+CREATE FUNCTION @extschema@.own_email(user_id uuid) RETURNS text
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT u.email FROM @extschema@.users u
+     WHERE u.id = own_email.user_id AND u.id = @extschema@.current_user_id()
+$$;
+COMMENT ON FUNCTION @extschema@.own_email(uuid) IS 'The email of user_id if it is the caller, else NULL.';
+
 -- The API view: other users' emails are hidden.
 CREATE VIEW api.users WITH (security_invoker = true) AS
     SELECT u.id,
-           CASE WHEN u.id OPERATOR(pg_catalog.=) @extschema@.current_user_id() THEN u.email END AS email,
+           CASE WHEN u.id OPERATOR(pg_catalog.=) @extschema@.current_user_id()
+                THEN @extschema@.own_email(u.id) END AS email,
            u.display_name,
            u.created_at
       FROM @extschema@.users u;
@@ -60,8 +72,8 @@ BEGIN
     PERFORM @extschema@.check_problems('user', problems);
 
     UPDATE @extschema@.users SET display_name = name WHERE id = OLD.id
-        RETURNING id, email, display_name, created_at
-        INTO NEW.id, NEW.email, NEW.display_name, NEW.created_at;
+        RETURNING id, display_name, created_at
+        INTO NEW.id, NEW.display_name, NEW.created_at;
     RETURN NEW;
 END
 $$;

@@ -174,10 +174,16 @@ BEGIN
     PERFORM @extschema@.check_problems('project', problems);
     PERFORM @extschema@.check_project_name(me, NEW.name, NULL);
 
-    INSERT INTO @extschema@.projects (name, description, owner_id)
-    VALUES (NEW.name, NEW.description, me)
-    RETURNING id, name, description, owner_id, created_at, updated_at, version
-    INTO NEW.id, NEW.name, NEW.description, NEW.owner_id, NEW.created_at, NEW.updated_at, NEW.version;
+    BEGIN
+        INSERT INTO @extschema@.projects (name, description, owner_id)
+        VALUES (NEW.name, NEW.description, me)
+        RETURNING id, name, description, owner_id, created_at, updated_at, version
+        INTO NEW.id, NEW.name, NEW.description, NEW.owner_id, NEW.created_at, NEW.updated_at, NEW.version;
+    EXCEPTION WHEN unique_violation THEN
+        -- A concurrent request took the name after the check above.
+        PERFORM @extschema@.check_project_name(me, NEW.name, NULL);
+        RAISE;
+    END;
     RETURN NEW;
 END
 $$;
@@ -213,10 +219,15 @@ BEGIN
         PERFORM @extschema@.check_project_name(OLD.owner_id, NEW.name, OLD.id);
     END IF;
 
-    UPDATE @extschema@.projects SET name = NEW.name, description = NEW.description
-     WHERE id = OLD.id
-    RETURNING id, name, description, owner_id, created_at, updated_at, version
-    INTO NEW.id, NEW.name, NEW.description, NEW.owner_id, NEW.created_at, NEW.updated_at, NEW.version;
+    BEGIN
+        UPDATE @extschema@.projects SET name = NEW.name, description = NEW.description
+         WHERE id = OLD.id
+        RETURNING id, name, description, owner_id, created_at, updated_at, version
+        INTO NEW.id, NEW.name, NEW.description, NEW.owner_id, NEW.created_at, NEW.updated_at, NEW.version;
+    EXCEPTION WHEN unique_violation THEN
+        PERFORM @extschema@.check_project_name(OLD.owner_id, NEW.name, OLD.id);
+        RAISE;
+    END;
     RETURN NEW;
 END
 $$;

@@ -149,10 +149,16 @@ BEGIN
             NULL, 'PATCH the membership to change the role');
     END IF;
 
-    INSERT INTO @extschema@.project_members (project_id, user_id, role)
-    VALUES (NEW.project_id, target, NEW.role)
-    RETURNING project_id, user_id, role, added_at
-    INTO NEW.project_id, NEW.user_id, NEW.role, NEW.added_at;
+    BEGIN
+        INSERT INTO @extschema@.project_members (project_id, user_id, role)
+        VALUES (NEW.project_id, target, NEW.role)
+        RETURNING project_id, user_id, role, added_at
+        INTO NEW.project_id, NEW.user_id, NEW.role, NEW.added_at;
+    EXCEPTION WHEN unique_violation THEN
+        -- A concurrent request added the same member after the check above.
+        PERFORM @extschema@.raise_error('conflict', 'this user is already a member of the project',
+            NULL, 'PATCH the membership to change the role');
+    END;
     NEW.email := NULL;
     RETURN NEW;
 END

@@ -184,6 +184,12 @@ BEGIN
        OR NOT @extschema@.password_verify(login.password, verifier) THEN
         PERFORM @extschema@.raise_error('invalid_credentials', 'the email or password is incorrect');
     END IF;
+    -- A hash made with another cost is redone with the current one, so that
+    -- every account costs what an unknown email costs.
+    IF split_part(split_part(verifier, '$', 2), ':', 1) <> current_setting('task_api.password_iterations') THEN
+        UPDATE @extschema@.users SET password_hash = @extschema@.password_hash(login.password)
+         WHERE id = found_id;
+    END IF;
     RETURN @extschema@.start_session(found_id);
 END
 $$;

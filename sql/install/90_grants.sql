@@ -31,12 +31,13 @@ GRANT EXECUTE ON FUNCTION
     @extschema@.user_id_for(uuid, text),
     @extschema@.project_problems(text, text),
     @extschema@.check_project_name(uuid, text, uuid),
-    @extschema@.task_problems(api.tasks)
+    @extschema@.task_problems(api.tasks),
+    @extschema@.own_email(uuid)
 TO task_api_user;
 
--- Tables behind the views.  Users: no password hash, and only display_name
--- is writable.
-GRANT SELECT (id, email, display_name, created_at), UPDATE (display_name)
+-- Tables behind the views.  Users: no password hash and no email (the
+-- caller's own comes through own_email()), and only display_name is writable.
+GRANT SELECT (id, display_name, created_at), UPDATE (display_name)
     ON @extschema@.users TO task_api_user;
 -- Column-level INSERT and UPDATE: only what the API's triggers write, so
 -- server-owned columns (owner_id, stamps, ...) cannot be set even by SQL

@@ -9,7 +9,7 @@
 BEGIN;
 -- Keep password hashing fast (superuser-only; the minimum is 4096 rounds).
 SET LOCAL task_api.password_iterations = 4096;
-SELECT plan(237);
+SELECT plan(240);
 \ir helpers/setup.psql
 
 \o /dev/null
@@ -94,7 +94,8 @@ BEGIN
     RESET ROLE;
     PERFORM set_config('request.method', method, true);
     PERFORM set_config('request.path', path, true);
-    PERFORM set_config('request.headers', headers::text, true);
+    -- Clients send JSON bodies; a test can override the content type.
+    PERFORM set_config('request.headers', (jsonb_build_object('content-type', 'application/json') || headers)::text, true);
     PERFORM set_config('request.cookies', cookies::text, true);
     PERFORM set_config('request.jwt.claims', c::text, true);
     PERFORM set_config('response.headers', '[]', true);
@@ -431,6 +432,13 @@ SELECT is(tap.pre(), 'unauthenticated 401', 'pre_request: a cookie whose session
 -- Signup and login ignore a stale cookie.
 SELECT tap.cookie('POST', '/rpc/login', tap.val('web cookie') #>> '{}');
 SELECT is(tap.pre(), 'no error', 'pre_request: POST /rpc/login ignores a revoked session cookie');
+-- Login CSRF: signup and login accept only a JSON body (an HTML form cannot send one cross-site).
+SELECT tap.request('POST', '/rpc/login', '{"content-type": "application/x-www-form-urlencoded"}');
+SELECT is(tap.pre(), 'csrf_failed 403', 'pre_request: POST /rpc/login with a form body is csrf_failed 403');
+SELECT tap.request('POST', '/rpc/signup', '{"content-type": "text/plain"}');
+SELECT is(tap.pre(), 'csrf_failed 403', 'pre_request: POST /rpc/signup with a text/plain body is csrf_failed 403');
+SELECT tap.request('POST', '/rpc/login', '{"content-type": "application/json; charset=utf-8"}');
+SELECT is(tap.pre(), 'no error', 'pre_request: POST /rpc/login with application/json; charset=utf-8 passes');
 SELECT is(current_user::text, 'task_api_anon', 'the login request stays anonymous');
 SELECT is(tap.call('erin web2', $$api.login('erin@example.com', 'correct horse battery')$$), 'no error',
           'a browser with a stale cookie signs in again');

@@ -1,6 +1,6 @@
 -- Grants: least privilege for PUBLIC and the three API roles (SPEC sections 2, 5).
 BEGIN;
-SELECT plan(59);
+SELECT plan(60);
 
 -- The API roles -------------------------------------------------------------------
 SELECT ok(rolcanlogin, 'task_api_authenticator can LOG IN (PostgREST connects as it)')
@@ -88,6 +88,8 @@ SELECT ok(NOT has_column_privilege('task_api_user', 'task_api.users', 'password_
           'task_api_user cannot read task_api.users.password_hash');
 SELECT ok(NOT has_column_privilege('task_api_user', 'task_api.users', 'password_hash', 'UPDATE'),
           'task_api_user cannot write task_api.users.password_hash');
+SELECT ok(NOT has_column_privilege('task_api_user', 'task_api.users', 'email', 'SELECT'),
+          'task_api_user cannot read task_api.users.email (its own comes through own_email(), others'' never)');
 SELECT ok(NOT has_table_privilege('task_api_user', 'task_api.users', 'SELECT'),
           'task_api_user has no table-wide SELECT on task_api.users (it would include password_hash)');
 SELECT ok(has_column_privilege('task_api_user', 'task_api.users', 'display_name', 'UPDATE'),
@@ -132,6 +134,7 @@ SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                     'task_api.member_project_ids(task_api.member_role)', 'task_api.project_role(uuid)',
                     'task_api.has_project_role(uuid,task_api.member_role)', 'task_api.user_id_for(uuid,text)', 'task_api.project_problems(text,text)',
                     'task_api.check_project_name(uuid,text,uuid)', 'task_api.task_problems(api.tasks)',
+                    'task_api.own_email(uuid)',
                     'api.signup(text,text,text)', 'api.login(text,text)', 'api.logout()',
                     'api.create_api_key(text,timestamp with time zone)'],
               'task_api_user can EXECUTE exactly the hook, the auth RPCs and the helpers its views, policies and triggers call');

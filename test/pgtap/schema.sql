@@ -219,10 +219,10 @@ SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                  WHERE p.pronamespace IN ('api'::regnamespace, 'task_api'::regnamespace) AND p.prosecdef$$,
               ARRAY['task_api.projects_add_owner()', 'task_api.project_members_keep_owner()',
                     'task_api.check_project_name(uuid,text,uuid)',
-                    'task_api.user_id_for(uuid,text)',
+                    'task_api.user_id_for(uuid,text)', 'task_api.own_email(uuid)',
                     'task_api.start_session(uuid)', 'api.signup(text,text,text)', 'api.login(text,text)',
                     'api.logout()', 'api.create_api_key(text,timestamp with time zone)'],
-              'only the functions that must bypass RLS (new owner, keep an owner, invitee lookup, name uniqueness, and the auth RPCs that read users, sessions and keys) are SECURITY DEFINER');
+              'only the functions that must bypass RLS (new owner, keep an owner, invitee lookup, name uniqueness, own email, and the auth RPCs that read users, sessions and keys) are SECURITY DEFINER');
 
 -- C functions: volatility and strictness --------------------------------------------
 SELECT volatility_is('task_api', 'uuidv7', ARRAY[]::name[], 'volatile', 'uuidv7() is VOLATILE');
