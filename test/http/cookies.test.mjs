@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  api, psql, show, createUser, uniqueEmail, list, REPRESENTATION, expectError, expectStatus,
+  api, psql, show, createUser, uniqueEmail, list, REPRESENTATION, expectError, expectStatus, BASE_URL,
 } from './lib.mjs';
 import {
   PASSWORD, JWT_TTL, signup, login, signupRaw, loginRaw, decodeJwt, responseCookies, CookieJar,
@@ -233,4 +233,25 @@ test('an API key is not a session: as a cookie it is 401 unauthenticated', async
   expectStatus(r, 201);
   expectStatus(await api('GET', '/projects', { token: r.body.key }), 200);
   expectError(await api('GET', '/projects', { headers: { Cookie: cookieHeader(r.body.key) } }), 401, 'unauthenticated');
+});
+
+test('login CSRF: signup and login refuse a cross-site form body (403 csrf_failed) and set no cookie', async () => {
+  for (const path of ['/rpc/login', '/rpc/signup']) {
+    const res = await fetch(`${BASE_URL}${path}`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-www-form-urlencoded' },
+      body: 'email=attacker%40example.com&password=attacker-password',
+    });
+    const body = await res.json();
+    assert.equal(res.status, 403, `${path}: ${JSON.stringify(body)}`);
+    assert.equal(body.code, 'csrf_failed');
+    assert.equal(res.headers.get('set-cookie'), null);
+  }
+});
+
+test('an Authorization header PostgREST does not authenticate (Basic) does not turn a bad cookie into anonymous', async () => {
+  const res = await api('GET', '/projects', {
+    headers: { Authorization: 'Basic dXNlcjpwYXNz', Cookie: 'task_api_session=not.a.token' },
+  });
+  expectError(res, 401, 'unauthenticated');
 });
