@@ -47,7 +47,7 @@ dir=$(state_dir bench-auth)
 cleanup() {
     cluster_stop "$dir" || true
     if [ -z "${TASK_API_KEEP_BENCH_CLUSTER:-}" ]; then
-        as_root rm -rf "${dir:?}/data" "${dir:?}/run"
+        as_root rm -rf "${dir:?}/data" "$(socket_dir "$dir")" "${dir:?}/initialized"
     fi
 }
 trap cleanup EXIT

@@ -40,7 +40,7 @@ cleanup() {
     postgrest_stop "$bare_pid" || true
     cluster_stop "$dir" || true
     if [ -z "${TASK_API_KEEP_BENCH_CLUSTER:-}" ]; then
-        as_root rm -rf "${dir:?}/data" "${dir:?}/run"
+        as_root rm -rf "${dir:?}/data" "$(socket_dir "$dir")" "${dir:?}/initialized"
     fi
 }
 trap cleanup EXIT
@@ -318,7 +318,7 @@ SQL
 pgrst_sql task_api_user "{\"sub\": \"$MEMBER\", \"role\": \"task_api_user\", \"jti\": \"$JTI\"}" 1 > "$logdir/pgbench-api.sql"
 pgrst_sql bench_anon '{"role": "bench_anon"}' 0 > "$logdir/pgbench-bare.sql"
 pgbench_tps() { # pgbench_tps DB SCRIPT
-    "$PGBIN/pgbench" -n -M prepared -h "$dir/run" -p "$PG_PORT" -U postgres \
+    "$PGBIN/pgbench" -n -M prepared -h "$(socket_dir "$dir")" -p "$PG_PORT" -U postgres \
         -c "$CONCURRENCY" -j 2 -t $((REQUESTS / CONCURRENCY)) -f "$2" "$1" 2>&1 \
         | sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p'
 }

@@ -6,7 +6,8 @@
 source "$(dirname "$0")/lib.sh"
 
 [ $# -ge 1 ] || die "usage: $0 EMAIL [DISPLAY_NAME]"
-dir=$(readlink -f "$ROOT/.task_api/serve") || die "run 'make serve' first"
+dir=$(existing_state_dir serve)
+[ -n "$dir" ] || die "run 'make serve' first"
 PG_PORT=$(cluster_port "$dir" "${TASK_API_PG_PORT:-5499}")
 cluster_psql "$dir" "$PG_PORT" -d task_api -tA -v email="$1" -v name="${2:-${1%%@*}}" <<'SQL'
 WITH u AS (

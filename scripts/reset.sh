@@ -4,9 +4,8 @@
 source "$(dirname "$0")/lib.sh"
 
 "$ROOT/scripts/stop.sh"
-if [ -e "$ROOT/.task_api/serve" ]; then
-    dir=$(readlink -f "$ROOT/.task_api/serve")
+dir=$(existing_state_dir serve)
+if [ -n "$dir" ]; then
     say "deleting $dir"
-    as_root rm -rf "${dir:?}"
-    rm -f "$ROOT/.task_api/serve"
+    remove_state_dir serve
 fi

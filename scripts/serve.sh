@@ -30,6 +30,11 @@ if [ -f "$dir/fingerprint" ] && [ "$(cat "$dir/fingerprint")" != "$fingerprint" 
     say "      'make reset' recreates the database with it (and deletes its data)"
 fi
 echo "$fingerprint" > "$dir/fingerprint"
+# A PostgREST still running on another port is restarted on the new one.
+old_port=$(sed -n 's/^server-port = //p' "$ROOT/.task_api/postgrest-serve.conf" 2>/dev/null || true)
+if [ -n "$old_port" ] && [ "$old_port" != "$API_PORT" ]; then
+    postgrest_stop "$ROOT/.task_api/postgrest-serve.pid"
+fi
 conf=$(postgrest_config "$dir" "$PG_PORT" "$DB" "$API_PORT")
 postgrest_start "$conf" "$ROOT/.task_api/postgrest-serve.log" "$ROOT/.task_api/postgrest-serve.pid" "$API_PORT"
 

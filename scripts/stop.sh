@@ -3,6 +3,7 @@
 source "$(dirname "$0")/lib.sh"
 
 postgrest_stop "$ROOT/.task_api/postgrest-serve.pid"
-if [ -e "$ROOT/.task_api/serve" ]; then
-    cluster_stop "$(readlink -f "$ROOT/.task_api/serve")"
+dir=$(existing_state_dir serve)
+if [ -n "$dir" ]; then
+    cluster_stop "$dir"
 fi

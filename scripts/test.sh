@@ -25,7 +25,7 @@ cleanup() {
     postgrest_stop "$pidfile" || true
     cluster_stop "$dir" || true
     if [ -z "${TASK_API_KEEP_TEST_CLUSTER:-}" ]; then
-        as_root rm -rf "${dir:?}/data" "${dir:?}/run"
+        as_root rm -rf "${dir:?}/data" "$(socket_dir "$dir")" "${dir:?}/initialized"
     fi
 }
 trap cleanup EXIT
@@ -69,7 +69,7 @@ fi
 if tier regress; then
 say "tier 1: pg_regress and isolation tests"
 set +e
-make -C "$ROOT" -s installcheck PGHOST="$dir/run" PGPORT="$PG_PORT" PGUSER=postgres \
+make -C "$ROOT" -s installcheck PGHOST="$(socket_dir "$dir")" PGPORT="$PG_PORT" PGUSER=postgres \
     >"$logdir/regress.log" 2>&1
 regress_rc=$?
 set -e
@@ -87,7 +87,7 @@ say "tier 2: pgTAP"
 cluster_psql "$dir" "$PG_PORT" -d postgres -c "CREATE DATABASE task_api_tap"
 cluster_psql "$dir" "$PG_PORT" -d task_api_tap -c "CREATE EXTENSION pgtap" -c "CREATE EXTENSION task_api"
 set +e
-pg_prove --verbose -h "$dir/run" -p "$PG_PORT" -U postgres -d task_api_tap \
+pg_prove --verbose -h "$(socket_dir "$dir")" -p "$PG_PORT" -U postgres -d task_api_tap \
     ${TASK_API_PGTAP_FILES:-"$ROOT"/test/pgtap/*.sql} >"$logdir/pgtap.log" 2>&1
 tap_rc=$?
 set -e
@@ -108,7 +108,7 @@ postgrest_start "$conf" "$logdir/postgrest.log" "$pidfile" "$API_PORT"
 set +e
 TASK_API_URL="http://127.0.0.1:$API_PORT" \
 TASK_API_JWT_SECRET="$(cluster_secret "$dir" jwt_secret)" \
-TASK_API_PSQL="$PGBIN/psql" TASK_API_PGHOST="$dir/run" TASK_API_PGPORT="$PG_PORT" \
+TASK_API_PSQL="$PGBIN/psql" TASK_API_PGHOST="$(socket_dir "$dir")" TASK_API_PGPORT="$PG_PORT" \
 TASK_API_PGDATABASE=task_api_http TASK_API_AS_PG="$( [ "$(id -u)" = 0 ] && echo postgres )" \
     node --test --test-reporter=tap ${TASK_API_HTTP_FILES:-"$ROOT"/test/http/*.test.mjs} >"$logdir/http.log" 2>&1
 http_rc=$?
