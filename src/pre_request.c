@@ -108,7 +108,8 @@ check_session(const pg_uuid_t *session_id, const pg_uuid_t *user_id)
 /*
  * The API key must exist, belong to the user and be unrevoked and
  * unexpired.  Its last_used_at is kept to the minute, on requests that may
- * write (PostgREST runs GET and HEAD read-only).
+ * write (PostgREST runs GET and HEAD read-only); a request never waits for
+ * another one holding the key's row (SKIP LOCKED).
  */
 static void
 check_api_key(const pg_uuid_t *key_id, const pg_uuid_t *user_id)
@@ -125,9 +126,11 @@ check_api_key(const pg_uuid_t *key_id, const pg_uuid_t *user_id)
 	if (!XactReadOnly)
 		(void) ta_owner_query_row(&api_key_touch_plan,
 								  "UPDATE task_api.api_keys SET last_used_at = pg_catalog.now()"
-								  " WHERE id OPERATOR(pg_catalog.=) $1"
-								  "   AND (last_used_at IS NULL OR last_used_at OPERATOR(pg_catalog.<)"
-								  "        (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 minute'))",
+								  " WHERE id = (SELECT k.id FROM task_api.api_keys k"
+								  "              WHERE k.id OPERATOR(pg_catalog.=) $1"
+								  "                AND (k.last_used_at IS NULL OR k.last_used_at OPERATOR(pg_catalog.<)"
+								  "                     (pg_catalog.now() OPERATOR(pg_catalog.-) interval '1 minute'))"
+								  "                FOR UPDATE SKIP LOCKED)",
 								  1, types, args, false, 0, NULL, NULL);
 }
 
