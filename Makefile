@@ -18,6 +18,7 @@ OBJS = \
 	src/password.o \
 	src/owner_spi.o \
 	src/task_insert.o \
+	src/etag.o \
 	src/stamp.o
 
 # The install script is assembled from one file per resource, in order.

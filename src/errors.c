@@ -172,8 +172,9 @@ ta_raise(const char *code, const char *message, const char *details,
 	appendStringInfo(&detail, "{\"status\": %d, \"headers\": {", status);
 	for (int j = 0; j < current.count; j++)
 	{
+		/* An ETag describes a representation; an error has none. */
 		if (current.names[j] == NULL || current.values[j] == NULL ||
-			set_again_later(&current, j))
+			set_again_later(&current, j) || pg_strcasecmp(current.names[j], "ETag") == 0)
 			continue;
 		append_json_member(&detail, current.names[j], current.values[j], first);
 		first = false;
@@ -193,15 +194,17 @@ ta_raise(const char *code, const char *message, const char *details,
 	pg_unreachable();
 }
 
-void
-ta_append_header(const char *name, const char *value)
+/*
+ * Rewrite response.headers: the headers set so far, less those called
+ * `drop` (case-insensitively; NULL drops none), plus name: value (if name).
+ */
+static void
+rewrite_headers(const char *drop, const char *name, const char *value)
 {
 	const char *raw = GetConfigOption(RESPONSE_HEADERS_GUC, true, false);
 	TaPairs		current;
 	StringInfoData buf;
 	bool		first = true;
-
-	check_header(name, value);
 
 	if (!ta_json_collect_pairs(raw, 2, &current))
 		ereport(ERROR,
@@ -212,7 +215,8 @@ ta_append_header(const char *name, const char *value)
 	appendStringInfoChar(&buf, '[');
 	for (int i = 0; i < current.count; i++)
 	{
-		if (current.values[i] == NULL)
+		if (current.values[i] == NULL ||
+			(drop != NULL && pg_strcasecmp(current.names[i], drop) == 0))
 			continue;
 		if (!first)
 			appendStringInfoString(&buf, ", ");
@@ -221,16 +225,33 @@ ta_append_header(const char *name, const char *value)
 		appendStringInfoChar(&buf, '}');
 		first = false;
 	}
-	if (!first)
-		appendStringInfoString(&buf, ", ");
-	appendStringInfoChar(&buf, '{');
-	append_json_member(&buf, name, value, true);
-	appendStringInfoString(&buf, "}]");
+	if (name != NULL)
+	{
+		if (!first)
+			appendStringInfoString(&buf, ", ");
+		appendStringInfoChar(&buf, '{');
+		append_json_member(&buf, name, value, true);
+		appendStringInfoChar(&buf, '}');
+	}
+	appendStringInfoChar(&buf, ']');
 
 	(void) set_config_option(RESPONSE_HEADERS_GUC, buf.data,
 							 PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_LOCAL, true, 0, false);
 	pfree(buf.data);
+}
+
+void
+ta_append_header(const char *name, const char *value)
+{
+	check_header(name, value);
+	rewrite_headers(NULL, name, value);
+}
+
+void
+ta_remove_header(const char *name)
+{
+	rewrite_headers(name, NULL, NULL);
 }
 
 PG_FUNCTION_INFO_V1(task_api_raise_error);

@@ -26,4 +26,7 @@ extern void ta_raise(const char *code, const char *message,
 /* Append a header to response.headers, keeping the ones already there. */
 extern void ta_append_header(const char *name, const char *value);
 
+/* Remove every header called name (case-insensitively) from response.headers. */
+extern void ta_remove_header(const char *name);
+
 #endif							/* TASK_API_ERRORS_H */

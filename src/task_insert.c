@@ -42,6 +42,7 @@
 #include "utils/timestamp.h"
 
 #include "errors.h"
+#include "etag.h"
 #include "membership.h"
 #include "owner_spi.h"
 #include "request.h"
@@ -435,6 +436,7 @@ task_api_tasks_insert(PG_FUNCTION_ARGS)
 	values[C_COMPLETED_AT] = nulls[C_COMPLETED_AT] ? (Datum) 0 : TimestampTzGetDatum(now);
 
 	buffer_row(get_buffer(info), values, nulls);
+	ta_note_etag(1);
 	return PointerGetDatum(heap_form_tuple(desc, values, nulls));
 }
 

@@ -88,6 +88,14 @@ CREATE FUNCTION @extschema@.stamp_row() RETURNS trigger
     AS 'MODULE_PATHNAME', 'task_api_stamp_row' LANGUAGE C;
 COMMENT ON FUNCTION @extschema@.stamp_row() IS 'BEFORE INSERT OR UPDATE row trigger: stamp_row(updated_at_col, version_col [, status_col, done_value, completed_at_col]) maintains updated_at, version and completed_at.';
 
+CREATE FUNCTION @extschema@.check_if_match(version integer) RETURNS void
+    AS 'MODULE_PATHNAME', 'task_api_check_if_match' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.check_if_match(integer) IS 'Compare the request''s If-Match with a row''s version: precondition_failed (412) on a mismatch, invalid_parameter (400) when malformed; nothing without If-Match.';
+
+CREATE FUNCTION @extschema@.note_etag(version integer) RETURNS void
+    AS 'MODULE_PATHNAME', 'task_api_note_etag' LANGUAGE C VOLATILE STRICT PARALLEL UNSAFE;
+COMMENT ON FUNCTION @extschema@.note_etag(integer) IS 'Note a row written by this statement: a response for exactly one row carries ETag: "<version>".';
+
 -- Validation helpers --------------------------------------------------------
 
 -- One {field, problem} entry of a validation_failed details array.

@@ -184,6 +184,7 @@ BEGIN
         PERFORM @extschema@.check_project_name(me, NEW.name, NULL);
         RAISE;
     END;
+    PERFORM @extschema@.note_etag(NEW.version);
     RETURN NEW;
 END
 $$;
@@ -197,6 +198,7 @@ BEGIN
     IF @extschema@.project_role(OLD.id) IS DISTINCT FROM 'owner' THEN
         PERFORM @extschema@.raise_error('forbidden', 'only a project owner can change the project');
     END IF;
+    PERFORM @extschema@.check_if_match(OLD.version);
     NEW.name := pg_catalog.btrim(NEW.name, E' \t\r\n');
     problems := @extschema@.project_problems(NEW.name, NEW.description);
     IF NEW.id IS DISTINCT FROM OLD.id THEN
@@ -228,6 +230,7 @@ BEGIN
         PERFORM @extschema@.check_project_name(OLD.owner_id, NEW.name, OLD.id);
         RAISE;
     END;
+    PERFORM @extschema@.note_etag(NEW.version);
     RETURN NEW;
 END
 $$;
@@ -239,6 +242,7 @@ BEGIN
     IF @extschema@.project_role(OLD.id) IS DISTINCT FROM 'owner' THEN
         PERFORM @extschema@.raise_error('forbidden', 'only a project owner can delete the project');
     END IF;
+    PERFORM @extschema@.check_if_match(OLD.version);
     DELETE FROM @extschema@.projects WHERE id = OLD.id;
     RETURN OLD;
 END

@@ -139,6 +139,7 @@ BEGIN
         PERFORM @extschema@.raise_error('forbidden', 'viewers cannot write tasks',
             NULL, 'ask a project owner for the editor role');
     END IF;
+    PERFORM @extschema@.check_if_match(OLD.version);
     NEW.title := pg_catalog.btrim(NEW.title, E' \t\r\n');
     problems := @extschema@.task_problems(NEW);
     IF NEW.id IS DISTINCT FROM OLD.id THEN
@@ -170,6 +171,7 @@ BEGIN
               created_by, created_at, updated_at, completed_at, version
     INTO NEW.id, NEW.project_id, NEW.assignee_id, NEW.title, NEW.description, NEW.status, NEW.priority,
          NEW.due_date, NEW.created_by, NEW.created_at, NEW.updated_at, NEW.completed_at, NEW.version;
+    PERFORM @extschema@.note_etag(NEW.version);
     RETURN NEW;
 END
 $$;
@@ -182,6 +184,7 @@ BEGIN
         PERFORM @extschema@.raise_error('forbidden', 'viewers cannot delete tasks',
             NULL, 'ask a project owner for the editor role');
     END IF;
+    PERFORM @extschema@.check_if_match(OLD.version);
     DELETE FROM @extschema@.tasks WHERE id = OLD.id;
     RETURN OLD;
 END

@@ -32,7 +32,9 @@ GRANT EXECUTE ON FUNCTION
     @extschema@.project_problems(text, text),
     @extschema@.check_project_name(uuid, text, uuid),
     @extschema@.task_problems(api.tasks),
-    @extschema@.own_email(uuid)
+    @extschema@.own_email(uuid),
+    @extschema@.check_if_match(integer),
+    @extschema@.note_etag(integer)
 TO task_api_user;
 
 -- Tables behind the views.  Users: no password hash and no email (the

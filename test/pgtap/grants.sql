@@ -134,7 +134,7 @@ SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                     'task_api.member_project_ids(task_api.member_role)', 'task_api.project_role(uuid)',
                     'task_api.has_project_role(uuid,task_api.member_role)', 'task_api.user_id_for(uuid,text)', 'task_api.project_problems(text,text)',
                     'task_api.check_project_name(uuid,text,uuid)', 'task_api.task_problems(api.tasks)',
-                    'task_api.own_email(uuid)',
+                    'task_api.own_email(uuid)', 'task_api.check_if_match(integer)', 'task_api.note_etag(integer)',
                     'api.signup(text,text,text)', 'api.login(text,text)', 'api.logout()',
                     'api.create_api_key(text,timestamp with time zone)'],
               'task_api_user can EXECUTE exactly the hook, the auth RPCs and the helpers its views, policies and triggers call');
