@@ -173,6 +173,21 @@ export async function addMember(ownerToken, projectId, userId, role = 'viewer') 
   return create('/project_members', ownerToken, { project_id: projectId, user_id: userId, role });
 }
 
+// A request the HTTP server may refuse before any SQL runs (say, 1 MB of
+// headers): it answers 4xx, or closes the connection while the request is
+// still arriving.  Either is a refusal; a 5xx or a success is not.
+export async function expectRefused(method, path, opts) {
+  let res;
+  try {
+    res = await api(method, path, opts);
+  } catch (e) {
+    if (e instanceof TypeError) return null;
+    throw e;
+  }
+  assert.ok(res.status >= 400 && res.status < 500, `expected a 4xx refusal: ${show(res)}`);
+  return res;
+}
+
 // GET returning the JSON array (asserting 200).
 export async function list(path, token) {
   const res = await api('GET', path, { token });
