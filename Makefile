@@ -19,6 +19,7 @@ OBJS = \
 	src/owner_spi.o \
 	src/task_insert.o \
 	src/etag.o \
+	src/soft_delete.o \
 	src/stamp.o
 
 # The install script is assembled from one file per resource, in order.

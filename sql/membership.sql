@@ -91,6 +91,5 @@ RESET enable_seqscan;
 SELECT task_api.membership_changed();
 
 RESET request.jwt.claims;
-DELETE FROM task_api.projects;
-DELETE FROM task_api.users;
+TRUNCATE task_api.users CASCADE;
 DROP FUNCTION act_as(uuid);

@@ -115,8 +115,7 @@ RETURNING title, status, version;
 RESET ROLE;
 
 RESET request.jwt.claims;
-DELETE FROM task_api.projects;
-DELETE FROM task_api.users;
+TRUNCATE task_api.users CASCADE;
 DROP FUNCTION act_as(uuid);
 DROP FUNCTION try_insert(text);
 DROP FUNCTION careful_title(int);

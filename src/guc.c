@@ -16,6 +16,7 @@ char	   *ta_jwt_secret = NULL;
 char	   *ta_cursor_secret = NULL;
 int			ta_jwt_ttl = 3600;
 int			ta_password_iterations = 100000;
+int			ta_trash_retention = 30 * 24 * 3600;
 
 /* Register every task_api setting and reserve the prefix. */
 void
@@ -59,6 +60,17 @@ ta_guc_init(void)
 							10000000,
 							PGC_SUSET,
 							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("task_api.trash_retention",
+							"How long deleted projects and tasks stay in the trash before task_api.purge_expired() removes them.",
+							NULL,
+							&ta_trash_retention,
+							30 * 24 * 3600,
+							60,
+							PG_INT32_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
 							NULL, NULL, NULL);
 
 	MarkGUCPrefixReserved("task_api");

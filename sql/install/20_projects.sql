@@ -243,7 +243,12 @@ BEGIN
         PERFORM @extschema@.raise_error('forbidden', 'only a project owner can delete the project');
     END IF;
     PERFORM @extschema@.check_if_match(OLD.version);
-    DELETE FROM @extschema@.projects WHERE id = OLD.id;
+    -- To the trash, with its live tasks, marked so that restoring the
+    -- project brings back exactly those (see 60_trash.sql).
+    UPDATE @extschema@.tasks
+       SET deleted_at = pg_catalog.now(), deleted_by = @extschema@.current_user_id(), deleted_with_project = true
+     WHERE project_id = OLD.id AND deleted_at IS NULL;
+    DELETE FROM @extschema@.projects WHERE id = OLD.id AND deleted_at IS NULL;
     RETURN OLD;
 END
 $$;

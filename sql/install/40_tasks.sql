@@ -5,7 +5,10 @@
 
 CREATE TABLE @extschema@.tasks (
     id           uuid PRIMARY KEY DEFAULT @extschema@.uuidv7(),
-    project_id   uuid NOT NULL REFERENCES @extschema@.projects (id) ON DELETE CASCADE,
+    -- RESTRICT, not CASCADE: a cascaded delete of a live task would be
+    -- turned into a soft delete by its trigger and leave it orphaned; purging
+    -- deletes a project's tasks first (60_trash.sql).
+    project_id   uuid NOT NULL REFERENCES @extschema@.projects (id) ON DELETE RESTRICT,
     assignee_id  uuid,
     title        text NOT NULL CHECK (pg_catalog.char_length(title) BETWEEN 1 AND 200),
     description  text CHECK (pg_catalog.char_length(description) <= 10000),
@@ -185,7 +188,9 @@ BEGIN
             NULL, 'ask a project owner for the editor role');
     END IF;
     PERFORM @extschema@.check_if_match(OLD.version);
-    DELETE FROM @extschema@.tasks WHERE id = OLD.id;
+    -- Live rows only: a concurrent DELETE that trashed it first must not
+    -- turn this one into a purge.
+    DELETE FROM @extschema@.tasks WHERE id = OLD.id AND deleted_at IS NULL;
     RETURN OLD;
 END
 $$;

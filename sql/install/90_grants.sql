@@ -48,12 +48,13 @@ GRANT SELECT (id, display_name, created_at), UPDATE (display_name)
 -- created_by is pinned to the caller by the insert policy.  The owner hand-off and the
 -- stamp trigger run with the table owner's rights.
 GRANT SELECT, DELETE ON @extschema@.projects, @extschema@.project_members, @extschema@.tasks TO task_api_user;
-GRANT INSERT (name, description, owner_id), UPDATE (name, description)
+GRANT INSERT (name, description, owner_id), UPDATE (name, description, deleted_at, deleted_by)
     ON @extschema@.projects TO task_api_user;
 GRANT INSERT (project_id, user_id, role), UPDATE (role)
     ON @extschema@.project_members TO task_api_user;
 GRANT INSERT (id, project_id, assignee_id, title, description, status, priority, due_date, created_by),
-      UPDATE (project_id, assignee_id, title, description, status, priority, due_date)
+      UPDATE (project_id, assignee_id, title, description, status, priority, due_date,
+              deleted_at, deleted_by, deleted_with_project)
     ON @extschema@.tasks TO task_api_user;
 
 -- Authentication: signup and login for everybody; the rest for users.
@@ -63,6 +64,14 @@ GRANT EXECUTE ON FUNCTION api.logout(), api.create_api_key(text, timestamptz) TO
 GRANT SELECT (id, name, created_at, expires_at, revoked_at, last_used_at, user_id), UPDATE (revoked_at)
     ON @extschema@.api_keys TO task_api_user;
 GRANT SELECT, DELETE ON api.api_keys TO task_api_user;
+
+-- The trash.
+GRANT SELECT ON api.trash TO task_api_user;
+GRANT EXECUTE ON FUNCTION
+    @extschema@.trash_retention(),
+    @extschema@.trashed_task(uuid),
+    api.restore_task(uuid), api.restore_project(uuid), api.purge_task(uuid), api.purge_project(uuid)
+TO task_api_user;
 
 -- The API.
 GRANT SELECT, UPDATE ON api.users TO task_api_user;

@@ -1,0 +1,179 @@
+-- Soft delete, the trash, restore and purge ------------------------------------------
+-- DELETE moves projects and tasks to the trash (task_api.soft_delete(), a
+-- generic C trigger); deleting a project moves its live tasks with it, and
+-- restoring it brings back exactly those.  Owners purge (hard delete);
+-- task_api.purge_expired() purges what has been in the trash longer than
+-- task_api.trash_retention.
+
+CREATE FUNCTION @extschema@.soft_delete() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'task_api_soft_delete' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.soft_delete() IS 'BEFORE DELETE row trigger: soft_delete(deleted_at_col [, deleted_by_col]) turns DELETE of a live row into setting deleted_at (and deleted_by); deleting a row already deleted removes it (so a DELETE meant for live rows should say AND deleted_at IS NULL).';
+
+-- Tasks that went to the trash with their project (not on their own).
+ALTER TABLE @extschema@.tasks ADD COLUMN deleted_with_project boolean NOT NULL DEFAULT false;
+
+CREATE TRIGGER projects_soft_delete BEFORE DELETE ON @extschema@.projects
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.soft_delete('deleted_at', 'deleted_by');
+CREATE TRIGGER tasks_soft_delete BEFORE DELETE ON @extschema@.tasks
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.soft_delete('deleted_at', 'deleted_by');
+
+-- The trash, and purging it, by age.
+CREATE INDEX projects_trash_idx ON @extschema@.projects (deleted_at) WHERE deleted_at IS NOT NULL;
+CREATE INDEX tasks_trash_idx ON @extschema@.tasks (project_id, deleted_at) WHERE deleted_at IS NOT NULL;
+
+-- How long the trash keeps things.
+CREATE FUNCTION @extschema@.trash_retention() RETURNS interval
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN pg_catalog.current_setting('task_api.trash_retention')::interval;
+COMMENT ON FUNCTION @extschema@.trash_retention() IS 'task_api.trash_retention as an interval (30 days by default).';
+
+CREATE VIEW api.trash WITH (security_invoker = true) AS
+    SELECT 'project'::text AS resource_type, p.id, p.id AS project_id, p.name AS title,
+           p.deleted_at, p.deleted_by, p.deleted_at + @extschema@.trash_retention() AS purge_after
+      FROM @extschema@.projects p
+     WHERE p.deleted_at IS NOT NULL AND @extschema@.has_project_role(p.id, 'owner')
+    UNION ALL
+    SELECT 'task'::text, t.id, t.project_id, t.title,
+           t.deleted_at, t.deleted_by, t.deleted_at + @extschema@.trash_retention()
+      FROM @extschema@.tasks t
+      JOIN @extschema@.projects p ON p.id = t.project_id AND p.deleted_at IS NULL
+     WHERE t.deleted_at IS NOT NULL AND NOT t.deleted_with_project
+       AND @extschema@.has_project_role(t.project_id, 'editor');
+COMMENT ON VIEW api.trash IS 'What you may restore: projects you own and tasks of projects where you are an editor or owner, deleted within task_api.trash_retention. Tasks deleted with their project come back with it.';
+COMMENT ON COLUMN api.trash.resource_type IS 'project or task.';
+COMMENT ON COLUMN api.trash.id IS 'Id of the deleted project or task (for restore_* and purge_*).';
+COMMENT ON COLUMN api.trash.project_id IS 'The project (for a project, its own id).';
+COMMENT ON COLUMN api.trash.title IS 'The task''s title, or the project''s name.';
+COMMENT ON COLUMN api.trash.deleted_at IS 'When it was deleted.';
+COMMENT ON COLUMN api.trash.deleted_by IS 'Who deleted it.';
+COMMENT ON COLUMN api.trash.purge_after IS 'When task_api.purge_expired() may remove it for good.';
+
+-- A trashed row of the caller's, or not_found (absent, not visible, or live).
+CREATE FUNCTION @extschema@.trashed_task(task_id uuid) RETURNS @extschema@.tasks
+    LANGUAGE plpgsql STABLE
+AS $$
+DECLARE
+    t @extschema@.tasks;
+BEGIN
+    SELECT * INTO t FROM @extschema@.tasks WHERE id = task_id AND deleted_at IS NOT NULL;
+    IF NOT FOUND THEN
+        PERFORM @extschema@.raise_error('not_found', 'no such task in the trash');
+    END IF;
+    RETURN t;
+END
+$$;
+
+CREATE FUNCTION api.restore_task(id uuid) RETURNS api.tasks
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    t @extschema@.tasks := @extschema@.trashed_task(restore_task.id);
+    restored api.tasks;
+BEGIN
+    IF t.deleted_with_project OR @extschema@.project_role(t.project_id) IS NULL THEN
+        PERFORM @extschema@.raise_error('not_found', 'no such task in the trash',
+            'It went to the trash with its project: restore the project.');
+    END IF;
+    IF @extschema@.project_role(t.project_id) < 'editor' THEN
+        PERFORM @extschema@.raise_error('forbidden', 'viewers cannot restore tasks');
+    END IF;
+    UPDATE @extschema@.tasks SET deleted_at = NULL, deleted_by = NULL WHERE tasks.id = t.id;
+    SELECT * INTO restored FROM api.tasks WHERE api.tasks.id = t.id;
+    PERFORM @extschema@.note_etag(restored.version);
+    RETURN restored;
+END
+$$;
+COMMENT ON FUNCTION api.restore_task(uuid) IS 'Bring a task back from the trash (editors and owners): 200 with the task.';
+
+CREATE FUNCTION api.restore_project(id uuid) RETURNS api.projects
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    p @extschema@.projects;
+    restored api.projects;
+BEGIN
+    SELECT * INTO p FROM @extschema@.projects WHERE projects.id = restore_project.id AND deleted_at IS NOT NULL;
+    IF NOT FOUND THEN
+        PERFORM @extschema@.raise_error('not_found', 'no such project in the trash');
+    END IF;
+    IF NOT @extschema@.has_project_role(p.id, 'owner') THEN
+        PERFORM @extschema@.raise_error('forbidden', 'only a project owner can restore the project');
+    END IF;
+    PERFORM @extschema@.check_project_name(p.owner_id, p.name, p.id);
+    UPDATE @extschema@.projects SET deleted_at = NULL, deleted_by = NULL WHERE projects.id = p.id;
+    UPDATE @extschema@.tasks SET deleted_at = NULL, deleted_by = NULL, deleted_with_project = false
+     WHERE project_id = p.id AND deleted_with_project;
+    SELECT * INTO restored FROM api.projects WHERE api.projects.id = p.id;
+    PERFORM @extschema@.note_etag(restored.version);
+    RETURN restored;
+END
+$$;
+COMMENT ON FUNCTION api.restore_project(uuid) IS 'Bring a project back from the trash with exactly the tasks deleted with it (owners): 200 with the project; conflict (409) if a live project of the owner now has its name.';
+
+CREATE FUNCTION api.purge_task(id uuid) RETURNS void
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    t @extschema@.tasks;
+BEGIN
+    SELECT * INTO t FROM @extschema@.tasks WHERE tasks.id = purge_task.id;
+    IF NOT FOUND THEN
+        PERFORM @extschema@.raise_error('not_found', 'no such task');
+    END IF;
+    IF NOT @extschema@.has_project_role(t.project_id, 'owner') THEN
+        PERFORM @extschema@.raise_error('forbidden', 'only a project owner can purge tasks');
+    END IF;
+    -- A live task goes through the trash on its way out.
+    DELETE FROM @extschema@.tasks WHERE tasks.id = t.id AND deleted_at IS NULL;
+    DELETE FROM @extschema@.tasks WHERE tasks.id = t.id;
+END
+$$;
+COMMENT ON FUNCTION api.purge_task(uuid) IS 'Delete a task for good, live or in the trash (owners): 204.';
+
+CREATE FUNCTION api.purge_project(id uuid) RETURNS void
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    p @extschema@.projects;
+BEGIN
+    SELECT * INTO p FROM @extschema@.projects WHERE projects.id = purge_project.id;
+    IF NOT FOUND THEN
+        PERFORM @extschema@.raise_error('not_found', 'no such project');
+    END IF;
+    IF NOT @extschema@.has_project_role(p.id, 'owner') THEN
+        PERFORM @extschema@.raise_error('forbidden', 'only a project owner can purge the project');
+    END IF;
+    -- Everything goes through the trash on its way out: the tasks first,
+    -- then the project (its memberships go with it, ON DELETE CASCADE).
+    DELETE FROM @extschema@.tasks WHERE project_id = p.id AND deleted_at IS NULL;
+    DELETE FROM @extschema@.tasks WHERE project_id = p.id;
+    DELETE FROM @extschema@.projects WHERE projects.id = p.id AND deleted_at IS NULL;
+    DELETE FROM @extschema@.projects WHERE projects.id = p.id;
+END
+$$;
+COMMENT ON FUNCTION api.purge_project(uuid) IS 'Delete a project for good, with its tasks and memberships, live or in the trash (owners): 204.';
+
+CREATE FUNCTION @extschema@.purge_expired() RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cutoff timestamptz := now() - @extschema@.trash_retention();
+    tasks_purged bigint;
+    projects_purged bigint;
+    more bigint;
+BEGIN
+    DELETE FROM @extschema@.tasks WHERE deleted_at < cutoff;
+    GET DIAGNOSTICS tasks_purged = ROW_COUNT;
+    -- The tasks of expired projects go first (through the trash if live).
+    DELETE FROM @extschema@.tasks t USING @extschema@.projects p
+     WHERE t.project_id = p.id AND p.deleted_at < cutoff AND t.deleted_at IS NULL;
+    DELETE FROM @extschema@.tasks t USING @extschema@.projects p
+     WHERE t.project_id = p.id AND p.deleted_at < cutoff;
+    GET DIAGNOSTICS more = ROW_COUNT;
+    DELETE FROM @extschema@.projects WHERE deleted_at < cutoff;
+    GET DIAGNOSTICS projects_purged = ROW_COUNT;
+    RETURN tasks_purged + more + projects_purged;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.purge_expired() IS 'Delete for good what has been in the trash longer than task_api.trash_retention; returns how many projects and tasks. Schedule it, e.g. SELECT cron.schedule(''task_api purge'', ''17 3 * * *'', ''SELECT task_api.purge_expired()'').';
