@@ -223,7 +223,8 @@ database_setup() {
     if [ -z "$(cluster_psql "$dir" "$port" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'")" ]; then
         cluster_psql "$dir" "$port" -d postgres -c "CREATE DATABASE $db"
     fi
-    cluster_psql "$dir" "$port" -d "$db" -c "CREATE EXTENSION IF NOT EXISTS task_api" \
+    cluster_psql "$dir" "$port" -d "$db" -c "SET client_min_messages = warning" \
+        -c "CREATE EXTENSION IF NOT EXISTS task_api" \
         -c "ALTER ROLE task_api_authenticator PASSWORD '$password'"
 }
 

@@ -9,3 +9,5 @@ if [ -n "$dir" ]; then
     say "deleting $dir"
     remove_state_dir serve
 fi
+# Its PostgREST configuration holds the deleted cluster's password and secret.
+rm -f "$ROOT/.task_api/postgrest-serve.conf" "$ROOT/.task_api/postgrest-serve.pid"

@@ -3,7 +3,9 @@
 # on localhost.  Safe to run again: what exists is kept, what runs keeps running.
 source "$(dirname "$0")/lib.sh"
 
-API_PORT=${TASK_API_PORT:-3000}
+# The API keeps its port (until 'make reset') unless TASK_API_PORT says otherwise.
+old_port=$(sed -n 's/^server-port = //p' "$ROOT/.task_api/postgrest-serve.conf" 2>/dev/null || true)
+API_PORT=${TASK_API_PORT:-${old_port:-3000}}
 DB=task_api
 
 "$ROOT/scripts/deps.sh"
@@ -30,9 +32,11 @@ if [ -f "$dir/fingerprint" ] && [ "$(cat "$dir/fingerprint")" != "$fingerprint" 
     say "      'make reset' recreates the database with it (and deletes its data)"
 fi
 echo "$fingerprint" > "$dir/fingerprint"
-# A PostgREST still running on another port is restarted on the new one.
-old_port=$(sed -n 's/^server-port = //p' "$ROOT/.task_api/postgrest-serve.conf" 2>/dev/null || true)
-if [ -n "$old_port" ] && [ "$old_port" != "$API_PORT" ]; then
+# A PostgREST still running on another port is moved to the new one, if free.
+if [ -n "$old_port" ] && [ "$old_port" != "$API_PORT" ] && postgrest_alive "$ROOT/.task_api/postgrest-serve.pid"; then
+    if curl -s -o /dev/null "http://127.0.0.1:$API_PORT/" 2>/dev/null; then
+        die "port $API_PORT is already in use; the API stays on port $old_port"
+    fi
     postgrest_stop "$ROOT/.task_api/postgrest-serve.pid"
 fi
 conf=$(postgrest_config "$dir" "$PG_PORT" "$DB" "$API_PORT")
@@ -43,7 +47,7 @@ cat <<MSG
 task_api is running.
   API (PostgREST):  http://localhost:$API_PORT/        (OpenAPI document at /)
   PostgreSQL:       make psql      (superuser session on 127.0.0.1:$PG_PORT, database $DB)
-  Files and logs:   $ROOT/.task_api/
+  Files and logs:   $dir (PostgreSQL), $ROOT/.task_api/ (PostgREST)
 
 Try it:
   curl -s http://localhost:$API_PORT/rpc/signup -H 'Content-Type: application/json' \\

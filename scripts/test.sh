@@ -114,7 +114,7 @@ TASK_API_PGDATABASE=task_api_http TASK_API_AS_PG="$( [ "$(id -u)" = 0 ] && echo 
 http_rc=$?
 set -e
 grep -E '^# (tests|pass|fail)|^not ok|^    not ok' "$logdir/http.log" || true
-if grep -qE '^# fail [1-9]|^not ok' "$logdir/http.log" || [ "$http_rc" -ne 0 ]; then
+if grep -E '^# fail [1-9]|^not ok' "$logdir/http.log" | grep -qv '# TODO' || [ "$http_rc" -ne 0 ]; then
     sed -n '/not ok/,/\.\.\./p' "$logdir/http.log" | head -n 200
 fi
 p=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$logdir/http.log" | tail -n1)
