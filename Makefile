@@ -77,4 +77,4 @@ psql:
 	@scripts/psql.sh
 
 bench:
-	@scripts/bench.sh && scripts/bench-auth.sh --append
+	@scripts/bench.sh && scripts/bench-auth.sh --append && scripts/bench-trash.sh --append

@@ -23,11 +23,52 @@
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/hsearch.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/uuid.h"
 
 #include "request.h"
+
+/* The UPDATE of each soft_delete trigger, prepared once per backend. */
+typedef struct SoftDeletePlan
+{
+	Oid			tgoid;			/* hash key */
+	SPIPlanPtr	plan;
+} SoftDeletePlan;
+
+static HTAB *plans = NULL;
+
+/* The kept plan of this trigger's UPDATE, prepared on first use. */
+static SPIPlanPtr
+soft_delete_plan(Oid tgoid, const char *sql, int nargs, Oid *argtypes)
+{
+	SoftDeletePlan *entry;
+	bool		found;
+
+	if (plans == NULL)
+	{
+		HASHCTL		ctl;
+
+		memset(&ctl, 0, sizeof(ctl));
+		ctl.keysize = sizeof(Oid);
+		ctl.entrysize = sizeof(SoftDeletePlan);
+		plans = hash_create("task_api soft_delete plans", 16, &ctl, HASH_ELEM | HASH_BLOBS);
+	}
+	entry = hash_search(plans, &tgoid, HASH_ENTER, &found);
+	if (!found)
+		entry->plan = NULL;
+	if (entry->plan == NULL)
+	{
+		SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
+
+		if (plan == NULL)
+			elog(ERROR, "soft_delete: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+		SPI_keepplan(plan);
+		entry->plan = plan;
+	}
+	return entry->plan;
+}
 
 PG_FUNCTION_INFO_V1(task_api_soft_delete);
 
@@ -140,7 +181,8 @@ task_api_soft_delete(PG_FUNCTION_ARGS)
 
 	if (SPI_connect() != SPI_OK_CONNECT)
 		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_with_args(sql.data, nargs, argtypes, args, argnulls, false, 0) != SPI_OK_UPDATE)
+	if (SPI_execute_plan(soft_delete_plan(trigger->tgoid, sql.data, nargs, argtypes),
+						 args, argnulls, false, 0) != SPI_OK_UPDATE)
 		elog(ERROR, "soft_delete: moving the row to the trash failed");
 	SPI_finish();
 

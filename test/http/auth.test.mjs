@@ -40,7 +40,7 @@ test('GET / serves the OpenAPI document anonymously, with descriptions on views 
   // PostgREST turns the schema comment's first line into info.title.
   assert.match(res.body.info?.title ?? '', /task_api/, 'the schema comment is the document title');
   const defs = res.body.definitions;
-  for (const view of ['users', 'projects', 'project_members', 'tasks']) {
+  for (const view of ['users', 'projects', 'project_members', 'tasks', 'trash']) {
     assert.ok(defs[view], `definition of ${view}`);
     assert.equal(typeof defs[view].description, 'string', `description of ${view}`);
     assert.ok(defs[view].description.trim().length > 0, `description of ${view}`);
@@ -53,8 +53,16 @@ test('GET / serves the OpenAPI document anonymously, with descriptions on views 
   assert.deepEqual(defs.tasks.properties.status.enum, ['todo', 'in_progress', 'blocked', 'done', 'cancelled']);
   assert.ok(!Object.keys(res.body.paths).some((p) => /deleted|password/.test(p)));
   assert.ok(!JSON.stringify(defs).includes('password_hash'), 'internals are not exposed');
-  assert.ok(!Object.values(defs).some((d) => d.properties && ('deleted_at' in d.properties || 'deleted_by' in d.properties)),
-    'soft-delete columns are not exposed');
+  // Only the trash shows when and by whom something was deleted.
+  assert.deepEqual(Object.entries(defs).filter(([, d]) => d.properties && ('deleted_at' in d.properties || 'deleted_by' in d.properties))
+    .map(([name]) => name), ['trash'], 'soft-delete columns are exposed by /trash only');
+  assert.deepEqual(Object.keys(defs.trash.properties).sort(),
+    ['deleted_at', 'deleted_by', 'id', 'project_id', 'purge_after', 'resource_type', 'title']);
+  assert.ok(!Object.values(defs).some((d) => d.properties && 'deleted_with_project' in d.properties),
+    'deleted_with_project is not exposed');
+  for (const rpc of ['restore_task', 'restore_project', 'purge_task', 'purge_project']) {
+    assert.ok(res.body.paths[`/rpc/${rpc}`], `path /rpc/${rpc}`);
+  }
 });
 
 test('a token whose sub is not a UUID is unauthenticated (401)', async () => {

@@ -1,6 +1,6 @@
 -- Grants: least privilege for PUBLIC and the three API roles (SPEC sections 2, 5).
 BEGIN;
-SELECT plan(60);
+SELECT plan(66);
 
 -- The API roles -------------------------------------------------------------------
 SELECT ok(rolcanlogin, 'task_api_authenticator can LOG IN (PostgREST connects as it)')
@@ -121,8 +121,8 @@ SELECT is_empty($$SELECT c.oid::regclass::text FROM pg_class c
                      AND c.oid NOT IN ('api.users'::regclass, 'api.projects'::regclass, 'api.project_members'::regclass,
                                        'api.tasks'::regclass, 'api.api_keys'::regclass, 'task_api.projects'::regclass,
                                        'task_api.project_members'::regclass, 'task_api.tasks'::regclass,
-                                       'task_api.error_codes'::regclass)$$,
-                'task_api_user has table privileges only on the five api views, the tables behind them and the catalogue (task_api.users and task_api.api_keys by column only, task_api.sessions not at all)');
+                                       'task_api.error_codes'::regclass, 'api.trash'::regclass)$$,
+                'task_api_user has table privileges only on the six api views, the tables behind them and the catalogue (task_api.users and task_api.api_keys by column only, task_api.sessions not at all)');
 SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                  WHERE p.pronamespace IN ('api'::regnamespace, 'task_api'::regnamespace)
                    AND has_function_privilege('task_api_user', p.oid, 'EXECUTE')$$,
@@ -136,8 +136,36 @@ SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                     'task_api.check_project_name(uuid,text,uuid)', 'task_api.task_problems(api.tasks)',
                     'task_api.own_email(uuid)', 'task_api.check_if_match(integer)', 'task_api.note_etag(integer)',
                     'api.signup(text,text,text)', 'api.login(text,text)', 'api.logout()',
-                    'api.create_api_key(text,timestamp with time zone)'],
+                    'api.create_api_key(text,timestamp with time zone)',
+                    'task_api.trash_retention()', 'task_api.trashed_task(uuid)',
+                    'api.restore_task(uuid)', 'api.restore_project(uuid)', 'api.purge_task(uuid)', 'api.purge_project(uuid)'],
               'task_api_user can EXECUTE exactly the hook, the auth RPCs and the helpers its views, policies and triggers call');
+SELECT ok(has_table_privilege('task_api_user', 'api.trash', 'SELECT')
+          AND NOT has_table_privilege('task_api_user', 'api.trash', 'INSERT')
+          AND NOT has_table_privilege('task_api_user', 'api.trash', 'UPDATE')
+          AND NOT has_table_privilege('task_api_user', 'api.trash', 'DELETE'),
+          'api.trash is GET only (restore and purge are RPCs)');
+SELECT ok(NOT has_function_privilege('task_api_user', 'task_api.purge_expired()', 'EXECUTE')
+          AND NOT has_function_privilege('task_api_anon', 'task_api.purge_expired()', 'EXECUTE'),
+          'neither API role can run task_api.purge_expired() (the scheduler runs it)');
+SELECT ok(NOT has_function_privilege('task_api_user', 'task_api.soft_delete()', 'EXECUTE'),
+          'the soft_delete() trigger function is not granted to task_api_user');
+SELECT set_eq($$SELECT a.attname::text FROM pg_attribute a
+                 WHERE a.attrelid = 'task_api.projects'::regclass AND a.attnum > 0 AND NOT a.attisdropped
+                   AND has_column_privilege('task_api_user', a.attrelid, a.attnum, 'UPDATE')$$,
+              ARRAY['name', 'description', 'deleted_at', 'deleted_by'],
+              'task_api_user can UPDATE exactly name, description, deleted_at, deleted_by of task_api.projects');
+SELECT set_eq($$SELECT a.attname::text FROM pg_attribute a
+                 WHERE a.attrelid = 'task_api.tasks'::regclass AND a.attnum > 0 AND NOT a.attisdropped
+                   AND has_column_privilege('task_api_user', a.attrelid, a.attnum, 'UPDATE')$$,
+              ARRAY['project_id', 'assignee_id', 'title', 'description', 'status', 'priority', 'due_date',
+                    'deleted_at', 'deleted_by', 'deleted_with_project'],
+              'task_api_user can UPDATE exactly the writable task columns and deleted_at, deleted_by, deleted_with_project of task_api.tasks');
+SELECT set_eq($$SELECT a.attname::text FROM pg_attribute a
+                 WHERE a.attrelid = 'task_api.tasks'::regclass AND a.attnum > 0 AND NOT a.attisdropped
+                   AND has_column_privilege('task_api_user', a.attrelid, a.attnum, 'INSERT')$$,
+              ARRAY['id', 'project_id', 'assignee_id', 'title', 'description', 'status', 'priority', 'due_date', 'created_by'],
+              'task_api_user cannot INSERT deleted_at, deleted_by or deleted_with_project of task_api.tasks');
 SELECT ok(NOT has_function_privilege('task_api_user', 'task_api.status()', 'EXECUTE'),
           'task_api_user cannot run task_api.status() (which settings are set is admin information)');
 SELECT ok(NOT has_function_privilege('task_api_user', 'task_api.append_response_header(text,text)', 'EXECUTE'),

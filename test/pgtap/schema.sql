@@ -1,6 +1,6 @@
 -- Schema: what CREATE EXTENSION task_api builds (SPEC sections 2, 3, 5).
 BEGIN;
-SELECT plan(163);
+SELECT plan(192);
 
 -- Extension and schemas ---------------------------------------------------------
 SELECT has_extension('task_api', 'the task_api extension is installed');
@@ -20,8 +20,8 @@ SELECT has_table('task_api', 'sessions', 'table task_api.sessions exists (one ro
 SELECT has_table('task_api', 'api_keys', 'table task_api.api_keys exists');
 SELECT is_empty($$SELECT relname FROM pg_class WHERE relnamespace = 'api'::regnamespace AND relkind NOT IN ('v')$$,
                 'schema api holds only views: no table, sequence, index or materialized view is exposed');
-SELECT views_are('api', ARRAY['users', 'projects', 'project_members', 'tasks', 'api_keys'],
-                 'schema api exposes exactly the views users, projects, project_members, tasks, api_keys');
+SELECT views_are('api', ARRAY['users', 'projects', 'project_members', 'tasks', 'api_keys', 'trash'],
+                 'schema api exposes exactly the views users, projects, project_members, tasks, api_keys, trash');
 SELECT has_view('task_api', 'error_codes', 'view task_api.error_codes exists (the queryable catalogue)');
 
 -- Enums ----------------------------------------------------------------------------
@@ -83,6 +83,11 @@ SELECT col_type_is('task_api', 'tasks', 'completed_at', 'timestamp with time zon
 SELECT col_type_is('task_api', 'tasks', 'version', 'integer', 'tasks.version is integer');
 SELECT col_type_is('task_api', 'tasks', 'deleted_at', 'timestamp with time zone', 'tasks.deleted_at is timestamptz (soft delete)');
 SELECT col_type_is('task_api', 'tasks', 'deleted_by', 'uuid', 'tasks.deleted_by is uuid (soft delete)');
+SELECT col_type_is('task_api', 'tasks', 'deleted_with_project', 'boolean', 'tasks.deleted_with_project is boolean (trashed with its project)');
+SELECT col_not_null('task_api', 'tasks', 'deleted_with_project', 'tasks.deleted_with_project is NOT NULL');
+SELECT col_default_is('task_api', 'tasks', 'deleted_with_project', 'false', 'tasks.deleted_with_project defaults to false');
+SELECT fk_ok('task_api', 'tasks', 'deleted_by', 'task_api', 'users', 'id', 'tasks.deleted_by references users');
+SELECT fk_ok('task_api', 'projects', 'deleted_by', 'task_api', 'users', 'id', 'projects.deleted_by references users');
 SELECT fk_ok('task_api', 'tasks', 'project_id', 'task_api', 'projects', 'id', 'tasks.project_id references projects');
 SELECT fk_ok('task_api', 'tasks', ARRAY['project_id', 'assignee_id'], 'task_api', 'project_members', ARRAY['project_id', 'user_id'],
              'tasks (project_id, assignee_id) references project_members: an assignee is a member');
@@ -115,6 +120,10 @@ SELECT columns_are('api', 'api_keys', ARRAY['id', 'name', 'created_at', 'expires
 SELECT columns_are('api', 'tasks', ARRAY['id', 'project_id', 'assignee_id', 'title', 'description', 'status', 'priority',
                                          'due_date', 'created_by', 'created_at', 'updated_at', 'completed_at', 'version'],
                    'api.tasks has exactly the SPEC task model (no deleted_at/deleted_by)');
+SELECT columns_are('api', 'trash', ARRAY['resource_type', 'id', 'project_id', 'title', 'deleted_at', 'deleted_by', 'purge_after'],
+                   'api.trash has exactly resource_type, id, project_id, title, deleted_at, deleted_by, purge_after');
+SELECT col_type_is('api', 'trash', 'resource_type', 'text', 'api.trash.resource_type is text');
+SELECT col_type_is('api', 'trash', 'purge_after', 'timestamp with time zone', 'api.trash.purge_after is timestamptz');
 SELECT col_type_is('api', 'tasks', 'status', 'task_api', 'task_status', 'api.tasks.status is task_api.task_status');
 SELECT col_type_is('api', 'tasks', 'priority', 'smallint', 'api.tasks.priority is smallint');
 SELECT col_type_is('api', 'tasks', 'due_date', 'date', 'api.tasks.due_date is date');
@@ -155,7 +164,7 @@ SELECT policies_are('task_api', 'users', ARRAY['users_select', 'users_update'],
 SELECT ok(coalesce('security_invoker=true' = ANY (c.reloptions), false), format('api.%s is security_invoker', c.relname))
   FROM pg_class c
  WHERE c.relnamespace = 'api'::regnamespace AND c.relkind = 'v'
-   AND c.relname IN ('users', 'projects', 'project_members', 'tasks', 'api_keys')
+   AND c.relname IN ('users', 'projects', 'project_members', 'tasks', 'api_keys', 'trash')
  ORDER BY c.relname;
 SELECT is_empty($$SELECT relname FROM pg_class
                    WHERE relnamespace = 'api'::regnamespace AND relkind = 'v'
@@ -172,6 +181,19 @@ SELECT triggers_are('api', 'project_members', ARRAY['project_members_insert', 'p
 SELECT triggers_are('api', 'tasks', ARRAY['tasks_insert', 'tasks_insert_flush', 'tasks_update', 'tasks_delete'],
                     'api.tasks has INSTEAD OF INSERT/UPDATE/DELETE triggers and the statement-level insert flush');
 SELECT triggers_are('api', 'api_keys', ARRAY['api_keys_delete'], 'api.api_keys has its INSTEAD OF DELETE (revoke) trigger only');
+SELECT triggers_are('api', 'trash', ARRAY[]::name[], 'api.trash has no triggers: it is read-only');
+SELECT triggers_are('task_api', 'projects', ARRAY['projects_stamp', 'projects_changed', 'projects_add_owner', 'projects_soft_delete'],
+                    'task_api.projects has exactly the stamp, membership-cache, add-owner and soft-delete triggers');
+SELECT triggers_are('task_api', 'tasks', ARRAY['tasks_stamp', 'tasks_soft_delete'],
+                    'task_api.tasks has exactly the stamp and soft-delete triggers');
+SELECT trigger_is('task_api', 'projects', 'projects_soft_delete', 'task_api', 'soft_delete', 'projects go to the trash by the C trigger soft_delete');
+SELECT trigger_is('task_api', 'tasks', 'tasks_soft_delete', 'task_api', 'soft_delete', 'tasks go to the trash by the C trigger soft_delete');
+SELECT is(pg_get_triggerdef(t.oid),
+          format('CREATE TRIGGER %s_soft_delete BEFORE DELETE ON task_api.%s FOR EACH ROW EXECUTE FUNCTION task_api.soft_delete(''deleted_at'', ''deleted_by'')', c.relname, c.relname),
+          format('%s_soft_delete is BEFORE DELETE FOR EACH ROW soft_delete(deleted_at, deleted_by)', c.relname))
+  FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+ WHERE t.tgname IN ('projects_soft_delete', 'tasks_soft_delete') AND c.relnamespace = 'task_api'::regnamespace
+ ORDER BY c.relname;
 SELECT trigger_is('task_api', 'tasks', 'tasks_stamp', 'task_api', 'stamp_row', 'tasks are stamped by the C trigger stamp_row');
 SELECT trigger_is('task_api', 'projects', 'projects_stamp', 'task_api', 'stamp_row', 'projects are stamped by the C trigger stamp_row');
 SELECT has_trigger('task_api', 'project_members', 'project_members_keep_owner', 'project_members keeps an owner by trigger');
@@ -221,8 +243,9 @@ SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                     'task_api.check_project_name(uuid,text,uuid)',
                     'task_api.user_id_for(uuid,text)', 'task_api.own_email(uuid)',
                     'task_api.start_session(uuid)', 'api.signup(text,text,text)', 'api.login(text,text)',
-                    'api.logout()', 'api.create_api_key(text,timestamp with time zone)'],
-              'only the functions that must bypass RLS (new owner, keep an owner, invitee lookup, name uniqueness, own email, and the auth RPCs that read users, sessions and keys) are SECURITY DEFINER');
+                    'api.logout()', 'api.create_api_key(text,timestamp with time zone)',
+                    'task_api.purge_expired()'],
+              'only the functions that must bypass RLS (new owner, keep an owner, invitee lookup, name uniqueness, own email, the auth RPCs that read users, sessions and keys, and the scheduled purge) are SECURITY DEFINER');
 
 -- C functions: volatility and strictness --------------------------------------------
 SELECT volatility_is('task_api', 'uuidv7', ARRAY[]::name[], 'volatile', 'uuidv7() is VOLATILE');
@@ -234,6 +257,14 @@ SELECT function_returns('task_api', 'current_user_id', ARRAY[]::name[], 'uuid', 
 SELECT function_returns('task_api', 'stamp_row', ARRAY[]::name[], 'trigger', 'stamp_row() is a trigger function');
 SELECT function_lang_is('task_api', 'stamp_row', ARRAY[]::name[], 'c', 'stamp_row() is written in C');
 SELECT function_lang_is('task_api', 'pre_request', ARRAY[]::name[], 'c', 'pre_request() is written in C');
+SELECT function_returns('task_api', 'soft_delete', ARRAY[]::name[], 'trigger', 'soft_delete() is a trigger function');
+SELECT function_lang_is('task_api', 'soft_delete', ARRAY[]::name[], 'c', 'soft_delete() is written in C');
+SELECT function_returns('task_api', 'trash_retention', ARRAY[]::name[], 'interval', 'trash_retention() returns interval');
+SELECT volatility_is('task_api', 'trash_retention', ARRAY[]::name[], 'stable', 'trash_retention() is STABLE (it reads a setting)');
+SELECT function_returns('task_api', 'purge_expired', ARRAY[]::name[], 'bigint', 'purge_expired() returns how many rows it removed (bigint)');
+SELECT function_lang_is('task_api', f, a, 'c', format('%s(%s) is written in C', f, array_to_string(a, ', ')))
+  FROM (VALUES ('check_if_match', ARRAY['integer']::name[]), ('note_etag', ARRAY['integer']::name[])) AS c(f, a)
+ ORDER BY f;
 SELECT function_lang_is('task_api', 'raise_error', ARRAY['text', 'text', 'text', 'text'], 'c', 'raise_error() is written in C');
 SELECT function_lang_is('task_api', f, a, 'c', format('%s(%s) is written in C', f, array_to_string(a, ', ')))
   FROM (VALUES ('jwt_sign', ARRAY['text']::name[]), ('jwt_verify', ARRAY['text']::name[]), ('csrf_token', ARRAY['text']::name[]),
@@ -259,6 +290,16 @@ SELECT has_index('task_api', 'tasks', 'tasks_project_created_idx', 'tasks has ta
 SELECT is(pg_get_indexdef('task_api.tasks_project_created_idx'::regclass),
           'CREATE INDEX tasks_project_created_idx ON task_api.tasks USING btree (project_id, created_at DESC, id DESC) WHERE (deleted_at IS NULL)',
           'tasks_project_created_idx is (project_id, created_at DESC, id DESC) over live tasks');
+SELECT is(pg_get_indexdef('task_api.projects_trash_idx'::regclass),
+          'CREATE INDEX projects_trash_idx ON task_api.projects USING btree (deleted_at) WHERE (deleted_at IS NOT NULL)',
+          'projects_trash_idx is (deleted_at) over trashed projects only');
+SELECT is(pg_get_indexdef('task_api.tasks_trash_idx'::regclass),
+          'CREATE INDEX tasks_trash_idx ON task_api.tasks USING btree (project_id, deleted_at) WHERE (deleted_at IS NOT NULL)',
+          'tasks_trash_idx is (project_id, deleted_at) over trashed tasks only');
+SELECT indexes_are('task_api', 'projects', ARRAY['projects_pkey', 'projects_owner_name_key', 'projects_owner_idx', 'projects_trash_idx'],
+                   'task_api.projects has exactly its primary key, the live-name, owner and trash indexes');
+SELECT indexes_are('task_api', 'tasks', ARRAY['tasks_pkey', 'tasks_project_created_idx', 'tasks_project_assignee_idx', 'tasks_trash_idx'],
+                   'task_api.tasks has exactly its primary key, the live-list, assignee and trash indexes');
 SELECT has_index('task_api', 'tasks', 'tasks_project_assignee_idx', ARRAY['project_id', 'assignee_id'],
                  'tasks has (project_id, assignee_id) index for the member foreign key');
 
@@ -266,6 +307,11 @@ SELECT has_index('task_api', 'tasks', 'tasks_project_assignee_idx', ARRAY['proje
 SELECT has_role('task_api_anon', 'role task_api_anon exists');
 SELECT has_role('task_api_user', 'role task_api_user exists');
 SELECT has_role('task_api_authenticator', 'role task_api_authenticator exists');
+
+-- Settings ---------------------------------------------------------------------------
+SELECT is((SELECT setting || ' ' || unit || ' ' || context FROM pg_settings WHERE name = 'task_api.trash_retention'),
+          '2592000 s sighup', 'task_api.trash_retention is in seconds, 30 days by default, set in the server configuration');
+SELECT is(task_api.trash_retention(), interval '30 days', 'trash_retention() reads task_api.trash_retention as an interval');
 
 SELECT * FROM finish();
 ROLLBACK;
