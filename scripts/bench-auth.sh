@@ -15,6 +15,7 @@
 #   scripts/bench-auth.sh --append   also add the rows to the table
 #                                    scripts/bench.sh just wrote (make bench)
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/bench-lib.sh"
 
 APPEND=0
 case "${1:-}" in
@@ -45,18 +46,17 @@ build_and_install
 dir=$(state_dir bench-auth)
 
 cleanup() {
-    cluster_stop "$dir" || true
     if [ -z "${TASK_API_KEEP_BENCH_CLUSTER:-}" ]; then
-        as_root rm -rf "${dir:?}/data" "$(socket_dir "$dir")" "${dir:?}/initialized"
+        cluster_discard "$dir"
+    else
+        cluster_stop "$dir" || true
     fi
 }
 trap cleanup EXIT
 
 # A fresh cluster every run.
-cluster_stop "$dir"
-as_root rm -rf "${dir:?}"/*
 rm -rf "$logdir" && mkdir -p "$logdir"
-cluster_init "$dir" "$PG_PORT"
+cluster_recreate "$dir" "$PG_PORT"
 cluster_start "$dir"
 database_setup "$dir" "$PG_PORT" "$DB"
 PASSWORD=$(as_pg cat "$dir/authenticator.password")
@@ -68,13 +68,6 @@ psql_auth() {
         -U task_api_authenticator -d "$DB" "$@"
 }
 
-median() {
-    printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
-meets() { awk -v v="$1" -v t="$2" 'BEGIN {print (v >= t) ? "yes" : "no"}'; }
-# Milliseconds of the last "Time: ..." line psql's \timing printed.
-last_ms() { sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -n1; }
 us_per() { awk -v ms="$1" -v n="$2" 'BEGIN {printf "%.2f", ms * 1000 / n}'; }
 
 say "auth benchmark setup: database $DB, $SESSIONS other sessions"
@@ -360,27 +353,7 @@ rows=$(
     printf '| Verify an HS256 token (%s calls in one statement; speed-up) | PL/pgSQL + pgcrypto: %s us/call | jwt_verify() in C: %s us/call | %sx faster | >= %sx | %s |\n' \
         "$CALLS" "$p_us" "$c_us" "$verify_ratio" "$VERIFY_TARGET" "$verify_met"
 )
-pg_version=$("$PGBIN/postgres" --version | awk '{print $3}')
-if [ "$APPEND" = 1 ] && [ -f "$results" ]; then
-    # Insert the rows after the last row of scripts/bench.sh's table.
-    tmp=$(mktemp)
-    awk -v rows="$rows" '
-        /^\|/ {print; intable = 1; next}
-        intable && !done {print rows; done = 1}
-        {print}
-        END {if (!done) print rows}' "$results" > "$tmp"
-    mv "$tmp" "$results"
-    chmod 644 "$results"
-else
-    results="$ROOT/.task_api/bench-auth-results.md"
-    {
-        echo "| Benchmark | Baseline | task_api | Ratio | Target | Met |"
-        echo "|---|---|---|---|---|---|"
-        echo "$rows"
-        echo
-        echo "Medians of $ROUNDS alternating rounds, $(date -u +%Y-%m-%d), PostgreSQL $pg_version, $(nproc) CPUs; \`scripts/bench-auth.sh\`."
-    } > "$results"
-fi
+results=$(bench_results "$rows" "$APPEND" "$results" "$ROOT/.task_api/bench-auth-results.md" scripts/bench-auth.sh "$ROUNDS")
 echo
 say "results (also in $results)"
 echo

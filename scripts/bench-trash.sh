@@ -16,6 +16,7 @@
 #   scripts/bench-trash.sh --append   also add the rows to the table
 #                                     scripts/bench.sh wrote (make bench)
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/bench-lib.sh"
 
 APPEND=0
 case "${1:-}" in
@@ -44,28 +45,19 @@ build_and_install
 dir=$(state_dir "$STATE")
 
 cleanup() {
-    cluster_stop "$dir" || true
     if [ -z "${TASK_API_KEEP_BENCH_CLUSTER:-}" ]; then
-        local sock
-        sock=$(socket_dir "$dir")
-        case "$sock" in "$dir"/*) ;; *) as_root rm -rf -- "$sock" ;; esac
+        cluster_discard "$dir"
         remove_state_dir "$STATE"
+    else
+        cluster_stop "$dir" || true
     fi
 }
 trap cleanup EXIT
 
 # A fresh cluster every run, with checkpoints kept out of the timed statements.
-cluster_stop "$dir"
-as_root rm -rf "${dir:?}"/*
 rm -rf "$logdir" && mkdir -p "$logdir"
-cluster_init "$dir" "$PG_PORT"
-as_pg tee "$dir/data/bench.conf" >/dev/null <<CONF
-# scripts/bench-trash.sh: room for the 100k-row deletes without a checkpoint in the middle.
-shared_buffers = '512MB'
-max_wal_size = '8GB'
-checkpoint_timeout = '30min'
-CONF
-echo "include = 'bench.conf'" | as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
+cluster_recreate "$dir" "$PG_PORT"
+bench_tuning "$dir"
 cluster_start "$dir"
 
 psql_db() { # psql_db DB [psql args...]: superuser psql on the bench cluster
@@ -73,15 +65,6 @@ psql_db() { # psql_db DB [psql args...]: superuser psql on the bench cluster
     shift
     cluster_psql "$dir" "$PG_PORT" -d "$db" "$@"
 }
-median() {
-    printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'
-}
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
-# yes/no: is $1 <= $2?
-meets_le() { awk -v v="$1" -v t="$2" 'BEGIN {print (v <= t) ? "yes" : "no"}'; }
-fmt_ms() { awk -v v="$1" 'BEGIN {printf "%.0f ms", v}'; }
-# Milliseconds of the last "Time: ..." line psql's \timing printed.
-last_ms() { sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -n1; }
 
 OWNER=01900000-0000-7000-8000-0000000000d1
 EDITOR=01900000-0000-7000-8000-0000000000d2
@@ -274,7 +257,7 @@ half_ms=$(median "${l_half[@]}")
 flat_us=$(awk -v l="$flat_ms" 'BEGIN {printf "%.1f", l * 1000}')
 half_us=$(awk -v l="$half_ms" 'BEGIN {printf "%.1f", l * 1000}')
 list_ratio=$(ratio "$half_ms" "$flat_ms")
-list_met=$(meets_le "$list_ratio" "$LIST_TARGET")
+list_met=$(meets "$list_ratio" "$LIST_TARGET" le)
 per_round=""
 for i in "${!l_half[@]}"; do per_round="$per_round $(ratio "${l_half[$i]}" "${l_flat[$i]}")x"; done
 
@@ -302,27 +285,7 @@ rows=$(
     printf '| List 25 newest tasks of a project, half of its rows in the trash (pgbench, 1 client) | %s live: %s us | %s live + %s trashed: %s us | %sx | <= %sx | %s |\n' \
         "$LIVE_ROWS" "$flat_us" "$LIVE_ROWS" "$LIVE_ROWS" "$half_us" "$list_ratio" "$LIST_TARGET" "$list_met"
 )
-pg_version=$("$PGBIN/postgres" --version | awk '{print $3}')
-if [ "$APPEND" = 1 ] && [ -f "$results" ]; then
-    # Insert the rows after the last row of the table already there.
-    tmp=$(mktemp)
-    awk -v rows="$rows" '
-        /^\|/ {print; intable = 1; next}
-        intable && !done {print rows; done = 1}
-        {print}
-        END {if (!done) print rows}' "$results" > "$tmp"
-    mv "$tmp" "$results"
-    chmod 644 "$results"
-else
-    results="$ROOT/.task_api/$STATE-results.md"
-    {
-        echo "| Benchmark | Baseline | task_api | Ratio | Target | Met |"
-        echo "|---|---|---|---|---|---|"
-        echo "$rows"
-        echo
-        echo "Medians of $ROUNDS alternating rounds, $(date -u +%Y-%m-%d), PostgreSQL $pg_version, $(nproc) CPUs; \`scripts/bench-trash.sh\`."
-    } > "$results"
-fi
+results=$(bench_results "$rows" "$APPEND" "$results" "$ROOT/.task_api/$STATE-results.md" scripts/bench-trash.sh "$ROUNDS")
 echo
 say "results (also in $results)"
 echo

@@ -10,6 +10,7 @@
 # every round and the report gives medians and their ratio.  Targets are
 # reported, never enforced.  See bench/README.md.
 source "$(dirname "$0")/lib.sh"
+source "$(dirname "$0")/bench-lib.sh"
 
 PG_PORT=${TASK_API_BENCH_PG_PORT:-5496}
 API_PORT=${TASK_API_BENCH_PORT:-3996}
@@ -38,9 +39,10 @@ dir=$(state_dir bench)
 cleanup() {
     postgrest_stop "$api_pid" || true
     postgrest_stop "$bare_pid" || true
-    cluster_stop "$dir" || true
     if [ -z "${TASK_API_KEEP_BENCH_CLUSTER:-}" ]; then
-        as_root rm -rf "${dir:?}/data" "$(socket_dir "$dir")" "${dir:?}/initialized"
+        cluster_discard "$dir"
+    else
+        cluster_stop "$dir" || true
     fi
 }
 trap cleanup EXIT
@@ -48,17 +50,9 @@ trap cleanup EXIT
 # A fresh cluster every run, with checkpoints kept out of the timed statements.
 postgrest_stop "$api_pid"
 postgrest_stop "$bare_pid"
-cluster_stop "$dir"
-as_root rm -rf "${dir:?}"/*
 rm -rf "$logdir" && mkdir -p "$logdir"
-cluster_init "$dir" "$PG_PORT"
-as_pg tee "$dir/data/bench.conf" >/dev/null <<CONF
-# make bench: room for the 200k-row inserts without a checkpoint in the middle.
-shared_buffers = '512MB'
-max_wal_size = '8GB'
-checkpoint_timeout = '30min'
-CONF
-echo "include = 'bench.conf'" | as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
+cluster_recreate "$dir" "$PG_PORT"
+bench_tuning "$dir"
 cluster_start "$dir"
 
 psql_db() { # psql_db DB [psql args...]: superuser psql on the bench cluster
@@ -68,14 +62,6 @@ psql_db() { # psql_db DB [psql args...]: superuser psql on the bench cluster
 }
 
 # Median of the numbers given as arguments.
-median() {
-    printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'
-}
-# a / b with 2 decimals.
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
-# yes/no: is $1 <= $2 (op le) or >= $2 (op ge)?
-meets() { awk -v v="$1" -v t="$2" -v op="$3" 'BEGIN {ok = (op == "le") ? (v <= t) : (v >= t); print ok ? "yes" : "no"}'; }
-fmt_ms() { awk -v v="$1" 'BEGIN {printf "%.0f ms", v}'; }
 
 # ---------------------------------------------------------------------------
 # 1. Inserting tasks

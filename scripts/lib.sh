@@ -182,6 +182,22 @@ installed_fingerprint() {
         "$("$PGBIN/pg_config" --sharedir)/extension/task_api--"*.sql 2>/dev/null | sha1sum | cut -c1-40
 }
 
+# A throw-away cluster in $1 on port $2, made afresh (test and bench runs).
+cluster_recreate() {
+    cluster_stop "$1"
+    as_root rm -rf "${1:?}"/*
+    cluster_init "$1" "$2"
+}
+
+# Stop a throw-away cluster and delete its data (the directory stays).
+cluster_discard() {
+    local sock
+    cluster_stop "$1" || true
+    sock=$(socket_dir "$1")
+    as_root rm -rf "${1:?}/data" "${1:?}/initialized" "${1:?}/socket_dir"
+    case "$sock" in "$1"/*) as_root rm -rf "$sock" ;; *) as_root rm -rf -- "$sock" ;; esac
+}
+
 cluster_running() {
     as_pg "$PGBIN/pg_ctl" -D "$1/data" status >/dev/null 2>&1
 }

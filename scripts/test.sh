@@ -23,19 +23,18 @@ pidfile="$ROOT/.task_api/postgrest-test-$PG_PORT.pid"
 
 cleanup() {
     postgrest_stop "$pidfile" || true
-    cluster_stop "$dir" || true
     if [ -z "${TASK_API_KEEP_TEST_CLUSTER:-}" ]; then
-        as_root rm -rf "${dir:?}/data" "$(socket_dir "$dir")" "${dir:?}/initialized"
+        cluster_discard "$dir"
+    else
+        cluster_stop "$dir" || true
     fi
 }
 trap cleanup EXIT
 
 # A fresh cluster every run.
 postgrest_stop "$pidfile"
-cluster_stop "$dir"
-as_root rm -rf "${dir:?}"/*
 rm -rf "$logdir" && mkdir -p "$logdir"
-cluster_init "$dir" "$PG_PORT"
+cluster_recreate "$dir" "$PG_PORT"
 cluster_start "$dir"
 
 passed=0

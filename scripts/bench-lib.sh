@@ -1,0 +1,52 @@
+# Helpers shared by the benchmark runners (sourced after lib.sh).
+
+# Median of the arguments.
+median() {
+    printf '%s\n' "$@" | sort -g | awk '{v[NR]=$1} END {if (NR%2) print v[(NR+1)/2]; else print (v[NR/2]+v[NR/2+1])/2}'
+}
+# a / b with 2 decimals.
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
+# yes/no: is $1 <= $2 (op le) or >= $2 (op ge, the default)?
+meets() { awk -v v="$1" -v t="$2" -v op="${3:-ge}" 'BEGIN {ok = (op == "le") ? (v <= t) : (v >= t); print ok ? "yes" : "no"}'; }
+fmt_ms() { awk -v v="$1" 'BEGIN {printf "%.0f ms", v}'; }
+# Milliseconds of the last "Time: ..." line psql's \timing printed.
+last_ms() { sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -n1; }
+
+# Room for large statements without a checkpoint in the middle of one.
+bench_tuning() {
+    as_pg tee "$1/data/bench.conf" >/dev/null <<CONF
+# Benchmarks: room for the large inserts and deletes without a checkpoint in the middle.
+shared_buffers = '512MB'
+max_wal_size = '8GB'
+checkpoint_timeout = '30min'
+CONF
+    echo "include = 'bench.conf'" | as_pg tee -a "$1/data/postgresql.conf" >/dev/null
+}
+
+# bench_results ROWS APPEND RESULTS STANDALONE_FILE SCRIPT ROUNDS: with
+# APPEND=1 and an existing RESULTS table, add ROWS after its last row;
+# otherwise write a table of ROWS to STANDALONE_FILE.  Prints the file used.
+bench_results() {
+    local rows=$1 append=$2 results=$3 standalone=$4 script=$5 rounds=$6 tmp pg_version
+    if [ "$append" = 1 ] && [ -f "$results" ]; then
+        tmp=$(mktemp)
+        awk -v rows="$rows" '
+            /^\|/ {print; intable = 1; next}
+            intable && !done {print rows; done = 1}
+            {print}
+            END {if (!done) print rows}' "$results" > "$tmp"
+        mv "$tmp" "$results"
+        chmod 644 "$results"
+        echo "$results"
+        return
+    fi
+    pg_version=$("$PGBIN/postgres" --version | awk '{print $3}')
+    {
+        echo "| Benchmark | Baseline | task_api | Ratio | Target | Met |"
+        echo "|---|---|---|---|---|---|"
+        echo "$rows"
+        echo
+        echo "Medians of $rounds alternating rounds, $(date -u +%Y-%m-%d), PostgreSQL $pg_version, $(nproc) CPUs; \`$script\`."
+    } > "$standalone"
+    echo "$standalone"
+}
