@@ -23,8 +23,10 @@ pidfile="$ROOT/.task_api/postgrest-test-$PG_PORT.pid"
 
 cleanup() {
     postgrest_stop "$pidfile" || true
+    as_root cp "$dir/postgres.log" "$logdir/postgres.log" 2>/dev/null || true
     if [ -z "${TASK_API_KEEP_TEST_CLUSTER:-}" ]; then
         cluster_discard "$dir"
+        remove_state_dir "test-$PG_PORT"
     else
         cluster_stop "$dir" || true
     fi
