@@ -50,3 +50,33 @@ bench_results() {
     } > "$standalone"
     echo "$standalone"
 }
+
+# The runners time several variants of one statement per round; they keep
+# v_ms[variant] (the times of every round), v_med[variant] (the medians),
+# v_label[variant] and the list of variants in ${variants[@]}, with "bare"
+# the baseline and "api" the subject.
+
+# " 2.10x 2.31x ...": subject / baseline, round by round.
+per_round_ratios() {
+    local out="" i a_api a_bare
+    read -r -a a_api <<<"${v_ms[api]}"
+    read -r -a a_bare <<<"${v_ms[bare]}"
+    for i in "${!a_api[@]}"; do out="$out $(ratio "${a_api[$i]}" "${a_bare[$i]}")x"; done
+    echo "$out"
+}
+
+# One line per variant: median, ratio to the baseline, cost per row of N.
+print_variants() {
+    local n=$1 v
+    for v in "${variants[@]}"; do
+        printf '  %-72s %9s  %6sx  %6.1f us/row\n' "${v_label[$v]}" "$(fmt_ms "${v_med[$v]}")" \
+            "$(ratio "${v_med[$v]}" "${v_med[bare]}")" "$(awk -v m="${v_med[$v]}" -v n="$n" 'BEGIN {print m * 1000 / n}')"
+    done
+}
+
+# overhead_step A B N: what going from median B to median A costs per row of
+# N, and its share of the subject's overhead over the baseline.
+overhead_step() {
+    awk -v a="$1" -v b="$2" -v n="$3" -v t="${v_med[api]}" -v base="${v_med[bare]}" \
+        'BEGIN {d = a - b; printf "%6.1f us/row  (%4.1f%% of the overhead over the baseline)", d * 1000 / n, 100 * d / (t - base)}'
+}

@@ -154,23 +154,15 @@ for v in "${variants[@]}"; do
     v_med[$v]=$(median ${v_ms[$v]})
 done
 delete_ratio=$(ratio "${v_med[api]}" "${v_med[bare]}")
-per_round=""
-read -r -a a_api <<<"${v_ms[api]}"
-read -r -a a_bare <<<"${v_ms[bare]}"
-for i in "${!a_api[@]}"; do per_round="$per_round $(ratio "${a_api[$i]}" "${a_bare[$i]}")x"; done
+per_round=$(per_round_ratios)
 
 echo
 echo "DELETE $DELETE_ROWS tasks of one project, median of $ROUNDS rounds (ratio to the bare table; per-row cost):"
-for v in "${variants[@]}"; do
-    printf '  %-72s %9s  %6sx  %6.1f us/row\n' "${v_label[$v]}" "$(fmt_ms "${v_med[$v]}")" \
-        "$(ratio "${v_med[$v]}" "${v_med[bare]}")" "$(awk -v m="${v_med[$v]}" -v n="$DELETE_ROWS" 'BEGIN {print m * 1000 / n}')"
-done
+print_variants "$DELETE_ROWS"
 echo "  where the time goes (differences of medians, per row):"
-step() { awk -v a="$1" -v b="$2" -v n="$DELETE_ROWS" -v t="${v_med[api]}" -v base="${v_med[bare]}" \
-    'BEGIN {d = a - b; printf "%6.1f us/row  (%4.1f%% of the overhead over the baseline)", d * 1000 / n, 100 * d / (t - base)}'; }
-echo "    soft_delete() -> UPDATE + stamp trigger  $(step "${v_med[direct_su]}" "${v_med[bare]}")"
-echo "    RLS                                      $(step "${v_med[direct_user]}" "${v_med[direct_su]}")"
-echo "    INSTEAD OF trigger (tasks_delete)        $(step "${v_med[api]}" "${v_med[direct_user]}")"
+echo "    soft_delete() -> UPDATE + stamp trigger  $(overhead_step "${v_med[direct_su]}" "${v_med[bare]}" "$DELETE_ROWS")"
+echo "    RLS                                      $(overhead_step "${v_med[direct_user]}" "${v_med[direct_su]}" "$DELETE_ROWS")"
+echo "    INSTEAD OF trigger (tasks_delete)        $(overhead_step "${v_med[api]}" "${v_med[direct_user]}" "$DELETE_ROWS")"
 echo "  api.tasks / bare table: ${delete_ratio}x (per round:$per_round); no target"
 
 # ---------------------------------------------------------------------------

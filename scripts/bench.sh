@@ -145,23 +145,15 @@ for v in "${variants[@]}"; do
 done
 insert_ratio=$(ratio "${v_med[api]}" "${v_med[bare]}")
 insert_met=$(meets "$insert_ratio" "$INSERT_TARGET" le)
-per_round=""
-read -r -a a_api <<<"${v_ms[api]}"
-read -r -a a_bare <<<"${v_ms[bare]}"
-for i in "${!a_api[@]}"; do per_round="$per_round $(ratio "${a_api[$i]}" "${a_bare[$i]}")x"; done
+per_round=$(per_round_ratios)
 
 echo
 echo "Insert $ROWS tasks, median of $ROUNDS rounds (ratio to the bare table; per-row cost):"
-for v in "${variants[@]}"; do
-    printf '  %-72s %9s  %6sx  %6.1f us/row\n' "${v_label[$v]}" "$(fmt_ms "${v_med[$v]}")" \
-        "$(ratio "${v_med[$v]}" "${v_med[bare]}")" "$(awk -v m="${v_med[$v]}" -v n="$ROWS" 'BEGIN {print m * 1000 / n}')"
-done
+print_variants "$ROWS"
 echo "  where the time goes (differences of medians, per row):"
-step() { awk -v a="$1" -v b="$2" -v n="$ROWS" -v t="${v_med[api]}" -v base="${v_med[bare]}" \
-    'BEGIN {d = a - b; printf "%6.1f us/row  (%4.1f%% of the overhead over the baseline)", d * 1000 / n, 100 * d / (t - base)}'; }
-echo "    stamp trigger + foreign keys      $(step "${v_med[direct_su]}" "${v_med[bare]}")"
-echo "    RLS WITH CHECK                    $(step "${v_med[direct_user]}" "${v_med[direct_su]}")"
-echo "    INSTEAD OF trigger + validation   $(step "${v_med[api]}" "${v_med[direct_user]}")"
+echo "    stamp trigger + foreign keys      $(overhead_step "${v_med[direct_su]}" "${v_med[bare]}" "$ROWS")"
+echo "    RLS WITH CHECK                    $(overhead_step "${v_med[direct_user]}" "${v_med[direct_su]}" "$ROWS")"
+echo "    INSTEAD OF trigger + validation   $(overhead_step "${v_med[api]}" "${v_med[direct_user]}" "$ROWS")"
 echo "  api.tasks / bare table: ${insert_ratio}x (per round:$per_round); target <= ${INSERT_TARGET}x: $insert_met"
 
 # Breakdown, outside the timed rounds (instrumentation slows things down).
