@@ -27,6 +27,8 @@ cleanup() {
     if [ -z "${TASK_API_KEEP_TEST_CLUSTER:-}" ]; then
         cluster_discard "$dir"
         remove_state_dir "test-$PG_PORT"
+        # It holds the discarded cluster's password and secret.
+        rm -f "$ROOT/.task_api/postgrest-test-$PG_PORT.conf"
     else
         cluster_stop "$dir" || true
     fi
