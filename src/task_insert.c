@@ -35,6 +35,8 @@
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/datum.h"
+#include "utils/jsonb.h"
+#include "utils/typcache.h"
 #include "utils/json.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
@@ -327,6 +329,57 @@ is_member(const pg_uuid_t *project, const pg_uuid_t *user)
 	return last_result;
 }
 
+/*
+ * The rules for a task's writable fields, shared by POST (the insert trigger)
+ * and PATCH (task_problems(), called by the update trigger): append every
+ * problem to the JSON array under construction; trim the title in place;
+ * raise forbidden for a viewer.  Server-owned fields are the callers' part.
+ */
+static void
+task_field_problems(Datum *values, bool *nulls, StringInfo problems)
+{
+	/* The project, the caller's right to write there, the assignee. */
+	if (nulls[C_PROJECT])
+		add_problem(problems, "project_id", "is required");
+	else
+	{
+		bool		live;
+		TaRole		role = ta_member_role(DatumGetUUIDP(values[C_PROJECT]), &live);
+
+		if (role == TA_ROLE_NONE || !live)
+			add_problem(problems, "project_id", "no such project");
+		else if (role < TA_ROLE_EDITOR)
+			ta_raise("forbidden", "viewers cannot write tasks", NULL,
+					 "ask a project owner for the editor role", NULL, 0);
+		else if (!nulls[C_ASSIGNEE] &&
+				 !is_member(DatumGetUUIDP(values[C_PROJECT]), DatumGetUUIDP(values[C_ASSIGNEE])))
+			add_problem(problems, "assignee_id", "must be a member of the project");
+	}
+
+	/* Title: required, trimmed, 1 to 200 characters. */
+	if (nulls[C_TITLE])
+		add_problem(problems, "title", "is required");
+	else
+	{
+		text	   *title = trim_text(DatumGetTextPP(values[C_TITLE]));
+
+		values[C_TITLE] = PointerGetDatum(title);
+		if (char_length(title) > TITLE_MAX)
+			add_problem(problems, "title", psprintf("must be at most %d characters", TITLE_MAX));
+		else if (VARSIZE_ANY_EXHDR(title) == 0)
+			add_problem(problems, "title", "must not be blank");
+	}
+	if (!nulls[C_DESCRIPTION] && char_length(DatumGetTextPP(values[C_DESCRIPTION])) > DESCRIPTION_MAX)
+		add_problem(problems, "description",
+					psprintf("must be at most %d characters", DESCRIPTION_MAX));
+	if (nulls[C_STATUS])
+		add_problem(problems, "status", "is required");
+	if (nulls[C_PRIORITY])
+		add_problem(problems, "priority", "is required");
+	else if (DatumGetInt16(values[C_PRIORITY]) < 0 || DatumGetInt16(values[C_PRIORITY]) > 4)
+		add_problem(problems, "priority", "must be between 0 and 4");
+}
+
 PG_FUNCTION_INFO_V1(task_api_tasks_insert);
 
 /* INSTEAD OF INSERT on api.tasks: validate, complete and buffer one row. */
@@ -361,46 +414,7 @@ task_api_tasks_insert(PG_FUNCTION_ARGS)
 	initStringInfo(&problems);
 	appendStringInfoChar(&problems, '[');
 
-	/* The project, the caller's right to write there, the assignee. */
-	if (nulls[C_PROJECT])
-		add_problem(&problems, "project_id", "is required");
-	else
-	{
-		bool		live;
-		TaRole		role = ta_member_role(DatumGetUUIDP(values[C_PROJECT]), &live);
-
-		if (role == TA_ROLE_NONE || !live)
-			add_problem(&problems, "project_id", "no such project");
-		else if (role < TA_ROLE_EDITOR)
-			ta_raise("forbidden", "viewers cannot write tasks", NULL,
-					 "ask a project owner for the editor role", NULL, 0);
-		else if (!nulls[C_ASSIGNEE] &&
-				 !is_member(DatumGetUUIDP(values[C_PROJECT]), DatumGetUUIDP(values[C_ASSIGNEE])))
-			add_problem(&problems, "assignee_id", "must be a member of the project");
-	}
-
-	/* Title: required, trimmed, 1 to 200 characters. */
-	if (nulls[C_TITLE])
-		add_problem(&problems, "title", "is required");
-	else
-	{
-		text	   *title = trim_text(DatumGetTextPP(values[C_TITLE]));
-
-		values[C_TITLE] = PointerGetDatum(title);
-		if (char_length(title) > TITLE_MAX)
-			add_problem(&problems, "title", psprintf("must be at most %d characters", TITLE_MAX));
-		else if (VARSIZE_ANY_EXHDR(title) == 0)
-			add_problem(&problems, "title", "must not be blank");
-	}
-	if (!nulls[C_DESCRIPTION] && char_length(DatumGetTextPP(values[C_DESCRIPTION])) > DESCRIPTION_MAX)
-		add_problem(&problems, "description",
-					psprintf("must be at most %d characters", DESCRIPTION_MAX));
-	if (nulls[C_STATUS])
-		add_problem(&problems, "status", "is required");
-	if (nulls[C_PRIORITY])
-		add_problem(&problems, "priority", "is required");
-	else if (DatumGetInt16(values[C_PRIORITY]) < 0 || DatumGetInt16(values[C_PRIORITY]) > 4)
-		add_problem(&problems, "priority", "must be between 0 and 4");
+	task_field_problems(values, nulls, &problems);
 
 	/* Server-owned fields. */
 	{
@@ -438,6 +452,41 @@ task_api_tasks_insert(PG_FUNCTION_ARGS)
 	buffer_row(get_buffer(info), values, nulls);
 	ta_note_etag(1);
 	return PointerGetDatum(heap_form_tuple(desc, values, nulls));
+}
+
+PG_FUNCTION_INFO_V1(task_api_task_problems);
+
+/* task_problems(api.tasks): the field problems of a task row, as jsonb. */
+Datum
+task_api_task_problems(PG_FUNCTION_ARGS)
+{
+	HeapTupleHeader rec = PG_GETARG_HEAPTUPLEHEADER(0);
+	TupleDesc	desc = lookup_rowtype_tupdesc(HeapTupleHeaderGetTypeId(rec),
+											  HeapTupleHeaderGetTypMod(rec));
+	HeapTupleData tuple;
+	Datum		values[NUM_COLS];
+	bool		nulls[NUM_COLS];
+	StringInfoData problems;
+
+	tuple.t_len = HeapTupleHeaderGetDatumLength(rec);
+	ItemPointerSetInvalid(&tuple.t_self);
+	tuple.t_tableOid = InvalidOid;
+	tuple.t_data = rec;
+	for (int i = 0; i < NUM_COLS; i++)
+	{
+		int			attnum = SPI_fnumber(desc, col_names[i]);
+
+		if (attnum <= 0)
+			elog(ERROR, "task_problems: the row has no column \"%s\"", col_names[i]);
+		values[i] = heap_getattr(&tuple, attnum, desc, &nulls[i]);
+	}
+	ReleaseTupleDesc(desc);
+
+	initStringInfo(&problems);
+	appendStringInfoChar(&problems, '[');
+	task_field_problems(values, nulls, &problems);
+	appendStringInfoChar(&problems, ']');
+	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(problems.data)));
 }
 
 PG_FUNCTION_INFO_V1(task_api_tasks_insert_flush);

@@ -76,51 +76,10 @@ COMMENT ON COLUMN api.tasks.completed_at IS 'When the task became done; cleared 
 COMMENT ON COLUMN api.tasks.version IS 'Starts at 1 and goes up by one on every change; set by the server.';
 
 -- Problems with a task's writable fields (title already trimmed), and the
--- caller's right to write tasks in its project.
+-- caller's right to write tasks in its project: the same C rules POST uses.
 CREATE FUNCTION @extschema@.task_problems(t api.tasks) RETURNS jsonb
-    LANGUAGE plpgsql STABLE
-AS $$
-DECLARE
-    problems jsonb := '[]';
-    my_role @extschema@.member_role;
-    p text;
-BEGIN
-    -- project_role() is NULL for projects the caller cannot see and for
-    -- projects in the trash: both answer "no such project".
-    IF t.project_id IS NULL THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('project_id', 'is required');
-    ELSE
-        my_role := @extschema@.project_role(t.project_id);
-        IF my_role IS NULL THEN
-            problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('project_id', 'no such project');
-        ELSIF my_role < 'editor' THEN
-            PERFORM @extschema@.raise_error('forbidden', 'viewers cannot write tasks',
-                NULL, 'ask a project owner for the editor role');
-        ELSIF t.assignee_id IS NOT NULL AND NOT EXISTS (
-                SELECT FROM @extschema@.project_members m
-                 WHERE m.project_id = t.project_id AND m.user_id = t.assignee_id) THEN
-            problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('assignee_id', 'must be a member of the project');
-        END IF;
-    END IF;
-    p := @extschema@.text_problem(t.title, 200, true);
-    IF p IS NOT NULL THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('title', p);
-    END IF;
-    p := @extschema@.text_problem(t.description, 10000, false);
-    IF p IS NOT NULL THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('description', p);
-    END IF;
-    IF t.status IS NULL THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('status', 'is required');
-    END IF;
-    IF t.priority IS NULL THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('priority', 'is required');
-    ELSIF t.priority NOT BETWEEN 0 AND 4 THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('priority', 'must be between 0 and 4');
-    END IF;
-    RETURN problems;
-END
-$$;
+    AS 'MODULE_PATHNAME', 'task_api_task_problems' LANGUAGE C STABLE STRICT;
+COMMENT ON FUNCTION @extschema@.task_problems(api.tasks) IS 'The {field, problem} list of a task''s writable fields (raises forbidden for a viewer); the rules POST /tasks applies.';
 
 -- POST /tasks in C (task_insert.c): the row trigger validates the row,
 -- fills in the server-owned fields and buffers it; the statement trigger
