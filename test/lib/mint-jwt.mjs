@@ -1,7 +1,6 @@
-// Mint an HS256 JWT for task_api_user: node mint-jwt.mjs SECRET SUB [TTL_SECONDS]
-// Shared by scripts/dev-token.sh and the HTTP tests (which import mintJwt).
+// Mint HS256 JWTs with the cluster's secret, for the HTTP tests' crafted
+// tokens (real tokens come from task_api.start_session()).
 import { createHmac, randomUUID } from 'node:crypto';
-import { pathToFileURL } from 'node:url';
 
 const b64url = (buf) => Buffer.from(buf).toString('base64url');
 
@@ -15,9 +14,4 @@ export function mintJwt(secret, claims, { header = { alg: 'HS256', typ: 'JWT' } 
 export function userToken(secret, sub, ttl = 3600) {
   const now = Math.floor(Date.now() / 1000);
   return mintJwt(secret, { sub, role: 'task_api_user', iat: now, exp: now + ttl, jti: randomUUID() });
-}
-
-if (import.meta.url === pathToFileURL(process.argv[1]).href) {
-  const [secret, sub, ttl] = process.argv.slice(2);
-  process.stdout.write(userToken(secret, sub, ttl ? Number(ttl) : 3600) + '\n');
 }
