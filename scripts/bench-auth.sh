@@ -17,12 +17,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/bench-lib.sh"
 
-APPEND=0
-case "${1:-}" in
-    --append) APPEND=1 ;;
-    "") ;;
-    *) die "usage: $0 [--append]" ;;
-esac
+bench_option "$@"
 
 PG_PORT=${TASK_API_BENCH_AUTH_PG_PORT:-5495}
 ROUNDS=${TASK_API_BENCH_ROUNDS:-3}

@@ -80,3 +80,42 @@ overhead_step() {
     awk -v a="$1" -v b="$2" -v n="$3" -v t="${v_med[api]}" -v base="${v_med[bare]}" \
         'BEGIN {d = a - b; printf "%6.1f us/row  (%4.1f%% of the overhead over the baseline)", d * 1000 / n, 100 * d / (t - base)}'
 }
+
+# bench_option "$@": APPEND=1 with --append (add rows to the table that
+# scripts/bench.sh wrote), else 0.
+bench_option() {
+    APPEND=0
+    case "${1:-}" in
+        --append) APPEND=1 ;;
+        "") ;;
+        *) die "usage: $0 [--append]" ;;
+    esac
+}
+
+# run_variant_rounds TIMER [ARGS...]: ROUNDS rounds of "TIMER VARIANT ARGS"
+# (which prints milliseconds) over ${variants[@]}, in reverse order every
+# other round so that no variant always runs first; fills v_ms and v_med
+# (associative arrays the caller declares).
+run_variant_rounds() {
+    local timer=$1 r v ms line order i
+    shift
+    for r in $(seq 1 "$ROUNDS"); do
+        order=()
+        if [ $((r % 2)) = 1 ]; then
+            order=("${variants[@]}")
+        else
+            for ((i = ${#variants[@]} - 1; i >= 0; i--)); do order+=("${variants[$i]}"); done
+        fi
+        line="round $r:"
+        for v in "${order[@]}"; do
+            ms=$("$timer" "$v" "$@") || exit 1
+            v_ms[$v]="${v_ms[$v]:-} $ms"
+            line="$line $v=$(fmt_ms "$ms")"
+        done
+        echo "  $line"
+    done
+    for v in "${variants[@]}"; do
+        # shellcheck disable=SC2086
+        v_med[$v]=$(median ${v_ms[$v]})
+    done
+}

@@ -18,12 +18,7 @@
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/bench-lib.sh"
 
-APPEND=0
-case "${1:-}" in
-    --append) APPEND=1 ;;
-    "") ;;
-    *) die "usage: $0 [--append]" ;;
-esac
+bench_option "$@"
 
 PG_PORT=${TASK_API_BENCH_TRASH_PG_PORT:-5493}
 STATE=${TASK_API_BENCH_TRASH_STATE:-bench-trash}
@@ -137,22 +132,8 @@ SQL
     echo "$ms"
 }
 
-for r in $(seq 1 "$ROUNDS"); do
-    # Alternate the order every round so neither side always runs first.
-    if [ $((r % 2)) = 1 ]; then order=(bare direct_su direct_user api); else order=(api direct_user direct_su bare); fi
-    line="round $r:"
-    for v in "${order[@]}"; do
-        ms=$(time_delete "$v")
-        v_ms[$v]="${v_ms[$v]:-} $ms"
-        line="$line $v=$(fmt_ms "$ms")"
-    done
-    echo "  $line"
-done
 declare -A v_med=()
-for v in "${variants[@]}"; do
-    # shellcheck disable=SC2086
-    v_med[$v]=$(median ${v_ms[$v]})
-done
+run_variant_rounds time_delete
 delete_ratio=$(ratio "${v_med[api]}" "${v_med[bare]}")
 per_round=$(per_round_ratios)
 

@@ -126,23 +126,8 @@ SQL
     echo "$ms"
 }
 
-for r in $(seq 1 "$ROUNDS"); do
-    # Alternate the order every round so neither side always runs first.
-    if [ $((r % 2)) = 1 ]; then order=("${variants[@]}"); else order=(api direct_user direct_su bare heap); fi
-    line="round $r:"
-    for v in "${order[@]}"; do
-        ms=$(time_insert "$v" "$ROWS")
-        v_ms[$v]="${v_ms[$v]:-} $ms"
-        line="$line $v=$(fmt_ms "$ms")"
-    done
-    echo "  $line"
-done
-
 declare -A v_med=()
-for v in "${variants[@]}"; do
-    # shellcheck disable=SC2086
-    v_med[$v]=$(median ${v_ms[$v]})
-done
+run_variant_rounds time_insert "$ROWS"
 insert_ratio=$(ratio "${v_med[api]}" "${v_med[bare]}")
 insert_met=$(meets "$insert_ratio" "$INSERT_TARGET" le)
 per_round=$(per_round_ratios)
