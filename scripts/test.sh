@@ -72,7 +72,7 @@ fi
 if tier regress; then
 say "tier 1: pg_regress and isolation tests"
 set +e
-make -C "$ROOT" -s installcheck PGHOST="$(socket_dir "$dir")" PGPORT="$PG_PORT" PGUSER=postgres \
+make -C "$ROOT" -s PG_CONFIG="$PGBIN/pg_config" installcheck PGHOST="$(socket_dir "$dir")" PGPORT="$PG_PORT" PGUSER=postgres \
     >"$logdir/regress.log" 2>&1
 regress_rc=$?
 set -e

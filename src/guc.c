@@ -73,5 +73,4 @@ ta_guc_init(void)
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
 
-	MarkGUCPrefixReserved("task_api");
 }

@@ -9,6 +9,7 @@
 
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "utils/guc.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
@@ -31,6 +32,12 @@ _PG_init(void)
 	ta_guc_init();
 	ta_membership_init();
 	ta_task_insert_init();
+
+	/*
+	 * Last, once every module has defined its settings: a placeholder for a
+	 * task_api.* name no module defines is then an error.
+	 */
+	MarkGUCPrefixReserved("task_api");
 
 	if (process_shared_preload_libraries_in_progress)
 		ta_preloaded = true;
