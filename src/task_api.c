@@ -15,6 +15,7 @@
 #include "utils/jsonb.h"
 
 #include "guc.h"
+#include "idempotency.h"
 #include "membership.h"
 #include "task_insert.h"
 #include "task_api.h"
@@ -32,6 +33,7 @@ _PG_init(void)
 	ta_guc_init();
 	ta_membership_init();
 	ta_task_insert_init();
+	ta_idempotency_init();
 
 	/*
 	 * Last, once every module has defined its settings: a placeholder for a

@@ -45,6 +45,7 @@
 
 #include "errors.h"
 #include "etag.h"
+#include "idempotency.h"
 #include "membership.h"
 #include "owner_spi.h"
 #include "request.h"
@@ -402,6 +403,10 @@ task_api_tasks_insert(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("tasks_insert: must be fired INSTEAD OF INSERT, FOR EACH ROW")));
+
+	/* An idempotent replay: the row is the stored one; write nothing. */
+	if (ta_idempotency_replaying())
+		return PointerGetDatum(trigdata->tg_trigtuple);
 
 	desc = RelationGetDescr(trigdata->tg_relation);
 	info = trigger_info(fcinfo, desc);

@@ -97,6 +97,9 @@ AS $$
 DECLARE
     problems jsonb;
 BEGIN
+    IF @extschema@.idempotent_replay() THEN
+        RETURN NEW;  -- the stored row of an idempotent replay (70_idempotency.sql)
+    END IF;
     IF @extschema@.project_role(OLD.project_id) < 'editor' THEN
         PERFORM @extschema@.raise_error('forbidden', 'viewers cannot write tasks',
             NULL, 'ask a project owner for the editor role');

@@ -226,9 +226,15 @@ DECLARE
     key_id uuid := @extschema@.uuidv7();
     issued bigint := floor(extract(epoch FROM now()))::bigint;
     claims jsonb;
+    prior jsonb;
+    result json;
 BEGIN
     IF me IS NULL THEN
         PERFORM @extschema@.raise_error('unauthenticated', 'sign in to create API keys');
+    END IF;
+    prior := @extschema@.idempotency_claim(jsonb_build_object('name', create_api_key.name, 'expires_at', create_api_key.expires_at));
+    IF prior IS NOT NULL THEN
+        RETURN (prior -> 'body')::json;
     END IF;
     IF @extschema@.request_claim('key_id') IS NOT NULL THEN
         PERFORM @extschema@.raise_error('forbidden', 'an API key cannot create API keys',
@@ -252,8 +258,10 @@ BEGIN
         'exp', coalesce(floor(extract(epoch FROM create_api_key.expires_at))::bigint,
                         issued + 100::bigint * 365 * 86400));
     PERFORM set_config('response.status', '201', true);
-    RETURN json_build_object('id', key_id, 'key', @extschema@.jwt_sign(claims::text),
-                             'name', key_name, 'expires_at', create_api_key.expires_at);
+    result := json_build_object('id', key_id, 'key', @extschema@.jwt_sign(claims::text),
+                                'name', key_name, 'expires_at', create_api_key.expires_at);
+    PERFORM @extschema@.idempotency_record(result::jsonb);
+    RETURN result;
 END
 $$;
 COMMENT ON FUNCTION api.create_api_key(text, timestamptz) IS 'Create an API key: 201 {id, key, name, expires_at}. The key is a bearer token shown only in this response; revoke it with DELETE /api_keys?id=eq.<id>.';

@@ -67,9 +67,14 @@ CREATE FUNCTION api.restore_task(id uuid) RETURNS api.tasks
     LANGUAGE plpgsql
 AS $$
 DECLARE
-    t @extschema@.tasks := @extschema@.trashed_task(restore_task.id);
+    t @extschema@.tasks;
     restored api.tasks;
+    prior jsonb := @extschema@.idempotency_claim(jsonb_build_object('id', restore_task.id));
 BEGIN
+    IF prior IS NOT NULL THEN
+        RETURN jsonb_populate_record(NULL::api.tasks, prior -> 'body');
+    END IF;
+    t := @extschema@.trashed_task(restore_task.id);
     IF t.deleted_with_project OR @extschema@.project_role(t.project_id) IS NULL THEN
         PERFORM @extschema@.raise_error('not_found', 'no such task in the trash',
             'It went to the trash with its project: restore the project.');
@@ -80,6 +85,7 @@ BEGIN
     UPDATE @extschema@.tasks SET deleted_at = NULL, deleted_by = NULL WHERE tasks.id = t.id;
     SELECT * INTO restored FROM api.tasks WHERE api.tasks.id = t.id;
     PERFORM @extschema@.note_etag(restored.version);
+    PERFORM @extschema@.idempotency_record(to_jsonb(restored));
     RETURN restored;
 END
 $$;
@@ -91,7 +97,11 @@ AS $$
 DECLARE
     p @extschema@.projects;
     restored api.projects;
+    prior jsonb := @extschema@.idempotency_claim(jsonb_build_object('id', restore_project.id));
 BEGIN
+    IF prior IS NOT NULL THEN
+        RETURN jsonb_populate_record(NULL::api.projects, prior -> 'body');
+    END IF;
     SELECT * INTO p FROM @extschema@.projects WHERE projects.id = restore_project.id AND deleted_at IS NOT NULL;
     IF NOT FOUND THEN
         PERFORM @extschema@.raise_error('not_found', 'no such project in the trash');
@@ -105,6 +115,7 @@ BEGIN
      WHERE project_id = p.id AND deleted_with_project;
     SELECT * INTO restored FROM api.projects WHERE api.projects.id = p.id;
     PERFORM @extschema@.note_etag(restored.version);
+    PERFORM @extschema@.idempotency_record(to_jsonb(restored));
     RETURN restored;
 END
 $$;
@@ -116,6 +127,9 @@ AS $$
 DECLARE
     t @extschema@.tasks;
 BEGIN
+    IF @extschema@.idempotency_claim(jsonb_build_object('id', purge_task.id)) IS NOT NULL THEN
+        RETURN;
+    END IF;
     SELECT * INTO t FROM @extschema@.tasks WHERE tasks.id = purge_task.id;
     IF NOT FOUND THEN
         PERFORM @extschema@.raise_error('not_found', 'no such task');
@@ -126,6 +140,7 @@ BEGIN
     -- A live task goes through the trash on its way out.
     DELETE FROM @extschema@.tasks WHERE tasks.id = t.id AND deleted_at IS NULL;
     DELETE FROM @extschema@.tasks WHERE tasks.id = t.id;
+    PERFORM @extschema@.idempotency_record(NULL);
 END
 $$;
 COMMENT ON FUNCTION api.purge_task(uuid) IS 'Delete a task for good, live or in the trash (owners): 204.';
@@ -136,6 +151,9 @@ AS $$
 DECLARE
     p @extschema@.projects;
 BEGIN
+    IF @extschema@.idempotency_claim(jsonb_build_object('id', purge_project.id)) IS NOT NULL THEN
+        RETURN;
+    END IF;
     SELECT * INTO p FROM @extschema@.projects WHERE projects.id = purge_project.id;
     IF NOT FOUND THEN
         PERFORM @extschema@.raise_error('not_found', 'no such project');
@@ -149,6 +167,7 @@ BEGIN
     DELETE FROM @extschema@.tasks WHERE project_id = p.id;
     DELETE FROM @extschema@.projects WHERE projects.id = p.id AND deleted_at IS NULL;
     DELETE FROM @extschema@.projects WHERE projects.id = p.id;
+    PERFORM @extschema@.idempotency_record(NULL);
 END
 $$;
 COMMENT ON FUNCTION api.purge_project(uuid) IS 'Delete a project for good, with its tasks and memberships, live or in the trash (owners): 204.';
@@ -173,7 +192,9 @@ BEGIN
     GET DIAGNOSTICS more = ROW_COUNT;
     DELETE FROM @extschema@.projects WHERE deleted_at < cutoff;
     GET DIAGNOSTICS projects_purged = ROW_COUNT;
+    -- Expired idempotency keys too (70_idempotency.sql); not counted.
+    PERFORM @extschema@.purge_expired_idempotency_keys();
     RETURN tasks_purged + more + projects_purged;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.purge_expired() IS 'Delete for good what has been in the trash longer than task_api.trash_retention; returns how many projects and tasks. Schedule it, e.g. SELECT cron.schedule(''task_api purge'', ''17 3 * * *'', ''SELECT task_api.purge_expired()'').';
+COMMENT ON FUNCTION @extschema@.purge_expired() IS 'Delete for good what has been in the trash longer than task_api.trash_retention, and the expired idempotency keys; returns how many projects and tasks. Schedule it, e.g. SELECT cron.schedule(''task_api purge'', ''17 3 * * *'', ''SELECT task_api.purge_expired()'').';
