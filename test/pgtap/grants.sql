@@ -1,6 +1,6 @@
 -- Grants: least privilege for PUBLIC and the three API roles (SPEC sections 2, 5).
 BEGIN;
-SELECT plan(66);
+SELECT plan(68);
 
 -- The API roles -------------------------------------------------------------------
 SELECT ok(rolcanlogin, 'task_api_authenticator can LOG IN (PostgREST connects as it)')
@@ -138,7 +138,8 @@ SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                     'api.signup(text,text,text)', 'api.login(text,text)', 'api.logout()',
                     'api.create_api_key(text,timestamp with time zone)',
                     'task_api.trash_retention()', 'task_api.trashed_task(uuid)',
-                    'api.restore_task(uuid)', 'api.restore_project(uuid)', 'api.purge_task(uuid)', 'api.purge_project(uuid)'],
+                    'api.restore_task(uuid)', 'api.restore_project(uuid)', 'api.purge_task(uuid)', 'api.purge_project(uuid)',
+                    'task_api.idempotent_replay()', 'task_api.idempotency_claim(jsonb)', 'task_api.idempotency_record(jsonb)'],
               'task_api_user can EXECUTE exactly the hook, the auth RPCs and the helpers its views, policies and triggers call');
 SELECT ok(has_table_privilege('task_api_user', 'api.trash', 'SELECT')
           AND NOT has_table_privilege('task_api_user', 'api.trash', 'INSERT')
@@ -148,6 +149,13 @@ SELECT ok(has_table_privilege('task_api_user', 'api.trash', 'SELECT')
 SELECT ok(NOT has_function_privilege('task_api_user', 'task_api.purge_expired()', 'EXECUTE')
           AND NOT has_function_privilege('task_api_anon', 'task_api.purge_expired()', 'EXECUTE'),
           'neither API role can run task_api.purge_expired() (the scheduler runs it)');
+SELECT ok(NOT has_table_privilege('task_api_user', 'task_api.idempotency_keys', 'SELECT, INSERT, UPDATE, DELETE')
+          AND NOT has_table_privilege('task_api_anon', 'task_api.idempotency_keys', 'SELECT, INSERT, UPDATE, DELETE')
+          AND NOT has_any_column_privilege('task_api_user', 'task_api.idempotency_keys', 'SELECT'),
+          'neither API role can touch task_api.idempotency_keys (it holds replayable responses, API keys included)');
+SELECT ok(NOT has_function_privilege('task_api_user', 'task_api.purge_expired_idempotency_keys()', 'EXECUTE')
+          AND NOT has_function_privilege('task_api_user', 'task_api.request_fingerprint(text,text,jsonb)', 'EXECUTE'),
+          'task_api_user cannot purge keys or call request_fingerprint() directly');
 SELECT ok(NOT has_function_privilege('task_api_user', 'task_api.soft_delete()', 'EXECUTE'),
           'the soft_delete() trigger function is not granted to task_api_user');
 SELECT set_eq($$SELECT a.attname::text FROM pg_attribute a

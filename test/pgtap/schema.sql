@@ -1,6 +1,6 @@
 -- Schema: what CREATE EXTENSION task_api builds (SPEC sections 2, 3, 5).
 BEGIN;
-SELECT plan(192);
+SELECT plan(201);
 
 -- Extension and schemas ---------------------------------------------------------
 SELECT has_extension('task_api', 'the task_api extension is installed');
@@ -174,12 +174,25 @@ SELECT is_empty($$SELECT relname FROM pg_class
 
 -- Writes go through INSTEAD OF triggers ------------------------------------------
 SELECT has_trigger('api', 'users', 'users_update', 'api.users has its INSTEAD OF UPDATE trigger');
-SELECT triggers_are('api', 'projects', ARRAY['projects_insert', 'projects_update', 'projects_delete'],
-                    'api.projects has INSTEAD OF INSERT/UPDATE/DELETE triggers');
+SELECT triggers_are('api', 'projects', ARRAY['projects_insert', 'projects_update', 'projects_delete',
+                                             'projects_idempotency_begin', 'projects_idempotency_in',
+                                             'projects_zz_idempotency_out', 'projects_idempotency_end'],
+                    'api.projects has INSTEAD OF INSERT/UPDATE/DELETE triggers and the idempotency triggers around them');
 SELECT triggers_are('api', 'project_members', ARRAY['project_members_insert', 'project_members_update', 'project_members_delete'],
                     'api.project_members has INSTEAD OF INSERT/UPDATE/DELETE triggers');
-SELECT triggers_are('api', 'tasks', ARRAY['tasks_insert', 'tasks_insert_flush', 'tasks_update', 'tasks_delete'],
-                    'api.tasks has INSTEAD OF INSERT/UPDATE/DELETE triggers and the statement-level insert flush');
+SELECT triggers_are('api', 'tasks', ARRAY['tasks_insert', 'tasks_insert_flush', 'tasks_update', 'tasks_delete',
+                                          'tasks_idempotency_begin', 'tasks_idempotency_in',
+                                          'tasks_zz_idempotency_out', 'tasks_idempotency_end'],
+                    'api.tasks has INSTEAD OF INSERT/UPDATE/DELETE triggers, the statement-level insert flush and the idempotency triggers');
+-- INSTEAD OF row triggers fire in name order: the idempotency ones must come first and last.
+SELECT is((SELECT array_agg(tgname::text ORDER BY tgname::text COLLATE "C") FROM pg_trigger
+            WHERE tgrelid = 'api.tasks'::regclass AND tgtype & 64 <> 0 AND tgtype & 4 <> 0),
+          ARRAY['tasks_idempotency_in', 'tasks_insert', 'tasks_zz_idempotency_out'],
+          'on INSERT into api.tasks, idempotency_row_in fires before tasks_insert and idempotency_row_out after it');
+SELECT is((SELECT array_agg(tgname::text ORDER BY tgname::text COLLATE "C") FROM pg_trigger
+            WHERE tgrelid = 'api.projects'::regclass AND tgtype & 64 <> 0 AND tgtype & 16 <> 0),
+          ARRAY['projects_idempotency_in', 'projects_update', 'projects_zz_idempotency_out'],
+          'on UPDATE of api.projects, idempotency_row_in fires before projects_update and idempotency_row_out after it');
 SELECT triggers_are('api', 'api_keys', ARRAY['api_keys_delete'], 'api.api_keys has its INSTEAD OF DELETE (revoke) trigger only');
 SELECT triggers_are('api', 'trash', ARRAY[]::name[], 'api.trash has no triggers: it is read-only');
 SELECT triggers_are('task_api', 'projects', ARRAY['projects_stamp', 'projects_changed', 'projects_add_owner', 'projects_soft_delete'],
@@ -244,8 +257,8 @@ SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                     'task_api.user_id_for(uuid,text)', 'task_api.own_email(uuid)',
                     'task_api.start_session(uuid)', 'api.signup(text,text,text)', 'api.login(text,text)',
                     'api.logout()', 'api.create_api_key(text,timestamp with time zone)',
-                    'task_api.purge_expired()'],
-              'only the functions that must bypass RLS (new owner, keep an owner, invitee lookup, name uniqueness, own email, the auth RPCs that read users, sessions and keys, and the scheduled purge) are SECURITY DEFINER');
+                    'task_api.purge_expired()', 'task_api.purge_expired_idempotency_keys()'],
+              'only the functions that must bypass RLS (new owner, keep an owner, invitee lookup, name uniqueness, own email, the auth RPCs that read users, sessions and keys, and the scheduled purges) are SECURITY DEFINER');
 
 -- C functions: volatility and strictness --------------------------------------------
 SELECT volatility_is('task_api', 'uuidv7', ARRAY[]::name[], 'volatile', 'uuidv7() is VOLATILE');
@@ -312,6 +325,22 @@ SELECT has_role('task_api_authenticator', 'role task_api_authenticator exists');
 SELECT is((SELECT setting || ' ' || unit || ' ' || context FROM pg_settings WHERE name = 'task_api.trash_retention'),
           '2592000 s sighup', 'task_api.trash_retention is in seconds, 30 days by default, set in the server configuration');
 SELECT is(task_api.trash_retention(), interval '30 days', 'trash_retention() reads task_api.trash_retention as an interval');
+SELECT is((SELECT setting || ' ' || unit || ' ' || context FROM pg_settings WHERE name = 'task_api.idempotency_ttl'),
+          '86400 s sighup', 'task_api.idempotency_ttl is in seconds, 24 hours by default, set in the server configuration');
+SELECT is((SELECT setting || ' ' || unit || ' ' || context FROM pg_settings WHERE name = 'task_api.idempotency_wait'),
+          '10000 ms sighup', 'task_api.idempotency_wait is in milliseconds, 10 s by default, set in the server configuration');
+
+-- Idempotency keys ---------------------------------------------------------------------
+SELECT has_table('task_api', 'idempotency_keys', 'table task_api.idempotency_keys exists');
+SELECT col_is_pk('task_api', 'idempotency_keys', ARRAY['caller_kind', 'caller_id', 'key'],
+                 'an idempotency key is unique per caller (user or API key), not globally');
+SELECT fk_ok('task_api', 'idempotency_keys', 'user_id', 'task_api', 'users', 'id', 'idempotency_keys.user_id references users');
+SELECT ok((SELECT relrowsecurity AND relforcerowsecurity FROM pg_class WHERE oid = 'task_api.idempotency_keys'::regclass),
+          'task_api.idempotency_keys has row-level security enabled and forced');
+SELECT is((SELECT p.provolatile::text || ' ' || p.proisstrict::text || ' ' || l.lanname::text
+             FROM pg_proc p JOIN pg_language l ON l.oid = p.prolang
+            WHERE p.oid = 'task_api.request_fingerprint(text,text,jsonb)'::regprocedure),
+          'i true c', 'request_fingerprint() is IMMUTABLE, STRICT and written in C');
 
 SELECT * FROM finish();
 ROLLBACK;
