@@ -118,6 +118,7 @@ static IdemRequest *rpc_request = NULL;
 
 static SPIPlanPtr lookup_plan = NULL;
 static SPIPlanPtr claim_plan = NULL;
+static SPIPlanPtr expire_plan = NULL;
 static SPIPlanPtr record_plan = NULL;
 
 /* The memory of a request goes with its transaction. */
@@ -608,18 +609,25 @@ in_progress(void)
 {
 	ta_raise("idempotency_in_progress",
 			 "a request with this Idempotency-Key is still running",
-			 "Another request with the same key has not finished within task_api.idempotency_wait.",
+			 "Another request with the same key is still running: it did not finish within task_api.idempotency_wait.",
 			 "retry with the same key in a moment", NULL, 0);
 }
 
-/* Read the caller's live key row into r; false if there is none. */
-static bool
+typedef enum KeyState
+{
+	KEY_NONE,
+	KEY_LIVE,
+	KEY_EXPIRED
+} KeyState;
+
+/* Read the caller's key row into r. */
+static KeyState
 lookup(IdemRequest *r)
 {
 	Oid			types[4] = {TEXTOID, UUIDOID, TEXTOID, TIMESTAMPTZOID};
 	Datum		args[4];
-	Datum		vals[6];
-	bool		nulls[6];
+	Datum		vals[7];
+	bool		nulls[7];
 	MemoryContext old = MemoryContextSwitchTo(r->cxt);
 	bool		found;
 
@@ -629,13 +637,13 @@ lookup(IdemRequest *r)
 	args[3] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
 	/* Not read-only: in READ COMMITTED, a fresh snapshot sees a concurrent commit. */
 	found = ta_owner_query_row(&lookup_plan,
-							   "SELECT k.method, k.path, k.fingerprint, k.status, k.response, k.etag"
+							   "SELECT k.method, k.path, k.fingerprint, k.status, k.response, k.etag,"
+							   "       k.expires_at OPERATOR(pg_catalog.>) $4"
 							   "  FROM task_api.idempotency_keys k"
 							   " WHERE k.caller_kind OPERATOR(pg_catalog.=) $1"
 							   "   AND k.caller_id OPERATOR(pg_catalog.=) $2"
-							   "   AND k.key OPERATOR(pg_catalog.=) $3"
-							   "   AND k.expires_at OPERATOR(pg_catalog.>) $4",
-							   4, types, args, false, 6, vals, nulls);
+							   "   AND k.key OPERATOR(pg_catalog.=) $3",
+							   4, types, args, false, 7, vals, nulls);
 	if (found)
 	{
 		r->stored_method = nulls[0] ? "" : TextDatumGetCString(vals[0]);
@@ -646,20 +654,25 @@ lookup(IdemRequest *r)
 		r->stored_etag = nulls[5] ? NULL : TextDatumGetCString(vals[5]);
 	}
 	MemoryContextSwitchTo(old);
-	return found;
+	if (!found)
+		return KEY_NONE;
+	return DatumGetBool(vals[6]) ? KEY_LIVE : KEY_EXPIRED;
 }
 
 /*
- * Insert the key row, or take over an expired one; false if a live row is
- * there (committed by another transaction, which we waited for).  The wait
+ * Insert the key row (deleting an expired one first); false if a row is
+ * there, committed by another transaction that we waited for.  ON CONFLICT
+ * DO NOTHING locks no row, so replays never wait for each other.  The wait
  * for a concurrent claim is bounded by task_api.idempotency_wait.
  */
 static bool
-insert_claim(IdemRequest *r)
+insert_claim(IdemRequest *r, bool expired)
 {
 	Oid			types[9] = {TEXTOID, UUIDOID, TEXTOID, UUIDOID, TEXTOID, TEXTOID,
 	BYTEAOID, TIMESTAMPTZOID, TIMESTAMPTZOID};
 	Datum		args[9];
+	Oid			expire_types[4] = {TEXTOID, UUIDOID, TEXTOID, TIMESTAMPTZOID};
+	Datum		expire_args[4];
 	Datum		ret;
 	bool		retnull;
 	TimestampTz now = GetCurrentTransactionStartTimestamp();
@@ -679,6 +692,10 @@ insert_claim(IdemRequest *r)
 		SET_VARSIZE(DatumGetPointer(args[6]), VARHDRSZ);
 	args[7] = TimestampTzGetDatum(now);
 	args[8] = TimestampTzGetDatum(now + (int64) ta_idempotency_ttl * USECS_PER_SEC);
+	expire_args[0] = args[0];
+	expire_args[1] = args[1];
+	expire_args[2] = args[2];
+	expire_args[3] = args[7];
 
 	if (ta_idempotency_wait > 0 && (LockTimeout == 0 || LockTimeout > ta_idempotency_wait))
 	{
@@ -690,17 +707,28 @@ insert_claim(IdemRequest *r)
 	}
 	PG_TRY();
 	{
+		if (expired)
+		{
+			Datum		ret2;
+			bool		retnull2;
+
+			(void) ta_owner_query_row(&expire_plan,
+									  "DELETE FROM task_api.idempotency_keys k"
+									  " WHERE k.caller_kind OPERATOR(pg_catalog.=) $1"
+									  "   AND k.caller_id OPERATOR(pg_catalog.=) $2"
+									  "   AND k.key OPERATOR(pg_catalog.=) $3"
+									  "   AND k.expires_at OPERATOR(pg_catalog.<=) $4"
+									  " RETURNING true",
+									  4, expire_types, expire_args, false, 1, &ret2, &retnull2);
+		}
 		claimed = ta_owner_query_row(&claim_plan,
-									 "INSERT INTO task_api.idempotency_keys AS k"
+									 "INSERT INTO task_api.idempotency_keys"
 									 " (caller_kind, caller_id, key, user_id, method, path, fingerprint,"
 									 "  created_at, expires_at)"
-									 " VALUES ($1, $2, $3, $4, $5, $6, CASE WHEN pg_catalog.length($7) OPERATOR(pg_catalog.=) 0 THEN NULL ELSE $7 END, $8, $9)"
-									 " ON CONFLICT (caller_kind, caller_id, key) DO UPDATE"
-									 " SET user_id = excluded.user_id, method = excluded.method,"
-									 "     path = excluded.path, fingerprint = excluded.fingerprint,"
-									 "     status = NULL, response = NULL, etag = NULL,"
-									 "     created_at = excluded.created_at, expires_at = excluded.expires_at"
-									 " WHERE k.expires_at OPERATOR(pg_catalog.<=) $8"
+									 " VALUES ($1, $2, $3, $4, $5, $6,"
+									 "         CASE WHEN pg_catalog.length($7) OPERATOR(pg_catalog.=) 0 THEN NULL ELSE $7 END,"
+									 "         $8, $9)"
+									 " ON CONFLICT (caller_kind, caller_id, key) DO NOTHING"
 									 " RETURNING true",
 									 9, types, args, false, 1, &ret, &retnull);
 	}
@@ -730,15 +758,17 @@ insert_claim(IdemRequest *r)
 static void
 claim(IdemRequest *r)
 {
-	if (!lookup(r))
+	KeyState	state = lookup(r);
+
+	if (state != KEY_LIVE)
 	{
-		if (insert_claim(r))
+		if (insert_claim(r, state == KEY_EXPIRED))
 		{
 			r->mode = IDEM_EXECUTE;
 			return;
 		}
 		/* A concurrent request committed it while we waited. */
-		if (!lookup(r))
+		if (lookup(r) != KEY_LIVE)
 			in_progress();
 	}
 	/* Only this transaction can see a row still in flight: a nested reuse. */

@@ -8,7 +8,9 @@ CREATE TABLE @extschema@.idempotency_keys (
     caller_kind text NOT NULL CHECK (caller_kind IN ('user', 'api_key')),
     caller_id   uuid NOT NULL,
     key         text NOT NULL CHECK (pg_catalog.octet_length(key) BETWEEN 1 AND 255),
-    user_id     uuid NOT NULL REFERENCES @extschema@.users (id) ON DELETE CASCADE,
+    -- The user (also when caller_kind is api_key).  No foreign key: keys
+    -- expire on their own, and user ids (UUIDv7) are never reused.
+    user_id     uuid NOT NULL,
     method      text NOT NULL,
     path        text NOT NULL,
     fingerprint bytea,
