@@ -758,17 +758,28 @@ insert_claim(IdemRequest *r, bool expired)
 static void
 claim(IdemRequest *r)
 {
-	KeyState	state = lookup(r);
-
-	if (state != KEY_LIVE)
+	/* Insert first: a new key, the common case, then costs one statement. */
+	if (insert_claim(r, false))
 	{
-		if (insert_claim(r, state == KEY_EXPIRED))
-		{
-			r->mode = IDEM_EXECUTE;
-			return;
-		}
-		/* A concurrent request committed it while we waited. */
-		if (lookup(r) != KEY_LIVE)
+		r->mode = IDEM_EXECUTE;
+		return;
+	}
+	switch (lookup(r))
+	{
+		case KEY_LIVE:
+			break;
+		case KEY_EXPIRED:
+			/* An expired key counts as new: take its row over. */
+			if (insert_claim(r, true))
+			{
+				r->mode = IDEM_EXECUTE;
+				return;
+			}
+			if (lookup(r) != KEY_LIVE)
+				in_progress();
+			break;
+		case KEY_NONE:
+			/* Gone between the two statements (purged): a retry will claim it. */
 			in_progress();
 	}
 	/* Only this transaction can see a row still in flight: a nested reuse. */
