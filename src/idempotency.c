@@ -4,8 +4,8 @@
  *
  * A request that carries Idempotency-Key claims the key (per caller: the
  * user, or the API key it authenticated with) in task_api.idempotency_keys
- * with INSERT ... ON CONFLICT, in the request's own transaction, before it
- * writes anything.  The key row therefore exists if and only if the write
+ * with INSERT ... ON CONFLICT DO NOTHING, in the request's own transaction,
+ * before it writes anything.  The key row therefore exists if and only if the write
  * commits.  A concurrent request with the same key blocks on the unique
  * index until the first one commits (it then replays) or aborts (it then
  * executes itself); the wait is bounded by task_api.idempotency_wait, after
@@ -24,13 +24,16 @@
  *  - an RPC: the object of its arguments, built by the function itself.
  *
  * For INSERT and UPDATE four triggers on each API view do the work: a
- * BEFORE statement trigger claims the key (and learns the SET columns); a
+ * BEFORE statement trigger claims the key (and learns the SET columns from
+ * tg_updatedcols) and, on a replay, sets Idempotent-Replayed and the stored
+ * ETag (PostgREST reads the headers before AFTER statement triggers run); a
  * first INSTEAD OF row trigger folds each row into the fingerprint and, on a
  * replay, replaces the row by the stored one (the write triggers then return
  * it untouched, see ta_idempotency_replaying()); a last INSTEAD OF row
  * trigger collects the representation the write triggers produced; an AFTER
  * statement trigger stores status, representation and ETag, or, on a
- * replay, checks the fingerprint and adds Idempotent-Replayed: true.
+ * replay, checks the fingerprint (a mismatch takes the header back and
+ * fails the statement).
  * The mutating RPCs call idempotency_claim() first and idempotency_record()
  * last.
  *
