@@ -27,7 +27,8 @@ COMMENT ON FUNCTION @extschema@.percent_encode(text) IS 'RFC 3986 percent-encodi
 -- (40_tasks.sql).  Every index can be scanned both ways.
 CREATE INDEX tasks_project_updated_idx ON @extschema@.tasks (project_id, updated_at, id)
     WHERE deleted_at IS NULL;
-CREATE INDEX tasks_project_due_idx ON @extschema@.tasks (project_id, (COALESCE(due_date, 'infinity'::date)), id)
+-- btree puts NULLs last ascending: a NULL due_date sorts as +infinity.
+CREATE INDEX tasks_project_due_idx ON @extschema@.tasks (project_id, due_date, id)
     WHERE deleted_at IS NULL;
 CREATE INDEX tasks_project_priority_idx ON @extschema@.tasks (project_id, priority, id)
     WHERE deleted_at IS NULL;
@@ -37,6 +38,25 @@ CREATE INDEX tasks_search_idx ON @extschema@.tasks
     USING gin (pg_catalog.to_tsvector('simple'::regconfig,
                title OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) COALESCE(description, '')))
     WHERE deleted_at IS NULL;
+
+-- The live tasks of projects (and of the caller's projects: the tasks
+-- policy, spelled out) that match a websearch_to_tsquery() query, found
+-- through tasks_search_idx.  SECURITY DEFINER because under row-level
+-- security PostgreSQL may not use an index for the @@ operator (it is not
+-- leakproof); tasks_page joins the ids back through api.tasks, so its
+-- policy applies to every row returned all the same.
+CREATE FUNCTION @extschema@.search_tasks(projects uuid[], q text) RETURNS SETOF uuid
+    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT t.id FROM @extschema@.tasks t
+     WHERE t.deleted_at IS NULL
+       AND t.project_id = ANY (projects)
+       AND t.project_id = ANY ((SELECT @extschema@.member_project_ids('viewer'))::uuid[])
+       AND pg_catalog.to_tsvector('simple'::regconfig, t.title || ' ' || COALESCE(t.description, ''))
+           @@ pg_catalog.websearch_to_tsquery('simple'::regconfig, q)
+$$;
+COMMENT ON FUNCTION @extschema@.search_tasks(uuid[], text) IS 'Ids of the caller''s live tasks in projects that match the full-text query q (websearch syntax, ''simple'' configuration), through the GIN index tasks_search_idx.';
 
 -- The Link header of a page that has more: the same path (request.path,
 -- as PostgREST saw it) and arguments with the new cursor, as a path-absolute
@@ -104,10 +124,13 @@ DECLARE
     fp text;
     key_expr text;
     key_type text;
+    key_null boolean := false;
     cmp text;
+    ranges text[];
+    filters text := '';
+    branch text;
     projects uuid[];
-    where_ text := '';
-    sql text;
+    sql text := '';
     rows_ api.tasks[] := '{}';
     next_cursor text;
     has_more boolean := false;
@@ -117,61 +140,70 @@ BEGIN
     -- What the cursor is bound to: the filters, the sort and the direction.
     fp := jsonb_build_array('api.tasks_page', project_id, status, assignee_id, q_norm, sort_, dir)::text;
 
-    -- Fixed SQL fragments only; every value is a parameter.
-    key_expr := CASE sort_
-        WHEN 'created_at' THEN 't.created_at'
-        WHEN 'updated_at' THEN 't.updated_at'
-        WHEN 'due_date' THEN 'COALESCE(t.due_date, ''infinity''::date)'
-        WHEN 'priority' THEN 't.priority' END;
+    -- Only fixed SQL fragments are put together; every value is a parameter.
+    key_expr := 't.' || CASE sort_ WHEN 'updated_at' THEN 'updated_at' WHEN 'due_date' THEN 'due_date'
+                                   WHEN 'priority' THEN 'priority' ELSE 'created_at' END;
     key_type := CASE sort_ WHEN 'due_date' THEN 'date' WHEN 'priority' THEN 'smallint' ELSE 'timestamptz' END;
     cmp := CASE dir WHEN 'asc' THEN '>' ELSE '<' END;
 
     IF cursor IS NOT NULL THEN
-        -- Validate first, so a bad cursor is an error even when nothing is visible.
-        EXECUTE format('SELECT 1 FROM @extschema@.cursor_decode($1, $2, NULL::%s)', key_type) USING cursor, fp;
-        where_ := where_ || format(' AND (%s, t.id) %s ((SELECT c.sort_key FROM c), (SELECT c.last_id FROM c))',
-                                   key_expr, cmp);
+        -- Checked here first, so a bad cursor is an error even when nothing is visible.
+        EXECUTE format('SELECT d.sort_key IS NULL FROM @extschema@.cursor_decode($1, $2, NULL::%s) d', key_type)
+            INTO key_null USING cursor, fp;
+    END IF;
+    -- The keyset ranges after the cursor, each one index range scan.  A NULL
+    -- due_date sorts as +infinity, which is where the (project_id, due_date,
+    -- id) index keeps it: last ascending, first descending.  Around the
+    -- NULLs the rest of a walk is two ranges, read one after the other.
+    IF cursor IS NULL THEN
+        ranges := ARRAY[''];
+    ELSIF sort_ <> 'due_date' OR (dir = 'desc' AND NOT key_null) THEN
+        ranges := ARRAY[format(' AND (%s, t.id) %s ((SELECT c.sort_key FROM c), (SELECT c.last_id FROM c))', key_expr, cmp)];
+    ELSIF dir = 'asc' AND NOT key_null THEN
+        ranges := ARRAY[' AND (t.due_date, t.id) > ((SELECT c.sort_key FROM c), (SELECT c.last_id FROM c))',
+                        ' AND t.due_date IS NULL'];
+    ELSIF dir = 'asc' THEN
+        ranges := ARRAY[' AND t.due_date IS NULL AND t.id > (SELECT c.last_id FROM c)'];
+    ELSE
+        ranges := ARRAY[' AND t.due_date IS NULL AND t.id < (SELECT c.last_id FROM c)',
+                        ' AND t.due_date IS NOT NULL'];
     END IF;
     IF status IS NOT NULL THEN
-        where_ := where_ || ' AND t.status = $2';
+        filters := filters || ' AND t.status = $2';
     END IF;
     IF assignee_id IS NOT NULL THEN
-        where_ := where_ || ' AND t.assignee_id = $3';
-    END IF;
-    IF q_norm IS NOT NULL THEN
-        where_ := where_ || ' AND pg_catalog.to_tsvector(''simple''::regconfig, t.title || '' '' || COALESCE(t.description, ''''))'
-                         || ' @@ pg_catalog.websearch_to_tsquery(''simple''::regconfig, $4)';
+        filters := filters || ' AND t.assignee_id = $3';
     END IF;
 
     -- The projects to read: the one asked for, or every project of the
-    -- caller (RLS applies on top either way).  One ordered range scan per
-    -- project, each stopping after page_size + 1 rows, merged: a page costs
-    -- the same at any depth.  A search reads the full-text index instead.
+    -- caller (RLS applies on top either way).  Without q: per project and
+    -- range, one ordered index range scan that stops after page_size + 1
+    -- rows, then a merge, so a page costs the same at any depth.  With q:
+    -- the matches come from the full-text index (search_tasks), then are
+    -- ordered.
     projects := CASE WHEN project_id IS NOT NULL THEN ARRAY[project_id]
                      ELSE @extschema@.member_project_ids('viewer') END;
+    FOREACH branch IN ARRAY ranges LOOP
+        IF sql <> '' THEN
+            sql := sql || ' UNION ALL ';
+        END IF;
+        sql := sql || format($q$(SELECT t, %1$s AS k FROM api.tasks t WHERE %2$s%3$s%4$s
+                                  ORDER BY %1$s %5$s, t.id %5$s LIMIT $7 + 1)$q$,
+            key_expr,
+            CASE WHEN q_norm IS NULL THEN 't.project_id = p.id'
+                 ELSE 't.project_id = ANY ($1) AND t.id IN (SELECT m.id FROM m)' END,
+            branch, filters, dir);
+    END LOOP;
     IF q_norm IS NULL THEN
-        sql := format($q$
-            SELECT l.t, l.k FROM pg_catalog.unnest($1) AS p(id)
-            CROSS JOIN LATERAL (
-                SELECT t, %1$s AS k FROM api.tasks t
-                 WHERE t.project_id = p.id %2$s
-                 ORDER BY %1$s %3$s, t.id %3$s
-                 LIMIT $7 + 1) l
-            ORDER BY l.k %3$s, (l.t).id %3$s
-            LIMIT $7 + 1$q$, key_expr, where_, dir);
-    ELSE
-        sql := format($q$
-            SELECT t, %1$s AS k FROM api.tasks t
-             WHERE t.project_id = ANY ($1) %2$s
-             ORDER BY %1$s %3$s, t.id %3$s
-             LIMIT $7 + 1$q$, key_expr, where_, dir);
+        sql := format($q$SELECT l.t, l.k FROM pg_catalog.unnest($1) AS p(id) CROSS JOIN LATERAL (%s) l$q$, sql);
     END IF;
     -- The cursor after row page_size, made only when the query returns it.
     sql := format($q$
-        WITH c AS MATERIALIZED (SELECT * FROM @extschema@.cursor_decode($5, $6, NULL::%1$s))
+        WITH c AS MATERIALIZED (SELECT * FROM @extschema@.cursor_decode($5, $6, NULL::%1$s)),
+             m AS MATERIALIZED (SELECT s.id FROM @extschema@.search_tasks($1, $4) AS s(id))
         SELECT s.t, CASE WHEN s.n = $7 THEN @extschema@.cursor_encode(s.k, (s.t).id, $8, $6) END AS next
           FROM (SELECT x.t, x.k, pg_catalog.row_number() OVER (ORDER BY x.k %2$s, (x.t).id %2$s) AS n
-                  FROM (%3$s) x) s
+                  FROM (SELECT y.t, y.k FROM (%3$s) y ORDER BY y.k %2$s, (y.t).id %2$s LIMIT $7 + 1) x) s
          ORDER BY s.n$q$, key_type, dir, sql);
 
     FOR r IN EXECUTE sql USING projects, status, assignee_id, q_norm, cursor, fp, n, dir LOOP
@@ -263,6 +295,7 @@ REVOKE ALL ON FUNCTION
     @extschema@.cursor_encode(anyelement, uuid, text, text),
     @extschema@.cursor_decode(text, text, anyelement),
     @extschema@.percent_encode(text),
+    @extschema@.search_tasks(uuid[], text),
     @extschema@.page_link(text, text[], text),
     @extschema@.check_page_args(text, text[], text, integer),
     api.tasks_page(uuid, @extschema@.task_status, uuid, text, text, text, integer, text),
@@ -272,6 +305,7 @@ GRANT EXECUTE ON FUNCTION
     @extschema@.cursor_encode(anyelement, uuid, text, text),
     @extschema@.cursor_decode(text, text, anyelement),
     @extschema@.percent_encode(text),
+    @extschema@.search_tasks(uuid[], text),
     @extschema@.page_link(text, text[], text),
     @extschema@.check_page_args(text, text[], text, integer),
     api.tasks_page(uuid, @extschema@.task_status, uuid, text, text, text, integer, text),
