@@ -131,6 +131,7 @@ DECLARE
     branch text;
     projects uuid[];
     sql text := '';
+    with_ text;
     rows_ api.tasks[] := '{}';
     next_cursor text;
     has_more boolean := false;
@@ -197,14 +198,19 @@ BEGIN
     IF q_norm IS NULL THEN
         sql := format($q$SELECT l.t, l.k FROM pg_catalog.unnest($1) AS p(id) CROSS JOIN LATERAL (%s) l$q$, sql);
     END IF;
-    -- The cursor after row page_size, made only when the query returns it.
-    sql := format($q$
-        WITH c AS MATERIALIZED (SELECT * FROM @extschema@.cursor_decode($5, $6, NULL::%1$s)),
-             m AS MATERIALIZED (SELECT s.id FROM @extschema@.search_tasks($1, $4) AS s(id))
-        SELECT s.t, CASE WHEN s.n = $7 THEN @extschema@.cursor_encode(s.k, (s.t).id, $8, $6) END AS next
-          FROM (SELECT x.t, x.k, pg_catalog.row_number() OVER (ORDER BY x.k %2$s, (x.t).id %2$s) AS n
-                  FROM (SELECT y.t, y.k FROM (%3$s) y ORDER BY y.k %2$s, (y.t).id %2$s LIMIT $7 + 1) x) s
-         ORDER BY s.n$q$, key_type, dir, sql);
+    -- Every row comes with the cursor that resumes after it (cheap next to
+    -- planning the query; the next page's is the one after row page_size).
+    with_ := concat_ws(', ',
+        CASE WHEN cursor IS NOT NULL THEN
+            format('c AS MATERIALIZED (SELECT * FROM @extschema@.cursor_decode($5, $6, NULL::%s))', key_type) END,
+        CASE WHEN q_norm IS NOT NULL THEN
+            'm AS MATERIALIZED (SELECT s.id FROM @extschema@.search_tasks($1, $4) AS s(id))' END);
+    sql := format($q$%1$s
+        SELECT y.t, @extschema@.cursor_encode(y.k, (y.t).id, $8, $6) AS next
+          FROM (%2$s) y
+         ORDER BY y.k %3$s, (y.t).id %3$s
+         LIMIT $7 + 1$q$,
+        CASE WHEN with_ <> '' THEN 'WITH ' || with_ END, sql, dir);
 
     FOR r IN EXECUTE sql USING projects, status, assignee_id, q_norm, cursor, fp, n, dir LOOP
         IF cardinality(rows_) = n THEN
@@ -260,16 +266,15 @@ BEGIN
     -- The caller's projects are found by id (owners are members too), then
     -- ordered: a page costs the same at any depth, in proportion to how
     -- many projects the caller belongs to.
-    sql := format($q$
-        WITH c AS MATERIALIZED (SELECT * FROM @extschema@.cursor_decode($1, $2, NULL::timestamptz))
-        SELECT s.p, CASE WHEN s.n = $3 THEN @extschema@.cursor_encode(s.k, (s.p).id, $4, $2) END AS next
-          FROM (SELECT p, %1$s AS k,
-                       pg_catalog.row_number() OVER (ORDER BY %1$s %2$s, p.id %2$s) AS n
-                  FROM api.projects p
-                 WHERE p.id = ANY (@extschema@.member_project_ids('viewer')) %3$s
-                 ORDER BY %1$s %2$s, p.id %2$s
-                 LIMIT $3 + 1) s
-         ORDER BY s.n$q$, key_expr, dir, where_);
+    sql := format($q$%1$s
+        SELECT p, @extschema@.cursor_encode(%2$s, p.id, $4, $2) AS next
+          FROM api.projects p
+         WHERE p.id = ANY ((SELECT @extschema@.member_project_ids('viewer'))::uuid[]) %3$s
+         ORDER BY %2$s %4$s, p.id %4$s
+         LIMIT $3 + 1$q$,
+        CASE WHEN cursor IS NOT NULL THEN
+            'WITH c AS MATERIALIZED (SELECT * FROM @extschema@.cursor_decode($1, $2, NULL::timestamptz))' END,
+        key_expr, where_, dir);
     FOR r IN EXECUTE sql USING cursor, fp, n, dir LOOP
         IF cardinality(rows_) = n THEN
             has_more := true;
