@@ -155,8 +155,8 @@ txn() { # txn STATEMENT
 }
 txn "SELECT api.tasks_page(project_id => :project, page_size => 25) AS first_page;" > "$logdir/first.sql"
 txn "SELECT api.tasks_page(project_id => :project, page_size => 25, cursor => :cursor) AS deep_page;" > "$logdir/deep.sql"
-txn "SELECT * FROM api.tasks WHERE project_id = :project ORDER BY created_at DESC, id DESC OFFSET :depth LIMIT 25; -- offset_page" > "$logdir/offset.sql"
-declare -A marker=([first]=first_page [deep]=deep_page [offset]=offset_page)
+txn "SELECT * FROM api.tasks WHERE project_id = :project ORDER BY created_at DESC, id DESC OFFSET :depth LIMIT 25;" > "$logdir/offset.sql"
+declare -A marker=([first]=first_page [deep]=deep_page [offset]="OFFSET :depth")
 page_run() { # page_run first|deep|offset SECONDS: "<statement latency ms> <tps>"
     local v=$1 secs=$2 log="$logdir/pgbench-$1.log" lat tps
     if ! "$PGBIN/pgbench" -n -M prepared -r -h "$(socket_dir "$dir")" -p "$PG_PORT" -U postgres \
@@ -247,8 +247,8 @@ declare -A codec_sql=(
     [scan]="SELECT count(k + 1) FROM bench.codec_input"
     [enc_pl]="SELECT count(bench.cursor_encode_plpgsql(k, id, 'desc', 'bench events')) FROM bench.codec_input"
     [enc_c]="SELECT count(task_api.cursor_encode(k, id, 'desc', 'bench events')) FROM bench.codec_input"
-    [dec_pl]="SELECT count(d.last_id) FROM bench.cursors_plpgsql c, LATERAL bench.cursor_decode_plpgsql(c.c, 'bench events') d"
-    [dec_c]="SELECT count(d.last_id) FROM bench.cursors_c c, LATERAL task_api.cursor_decode(c.c, 'bench events', NULL::bigint) d")
+    [dec_pl]="SELECT count((bench.cursor_decode_plpgsql(c, 'bench events')).last_id) FROM bench.cursors_plpgsql"
+    [dec_c]="SELECT count((task_api.cursor_decode(c, 'bench events', NULL::bigint)).last_id) FROM bench.cursors_c")
 codec_time() { # codec_time VARIANT: milliseconds
     local out ms
     out=$(psql_db <<SQL

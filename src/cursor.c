@@ -103,6 +103,56 @@ fingerprint_bytes(text *fp, uint8_t *out)
 	memcpy(out, digest, TA_CURSOR_FP_LEN);
 }
 
+/*
+ * Per call site state, kept in fn_extra: the last fingerprint hashed (a page
+ * function passes the same one for every row) and decode's result
+ * descriptor, so that neither is rebuilt for every call of a statement.
+ */
+#define FP_CACHE_MAX 1024
+
+typedef struct CursorCallCache
+{
+	int			fp_len;			/* -1: nothing cached */
+	char		fp_text[FP_CACHE_MAX];
+	uint8_t		fp[TA_CURSOR_FP_LEN];
+	TupleDesc	tupdesc;		/* decode only; in fn_mcxt */
+} CursorCallCache;
+
+/* This call site's cache, made on first use in the function's own context. */
+static CursorCallCache *
+call_cache(FunctionCallInfo fcinfo)
+{
+	CursorCallCache *cache = (CursorCallCache *) fcinfo->flinfo->fn_extra;
+
+	if (cache == NULL)
+	{
+		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(CursorCallCache));
+		cache->fp_len = -1;
+		fcinfo->flinfo->fn_extra = cache;
+	}
+	return cache;
+}
+
+/* fingerprint_bytes() through the call site's cache of the last one. */
+static void
+cached_fingerprint(CursorCallCache *cache, text *fp, uint8_t *out)
+{
+	int			len = VARSIZE_ANY_EXHDR(fp);
+
+	if (len == cache->fp_len && memcmp(cache->fp_text, VARDATA_ANY(fp), len) == 0)
+	{
+		memcpy(out, cache->fp, TA_CURSOR_FP_LEN);
+		return;
+	}
+	fingerprint_bytes(fp, out);
+	if (len <= FP_CACHE_MAX)
+	{
+		memcpy(cache->fp_text, VARDATA_ANY(fp), len);
+		memcpy(cache->fp, out, TA_CURSOR_FP_LEN);
+		cache->fp_len = len;
+	}
+}
+
 /* 'asc' or 'desc' (exactly), else an error naming the argument. */
 static ta_cursor_direction
 parse_direction(text *t)
@@ -199,7 +249,7 @@ task_api_cursor_encode(PG_FUNCTION_ARGS)
 		}
 	}
 	memcpy(c.last_id, PG_GETARG_UUID_P(1)->data, UUID_LEN);
-	fingerprint_bytes(PG_GETARG_TEXT_PP(3), c.fingerprint);
+	cached_fingerprint(call_cache(fcinfo), PG_GETARG_TEXT_PP(3), c.fingerprint);
 
 	r = ta_cursor_encode(&c, (const uint8_t *) secret, strlen(secret),
 						 ta_pg_hmac_sha256, out, sizeof(out), &outlen);
@@ -239,7 +289,7 @@ task_api_cursor_decode(PG_FUNCTION_ARGS)
 	ta_cursor	c;
 	ta_cursor_result r;
 	uint8_t		fp[TA_CURSOR_FP_LEN];
-	TupleDesc	tupdesc;
+	CursorCallCache *cache;
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
 	pg_uuid_t  *id;
@@ -250,9 +300,18 @@ task_api_cursor_decode(PG_FUNCTION_ARGS)
 	require_arg(fcinfo, 1, "fingerprint");
 	if (PG_ARGISNULL(0))
 		PG_RETURN_NULL();
-	if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "cursor_decode must return a record");
-	tupdesc = BlessTupleDesc(tupdesc);
+	cache = call_cache(fcinfo);
+	if (cache->tupdesc == NULL)
+	{
+		TupleDesc	tupdesc;
+		MemoryContext old;
+
+		if (get_call_result_type(fcinfo, NULL, &tupdesc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "cursor_decode must return a record");
+		old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+		cache->tupdesc = BlessTupleDesc(CreateTupleDescCopy(tupdesc));
+		MemoryContextSwitchTo(old);
+	}
 
 	cursor = PG_GETARG_TEXT_PP(0);
 	r = ta_cursor_decode(VARDATA_ANY(cursor), VARSIZE_ANY_EXHDR(cursor),
@@ -263,7 +322,7 @@ task_api_cursor_decode(PG_FUNCTION_ARGS)
 	if (r != TA_CURSOR_OK)
 		raise_invalid_cursor(r);
 
-	fingerprint_bytes(PG_GETARG_TEXT_PP(1), fp);
+	cached_fingerprint(cache, PG_GETARG_TEXT_PP(1), fp);
 	if (!ta_timing_safe_equal(fp, c.fingerprint, TA_CURSOR_FP_LEN))
 		ta_raise("cursor_mismatch", "the cursor belongs to another query",
 				 "The cursor was made with other filters, another sort or another direction.",
@@ -323,7 +382,7 @@ task_api_cursor_decode(PG_FUNCTION_ARGS)
 	memcpy(id->data, c.last_id, UUID_LEN);
 	values[1] = UUIDPGetDatum(id);
 	values[2] = CStringGetTextDatum(c.direction == TA_CURSOR_DESC ? "desc" : "asc");
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(tupdesc, values, nulls)));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(cache->tupdesc, values, nulls)));
 }
 
 PG_FUNCTION_INFO_V1(task_api_percent_encode);
