@@ -129,3 +129,32 @@ RESET ROLE;
 
 -- percent_encode: every byte but the unreserved ones.
 SELECT task_api.percent_encode('AZaz09-._~ /?&=+%#'), task_api.percent_encode(E'\u00e9'), task_api.percent_encode('');
+
+-- A user's own paginated function (README "Your own paginated functions"):
+-- an events feed ordered by a bigint id, newest first.
+CREATE TABLE events (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+                     ref uuid NOT NULL DEFAULT task_api.uuidv7(), body text);
+CREATE FUNCTION events_page(page_size int DEFAULT 25, cursor text DEFAULT NULL) RETURNS json
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    fp constant text := 'events_page';      -- a canonical text of the filters and sort
+    after bigint;
+    page events[];
+BEGIN
+    SELECT d.sort_key INTO after FROM task_api.cursor_decode(cursor, fp, NULL::bigint) d;
+    page := ARRAY(SELECT e FROM events e WHERE e.id < coalesce(after, 9223372036854775807)
+                   ORDER BY e.id DESC LIMIT page_size + 1);
+    RETURN json_build_object(
+        'data', array_to_json(page[1:page_size]),
+        'next_cursor', CASE WHEN cardinality(page) > page_size
+                            THEN task_api.cursor_encode((page[page_size]).id, (page[page_size]).ref, 'desc', fp) END,
+        'has_more', cardinality(page) > page_size);
+END
+$$;
+INSERT INTO events (body) SELECT 'event ' || g FROM generate_series(1, 7) g;
+SELECT json_agg(e->>'body') AS page1, events_page(3)->'has_more' AS more FROM json_array_elements(events_page(3)->'data') e;
+SELECT json_agg(e->>'body') AS page2, events_page(3, events_page(3, events_page(3)->>'next_cursor')->>'next_cursor')->'has_more' AS more_after_page3
+  FROM json_array_elements(events_page(3, events_page(3)->>'next_cursor')->'data') e;
+SELECT json_agg(e->>'body') AS page3 FROM json_array_elements(events_page(3, events_page(3, events_page(3)->>'next_cursor')->>'next_cursor')->'data') e;
+SELECT events_page(3, task_api.cursor_encode(5::bigint, :id, 'desc', 'another feed'));
+SELECT events_page(3, task_api.cursor_encode(5, :id, 'desc', 'events_page'));
