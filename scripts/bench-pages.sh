@@ -247,8 +247,8 @@ declare -A codec_sql=(
     [scan]="SELECT count(k + 1) FROM bench.codec_input"
     [enc_pl]="SELECT count(bench.cursor_encode_plpgsql(k, id, 'desc', 'bench events')) FROM bench.codec_input"
     [enc_c]="SELECT count(task_api.cursor_encode(k, id, 'desc', 'bench events')) FROM bench.codec_input"
-    [dec_pl]="SELECT count((bench.cursor_decode_plpgsql(c, 'bench events')).last_id) FROM bench.cursors_plpgsql"
-    [dec_c]="SELECT count((task_api.cursor_decode(c, 'bench events', NULL::bigint)).last_id) FROM bench.cursors_c")
+    [dec_pl]="SELECT count(bench.cursor_decode_plpgsql(c, 'bench events')) FROM bench.cursors_plpgsql"
+    [dec_c]="SELECT count(task_api.cursor_decode(c, 'bench events', NULL::bigint)) FROM bench.cursors_c")
 codec_time() { # codec_time VARIANT: milliseconds
     local out ms
     out=$(psql_db <<SQL
