@@ -158,3 +158,10 @@ SELECT json_agg(e->>'body') AS page2, events_page(3, events_page(3, events_page(
 SELECT json_agg(e->>'body') AS page3 FROM json_array_elements(events_page(3, events_page(3, events_page(3)->>'next_cursor')->>'next_cursor')->'data') e;
 SELECT events_page(3, task_api.cursor_encode(5::bigint, :id, 'desc', 'another feed'));
 SELECT events_page(3, task_api.cursor_encode(5, :id, 'desc', 'events_page'));
+
+-- Leave the shared regression database as it was.
+DROP FUNCTION events_page(int, text);
+DROP TABLE events;
+DROP FUNCTION rt(anyelement, text), accepted_variants(text), resign(bytea), record_of(text),
+              b64url_decode(text), b64url_encode(bytea);
+DROP EXTENSION pgcrypto;
