@@ -21,7 +21,9 @@ OBJS = \
 	src/etag.o \
 	src/soft_delete.o \
 	src/stamp.o \
-	src/idempotency.o
+	src/idempotency.o \
+	src/cursor_codec.o \
+	src/cursor.o
 
 # The install script is assembled from one file per resource, in order.
 INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
@@ -78,4 +80,5 @@ psql:
 	@scripts/psql.sh
 
 bench:
-	@scripts/bench.sh && scripts/bench-auth.sh --append && scripts/bench-trash.sh --append && scripts/bench-idempotency.sh --append
+	@scripts/bench.sh && scripts/bench-auth.sh --append && scripts/bench-trash.sh --append \
+		&& scripts/bench-idempotency.sh --append && scripts/bench-pages.sh --append

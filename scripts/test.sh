@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make test: install what is missing, build, then run every test tier against
 # a throw-away cluster and PostgREST:
-#   0. the pure-C JWT codec: unit test and a bounded libFuzzer run (test/c/)
+#   0. the pure-C JWT and cursor codecs: unit tests and bounded libFuzzer runs (test/c/)
 #   1. pg_regress (sql/ -> expected/) and isolation tests (specs/)
 #   2. pgTAP (test/pgtap/, with pg_prove)
 #   3. HTTP end to end through the real PostgREST (test/http/, node --test)
@@ -50,7 +50,7 @@ count() { # add to the totals: count PASSED FAILED
 
 # Tier 0: the JWT codec outside the server, under ASan/UBSan, and fuzzed.
 if tier c; then
-say "tier 0: JWT codec unit test and fuzzer"
+say "tier 0: JWT and cursor codec unit tests and fuzzers"
 set +e
 make -s -C "$ROOT/test/c" unit >"$logdir/c-unit.log" 2>&1
 unit_rc=$?
@@ -61,6 +61,22 @@ grep -E "^FAIL|passed" "$logdir/c-unit.log" || tail -n 20 "$logdir/c-unit.log"
 grep -E "^fuzz:" "$logdir/c-fuzz.log" || tail -n 20 "$logdir/c-fuzz.log"
 p=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$logdir/c-unit.log" | tail -n1)
 f=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$logdir/c-unit.log" | tail -n1)
+p=${p:-0}
+f=${f:-0}
+if [ "$unit_rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+if [ "$fuzz_rc" -eq 0 ]; then p=$((p + 1)); else f=$((f + 1)); fi
+count "$p" "$f"
+# The cursor codec, the same way.
+set +e
+make -s -C "$ROOT/test/c" cursor-unit >"$logdir/c-cursor-unit.log" 2>&1
+unit_rc=$?
+make -s -C "$ROOT/test/c" cursor-fuzz FUZZ_RUNS="${TASK_API_FUZZ_RUNS:-50000}" >"$logdir/c-cursor-fuzz.log" 2>&1
+fuzz_rc=$?
+set -e
+grep -E "^FAIL|passed" "$logdir/c-cursor-unit.log" || tail -n 20 "$logdir/c-cursor-unit.log"
+grep -E "^fuzz:" "$logdir/c-cursor-fuzz.log" || tail -n 20 "$logdir/c-cursor-fuzz.log"
+p=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\1/p' "$logdir/c-cursor-unit.log" | tail -n1)
+f=$(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed$/\2/p' "$logdir/c-cursor-unit.log" | tail -n1)
 p=${p:-0}
 f=${f:-0}
 if [ "$unit_rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi

@@ -139,8 +139,13 @@ SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                     'api.create_api_key(text,timestamp with time zone)',
                     'task_api.trash_retention()', 'task_api.trashed_task(uuid)',
                     'api.restore_task(uuid)', 'api.restore_project(uuid)', 'api.purge_task(uuid)', 'api.purge_project(uuid)',
-                    'task_api.idempotent_replay()', 'task_api.idempotency_claim(jsonb)', 'task_api.idempotency_record(jsonb)'],
-              'task_api_user can EXECUTE exactly the hook, the auth RPCs and the helpers its views, policies and triggers call');
+                    'task_api.idempotent_replay()', 'task_api.idempotency_claim(jsonb)', 'task_api.idempotency_record(jsonb)',
+                    'task_api.cursor_encode(anyelement,uuid,text,text)', 'task_api.cursor_decode(text,text,anyelement)',
+                    'task_api.percent_encode(text)', 'task_api.search_tasks(uuid[],text)',
+                    'task_api.page_link(text,text[],text)', 'task_api.check_page_args(text,text[],text,integer)',
+                    'api.tasks_page(uuid,task_api.task_status,uuid,text,text,text,integer,text)',
+                    'api.projects_page(text,text,integer,text)'],
+              'task_api_user can EXECUTE exactly the hook, the auth RPCs, the page RPCs with the public cursor codec, and the helpers its views, policies, triggers and idempotent RPCs call');
 SELECT ok(has_table_privilege('task_api_user', 'api.trash', 'SELECT')
           AND NOT has_table_privilege('task_api_user', 'api.trash', 'INSERT')
           AND NOT has_table_privilege('task_api_user', 'api.trash', 'UPDATE')

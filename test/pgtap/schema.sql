@@ -1,6 +1,6 @@
 -- Schema: what CREATE EXTENSION task_api builds (SPEC sections 2, 3, 5).
 BEGIN;
-SELECT plan(201);
+SELECT plan(214);
 
 -- Extension and schemas ---------------------------------------------------------
 SELECT has_extension('task_api', 'the task_api extension is installed');
@@ -257,8 +257,9 @@ SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                     'task_api.user_id_for(uuid,text)', 'task_api.own_email(uuid)',
                     'task_api.start_session(uuid)', 'api.signup(text,text,text)', 'api.login(text,text)',
                     'api.logout()', 'api.create_api_key(text,timestamp with time zone)',
-                    'task_api.purge_expired()', 'task_api.purge_expired_idempotency_keys()'],
-              'only the functions that must bypass RLS (new owner, keep an owner, invitee lookup, name uniqueness, own email, the auth RPCs that read users, sessions and keys, and the scheduled purges) are SECURITY DEFINER');
+                    'task_api.purge_expired()', 'task_api.purge_expired_idempotency_keys()',
+                    'task_api.search_tasks(uuid[],text)', 'task_api.page_link(text,text[],text)'],
+              'only the functions that must bypass RLS (new owner, keep an owner, invitee lookup, name uniqueness, own email, the auth RPCs that read users, sessions and keys, the scheduled purges, the full-text search of tasks_page) or set a response header (the Link of a page) are SECURITY DEFINER');
 
 -- C functions: volatility and strictness --------------------------------------------
 SELECT volatility_is('task_api', 'uuidv7', ARRAY[]::name[], 'volatile', 'uuidv7() is VOLATILE');
@@ -311,8 +312,32 @@ SELECT is(pg_get_indexdef('task_api.tasks_trash_idx'::regclass),
           'tasks_trash_idx is (project_id, deleted_at) over trashed tasks only');
 SELECT indexes_are('task_api', 'projects', ARRAY['projects_pkey', 'projects_owner_name_key', 'projects_owner_idx', 'projects_trash_idx'],
                    'task_api.projects has exactly its primary key, the live-name, owner and trash indexes');
-SELECT indexes_are('task_api', 'tasks', ARRAY['tasks_pkey', 'tasks_project_created_idx', 'tasks_project_assignee_idx', 'tasks_trash_idx'],
-                   'task_api.tasks has exactly its primary key, the live-list, assignee and trash indexes');
+SELECT indexes_are('task_api', 'tasks', ARRAY['tasks_pkey', 'tasks_project_created_idx', 'tasks_project_assignee_idx', 'tasks_trash_idx',
+                                               'tasks_project_updated_idx', 'tasks_project_due_idx', 'tasks_project_priority_idx',
+                                               'tasks_search_idx'],
+                   'task_api.tasks has exactly its primary key, the live-list, assignee and trash indexes, and the keyset and full-text indexes of tasks_page');
+-- Cursor pagination: one index per sort key, live rows only, both directions.
+SELECT is(pg_get_indexdef(('task_api.' || i)::regclass), d, format('%s is %s', i, d))
+  FROM (VALUES
+    ('tasks_project_updated_idx', 'CREATE INDEX tasks_project_updated_idx ON task_api.tasks USING btree (project_id, updated_at, id) WHERE (deleted_at IS NULL)'),
+    ('tasks_project_due_idx', 'CREATE INDEX tasks_project_due_idx ON task_api.tasks USING btree (project_id, due_date, id) WHERE (deleted_at IS NULL)'),
+    ('tasks_project_priority_idx', 'CREATE INDEX tasks_project_priority_idx ON task_api.tasks USING btree (project_id, priority, id) WHERE (deleted_at IS NULL)'),
+    ('tasks_search_idx', 'CREATE INDEX tasks_search_idx ON task_api.tasks USING gin (to_tsvector(''simple''::regconfig, ((title || '' ''::text) || COALESCE(description, ''''::text)))) WHERE (deleted_at IS NULL)')
+  ) AS x(i, d) ORDER BY i;
+SELECT volatility_is('api', f, a, 'stable', format('api.%s is STABLE (GET, in a read-only transaction)', f))
+  FROM (VALUES ('tasks_page', ARRAY['uuid', 'task_api.task_status', 'uuid', 'text', 'text', 'text', 'integer', 'text']::name[]),
+               ('projects_page', ARRAY['text', 'text', 'integer', 'text']::name[])) AS x(f, a) ORDER BY f;
+SELECT function_returns('api', f, a, 'json', format('api.%s returns json {data, next_cursor, has_more}', f))
+  FROM (VALUES ('tasks_page', ARRAY['uuid', 'task_api.task_status', 'uuid', 'text', 'text', 'text', 'integer', 'text']::name[]),
+               ('projects_page', ARRAY['text', 'text', 'integer', 'text']::name[])) AS x(f, a) ORDER BY f;
+SELECT ok(NOT p.prosecdef, format('%s is SECURITY INVOKER: row-level security applies to every page', p.oid::regprocedure))
+  FROM pg_proc p WHERE p.oid IN ('api.tasks_page(uuid,task_api.task_status,uuid,text,text,text,integer,text)'::regprocedure,
+                                 'api.projects_page(text,text,integer,text)'::regprocedure) ORDER BY 1;
+SELECT function_lang_is('task_api', f, a, 'c', format('%s(%s) is written in C', f, array_to_string(a, ', ')))
+  FROM (VALUES ('cursor_encode', ARRAY['anyelement', 'uuid', 'text', 'text']::name[]),
+               ('cursor_decode', ARRAY['text', 'text', 'anyelement']::name[]),
+               ('percent_encode', ARRAY['text']::name[])) AS c(f, a)
+ ORDER BY f;
 SELECT has_index('task_api', 'tasks', 'tasks_project_assignee_idx', ARRAY['project_id', 'assignee_id'],
                  'tasks has (project_id, assignee_id) index for the member foreign key');
 

@@ -1,0 +1,318 @@
+-- Cursor pagination (SPEC 6) ----------------------------------------------------
+-- Signed opaque cursors (C: cursor.c over the pure-C codec cursor_codec.c),
+-- public so users can paginate their own functions, and the two page
+-- endpoints GET /rpc/tasks_page and GET /rpc/projects_page.
+--
+-- Keyset order is (sort key, id).  A NULL due_date sorts as +infinity:
+-- last in ascending order, first in descending order, which is what one
+-- index scanned forwards or backwards gives.  A cursor only carries a
+-- position: every page runs under the caller's row-level security.
+
+CREATE FUNCTION @extschema@.cursor_encode(sort_key anyelement, last_id uuid, direction text, fingerprint text) RETURNS text
+    AS 'MODULE_PATHNAME', 'task_api_cursor_encode' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.cursor_encode(anyelement, uuid, text, text) IS 'A signed, URL-safe cursor that resumes a keyset walk after the row (sort_key, last_id): sort_key of type smallint, integer, bigint, timestamptz, timestamp, date, text (<= 512 bytes) or uuid, possibly NULL; direction asc or desc; fingerprint any canonical text describing the filters and sort (its SHA-256 is kept). HMAC-SHA-256 under task_api.cursor_secret.';
+
+CREATE FUNCTION @extschema@.cursor_decode(cursor text, fingerprint text, key_type anyelement,
+                                          OUT sort_key anyelement, OUT last_id uuid, OUT direction text) RETURNS record
+    AS 'MODULE_PATHNAME', 'task_api_cursor_decode' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.cursor_decode(text, text, anyelement) IS 'The position a cursor from cursor_encode() carries: invalid_cursor (400) unless it is intact and signed with task_api.cursor_secret; cursor_mismatch (400) unless it was made with the same fingerprint and a sort key of key_type''s type (pass NULL::<type>). NULL for a NULL cursor.';
+
+CREATE FUNCTION @extschema@.percent_encode(value text) RETURNS text
+    AS 'MODULE_PATHNAME', 'task_api_percent_encode' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.percent_encode(text) IS 'RFC 3986 percent-encoding of every byte but A-Z a-z 0-9 - . _ ~, for URL query values.';
+
+-- Indexes: one per sort key, on live rows only (the API never shows trashed
+-- ones), led by project_id so that a page of one project is one range scan
+-- of (project_id, key, id); created_at uses tasks_project_created_idx
+-- (40_tasks.sql).  Every index can be scanned both ways.
+CREATE INDEX tasks_project_updated_idx ON @extschema@.tasks (project_id, updated_at, id)
+    WHERE deleted_at IS NULL;
+-- btree puts NULLs last ascending: a NULL due_date sorts as +infinity.
+CREATE INDEX tasks_project_due_idx ON @extschema@.tasks (project_id, due_date, id)
+    WHERE deleted_at IS NULL;
+CREATE INDEX tasks_project_priority_idx ON @extschema@.tasks (project_id, priority, id)
+    WHERE deleted_at IS NULL;
+-- q: full-text search over title and description with the fixed 'simple'
+-- configuration (no stemming or stop words, the same for every language).
+CREATE INDEX tasks_search_idx ON @extschema@.tasks
+    USING gin (pg_catalog.to_tsvector('simple'::regconfig,
+               title OPERATOR(pg_catalog.||) ' ' OPERATOR(pg_catalog.||) COALESCE(description, '')))
+    WHERE deleted_at IS NULL;
+
+-- The live tasks of projects (and of the caller's projects: the tasks
+-- policy, spelled out) that match a websearch_to_tsquery() query, found
+-- through tasks_search_idx.  SECURITY DEFINER because under row-level
+-- security PostgreSQL may not use an index for the @@ operator (it is not
+-- leakproof); tasks_page joins the ids back through api.tasks, so its
+-- policy applies to every row returned all the same.
+CREATE FUNCTION @extschema@.search_tasks(projects uuid[], q text) RETURNS SETOF uuid
+    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT t.id FROM @extschema@.tasks t
+     WHERE t.deleted_at IS NULL
+       AND t.project_id = ANY (projects)
+       AND t.project_id = ANY ((SELECT @extschema@.member_project_ids('viewer'))::uuid[])
+       AND pg_catalog.to_tsvector('simple'::regconfig, t.title || ' ' || COALESCE(t.description, ''))
+           @@ pg_catalog.websearch_to_tsquery('simple'::regconfig, q)
+$$;
+COMMENT ON FUNCTION @extschema@.search_tasks(uuid[], text) IS 'Ids of the caller''s live tasks in projects that match the full-text query q (websearch syntax, ''simple'' configuration), through the GIN index tasks_search_idx.';
+
+-- The Link header of a page that has more: the same path (request.path,
+-- as PostgREST saw it) and arguments with the new cursor, as a path-absolute
+-- reference that clients resolve against the URL they called (RFC 8288).
+-- SECURITY DEFINER so that callers need no right to set arbitrary headers.
+CREATE FUNCTION @extschema@.page_link(default_path text, args text[], cursor text) RETURNS void
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    path text := current_setting('request.path', true);
+    query text := '';
+BEGIN
+    IF path IS NULL OR path !~ '^/[A-Za-z0-9/_.~-]*$' THEN
+        path := default_path;
+    END IF;
+    FOR i IN 1 .. coalesce(array_length(args, 1), 0) / 2 LOOP
+        IF args[2 * i] IS NOT NULL THEN
+            query := query || @extschema@.percent_encode(args[2 * i - 1]) || '='
+                           || @extschema@.percent_encode(args[2 * i]) || '&';
+        END IF;
+    END LOOP;
+    PERFORM @extschema@.append_response_header('Link',
+        format('<%s?%scursor=%s>; rel="next"', path, query, @extschema@.percent_encode(cursor)));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.page_link(text, text[], text) IS 'Append Link: <path?args&cursor=...>; rel="next" to the response: args are name, value pairs (NULL values are left out), path is request.path or default_path.';
+
+-- invalid_parameter unless sort, direction and page_size are acceptable.
+CREATE FUNCTION @extschema@.check_page_args(sort text, sorts text[], direction text, page_size integer) RETURNS void
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF NOT (sort = ANY (sorts)) THEN
+        PERFORM @extschema@.raise_error('invalid_parameter', format('sort must be one of %s', array_to_string(sorts, ', ')),
+            format('sort was "%s".', sort), NULL);
+    END IF;
+    IF direction IS DISTINCT FROM 'asc' AND direction IS DISTINCT FROM 'desc' THEN
+        PERFORM @extschema@.raise_error('invalid_parameter', 'direction must be asc or desc',
+            format('direction was "%s".', direction), NULL);
+    END IF;
+    IF page_size NOT BETWEEN 1 AND 100 THEN
+        PERFORM @extschema@.raise_error('invalid_parameter', 'page_size must be between 1 and 100',
+            format('page_size was %s.', page_size), NULL);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.check_page_args(text, text[], text, integer) IS 'Raise invalid_parameter (400) for a sort not in sorts, a direction other than asc or desc, or a page_size outside 1..100.';
+
+-- GET /rpc/tasks_page ----------------------------------------------------------
+
+CREATE FUNCTION api.tasks_page(project_id uuid DEFAULT NULL, status @extschema@.task_status DEFAULT NULL,
+                               assignee_id uuid DEFAULT NULL, q text DEFAULT NULL,
+                               sort text DEFAULT 'created_at', direction text DEFAULT 'desc',
+                               page_size integer DEFAULT 25, cursor text DEFAULT NULL) RETURNS json
+    LANGUAGE plpgsql STABLE SECURITY INVOKER PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    q_norm text := nullif(btrim(q), '');
+    sort_ text := coalesce(sort, 'created_at');
+    dir text := coalesce(direction, 'desc');
+    n integer := coalesce(page_size, 25);
+    fp text;
+    key_expr text;
+    key_type text;
+    key_null boolean := false;
+    cmp text;
+    ranges text[];
+    filters text := '';
+    branch text;
+    projects uuid[];
+    sql text := '';
+    with_ text;
+    rows_ api.tasks[] := '{}';
+    next_cursor text;
+    has_more boolean := false;
+    r record;
+BEGIN
+    PERFORM @extschema@.check_page_args(sort_, ARRAY['created_at', 'updated_at', 'due_date', 'priority'], dir, n);
+    -- What the cursor is bound to: the filters, the sort and the direction.
+    fp := jsonb_build_array('api.tasks_page', project_id, status, assignee_id, q_norm, sort_, dir)::text;
+
+    -- Only fixed SQL fragments are put together; every value is a parameter.
+    key_expr := 't.' || CASE sort_ WHEN 'updated_at' THEN 'updated_at' WHEN 'due_date' THEN 'due_date'
+                                   WHEN 'priority' THEN 'priority' ELSE 'created_at' END;
+    key_type := CASE sort_ WHEN 'due_date' THEN 'date' WHEN 'priority' THEN 'smallint' ELSE 'timestamptz' END;
+    cmp := CASE dir WHEN 'asc' THEN '>' ELSE '<' END;
+
+    IF cursor IS NOT NULL THEN
+        -- Checked here first, so a bad cursor is an error even when nothing is visible.
+        EXECUTE format('SELECT d.sort_key IS NULL FROM @extschema@.cursor_decode($1, $2, NULL::%s) d', key_type)
+            INTO key_null USING cursor, fp;
+    END IF;
+    -- The keyset ranges after the cursor, each one index range scan.  A NULL
+    -- due_date sorts as +infinity, which is where the (project_id, due_date,
+    -- id) index keeps it: last ascending, first descending.  Around the
+    -- NULLs the rest of a walk is two ranges, read one after the other.
+    IF cursor IS NULL THEN
+        ranges := ARRAY[''];
+    ELSIF sort_ <> 'due_date' OR (dir = 'desc' AND NOT key_null) THEN
+        ranges := ARRAY[format(' AND (%s, t.id) %s ((SELECT c.sort_key FROM c), (SELECT c.last_id FROM c))', key_expr, cmp)];
+    ELSIF dir = 'asc' AND NOT key_null THEN
+        ranges := ARRAY[' AND (t.due_date, t.id) > ((SELECT c.sort_key FROM c), (SELECT c.last_id FROM c))',
+                        ' AND t.due_date IS NULL'];
+    ELSIF dir = 'asc' THEN
+        ranges := ARRAY[' AND t.due_date IS NULL AND t.id > (SELECT c.last_id FROM c)'];
+    ELSE
+        ranges := ARRAY[' AND t.due_date IS NULL AND t.id < (SELECT c.last_id FROM c)',
+                        ' AND t.due_date IS NOT NULL'];
+    END IF;
+    IF status IS NOT NULL THEN
+        filters := filters || ' AND t.status = $2';
+    END IF;
+    IF assignee_id IS NOT NULL THEN
+        filters := filters || ' AND t.assignee_id = $3';
+    END IF;
+
+    -- The projects to read: the one asked for, or every project of the
+    -- caller (RLS applies on top either way).  Without q: per project and
+    -- range, one ordered index range scan that stops after page_size + 1
+    -- rows, then a merge, so a page costs the same at any depth.  With q:
+    -- the matches come from the full-text index (search_tasks), then are
+    -- ordered.
+    projects := CASE WHEN project_id IS NOT NULL THEN ARRAY[project_id]
+                     ELSE @extschema@.member_project_ids('viewer') END;
+    FOREACH branch IN ARRAY ranges LOOP
+        IF sql <> '' THEN
+            sql := sql || ' UNION ALL ';
+        END IF;
+        sql := sql || format($q$(SELECT t, %1$s AS k FROM api.tasks t WHERE %2$s%3$s%4$s
+                                  ORDER BY %1$s %5$s, t.id %5$s LIMIT $7 + 1)$q$,
+            key_expr,
+            CASE WHEN q_norm IS NULL THEN 't.project_id = p.id'
+                 ELSE 't.project_id = ANY ($1) AND t.id IN (SELECT m.id FROM m)' END,
+            branch, filters, dir);
+    END LOOP;
+    IF q_norm IS NULL THEN
+        sql := format($q$SELECT l.t, l.k FROM pg_catalog.unnest($1) AS p(id) CROSS JOIN LATERAL (%s) l$q$, sql);
+    END IF;
+    -- Every row comes with the cursor that resumes after it (cheap next to
+    -- planning the query; the next page's is the one after row page_size).
+    with_ := concat_ws(', ',
+        CASE WHEN cursor IS NOT NULL THEN
+            format('c AS MATERIALIZED (SELECT * FROM @extschema@.cursor_decode($5, $6, NULL::%s))', key_type) END,
+        CASE WHEN q_norm IS NOT NULL THEN
+            'm AS MATERIALIZED (SELECT s.id FROM @extschema@.search_tasks($1, $4) AS s(id))' END);
+    sql := format($q$%1$s
+        SELECT y.t, @extschema@.cursor_encode(y.k, (y.t).id, $8, $6) AS next
+          FROM (%2$s) y
+         ORDER BY y.k %3$s, (y.t).id %3$s
+         LIMIT $7 + 1$q$,
+        CASE WHEN with_ <> '' THEN 'WITH ' || with_ END, sql, dir);
+
+    FOR r IN EXECUTE sql USING projects, status, assignee_id, q_norm, cursor, fp, n, dir LOOP
+        IF cardinality(rows_) = n THEN
+            -- One more row than asked for: there is a next page.
+            has_more := true;
+            EXIT;
+        END IF;
+        rows_ := rows_ || r.t;
+        next_cursor := r.next;
+    END LOOP;
+    IF NOT has_more THEN
+        next_cursor := NULL;
+    ELSE
+        PERFORM @extschema@.page_link('/rpc/tasks_page',
+            ARRAY['project_id', project_id::text, 'status', status::text, 'assignee_id', assignee_id::text,
+                  'q', q_norm, 'sort', sort_, 'direction', dir, 'page_size', n::text],
+            next_cursor);
+    END IF;
+    RETURN json_build_object('data', array_to_json(rows_), 'next_cursor', next_cursor, 'has_more', has_more);
+END
+$$;
+COMMENT ON FUNCTION api.tasks_page(uuid, @extschema@.task_status, uuid, text, text, text, integer, text) IS 'One page of your tasks in keyset order: {data (rows as in /tasks), next_cursor, has_more}, with a Link rel="next" header when there is more. Filters project_id, status, assignee_id, q (full-text search over title and description); sort created_at (default), updated_at, due_date (no due date sorts as the latest) or priority, then id; direction desc (default) or asc; page_size 1..100 (default 25); cursor: next_cursor of the previous page, valid only with the same filters, sort and direction.';
+
+-- GET /rpc/projects_page -------------------------------------------------------
+
+CREATE FUNCTION api.projects_page(sort text DEFAULT 'created_at', direction text DEFAULT 'desc',
+                                  page_size integer DEFAULT 25, cursor text DEFAULT NULL) RETURNS json
+    LANGUAGE plpgsql STABLE SECURITY INVOKER PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    sort_ text := coalesce(sort, 'created_at');
+    dir text := coalesce(direction, 'desc');
+    n integer := coalesce(page_size, 25);
+    fp text;
+    key_expr text;
+    cmp text;
+    where_ text := '';
+    sql text;
+    rows_ api.projects[] := '{}';
+    next_cursor text;
+    has_more boolean := false;
+    r record;
+BEGIN
+    PERFORM @extschema@.check_page_args(sort_, ARRAY['created_at', 'updated_at'], dir, n);
+    fp := jsonb_build_array('api.projects_page', sort_, dir)::text;
+    key_expr := CASE sort_ WHEN 'created_at' THEN 'p.created_at' ELSE 'p.updated_at' END;
+    cmp := CASE dir WHEN 'asc' THEN '>' ELSE '<' END;
+    IF cursor IS NOT NULL THEN
+        PERFORM @extschema@.cursor_decode(cursor, fp, NULL::timestamptz);
+        where_ := format(' AND (%s, p.id) %s ((SELECT c.sort_key FROM c), (SELECT c.last_id FROM c))', key_expr, cmp);
+    END IF;
+    -- The caller's projects are found by id (owners are members too), then
+    -- ordered: a page costs the same at any depth, in proportion to how
+    -- many projects the caller belongs to.
+    sql := format($q$%1$s
+        SELECT p, @extschema@.cursor_encode(%2$s, p.id, $4, $2) AS next
+          FROM api.projects p
+         WHERE p.id = ANY ((SELECT @extschema@.member_project_ids('viewer'))::uuid[]) %3$s
+         ORDER BY %2$s %4$s, p.id %4$s
+         LIMIT $3 + 1$q$,
+        CASE WHEN cursor IS NOT NULL THEN
+            'WITH c AS MATERIALIZED (SELECT * FROM @extschema@.cursor_decode($1, $2, NULL::timestamptz))' END,
+        key_expr, where_, dir);
+    FOR r IN EXECUTE sql USING cursor, fp, n, dir LOOP
+        IF cardinality(rows_) = n THEN
+            has_more := true;
+            EXIT;
+        END IF;
+        rows_ := rows_ || r.p;
+        next_cursor := r.next;
+    END LOOP;
+    IF NOT has_more THEN
+        next_cursor := NULL;
+    ELSE
+        PERFORM @extschema@.page_link('/rpc/projects_page',
+            ARRAY['sort', sort_, 'direction', dir, 'page_size', n::text], next_cursor);
+    END IF;
+    RETURN json_build_object('data', array_to_json(rows_), 'next_cursor', next_cursor, 'has_more', has_more);
+END
+$$;
+COMMENT ON FUNCTION api.projects_page(text, text, integer, text) IS 'One page of your projects in keyset order: {data (rows as in /projects), next_cursor, has_more}, with a Link rel="next" header when there is more. sort created_at (default) or updated_at, then id; direction desc (default) or asc; page_size 1..100 (default 25); cursor: next_cursor of the previous page, valid only with the same sort and direction.';
+
+-- Privileges (90_grants.sql has already revoked everything from PUBLIC for
+-- the objects before it; these are revoked here the same way).
+REVOKE ALL ON FUNCTION
+    @extschema@.cursor_encode(anyelement, uuid, text, text),
+    @extschema@.cursor_decode(text, text, anyelement),
+    @extschema@.percent_encode(text),
+    @extschema@.search_tasks(uuid[], text),
+    @extschema@.page_link(text, text[], text),
+    @extschema@.check_page_args(text, text[], text, integer),
+    api.tasks_page(uuid, @extschema@.task_status, uuid, text, text, text, integer, text),
+    api.projects_page(text, text, integer, text)
+FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    @extschema@.cursor_encode(anyelement, uuid, text, text),
+    @extschema@.cursor_decode(text, text, anyelement),
+    @extschema@.percent_encode(text),
+    @extschema@.search_tasks(uuid[], text),
+    @extschema@.page_link(text, text[], text),
+    @extschema@.check_page_args(text, text[], text, integer),
+    api.tasks_page(uuid, @extschema@.task_status, uuid, text, text, text, integer, text),
+    api.projects_page(text, text, integer, text)
+TO task_api_user;
