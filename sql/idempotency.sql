@@ -308,6 +308,24 @@ COMMIT;
 RESET search_path;
 RESET ROLE;
 SELECT key, status FROM task_api.idempotency_keys WHERE key LIKE 'search-path%' ORDER BY key;
+-- Nor through the temporary schema, which is searched for types before
+-- pg_catalog whatever the search_path, and where any role with TEMP (PUBLIC
+-- by default) can create a domain.
+SET ROLE task_api_user;
+CREATE FUNCTION pg_temp.spy(v pg_catalog.jsonb) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    IF current_user <> 'task_api_user' THEN
+        RAISE NOTICE 'a temporary function ran as the tables'' owner';
+    END IF;
+    RETURN true;
+END
+$$;
+CREATE DOMAIN pg_temp.jsonb AS pg_catalog.jsonb CHECK (pg_temp.spy(VALUE));
+SELECT request('POST', '/projects', 'search-path-temp');
+INSERT INTO api.projects (name) VALUES ('Temporary schema') RETURNING name;
+DROP DOMAIN pg_temp.jsonb;
+DROP FUNCTION pg_temp.spy(pg_catalog.jsonb);
+RESET ROLE;
 DROP DOMAIN evil.jsonb;
 DROP FUNCTION evil.spy(pg_catalog.jsonb);
 DROP SCHEMA evil;
