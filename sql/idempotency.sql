@@ -267,6 +267,69 @@ ROLLBACK;
 RESET ROLE;
 SELECT count(*) AS nested_left FROM task_api.idempotency_keys WHERE key = 'nested';
 
+-- The stored status is the RPC's response.status only when it is one: an
+-- out-of-range number does not wrap around into a valid status (4294967497
+-- would be 201 through atoi), it counts as unset (200 with a body).
+SET ROLE task_api_user;
+SELECT request('POST', '/rpc/purge_task', 'status-overflow');
+BEGIN;
+SELECT task_api.idempotency_claim('{"id": 2}') IS NULL AS claimed;
+SELECT set_config('response.status', '4294967497', true) IS NOT NULL AS status_set;
+SELECT task_api.idempotency_record('{"a": 1}');
+COMMIT;
+RESET ROLE;
+SELECT status FROM task_api.idempotency_keys WHERE key = 'status-overflow';
+
+-- The queries that run as the tables' owner (a superuser) resolve no name
+-- through the caller's search_path: a caller who puts a schema of theirs
+-- before pg_catalog cannot have a type (here a domain whose check runs a
+-- function) of theirs used, so nothing of theirs runs as the owner.
+CREATE SCHEMA evil;
+CREATE FUNCTION evil.spy(v pg_catalog.jsonb) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    IF current_user <> 'task_api_user' THEN
+        RAISE NOTICE 'a caller''s function ran as the tables'' owner';
+    END IF;
+    RETURN true;
+END
+$$;
+CREATE DOMAIN evil.jsonb AS pg_catalog.jsonb CHECK (evil.spy(VALUE));
+GRANT USAGE ON SCHEMA evil TO task_api_user;
+GRANT EXECUTE ON FUNCTION evil.spy(pg_catalog.jsonb) TO task_api_user;
+SET ROLE task_api_user;
+SET search_path = evil, pg_catalog, public;
+SELECT request('POST', '/projects', 'search-path');
+INSERT INTO api.projects (name) VALUES ('Search path') RETURNING name;
+SELECT request('POST', '/rpc/purge_task', 'search-path-rpc');
+BEGIN;
+SELECT task_api.idempotency_claim('{"id": 3}') IS NULL AS claimed;
+SELECT task_api.idempotency_record('{"a": 1}');
+COMMIT;
+RESET search_path;
+RESET ROLE;
+SELECT key, status FROM task_api.idempotency_keys WHERE key LIKE 'search-path%' ORDER BY key;
+-- Nor through the temporary schema, which is searched for types before
+-- pg_catalog whatever the search_path, and where any role with TEMP (PUBLIC
+-- by default) can create a domain.
+SET ROLE task_api_user;
+CREATE FUNCTION pg_temp.spy(v pg_catalog.jsonb) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    IF current_user <> 'task_api_user' THEN
+        RAISE NOTICE 'a temporary function ran as the tables'' owner';
+    END IF;
+    RETURN true;
+END
+$$;
+CREATE DOMAIN pg_temp.jsonb AS pg_catalog.jsonb CHECK (pg_temp.spy(VALUE));
+SELECT request('POST', '/projects', 'search-path-temp');
+INSERT INTO api.projects (name) VALUES ('Temporary schema') RETURNING name;
+DROP DOMAIN pg_temp.jsonb;
+DROP FUNCTION pg_temp.spy(pg_catalog.jsonb);
+RESET ROLE;
+DROP DOMAIN evil.jsonb;
+DROP FUNCTION evil.spy(pg_catalog.jsonb);
+DROP SCHEMA evil;
+
 -- Clean up for the next test.
 TRUNCATE task_api.users CASCADE;
 TRUNCATE task_api.idempotency_keys;

@@ -831,7 +831,7 @@ record(IdemRequest *r, bytea *fp, int status, Jsonb *response, const char *etag)
 	if (!ta_owner_query_row(&record_plan,
 							"UPDATE task_api.idempotency_keys k"
 							"   SET fingerprint = $4, status = $5,"
-							"       response = CASE WHEN $6 OPERATOR(pg_catalog.=) 'null'::jsonb THEN NULL ELSE $6 END,"
+							"       response = CASE WHEN $6 OPERATOR(pg_catalog.=) 'null'::pg_catalog.jsonb THEN NULL ELSE $6 END,"
 							"       etag = CASE WHEN $7 OPERATOR(pg_catalog.=) '' THEN NULL ELSE $7 END"
 							" WHERE k.caller_kind OPERATOR(pg_catalog.=) $1"
 							"   AND k.caller_id OPERATOR(pg_catalog.=) $2"
@@ -1143,9 +1143,20 @@ task_api_idempotency_record(PG_FUNCTION_ARGS)
 	if (r == NULL || r->mode != IDEM_EXECUTE)
 		PG_RETURN_VOID();
 
+	/* strtol, not atoi: an out-of-range status must not wrap into a valid one. */
 	status_text = GetConfigOption("response.status", true, false);
-	status = status_text != NULL ? atoi(status_text) : 0;
-	if (status < 100 || status > 599)
+	status = 0;
+	if (status_text != NULL)
+	{
+		char	   *end;
+		long		n;
+
+		errno = 0;
+		n = strtol(status_text, &end, 10);
+		if (errno == 0 && end != status_text && *end == '\0' && n >= 100 && n <= 599)
+			status = (int) n;
+	}
+	if (status == 0)
 		status = body == NULL ? 204 : 200;
 	etag = current_etag();
 	record(r, r->fingerprint, status,

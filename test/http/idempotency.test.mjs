@@ -8,6 +8,7 @@ import {
   api, psql, show, createUser, createProject, createTask, projectWithMembers, list, uniqueName,
   expectError, expectStatus, expectValidation, REPRESENTATION,
 } from './lib.mjs';
+import { signup } from './session_lib.mjs';
 
 const MINIMAL = { Prefer: 'return=minimal' };
 const key = () => `k-${randomUUID()}`;
@@ -331,4 +332,69 @@ test('a failed request leaves no key behind and can be retried with it', async (
   assert.equal(await keyRows(pk), 0);
   expectStatus(await api('PATCH', `/projects?id=eq.${p.id}`,
     { token: u.token, body: { description: 'x' }, headers: withKey(pk, { 'If-Match': '"1"' }) }), 204);
+});
+
+test('a cookie session and a bearer token of one user share keys; the replay keeps Location and ETag', async () => {
+  const u = await signup();
+  const k = key();
+  const name = uniqueName();
+  const headersOnly = { Prefer: 'return=headers-only' };
+  const first = await u.jar.request('POST', '/projects', { csrf: true, body: { name }, headers: withKey(k, headersOnly) });
+  expectStatus(first, 201);
+  assert.match(first.headers.get('location') ?? '', /^\/projects\?id=eq\./, show(first));
+  const second = await api('POST', '/projects', { token: u.token, body: { name }, headers: withKey(k, headersOnly) });
+  expectStatus(second, 201);
+  assert.equal(replayed(second), 'true', 'the same user, whatever the credential');
+  assert.equal(second.headers.get('location'), first.headers.get('location'));
+  assert.equal(second.headers.get('etag'), '"1"');
+  assert.equal(await count('SELECT count(*) FROM task_api.projects WHERE name = :\'n\'', { n: name }), 1);
+});
+
+test('If-Match with a key: the replay after the row changed returns the original row and ETag, and patches nothing', async () => {
+  const u = await createUser();
+  const p = await createProject(u.token);
+  const t = await createTask(u.token, p.id);
+  const k = key();
+  const patch = { token: u.token, body: { title: 'first' }, headers: withKey(k, { 'If-Match': '"1"', ...REPRESENTATION }) };
+  const first = await api('PATCH', `/tasks?id=eq.${t.id}`, patch);
+  expectStatus(first, 200);
+  expectStatus(await api('PATCH', `/tasks?id=eq.${t.id}`, { token: u.token, body: { title: 'second' } }), 204);
+  const retry = await api('PATCH', `/tasks?id=eq.${t.id}`, patch);
+  expectStatus(retry, 200);
+  assert.equal(replayed(retry), 'true', show(retry));
+  assert.deepEqual(retry.body, first.body, 'the original representation, version 2');
+  assert.equal(retry.headers.get('etag'), '"2"');
+  const [now] = await list(`/tasks?id=eq.${t.id}`, u.token);
+  assert.deepEqual([now.title, now.version], ['second', 3], 'the later change stands');
+});
+
+test('a PATCH retried after its filter stopped matching is idempotency_key_reused (the target rows stand for the query string)', async () => {
+  const u = await createUser();
+  const p = await createProject(u.token);
+  const t = await createTask(u.token, p.id);
+  const k = key();
+  const req = { token: u.token, body: { status: 'done' }, headers: withKey(k) };
+  expectStatus(await api('PATCH', `/tasks?id=eq.${t.id}&status=eq.todo`, req), 204);
+  expectError(await api('PATCH', `/tasks?id=eq.${t.id}&status=eq.todo`, req), 422, 'idempotency_key_reused');
+  const [now] = await list(`/tasks?id=eq.${t.id}`, u.token);
+  assert.equal(now.version, 2, 'patched once');
+});
+
+test('concurrent same-key PATCHes and create_api_key calls: one write each, the rest replay it', async () => {
+  const u = await createUser();
+  const p = await createProject(u.token);
+  const t = await createTask(u.token, p.id);
+  const pk = key();
+  const patches = await Promise.all(Array.from({ length: 8 }, () =>
+    api('PATCH', `/tasks?id=eq.${t.id}`, { token: u.token, body: { priority: 0 }, headers: withKey(pk, REPRESENTATION) })));
+  for (const r of patches) expectStatus(r, 200);
+  assert.deepEqual([...new Set(patches.map((r) => r.body[0].version))], [2]);
+  assert.equal(patches.filter((r) => replayed(r) === 'true').length, 7);
+
+  const ak = key();
+  const keys = await Promise.all(Array.from({ length: 8 }, () =>
+    api('POST', '/rpc/create_api_key', { token: u.token, body: { name: 'ci' }, headers: withKey(ak) })));
+  for (const r of keys) expectStatus(r, 201);
+  assert.equal(new Set(keys.map((r) => r.body.key)).size, 1, 'every response carries the one key created');
+  assert.equal(await count('SELECT count(*) FROM task_api.api_keys WHERE user_id = :\'u\'', { u: u.id }), 1);
 });
