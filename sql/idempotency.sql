@@ -175,12 +175,14 @@ UPDATE api.tasks SET title = 'bulk 1!', priority = 4 WHERE title = 'bulk 2';
 -- A multi-row PATCH replays whatever order the rows come in.
 SELECT request('PATCH', '/tasks', 'patch-many');
 BEGIN;
-UPDATE api.tasks SET status = 'in_progress' WHERE title LIKE 'bulk %' RETURNING title, status, version;
+WITH u AS (UPDATE api.tasks SET status = 'in_progress' WHERE title LIKE 'bulk %' RETURNING title, status, version)
+SELECT * FROM u ORDER BY title;
 SELECT current_setting('response.headers') AS headers_without_etag;
 COMMIT;
 SELECT request('PATCH', '/tasks', 'patch-many');
 BEGIN;
-UPDATE api.tasks SET status = 'in_progress' WHERE title LIKE 'bulk %' RETURNING title, status, version;
+WITH u AS (UPDATE api.tasks SET status = 'in_progress' WHERE title LIKE 'bulk %' RETURNING title, status, version)
+SELECT * FROM u ORDER BY title;
 SELECT replayed(), (SELECT max(version) FROM api.tasks WHERE title LIKE 'bulk %') AS max_version;
 COMMIT;
 -- A PATCH that matched nothing replays as nothing.
