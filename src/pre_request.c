@@ -35,6 +35,7 @@
 #include "jwt.h"
 #include "membership.h"
 #include "owner_spi.h"
+#include "rate_limit.h"
 #include "request.h"
 
 #define SESSION_COOKIE "task_api_session"
@@ -270,6 +271,12 @@ task_api_pre_request(PG_FUNCTION_ARGS)
 {
 	const char *role;
 	bool		by_cookie = false;
+
+	/*
+	 * First the rate limit, so a refused request does nothing else and every
+	 * answer below, errors included, carries the RateLimit headers.
+	 */
+	ta_rate_limit_request();
 
 	/*
 	 * PostgREST authenticated no user (no bearer token it accepted: no
