@@ -4,14 +4,16 @@
 #   0. the pure-C JWT codec: unit test and a bounded libFuzzer run (test/c/)
 #   1. pg_regress (sql/ -> expected/) and isolation tests (specs/)
 #   2. pgTAP (test/pgtap/, with pg_prove)
-#   3. HTTP end to end through the real PostgREST (test/http/, node --test)
+#   3. clusters: the rate limiter under 16 concurrent pgbench clients and on a
+#      hot standby made with pg_basebackup (test/cluster/)
+#   4. HTTP end to end through the real PostgREST (test/http/, node --test)
 # Ends with one line "N passed, N failed" summed over the tiers.
 source "$(dirname "$0")/lib.sh"
 
 PG_PORT=${TASK_API_TEST_PG_PORT:-5498}
 API_PORT=${TASK_API_TEST_PORT:-3998}
 # Which tiers to run (all by default), e.g. TASK_API_TEST_TIERS="pgtap http".
-TIERS=" ${TASK_API_TEST_TIERS:-c regress pgtap http} "
+TIERS=" ${TASK_API_TEST_TIERS:-c regress pgtap cluster http} "
 tier() { [[ "$TIERS" == *" $1 "* ]]; }
 
 "$ROOT/scripts/deps.sh"
@@ -106,9 +108,24 @@ echo "pgTAP: $p passed, $f failed"
 count "$p" "$f"
 fi
 
-# Tier 3: HTTP end to end through the real PostgREST.
+# Tier 3: clusters (exact admission under concurrency, a hot standby).
+if tier cluster; then
+say "tier 3: rate limiting with 16 concurrent clients and on a hot standby"
+set +e
+TASK_API_CLUSTER_DIR="$dir" TASK_API_TEST_PG_PORT="$PG_PORT" \
+    "$ROOT/test/cluster/rate_limit.sh" >"$logdir/cluster.log" 2>&1
+cluster_rc=$?
+set -e
+cat "$logdir/cluster.log"
+p=$(grep -cE '^ok ' "$logdir/cluster.log" || true)
+f=$(grep -cE '^not ok ' "$logdir/cluster.log" || true)
+if [ "$cluster_rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+count "$p" "$f"
+fi
+
+# Tier 4: HTTP end to end through the real PostgREST.
 if tier http; then
-say "tier 3: HTTP end to end through PostgREST"
+say "tier 4: HTTP end to end through PostgREST"
 database_setup "$dir" "$PG_PORT" task_api_http
 cluster_rate_limits "$dir" "$PG_PORT" 100000000
 conf=$(postgrest_config "$dir" "$PG_PORT" task_api_http "$API_PORT")

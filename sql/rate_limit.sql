@@ -25,6 +25,10 @@ SELECT allowed, remaining, reset_ns, reset_seconds
 -- An idle bucket (tat in the past) is full: the same as a new one.
 SELECT (task_api.rate_limit_gcra(5, 1000000000000, 60, 3)).remaining AS idle,
        (task_api.rate_limit_gcra(0, 1000000000000, 60, 3)).remaining AS new;
+-- A bucket further behind than empty (its limit was raised since) counts as
+-- empty under the new limit: one request fits after one new interval.
+SELECT allowed, new_tat - 1000000000000 AS tat_ahead_ns, retry_after_ns
+  FROM task_api.rate_limit_gcra(2000000000000, 1000000000000, 60, 3);
 -- Reset time rounds up: 600 a minute is 100 ms a request.
 SELECT reset_ns, reset_seconds FROM task_api.rate_limit_gcra(0, 1000000000000, 600, 600);
 -- Burst 1: strictly spaced; retry-after is never 0 when refused.

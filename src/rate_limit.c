@@ -151,6 +151,14 @@ ta_gcra(int64 tat, int64 now, int32 per_minute, int32 burst, TaGcraResult *out)
 	if (interval < 1)
 		interval = 1;
 	tolerance = interval * burst;
+
+	/*
+	 * Under constant limits tat never runs ahead of now + tolerance (an empty
+	 * bucket).  It can after a reload raised the limit; the bucket is then
+	 * empty under the new one and refills at the new rate from now.
+	 */
+	if (tat > now + tolerance)
+		tat = now + tolerance;
 	base = Max(tat, now);
 	next = base + interval;
 

@@ -1,0 +1,167 @@
+#!/usr/bin/env bash
+# Rate limiting on real clusters (run by scripts/test.sh, tier "cluster"):
+#   1. exact admission: 16 pgbench clients hammer one bucket through
+#      pre_request(); exactly the quota gets through, never more;
+#   2. a hot standby made with pg_basebackup -R from the test cluster
+#      limits requests in its own shared memory (read-only, no WAL).
+# Prints TAP lines ("ok N - ...", "not ok N - ...").  Environment:
+# TASK_API_CLUSTER_DIR (the test cluster's directory), TASK_API_TEST_PG_PORT,
+# TASK_API_TEST_STANDBY_PORT (default: the test port + 10).
+source "$(dirname "$0")/../../scripts/lib.sh"
+set +e
+
+dir=${TASK_API_CLUSTER_DIR:?}
+PG_PORT=${TASK_API_TEST_PG_PORT:-5498}
+STANDBY_PORT=${TASK_API_TEST_STANDBY_PORT:-$((PG_PORT + 10))}
+DB=task_api_cluster
+CLIENTS=16
+TRIES=20          # per client
+QUOTA=100         # the user's burst; refill is 1 a minute
+standby="$dir/standby"
+sock=$(socket_dir "$dir")
+n=0
+failures=0
+
+check() { # check DESCRIPTION EXPECTED ACTUAL
+    n=$((n + 1))
+    if [ "$2" = "$3" ]; then
+        echo "ok $n - $1"
+    else
+        failures=$((failures + 1))
+        echo "not ok $n - $1"
+        echo "#   expected: $2"
+        echo "#        got: $3"
+    fi
+}
+psql_at() { # psql_at PORT SQL...: superuser psql, unaligned, tuples only
+    local port=$1
+    shift
+    "$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$sock" -p "$port" -U postgres -d "$DB" "$@"
+}
+cleanup() {
+    if as_pg test -f "$standby/PG_VERSION"; then
+        as_pg "$PGBIN/pg_ctl" -D "$standby" -m immediate -w stop >/dev/null 2>&1
+    fi
+    as_root rm -rf -- "$standby"
+    # Back to no limits for whatever runs next.
+    cluster_rate_limits "$dir" "$PG_PORT" 0 >/dev/null 2>&1 || true
+    for k in anon user api_key; do
+        cluster_psql "$dir" "$PG_PORT" -d postgres -qc "ALTER SYSTEM RESET task_api.rate_limit_${k}_burst" >/dev/null 2>&1
+    done
+    cluster_psql "$dir" "$PG_PORT" -d postgres -qc "SELECT pg_reload_conf()" >/dev/null 2>&1
+}
+trap cleanup EXIT
+
+cluster_psql "$dir" "$PG_PORT" -d postgres -qc "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" >/dev/null
+cluster_psql "$dir" "$PG_PORT" -d "$DB" -qc "SET client_min_messages = warning" -c "CREATE EXTENSION task_api" >/dev/null
+
+# A real user with a session; the claims PostgREST would pass for its token.
+CLAIMS=$(psql_at "$PG_PORT" <<'SQL'
+WITH u AS (INSERT INTO task_api.users (email, display_name) VALUES ('limits@example.test', 'Limits') RETURNING id)
+SELECT (task_api.jwt_verify(task_api.start_session(u.id) ->> 'token')).claims::text FROM u;
+SQL
+)
+USER_ID=$(psql_at "$PG_PORT" -c "SELECT id FROM task_api.users WHERE email = 'limits@example.test'")
+
+# One request as PostgREST runs it, reporting admitted or rate_limited;
+# any other error is raised (and fails the run).
+psql_at "$PG_PORT" >/dev/null <<'SQL'
+CREATE SCHEMA rl_test;
+CREATE TABLE rl_test.outcomes (admitted boolean NOT NULL);
+CREATE FUNCTION rl_test.request(claims text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('request.method', 'GET', true);
+    PERFORM set_config('request.path', '/projects', true);
+    PERFORM set_config('request.headers', '{"accept": "application/json"}', true);
+    PERFORM set_config('request.cookies', '{}', true);
+    PERFORM set_config('request.jwt.claims', claims, true);
+    BEGIN
+        PERFORM task_api.pre_request();
+        RETURN true;
+    EXCEPTION WHEN SQLSTATE 'PGRST' THEN
+        IF SQLERRM::json ->> 'code' = 'rate_limited' THEN
+            RETURN false;
+        END IF;
+        RAISE;
+    END;
+END
+$$;
+SQL
+
+# ---------------------------------------------------------------------------
+# 1. Exact admission under concurrency
+# ---------------------------------------------------------------------------
+cluster_rate_limits "$dir" "$PG_PORT" 1
+cluster_psql "$dir" "$PG_PORT" -d postgres -qc "ALTER SYSTEM SET task_api.rate_limit_user_burst = $QUOTA" \
+    -c "SELECT pg_reload_conf()" >/dev/null
+for _ in $(seq 1 200); do
+    [ "$(psql_at "$PG_PORT" -c "SELECT current_setting('task_api.rate_limit_user_burst')")" = "$QUOTA" ] && break
+    sleep 0.05
+done
+psql_at "$PG_PORT" -c "SELECT task_api.rate_limit_reset()" >/dev/null
+script=$(mktemp)
+printf 'INSERT INTO rl_test.outcomes SELECT rl_test.request(%s);\n' "'$CLAIMS'" > "$script"
+chmod 644 "$script"
+pgbench_log=$(mktemp)
+"$PGBIN/pgbench" -n -h "$sock" -p "$PG_PORT" -U postgres -c "$CLIENTS" -j 4 -t "$TRIES" -f "$script" "$DB" >"$pgbench_log" 2>&1
+check "pgbench: $CLIENTS clients x $TRIES requests on one bucket ran without errors" \
+    "$((CLIENTS * TRIES)) 0" \
+    "$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$pgbench_log") $(grep -c 'aborted\|ERROR' "$pgbench_log")"
+[ "$failures" -eq 0 ] || sed 's/^/#   /' "$pgbench_log" | tail -n 20
+check "exactly the quota ($QUOTA) was admitted, the rest refused with rate_limited" \
+    "$QUOTA $((CLIENTS * TRIES - QUOTA))" \
+    "$(psql_at "$PG_PORT" -c "SELECT count(*) FILTER (WHERE admitted) || ' ' || count(*) FILTER (WHERE NOT admitted) FROM rl_test.outcomes")"
+check "the bucket is empty afterwards" "0 true" \
+    "$(psql_at "$PG_PORT" -c "SELECT remaining || ' ' || tracked FROM task_api.rate_limit_status('user', '$USER_ID')")"
+rm -f "$script" "$pgbench_log"
+
+# ---------------------------------------------------------------------------
+# 2. A hot standby limits requests too
+# ---------------------------------------------------------------------------
+as_root rm -rf -- "$standby"
+as_pg "$PGBIN/pg_basebackup" -h "$sock" -p "$PG_PORT" -U postgres -D "$standby" -R -X stream -c fast >/dev/null 2>&1
+check "pg_basebackup -R made a streaming replica" "yes" "$(as_pg test -f "$standby/standby.signal" && echo yes || echo no)"
+as_pg "$PGBIN/pg_ctl" -D "$standby" -l "$dir/standby.log" -w -t 60 \
+    -o "-c port=$STANDBY_PORT -c task_api.rate_limit_anon=3 -c task_api.rate_limit_user=2 -c task_api.rate_limit_user_burst=0" \
+    start >/dev/null 2>&1
+check "the standby runs in recovery (hot standby)" "t" "$(psql_at "$STANDBY_PORT" -c "SELECT pg_is_in_recovery()" 2>&1)"
+
+# Requests as PostgREST sends a GET (read-only), in one session on the standby.
+requests() { # requests CLAIMS COUNT: "admitted N limited M"
+    psql_at "$STANDBY_PORT" 2>&1 <<SQL
+BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY;
+DO \$\$
+DECLARE
+    admitted int := 0;
+    limited int := 0;
+BEGIN
+    FOR i IN 1..$2 LOOP
+        BEGIN
+            PERFORM set_config('request.method', 'GET', true);
+            PERFORM set_config('request.path', '/projects', true);
+            PERFORM set_config('request.jwt.claims', '$1', true);
+            PERFORM task_api.pre_request();
+            admitted := admitted + 1;
+        EXCEPTION WHEN SQLSTATE 'PGRST' THEN
+            IF SQLERRM::json ->> 'code' <> 'rate_limited' THEN
+                RAISE;
+            END IF;
+            limited := limited + 1;
+        END;
+    END LOOP;
+    RAISE NOTICE 'admitted % limited %', admitted, limited;
+END
+\$\$;
+COMMIT;
+SQL
+}
+psql_at "$PG_PORT" -c "SELECT task_api.rate_limit_reset()" >/dev/null
+check "anonymous GETs on the standby: 3 admitted, then refused (its own limits)" \
+    "admitted 3 limited 2" "$(requests '{"role": "task_api_anon"}' 5 | sed -n 's/.*NOTICE:  //p')"
+check "a user's GETs on the standby: 2 admitted (the session replicated), then refused" \
+    "admitted 2 limited 2" "$(requests "$CLAIMS" 4 | sed -n 's/.*NOTICE:  //p')"
+check "the standby keeps its buckets in its own shared memory: the user's is empty there, untouched on the primary" \
+    "0 true | f" \
+    "$(psql_at "$STANDBY_PORT" -c "SELECT remaining || ' ' || tracked FROM task_api.rate_limit_status('user', '$USER_ID')" 2>&1) | $(psql_at "$PG_PORT" -c "SELECT tracked FROM task_api.rate_limit_status('user', '$USER_ID')")"
+echo "1..$n"
+exit $((failures > 0))
