@@ -106,6 +106,12 @@ ROLLBACK;
 -- Another key has its own bucket; the user (sub) bucket is untouched.
 SELECT remaining FROM task_api.rate_limit_status('api_key', '01900000-0000-7000-8000-00000000aa02');
 SELECT tracked FROM task_api.rate_limit_status('user', '01900000-0000-7000-8000-00000000aa00');
+-- rate_limit_charge(): the same charge for operators, refusals as a row.
+SELECT allowed, remaining, retry_after_seconds BETWEEN 1 AND 20 AS must_wait
+  FROM generate_series(1, 3) AS g, LATERAL task_api.rate_limit_charge('api_key', '01900000-0000-7000-8000-00000000aa04' || left(g::text, 0))
+ ORDER BY g;
+SELECT allowed, remaining FROM task_api.rate_limit_charge('anon');
+SELECT * FROM task_api.rate_limit_charge(NULL);
 -- Headers are appended to those already set, never replacing them.
 BEGIN;
 SELECT pg_temp.request('{"role": "task_api_user", "sub": "01900000-0000-7000-8000-00000000aa00", "key_id": "01900000-0000-7000-8000-00000000aa03"}',
@@ -150,16 +156,18 @@ SELECT task_api.rate_limit_reset('robot');
 SET ROLE task_api_user;
 SELECT * FROM task_api.rate_limit_status('anon');
 SELECT task_api.rate_limit_reset();
+SELECT * FROM task_api.rate_limit_charge('anon');
 SELECT * FROM task_api.rate_limit_gcra(0, 1, 60, 1);
 RESET ROLE;
 CREATE ROLE rate_limit_operator IN ROLE pg_monitor;
-GRANT EXECUTE ON FUNCTION task_api.rate_limit_reset(text, text) TO rate_limit_operator;
+GRANT EXECUTE ON FUNCTION task_api.rate_limit_reset(text, text), task_api.rate_limit_charge(text, text) TO rate_limit_operator;
 GRANT USAGE ON SCHEMA task_api TO rate_limit_operator;
 SET ROLE rate_limit_operator;
 SELECT policy, quota FROM task_api.rate_limit_status('api_key', '01900000-0000-7000-8000-00000000aa01');
 SELECT task_api.rate_limit_reset();
+SELECT * FROM task_api.rate_limit_charge('anon');
 RESET ROLE;
-REVOKE ALL ON FUNCTION task_api.rate_limit_reset(text, text) FROM rate_limit_operator;
+REVOKE ALL ON FUNCTION task_api.rate_limit_reset(text, text), task_api.rate_limit_charge(text, text) FROM rate_limit_operator;
 REVOKE ALL ON SCHEMA task_api FROM rate_limit_operator;
 DROP ROLE rate_limit_operator;
 

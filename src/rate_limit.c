@@ -839,6 +839,54 @@ task_api_rate_limit_reset(PG_FUNCTION_ARGS)
 	PG_RETURN_INT64(removed);
 }
 
+PG_FUNCTION_INFO_V1(task_api_rate_limit_charge);
+
+/*
+ * Charge one request to a bucket named by the operator, exactly as
+ * pre_request() charges a request (superuser only: it can drain anyone's
+ * bucket).  For operators and benchmarks; raises nothing when refused.
+ */
+Datum
+task_api_rate_limit_charge(PG_FUNCTION_ARGS)
+{
+	RlKey		key;
+	RlPolicy	policy;
+	TaGcraResult res;
+	TupleDesc	desc;
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
+
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only a superuser may charge rate-limit buckets")));
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("kind must not be NULL")));
+	require_shared_memory();
+	policy = parse_bucket(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+						  PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)),
+						  false, &key);
+	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+		elog(ERROR, "return type must be a row type");
+
+	if (rl_limit[policy] == 0)
+	{
+		values[0] = BoolGetDatum(true);
+		nulls[1] = nulls[2] = nulls[3] = true;
+	}
+	else
+	{
+		charge_bucket(&key, policy, clock_ns(), &res);
+		values[0] = BoolGetDatum(res.allowed);
+		values[1] = Int64GetDatum(res.remaining);
+		values[2] = Int64GetDatum(ceil_seconds(res.reset_ns));
+		values[3] = Int64GetDatum(res.allowed ? 0 : Max(ceil_seconds(res.retry_after_ns), 1));
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
 PG_FUNCTION_INFO_V1(task_api_rate_limit_gcra);
 
 /*

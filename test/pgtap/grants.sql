@@ -89,8 +89,9 @@ SELECT is_empty($$SELECT p.oid::regprocedure::text FROM pg_proc p
 SELECT ok(has_function_privilege('pg_monitor', 'task_api.rate_limit_status(text,text)', 'EXECUTE'),
           'pg_monitor may read rate_limit_status()');
 SELECT ok(NOT has_function_privilege('pg_monitor', 'task_api.rate_limit_reset(text,text)', 'EXECUTE')
+          AND NOT has_function_privilege('pg_monitor', 'task_api.rate_limit_charge(text,text)', 'EXECUTE')
           AND NOT has_function_privilege('pg_monitor', 'task_api.rate_limit_gcra(bigint,bigint,integer,integer)', 'EXECUTE'),
-          'pg_monitor may not reset buckets or call the GCRA test entry');
+          'pg_monitor may not reset or charge buckets or call the GCRA test entry');
 
 -- task_api_user: exactly what the API needs -----------------------------------------
 SELECT ok(has_schema_privilege('task_api_user', 'api', 'USAGE'), 'task_api_user has USAGE on schema api');

@@ -1,6 +1,6 @@
 -- Schema: what CREATE EXTENSION task_api builds (SPEC sections 2, 3, 5).
 BEGIN;
-SELECT plan(196);
+SELECT plan(197);
 
 -- Extension and schemas ---------------------------------------------------------
 SELECT has_extension('task_api', 'the task_api extension is installed');
@@ -272,6 +272,7 @@ SELECT function_lang_is('task_api', f, a, 'c', format('%s(%s) is written in C', 
  ORDER BY f;
 SELECT function_lang_is('task_api', f, a, 'c', format('%s(%s) is written in C', f, array_to_string(a, ', ')))
   FROM (VALUES ('rate_limit_status', ARRAY['text', 'text']::name[]), ('rate_limit_reset', ARRAY['text', 'text']::name[]),
+               ('rate_limit_charge', ARRAY['text', 'text']::name[]),
                ('rate_limit_gcra', ARRAY['bigint', 'bigint', 'integer', 'integer']::name[])) AS c(f, a)
  ORDER BY f;
 SELECT volatility_is('task_api', 'rate_limit_gcra', ARRAY['bigint', 'bigint', 'integer', 'integer'], 'immutable',
