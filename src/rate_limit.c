@@ -718,6 +718,25 @@ parse_bucket(const char *kind, const char *id, bool whole, RlKey *key)
 	pg_unreachable();
 }
 
+/* The function's row type, looked up once per call site (fn_extra). */
+static TupleDesc
+result_desc(FunctionCallInfo fcinfo)
+{
+	TupleDesc	desc = fcinfo->flinfo->fn_extra;
+
+	if (desc == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "return type must be a row type");
+		desc = BlessTupleDesc(CreateTupleDescCopy(desc));
+		MemoryContextSwitchTo(old);
+		fcinfo->flinfo->fn_extra = desc;
+	}
+	return desc;
+}
+
 PG_FUNCTION_INFO_V1(task_api_rate_limit_status);
 
 /*
@@ -746,8 +765,7 @@ task_api_rate_limit_status(PG_FUNCTION_ARGS)
 	policy = parse_bucket(text_to_cstring(PG_GETARG_TEXT_PP(0)),
 						  PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)),
 						  false, &key);
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
+	desc = result_desc(fcinfo);
 
 	now = clock_ns();
 	LWLockAcquire(rl_state->lock, LW_SHARED);
@@ -868,8 +886,7 @@ task_api_rate_limit_charge(PG_FUNCTION_ARGS)
 	policy = parse_bucket(text_to_cstring(PG_GETARG_TEXT_PP(0)),
 						  PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)),
 						  false, &key);
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
+	desc = result_desc(fcinfo);
 
 	if (rl_limit[policy] == 0)
 	{
@@ -913,8 +930,7 @@ task_api_rate_limit_gcra(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("per_minute and burst must be between 1 and %d", MAX_LIMIT)));
-	if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-		elog(ERROR, "return type must be a row type");
+	desc = result_desc(fcinfo);
 
 	ta_gcra(tat, now, per_minute, burst, &res);
 	values[0] = BoolGetDatum(res.allowed);
