@@ -96,6 +96,7 @@ in_use=$(psql_su -tAc "SELECT task_api.status() -> 'rate_limit_buckets' ->> 'in_
 
 echo "SELECT 1;" > "$logdir/select1.sql"
 echo "SELECT task_api.pre_request();" > "$logdir/hot.sql"
+cp "$logdir/hot.sql" "$logdir/off.sql"
 {
     echo "\\set a random(0, $((BUCKETS - 1)))"
     echo "SELECT set_config('request.headers', '{\"x-forwarded-for\": \"' || $(addr_sql :a) || '\"}', false), task_api.pre_request();"
@@ -105,8 +106,19 @@ echo "SELECT task_api.pre_request();" > "$logdir/hot.sql"
     echo "SELECT set_config('request.headers', '{\"x-forwarded-for\": \"' || $(addr_sql :a) || '\"}', false), 1;"
 } > "$logdir/spread-control.sql"
 
+# The anonymous limit: "off" runs the same hook with it at 0 (not charged,
+# no headers), to show what limiting itself adds.
+anon_limit() {
+    psql_su -qc "ALTER SYSTEM SET task_api.rate_limit_anon = $1" -c "SELECT pg_reload_conf()" >/dev/null
+    for _ in $(seq 1 200); do
+        [ "$(psql_su -tAc "SHOW task_api.rate_limit_anon")" = "$1" ] && return
+        sleep 0.05
+    done
+    die "task_api.rate_limit_anon did not become $1"
+}
 pgbench_run() { # pgbench_run NAME SECONDS: tps
     local name=$1 secs=$2 out log="$logdir/pgbench-$1.log"
+    [ "$name" = off ] && anon_limit 0
     if ! PGOPTIONS=$REQUEST_OPTIONS "$PGBIN/pgbench" -n -M prepared -h "$SOCK" -p "$PG_PORT" -U postgres \
         -c "$CLIENTS" -j 2 -T "$secs" -f "$logdir/$name.sql" "$DB" >"$log" 2>&1; then
         tail -n 20 "$log" >&2
@@ -115,14 +127,15 @@ pgbench_run() { # pgbench_run NAME SECONDS: tps
     out=$(sed -n 's/^tps = \([0-9.]*\) (without initial connection time)/\1/p' "$log")
     grep -q '^number of failed transactions: 0 ' "$log" || die "pgbench $name: failed transactions; see $log"
     [ -n "$out" ] || die "pgbench $name: no tps; see $log"
+    [ "$name" = off ] && anon_limit 100000000
     echo "$out"
 }
 
 say "rate-limit benchmark 1: pgbench -M prepared, $CLIENTS clients over a Unix socket, -T $DURATION, $ROUNDS rounds"
-for v in select1 hot spread-control spread; do pgbench_run "$v" "$WARMUP" >/dev/null; done
+for v in select1 off hot spread-control spread; do pgbench_run "$v" "$WARMUP" >/dev/null; done
 declare -A tps=()
 for r in $(seq 1 "$ROUNDS"); do
-    if [ $((r % 2)) = 1 ]; then order=(select1 hot spread-control spread); else order=(spread spread-control hot select1); fi
+    if [ $((r % 2)) = 1 ]; then order=(select1 off hot spread-control spread); else order=(spread spread-control hot off select1); fi
     line="round $r:"
     for v in "${order[@]}"; do
         t=$(pgbench_run "$v" "$DURATION")
@@ -132,11 +145,13 @@ for r in $(seq 1 "$ROUNDS"); do
     echo "  $line tps"
 done
 declare -A med=()
-for v in select1 hot spread-control spread; do
+for v in select1 off hot spread-control spread; do
     # shellcheck disable=SC2086
     med[$v]=$(median ${tps[$v]})
 done
 hot_ratio=$(ratio "${med[hot]}" "${med[select1]}")
+off_ratio=$(ratio "${med[off]}" "${med[select1]}")
+limit_ratio=$(ratio "${med[hot]}" "${med[off]}")
 spread_ratio=$(ratio "${med[spread]}" "${med[spread-control]}")
 per_round() { # per_round SUBJECT BASELINE
     local out="" i s b
@@ -150,10 +165,12 @@ echo
 echo "pgbench, $CLIENTS clients, median of $ROUNDS rounds of ${DURATION} s, $(nproc) CPUs (buckets in use: $in_use_after):"
 printf '  %-78s %9.0f tps\n' \
     "SELECT 1 (BASELINE)" "${med[select1]}" \
+    "SELECT task_api.pre_request(), anonymous, limiting off (reference)" "${med[off]}" \
     "SELECT task_api.pre_request(), anonymous, one hot bucket (SUBJECT)" "${med[hot]}" \
     "set_config(X-Forwarded-For of 100k addresses), 1 (BASELINE)" "${med[spread-control]}" \
     "set_config(X-Forwarded-For of 100k addresses), task_api.pre_request() (SUBJECT)" "${med[spread]}"
 echo "  one hot bucket:   ${hot_ratio}x of SELECT 1 (per round:$(per_round hot select1)); target >= ${E2E_TARGET}x: $(meets "$hot_ratio" "$E2E_TARGET")"
+echo "  pre_request() without limiting: ${off_ratio}x of SELECT 1; limiting on / off: ${limit_ratio}x (per round:$(per_round hot off))"
 echo "  100k buckets:     ${spread_ratio}x of the same statement without the hook (per round:$(per_round spread spread-control)); target >= ${E2E_TARGET}x: $(meets "$spread_ratio" "$E2E_TARGET")"
 
 # ---------------------------------------------------------------------------
@@ -216,6 +233,8 @@ echo "Shared memory: $mem bytes for a table of $CAPACITY buckets: $per_bucket by
 rows=$(
     printf '| Rate limiting: `SELECT task_api.pre_request()` with limiting on, one hot anonymous bucket (pgbench, %s clients, %s s) | `SELECT 1`: %.0f tps | %.0f tps | %sx | >= %sx | %s |\n' \
         "$CLIENTS" "$DURATION" "${med[select1]}" "${med[hot]}" "$hot_ratio" "$E2E_TARGET" "$(meets "$hot_ratio" "$E2E_TARGET")"
+    printf '| The same hook with the anonymous limit at 0 (not charged): what limiting itself costs | the hook, limiting off: %.0f tps | %.0f tps | %sx | | |\n' \
+        "${med[off]}" "${med[hot]}" "$limit_ratio"
     printf '| The same over 100k buckets (a random trusted client address per request) | the same settings change with `SELECT 1`: %.0f tps | %.0f tps | %sx | >= %sx | %s |\n' \
         "${med[spread-control]}" "${med[spread]}" "$spread_ratio" "$E2E_TARGET" "$(meets "$spread_ratio" "$E2E_TARGET")"
     printf '| %s limiter checks over %s keys in one statement (speed-up) | table-based limiter (UNLOGGED upsert): %s us/check | shared memory: %s us/check | %sx faster | >= %sx | %s |\n' \

@@ -422,15 +422,17 @@ static bool
 cookie_user_key(RlKey *key)
 {
 	const char *cookie = ta_request_cookie(SESSION_COOKIE);
-	const char *path = GetConfigOption("request.path", true, false);
+	const char *path;
 	ta_jwt_claims *claims;
 	const ta_json_member *role;
 	const ta_json_member *sub;
 	bool		ok = false;
 
+	if (cookie == NULL || cookie[0] == '\0')
+		return false;
 	/* Signup and login ignore the cookie: they run anonymously. */
-	if (cookie == NULL || cookie[0] == '\0' ||
-		(path != NULL && (strcmp(path, "/rpc/signup") == 0 || strcmp(path, "/rpc/login") == 0)))
+	path = GetConfigOption("request.path", true, false);
+	if (path != NULL && (strcmp(path, "/rpc/signup") == 0 || strcmp(path, "/rpc/login") == 0))
 		return false;
 
 	claims = palloc(sizeof(ta_jwt_claims));
@@ -601,12 +603,42 @@ charge_bucket(const RlKey *key, RlPolicy policy, int64 now, TaGcraResult *res)
 				 errhint("Raise task_api.rate_limit_buckets (needs a restart).")));
 }
 
+/*
+ * Add the two RateLimit headers to response.headers.  pre_request() runs
+ * first in a request, so there are usually none yet: then the array is
+ * written in one go (the headers are half the cost of a request's limiting
+ * otherwise); else ta_append_header() appends to what is there.
+ */
+static void
+append_headers(const char *policy_value, const char *state_value)
+{
+	const char *raw = GetConfigOption("response.headers", true, false);
+	StringInfoData buf;
+
+	if (raw != NULL && raw[0] != '\0' && strcmp(raw, "[]") != 0)
+	{
+		ta_append_header("RateLimit-Policy", policy_value);
+		ta_append_header("RateLimit", state_value);
+		return;
+	}
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "[{\"RateLimit-Policy\": ");
+	escape_json(&buf, policy_value);
+	appendStringInfoString(&buf, "}, {\"RateLimit\": ");
+	escape_json(&buf, state_value);
+	appendStringInfoString(&buf, "}]");
+	(void) set_config_option("response.headers", buf.data, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+	pfree(buf.data);
+}
+
 void
 ta_rate_limit_request(void)
 {
 	RlKey		key;
 	RlPolicy	policy;
 	TaGcraResult res;
+	char		policy_value[128];
 	char		value[128];
 	int64		reset_s;
 	const char *name;
@@ -620,12 +652,12 @@ ta_rate_limit_request(void)
 	charge_bucket(&key, policy, clock_ns(), &res);
 
 	name = policy_names[policy];
-	snprintf(value, sizeof(value), "\"%s\";q=%d;w=%d", name, rl_limit[policy], WINDOW_SECONDS);
-	ta_append_header("RateLimit-Policy", value);
+	snprintf(policy_value, sizeof(policy_value), "\"%s\";q=%d;w=%d",
+			 name, rl_limit[policy], WINDOW_SECONDS);
 	reset_s = ceil_seconds(res.reset_ns);
 	snprintf(value, sizeof(value), "\"%s\";r=" INT64_FORMAT ";t=" INT64_FORMAT,
 			 name, res.remaining, reset_s);
-	ta_append_header("RateLimit", value);
+	append_headers(policy_value, value);
 
 	if (!res.allowed)
 	{
@@ -640,7 +672,8 @@ ta_rate_limit_request(void)
 		detail = psprintf("The %s limit is %d requests a minute, %d at once.",
 						  name, rl_limit[policy], policy_burst(policy));
 		ta_raise("rate_limited", "too many requests", detail,
-				 psprintf("retry after %s seconds", seconds), &retry, 1);
+				 psprintf("retry after %s second%s", seconds, strcmp(seconds, "1") == 0 ? "" : "s"),
+				 &retry, 1);
 	}
 }
 
