@@ -3,7 +3,10 @@
 #   1. exact admission: 16 pgbench clients hammer one bucket through
 #      pre_request(); exactly the quota gets through, never more;
 #   2. a hot standby made with pg_basebackup -R from the test cluster
-#      limits requests in its own shared memory (read-only, no WAL).
+#      limits requests in its own shared memory (read-only, no WAL);
+#   3. on that standby (a table of 100 buckets): least-recently-used idle
+#      buckets are evicted when the table is full, and with none idle the
+#      newcomers share an overflow bucket (still limited) and the log says so.
 # Prints TAP lines ("ok N - ...", "not ok N - ...").  Environment:
 # TASK_API_CLUSTER_DIR (the test cluster's directory), TASK_API_TEST_PG_PORT,
 # TASK_API_TEST_STANDBY_PORT (default: the test port + 10).
@@ -122,7 +125,7 @@ as_root rm -rf -- "$standby"
 as_pg "$PGBIN/pg_basebackup" -h "$sock" -p "$PG_PORT" -U postgres -D "$standby" -R -X stream -c fast >/dev/null 2>&1
 check "pg_basebackup -R made a streaming replica" "yes" "$(as_pg test -f "$standby/standby.signal" && echo yes || echo no)"
 as_pg "$PGBIN/pg_ctl" -D "$standby" -l "$dir/standby.log" -w -t 60 \
-    -o "-c port=$STANDBY_PORT -c task_api.rate_limit_anon=3 -c task_api.rate_limit_user=2 -c task_api.rate_limit_user_burst=0" \
+    -o "-c port=$STANDBY_PORT -c task_api.rate_limit_anon=3 -c task_api.rate_limit_user=2 -c task_api.rate_limit_user_burst=0 -c task_api.rate_limit_api_key=100000000 -c task_api.rate_limit_buckets=100" \
     start >/dev/null 2>&1
 check "the standby runs in recovery (hot standby)" "t" "$(psql_at "$STANDBY_PORT" -c "SELECT pg_is_in_recovery()" 2>&1)"
 
@@ -163,5 +166,29 @@ check "a user's GETs on the standby: 2 admitted (the session replicated), then r
 check "the standby keeps its buckets in its own shared memory: the user's is empty there, untouched on the primary" \
     "0 true | f" \
     "$(psql_at "$STANDBY_PORT" -c "SELECT remaining || ' ' || tracked FROM task_api.rate_limit_status('user', '$USER_ID')" 2>&1) | $(psql_at "$PG_PORT" -c "SELECT tracked FROM task_api.rate_limit_status('user', '$USER_ID')")"
+
+# ---------------------------------------------------------------------------
+# 3. A full table (on the standby, whose table holds 100 buckets)
+# ---------------------------------------------------------------------------
+buckets() { # buckets FIELD: a counter of task_api.status() on the standby
+    psql_at "$STANDBY_PORT" -c "SELECT task_api.status() -> 'rate_limit_buckets' ->> '$1'"
+}
+key() { echo "format('00000000-0000-4000-8000-%s', lpad(($1)::text, 12, '0'))"; }
+psql_at "$STANDBY_PORT" -c "SELECT task_api.rate_limit_reset()" >/dev/null
+# 100 API keys at 100 million a minute: each is full again (idle) at once.
+check "100 API-key buckets fill the table of 100" "100 100" \
+    "$(psql_at "$STANDBY_PORT" -c "SELECT count(*) FILTER (WHERE (task_api.rate_limit_charge('api_key', $(key g))).allowed) FROM generate_series(1, 100) g") $(buckets in_use)"
+check "a newcomer evicts the least recently used idle buckets, a tenth of the table" "91 10 | false false true true" \
+    "$(psql_at "$STANDBY_PORT" -c "SELECT (task_api.rate_limit_charge('anon', '203.0.113.1')).allowed" >/dev/null; buckets in_use) $(buckets evictions) | $(psql_at "$STANDBY_PORT" -c "SELECT string_agg(tracked::text, ' ' ORDER BY g) FROM unnest(ARRAY[1, 10, 11, 100]) g, LATERAL task_api.rate_limit_status('api_key', $(key g))")"
+# 100 client addresses at 3 a minute: none is idle for 20 s.
+psql_at "$STANDBY_PORT" -c "SELECT task_api.rate_limit_reset()" >/dev/null
+check "100 anonymous client buckets, none idle, fill the table" "100 100" \
+    "$(psql_at "$STANDBY_PORT" -c "SELECT count(*) FILTER (WHERE (task_api.rate_limit_charge('anon', '10.1.0.' || g)).allowed) FROM generate_series(1, 100) g") $(buckets in_use)"
+check "with no idle bucket, newcomers share the kind's overflow bucket (3 a minute): still limited, never unlimited" \
+    "t t t f f | 100 5" \
+    "$(psql_at "$STANDBY_PORT" -c "SELECT string_agg((task_api.rate_limit_charge('anon', '10.2.0.' || g)).allowed::text, ' ' ORDER BY g) FROM generate_series(1, 5) g" 2>/dev/null | sed 's/true/t/g; s/false/f/g') | $(buckets in_use) $(buckets overflows)"
+check "the server log warns that the table is full" "yes" \
+    "$(as_pg grep -q 'rate limit table is full of active buckets' "$dir/standby.log" && echo yes || echo no)"
+
 echo "1..$n"
 exit $((failures > 0))
