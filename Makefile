@@ -21,6 +21,7 @@ OBJS = \
 	src/etag.o \
 	src/soft_delete.o \
 	src/stamp.o \
+	src/rate_limit_core.o \
 	src/rate_limit.o
 
 # The install script is assembled from one file per resource, in order.

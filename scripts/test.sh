@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make test: install what is missing, build, then run every test tier against
 # a throw-away cluster and PostgREST:
-#   0. the pure-C JWT codec: unit test and a bounded libFuzzer run (test/c/)
+#   0. the pure-C cores (JWT codec, rate limiter): unit tests and bounded
+#      libFuzzer runs (test/c/)
 #   1. pg_regress (sql/ -> expected/) and isolation tests (specs/)
 #   2. pgTAP (test/pgtap/, with pg_prove)
 #   3. clusters: the rate limiter under 16 concurrent pgbench clients and on a
@@ -50,9 +51,9 @@ count() { # add to the totals: count PASSED FAILED
     failed=$((failed + $2))
 }
 
-# Tier 0: the JWT codec outside the server, under ASan/UBSan, and fuzzed.
+# Tier 0: the pure-C cores outside the server, under ASan/UBSan, and fuzzed.
 if tier c; then
-say "tier 0: JWT codec unit test and fuzzer"
+say "tier 0: pure-C unit tests and fuzzers"
 set +e
 make -s -C "$ROOT/test/c" unit >"$logdir/c-unit.log" 2>&1
 unit_rc=$?

@@ -39,7 +39,6 @@
  */
 #include "postgres.h"
 
-#include <arpa/inet.h>
 #include <time.h>
 
 #include "fmgr.h"
@@ -59,15 +58,14 @@
 #include "errors.h"
 #include "jwt.h"
 #include "rate_limit.h"
+#include "rate_limit_core.h"
 #include "request.h"
 
-#define NS_PER_SEC INT64CONST(1000000000)
-#define WINDOW_NS (60 * NS_PER_SEC)
+#define NS_PER_SEC TA_NS_PER_SEC
+#define WINDOW_NS TA_GCRA_WINDOW_NS
 #define WINDOW_SECONDS 60
-/* Upper bound of the limit and burst settings: keeps burst * T within int64. */
-#define MAX_LIMIT 100000000
-/* Upper bound of times the SQL test entry accepts (ns). */
-#define MAX_TEST_TIME INT64CONST(1000000000000000000)
+#define MAX_LIMIT TA_GCRA_MAX_LIMIT
+#define MAX_TEST_TIME TA_GCRA_MAX_TIME
 #define TRANCHE_NAME "task_api_rate_limit"
 #define USER_ROLE "task_api_user"
 #define SESSION_COOKIE "task_api_session"
@@ -137,47 +135,6 @@ static HTAB *rl_hash = NULL;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
-
-void
-ta_gcra(int64 tat, int64 now, int32 per_minute, int32 burst, TaGcraResult *out)
-{
-	int64		interval = WINDOW_NS / per_minute;
-	int64		tolerance;
-	int64		base;
-	int64		next;
-	int64		effective;
-
-	Assert(per_minute > 0 && burst > 0);
-	if (interval < 1)
-		interval = 1;
-	tolerance = interval * burst;
-
-	/*
-	 * Under constant limits tat never runs ahead of now + tolerance (an empty
-	 * bucket).  It can after a reload raised the limit; the bucket is then
-	 * empty under the new one and refills at the new rate from now.
-	 */
-	if (tat > now + tolerance)
-		tat = now + tolerance;
-	base = Max(tat, now);
-	next = base + interval;
-
-	out->allowed = next - now <= tolerance;
-	out->new_tat = out->allowed ? next : tat;
-	effective = Max(out->new_tat, now);
-	out->remaining = (now + tolerance - effective) / interval;
-	if (out->remaining < 0)
-		out->remaining = 0;
-	out->reset_ns = effective - now;
-	out->retry_after_ns = out->allowed ? 0 : next - now - tolerance;
-}
-
-/* Seconds, rounded up: a client told to wait this long is never early. */
-static int64
-ceil_seconds(int64 ns)
-{
-	return ns <= 0 ? 0 : (ns + NS_PER_SEC - 1) / NS_PER_SEC;
-}
 
 /* The monotonic clock in ns; buckets are meaningful only within one boot. */
 static int64
@@ -340,70 +297,6 @@ require_shared_memory(void)
 				 errdetail("task_api must be loaded via shared_preload_libraries.")));
 }
 
-/*
- * Parse one client address: IPv4 or IPv6, optionally in brackets, with an
- * optional port, surrounding blanks ignored.  IPv4 becomes its IPv4-mapped
- * IPv6 form; other IPv6 addresses keep their /64 prefix (what one client
- * usually holds).  False for anything else.
- */
-static bool
-parse_address(const char *s, size_t len, uint8 out[16])
-{
-	char		buf[64];
-	char	   *start;
-	char	   *end;
-	struct in_addr v4;
-	struct in6_addr v6;
-
-	while (len > 0 && (*s == ' ' || *s == '\t'))
-		s++, len--;
-	while (len > 0 && (s[len - 1] == ' ' || s[len - 1] == '\t'))
-		len--;
-	if (len == 0 || len >= sizeof(buf))
-		return false;
-	memcpy(buf, s, len);
-	buf[len] = '\0';
-	start = buf;
-
-	if (*start == '[')
-	{
-		end = strchr(start, ']');
-		if (end == NULL)
-			return false;
-		if (end[1] != '\0' &&
-			(end[1] != ':' || end[2] == '\0' || strspn(end + 2, "0123456789") != strlen(end + 2)))
-			return false;
-		*end = '\0';
-		start++;
-		if (inet_pton(AF_INET6, start, &v6) != 1)
-			return false;
-	}
-	else if (inet_pton(AF_INET6, start, &v6) != 1)
-	{
-		/* IPv4, possibly with :port */
-		char	   *colon = strchr(start, ':');
-
-		if (colon != NULL)
-		{
-			if (colon[1] == '\0' || strspn(colon + 1, "0123456789") != strlen(colon + 1))
-				return false;
-			*colon = '\0';
-		}
-		if (inet_pton(AF_INET, start, &v4) != 1)
-			return false;
-		memset(out, 0, 10);
-		out[10] = 0xff;
-		out[11] = 0xff;
-		memcpy(out + 12, &v4, 4);
-		return true;
-	}
-
-	memcpy(out, &v6, 16);
-	if (!(memcmp(out, "\0\0\0\0\0\0\0\0\0\0\xff\xff", 12) == 0))
-		memset(out + 8, 0, 8);
-	return true;
-}
-
 /* A UUID claim into a key identifier; false if absent or not a UUID. */
 static bool
 uuid_key(const char *text, RlKey *key, RlKind kind)
@@ -476,7 +369,7 @@ request_bucket(RlKey *key)
 	{
 		const char *xff = ta_request_header("x-forwarded-for");
 
-		if (xff != NULL && parse_address(xff, strcspn(xff, ","), key->id))
+		if (xff != NULL && ta_parse_client_address(xff, strcspn(xff, ","), key->id))
 		{
 			key->kind = RL_ADDRESS;
 			return POLICY_ANON;
@@ -654,7 +547,7 @@ ta_rate_limit_request(void)
 	name = policy_names[policy];
 	snprintf(policy_value, sizeof(policy_value), "\"%s\";q=%d;w=%d",
 			 name, rl_limit[policy], WINDOW_SECONDS);
-	reset_s = ceil_seconds(res.reset_ns);
+	reset_s = ta_ceil_seconds(res.reset_ns);
 	snprintf(value, sizeof(value), "\"%s\";r=" INT64_FORMAT ";t=" INT64_FORMAT,
 			 name, res.remaining, reset_s);
 	append_headers(policy_value, value);
@@ -666,7 +559,7 @@ ta_rate_limit_request(void)
 		char	   *detail;
 
 		snprintf(seconds, sizeof(seconds), INT64_FORMAT,
-				 Max(ceil_seconds(res.retry_after_ns), 1));
+				 Max(ta_ceil_seconds(res.retry_after_ns), 1));
 		retry.name = "Retry-After";
 		retry.value = seconds;
 		detail = psprintf("The %s limit is %d requests a minute, %d at once.",
@@ -720,7 +613,7 @@ parse_bucket(const char *kind, const char *id, bool whole, RlKey *key)
 			key->kind = RL_ANON;
 			return POLICY_ANON;
 		}
-		if (!parse_address(id, strlen(id), key->id))
+		if (!ta_parse_client_address(id, strlen(id), key->id))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("invalid client address \"%s\"", id),
@@ -828,7 +721,7 @@ task_api_rate_limit_status(PG_FUNCTION_ARGS)
 		int64		remaining = (now + interval * policy_burst(policy) - effective) / interval;
 
 		values[4] = Int64GetDatum(Max(remaining, 0));
-		values[5] = Int64GetDatum(ceil_seconds(effective - now));
+		values[5] = Int64GetDatum(ta_ceil_seconds(effective - now));
 	}
 	values[6] = BoolGetDatum(tracked);
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
@@ -931,8 +824,8 @@ task_api_rate_limit_charge(PG_FUNCTION_ARGS)
 		charge_bucket(&key, policy, clock_ns(), &res);
 		values[0] = BoolGetDatum(res.allowed);
 		values[1] = Int64GetDatum(res.remaining);
-		values[2] = Int64GetDatum(ceil_seconds(res.reset_ns));
-		values[3] = Int64GetDatum(res.allowed ? 0 : Max(ceil_seconds(res.retry_after_ns), 1));
+		values[2] = Int64GetDatum(ta_ceil_seconds(res.reset_ns));
+		values[3] = Int64GetDatum(res.allowed ? 0 : Max(ta_ceil_seconds(res.retry_after_ns), 1));
 	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
@@ -971,7 +864,7 @@ task_api_rate_limit_gcra(PG_FUNCTION_ARGS)
 	values[2] = Int64GetDatum(res.remaining);
 	values[3] = Int64GetDatum(res.reset_ns);
 	values[4] = Int64GetDatum(res.retry_after_ns);
-	values[5] = Int64GetDatum(ceil_seconds(res.reset_ns));
-	values[6] = Int64GetDatum(res.allowed ? 0 : Max(ceil_seconds(res.retry_after_ns), 1));
+	values[5] = Int64GetDatum(ta_ceil_seconds(res.reset_ns));
+	values[6] = Int64GetDatum(res.allowed ? 0 : Max(ta_ceil_seconds(res.retry_after_ns), 1));
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }

@@ -7,25 +7,6 @@
 
 #include "lib/stringinfo.h"
 
-/* The outcome of one GCRA step. */
-typedef struct TaGcraResult
-{
-	bool		allowed;		/* was the request admitted */
-	int64		new_tat;		/* the bucket's theoretical arrival time after it (ns) */
-	int64		remaining;		/* requests still admissible right now */
-	int64		reset_ns;		/* time until the bucket is full again */
-	int64		retry_after_ns; /* when refused: time until one request fits */
-} TaGcraResult;
-
-/*
- * One GCRA step, pure: a bucket whose theoretical arrival time is tat (ns on
- * any clock; 0 for a new bucket) receives a request at now under a limit of
- * per_minute requests a minute with room for burst at once.  per_minute and
- * burst must be positive.
- */
-extern void ta_gcra(int64 tat, int64 now, int32 per_minute, int32 burst,
-					TaGcraResult *out);
-
 /* Define the settings; when preloading, also request the shared memory. */
 extern void ta_rate_limit_init(void);
 
