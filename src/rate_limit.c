@@ -223,16 +223,21 @@ ta_rate_limit_init(void)
 		"Requests an API key may make at once; 0 means equal to task_api.rate_limit_api_key."
 	};
 
-	DefineCustomIntVariable("task_api.rate_limit_buckets",
-							"Rate-limit buckets kept in shared memory.",
-							"When the table is full, the least recently used idle buckets are evicted.",
-							&rl_buckets,
-							100000,
-							100,
-							10000000,
-							PGC_POSTMASTER,
-							0,
-							NULL, NULL, NULL);
+	/*
+	 * A PGC_POSTMASTER setting can only be defined while preloading (else
+	 * FATAL); without preloading there is no table to size anyway.
+	 */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("task_api.rate_limit_buckets",
+								"Rate-limit buckets kept in shared memory.",
+								"When the table is full, the least recently used idle buckets are evicted.",
+								&rl_buckets,
+								100000,
+								100,
+								10000000,
+								PGC_POSTMASTER,
+								0,
+								NULL, NULL, NULL);
 
 	for (int i = 0; i < NUM_POLICIES; i++)
 	{

@@ -6,7 +6,9 @@
 #      limits requests in its own shared memory (read-only, no WAL);
 #   3. on that standby (a table of 100 buckets): least-recently-used idle
 #      buckets are evicted when the table is full, and with none idle the
-#      newcomers share an overflow bucket (still limited) and the log says so.
+#      newcomers share an overflow bucket (still limited) and the log says so;
+#   4. the standby restarted without shared_preload_libraries: requests work
+#      unlimited, and task_api.status(), the functions and the log say so.
 # Prints TAP lines ("ok N - ...", "not ok N - ...").  Environment:
 # TASK_API_CLUSTER_DIR (the test cluster's directory), TASK_API_TEST_PG_PORT,
 # TASK_API_TEST_STANDBY_PORT (default: the test port + 10).
@@ -189,6 +191,21 @@ check "with no idle bucket, newcomers share the kind's overflow bucket (3 a minu
     "$(psql_at "$STANDBY_PORT" -c "SELECT string_agg((task_api.rate_limit_charge('anon', '10.2.0.' || g)).allowed::text, ' ' ORDER BY g) FROM generate_series(1, 5) g" 2>/dev/null | sed 's/true/t/g; s/false/f/g') | $(buckets in_use) $(buckets overflows)"
 check "the server log warns that the table is full" "yes" \
     "$(as_pg grep -q 'rate limit table is full of active buckets' "$dir/standby.log" && echo yes || echo no)"
+
+# ---------------------------------------------------------------------------
+# 4. Without shared_preload_libraries (the standby restarted without it)
+# ---------------------------------------------------------------------------
+as_pg "$PGBIN/pg_ctl" -D "$standby" -l "$dir/standby.log" -w -t 60 -m fast \
+    -o "-c port=$STANDBY_PORT -c shared_preload_libraries=''" restart >/dev/null 2>&1
+check "not preloaded: task_api.status() says rate limiting is off" "off (not preloaded)" \
+    "$(psql_at "$STANDBY_PORT" -c "SELECT task_api.status() ->> 'rate_limit'" 2>&1)"
+check "not preloaded: requests still work, with no RateLimit headers" "admitted 5 limited 0 | " \
+    "$(requests '{"role": "task_api_anon"}' 5 | sed -n 's/.*NOTICE:  //p') | $(printf '%s\n' "BEGIN;" "SELECT task_api.pre_request();" "SELECT current_setting('response.headers', true);" "COMMIT;" | psql_at "$STANDBY_PORT" 2>&1 | tr -d '\n')"
+check "not preloaded: the operators' functions say why they cannot work" \
+    "ERROR:  task_api rate limiting is off DETAIL:  task_api must be loaded via shared_preload_libraries." \
+    "$(psql_at "$STANDBY_PORT" -c "SELECT task_api.rate_limit_status('anon')" 2>&1 | tr '\n' ' ' | sed 's/ *$//')"
+check "not preloaded: the server log says rate limiting is off" "yes" \
+    "$(as_pg grep -q 'Rate limiting, which needs shared memory, is off' "$dir/standby.log" && echo yes || echo no)"
 
 echo "1..$n"
 exit $((failures > 0))
