@@ -4,8 +4,9 @@
  *
  * PostgREST calls it after switching to the request's role and before the
  * request's own query, in the same transaction.  Anything it raises becomes
- * the response, and the request's query never runs.  It decides who the
- * caller is:
+ * the response, and the request's query never runs.  First it charges the
+ * request to its rate-limit bucket (rate_limit.c; 429 when it is empty).
+ * Then it decides who the caller is:
  *
  *  - a bearer token (Authorization header), which PostgREST has already
  *    verified: its user must exist and its session (jti) or API key
