@@ -23,7 +23,9 @@ OBJS = \
 	src/stamp.o \
 	src/idempotency.o \
 	src/cursor_codec.o \
-	src/cursor.o
+	src/cursor.o \
+	src/rate_limit_core.o \
+	src/rate_limit.o
 
 # The install script is assembled from one file per resource, in order.
 INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
@@ -81,4 +83,5 @@ psql:
 
 bench:
 	@scripts/bench.sh && scripts/bench-auth.sh --append && scripts/bench-trash.sh --append \
-		&& scripts/bench-idempotency.sh --append && scripts/bench-pages.sh --append
+		&& scripts/bench-idempotency.sh --append && scripts/bench-pages.sh --append \
+		&& scripts/bench-rate-limit.sh --append

@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Cursor pagination benchmarks (run by 'make bench' after scripts/bench-trash.sh,
 # or alone), on their own throw-away cluster on 127.0.0.1, without PostgREST:
-#   5a. A page of api.tasks_page() at depth D (half the rows) of a project of N
+#   6a. A page of api.tasks_page() at depth D (half the rows) of a project of N
 #       tasks (10 million by default, generated here; the load time is
 #       reported) vs its first page, and the same depth with OFFSET on
 #       api.tasks for comparison: pgbench, one client, as a member under RLS.
-#   5b. task_api.cursor_encode()/cursor_decode() (C) called 100k times in one
+#   6b. task_api.cursor_encode()/cursor_decode() (C) called 100k times in one
 #       statement vs the same codec written in SQL/PL/pgSQL with pgcrypto's
 #       hmac(), JSON and encode() (bench/cursor_codec_plpgsql.sql).
 # Variants alternate in every round; the report gives medians and ratios.
@@ -69,9 +69,9 @@ claims() { # the session settings of a request by the owner
 }
 
 # ---------------------------------------------------------------------------
-# 5a. Load, then pages at depth
+# 6a. Load, then pages at depth
 # ---------------------------------------------------------------------------
-say "pages benchmark 5a: loading $ROWS tasks into one project"
+say "pages benchmark 6a: loading $ROWS tasks into one project"
 # As a restore would: the secondary indexes are dropped, the rows inserted
 # with triggers off (ids from task_api.uuidv7(), in order; every value the
 # triggers would set is given), then the indexes are built again.
@@ -172,7 +172,7 @@ page_run() { # page_run first|deep|offset SECONDS: "<statement latency ms> <tps>
     echo "$lat $tps"
 }
 
-say "pages benchmark 5a: first page vs a page at depth $DEPTH vs OFFSET $DEPTH (pgbench -M prepared, 1 client, $ROUNDS rounds of ${DURATION} s)"
+say "pages benchmark 6a: first page vs a page at depth $DEPTH vs OFFSET $DEPTH (pgbench -M prepared, 1 client, $ROUNDS rounds of ${DURATION} s)"
 for v in first deep offset; do page_run "$v" "$WARMUP" >/dev/null; done
 declare -A lat_all=()
 pages=(first deep offset)
@@ -223,9 +223,9 @@ SELECT api.tasks_page(project_id => '$PROJECT', page_size => 25, cursor => '$CUR
 SQL
 
 # ---------------------------------------------------------------------------
-# 5b. The codec, per call
+# 6b. The codec, per call
 # ---------------------------------------------------------------------------
-say "pages benchmark 5b: $CALLS cursor encodes and decodes in one statement, C vs SQL/PL/pgSQL ($ROUNDS rounds)"
+say "pages benchmark 6b: $CALLS cursor encodes and decodes in one statement, C vs SQL/PL/pgSQL ($ROUNDS rounds)"
 psql_db -q <<SQL
 INSERT INTO bench.codec_input SELECT g, task_api.uuidv7() FROM generate_series(1, $CALLS) AS g;
 INSERT INTO bench.cursors_c SELECT task_api.cursor_encode(k, id, 'desc', 'bench events') FROM bench.codec_input;

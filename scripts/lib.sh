@@ -184,10 +184,36 @@ installed_fingerprint() {
 }
 
 # A throw-away cluster in $1 on port $2, made afresh (test and bench runs).
+# Their clients make many requests quickly from one address, so the rate
+# limits are far above the SPEC's defaults (which 'make serve' keeps).
 cluster_recreate() {
     cluster_stop "$1"
     as_root rm -rf "${1:?}"/*
     cluster_init "$1" "$2"
+    as_pg tee "$1/data/task_api_limits.conf" >/dev/null <<CONF
+# Test and benchmark clusters: rate limits high enough never to throttle.
+task_api.rate_limit_anon = 100000000
+task_api.rate_limit_user = 100000000
+task_api.rate_limit_api_key = 100000000
+CONF
+    echo "include = 'task_api_limits.conf'" | as_pg tee -a "$1/data/postgresql.conf" >/dev/null
+}
+
+# Set the rate limit of every kind to $3 (0: unlimited) on the running
+# cluster in $1 (port $2) by ALTER SYSTEM and a reload, and wait until new
+# connections see it: the postmaster has then signalled every backend, which
+# rereads the configuration before its next command.
+cluster_rate_limits() {
+    local dir=$1 port=$2 value=$3 kind
+    for kind in anon user api_key; do
+        cluster_psql "$dir" "$port" -d postgres -c "ALTER SYSTEM SET task_api.rate_limit_$kind = $value"
+    done
+    cluster_psql "$dir" "$port" -d postgres -tAc "SELECT pg_reload_conf()" >/dev/null
+    for _ in $(seq 1 200); do
+        [ "$(cluster_psql "$dir" "$port" -d postgres -tAc "SELECT current_setting('task_api.rate_limit_api_key')")" = "$value" ] && return
+        sleep 0.05
+    done
+    die "the rate limits did not take effect"
 }
 
 # Stop a throw-away cluster and delete its data (the directory stays).

@@ -4,8 +4,9 @@
  *
  * PostgREST calls it after switching to the request's role and before the
  * request's own query, in the same transaction.  Anything it raises becomes
- * the response, and the request's query never runs.  It decides who the
- * caller is:
+ * the response, and the request's query never runs.  First it charges the
+ * request to its rate-limit bucket (rate_limit.c; 429 when it is empty).
+ * Then it decides who the caller is:
  *
  *  - a bearer token (Authorization header), which PostgREST has already
  *    verified: its user must exist and its session (jti) or API key
@@ -35,6 +36,7 @@
 #include "jwt.h"
 #include "membership.h"
 #include "owner_spi.h"
+#include "rate_limit.h"
 #include "request.h"
 
 #define SESSION_COOKIE "task_api_session"
@@ -270,6 +272,12 @@ task_api_pre_request(PG_FUNCTION_ARGS)
 {
 	const char *role;
 	bool		by_cookie = false;
+
+	/*
+	 * First the rate limit, so a refused request does nothing else and every
+	 * answer below, errors included, carries the RateLimit headers.
+	 */
+	ta_rate_limit_request();
 
 	/*
 	 * PostgREST authenticated no user (no bearer token it accepted: no

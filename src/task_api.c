@@ -17,6 +17,7 @@
 #include "guc.h"
 #include "idempotency.h"
 #include "membership.h"
+#include "rate_limit.h"
 #include "task_insert.h"
 #include "task_api.h"
 
@@ -34,6 +35,7 @@ _PG_init(void)
 	ta_membership_init();
 	ta_task_insert_init();
 	ta_idempotency_init();
+	ta_rate_limit_init();
 
 	/*
 	 * Last, once every module has defined its settings: a placeholder for a
@@ -46,7 +48,7 @@ _PG_init(void)
 	else
 		ereport(LOG,
 				(errmsg("task_api was not loaded via shared_preload_libraries"),
-				 errdetail("Features that need shared memory are off in this server process."),
+				 errdetail("Rate limiting, which needs shared memory, is off in this server process."),
 				 errhint("Add task_api to shared_preload_libraries and restart the server.")));
 }
 
@@ -78,7 +80,9 @@ task_api_status(PG_FUNCTION_ARGS)
 	appendStringInfoString(&buf, ", \"settings\": {");
 	append_setting_state(&buf, "task_api.jwt_secret", ta_jwt_secret, true);
 	append_setting_state(&buf, "task_api.cursor_secret", ta_cursor_secret, false);
-	appendStringInfoString(&buf, "}}");
+	appendStringInfoString(&buf, "}, ");
+	ta_rate_limit_describe(&buf);
+	appendStringInfoChar(&buf, '}');
 
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 }

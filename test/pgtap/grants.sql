@@ -1,6 +1,6 @@
 -- Grants: least privilege for PUBLIC and the three API roles (SPEC sections 2, 5).
 BEGIN;
-SELECT plan(68);
+SELECT plan(71);
 
 -- The API roles -------------------------------------------------------------------
 SELECT ok(rolcanlogin, 'task_api_authenticator can LOG IN (PostgREST connects as it)')
@@ -79,6 +79,19 @@ SELECT set_eq($$SELECT c.oid::regclass::text FROM pg_class c
                    AND has_table_privilege('task_api_anon', c.oid, 'SELECT, INSERT, UPDATE, DELETE')$$,
               ARRAY['task_api.error_codes'],
               'the only relation task_api_anon can touch is the read-only catalogue task_api.error_codes');
+
+-- Rate limiting: operators only ---------------------------------------------------------
+SELECT is_empty($$SELECT p.oid::regprocedure::text FROM pg_proc p
+                   WHERE p.pronamespace = 'task_api'::regnamespace AND p.proname LIKE 'rate\_limit\_%'
+                     AND EXISTS (SELECT FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+                                  WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')$$,
+                'PUBLIC cannot EXECUTE any rate_limit_* function');
+SELECT ok(has_function_privilege('pg_monitor', 'task_api.rate_limit_status(text,text)', 'EXECUTE'),
+          'pg_monitor may read rate_limit_status()');
+SELECT ok(NOT has_function_privilege('pg_monitor', 'task_api.rate_limit_reset(text,text)', 'EXECUTE')
+          AND NOT has_function_privilege('pg_monitor', 'task_api.rate_limit_charge(text,text)', 'EXECUTE')
+          AND NOT has_function_privilege('pg_monitor', 'task_api.rate_limit_gcra(bigint,bigint,integer,integer)', 'EXECUTE'),
+          'pg_monitor may not reset or charge buckets or call the GCRA test entry');
 
 -- task_api_user: exactly what the API needs -----------------------------------------
 SELECT ok(has_schema_privilege('task_api_user', 'api', 'USAGE'), 'task_api_user has USAGE on schema api');

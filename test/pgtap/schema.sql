@@ -1,6 +1,6 @@
 -- Schema: what CREATE EXTENSION task_api builds (SPEC sections 2, 3, 5).
 BEGIN;
-SELECT plan(214);
+SELECT plan(219);
 
 -- Extension and schemas ---------------------------------------------------------
 SELECT has_extension('task_api', 'the task_api extension is installed');
@@ -284,6 +284,13 @@ SELECT function_lang_is('task_api', f, a, 'c', format('%s(%s) is written in C', 
   FROM (VALUES ('jwt_sign', ARRAY['text']::name[]), ('jwt_verify', ARRAY['text']::name[]), ('csrf_token', ARRAY['text']::name[]),
                ('password_hash', ARRAY['text']::name[]), ('password_verify', ARRAY['text', 'text']::name[])) AS c(f, a)
  ORDER BY f;
+SELECT function_lang_is('task_api', f, a, 'c', format('%s(%s) is written in C', f, array_to_string(a, ', ')))
+  FROM (VALUES ('rate_limit_status', ARRAY['text', 'text']::name[]), ('rate_limit_reset', ARRAY['text', 'text']::name[]),
+               ('rate_limit_charge', ARRAY['text', 'text']::name[]),
+               ('rate_limit_gcra', ARRAY['bigint', 'bigint', 'integer', 'integer']::name[])) AS c(f, a)
+ ORDER BY f;
+SELECT volatility_is('task_api', 'rate_limit_gcra', ARRAY['bigint', 'bigint', 'integer', 'integer'], 'immutable',
+                     'rate_limit_gcra() is IMMUTABLE (the clock is an argument)');
 
 -- Indexes ----------------------------------------------------------------------------
 SELECT has_index('task_api', 'users', 'users_email_key', 'users has users_email_key');

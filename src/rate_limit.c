@@ -1,0 +1,875 @@
+/*
+ * rate_limit.c
+ *		Per-caller rate limiting with GCRA in shared memory (SPEC section 7).
+ *
+ * Every PostgREST request passes through task_api.pre_request(), which calls
+ * ta_rate_limit_request() first.  The request is charged to one bucket:
+ *
+ *	- its API key (key_id claim) when PostgREST verified a bearer token that
+ *	  carries one, else its user (sub claim);
+ *	- the user of a session cookie whose signature and expiry verify (the
+ *	  cookie path of pre_request() checks revocation and CSRF afterwards);
+ *	- otherwise, when task_api.trust_forwarded_for is on, the client address
+ *	  in the first hop of X-Forwarded-For (IPv6 by its /64 prefix);
+ *	- otherwise one anonymous bucket shared by every such caller.
+ *
+ * Signup and login ignore the session cookie, so they are charged as
+ * anonymous unless a bearer token names the caller.  Claims that are not
+ * UUIDs (the request is refused right after) count as anonymous too.
+ *
+ * The algorithm is GCRA, the generic cell rate algorithm: a token bucket
+ * described by a single timestamp, the theoretical arrival time (TAT) of
+ * the next request if requests came exactly at the allowed rate.  With an
+ * emission interval T = 60 s / limit and room for `burst` requests at once,
+ * a request at time now is admitted when max(TAT, now) + T <= now + burst*T,
+ * and then TAT becomes max(TAT, now) + T.  A bucket whose TAT is in the past
+ * is full: it holds no information, so it is "idle" and may be evicted.
+ *
+ * Buckets live in a fixed-size shared hash table (task_api.rate_limit_buckets
+ * entries), the pg_stat_statements way: lookups take the tranche's LWLock in
+ * shared mode and update one bucket under its own spinlock; adding a bucket
+ * takes the LWLock exclusively.  When the table is full, the least recently
+ * used idle buckets are evicted in a batch.  If no bucket is idle (more
+ * callers active within their windows than the table holds), the newcomer is
+ * charged to its kind's shared overflow bucket, so limiting degrades to one
+ * bucket per kind rather than switching off, and the server log says so.
+ * Nothing is written to a table and no WAL is made: it works in PostgREST's
+ * read-only transactions and on hot standbys.  Times come from the
+ * monotonic clock, so a wall-clock step cannot refill or drain buckets.
+ */
+#include "postgres.h"
+
+#include <time.h>
+
+#include "fmgr.h"
+#include "funcapi.h"
+#include "miscadmin.h"
+#include "storage/ipc.h"
+#include "storage/lwlock.h"
+#include "storage/shmem.h"
+#include "storage/spin.h"
+#include "utils/builtins.h"
+#include "utils/guc.h"
+#include "utils/hsearch.h"
+#include "utils/json.h"
+#include "utils/timestamp.h"
+#include "utils/uuid.h"
+
+#include "errors.h"
+#include "jwt.h"
+#include "rate_limit.h"
+#include "rate_limit_core.h"
+#include "request.h"
+
+#define NS_PER_SEC TA_NS_PER_SEC
+#define WINDOW_NS TA_GCRA_WINDOW_NS
+#define WINDOW_SECONDS 60
+#define MAX_LIMIT TA_GCRA_MAX_LIMIT
+#define MAX_TEST_TIME TA_GCRA_MAX_TIME
+#define TRANCHE_NAME "task_api_rate_limit"
+#define USER_ROLE "task_api_user"
+#define SESSION_COOKIE "task_api_session"
+#define OVERFLOW_WARNING_INTERVAL (60 * NS_PER_SEC)
+
+/* What a bucket belongs to; part of the key, so kinds never collide. */
+typedef enum RlKind
+{
+	RL_ANON = 1,				/* the one shared anonymous bucket */
+	RL_ADDRESS,					/* an anonymous client address */
+	RL_USER,					/* a user id */
+	RL_API_KEY					/* an API key id */
+} RlKind;
+
+/* Which limits apply: the kinds of SPEC section 7. */
+typedef enum RlPolicy
+{
+	POLICY_ANON = 0,
+	POLICY_USER,
+	POLICY_API_KEY,
+	NUM_POLICIES
+} RlPolicy;
+
+static const char *const policy_names[NUM_POLICIES] = {"anon", "user", "api_key"};
+
+/* Hash key: the kind and a 16-byte identifier (a UUID or an IPv6 address). */
+typedef struct RlKey
+{
+	uint32		kind;
+	uint8		id[16];
+} RlKey;
+
+typedef struct RlEntry
+{
+	RlKey		key;			/* hash key; must be first */
+	slock_t		mutex;			/* protects tat and last_used */
+	int64		tat;			/* theoretical arrival time, ns; 0 when new */
+	int64		last_used;		/* for least-recently-used eviction */
+} RlEntry;
+
+/* A bucket outside the hash table: the per-kind overflow buckets. */
+typedef struct RlBucket
+{
+	slock_t		mutex;
+	int64		tat;
+} RlBucket;
+
+typedef struct RlShared
+{
+	LWLock	   *lock;			/* hash table structure: shared to look up, exclusive to add or remove */
+	int			capacity;		/* the most buckets the table holds */
+	slock_t		stats_mutex;	/* protects the counters below */
+	int64		evictions;
+	int64		overflows;
+	int64		last_overflow_warning;
+	RlBucket	overflow[NUM_POLICIES];
+} RlShared;
+
+/* Settings. */
+static int	rl_buckets = 100000;
+static int	rl_limit[NUM_POLICIES] = {60, 600, 1200};
+static int	rl_burst[NUM_POLICIES] = {0, 0, 0};
+static bool rl_trust_forwarded_for = false;
+
+static RlShared *rl_state = NULL;
+static HTAB *rl_hash = NULL;
+
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
+/* The monotonic clock in ns; buckets are meaningful only within one boot. */
+static int64
+clock_ns(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		elog(ERROR, "clock_gettime failed: %m");
+	return (int64) ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
+}
+
+/* The effective burst of a policy: its setting, or the per-minute limit. */
+static int32
+policy_burst(RlPolicy policy)
+{
+	return rl_burst[policy] > 0 ? rl_burst[policy] : rl_limit[policy];
+}
+
+/* Shared memory for the state and a full table of rl_buckets entries. */
+static Size
+rl_memsize(void)
+{
+	return add_size(MAXALIGN(sizeof(RlShared)),
+					hash_estimate_size(rl_buckets, sizeof(RlEntry)));
+}
+
+/* Ask for our shared memory and lock before the postmaster sizes it. */
+static void
+rl_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(rl_memsize());
+	RequestNamedLWLockTranche(TRANCHE_NAME, 1);
+}
+
+/* Create (or, in a child process, attach to) the shared state and table. */
+static void
+rl_shmem_startup(void)
+{
+	bool		found;
+	HASHCTL		info;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+
+	rl_state = NULL;
+	rl_hash = NULL;
+
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	rl_state = ShmemInitStruct("task_api rate limit", sizeof(RlShared), &found);
+	if (!found)
+	{
+		rl_state->lock = &(GetNamedLWLockTranche(TRANCHE_NAME))->lock;
+		rl_state->capacity = rl_buckets;
+		SpinLockInit(&rl_state->stats_mutex);
+		rl_state->evictions = 0;
+		rl_state->overflows = 0;
+		rl_state->last_overflow_warning = 0;
+		for (int i = 0; i < NUM_POLICIES; i++)
+		{
+			SpinLockInit(&rl_state->overflow[i].mutex);
+			rl_state->overflow[i].tat = 0;
+		}
+	}
+	memset(&info, 0, sizeof(info));
+	info.keysize = sizeof(RlKey);
+	info.entrysize = sizeof(RlEntry);
+	rl_hash = ShmemInitHash("task_api rate limit buckets", rl_buckets, rl_buckets,
+							&info, HASH_ELEM | HASH_BLOBS);
+	LWLockRelease(AddinShmemInitLock);
+}
+
+void
+ta_rate_limit_init(void)
+{
+	static const char *const limit_descriptions[NUM_POLICIES] = {
+		"Requests a minute for each anonymous caller (the shared anonymous bucket, or one client address).",
+		"Requests a minute for each user (bearer token or session cookie).",
+		"Requests a minute for each API key."
+	};
+	static const char *const burst_descriptions[NUM_POLICIES] = {
+		"Requests an anonymous caller may make at once; 0 means equal to task_api.rate_limit_anon.",
+		"Requests a user may make at once; 0 means equal to task_api.rate_limit_user.",
+		"Requests an API key may make at once; 0 means equal to task_api.rate_limit_api_key."
+	};
+
+	/*
+	 * A PGC_POSTMASTER setting can only be defined while preloading (else
+	 * FATAL); without preloading there is no table to size anyway.
+	 */
+	if (process_shared_preload_libraries_in_progress)
+		DefineCustomIntVariable("task_api.rate_limit_buckets",
+								"Rate-limit buckets kept in shared memory.",
+								"When the table is full, the least recently used idle buckets are evicted.",
+								&rl_buckets,
+								100000,
+								100,
+								10000000,
+								PGC_POSTMASTER,
+								0,
+								NULL, NULL, NULL);
+
+	for (int i = 0; i < NUM_POLICIES; i++)
+	{
+		char	   *name = psprintf("task_api.rate_limit_%s", policy_names[i]);
+		char	   *burst = psprintf("task_api.rate_limit_%s_burst", policy_names[i]);
+
+		DefineCustomIntVariable(name,
+								limit_descriptions[i],
+								"0 means unlimited: such requests are not charged and carry no RateLimit headers.",
+								&rl_limit[i],
+								rl_limit[i],
+								0,
+								MAX_LIMIT,
+								PGC_SIGHUP,
+								0,
+								NULL, NULL, NULL);
+		DefineCustomIntVariable(burst,
+								burst_descriptions[i],
+								NULL,
+								&rl_burst[i],
+								0,
+								0,
+								MAX_LIMIT,
+								PGC_SIGHUP,
+								0,
+								NULL, NULL, NULL);
+	}
+
+	DefineCustomBoolVariable("task_api.trust_forwarded_for",
+							 "Charge anonymous requests to the client address in the first hop of X-Forwarded-For.",
+							 "Turn on only behind a proxy that sets the header; clients can forge it otherwise.",
+							 &rl_trust_forwarded_for,
+							 false,
+							 PGC_SIGHUP,
+							 0,
+							 NULL, NULL, NULL);
+
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = rl_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = rl_shmem_startup;
+}
+
+/* Is the shared table there (the library was preloaded)? */
+static bool
+rl_active(void)
+{
+	return rl_state != NULL && rl_hash != NULL;
+}
+
+/* Refuse SQL entry points when there is no shared memory. */
+static void
+require_shared_memory(void)
+{
+	if (!rl_active())
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("task_api rate limiting is off"),
+				 errdetail("task_api must be loaded via shared_preload_libraries.")));
+}
+
+/* A UUID claim into a key identifier; false if absent or not a UUID. */
+static bool
+uuid_key(const char *text, RlKey *key, RlKind kind)
+{
+	pg_uuid_t	uuid;
+
+	if (text == NULL || !ta_parse_uuid(text, &uuid))
+		return false;
+	key->kind = kind;
+	memcpy(key->id, uuid.data, 16);
+	return true;
+}
+
+/* The user of a session cookie whose signature and expiry verify. */
+static bool
+cookie_user_key(RlKey *key)
+{
+	const char *cookie = ta_request_cookie(SESSION_COOKIE);
+	const char *path;
+	ta_jwt_claims *claims;
+	const ta_json_member *role;
+	const ta_json_member *sub;
+	bool		ok = false;
+
+	if (cookie == NULL || cookie[0] == '\0')
+		return false;
+	/* Signup and login ignore the cookie: they run anonymously. */
+	path = GetConfigOption("request.path", true, false);
+	if (path != NULL && (strcmp(path, "/rpc/signup") == 0 || strcmp(path, "/rpc/login") == 0))
+		return false;
+
+	claims = palloc(sizeof(ta_jwt_claims));
+	if (ta_jwt_verify_token(cookie, claims) == TA_JWT_OK)
+	{
+		role = ta_jwt_claim(claims, "role");
+		sub = ta_jwt_claim(claims, "sub");
+		ok = role != NULL && role->is_string && strcmp(role->value, USER_ROLE) == 0 &&
+			sub != NULL && sub->is_string && ta_jwt_claim(claims, "key_id") == NULL &&
+			uuid_key(sub->value, key, RL_USER);
+	}
+	pfree(claims);
+	return ok;
+}
+
+/* Which bucket the current request is charged to, and its policy. */
+static RlPolicy
+request_bucket(RlKey *key)
+{
+	const char *role = ta_request_claim("role");
+
+	memset(key, 0, sizeof(RlKey));
+	if (role != NULL && strcmp(role, USER_ROLE) == 0)
+	{
+		/* A bearer token PostgREST verified: its claims are authentic. */
+		const char *key_id = ta_request_claim("key_id");
+
+		if (key_id != NULL)
+		{
+			if (uuid_key(key_id, key, RL_API_KEY))
+				return POLICY_API_KEY;
+		}
+		else if (uuid_key(ta_request_claim("sub"), key, RL_USER))
+			return POLICY_USER;
+	}
+	else if (cookie_user_key(key))
+		return POLICY_USER;
+
+	memset(key, 0, sizeof(RlKey));
+	if (rl_trust_forwarded_for)
+	{
+		const char *xff = ta_request_header("x-forwarded-for");
+
+		if (xff != NULL && ta_parse_client_address(xff, strcspn(xff, ","), key->id))
+		{
+			key->kind = RL_ADDRESS;
+			return POLICY_ANON;
+		}
+		memset(key, 0, sizeof(RlKey));
+	}
+	key->kind = RL_ANON;
+	return POLICY_ANON;
+}
+
+/* qsort comparator: least recently used first. */
+static int
+compare_last_used(const void *a, const void *b)
+{
+	int64		x = (*(RlEntry *const *) a)->last_used;
+	int64		y = (*(RlEntry *const *) b)->last_used;
+
+	return (x > y) - (x < y);
+}
+
+/*
+ * Make room in a full table: remove the least recently used idle buckets,
+ * up to a tenth of the table, so that the scan is paid once per many
+ * newcomers.  Caller holds the lock exclusively, so no bucket is in use.
+ */
+static void
+evict_idle(int64 now)
+{
+	HASH_SEQ_STATUS seq;
+	RlEntry    *entry;
+	RlEntry   **idle;
+	long		n = 0;
+	long		batch = Max(rl_state->capacity / 10, 1);
+
+	idle = palloc(sizeof(RlEntry *) * hash_get_num_entries(rl_hash));
+	hash_seq_init(&seq, rl_hash);
+	while ((entry = hash_seq_search(&seq)) != NULL)
+		if (entry->tat <= now)
+			idle[n++] = entry;
+	if (n > batch)
+		qsort(idle, n, sizeof(RlEntry *), compare_last_used);
+	else
+		batch = n;
+	for (long i = 0; i < batch; i++)
+		(void) hash_search(rl_hash, &idle[i]->key, HASH_REMOVE, NULL);
+	pfree(idle);
+
+	SpinLockAcquire(&rl_state->stats_mutex);
+	rl_state->evictions += batch;
+	SpinLockRelease(&rl_state->stats_mutex);
+}
+
+/* One GCRA step on a bucket, under its spinlock. */
+static void
+step(slock_t *mutex, int64 *tat, int64 *last_used, int64 now,
+	 int32 per_minute, int32 burst, TaGcraResult *res)
+{
+	SpinLockAcquire(mutex);
+	ta_gcra(*tat, now, per_minute, burst, res);
+	*tat = res->new_tat;
+	if (last_used)
+		*last_used = now;
+	SpinLockRelease(mutex);
+}
+
+/* Charge one request to the bucket `key`; the result says if it fits. */
+static void
+charge_bucket(const RlKey *key, RlPolicy policy, int64 now, TaGcraResult *res)
+{
+	int32		per_minute = rl_limit[policy];
+	int32		burst = policy_burst(policy);
+	uint32		hash = get_hash_value(rl_hash, key);
+	RlEntry    *entry;
+	bool		found;
+	bool		warn = false;
+
+	LWLockAcquire(rl_state->lock, LW_SHARED);
+	entry = hash_search_with_hash_value(rl_hash, key, hash, HASH_FIND, NULL);
+	if (entry == NULL)
+	{
+		LWLockRelease(rl_state->lock);
+		LWLockAcquire(rl_state->lock, LW_EXCLUSIVE);
+		entry = hash_search_with_hash_value(rl_hash, key, hash, HASH_FIND, NULL);
+		if (entry == NULL)
+		{
+			if (hash_get_num_entries(rl_hash) >= rl_state->capacity)
+				evict_idle(now);
+			if (hash_get_num_entries(rl_hash) < rl_state->capacity)
+			{
+				entry = hash_search_with_hash_value(rl_hash, key, hash, HASH_ENTER_NULL, &found);
+				if (entry != NULL && !found)
+				{
+					SpinLockInit(&entry->mutex);
+					entry->tat = 0;
+					entry->last_used = now;
+				}
+			}
+		}
+	}
+
+	if (entry != NULL)
+		step(&entry->mutex, &entry->tat, &entry->last_used, now, per_minute, burst, res);
+	else
+	{
+		RlBucket   *overflow = &rl_state->overflow[policy];
+
+		step(&overflow->mutex, &overflow->tat, NULL, now, per_minute, burst, res);
+		SpinLockAcquire(&rl_state->stats_mutex);
+		rl_state->overflows++;
+		if (now - rl_state->last_overflow_warning >= OVERFLOW_WARNING_INTERVAL ||
+			rl_state->last_overflow_warning == 0)
+		{
+			rl_state->last_overflow_warning = now;
+			warn = true;
+		}
+		SpinLockRelease(&rl_state->stats_mutex);
+	}
+	LWLockRelease(rl_state->lock);
+
+	if (warn)
+		ereport(WARNING,
+				(errmsg("task_api rate limit table is full of active buckets"),
+				 errdetail("New callers share one overflow bucket per kind until buckets become idle."),
+				 errhint("Raise task_api.rate_limit_buckets (needs a restart).")));
+}
+
+/*
+ * Add the two RateLimit headers to response.headers.  pre_request() runs
+ * first in a request, so there are usually none yet: then the array is
+ * written in one go (the headers are half the cost of a request's limiting
+ * otherwise); else ta_append_header() appends to what is there.
+ */
+static void
+append_headers(const char *policy_value, const char *state_value)
+{
+	const char *raw = GetConfigOption("response.headers", true, false);
+	StringInfoData buf;
+
+	if (raw != NULL && raw[0] != '\0' && strcmp(raw, "[]") != 0)
+	{
+		ta_append_header("RateLimit-Policy", policy_value);
+		ta_append_header("RateLimit", state_value);
+		return;
+	}
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, "[{\"RateLimit-Policy\": ");
+	escape_json(&buf, policy_value);
+	appendStringInfoString(&buf, "}, {\"RateLimit\": ");
+	escape_json(&buf, state_value);
+	appendStringInfoString(&buf, "}]");
+	(void) set_config_option("response.headers", buf.data, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+	pfree(buf.data);
+}
+
+void
+ta_rate_limit_request(void)
+{
+	RlKey		key;
+	RlPolicy	policy;
+	TaGcraResult res;
+	char		policy_value[128];
+	char		value[128];
+	int64		reset_s;
+	const char *name;
+
+	if (!rl_active())
+		return;
+	policy = request_bucket(&key);
+	if (rl_limit[policy] == 0)
+		return;					/* unlimited */
+
+	charge_bucket(&key, policy, clock_ns(), &res);
+
+	name = policy_names[policy];
+	snprintf(policy_value, sizeof(policy_value), "\"%s\";q=%d;w=%d",
+			 name, rl_limit[policy], WINDOW_SECONDS);
+	reset_s = ta_ceil_seconds(res.reset_ns);
+	snprintf(value, sizeof(value), "\"%s\";r=" INT64_FORMAT ";t=" INT64_FORMAT,
+			 name, res.remaining, reset_s);
+	append_headers(policy_value, value);
+
+	if (!res.allowed)
+	{
+		TaHeader	retry;
+		char		seconds[32];
+		char	   *detail;
+
+		snprintf(seconds, sizeof(seconds), INT64_FORMAT,
+				 Max(ta_ceil_seconds(res.retry_after_ns), 1));
+		retry.name = "Retry-After";
+		retry.value = seconds;
+		detail = psprintf("The %s limit is %d requests a minute, %d at once.",
+						  name, rl_limit[policy], policy_burst(policy));
+		ta_raise("rate_limited", "too many requests", detail,
+				 psprintf("retry after %s second%s", seconds, strcmp(seconds, "1") == 0 ? "" : "s"),
+				 &retry, 1);
+	}
+}
+
+void
+ta_rate_limit_describe(StringInfo buf)
+{
+	long		in_use;
+	int64		evictions;
+	int64		overflows;
+
+	if (!rl_active())
+	{
+		appendStringInfoString(buf, "\"rate_limit\": \"off (not preloaded)\"");
+		return;
+	}
+	LWLockAcquire(rl_state->lock, LW_SHARED);
+	in_use = hash_get_num_entries(rl_hash);
+	LWLockRelease(rl_state->lock);
+	SpinLockAcquire(&rl_state->stats_mutex);
+	evictions = rl_state->evictions;
+	overflows = rl_state->overflows;
+	SpinLockRelease(&rl_state->stats_mutex);
+
+	appendStringInfoString(buf, "\"rate_limit\": \"on\", \"rate_limit_buckets\": {");
+	appendStringInfo(buf, "\"in_use\": %ld, \"capacity\": %d, \"shared_memory_bytes\": %zu, "
+					 "\"evictions\": " INT64_FORMAT ", \"overflows\": " INT64_FORMAT "}",
+					 in_use, rl_state->capacity, rl_memsize(), evictions, overflows);
+}
+
+/*
+ * Parse the (kind, key) of the operator functions into a bucket key; with
+ * whole, only the kind is wanted (key->kind is then the kind's first one).
+ */
+static RlPolicy
+parse_bucket(const char *kind, const char *id, bool whole, RlKey *key)
+{
+	pg_uuid_t	uuid;
+
+	memset(key, 0, sizeof(RlKey));
+	if (strcmp(kind, "anon") == 0)
+	{
+		if (id == NULL || whole)
+		{
+			key->kind = RL_ANON;
+			return POLICY_ANON;
+		}
+		if (!ta_parse_client_address(id, strlen(id), key->id))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("invalid client address \"%s\"", id),
+					 errhint("Give an IPv4 or IPv6 address, or NULL for the shared anonymous bucket.")));
+		key->kind = RL_ADDRESS;
+		return POLICY_ANON;
+	}
+	if (strcmp(kind, "user") == 0 || strcmp(kind, "api_key") == 0)
+	{
+		if (whole)
+		{
+			key->kind = kind[0] == 'u' ? RL_USER : RL_API_KEY;
+			return kind[0] == 'u' ? POLICY_USER : POLICY_API_KEY;
+		}
+		if (id == NULL || !ta_parse_uuid(id, &uuid))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("a %s bucket is named by a UUID", kind),
+					 errdetail("Got %s.", id == NULL ? "NULL" : quote_literal_cstr(id))));
+		key->kind = kind[0] == 'u' ? RL_USER : RL_API_KEY;
+		memcpy(key->id, uuid.data, 16);
+		return kind[0] == 'u' ? POLICY_USER : POLICY_API_KEY;
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("unknown rate-limit kind \"%s\"", kind),
+			 errhint("The kinds are anon, user and api_key.")));
+	pg_unreachable();
+}
+
+/* The function's row type, looked up once per call site (fn_extra). */
+static TupleDesc
+result_desc(FunctionCallInfo fcinfo)
+{
+	TupleDesc	desc = fcinfo->flinfo->fn_extra;
+
+	if (desc == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "return type must be a row type");
+		desc = BlessTupleDesc(CreateTupleDescCopy(desc));
+		MemoryContextSwitchTo(old);
+		fcinfo->flinfo->fn_extra = desc;
+	}
+	return desc;
+}
+
+PG_FUNCTION_INFO_V1(task_api_rate_limit_status);
+
+/*
+ * Operators' view of one bucket without charging it: the policy, what
+ * remains now and when it is full again; a bucket never charged (or
+ * evicted) is full.
+ */
+Datum
+task_api_rate_limit_status(PG_FUNCTION_ARGS)
+{
+	TupleDesc	desc;
+	RlKey		key;
+	RlPolicy	policy;
+	RlEntry    *entry;
+	int64		tat = 0;
+	int64		now;
+	bool		tracked = false;
+	Datum		values[7];
+	bool		nulls[7] = {false, false, false, false, false, false, false};
+
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("kind must not be NULL")));
+	require_shared_memory();
+	policy = parse_bucket(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+						  PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)),
+						  false, &key);
+	desc = result_desc(fcinfo);
+
+	now = clock_ns();
+	LWLockAcquire(rl_state->lock, LW_SHARED);
+	entry = hash_search(rl_hash, &key, HASH_FIND, NULL);
+	if (entry != NULL)
+	{
+		SpinLockAcquire(&entry->mutex);
+		tat = entry->tat;
+		SpinLockRelease(&entry->mutex);
+		tracked = true;
+	}
+	LWLockRelease(rl_state->lock);
+
+	values[0] = CStringGetTextDatum(policy_names[policy]);
+	values[1] = Int32GetDatum(rl_limit[policy]);
+	values[2] = Int32GetDatum(WINDOW_SECONDS);
+	values[3] = Int32GetDatum(rl_limit[policy] > 0 ? policy_burst(policy) : 0);
+	if (rl_limit[policy] == 0)
+	{
+		nulls[4] = true;		/* unlimited */
+		values[5] = Int64GetDatum(0);
+	}
+	else
+	{
+		int64		interval = Max(WINDOW_NS / rl_limit[policy], 1);
+		int64		effective = Max(tat, now);
+		int64		remaining = (now + interval * policy_burst(policy) - effective) / interval;
+
+		values[4] = Int64GetDatum(Max(remaining, 0));
+		values[5] = Int64GetDatum(ta_ceil_seconds(effective - now));
+	}
+	values[6] = BoolGetDatum(tracked);
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+PG_FUNCTION_INFO_V1(task_api_rate_limit_reset);
+
+/*
+ * Forget buckets (superuser only): all of them, every bucket of a kind, or
+ * one bucket; a forgotten bucket is full.  Returns how many were removed.
+ */
+Datum
+task_api_rate_limit_reset(PG_FUNCTION_ARGS)
+{
+	RlKey		key;
+	RlPolicy	policy = POLICY_ANON;
+	bool		all = PG_ARGISNULL(0);
+	bool		whole_kind = !all && PG_ARGISNULL(1);
+	uint32		kinds[2] = {0, 0};
+	int64		removed = 0;
+
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only a superuser may reset rate-limit buckets")));
+	require_shared_memory();
+	if (!all)
+	{
+		char	   *kind = text_to_cstring(PG_GETARG_TEXT_PP(0));
+
+		policy = parse_bucket(kind, whole_kind ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)),
+							  whole_kind, &key);
+		/* The anonymous kind is the shared bucket and every address. */
+		kinds[0] = key.kind;
+		kinds[1] = policy == POLICY_ANON ? RL_ADDRESS : key.kind;
+	}
+
+	LWLockAcquire(rl_state->lock, LW_EXCLUSIVE);
+	if (all || whole_kind)
+	{
+		HASH_SEQ_STATUS seq;
+		RlEntry    *entry;
+
+		hash_seq_init(&seq, rl_hash);
+		while ((entry = hash_seq_search(&seq)) != NULL)
+			if (all || entry->key.kind == kinds[0] || entry->key.kind == kinds[1])
+			{
+				(void) hash_search(rl_hash, &entry->key, HASH_REMOVE, NULL);
+				removed++;
+			}
+		for (int i = 0; i < NUM_POLICIES; i++)
+			if (all || i == (int) policy)
+				rl_state->overflow[i].tat = 0;
+	}
+	else if (hash_search(rl_hash, &key, HASH_REMOVE, NULL) != NULL)
+		removed = 1;
+	LWLockRelease(rl_state->lock);
+
+	PG_RETURN_INT64(removed);
+}
+
+PG_FUNCTION_INFO_V1(task_api_rate_limit_charge);
+
+/*
+ * Charge one request to a bucket named by the operator, exactly as
+ * pre_request() charges a request (superuser only: it can drain anyone's
+ * bucket).  For operators and benchmarks; raises nothing when refused.
+ */
+Datum
+task_api_rate_limit_charge(PG_FUNCTION_ARGS)
+{
+	RlKey		key;
+	RlPolicy	policy;
+	TaGcraResult res;
+	TupleDesc	desc;
+	Datum		values[4];
+	bool		nulls[4] = {false, false, false, false};
+
+	if (!superuser())
+		ereport(ERROR,
+				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
+				 errmsg("only a superuser may charge rate-limit buckets")));
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("kind must not be NULL")));
+	require_shared_memory();
+	policy = parse_bucket(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+						  PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)),
+						  false, &key);
+	desc = result_desc(fcinfo);
+
+	if (rl_limit[policy] == 0)
+	{
+		values[0] = BoolGetDatum(true);
+		nulls[1] = nulls[2] = nulls[3] = true;
+	}
+	else
+	{
+		charge_bucket(&key, policy, clock_ns(), &res);
+		values[0] = BoolGetDatum(res.allowed);
+		values[1] = Int64GetDatum(res.remaining);
+		values[2] = Int64GetDatum(ta_ceil_seconds(res.reset_ns));
+		values[3] = Int64GetDatum(res.allowed ? 0 : Max(ta_ceil_seconds(res.retry_after_ns), 1));
+	}
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}
+
+PG_FUNCTION_INFO_V1(task_api_rate_limit_gcra);
+
+/*
+ * The GCRA step itself with the clock passed in, for tests: it touches no
+ * bucket, so it cannot let anyone past the limiter.
+ */
+Datum
+task_api_rate_limit_gcra(PG_FUNCTION_ARGS)
+{
+	int64		tat = PG_GETARG_INT64(0);
+	int64		now = PG_GETARG_INT64(1);
+	int32		per_minute = PG_GETARG_INT32(2);
+	int32		burst = PG_GETARG_INT32(3);
+	TaGcraResult res;
+	TupleDesc	desc;
+	Datum		values[7];
+	bool		nulls[7] = {false, false, false, false, false, false, false};
+
+	if (tat < 0 || tat > MAX_TEST_TIME || now < 0 || now > MAX_TEST_TIME)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("tat and now must be between 0 and " INT64_FORMAT " ns", MAX_TEST_TIME)));
+	if (per_minute < 1 || per_minute > MAX_LIMIT || burst < 1 || burst > MAX_LIMIT)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("per_minute and burst must be between 1 and %d", MAX_LIMIT)));
+	desc = result_desc(fcinfo);
+
+	ta_gcra(tat, now, per_minute, burst, &res);
+	values[0] = BoolGetDatum(res.allowed);
+	values[1] = Int64GetDatum(res.new_tat);
+	values[2] = Int64GetDatum(res.remaining);
+	values[3] = Int64GetDatum(res.reset_ns);
+	values[4] = Int64GetDatum(res.retry_after_ns);
+	values[5] = Int64GetDatum(ta_ceil_seconds(res.reset_ns));
+	values[6] = Int64GetDatum(res.allowed ? 0 : Max(ta_ceil_seconds(res.retry_after_ns), 1));
+	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
+}

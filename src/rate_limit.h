@@ -1,0 +1,23 @@
+/*
+ * rate_limit.h
+ *		GCRA rate limiting in shared memory (SPEC section 7).
+ */
+#ifndef TASK_API_RATE_LIMIT_H
+#define TASK_API_RATE_LIMIT_H
+
+#include "lib/stringinfo.h"
+
+/* Define the settings; when preloading, also request the shared memory. */
+extern void ta_rate_limit_init(void);
+
+/*
+ * Charge the current PostgREST request to its bucket, append the RateLimit
+ * headers, and raise rate_limited (429) when the bucket is empty.  Does
+ * nothing when the library was not preloaded.  Called by pre_request().
+ */
+extern void ta_rate_limit_request(void);
+
+/* Append the limiter's state to task_api.status() as a JSON member. */
+extern void ta_rate_limit_describe(StringInfo buf);
+
+#endif							/* TASK_API_RATE_LIMIT_H */

@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# Rate limiting on real clusters (run by scripts/test.sh, tier "cluster"):
+#   1. exact admission: 16 pgbench clients hammer one bucket through
+#      pre_request(); exactly the quota gets through, never more;
+#   2. a hot standby made with pg_basebackup -R from the test cluster
+#      limits requests in its own shared memory (read-only, no WAL);
+#   3. on that standby (a table of 100 buckets): least-recently-used idle
+#      buckets are evicted when the table is full, and with none idle the
+#      newcomers share an overflow bucket (still limited) and the log says so;
+#   4. the standby restarted without shared_preload_libraries: requests work
+#      unlimited, and task_api.status(), the functions and the log say so.
+# Prints TAP lines ("ok N - ...", "not ok N - ...").  Environment:
+# TASK_API_CLUSTER_DIR (the test cluster's directory), TASK_API_TEST_PG_PORT,
+# TASK_API_TEST_STANDBY_PORT (default: the test port + 10).
+source "$(dirname "$0")/../../scripts/lib.sh"
+set +e
+
+dir=${TASK_API_CLUSTER_DIR:?}
+PG_PORT=${TASK_API_TEST_PG_PORT:-5498}
+STANDBY_PORT=${TASK_API_TEST_STANDBY_PORT:-$((PG_PORT + 10))}
+DB=task_api_cluster
+CLIENTS=16
+TRIES=20          # per client
+QUOTA=100         # the user's burst; refill is 1 a minute
+standby="$dir/standby"
+sock=$(socket_dir "$dir")
+n=0
+failures=0
+
+check() { # check DESCRIPTION EXPECTED ACTUAL
+    n=$((n + 1))
+    if [ "$2" = "$3" ]; then
+        echo "ok $n - $1"
+    else
+        failures=$((failures + 1))
+        echo "not ok $n - $1"
+        echo "#   expected: $2"
+        echo "#        got: $3"
+    fi
+}
+psql_at() { # psql_at PORT SQL...: superuser psql, unaligned, tuples only
+    local port=$1
+    shift
+    "$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$sock" -p "$port" -U postgres -d "$DB" "$@"
+}
+cleanup() {
+    if as_pg test -f "$standby/PG_VERSION"; then
+        as_pg "$PGBIN/pg_ctl" -D "$standby" -m immediate -w stop >/dev/null 2>&1
+    fi
+    as_root rm -rf -- "$standby"
+    # Back to no limits for whatever runs next.
+    cluster_rate_limits "$dir" "$PG_PORT" 0 >/dev/null 2>&1 || true
+    for k in anon user api_key; do
+        cluster_psql "$dir" "$PG_PORT" -d postgres -qc "ALTER SYSTEM RESET task_api.rate_limit_${k}_burst" >/dev/null 2>&1
+    done
+    cluster_psql "$dir" "$PG_PORT" -d postgres -qc "SELECT pg_reload_conf()" >/dev/null 2>&1
+}
+trap cleanup EXIT
+
+cluster_psql "$dir" "$PG_PORT" -d postgres -qc "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $DB" -c "CREATE DATABASE $DB" >/dev/null
+cluster_psql "$dir" "$PG_PORT" -d "$DB" -qc "SET client_min_messages = warning" -c "CREATE EXTENSION task_api" >/dev/null
+
+# A real user with a session; the claims PostgREST would pass for its token.
+CLAIMS=$(psql_at "$PG_PORT" <<'SQL'
+WITH u AS (INSERT INTO task_api.users (email, display_name) VALUES ('limits@example.test', 'Limits') RETURNING id)
+SELECT (task_api.jwt_verify(task_api.start_session(u.id) ->> 'token')).claims::text FROM u;
+SQL
+)
+USER_ID=$(psql_at "$PG_PORT" -c "SELECT id FROM task_api.users WHERE email = 'limits@example.test'")
+
+# One request as PostgREST runs it, reporting admitted or rate_limited;
+# any other error is raised (and fails the run).
+psql_at "$PG_PORT" >/dev/null <<'SQL'
+CREATE SCHEMA rl_test;
+CREATE TABLE rl_test.outcomes (admitted boolean NOT NULL);
+CREATE FUNCTION rl_test.request(claims text) RETURNS boolean LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('request.method', 'GET', true);
+    PERFORM set_config('request.path', '/projects', true);
+    PERFORM set_config('request.headers', '{"accept": "application/json"}', true);
+    PERFORM set_config('request.cookies', '{}', true);
+    PERFORM set_config('request.jwt.claims', claims, true);
+    BEGIN
+        PERFORM task_api.pre_request();
+        RETURN true;
+    EXCEPTION WHEN SQLSTATE 'PGRST' THEN
+        IF SQLERRM::json ->> 'code' = 'rate_limited' THEN
+            RETURN false;
+        END IF;
+        RAISE;
+    END;
+END
+$$;
+SQL
+
+# ---------------------------------------------------------------------------
+# 1. Exact admission under concurrency
+# ---------------------------------------------------------------------------
+cluster_rate_limits "$dir" "$PG_PORT" 1
+cluster_psql "$dir" "$PG_PORT" -d postgres -qc "ALTER SYSTEM SET task_api.rate_limit_user_burst = $QUOTA" \
+    -c "SELECT pg_reload_conf()" >/dev/null
+for _ in $(seq 1 200); do
+    [ "$(psql_at "$PG_PORT" -c "SELECT current_setting('task_api.rate_limit_user_burst')")" = "$QUOTA" ] && break
+    sleep 0.05
+done
+psql_at "$PG_PORT" -c "SELECT task_api.rate_limit_reset()" >/dev/null
+script=$(mktemp)
+printf 'INSERT INTO rl_test.outcomes SELECT rl_test.request(%s);\n' "'$CLAIMS'" > "$script"
+chmod 644 "$script"
+pgbench_log=$(mktemp)
+"$PGBIN/pgbench" -n -h "$sock" -p "$PG_PORT" -U postgres -c "$CLIENTS" -j 4 -t "$TRIES" -f "$script" "$DB" >"$pgbench_log" 2>&1
+check "pgbench: $CLIENTS clients x $TRIES requests on one bucket ran without errors" \
+    "$((CLIENTS * TRIES)) 0" \
+    "$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$pgbench_log") $(grep -c 'aborted\|ERROR' "$pgbench_log")"
+[ "$failures" -eq 0 ] || sed 's/^/#   /' "$pgbench_log" | tail -n 20
+check "exactly the quota ($QUOTA) was admitted, the rest refused with rate_limited" \
+    "$QUOTA $((CLIENTS * TRIES - QUOTA))" \
+    "$(psql_at "$PG_PORT" -c "SELECT count(*) FILTER (WHERE admitted) || ' ' || count(*) FILTER (WHERE NOT admitted) FROM rl_test.outcomes")"
+check "the bucket is empty afterwards" "0 true" \
+    "$(psql_at "$PG_PORT" -c "SELECT remaining || ' ' || tracked FROM task_api.rate_limit_status('user', '$USER_ID')")"
+rm -f "$script" "$pgbench_log"
+
+# ---------------------------------------------------------------------------
+# 2. A hot standby limits requests too
+# ---------------------------------------------------------------------------
+as_root rm -rf -- "$standby"
+as_pg "$PGBIN/pg_basebackup" -h "$sock" -p "$PG_PORT" -U postgres -D "$standby" -R -X stream -c fast >/dev/null 2>&1
+check "pg_basebackup -R made a streaming replica" "yes" "$(as_pg test -f "$standby/standby.signal" && echo yes || echo no)"
+as_pg "$PGBIN/pg_ctl" -D "$standby" -l "$dir/standby.log" -w -t 60 \
+    -o "-c port=$STANDBY_PORT -c task_api.rate_limit_anon=3 -c task_api.rate_limit_user=2 -c task_api.rate_limit_user_burst=0 -c task_api.rate_limit_api_key=100000000 -c task_api.rate_limit_buckets=100" \
+    start >/dev/null 2>&1
+check "the standby runs in recovery (hot standby)" "t" "$(psql_at "$STANDBY_PORT" -c "SELECT pg_is_in_recovery()" 2>&1)"
+
+# Requests as PostgREST sends a GET (read-only), in one session on the standby.
+requests() { # requests CLAIMS COUNT: "admitted N limited M"
+    psql_at "$STANDBY_PORT" 2>&1 <<SQL
+BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY;
+DO \$\$
+DECLARE
+    admitted int := 0;
+    limited int := 0;
+BEGIN
+    FOR i IN 1..$2 LOOP
+        BEGIN
+            PERFORM set_config('request.method', 'GET', true);
+            PERFORM set_config('request.path', '/projects', true);
+            PERFORM set_config('request.jwt.claims', '$1', true);
+            PERFORM task_api.pre_request();
+            admitted := admitted + 1;
+        EXCEPTION WHEN SQLSTATE 'PGRST' THEN
+            IF SQLERRM::json ->> 'code' <> 'rate_limited' THEN
+                RAISE;
+            END IF;
+            limited := limited + 1;
+        END;
+    END LOOP;
+    RAISE NOTICE 'admitted % limited %', admitted, limited;
+END
+\$\$;
+COMMIT;
+SQL
+}
+psql_at "$PG_PORT" -c "SELECT task_api.rate_limit_reset()" >/dev/null
+check "anonymous GETs on the standby: 3 admitted, then refused (its own limits)" \
+    "admitted 3 limited 2" "$(requests '{"role": "task_api_anon"}' 5 | sed -n 's/.*NOTICE:  //p')"
+check "a user's GETs on the standby: 2 admitted (the session replicated), then refused" \
+    "admitted 2 limited 2" "$(requests "$CLAIMS" 4 | sed -n 's/.*NOTICE:  //p')"
+check "the standby keeps its buckets in its own shared memory: the user's is empty there, untouched on the primary" \
+    "0 true | f" \
+    "$(psql_at "$STANDBY_PORT" -c "SELECT remaining || ' ' || tracked FROM task_api.rate_limit_status('user', '$USER_ID')" 2>&1) | $(psql_at "$PG_PORT" -c "SELECT tracked FROM task_api.rate_limit_status('user', '$USER_ID')")"
+
+# ---------------------------------------------------------------------------
+# 3. A full table (on the standby, whose table holds 100 buckets)
+# ---------------------------------------------------------------------------
+buckets() { # buckets FIELD: a counter of task_api.status() on the standby
+    psql_at "$STANDBY_PORT" -c "SELECT task_api.status() -> 'rate_limit_buckets' ->> '$1'"
+}
+key() { echo "format('00000000-0000-4000-8000-%s', lpad(($1)::text, 12, '0'))"; }
+psql_at "$STANDBY_PORT" -c "SELECT task_api.rate_limit_reset()" >/dev/null
+# 100 API keys at 100 million a minute: each is full again (idle) at once.
+check "100 API-key buckets fill the table of 100" "100 100" \
+    "$(psql_at "$STANDBY_PORT" -c "SELECT count(*) FILTER (WHERE (task_api.rate_limit_charge('api_key', $(key g))).allowed) FROM generate_series(1, 100) g") $(buckets in_use)"
+check "a newcomer evicts the least recently used idle buckets, a tenth of the table" "91 10 | false false true true" \
+    "$(psql_at "$STANDBY_PORT" -c "SELECT (task_api.rate_limit_charge('anon', '203.0.113.1')).allowed" >/dev/null; buckets in_use) $(buckets evictions) | $(psql_at "$STANDBY_PORT" -c "SELECT string_agg(tracked::text, ' ' ORDER BY g) FROM unnest(ARRAY[1, 10, 11, 100]) g, LATERAL task_api.rate_limit_status('api_key', $(key g))")"
+# 100 client addresses at 3 a minute: none is idle for 20 s.
+psql_at "$STANDBY_PORT" -c "SELECT task_api.rate_limit_reset()" >/dev/null
+check "100 anonymous client buckets, none idle, fill the table" "100 100" \
+    "$(psql_at "$STANDBY_PORT" -c "SELECT count(*) FILTER (WHERE (task_api.rate_limit_charge('anon', '10.1.0.' || g)).allowed) FROM generate_series(1, 100) g") $(buckets in_use)"
+check "with no idle bucket, newcomers share the kind's overflow bucket (3 a minute): still limited, never unlimited" \
+    "t t t f f | 100 5" \
+    "$(psql_at "$STANDBY_PORT" -c "SELECT string_agg((task_api.rate_limit_charge('anon', '10.2.0.' || g)).allowed::text, ' ' ORDER BY g) FROM generate_series(1, 5) g" 2>/dev/null | sed 's/true/t/g; s/false/f/g') | $(buckets in_use) $(buckets overflows)"
+check "the server log warns that the table is full" "yes" \
+    "$(as_pg grep -q 'rate limit table is full of active buckets' "$dir/standby.log" && echo yes || echo no)"
+
+# ---------------------------------------------------------------------------
+# 4. Without shared_preload_libraries (the standby restarted without it)
+# ---------------------------------------------------------------------------
+as_pg "$PGBIN/pg_ctl" -D "$standby" -l "$dir/standby.log" -w -t 60 -m fast \
+    -o "-c port=$STANDBY_PORT -c shared_preload_libraries=''" restart >/dev/null 2>&1
+check "not preloaded: task_api.status() says rate limiting is off" "off (not preloaded)" \
+    "$(psql_at "$STANDBY_PORT" -c "SELECT task_api.status() ->> 'rate_limit'" 2>&1)"
+check "not preloaded: requests still work, with no RateLimit headers" "admitted 5 limited 0 | " \
+    "$(requests '{"role": "task_api_anon"}' 5 | sed -n 's/.*NOTICE:  //p') | $(printf '%s\n' "BEGIN;" "SELECT task_api.pre_request();" "SELECT current_setting('response.headers', true);" "COMMIT;" | psql_at "$STANDBY_PORT" 2>&1 | tr -d '\n')"
+check "not preloaded: the operators' functions say why they cannot work" \
+    "ERROR:  task_api rate limiting is off DETAIL:  task_api must be loaded via shared_preload_libraries." \
+    "$(psql_at "$STANDBY_PORT" -c "SELECT task_api.rate_limit_status('anon')" 2>&1 | tr '\n' ' ' | sed 's/ *$//')"
+check "not preloaded: the server log says rate limiting is off" "yes" \
+    "$(as_pg grep -q 'Rate limiting, which needs shared memory, is off' "$dir/standby.log" && echo yes || echo no)"
+
+echo "1..$n"
+exit $((failures > 0))

@@ -1,0 +1,240 @@
+// Rate limiting (SPEC §7) through the real PostgREST: the RateLimit headers
+// on successes and errors, 429 with Retry-After on GET and POST, buckets per
+// user, per API key, per client address (only when X-Forwarded-For is
+// trusted) and one shared anonymous bucket, and limits changed by a reload.
+//
+// The file changes the cluster's limits (ALTER SYSTEM + reload), so
+// scripts/test.sh runs it alone, after the other HTTP files; it restores the
+// limits it found when it ends.  Each test sets the limits it needs and
+// forgets every bucket first, so the tests do not depend on each other.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  api, psql, show, createUser, createProject, expectError, expectStatus, REPRESENTATION, uniqueName,
+} from './lib.mjs';
+
+const KINDS = ['anon', 'user', 'api_key'];
+const SETTINGS = [...KINDS.map((k) => `task_api.rate_limit_${k}`), ...KINDS.map((k) => `task_api.rate_limit_${k}_burst`),
+  'task_api.trust_forwarded_for'];
+let saved;
+
+// Change settings by ALTER SYSTEM and a reload; wait until a new connection
+// sees them (the postmaster has then signalled every backend, and each
+// rereads the configuration before its next command); forget all buckets.
+async function configure(values) {
+  const wanted = {
+    'task_api.rate_limit_anon': '100000000', 'task_api.rate_limit_user': '100000000',
+    'task_api.rate_limit_api_key': '100000000', 'task_api.rate_limit_anon_burst': '0',
+    'task_api.rate_limit_user_burst': '0', 'task_api.rate_limit_api_key_burst': '0',
+    'task_api.trust_forwarded_for': 'off', ...values,
+  };
+  await setAll(wanted);
+  assert.equal(await psql('SELECT task_api.rate_limit_reset() >= 0'), 't');
+}
+
+async function setAll(wanted) {
+  let sql = '';
+  for (const [name, value] of Object.entries(wanted)) {
+    assert.match(name, /^task_api\.[a-z_]+$/);
+    assert.match(String(value), /^[a-z0-9]+$/);
+    sql += `ALTER SYSTEM SET ${name} = '${value}';\n`;
+  }
+  await psql(sql + 'SELECT pg_reload_conf();');
+  const check = Object.keys(wanted).map((n) => `current_setting('${n}')`).join(" || ',' || ");
+  const expected = Object.values(wanted).join(',');
+  for (let i = 0; i < 200; i++) {
+    if (await psql(`SELECT ${check}`) === expected) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.fail(`the settings did not take effect: ${expected}`);
+}
+
+before(async () => {
+  const out = await psql(`SELECT ${SETTINGS.map((n) => `current_setting('${n}')`).join(" || ',' || ")}`);
+  saved = Object.fromEntries(out.split(',').map((v, i) => [SETTINGS[i], v]));
+});
+
+after(async () => {
+  await setAll(saved);
+  await psql('SELECT task_api.rate_limit_reset()');
+});
+
+// The two IETF fields of a response, parsed: {kind, q, w, r, t}.
+function limits(res) {
+  const policy = res.headers.get('ratelimit-policy');
+  const state = res.headers.get('ratelimit');
+  assert.ok(policy && state, `no RateLimit headers: ${show(res)} ${JSON.stringify([...res.headers])}`);
+  const p = policy.match(/^"([a-z_]+)";q=(\d+);w=(\d+)$/);
+  const s = state.match(/^"([a-z_]+)";r=(\d+);t=(\d+)$/);
+  assert.ok(p, `RateLimit-Policy: ${policy}`);
+  assert.ok(s, `RateLimit: ${state}`);
+  assert.equal(p[1], s[1], 'both fields name the same policy');
+  return { kind: p[1], q: Number(p[2]), w: Number(p[3]), r: Number(s[2]), t: Number(s[3]) };
+}
+
+// A signup refused by validation before any password hashing (422): the
+// cheapest anonymous request that reaches the database.
+const BAD_SIGNUP = { email: 'not-an-email', password: 'short' };
+
+function expectLimits(res, kind, q, r) {
+  const l = limits(res);
+  assert.deepEqual({ kind: l.kind, q: l.q, w: l.w, r: l.r }, { kind, q, w: 60, r }, show(res));
+  assert.ok(l.t >= 1 && l.t <= 60, `t is the seconds until the bucket is full again: ${l.t}`);
+  return l;
+}
+
+// 429 rate_limited, r=0, and a Retry-After no longer than one emission interval.
+function expectLimited(res, kind, q, maxRetry) {
+  expectError(res, 429, 'rate_limited');
+  expectLimits(res, kind, q, 0);
+  const retry = res.headers.get('retry-after');
+  assert.match(retry ?? '', /^\d+$/, `Retry-After: ${show(res)}`);
+  assert.ok(Number(retry) >= 1 && Number(retry) <= maxRetry, `Retry-After ${retry} not in 1..${maxRetry}`);
+}
+
+test('headers on GET, POST and errors raised later in the request; 429 with Retry-After on GET and POST, and the refused POST writes nothing', async () => {
+  const u = await createUser();
+  const project = await createProject(u.token); // before the limits change
+  await configure({ 'task_api.rate_limit_user': '6' });
+
+  const get = await api('GET', '/projects', { token: u.token });
+  expectStatus(get, 200);
+  expectLimits(get, 'user', 6, 5);
+
+  const post = await api('POST', '/projects', { token: u.token, body: { name: uniqueName() }, headers: REPRESENTATION });
+  expectStatus(post, 201);
+  expectLimits(post, 'user', 6, 4);
+  assert.ok(post.headers.get('etag'), 'other response headers are kept (ETag)');
+
+  // Errors raised after pre_request() carry the headers too: 422, 412, 404.
+  expectError(await api('POST', '/tasks', { token: u.token, body: { title: ' ' } }), 422, 'validation_failed');
+  const invalid = await api('POST', '/tasks', { token: u.token, body: { title: ' ' } });
+  expectError(invalid, 422, 'validation_failed');
+  expectLimits(invalid, 'user', 6, 2);
+  const stale = await api('PATCH', `/projects?id=eq.${project.id}`, {
+    token: u.token, body: { name: 'x' }, headers: { 'If-Match': '"99"' },
+  });
+  expectError(stale, 412, 'precondition_failed');
+  expectLimits(stale, 'user', 6, 1);
+  const missing = await api('POST', '/rpc/restore_task', { token: u.token, body: { id: '01900000-0000-7000-8000-000000000000' } });
+  expectError(missing, 404, 'not_found');
+  expectLimits(missing, 'user', 6, 0);
+
+  // Empty: GET and POST are refused; 6 a minute is one every 10 s.
+  expectLimited(await api('GET', '/projects', { token: u.token }), 'user', 6, 10);
+  const name = uniqueName('refused');
+  expectLimited(await api('POST', '/projects', { token: u.token, body: { name } }), 'user', 6, 10);
+  assert.equal(await psql("SELECT count(*) FROM task_api.projects WHERE name = :'name'", { name }), '0',
+    'the refused POST wrote nothing');
+  // The bucket as operators see it.
+  const status = await psql("SELECT remaining || ' ' || quota || ' ' || tracked FROM task_api.rate_limit_status('user', :'id')",
+    { id: u.id });
+  assert.equal(status, '0 6 true');
+});
+
+test('each user has a bucket of their own; a session cookie is charged to its user', async () => {
+  await configure({ 'task_api.rate_limit_user': '3' });
+  const a = await createUser();
+  const b = await createUser();
+  for (let r = 2; r >= 0; r--) expectLimits(await api('GET', '/projects', { token: a.token }), 'user', 3, r);
+  expectLimited(await api('GET', '/projects', { token: a.token }), 'user', 3, 20);
+  // B is untouched by A.
+  const other = await api('GET', '/projects', { token: b.token });
+  expectStatus(other, 200);
+  expectLimits(other, 'user', 3, 2);
+  // A browser of B's (the same user by session cookie) shares B's bucket.
+  const byCookie = await api('GET', '/projects', { headers: { Cookie: `task_api_session=${b.token}` } });
+  expectStatus(byCookie, 200);
+  expectLimits(byCookie, 'user', 3, 1);
+  // A's cookie is refused like A's bearer token.
+  expectLimited(await api('GET', '/projects', { headers: { Cookie: `task_api_session=${a.token}` } }), 'user', 3, 20);
+});
+
+test('each API key has its own bucket, apart from its user', async () => {
+  const u = await createUser();
+  const keys = [];
+  for (const name of ['one', 'two']) {
+    const res = await api('POST', '/rpc/create_api_key', { token: u.token, body: { name } });
+    expectStatus(res, 201);
+    keys.push(res.body.key);
+  }
+  await configure({ 'task_api.rate_limit_api_key': '2', 'task_api.rate_limit_user': '5' });
+  const first = await api('GET', '/projects', { token: keys[0] });
+  expectStatus(first, 200);
+  expectLimits(first, 'api_key', 2, 1);
+  const post = await api('POST', '/projects', { token: keys[0], body: { name: uniqueName() } });
+  expectStatus(post, 201);
+  expectLimits(post, 'api_key', 2, 0);
+  expectLimited(await api('GET', '/projects', { token: keys[0] }), 'api_key', 2, 30);
+  expectLimited(await api('POST', '/projects', { token: keys[0], body: { name: uniqueName() } }), 'api_key', 2, 30);
+  // The other key and the user's own token have their own buckets.
+  expectLimits(await api('GET', '/projects', { token: keys[1] }), 'api_key', 2, 1);
+  expectLimits(await api('GET', '/projects', { token: u.token }), 'user', 5, 4);
+});
+
+test('anonymous callers share one bucket, whatever X-Forwarded-For says while it is not trusted; bad cookies are charged to it', async () => {
+  await configure({ 'task_api.rate_limit_anon': '4' });
+  // An anonymous request that reaches the database and fails: a signup with a bad email (422).
+  const first = await api('POST', '/rpc/signup', { body: BAD_SIGNUP, headers: { 'X-Forwarded-For': '203.0.113.1' } });
+  expectError(first, 422, 'validation_failed');
+  expectLimits(first, 'anon', 4, 3);
+  const second = await api('POST', '/rpc/signup', { body: BAD_SIGNUP, headers: { 'X-Forwarded-For': '203.0.113.2' } });
+  expectLimits(second, 'anon', 4, 2);
+  // pre_request() refuses a forged session cookie (401): charged as anonymous.
+  const forged = await api('GET', '/projects', { headers: { Cookie: 'task_api_session=not.a.jwt' } });
+  expectError(forged, 401, 'unauthenticated');
+  expectLimits(forged, 'anon', 4, 1);
+  expectLimits(await api('POST', '/rpc/signup', { body: BAD_SIGNUP }), 'anon', 4, 0);
+  expectLimited(await api('POST', '/rpc/login', { body: { email: 'x@example.test', password: 'x' } }), 'anon', 4, 15);
+  expectLimited(await api('POST', '/rpc/signup', { body: BAD_SIGNUP, headers: { 'X-Forwarded-For': '198.51.100.9' } }), 'anon', 4, 15);
+  // Users are not anonymous: their own buckets still admit them.
+  const u = await createUser();
+  expectStatus(await api('GET', '/projects', { token: u.token }), 200);
+});
+
+test('with task_api.trust_forwarded_for on, each client address (first hop) has a bucket; garbage falls back to the shared one', async () => {
+  await configure({ 'task_api.rate_limit_anon': '2', 'task_api.trust_forwarded_for': 'on' });
+  const from = (xff) => api('POST', '/rpc/signup', { body: BAD_SIGNUP, headers: { 'X-Forwarded-For': xff } });
+  expectLimits(await from('203.0.113.7'), 'anon', 2, 1);
+  // The first hop counts; a proxy chain after it does not.
+  expectLimits(await from('203.0.113.7, 10.0.0.1'), 'anon', 2, 0);
+  expectLimited(await from('203.0.113.7'), 'anon', 2, 30);
+  // The same address written as IPv4-mapped IPv6 is the same client.
+  expectLimited(await from('::ffff:203.0.113.7'), 'anon', 2, 30);
+  // Another address has its own bucket; IPv6 clients are bucketed by /64.
+  expectLimits(await from('203.0.113.8'), 'anon', 2, 1);
+  expectLimits(await from('[2001:db8:1:2::1]:443'), 'anon', 2, 1);
+  expectLimits(await from('2001:db8:1:2:ffff::9'), 'anon', 2, 0);
+  expectLimits(await from('2001:db8:1:3::1'), 'anon', 2, 1);
+  // Garbage and a missing header: the shared anonymous bucket.
+  expectLimits(await from('not-an-address'), 'anon', 2, 1);
+  expectLimits(await api('POST', '/rpc/signup', { body: BAD_SIGNUP }), 'anon', 2, 0);
+  expectLimited(await from('unknown, 203.0.113.9'), 'anon', 2, 30);
+  assert.equal(await psql("SELECT remaining || ' ' || tracked FROM task_api.rate_limit_status('anon')"), '0 true');
+  assert.equal(await psql("SELECT remaining FROM task_api.rate_limit_status('anon', '203.0.113.7')"), '0');
+  assert.equal(await psql("SELECT tracked FROM task_api.rate_limit_status('anon', '203.0.113.9')"), 'f');
+});
+
+test('a changed limit takes effect on reload, without a restart; 0 turns a kind off', async () => {
+  const u = await createUser();
+  await configure({ 'task_api.rate_limit_user': '2' });
+  expectLimits(await api('GET', '/projects', { token: u.token }), 'user', 2, 1);
+  expectLimits(await api('GET', '/projects', { token: u.token }), 'user', 2, 0);
+  expectLimited(await api('GET', '/projects', { token: u.token }), 'user', 2, 30);
+  // Raised by a reload to 600000 a minute (0.1 ms each), burst 5: the bucket
+  // keeps its state, empty under the new limit, and refills at the new rate.
+  await setAll({ 'task_api.rate_limit_user': '600000', 'task_api.rate_limit_user_burst': '5' });
+  const raised = await api('GET', '/projects', { token: u.token });
+  expectLimited(raised, 'user', 600000, 1);
+  await new Promise((r) => setTimeout(r, 20));
+  const refilled = await api('GET', '/projects', { token: u.token });
+  expectStatus(refilled, 200);
+  assert.equal(limits(refilled).q, 600000);
+  assert.equal(limits(refilled).r, 4, 'full again (burst 5) less this request');
+  // Off: not charged, no headers.
+  await setAll({ 'task_api.rate_limit_user': '0' });
+  const off = await api('GET', '/projects', { token: u.token });
+  expectStatus(off, 200);
+  assert.equal(off.headers.get('ratelimit'), null);
+  assert.equal(off.headers.get('ratelimit-policy'), null);
+});
