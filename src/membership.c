@@ -186,7 +186,7 @@ load_memberships(const pg_uuid_t *user_id, Snapshot snap)
 		if (lookup_plan == NULL)
 		{
 			Oid			argtypes[1] = {UUIDOID};
-			SPIPlanPtr	plan = SPI_prepare(
+			SPIPlanPtr	plan = ta_prepare_pinned(
 										   "SELECT m.project_id, m.role::pg_catalog.text, p.deleted_at IS NULL"
 										   "  FROM task_api.users u"
 										   "  LEFT JOIN (task_api.project_members m"

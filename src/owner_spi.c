@@ -7,7 +7,8 @@
  * caller cannot: their own session, their API key, their memberships.  The
  * queries are fixed strings prepared once; only parameters vary.  The user
  * switch is the one SECURITY DEFINER functions make, and is undone on error
- * by the transaction machinery as well as here.
+ * by the transaction machinery as well as here.  The queries are parsed with
+ * only pg_catalog on the search path.
  */
 #include "postgres.h"
 
@@ -38,6 +39,23 @@ ta_tables_owner(void)
 	return owner;
 }
 
+/*
+ * SPI_prepare with pg_catalog alone on the search path (no temporary schema
+ * either): a name the query does not qualify can never resolve to an object
+ * the caller created.  The plan cache keeps this path for any re-parse.
+ */
+SPIPlanPtr
+ta_prepare_pinned(const char *sql, int nargs, Oid *argtypes)
+{
+	OverrideSearchPath path = {.schemas = NIL,.addCatalog = true,.addTemp = false};
+	SPIPlanPtr	plan;
+
+	PushOverrideSearchPath(&path);
+	plan = SPI_prepare(sql, nargs, argtypes);
+	PopOverrideSearchPath();
+	return plan;
+}
+
 bool
 ta_owner_query_row(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
 				   Datum *args, bool read_only, int ncols, Datum *values, bool *nulls)
@@ -58,7 +76,7 @@ ta_owner_query_row(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
 			elog(ERROR, "SPI_connect failed");
 		if (*plan == NULL)
 		{
-			SPIPlanPtr	p = SPI_prepare(sql, nargs, argtypes);
+			SPIPlanPtr	p = ta_prepare_pinned(sql, nargs, argtypes);
 
 			if (p == NULL)
 				elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));

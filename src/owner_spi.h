@@ -10,6 +10,9 @@
 /* The role that owns task_api.project_members (the extension's creator). */
 extern Oid	ta_tables_owner(void);
 
+/* SPI_prepare with only pg_catalog on the search path. */
+extern SPIPlanPtr ta_prepare_pinned(const char *sql, int nargs, Oid *argtypes);
+
 /*
  * Run sql, prepared once into *plan, as the tables' owner; copy the first
  * row's first ncols columns into values/nulls (allocated in the caller's
