@@ -20,7 +20,8 @@ OBJS = \
 	src/task_insert.o \
 	src/etag.o \
 	src/soft_delete.o \
-	src/stamp.o
+	src/stamp.o \
+	src/events.o
 
 # The install script is assembled from one file per resource, in order.
 INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))

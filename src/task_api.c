@@ -14,6 +14,7 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 
+#include "events.h"
 #include "guc.h"
 #include "membership.h"
 #include "task_insert.h"
@@ -32,6 +33,7 @@ _PG_init(void)
 	ta_guc_init();
 	ta_membership_init();
 	ta_task_insert_init();
+	ta_events_init();
 
 	/*
 	 * Last, once every module has defined its settings: a placeholder for a
