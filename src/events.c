@@ -12,8 +12,9 @@
  * task_api_events with the event id (sent only if the transaction commits).
  * An update records only the columns that changed, with old and new values;
  * an update that changed nothing but the unrecorded columns (the stamps
- * updated_at and version) records nothing.  The insert runs as the owner of
- * the tables, with a plan kept per trigger.
+ * updated_at and version) records nothing.  The row is built here and
+ * stored directly (heap and indexes, no executor, no SPI): nothing but this
+ * trigger writes events, so no API role needs any right on the table.
  *
  * Ordering.  Event ids come from a sequence when the row is written, not
  * when its transaction commits, so a transaction holding id 5 may commit
@@ -32,6 +33,8 @@
 
 #include "access/htup_details.h"
 #include "access/xact.h"
+#include "access/table.h"
+#include "catalog/indexing.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
@@ -48,14 +51,30 @@
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgrprotos.h"
-#include "utils/hsearch.h"
+#include "utils/jsonb.h"
+#include "utils/timestamp.h"
+#include "utils/xid8.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
 #include "utils/uuid.h"
 
 #include "events.h"
-#include "owner_spi.h"
 #include "request.h"
+
+/* Columns of task_api.events, in order (80_events.sql). */
+enum
+{
+	Anum_events_id = 1,
+	Anum_events_occurred_at,
+	Anum_events_xact_id,
+	Anum_events_actor_id,
+	Anum_events_resource_type,
+	Anum_events_resource_id,
+	Anum_events_project_id,
+	Anum_events_action,
+	Anum_events_changes,
+	Natts_events = Anum_events_changes
+};
 
 /* Slot values: no event in the current transaction, or an id being drawn. */
 #define SLOT_EMPTY		UINT64CONST(0)
@@ -78,15 +97,6 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 /* Has this backend's current top-level transaction published an event id? */
 static bool published = false;
 static bool exit_registered = false;
-
-/* The INSERT of each record_event trigger, prepared once per backend. */
-typedef struct EventPlan
-{
-	Oid			tgoid;			/* hash key */
-	SPIPlanPtr	plan;
-} EventPlan;
-
-static HTAB *plans = NULL;
 
 static Size
 events_shmem_size(void)
@@ -205,6 +215,17 @@ events_sequence(void)
 	return seq;
 }
 
+/* task_api.events. */
+static Oid
+events_table(void)
+{
+	Oid			rel = get_relname_relid("events", get_namespace_oid("task_api", false));
+
+	if (!OidIsValid(rel))
+		elog(ERROR, "task_api.events does not exist");
+	return rel;
+}
+
 /*
  * Draw the next event id; the first one of a transaction is published in
  * this backend's slot, with the pending marker set before the draw so that
@@ -233,52 +254,102 @@ next_event_id(Oid seq)
 	return id;
 }
 
-/* The kept INSERT plan of this trigger (argument types depend on the table). */
-static SPIPlanPtr
-event_plan(Oid tgoid, Oid rowtype)
+/* A row as jsonb: {"column": value, ...} (row_to_json's conversions). */
+static Jsonb *
+row_jsonb(HeapTuple tuple, TupleDesc desc)
 {
-	EventPlan  *entry;
-	bool		found;
+	Datum		json = DirectFunctionCall1(row_to_json, heap_copy_tuple_as_datum(tuple, desc));
 
-	if (plans == NULL)
+	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text_to_cstring(DatumGetTextPP(json)))));
+}
+
+/* Is name one of the trigger's unrecorded columns? */
+static bool
+unrecorded(Trigger *trigger, const char *name, int len)
+{
+	for (int k = 3; k < trigger->tgnargs; k++)
+		if ((int) strlen(trigger->tgargs[k]) == len && memcmp(trigger->tgargs[k], name, len) == 0)
+			return true;
+	return false;
+}
+
+/* The whole row, without the unrecorded columns (created, purged). */
+static Jsonb *
+row_changes(HeapTuple tuple, TupleDesc desc, Trigger *trigger)
+{
+	Jsonb	   *row = row_jsonb(tuple, desc);
+	JsonbParseState *state = NULL;
+	JsonbIterator *it = JsonbIteratorInit(&row->root);
+	JsonbValue	v;
+	JsonbValue *result = NULL;
+	JsonbIteratorToken tok;
+	bool		skip = false;
+
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
 	{
-		HASHCTL		ctl;
-
-		memset(&ctl, 0, sizeof(ctl));
-		ctl.keysize = sizeof(Oid);
-		ctl.entrysize = sizeof(EventPlan);
-		plans = hash_create("task_api record_event plans", 16, &ctl, HASH_ELEM | HASH_BLOBS);
+		if (tok == WJB_KEY)
+		{
+			skip = unrecorded(trigger, v.val.string.val, v.val.string.len);
+			if (!skip)
+				pushJsonbValue(&state, tok, &v);
+		}
+		else if (tok == WJB_VALUE)
+		{
+			if (!skip)
+				pushJsonbValue(&state, tok, &v);
+		}
+		else
+			result = pushJsonbValue(&state, tok, NULL);
 	}
-	entry = hash_search(plans, &tgoid, HASH_ENTER, &found);
-	if (!found)
-		entry->plan = NULL;
-	if (entry->plan == NULL)
+	return JsonbValueToJsonb(result);
+}
+
+/* Push key: value, value taken from a row object (JSON null if absent). */
+static void
+push_field(JsonbParseState **state, const char *key, Jsonb *row, const char *col)
+{
+	JsonbValue	k,
+				nullv;
+	JsonbValue *v;
+
+	k.type = jbvString;
+	k.val.string.val = (char *) key;
+	k.val.string.len = strlen(key);
+	pushJsonbValue(state, WJB_KEY, &k);
+	v = getKeyJsonValueFromContainer(&row->root, col, strlen(col), NULL);
+	if (v == NULL)
 	{
-		/*
-		 * $1 id, $2 actor, $3 resource_type, $4 resource_id, $5 project_id,
-		 * $6 action, $7 old row, $8 new row, $9 unrecorded columns, $10
-		 * changed columns.
-		 */
-		static const char *sql =
-			"INSERT INTO task_api.events (id, actor_id, resource_type, resource_id, project_id, action, changes) "
-			"OVERRIDING SYSTEM VALUE "
-			"SELECT $1, $2, $3, $4, $5, $6, "
-			"CASE $6 WHEN 'created' THEN pg_catalog.to_jsonb($8) OPERATOR(pg_catalog.-) $9 "
-			"WHEN 'purged' THEN pg_catalog.to_jsonb($7) OPERATOR(pg_catalog.-) $9 "
-			"ELSE (SELECT pg_catalog.jsonb_object_agg(k, pg_catalog.jsonb_build_object("
-			"'old', r.o OPERATOR(pg_catalog.->) k, 'new', r.n OPERATOR(pg_catalog.->) k)) "
-			"FROM (SELECT pg_catalog.to_jsonb($7) AS o, pg_catalog.to_jsonb($8) AS n) AS r, "
-			"pg_catalog.unnest($10) AS k) END";
-		Oid			argtypes[10] = {INT8OID, UUIDOID, TEXTOID, UUIDOID, UUIDOID, TEXTOID,
-		rowtype, rowtype, TEXTARRAYOID, TEXTARRAYOID};
-		SPIPlanPtr	plan = SPI_prepare(sql, 10, argtypes);
-
-		if (plan == NULL)
-			elog(ERROR, "record_event: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		entry->plan = plan;
+		nullv.type = jbvNull;
+		v = &nullv;
 	}
-	return entry->plan;
+	pushJsonbValue(state, WJB_VALUE, v);
+}
+
+/* {"column": {"old": ..., "new": ...}} for the changed columns. */
+static Jsonb *
+diff_changes(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc, const char **changed, int nchanged)
+{
+	Jsonb	   *oldrow = row_jsonb(oldtup, desc);
+	Jsonb	   *newrow = row_jsonb(newtup, desc);
+	JsonbParseState *state = NULL;
+	JsonbValue *result;
+
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	for (int i = 0; i < nchanged; i++)
+	{
+		JsonbValue	k;
+
+		k.type = jbvString;
+		k.val.string.val = (char *) changed[i];
+		k.val.string.len = strlen(changed[i]);
+		pushJsonbValue(&state, WJB_KEY, &k);
+		pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+		push_field(&state, "old", oldrow, changed[i]);
+		push_field(&state, "new", newrow, changed[i]);
+		pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	}
+	result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
+	return JsonbValueToJsonb(result);
 }
 
 /* Attribute number of a named uuid column, or an error naming the trigger. */
@@ -300,17 +371,6 @@ uuid_column(Relation rel, Trigger *trigger, const char *colname)
 	return attnum;
 }
 
-/* A text[] of the given C strings. */
-static Datum
-text_array(const char **items, int n)
-{
-	Datum	   *elems = palloc(sizeof(Datum) * Max(n, 1));
-
-	for (int i = 0; i < n; i++)
-		elems[i] = CStringGetTextDatum(items[i]);
-	return PointerGetDatum(construct_array(elems, n, TEXTOID, -1, false, TYPALIGN_INT));
-}
-
 PG_FUNCTION_INFO_V1(task_api_record_event);
 
 /* Append the event of one row change to task_api.events and queue its NOTIFY. */
@@ -325,18 +385,20 @@ task_api_record_event(PG_FUNCTION_ARGS)
 				newtup = NULL,
 				keytup;
 	const char *action;
+	const char *resource_type;
 	const char **changed;
 	int			nchanged = 0;
 	int			id_col,
 				project_col,
 				deleted_col;
 	bool		isnull;
-	Datum		args[10];
-	char		nulls[11] = "          ";
+	Datum		values[Natts_events];
+	bool		nulls[Natts_events];
 	pg_uuid_t	me;
-	Oid			save_userid;
-	int			save_sec;
-	volatile int64 event_id = 0;
+	Jsonb	   *changes;
+	Relation	events;
+	HeapTuple	event;
+	int64		event_id;
 	char		payload[32];
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
@@ -358,6 +420,13 @@ task_api_record_event(PG_FUNCTION_ARGS)
 				 errmsg("record_event: trigger \"%s\" needs at least 3 arguments, got %d",
 						trigger->tgname, trigger->tgnargs),
 				 errhint("Arguments: resource type, id column, project id column [, columns not recorded ...].")));
+	resource_type = trigger->tgargs[0];
+	if (strcmp(resource_type, "project") != 0 && strcmp(resource_type, "member") != 0 &&
+		strcmp(resource_type, "task") != 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("record_event: trigger \"%s\" names resource type \"%s\"", trigger->tgname, resource_type),
+				 errhint("The resource type is project, member or task.")));
 	id_col = uuid_column(rel, trigger, trigger->tgargs[1]);
 	project_col = uuid_column(rel, trigger, trigger->tgargs[2]);
 	deleted_col = SPI_fnumber(desc, "deleted_at");
@@ -423,56 +492,45 @@ task_api_record_event(PG_FUNCTION_ARGS)
 			return PointerGetDatum(NULL);
 	}
 
-	keytup = newtup != NULL ? newtup : oldtup;
-	args[1] = (Datum) 0;
-	if (ta_current_user_id(&me))
-		args[1] = UUIDPGetDatum(&me);
+	if (oldtup == NULL)
+		changes = row_changes(newtup, desc, trigger);
+	else if (newtup == NULL)
+		changes = row_changes(oldtup, desc, trigger);
 	else
-		nulls[1] = 'n';
-	args[2] = CStringGetTextDatum(trigger->tgargs[0]);
-	args[3] = heap_getattr(keytup, id_col, desc, &isnull);
-	if (isnull)
-		nulls[3] = 'n';
-	args[4] = heap_getattr(keytup, project_col, desc, &isnull);
-	if (isnull)
-		nulls[4] = 'n';
-	args[5] = CStringGetTextDatum(action);
-	if (oldtup != NULL)
-		args[6] = heap_copy_tuple_as_datum(oldtup, desc);
-	else
-	{
-		args[6] = (Datum) 0;
-		nulls[6] = 'n';
-	}
-	if (newtup != NULL)
-		args[7] = heap_copy_tuple_as_datum(newtup, desc);
-	else
-	{
-		args[7] = (Datum) 0;
-		nulls[7] = 'n';
-	}
-	args[8] = text_array((const char **) trigger->tgargs + 3, trigger->tgnargs - 3);
-	args[9] = text_array(changed, nchanged);
+		changes = diff_changes(oldtup, newtup, desc, changed, nchanged);
 
-	/* Insert as the owner of the tables: no API role may write events. */
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(ta_tables_owner(),
-						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-	PG_TRY();
-	{
-		event_id = next_event_id(events_sequence());
-		args[0] = Int64GetDatum(event_id);
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		if (SPI_execute_plan(event_plan(trigger->tgoid, rel->rd_rel->reltype), args, nulls, false, 0) != SPI_OK_INSERT)
-			elog(ERROR, "record_event: inserting the event failed");
-		SPI_finish();
-	}
-	PG_FINALLY();
-	{
-		SetUserIdAndSecContext(save_userid, save_sec);
-	}
-	PG_END_TRY();
+	/*
+	 * The row, stored directly (heap and indexes): events are written only
+	 * here, with values built here, so no API role needs any right on the
+	 * table and no executor is started per event.
+	 */
+	memset(nulls, false, sizeof(nulls));
+	keytup = newtup != NULL ? newtup : oldtup;
+	event_id = next_event_id(events_sequence());
+	values[Anum_events_id - 1] = Int64GetDatum(event_id);
+	values[Anum_events_occurred_at - 1] = TimestampTzGetDatum(GetCurrentTransactionStartTimestamp());
+	values[Anum_events_xact_id - 1] = FullTransactionIdGetDatum(GetTopFullTransactionId());
+	if (ta_current_user_id(&me))
+		values[Anum_events_actor_id - 1] = UUIDPGetDatum(&me);
+	else
+		nulls[Anum_events_actor_id - 1] = true;
+	values[Anum_events_resource_type - 1] = CStringGetTextDatum(resource_type);
+	values[Anum_events_resource_id - 1] = heap_getattr(keytup, id_col, desc, &nulls[Anum_events_resource_id - 1]);
+	values[Anum_events_project_id - 1] = heap_getattr(keytup, project_col, desc, &nulls[Anum_events_project_id - 1]);
+	if (nulls[Anum_events_resource_id - 1] || nulls[Anum_events_project_id - 1])
+		ereport(ERROR,
+				(errcode(ERRCODE_NOT_NULL_VIOLATION),
+				 errmsg("record_event: the id and project id of a row of \"%s\" must not be null",
+						RelationGetRelationName(rel))));
+	values[Anum_events_action - 1] = CStringGetTextDatum(action);
+	values[Anum_events_changes - 1] = JsonbPGetDatum(changes);
+
+	events = table_open(events_table(), RowExclusiveLock);
+	if (RelationGetDescr(events)->natts != Natts_events)
+		elog(ERROR, "task_api.events does not have the columns this library writes");
+	event = heap_form_tuple(RelationGetDescr(events), values, nulls);
+	CatalogTupleInsert(events, event);
+	table_close(events, RowExclusiveLock);
 
 	snprintf(payload, sizeof(payload), INT64_FORMAT, event_id);
 	Async_Notify("task_api_events", payload);

@@ -3,7 +3,7 @@
 -- per role; claim_events()/ack_events() rules and rights; the generic
 -- record_event() trigger on a user table.
 BEGIN;
-SELECT plan(73);
+SELECT plan(74);
 \ir helpers/setup.psql
 
 \o /dev/null
@@ -278,9 +278,13 @@ SELECT throws_ok($$INSERT INTO tap.bad VALUES (gen_random_uuid(), gen_random_uui
                  'record_event() naming a non-uuid column is refused (42804)');
 DROP TRIGGER bad_type ON tap.bad;
 CREATE TRIGGER bad_kind AFTER INSERT ON tap.bad FOR EACH ROW EXECUTE FUNCTION task_api.record_event('note', 'id', 'project');
-SELECT throws_ok($$INSERT INTO tap.bad VALUES (gen_random_uuid(), gen_random_uuid(), 'x')$$, '23514', NULL,
-                 'record_event() with an unknown resource type is refused by the events CHECK (23514)');
+SELECT throws_ok($$INSERT INTO tap.bad VALUES (gen_random_uuid(), gen_random_uuid(), 'x')$$, '22023', NULL,
+                 'record_event() with an unknown resource type is refused (22023)');
 DROP TRIGGER bad_kind ON tap.bad;
+CREATE TRIGGER bad_null AFTER INSERT ON tap.bad FOR EACH ROW EXECUTE FUNCTION task_api.record_event('task', 'id', 'project');
+SELECT throws_ok($$INSERT INTO tap.bad VALUES (gen_random_uuid(), NULL, 'x')$$, '23502', NULL,
+                 'record_event() on a row without a project id is refused (23502)');
+DROP TRIGGER bad_null ON tap.bad;
 SELECT throws_ok($$SELECT task_api.record_event()$$, '39P01', NULL, 'record_event() called directly is refused');
 
 -- Isolation level: the bound needs a fresh snapshot.
