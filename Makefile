@@ -78,4 +78,4 @@ psql:
 	@scripts/psql.sh
 
 bench:
-	@scripts/bench.sh && scripts/bench-auth.sh --append && scripts/bench-trash.sh --append
+	@scripts/bench.sh && scripts/bench-auth.sh --append && scripts/bench-trash.sh --append && scripts/bench-events.sh --append
