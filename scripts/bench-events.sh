@@ -29,6 +29,7 @@ NTASKS=${TASK_API_BENCH_EVENTS_TASKS:-20000}
 DURATION=${TASK_API_BENCH_EVENTS_DURATION:-8}
 BACKLOG=${TASK_API_BENCH_EVENTS_BACKLOG:-400000}
 BATCH=${TASK_API_BENCH_EVENTS_BATCH:-100}
+CLAIM_DURATION=${TASK_API_BENCH_EVENTS_CLAIM_DURATION:-3}
 UPDATE_TARGET=0.8
 
 BENCH="$ROOT/bench"
@@ -123,7 +124,7 @@ echo "  with events / without: ${update_ratio}x (per round:$per_round); target >
 # ---------------------------------------------------------------------------
 # 2. Claim/ack throughput, 4 workers vs 1
 # ---------------------------------------------------------------------------
-say "events benchmark 2: claim_events()/ack_events() over a backlog of $BACKLOG events, batches of $BATCH, 4 workers vs 1 ($ROUNDS rounds of ${DURATION} s)"
+say "events benchmark 2: claim_events()/ack_events() over a backlog of $BACKLOG events, batches of $BATCH, 4 workers vs 1 ($ROUNDS rounds of ${CLAIM_DURATION} s)"
 # The backlog: updates of every task, as a maintenance job would make them.
 have=$(psql_db -tAc "SELECT count(*) FROM task_api.events")
 while [ "$have" -lt "$BACKLOG" ]; do
@@ -141,11 +142,11 @@ time_claim() { # time_claim bare|api: prints events acknowledged per second
     local clients=1 after
     [ "$1" = api ] && clients=4
     psql_db -q -c "DELETE FROM task_api.event_consumers" -c "INSERT INTO task_api.event_consumers (name) VALUES ('bench')" -c "CHECKPOINT"
-    run_pgbench "claim-$1" "$clients" "$DURATION" "$logdir/claim.sql" >/dev/null
+    run_pgbench "claim-$1" "$clients" "$CLAIM_DURATION" "$logdir/claim.sql" >/dev/null
     after=$(psql_db -tAc "SELECT acked_id FROM task_api.event_consumers WHERE name = 'bench'")
     [ "$after" -lt "$(psql_db -tAc "SELECT max(id) FROM task_api.events")" ] || die "the backlog ran out during the round: raise TASK_API_BENCH_EVENTS_BACKLOG"
-    # The consumer started at 0: acked_id events went through in DURATION s.
-    awk -v a="$after" -v d="$DURATION" 'BEGIN {printf "%.0f", a / d}'
+    # The consumer started at 0: acked_id events went through in CLAIM_DURATION s.
+    awk -v a="$after" -v d="$CLAIM_DURATION" 'BEGIN {printf "%.0f", a / d}'
 }
 declare -A v_ms=() v_med=()
 declare -A v_label=([bare]="1 worker (BASELINE)" [api]="4 concurrent workers of one consumer (SUBJECT)")
@@ -153,7 +154,7 @@ run_variant_rounds time_claim
 claim_ratio=$(ratio "${v_med[api]}" "${v_med[bare]}")
 per_round=$(per_round_ratios)
 echo
-echo "Events claimed and acknowledged per second, batches of $BATCH, median of $ROUNDS rounds of ${DURATION} s:"
+echo "Events claimed and acknowledged per second, batches of $BATCH, median of $ROUNDS rounds of ${CLAIM_DURATION} s:"
 printf '  %-70s %10.0f events/s\n' "${v_label[bare]}" "${v_med[bare]}" "${v_label[api]}" "${v_med[api]}"
 echo "  4 workers / 1 worker: ${claim_ratio}x (per round:$per_round)"
 

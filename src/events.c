@@ -51,6 +51,8 @@
 #include "utils/builtins.h"
 #include "utils/datum.h"
 #include "utils/fmgrprotos.h"
+#include "nodes/makefuncs.h"
+#include "utils/fmgroids.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 #include "utils/xid8.h"
@@ -304,33 +306,47 @@ row_changes(HeapTuple tuple, TupleDesc desc, Trigger *trigger)
 	return JsonbValueToJsonb(result);
 }
 
-/* Push key: value, value taken from a row object (JSON null if absent). */
+/* Push key: the column's value as JSON (to_jsonb's conversions). */
 static void
-push_field(JsonbParseState **state, const char *key, Jsonb *row, const char *col)
+push_value(JsonbParseState **state, const char *key, HeapTuple tuple, TupleDesc desc, int attnum)
 {
+	Form_pg_attribute att = TupleDescAttr(desc, attnum - 1);
 	JsonbValue	k,
-				nullv;
-	JsonbValue *v;
+				v;
+	bool		isnull;
+	Datum		value = heap_getattr(tuple, attnum, desc, &isnull);
 
 	k.type = jbvString;
 	k.val.string.val = (char *) key;
 	k.val.string.len = strlen(key);
 	pushJsonbValue(state, WJB_KEY, &k);
-	v = getKeyJsonValueFromContainer(&row->root, col, strlen(col), NULL);
-	if (v == NULL)
+	if (isnull)
 	{
-		nullv.type = jbvNull;
-		v = &nullv;
+		v.type = jbvNull;
+		pushJsonbValue(state, WJB_VALUE, &v);
 	}
-	pushJsonbValue(state, WJB_VALUE, v);
+	else
+	{
+		/* to_jsonb(anyelement) learns the argument's type from its call node. */
+		FmgrInfo	flinfo;
+		Jsonb	   *jb;
+
+		fmgr_info(F_TO_JSONB, &flinfo);
+		flinfo.fn_expr = (Node *) makeFuncExpr(F_TO_JSONB, JSONBOID,
+											   list_make1(makeNullConst(att->atttypid, att->atttypmod, att->attcollation)),
+											   InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+		jb = DatumGetJsonbP(FunctionCall1(&flinfo, value));
+		v.type = jbvBinary;
+		v.val.binary.data = &jb->root;
+		v.val.binary.len = VARSIZE(jb) - VARHDRSZ;
+		pushJsonbValue(state, WJB_VALUE, &v);
+	}
 }
 
 /* {"column": {"old": ..., "new": ...}} for the changed columns. */
 static Jsonb *
-diff_changes(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc, const char **changed, int nchanged)
+diff_changes(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc, const int *changed, int nchanged)
 {
-	Jsonb	   *oldrow = row_jsonb(oldtup, desc);
-	Jsonb	   *newrow = row_jsonb(newtup, desc);
 	JsonbParseState *state = NULL;
 	JsonbValue *result;
 
@@ -338,14 +354,15 @@ diff_changes(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc, const char **ch
 	for (int i = 0; i < nchanged; i++)
 	{
 		JsonbValue	k;
+		char	   *name = NameStr(TupleDescAttr(desc, changed[i] - 1)->attname);
 
 		k.type = jbvString;
-		k.val.string.val = (char *) changed[i];
-		k.val.string.len = strlen(changed[i]);
+		k.val.string.val = name;
+		k.val.string.len = strlen(name);
 		pushJsonbValue(&state, WJB_KEY, &k);
 		pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-		push_field(&state, "old", oldrow, changed[i]);
-		push_field(&state, "new", newrow, changed[i]);
+		push_value(&state, "old", oldtup, desc, changed[i]);
+		push_value(&state, "new", newtup, desc, changed[i]);
 		pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 	}
 	result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
@@ -386,7 +403,7 @@ task_api_record_event(PG_FUNCTION_ARGS)
 				keytup;
 	const char *action;
 	const char *resource_type;
-	const char **changed;
+	int		   *changed;
 	int			nchanged = 0;
 	int			id_col,
 				project_col,
@@ -462,7 +479,7 @@ task_api_record_event(PG_FUNCTION_ARGS)
 	}
 
 	/* The changed columns, other than the unrecorded ones. */
-	changed = palloc(sizeof(char *) * Max(desc->natts, 1));
+	changed = palloc(sizeof(int) * Max(desc->natts, 1));
 	if (oldtup != NULL && newtup != NULL)
 	{
 		for (int i = 0; i < desc->natts; i++)
@@ -485,7 +502,7 @@ task_api_record_event(PG_FUNCTION_ARGS)
 			newval = heap_getattr(newtup, i + 1, desc, &newnull);
 			if (oldnull != newnull ||
 				(!oldnull && !datum_image_eq(oldval, newval, att->attbyval, att->attlen)))
-				changed[nchanged++] = NameStr(att->attname);
+				changed[nchanged++] = i + 1;
 		}
 		/* A no-op update (at most the stamps moved) is not an event. */
 		if (nchanged == 0)
