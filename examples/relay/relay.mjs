@@ -144,10 +144,12 @@ async function main() {
   let attempt = 0;
   while (!stopping) {
     if (!pending) {
+      let timer;
       await new Promise((resolve) => {
         wake = resolve;
-        setTimeout(resolve, config.pollMs);
+        timer = setTimeout(resolve, config.pollMs);
       });
+      clearTimeout(timer);
       wake = null;
     }
     pending = false;

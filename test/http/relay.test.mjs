@@ -20,6 +20,7 @@ const received = [];      // every request: {id, project_id, action, outcome}
 let behaviour = () => 'ok'; // (event, attemptsSoFar) => 'ok' | 'fail' | 'hang'
 const hung = [];
 let onHang = null;
+const relays = [];          // every relay started, killed at the end whatever happens
 
 before(async () => {
   // The example's own dependencies, from its lockfile.
@@ -55,6 +56,7 @@ before(async () => {
 });
 
 after(() => {
+  for (const child of relays) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   for (const res of hung) res.destroy();
   server?.close();
 });
@@ -75,6 +77,7 @@ function startRelay(consumer) {
     RELAY_BACKOFF_MAX_MS: '400',
   };
   const child = spawn(process.execPath, ['relay.mjs'], { cwd: RELAY_DIR, env, stdio: ['ignore', 'ignore', 'pipe'] });
+  relays.push(child);
   child.log = '';
   child.ready = new Promise((resolve, reject) => {
     child.stderr.on('data', (d) => {
@@ -102,7 +105,7 @@ async function projectEventIds(projectId) {
   return out === '' ? [] : out.split(',').map(Number);
 }
 
-test('the relay delivers every event in order, retries a failing delivery, and a killed relay loses nothing', async () => {
+test('the relay delivers every event in order, retries a failing delivery, and a killed relay loses nothing', { timeout: 120000 }, async () => {
   const consumer = `relay-test-${randomUUID()}`;
   // Start the consumer at the current end, so it relays what this test does
   // (and whatever other tests write meanwhile) rather than the whole history.
@@ -152,7 +155,9 @@ test('the relay delivers every event in order, retries a failing delivery, and a
   const delivered = () => new Set(received.filter((r) => r.project_id === ours && r.outcome === 'ok').map((r) => r.id));
   await waitFor(`delivery of ${expected}`, () => expected.every((id) => delivered().has(id)));
   relay.kill('SIGTERM');
-  const { code } = await relay.exited;
+  const { code } = await Promise.race([relay.exited, new Promise((resolve, reject) => {
+    setTimeout(() => reject(new Error(`the relay did not stop within 10 s of SIGTERM: ${relay.log}`)), 10000).unref();
+  })]);
   assert.equal(code, 0, `the relay stops cleanly on SIGTERM: ${relay.log}`);
 
   const mine = received.filter((r) => r.project_id === ours);
