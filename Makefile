@@ -25,7 +25,8 @@ OBJS = \
 	src/cursor_codec.o \
 	src/cursor.o \
 	src/rate_limit_core.o \
-	src/rate_limit.o
+	src/rate_limit.o \
+	src/events.o
 
 # The install script is assembled from one file per resource, in order.
 INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
@@ -84,4 +85,4 @@ psql:
 bench:
 	@scripts/bench.sh && scripts/bench-auth.sh --append && scripts/bench-trash.sh --append \
 		&& scripts/bench-idempotency.sh --append && scripts/bench-pages.sh --append \
-		&& scripts/bench-rate-limit.sh --append
+		&& scripts/bench-rate-limit.sh --append && scripts/bench-events.sh --append

@@ -14,6 +14,7 @@
 #include "utils/json.h"
 #include "utils/jsonb.h"
 
+#include "events.h"
 #include "guc.h"
 #include "idempotency.h"
 #include "membership.h"
@@ -36,6 +37,7 @@ _PG_init(void)
 	ta_task_insert_init();
 	ta_idempotency_init();
 	ta_rate_limit_init();
+	ta_events_init();
 
 	/*
 	 * Last, once every module has defined its settings: a placeholder for a

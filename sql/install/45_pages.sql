@@ -232,7 +232,7 @@ BEGIN
     RETURN json_build_object('data', array_to_json(rows_), 'next_cursor', next_cursor, 'has_more', has_more);
 END
 $$;
-COMMENT ON FUNCTION api.tasks_page(uuid, @extschema@.task_status, uuid, text, text, text, integer, text) IS 'One page of your tasks in keyset order: {data (rows as in /tasks), next_cursor, has_more}, with a Link rel="next" header when there is more. Filters project_id, status, assignee_id, q (full-text search over title and description); sort created_at (default), updated_at, due_date (no due date sorts as the latest) or priority, then id; direction desc (default) or asc; page_size 1..100 (default 25); cursor: next_cursor of the previous page, valid only with the same filters, sort and direction.';
+COMMENT ON FUNCTION api.tasks_page(uuid, @extschema@.task_status, uuid, text, text, text, integer, text) IS E'One page of your tasks in keyset order.\n\nReturns {data (rows as in /tasks), next_cursor, has_more}, with a Link rel="next" header when there is more. A walk returns every task that exists throughout exactly once, whatever is written meanwhile.\n\nArguments:\nproject_id: only this project''s tasks.\nstatus: only tasks with this status.\nassignee_id: only tasks assigned to this user.\nq: full-text search over title and description (websearch syntax).\nsort: created_at (default), updated_at, due_date (no due date sorts as the latest) or priority; ties are broken by id.\ndirection: desc (default) or asc.\npage_size: rows per page, 1..100 (default 25); may change between pages.\ncursor: next_cursor of the previous page; valid only with the same filters, sort and direction.';
 
 -- GET /rpc/projects_page -------------------------------------------------------
 
@@ -292,7 +292,7 @@ BEGIN
     RETURN json_build_object('data', array_to_json(rows_), 'next_cursor', next_cursor, 'has_more', has_more);
 END
 $$;
-COMMENT ON FUNCTION api.projects_page(text, text, integer, text) IS 'One page of your projects in keyset order: {data (rows as in /projects), next_cursor, has_more}, with a Link rel="next" header when there is more. sort created_at (default) or updated_at, then id; direction desc (default) or asc; page_size 1..100 (default 25); cursor: next_cursor of the previous page, valid only with the same sort and direction.';
+COMMENT ON FUNCTION api.projects_page(text, text, integer, text) IS E'One page of your projects in keyset order.\n\nReturns {data (rows as in /projects), next_cursor, has_more}, with a Link rel="next" header when there is more.\n\nArguments:\nsort: created_at (default) or updated_at; ties are broken by id.\ndirection: desc (default) or asc.\npage_size: rows per page, 1..100 (default 25); may change between pages.\ncursor: next_cursor of the previous page; valid only with the same sort and direction.';
 
 -- Privileges (90_grants.sql has already revoked everything from PUBLIC for
 -- the objects before it; these are revoked here the same way).

@@ -165,7 +165,7 @@ BEGIN
     RETURN @extschema@.start_session(new_id);
 END
 $$;
-COMMENT ON FUNCTION api.signup(text, text, text) IS 'Create an account and sign in: 201 {user_id, token, token_type, expires_at}, plus the session and CSRF cookies. Password at least 10 characters; email unique (case-insensitive).';
+COMMENT ON FUNCTION api.signup(text, text, text) IS E'Create an account and sign in: 201 {user_id, token, token_type, expires_at}, plus the session and CSRF cookies. Password at least 10 characters; email unique (case-insensitive).\n\nArguments:\nemail: your email address (case-insensitive unique; conflict 409 if taken).\npassword: at least 10 characters, at most 1024 bytes.\ndisplay_name: the name other members see (1 to 100 characters; optional).';
 
 CREATE FUNCTION api.login(email text, password text) RETURNS json
     LANGUAGE plpgsql SECURITY DEFINER
@@ -193,7 +193,7 @@ BEGIN
     RETURN @extschema@.start_session(found_id);
 END
 $$;
-COMMENT ON FUNCTION api.login(text, text) IS 'Sign in: 200 {user_id, token, token_type, expires_at}, plus the HttpOnly session cookie and the CSRF cookie. Wrong email and wrong password answer the same invalid_credentials (401).';
+COMMENT ON FUNCTION api.login(text, text) IS E'Sign in: 200 {user_id, token, token_type, expires_at}, plus the HttpOnly session cookie and the CSRF cookie. Wrong email and wrong password answer the same invalid_credentials (401).\n\nArguments:\nemail: the account''s email (matched case-insensitively).\npassword: the account''s password.';
 
 CREATE FUNCTION api.logout() RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
@@ -212,7 +212,7 @@ BEGIN
         'task_api_csrf=; Secure; SameSite=Lax; Path=/; Max-Age=0');
 END
 $$;
-COMMENT ON FUNCTION api.logout() IS 'Sign out: 204; revokes this session (its token then gets 401 everywhere) and clears both cookies.';
+COMMENT ON FUNCTION api.logout() IS E'Sign out: 204; revokes this session (its token then gets 401 everywhere) and clears both cookies.\n\nArguments: none.';
 
 CREATE FUNCTION api.create_api_key(name text, expires_at timestamptz DEFAULT NULL) RETURNS json
     LANGUAGE plpgsql SECURITY DEFINER
@@ -264,4 +264,4 @@ BEGIN
     RETURN result;
 END
 $$;
-COMMENT ON FUNCTION api.create_api_key(text, timestamptz) IS 'Create an API key: 201 {id, key, name, expires_at}. The key is a bearer token shown only in this response; revoke it with DELETE /api_keys?id=eq.<id>.';
+COMMENT ON FUNCTION api.create_api_key(text, timestamptz) IS E'Create an API key: 201 {id, key, name, expires_at}. The key is a bearer token shown only in this response; revoke it with DELETE /api_keys?id=eq.<id>.\n\nArguments:\nname: a label for the key (shown in /api_keys).\nexpires_at: when the key stops working (optional; without it, never).';

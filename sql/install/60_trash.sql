@@ -89,7 +89,7 @@ BEGIN
     RETURN restored;
 END
 $$;
-COMMENT ON FUNCTION api.restore_task(uuid) IS 'Bring a task back from the trash (editors and owners): 200 with the task.';
+COMMENT ON FUNCTION api.restore_task(uuid) IS E'Bring a task back from the trash (editors and owners): 200 with the task.\n\nArguments:\nid: the task''s id (see /trash).';
 
 CREATE FUNCTION api.restore_project(id uuid) RETURNS api.projects
     LANGUAGE plpgsql
@@ -119,7 +119,7 @@ BEGIN
     RETURN restored;
 END
 $$;
-COMMENT ON FUNCTION api.restore_project(uuid) IS 'Bring a project back from the trash with exactly the tasks deleted with it (owners): 200 with the project; conflict (409) if a live project of the owner now has its name.';
+COMMENT ON FUNCTION api.restore_project(uuid) IS E'Bring a project back from the trash with exactly the tasks deleted with it (owners): 200 with the project; conflict (409) if a live project of the owner now has its name.\n\nArguments:\nid: the project''s id (see /trash).';
 
 CREATE FUNCTION api.purge_task(id uuid) RETURNS void
     LANGUAGE plpgsql
@@ -143,7 +143,7 @@ BEGIN
     PERFORM @extschema@.idempotency_record(NULL);
 END
 $$;
-COMMENT ON FUNCTION api.purge_task(uuid) IS 'Delete a task for good, live or in the trash (owners): 204.';
+COMMENT ON FUNCTION api.purge_task(uuid) IS E'Delete a task for good, live or in the trash (owners): 204.\n\nArguments:\nid: the task''s id.';
 
 CREATE FUNCTION api.purge_project(id uuid) RETURNS void
     LANGUAGE plpgsql
@@ -170,7 +170,7 @@ BEGIN
     PERFORM @extschema@.idempotency_record(NULL);
 END
 $$;
-COMMENT ON FUNCTION api.purge_project(uuid) IS 'Delete a project for good, with its tasks and memberships, live or in the trash (owners): 204.';
+COMMENT ON FUNCTION api.purge_project(uuid) IS E'Delete a project for good, with its tasks and memberships, live or in the trash (owners): 204.\n\nArguments:\nid: the project''s id.';
 
 CREATE FUNCTION @extschema@.purge_expired() RETURNS bigint
     LANGUAGE plpgsql SECURITY DEFINER

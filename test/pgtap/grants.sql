@@ -1,6 +1,6 @@
 -- Grants: least privilege for PUBLIC and the three API roles (SPEC sections 2, 5).
 BEGIN;
-SELECT plan(71);
+SELECT plan(80);
 
 -- The API roles -------------------------------------------------------------------
 SELECT ok(rolcanlogin, 'task_api_authenticator can LOG IN (PostgREST connects as it)')
@@ -134,7 +134,7 @@ SELECT is_empty($$SELECT c.oid::regclass::text FROM pg_class c
                      AND c.oid NOT IN ('api.users'::regclass, 'api.projects'::regclass, 'api.project_members'::regclass,
                                        'api.tasks'::regclass, 'api.api_keys'::regclass, 'task_api.projects'::regclass,
                                        'task_api.project_members'::regclass, 'task_api.tasks'::regclass,
-                                       'task_api.error_codes'::regclass, 'api.trash'::regclass)$$,
+                                       'task_api.error_codes'::regclass, 'api.trash'::regclass, 'api.task_events'::regclass)$$,
                 'task_api_user has table privileges only on the six api views, the tables behind them and the catalogue (task_api.users and task_api.api_keys by column only, task_api.sessions not at all)');
 SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                  WHERE p.pronamespace IN ('api'::regnamespace, 'task_api'::regnamespace)
@@ -204,6 +204,39 @@ SELECT ok(NOT has_function_privilege('task_api_user', 'task_api.stamp_row()', 'E
           'trigger functions are not granted to task_api_user');
 SELECT ok(has_type_privilege('task_api_user', 'task_api.task_status', 'USAGE') AND has_type_privilege('task_api_user', 'task_api.member_role', 'USAGE'),
           'task_api_user can use the enum types of its columns');
+
+-- Events: users read the feed; only task_api_relay claims and acknowledges --------------
+SELECT ok(has_table_privilege('task_api_user', 'api.task_events', 'SELECT')
+          AND NOT has_table_privilege('task_api_user', 'api.task_events', 'INSERT')
+          AND NOT has_table_privilege('task_api_user', 'api.task_events', 'UPDATE')
+          AND NOT has_table_privilege('task_api_user', 'api.task_events', 'DELETE'),
+          'api.task_events is GET only');
+SELECT set_eq($$SELECT a.attname::text FROM pg_attribute a
+                 WHERE a.attrelid = 'task_api.events'::regclass AND a.attnum > 0 AND NOT a.attisdropped
+                   AND has_column_privilege('task_api_user', a.attrelid, a.attnum, 'SELECT')$$,
+              ARRAY['id', 'occurred_at', 'actor_id', 'resource_type', 'resource_id', 'project_id', 'action', 'changes'],
+              'task_api_user can read exactly the feed columns of task_api.events (not xact_id)');
+SELECT is_empty($$SELECT a.attname FROM pg_attribute a
+                   WHERE a.attrelid = 'task_api.events'::regclass AND a.attnum > 0
+                     AND has_column_privilege('task_api_user', a.attrelid, a.attnum, 'INSERT, UPDATE, REFERENCES')$$,
+                'task_api_user cannot write any column of task_api.events');
+SELECT ok(NOT rolcanlogin AND NOT rolsuper AND NOT rolbypassrls, 'task_api_relay is NOLOGIN (grant it to the relay''s login role), not superuser, no BYPASSRLS')
+  FROM pg_roles WHERE rolname = 'task_api_relay';
+SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
+                 WHERE p.pronamespace IN ('api'::regnamespace, 'task_api'::regnamespace)
+                   AND has_function_privilege('task_api_relay', p.oid, 'EXECUTE')$$,
+              ARRAY['task_api.claim_events(text,integer)', 'task_api.ack_events(text,bigint)'],
+              'task_api_relay can EXECUTE exactly claim_events() and ack_events()');
+SELECT is_empty($$SELECT c.oid::regclass::text FROM pg_class c
+                   WHERE c.relnamespace IN ('api'::regnamespace, 'task_api'::regnamespace) AND c.relkind IN ('r', 'v', 'S')
+                     AND has_table_privilege('task_api_relay', c.oid, 'SELECT, INSERT, UPDATE, DELETE')$$,
+                'task_api_relay has no table privilege: it reads events only through claim_events()');
+SELECT ok(NOT has_function_privilege(r, 'task_api.claim_events(text,integer)', 'EXECUTE')
+          AND NOT has_function_privilege(r, 'task_api.ack_events(text,bigint)', 'EXECUTE')
+          AND NOT has_function_privilege(r, 'task_api.events_claim_bound()', 'EXECUTE')
+          AND NOT has_function_privilege(r, 'task_api.record_event()', 'EXECUTE'),
+          format('%s cannot claim or acknowledge events, compute the claim bound or run the event trigger', r))
+  FROM unnest(ARRAY['task_api_anon', 'task_api_user', 'task_api_authenticator']) r;
 
 -- Column privileges behind the views: server-owned columns are not writable ------------
 SELECT ok(NOT has_column_privilege('task_api_user', 'task_api.projects', 'owner_id', 'UPDATE'),

@@ -1,6 +1,6 @@
 -- Schema: what CREATE EXTENSION task_api builds (SPEC sections 2, 3, 5).
 BEGIN;
-SELECT plan(219);
+SELECT plan(245);
 
 -- Extension and schemas ---------------------------------------------------------
 SELECT has_extension('task_api', 'the task_api extension is installed');
@@ -20,8 +20,8 @@ SELECT has_table('task_api', 'sessions', 'table task_api.sessions exists (one ro
 SELECT has_table('task_api', 'api_keys', 'table task_api.api_keys exists');
 SELECT is_empty($$SELECT relname FROM pg_class WHERE relnamespace = 'api'::regnamespace AND relkind NOT IN ('v')$$,
                 'schema api holds only views: no table, sequence, index or materialized view is exposed');
-SELECT views_are('api', ARRAY['users', 'projects', 'project_members', 'tasks', 'api_keys', 'trash'],
-                 'schema api exposes exactly the views users, projects, project_members, tasks, api_keys, trash');
+SELECT views_are('api', ARRAY['users', 'projects', 'project_members', 'tasks', 'api_keys', 'trash', 'task_events'],
+                 'schema api exposes exactly the views users, projects, project_members, tasks, api_keys, trash, task_events');
 SELECT has_view('task_api', 'error_codes', 'view task_api.error_codes exists (the queryable catalogue)');
 
 -- Enums ----------------------------------------------------------------------------
@@ -142,7 +142,8 @@ SELECT ok(relrowsecurity AND relforcerowsecurity, format('RLS is enabled and for
   FROM pg_class
  WHERE oid IN ('task_api.users'::regclass, 'task_api.projects'::regclass,
                'task_api.project_members'::regclass, 'task_api.tasks'::regclass,
-               'task_api.sessions'::regclass, 'task_api.api_keys'::regclass)
+               'task_api.sessions'::regclass, 'task_api.api_keys'::regclass,
+               'task_api.events'::regclass, 'task_api.event_consumers'::regclass)
  ORDER BY relname;
 SELECT is_empty($$SELECT relname FROM pg_class
                    WHERE relnamespace = 'task_api'::regnamespace AND relkind IN ('r', 'p')
@@ -159,12 +160,16 @@ SELECT policies_are('task_api', 'api_keys', ARRAY['api_keys_select', 'api_keys_u
                     'task_api.api_keys has select and update (revoke) policies only: keys are created by create_api_key');
 SELECT policies_are('task_api', 'users', ARRAY['users_select', 'users_update'],
                     'task_api.users has select and update policies only (no insert or delete through the API)');
+SELECT policies_are('task_api', 'events', ARRAY['events_select'],
+                    'task_api.events has a select policy only: the trigger writes as the tables'' owner');
+SELECT policies_are('task_api', 'event_consumers', ARRAY[]::name[],
+                    'task_api.event_consumers has no policy: only claim_events()/ack_events() (SECURITY DEFINER) touch it');
 
 -- API views are security_invoker ---------------------------------------------------
 SELECT ok(coalesce('security_invoker=true' = ANY (c.reloptions), false), format('api.%s is security_invoker', c.relname))
   FROM pg_class c
  WHERE c.relnamespace = 'api'::regnamespace AND c.relkind = 'v'
-   AND c.relname IN ('users', 'projects', 'project_members', 'tasks', 'api_keys', 'trash')
+   AND c.relname IN ('users', 'projects', 'project_members', 'tasks', 'api_keys', 'trash', 'task_events')
  ORDER BY c.relname;
 SELECT is_empty($$SELECT relname FROM pg_class
                    WHERE relnamespace = 'api'::regnamespace AND relkind = 'v'
@@ -195,10 +200,24 @@ SELECT is((SELECT array_agg(tgname::text ORDER BY tgname::text COLLATE "C") FROM
           'on UPDATE of api.projects, idempotency_row_in fires before projects_update and idempotency_row_out after it');
 SELECT triggers_are('api', 'api_keys', ARRAY['api_keys_delete'], 'api.api_keys has its INSTEAD OF DELETE (revoke) trigger only');
 SELECT triggers_are('api', 'trash', ARRAY[]::name[], 'api.trash has no triggers: it is read-only');
-SELECT triggers_are('task_api', 'projects', ARRAY['projects_stamp', 'projects_changed', 'projects_add_owner', 'projects_soft_delete'],
-                    'task_api.projects has exactly the stamp, membership-cache, add-owner and soft-delete triggers');
-SELECT triggers_are('task_api', 'tasks', ARRAY['tasks_stamp', 'tasks_soft_delete'],
-                    'task_api.tasks has exactly the stamp and soft-delete triggers');
+SELECT triggers_are('task_api', 'projects', ARRAY['projects_stamp', 'projects_changed', 'projects_add_owner', 'projects_soft_delete', 'events_record'],
+                    'task_api.projects has exactly the stamp, membership-cache, add-owner, soft-delete and event triggers');
+SELECT triggers_are('task_api', 'tasks', ARRAY['tasks_stamp', 'tasks_soft_delete', 'events_record'],
+                    'task_api.tasks has exactly the stamp, soft-delete and event triggers');
+SELECT triggers_are('task_api', 'project_members', ARRAY['project_members_changed', 'project_members_keep_owner', 'events_record'],
+                    'task_api.project_members has exactly the membership-cache, keep-owner and event triggers');
+SELECT triggers_are('api', 'task_events', ARRAY[]::name[], 'api.task_events has no triggers: it is read-only');
+SELECT is(pg_get_triggerdef(t.oid), d,
+          format('task_api.%s records its events with the C trigger record_event() AFTER each row change', c.relname))
+  FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+  JOIN (VALUES ('projects', 'CREATE TRIGGER events_record AFTER INSERT OR DELETE OR UPDATE ON task_api.projects FOR EACH ROW EXECUTE FUNCTION task_api.record_event(''project'', ''id'', ''id'', ''updated_at'', ''version'')'),
+               ('project_members', 'CREATE TRIGGER events_record AFTER INSERT OR DELETE OR UPDATE ON task_api.project_members FOR EACH ROW EXECUTE FUNCTION task_api.record_event(''member'', ''user_id'', ''project_id'')'),
+               ('tasks', 'CREATE TRIGGER events_record AFTER INSERT OR DELETE OR UPDATE ON task_api.tasks FOR EACH ROW EXECUTE FUNCTION task_api.record_event(''task'', ''id'', ''project_id'', ''updated_at'', ''version'')'))
+         AS x(rel, d) ON x.rel = c.relname
+ WHERE t.tgname = 'events_record' AND c.relnamespace = 'task_api'::regnamespace
+ ORDER BY c.relname;
+SELECT function_lang_is('task_api', 'record_event', ARRAY[]::name[], 'c', 'record_event() is written in C');
+SELECT function_lang_is('task_api', 'events_claim_bound', ARRAY[]::name[], 'c', 'events_claim_bound() is written in C');
 SELECT trigger_is('task_api', 'projects', 'projects_soft_delete', 'task_api', 'soft_delete', 'projects go to the trash by the C trigger soft_delete');
 SELECT trigger_is('task_api', 'tasks', 'tasks_soft_delete', 'task_api', 'soft_delete', 'tasks go to the trash by the C trigger soft_delete');
 SELECT is(pg_get_triggerdef(t.oid),
@@ -258,8 +277,9 @@ SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                     'task_api.start_session(uuid)', 'api.signup(text,text,text)', 'api.login(text,text)',
                     'api.logout()', 'api.create_api_key(text,timestamp with time zone)',
                     'task_api.purge_expired()', 'task_api.purge_expired_idempotency_keys()',
-                    'task_api.search_tasks(uuid[],text)', 'task_api.page_link(text,text[],text)'],
-              'only the functions that must bypass RLS (new owner, keep an owner, invitee lookup, name uniqueness, own email, the auth RPCs that read users, sessions and keys, the scheduled purges, the full-text search of tasks_page) or set a response header (the Link of a page) are SECURITY DEFINER');
+                    'task_api.search_tasks(uuid[],text)', 'task_api.page_link(text,text[],text)',
+                    'task_api.claim_events(text,integer)', 'task_api.ack_events(text,bigint)'],
+              'only the functions that must bypass RLS (new owner, keep an owner, invitee lookup, name uniqueness, own email, the auth RPCs that read users, sessions and keys, the scheduled purges, the full-text search of tasks_page, the event consumers) or set a response header (the Link of a page) are SECURITY DEFINER');
 
 -- C functions: volatility and strictness --------------------------------------------
 SELECT volatility_is('task_api', 'uuidv7', ARRAY[]::name[], 'volatile', 'uuidv7() is VOLATILE');
@@ -352,6 +372,30 @@ SELECT has_index('task_api', 'tasks', 'tasks_project_assignee_idx', ARRAY['proje
 SELECT has_role('task_api_anon', 'role task_api_anon exists');
 SELECT has_role('task_api_user', 'role task_api_user exists');
 SELECT has_role('task_api_authenticator', 'role task_api_authenticator exists');
+SELECT has_role('task_api_relay', 'role task_api_relay exists (event consumers)');
+
+-- Events -------------------------------------------------------------------------------
+SELECT columns_are('task_api', 'events', ARRAY['id', 'occurred_at', 'xact_id', 'actor_id', 'resource_type', 'resource_id',
+                                               'project_id', 'action', 'changes'],
+                   'task_api.events has exactly its columns');
+SELECT col_type_is('task_api', 'events', 'id', 'bigint', 'events.id is bigint');
+SELECT col_is_pk('task_api', 'events', 'id', 'events.id is the primary key');
+SELECT is((SELECT attidentity::text FROM pg_attribute WHERE attrelid = 'task_api.events'::regclass AND attname = 'id'), 'a',
+          'events.id is GENERATED ALWAYS AS IDENTITY');
+SELECT is((SELECT seqcache FROM pg_sequence WHERE seqrelid = 'task_api.events_id_seq'::regclass), 1::bigint,
+          'the event id sequence has CACHE 1 (ids drawn in order from the shared sequence; the claim bound relies on it)');
+SELECT col_type_is('task_api', 'events', 'xact_id', 'xid8', 'events.xact_id is xid8');
+SELECT col_type_is('task_api', 'events', 'changes', 'jsonb', 'events.changes is jsonb');
+SELECT columns_are('api', 'task_events', ARRAY['id', 'occurred_at', 'actor_id', 'resource_type', 'resource_id', 'project_id', 'action', 'changes'],
+                   'api.task_events has exactly the feed columns (no xact_id)');
+SELECT indexes_are('task_api', 'events', ARRAY['events_pkey', 'events_project_idx'], 'task_api.events has its primary key and the feed index');
+SELECT is(pg_get_indexdef('task_api.events_project_idx'::regclass),
+          'CREATE INDEX events_project_idx ON task_api.events USING btree (project_id, id DESC)',
+          'events_project_idx is (project_id, id DESC): a project''s feed, newest first');
+SELECT columns_are('task_api', 'event_consumers', ARRAY['name', 'acked_id', 'claimed_id', 'created_at', 'acked_at'],
+                   'task_api.event_consumers has exactly its columns');
+SELECT function_returns('task_api', 'claim_events', ARRAY['text', 'integer'], 'setof task_api.events', 'claim_events() returns events');
+SELECT function_returns('task_api', 'ack_events', ARRAY['text', 'bigint'], 'bigint', 'ack_events() returns the new position');
 
 -- Settings ---------------------------------------------------------------------------
 SELECT is((SELECT setting || ' ' || unit || ' ' || context FROM pg_settings WHERE name = 'task_api.trash_retention'),

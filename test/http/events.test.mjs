@@ -1,0 +1,120 @@
+// The activity feed (GET /task_events) through the real PostgREST, and the
+// OpenAPI document's descriptions of every resource, column, function and
+// argument.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import {
+  api, createUser, createTask, list, projectWithMembers, expectError, expectStatus, expect4xx, show, REPRESENTATION,
+} from './lib.mjs';
+
+// A project's feed as one user sees it, newest first.
+async function feed(token, projectId) {
+  return list(`/task_events?project_id=eq.${projectId}&order=id.desc`, token);
+}
+
+test('GET /task_events: members see every change of their project, newest first, with what changed', async () => {
+  const { owner, project, members } = await projectWithMembers(['editor', 'viewer']);
+  const task = await createTask(members.editor.token, project.id, { title: 'Draft', priority: 3 });
+  expectStatus(await api('PATCH', `/tasks?id=eq.${task.id}`, {
+    token: members.editor.token, body: { title: 'Final', status: 'done' }, headers: REPRESENTATION,
+  }), 200);
+  // A PATCH that changes nothing is not an event.
+  expectStatus(await api('PATCH', `/tasks?id=eq.${task.id}`, { token: members.editor.token, body: { title: 'Final' } }), 204);
+  expectStatus(await api('DELETE', `/tasks?id=eq.${task.id}`, { token: members.editor.token }), 204);
+  expectStatus(await api('POST', '/rpc/restore_task', { token: members.editor.token, body: { id: task.id } }), 200);
+  expectStatus(await api('POST', '/rpc/purge_task', { token: owner.token, body: { id: task.id } }), 204);
+
+  const events = await feed(owner.token, project.id);
+  const summary = events.map((e) => `${e.resource_type} ${e.action}`);
+  assert.deepEqual(summary, [
+    'task purged', 'task deleted', 'task restored', 'task deleted', 'task updated', 'task created',
+    'member created', 'member created', 'member created', 'project created',
+  ], `feed: ${JSON.stringify(summary)}`);
+  const ids = events.map((e) => e.id);
+  assert.deepEqual(ids, [...ids].sort((a, b) => b - a), 'order=id.desc is newest first');
+  for (const e of events) {
+    assert.deepEqual(Object.keys(e).sort(),
+      ['action', 'actor_id', 'changes', 'id', 'occurred_at', 'project_id', 'resource_id', 'resource_type']);
+    assert.equal(e.project_id, project.id);
+    assert.ok(!Number.isNaN(Date.parse(e.occurred_at)), `occurred_at is a timestamp: ${e.occurred_at}`);
+  }
+  const updated = events.find((e) => e.action === 'updated');
+  assert.equal(updated.actor_id, members.editor.id, 'the actor is the editor who patched');
+  assert.equal(updated.resource_id, task.id);
+  assert.deepEqual(Object.keys(updated.changes).sort(), ['completed_at', 'status', 'title']);
+  assert.deepEqual(updated.changes.title, { old: 'Draft', new: 'Final' });
+  assert.deepEqual(updated.changes.status, { old: 'todo', new: 'done' });
+  const created = events.find((e) => e.resource_type === 'task' && e.action === 'created');
+  assert.equal(created.changes.title, 'Draft');
+  assert.equal(created.changes.priority, 3);
+  const purged = events[0];
+  assert.equal(purged.actor_id, owner.id);
+  assert.equal(purged.changes.title, 'Final', 'purged carries the last row');
+
+  // The viewer sees the same feed; filters and select= work as on any view.
+  assert.deepEqual((await feed(members.viewer.token, project.id)).map((e) => e.id), ids);
+  const onlyTask = await list(`/task_events?resource_id=eq.${task.id}&action=eq.deleted&select=id,action`, members.viewer.token);
+  assert.equal(onlyTask.length, 2);
+  assert.deepEqual(Object.keys(onlyTask[0]).sort(), ['action', 'id']);
+});
+
+test('GET /task_events: non-members see nothing, a removed member loses the feed at once, anonymous callers get 401', async () => {
+  const { owner, project, members } = await projectWithMembers(['viewer']);
+  await createTask(owner.token, project.id);
+  const stranger = await createUser();
+  assert.deepEqual(await feed(stranger.token, project.id), []);
+  assert.deepEqual(await list('/task_events', stranger.token), [], 'a user with no project sees no event at all');
+  assert.ok((await feed(members.viewer.token, project.id)).length > 0);
+
+  expectStatus(await api('DELETE', `/project_members?project_id=eq.${project.id}&user_id=eq.${members.viewer.id}`,
+    { token: owner.token }), 204);
+  assert.deepEqual(await feed(members.viewer.token, project.id), [], 'a removed member sees none of the events');
+  const [last] = await feed(owner.token, project.id);
+  assert.equal(`${last.resource_type} ${last.action}`, 'member purged');
+  assert.equal(last.resource_id, members.viewer.id);
+
+  expectError(await api('GET', '/task_events'), 401);
+});
+
+test('/task_events is read-only: POST, PATCH and DELETE are refused with a 4xx, never a 500', async () => {
+  const { owner, project } = await projectWithMembers();
+  const before = await feed(owner.token, project.id);
+  expect4xx(await api('POST', '/task_events', {
+    token: owner.token,
+    body: { resource_type: 'task', resource_id: project.id, project_id: project.id, action: 'created', changes: {} },
+  }));
+  expect4xx(await api('PATCH', `/task_events?project_id=eq.${project.id}`, { token: owner.token, body: { action: 'purged' } }));
+  expect4xx(await api('DELETE', `/task_events?project_id=eq.${project.id}`, { token: owner.token }));
+  assert.deepEqual(await feed(owner.token, project.id), before, 'nothing changed');
+});
+
+test('GET / describes every resource, column, function and argument (OpenAPI)', async () => {
+  const res = await api('GET', '/');
+  expectStatus(res, 200);
+  const doc = res.body;
+  assert.equal(doc.swagger, '2.0', show(res));
+  assert.ok(doc.definitions.task_events, 'task_events is in the document');
+  assert.ok(doc.paths['/task_events']?.get, 'GET /task_events is in the document');
+  for (const [name, def] of Object.entries(doc.definitions)) {
+    assert.ok(typeof def.description === 'string' && def.description.trim() !== '', `description of ${name}`);
+    for (const [col, prop] of Object.entries(def.properties ?? {})) {
+      assert.ok(typeof prop.description === 'string' && prop.description.trim() !== '', `description of ${name}.${col}`);
+    }
+  }
+  const rpcs = Object.keys(doc.paths).filter((p) => p.startsWith('/rpc/'));
+  assert.ok(rpcs.length >= 8, `rpc paths: ${rpcs}`);
+  for (const path of rpcs) {
+    for (const [method, op] of Object.entries(doc.paths[path])) {
+      assert.ok(typeof op.summary === 'string' && op.summary.trim() !== '', `summary of ${method} ${path}`);
+      // PostgREST 12 has no per-argument description: it shows the
+      // function's comment, whose "Arguments:" paragraph describes each one.
+      assert.match(op.description ?? '', /^Arguments:/m, `${method} ${path} describes its arguments`);
+      const args = method === 'post'
+        ? Object.keys((op.parameters ?? []).find((p) => p.in === 'body')?.schema?.properties ?? {})
+        : (op.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name);
+      for (const arg of args) {
+        assert.match(op.description, new RegExp(`^${arg}: \\S`, 'm'), `${method} ${path}: argument ${arg} is described`);
+      }
+    }
+  }
+});
