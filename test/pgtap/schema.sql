@@ -1,6 +1,6 @@
 -- Schema: what CREATE EXTENSION task_api builds (SPEC sections 2, 3, 5).
 BEGIN;
-SELECT plan(245);
+SELECT plan(248);
 
 -- Extension and schemas ---------------------------------------------------------
 SELECT has_extension('task_api', 'the task_api extension is installed');
@@ -353,13 +353,16 @@ SELECT is(pg_get_indexdef(('task_api.' || i)::regclass), d, format('%s is %s', i
   ) AS x(i, d) ORDER BY i;
 SELECT volatility_is('api', f, a, 'stable', format('api.%s is STABLE (GET, in a read-only transaction)', f))
   FROM (VALUES ('tasks_page', ARRAY['uuid', 'task_api.task_status', 'uuid', 'text', 'text', 'text', 'integer', 'text']::name[]),
-               ('projects_page', ARRAY['text', 'text', 'integer', 'text']::name[])) AS x(f, a) ORDER BY f;
+               ('projects_page', ARRAY['text', 'text', 'integer', 'text']::name[]),
+               ('task_events_page', ARRAY['uuid', 'text', 'text', 'integer', 'text']::name[])) AS x(f, a) ORDER BY f;
 SELECT function_returns('api', f, a, 'json', format('api.%s returns json {data, next_cursor, has_more}', f))
   FROM (VALUES ('tasks_page', ARRAY['uuid', 'task_api.task_status', 'uuid', 'text', 'text', 'text', 'integer', 'text']::name[]),
-               ('projects_page', ARRAY['text', 'text', 'integer', 'text']::name[])) AS x(f, a) ORDER BY f;
+               ('projects_page', ARRAY['text', 'text', 'integer', 'text']::name[]),
+               ('task_events_page', ARRAY['uuid', 'text', 'text', 'integer', 'text']::name[])) AS x(f, a) ORDER BY f;
 SELECT ok(NOT p.prosecdef, format('%s is SECURITY INVOKER: row-level security applies to every page', p.oid::regprocedure))
   FROM pg_proc p WHERE p.oid IN ('api.tasks_page(uuid,task_api.task_status,uuid,text,text,text,integer,text)'::regprocedure,
-                                 'api.projects_page(text,text,integer,text)'::regprocedure) ORDER BY 1;
+                                 'api.projects_page(text,text,integer,text)'::regprocedure,
+                                 'api.task_events_page(uuid,text,text,integer,text)'::regprocedure) ORDER BY 1;
 SELECT function_lang_is('task_api', f, a, 'c', format('%s(%s) is written in C', f, array_to_string(a, ', ')))
   FROM (VALUES ('cursor_encode', ARRAY['anyelement', 'uuid', 'text', 'text']::name[]),
                ('cursor_decode', ARRAY['text', 'text', 'anyelement']::name[]),
