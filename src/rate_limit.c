@@ -70,6 +70,8 @@
 #define USER_ROLE "task_api_user"
 #define SESSION_COOKIE "task_api_session"
 #define OVERFLOW_WARNING_INTERVAL (60 * NS_PER_SEC)
+/* After a scan that left no idle bucket, the least time before the next. */
+#define EVICT_SCAN_PAUSE (100 * (NS_PER_SEC / 1000))
 
 /* What a bucket belongs to; part of the key, so kinds never collide. */
 typedef enum RlKind
@@ -117,7 +119,17 @@ typedef struct RlShared
 {
 	LWLock	   *lock;			/* hash table structure: shared to look up, exclusive to add or remove */
 	int			capacity;		/* the most buckets the table holds */
+	/*
+	 * When a full table may be scanned for idle buckets again (both under
+	 * the exclusive lock): not before earliest_idle, a lower bound of the
+	 * tat of every bucket the last scan left (0: unknown), and not before
+	 * scan_not_before, so that a table full of active buckets costs a scan
+	 * at most every EVICT_SCAN_PAUSE, not one per newcomer.
+	 */
+	int64		earliest_idle;
+	int64		scan_not_before;
 	slock_t		stats_mutex;	/* protects the counters below */
+	int64		eviction_scans;
 	int64		evictions;
 	int64		overflows;
 	int64		last_overflow_warning;
@@ -192,6 +204,9 @@ rl_shmem_startup(void)
 		rl_state->lock = &(GetNamedLWLockTranche(TRANCHE_NAME))->lock;
 		rl_state->capacity = rl_buckets;
 		SpinLockInit(&rl_state->stats_mutex);
+		rl_state->earliest_idle = 0;
+		rl_state->scan_not_before = 0;
+		rl_state->eviction_scans = 0;
 		rl_state->evictions = 0;
 		rl_state->overflows = 0;
 		rl_state->last_overflow_warning = 0;
@@ -399,6 +414,10 @@ compare_last_used(const void *a, const void *b)
  * Make room in a full table: remove the least recently used idle buckets,
  * up to a tenth of the table, so that the scan is paid once per many
  * newcomers.  Caller holds the lock exclusively, so no bucket is in use.
+ * A scan that leaves no idle bucket behind records when one can next be
+ * idle, and no scan runs before then (nor within EVICT_SCAN_PAUSE): while
+ * the table is full of active buckets, newcomers go to the overflow bucket
+ * without each paying a scan of the whole table under the exclusive lock.
  */
 static void
 evict_idle(int64 now)
@@ -408,21 +427,39 @@ evict_idle(int64 now)
 	RlEntry   **idle;
 	long		n = 0;
 	long		batch = Max(rl_state->capacity / 10, 1);
+	int64		earliest = PG_INT64_MAX;
+
+	if (now < rl_state->earliest_idle || now < rl_state->scan_not_before)
+		return;
 
 	idle = palloc(sizeof(RlEntry *) * hash_get_num_entries(rl_hash));
 	hash_seq_init(&seq, rl_hash);
 	while ((entry = hash_seq_search(&seq)) != NULL)
+	{
 		if (entry->tat <= now)
 			idle[n++] = entry;
+		else if (entry->tat < earliest)
+			earliest = entry->tat;
+	}
 	if (n > batch)
+	{
 		qsort(idle, n, sizeof(RlEntry *), compare_last_used);
+		/* Idle buckets remain for the next newcomers. */
+		rl_state->earliest_idle = 0;
+		rl_state->scan_not_before = 0;
+	}
 	else
+	{
 		batch = n;
+		rl_state->earliest_idle = earliest;
+		rl_state->scan_not_before = now + EVICT_SCAN_PAUSE;
+	}
 	for (long i = 0; i < batch; i++)
 		(void) hash_search(rl_hash, &idle[i]->key, HASH_REMOVE, NULL);
 	pfree(idle);
 
 	SpinLockAcquire(&rl_state->stats_mutex);
+	rl_state->eviction_scans++;
 	rl_state->evictions += batch;
 	SpinLockRelease(&rl_state->stats_mutex);
 }
@@ -449,6 +486,7 @@ charge_bucket(const RlKey *key, RlPolicy policy, int64 now, TaGcraResult *res)
 	uint32		hash = get_hash_value(rl_hash, key);
 	RlEntry    *entry;
 	bool		found;
+	bool		inserted = false;
 	bool		warn = false;
 
 	LWLockAcquire(rl_state->lock, LW_SHARED);
@@ -470,13 +508,19 @@ charge_bucket(const RlKey *key, RlPolicy policy, int64 now, TaGcraResult *res)
 					SpinLockInit(&entry->mutex);
 					entry->tat = 0;
 					entry->last_used = now;
+					inserted = true;
 				}
 			}
 		}
 	}
 
 	if (entry != NULL)
+	{
 		step(&entry->mutex, &entry->tat, &entry->last_used, now, per_minute, burst, res);
+		/* Still under the exclusive lock: the newcomer may be idle first. */
+		if (inserted && res->new_tat < rl_state->earliest_idle)
+			rl_state->earliest_idle = res->new_tat;
+	}
 	else
 	{
 		RlBucket   *overflow = &rl_state->overflow[policy];
@@ -581,6 +625,7 @@ ta_rate_limit_describe(StringInfo buf)
 	long		in_use;
 	int64		evictions;
 	int64		overflows;
+	int64		scans;
 
 	if (!rl_active())
 	{
@@ -593,12 +638,14 @@ ta_rate_limit_describe(StringInfo buf)
 	SpinLockAcquire(&rl_state->stats_mutex);
 	evictions = rl_state->evictions;
 	overflows = rl_state->overflows;
+	scans = rl_state->eviction_scans;
 	SpinLockRelease(&rl_state->stats_mutex);
 
 	appendStringInfoString(buf, "\"rate_limit\": \"on\", \"rate_limit_buckets\": {");
 	appendStringInfo(buf, "\"in_use\": %ld, \"capacity\": %d, \"shared_memory_bytes\": %zu, "
-					 "\"evictions\": " INT64_FORMAT ", \"overflows\": " INT64_FORMAT "}",
-					 in_use, rl_state->capacity, rl_memsize(), evictions, overflows);
+					 "\"eviction_scans\": " INT64_FORMAT ", \"evictions\": " INT64_FORMAT
+					 ", \"overflows\": " INT64_FORMAT "}",
+					 in_use, rl_state->capacity, rl_memsize(), scans, evictions, overflows);
 }
 
 /*
@@ -783,6 +830,9 @@ task_api_rate_limit_reset(PG_FUNCTION_ARGS)
 	}
 	else if (hash_search(rl_hash, &key, HASH_REMOVE, NULL) != NULL)
 		removed = 1;
+	/* What the last eviction scan learnt no longer holds. */
+	rl_state->earliest_idle = 0;
+	rl_state->scan_not_before = 0;
 	LWLockRelease(rl_state->lock);
 
 	PG_RETURN_INT64(removed);

@@ -186,9 +186,15 @@ check "a newcomer evicts the least recently used idle buckets, a tenth of the ta
 psql_at "$STANDBY_PORT" -c "SELECT task_api.rate_limit_reset()" >/dev/null
 check "100 anonymous client buckets, none idle, fill the table" "100 100" \
     "$(psql_at "$STANDBY_PORT" -c "SELECT count(*) FILTER (WHERE (task_api.rate_limit_charge('anon', '10.1.0.' || g)).allowed) FROM generate_series(1, 100) g") $(buckets in_use)"
+scans_before=$(buckets eviction_scans)
 check "with no idle bucket, newcomers share the kind's overflow bucket (3 a minute): still limited, never unlimited" \
     "t t t f f | 100 5" \
     "$(psql_at "$STANDBY_PORT" -c "SELECT string_agg((task_api.rate_limit_charge('anon', '10.2.0.' || g)).allowed::text, ' ' ORDER BY g) FROM generate_series(1, 5) g" 2>/dev/null | sed 's/true/t/g; s/false/f/g') | $(buckets in_use) $(buckets overflows)"
+check "a full table with no idle bucket is scanned once, not once per newcomer (none is idle for 20 s)" "1" \
+    "$(( $(buckets eviction_scans) - scans_before ))"
+psql_at "$STANDBY_PORT" -c "SELECT task_api.rate_limit_reset('anon', '10.1.0.1')" >/dev/null
+check "a removed bucket makes room again at once: the next newcomer gets a bucket of its own" "t 100 | t" \
+    "$(psql_at "$STANDBY_PORT" -c "SELECT (task_api.rate_limit_charge('anon', '10.3.0.1')).allowed") $(buckets in_use) | $(psql_at "$STANDBY_PORT" -c "SELECT tracked FROM task_api.rate_limit_status('anon', '10.3.0.1')")"
 check "the server log warns that the table is full" "yes" \
     "$(as_pg grep -q 'rate limit table is full of active buckets' "$dir/standby.log" && echo yes || echo no)"
 
