@@ -37,6 +37,11 @@ SELECT allowed, retry_after_ns, retry_after_seconds
 -- A large limit and burst stay exact (no overflow).
 SELECT allowed, remaining FROM task_api.rate_limit_gcra(0, 1000000000000000000, 100000000, 100000000);
 SELECT allowed, remaining FROM task_api.rate_limit_gcra(0, 1000000000000000000, 1, 100000000);
+-- The interval is rounded up, so a limit that does not divide a minute
+-- never lets more than the quota through in one (99999999 a minute: 601 ns,
+-- not 600, which would admit 100000000 a minute).
+SELECT new_tat - 1000000000000 AS interval_ns, (new_tat - 1000000000000) * 99999999 >= 60000000000 AS covers_a_minute
+  FROM task_api.rate_limit_gcra(0, 1000000000000, 99999999, 1);
 -- Bad arguments.
 SELECT * FROM task_api.rate_limit_gcra(0, 1, 0, 1);
 SELECT * FROM task_api.rate_limit_gcra(0, 1, 60, 100000001);

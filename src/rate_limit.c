@@ -768,7 +768,7 @@ task_api_rate_limit_status(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		int64		interval = Max(WINDOW_NS / rl_limit[policy], 1);
+		int64		interval = ta_gcra_interval(rl_limit[policy]);
 		int64		effective = Max(tat, now);
 		int64		remaining = (now + interval * policy_burst(policy) - effective) / interval;
 

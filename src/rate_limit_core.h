@@ -40,6 +40,9 @@ typedef struct TaGcraResult
 extern void ta_gcra(int64_t tat, int64_t now, int32_t per_minute, int32_t burst,
 					TaGcraResult *out);
 
+/* The emission interval (ns) of per_minute requests a minute, rounded up. */
+extern int64_t ta_gcra_interval(int32_t per_minute);
+
 /* Seconds, rounded up (0 for nothing left to wait). */
 extern int64_t ta_ceil_seconds(int64_t ns);
 

@@ -76,7 +76,7 @@ check_gcra(const uint8_t *data, size_t size)
 	uint64_t	lb = take(data, size, 16);
 	int32_t		per_minute = (int32_t) ((lb >> 32) % TA_GCRA_MAX_LIMIT) + 1;
 	int32_t		burst = (int32_t) ((lb & 0xffffffff) % TA_GCRA_MAX_LIMIT) + 1;
-	int64_t		interval = TA_GCRA_WINDOW_NS / per_minute;
+	int64_t		interval = ta_gcra_interval(per_minute);
 	int64_t		tolerance = interval * burst;
 
 	for (int i = 0; i < 16; i++)
