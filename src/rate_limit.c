@@ -105,7 +105,8 @@ typedef struct RlEntry
 	RlKey		key;			/* hash key; must be first */
 	slock_t		mutex;			/* protects tat and last_used */
 	int64		tat;			/* theoretical arrival time, ns; 0 when new */
-	int64		last_used;		/* for least-recently-used eviction */
+	int64		last_used;		/* last update, ns: orders charges, and for
+								 * least-recently-used eviction */
 } RlEntry;
 
 /* A bucket outside the hash table: the per-kind overflow buckets. */
@@ -113,6 +114,7 @@ typedef struct RlBucket
 {
 	slock_t		mutex;
 	int64		tat;
+	int64		last;
 } RlBucket;
 
 typedef struct RlShared
@@ -214,6 +216,7 @@ rl_shmem_startup(void)
 		{
 			SpinLockInit(&rl_state->overflow[i].mutex);
 			rl_state->overflow[i].tat = 0;
+			rl_state->overflow[i].last = 0;
 		}
 	}
 	memset(&info, 0, sizeof(info));
@@ -464,16 +467,13 @@ evict_idle(int64 now)
 	SpinLockRelease(&rl_state->stats_mutex);
 }
 
-/* One GCRA step on a bucket, under its spinlock. */
+/* One GCRA step on a bucket, under its spinlock (pure arithmetic). */
 static void
-step(slock_t *mutex, int64 *tat, int64 *last_used, int64 now,
+step(slock_t *mutex, int64 *tat, int64 *last, int64 now,
 	 int32 per_minute, int32 burst, TaGcraResult *res)
 {
 	SpinLockAcquire(mutex);
-	ta_gcra(*tat, now, per_minute, burst, res);
-	*tat = res->new_tat;
-	if (last_used)
-		*last_used = now;
+	ta_gcra_charge(tat, last, now, per_minute, burst, res);
 	SpinLockRelease(mutex);
 }
 
@@ -507,7 +507,7 @@ charge_bucket(const RlKey *key, RlPolicy policy, int64 now, TaGcraResult *res)
 				{
 					SpinLockInit(&entry->mutex);
 					entry->tat = 0;
-					entry->last_used = now;
+					entry->last_used = 0;
 					inserted = true;
 				}
 			}
@@ -525,7 +525,7 @@ charge_bucket(const RlKey *key, RlPolicy policy, int64 now, TaGcraResult *res)
 	{
 		RlBucket   *overflow = &rl_state->overflow[policy];
 
-		step(&overflow->mutex, &overflow->tat, NULL, now, per_minute, burst, res);
+		step(&overflow->mutex, &overflow->tat, &overflow->last, now, per_minute, burst, res);
 		SpinLockAcquire(&rl_state->stats_mutex);
 		rl_state->overflows++;
 		if (now - rl_state->last_overflow_warning >= OVERFLOW_WARNING_INTERVAL ||
@@ -826,7 +826,10 @@ task_api_rate_limit_reset(PG_FUNCTION_ARGS)
 			}
 		for (int i = 0; i < NUM_POLICIES; i++)
 			if (all || i == (int) policy)
+			{
 				rl_state->overflow[i].tat = 0;
+				rl_state->overflow[i].last = 0;
+			}
 	}
 	else if (hash_search(rl_hash, &key, HASH_REMOVE, NULL) != NULL)
 		removed = 1;

@@ -55,6 +55,24 @@ ta_gcra(int64_t tat, int64_t now, int32_t per_minute, int32_t burst, TaGcraResul
 	out->retry_after_ns = out->allowed ? 0 : next - now - tolerance;
 }
 
+void
+ta_gcra_charge(int64_t *tat, int64_t *last, int64_t now, int32_t per_minute, int32_t burst,
+			   TaGcraResult *out)
+{
+	/*
+	 * A caller reads the clock before it gets the bucket, so its now can be
+	 * older than the last update's (it waited for the lock, or was not
+	 * scheduled).  Such a now would make the clamp in ta_gcra() move tat
+	 * back, refunding requests already admitted; the request is taken to
+	 * arrive when the bucket was last updated instead.
+	 */
+	if (now < *last)
+		now = *last;
+	ta_gcra(*tat, now, per_minute, burst, out);
+	*tat = out->new_tat;
+	*last = now;
+}
+
 int64_t
 ta_ceil_seconds(int64_t ns)
 {

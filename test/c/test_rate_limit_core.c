@@ -122,6 +122,36 @@ test_interval_covers_the_minute(void)
 	}
 }
 
+/*
+ * A request that read the clock before the bucket's last update (it waited
+ * for the lock) is charged as arriving at that update: it cannot move tat
+ * back and refund requests already admitted.
+ */
+static void
+test_late_request(void)
+{
+	TaGcraResult r;
+	int64_t		tat = 0;
+	int64_t		last = 0;
+
+	/* 60 a minute, burst 2: emptied at T0 + 10 s, full again at T0 + 12 s. */
+	ta_gcra_charge(&tat, &last, T0 + 10 * SEC, 60, 2, &r);
+	ta_gcra_charge(&tat, &last, T0 + 10 * SEC, 60, 2, &r);
+	CHECK(r.allowed && r.remaining == 0 && tat == T0 + 12 * SEC && last == T0 + 10 * SEC);
+	/* ta_gcra() alone, with that old now, clamps tat 10 s back. */
+	ta_gcra(tat, T0, 60, 2, &r);
+	CHECK(!r.allowed && r.new_tat == T0 + 2 * SEC);
+	/* The charge refuses it and keeps the bucket as it was. */
+	ta_gcra_charge(&tat, &last, T0, 60, 2, &r);
+	CHECK(!r.allowed && tat == T0 + 12 * SEC && last == T0 + 10 * SEC);
+	CHECK(r.remaining == 0 && r.retry_after_ns == SEC);
+	/* Nothing more gets through before the refill. */
+	ta_gcra_charge(&tat, &last, T0 + 10 * SEC + SEC / 2, 60, 2, &r);
+	CHECK(!r.allowed);
+	ta_gcra_charge(&tat, &last, T0 + 11 * SEC, 60, 2, &r);
+	CHECK(r.allowed && r.remaining == 0);
+}
+
 static int
 parses(const char *s, uint8_t out[16])
 {
@@ -171,6 +201,7 @@ main(void)
 	test_idle_and_clamp();
 	test_extremes();
 	test_interval_covers_the_minute();
+	test_late_request();
 	test_addresses();
 	printf("%d passed, %d failed\n", n_passed, n_failed);
 	return n_failed != 0;
