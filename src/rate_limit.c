@@ -769,8 +769,14 @@ task_api_rate_limit_status(PG_FUNCTION_ARGS)
 	else
 	{
 		int64		interval = ta_gcra_interval(rl_limit[policy]);
-		int64		effective = Max(tat, now);
-		int64		remaining = (now + interval * policy_burst(policy) - effective) / interval;
+		int64		tolerance = interval * policy_burst(policy);
+
+		/*
+		 * As the next charge sees it: after a reload lowered the burst (or
+		 * raised the limit), a bucket is at most empty under the new one.
+		 */
+		int64		effective = Min(Max(tat, now), now + tolerance);
+		int64		remaining = (now + tolerance - effective) / interval;
 
 		values[4] = Int64GetDatum(Max(remaining, 0));
 		values[5] = Int64GetDatum(ta_ceil_seconds(effective - now));
