@@ -37,6 +37,11 @@ SELECT allowed, retry_after_ns, retry_after_seconds
 -- A large limit and burst stay exact (no overflow).
 SELECT allowed, remaining FROM task_api.rate_limit_gcra(0, 1000000000000000000, 100000000, 100000000);
 SELECT allowed, remaining FROM task_api.rate_limit_gcra(0, 1000000000000000000, 1, 100000000);
+-- The interval is rounded up, so a limit that does not divide a minute
+-- never lets more than the quota through in one (99999999 a minute: 601 ns,
+-- not 600, which would admit 100000000 a minute).
+SELECT new_tat - 1000000000000 AS interval_ns, (new_tat - 1000000000000) * 99999999 >= 60000000000 AS covers_a_minute
+  FROM task_api.rate_limit_gcra(0, 1000000000000, 99999999, 1);
 -- Bad arguments.
 SELECT * FROM task_api.rate_limit_gcra(0, 1, 0, 1);
 SELECT * FROM task_api.rate_limit_gcra(0, 1, 60, 100000001);
@@ -103,6 +108,25 @@ ROLLBACK;
 BEGIN;
 SELECT pg_temp.request('{"role": "task_api_user", "sub": "01900000-0000-7000-8000-00000000aa00", "key_id": "01900000-0000-7000-8000-00000000aa01"}');
 ROLLBACK;
+-- A burst lowered by a reload: the empty bucket is full again within the
+-- new burst (1 request, 20 s), not the old one (40 s), as the next charge
+-- would find it.
+ALTER SYSTEM SET task_api.rate_limit_api_key_burst = 1;
+SELECT pg_reload_conf();
+\set ECHO none
+\o /dev/null
+SELECT 'SELECT pg_sleep(0.05) WHERE current_setting(''task_api.rate_limit_api_key_burst'') <> ''1''' FROM generate_series(1, 200) \gexec
+\o
+\set ECHO all
+SELECT burst, remaining, reset_seconds BETWEEN 1 AND 20 AS reset_within_new_burst
+  FROM task_api.rate_limit_status('api_key', '01900000-0000-7000-8000-00000000aa01');
+ALTER SYSTEM SET task_api.rate_limit_api_key_burst = 2;
+SELECT pg_reload_conf();
+\set ECHO none
+\o /dev/null
+SELECT 'SELECT pg_sleep(0.05) WHERE current_setting(''task_api.rate_limit_api_key_burst'') <> ''2''' FROM generate_series(1, 200) \gexec
+\o
+\set ECHO all
 -- Another key has its own bucket; the user (sub) bucket is untouched.
 SELECT remaining FROM task_api.rate_limit_status('api_key', '01900000-0000-7000-8000-00000000aa02');
 SELECT tracked FROM task_api.rate_limit_status('user', '01900000-0000-7000-8000-00000000aa00');

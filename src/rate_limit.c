@@ -70,6 +70,8 @@
 #define USER_ROLE "task_api_user"
 #define SESSION_COOKIE "task_api_session"
 #define OVERFLOW_WARNING_INTERVAL (60 * NS_PER_SEC)
+/* After a scan that left no idle bucket, the least time before the next. */
+#define EVICT_SCAN_PAUSE (100 * (NS_PER_SEC / 1000))
 
 /* What a bucket belongs to; part of the key, so kinds never collide. */
 typedef enum RlKind
@@ -103,7 +105,8 @@ typedef struct RlEntry
 	RlKey		key;			/* hash key; must be first */
 	slock_t		mutex;			/* protects tat and last_used */
 	int64		tat;			/* theoretical arrival time, ns; 0 when new */
-	int64		last_used;		/* for least-recently-used eviction */
+	int64		last_used;		/* last update, ns: orders charges, and for
+								 * least-recently-used eviction */
 } RlEntry;
 
 /* A bucket outside the hash table: the per-kind overflow buckets. */
@@ -111,13 +114,24 @@ typedef struct RlBucket
 {
 	slock_t		mutex;
 	int64		tat;
+	int64		last;
 } RlBucket;
 
 typedef struct RlShared
 {
 	LWLock	   *lock;			/* hash table structure: shared to look up, exclusive to add or remove */
 	int			capacity;		/* the most buckets the table holds */
+	/*
+	 * When a full table may be scanned for idle buckets again (both under
+	 * the exclusive lock): not before earliest_idle, a lower bound of the
+	 * tat of every bucket the last scan left (0: unknown), and not before
+	 * scan_not_before, so that a table full of active buckets costs a scan
+	 * at most every EVICT_SCAN_PAUSE, not one per newcomer.
+	 */
+	int64		earliest_idle;
+	int64		scan_not_before;
 	slock_t		stats_mutex;	/* protects the counters below */
+	int64		eviction_scans;
 	int64		evictions;
 	int64		overflows;
 	int64		last_overflow_warning;
@@ -192,6 +206,9 @@ rl_shmem_startup(void)
 		rl_state->lock = &(GetNamedLWLockTranche(TRANCHE_NAME))->lock;
 		rl_state->capacity = rl_buckets;
 		SpinLockInit(&rl_state->stats_mutex);
+		rl_state->earliest_idle = 0;
+		rl_state->scan_not_before = 0;
+		rl_state->eviction_scans = 0;
 		rl_state->evictions = 0;
 		rl_state->overflows = 0;
 		rl_state->last_overflow_warning = 0;
@@ -199,6 +216,7 @@ rl_shmem_startup(void)
 		{
 			SpinLockInit(&rl_state->overflow[i].mutex);
 			rl_state->overflow[i].tat = 0;
+			rl_state->overflow[i].last = 0;
 		}
 	}
 	memset(&info, 0, sizeof(info));
@@ -399,6 +417,10 @@ compare_last_used(const void *a, const void *b)
  * Make room in a full table: remove the least recently used idle buckets,
  * up to a tenth of the table, so that the scan is paid once per many
  * newcomers.  Caller holds the lock exclusively, so no bucket is in use.
+ * A scan that leaves no idle bucket behind records when one can next be
+ * idle, and no scan runs before then (nor within EVICT_SCAN_PAUSE): while
+ * the table is full of active buckets, newcomers go to the overflow bucket
+ * without each paying a scan of the whole table under the exclusive lock.
  */
 static void
 evict_idle(int64 now)
@@ -408,35 +430,50 @@ evict_idle(int64 now)
 	RlEntry   **idle;
 	long		n = 0;
 	long		batch = Max(rl_state->capacity / 10, 1);
+	int64		earliest = PG_INT64_MAX;
+
+	if (now < rl_state->earliest_idle || now < rl_state->scan_not_before)
+		return;
 
 	idle = palloc(sizeof(RlEntry *) * hash_get_num_entries(rl_hash));
 	hash_seq_init(&seq, rl_hash);
 	while ((entry = hash_seq_search(&seq)) != NULL)
+	{
 		if (entry->tat <= now)
 			idle[n++] = entry;
+		else if (entry->tat < earliest)
+			earliest = entry->tat;
+	}
 	if (n > batch)
+	{
 		qsort(idle, n, sizeof(RlEntry *), compare_last_used);
+		/* Idle buckets remain for the next newcomers. */
+		rl_state->earliest_idle = 0;
+		rl_state->scan_not_before = 0;
+	}
 	else
+	{
 		batch = n;
+		rl_state->earliest_idle = earliest;
+		rl_state->scan_not_before = now + EVICT_SCAN_PAUSE;
+	}
 	for (long i = 0; i < batch; i++)
 		(void) hash_search(rl_hash, &idle[i]->key, HASH_REMOVE, NULL);
 	pfree(idle);
 
 	SpinLockAcquire(&rl_state->stats_mutex);
+	rl_state->eviction_scans++;
 	rl_state->evictions += batch;
 	SpinLockRelease(&rl_state->stats_mutex);
 }
 
-/* One GCRA step on a bucket, under its spinlock. */
+/* One GCRA step on a bucket, under its spinlock (pure arithmetic). */
 static void
-step(slock_t *mutex, int64 *tat, int64 *last_used, int64 now,
+step(slock_t *mutex, int64 *tat, int64 *last, int64 now,
 	 int32 per_minute, int32 burst, TaGcraResult *res)
 {
 	SpinLockAcquire(mutex);
-	ta_gcra(*tat, now, per_minute, burst, res);
-	*tat = res->new_tat;
-	if (last_used)
-		*last_used = now;
+	ta_gcra_charge(tat, last, now, per_minute, burst, res);
 	SpinLockRelease(mutex);
 }
 
@@ -449,6 +486,7 @@ charge_bucket(const RlKey *key, RlPolicy policy, int64 now, TaGcraResult *res)
 	uint32		hash = get_hash_value(rl_hash, key);
 	RlEntry    *entry;
 	bool		found;
+	bool		inserted = false;
 	bool		warn = false;
 
 	LWLockAcquire(rl_state->lock, LW_SHARED);
@@ -469,19 +507,25 @@ charge_bucket(const RlKey *key, RlPolicy policy, int64 now, TaGcraResult *res)
 				{
 					SpinLockInit(&entry->mutex);
 					entry->tat = 0;
-					entry->last_used = now;
+					entry->last_used = 0;
+					inserted = true;
 				}
 			}
 		}
 	}
 
 	if (entry != NULL)
+	{
 		step(&entry->mutex, &entry->tat, &entry->last_used, now, per_minute, burst, res);
+		/* Still under the exclusive lock: the newcomer may be idle first. */
+		if (inserted && res->new_tat < rl_state->earliest_idle)
+			rl_state->earliest_idle = res->new_tat;
+	}
 	else
 	{
 		RlBucket   *overflow = &rl_state->overflow[policy];
 
-		step(&overflow->mutex, &overflow->tat, NULL, now, per_minute, burst, res);
+		step(&overflow->mutex, &overflow->tat, &overflow->last, now, per_minute, burst, res);
 		SpinLockAcquire(&rl_state->stats_mutex);
 		rl_state->overflows++;
 		if (now - rl_state->last_overflow_warning >= OVERFLOW_WARNING_INTERVAL ||
@@ -581,6 +625,7 @@ ta_rate_limit_describe(StringInfo buf)
 	long		in_use;
 	int64		evictions;
 	int64		overflows;
+	int64		scans;
 
 	if (!rl_active())
 	{
@@ -593,12 +638,14 @@ ta_rate_limit_describe(StringInfo buf)
 	SpinLockAcquire(&rl_state->stats_mutex);
 	evictions = rl_state->evictions;
 	overflows = rl_state->overflows;
+	scans = rl_state->eviction_scans;
 	SpinLockRelease(&rl_state->stats_mutex);
 
 	appendStringInfoString(buf, "\"rate_limit\": \"on\", \"rate_limit_buckets\": {");
 	appendStringInfo(buf, "\"in_use\": %ld, \"capacity\": %d, \"shared_memory_bytes\": %zu, "
-					 "\"evictions\": " INT64_FORMAT ", \"overflows\": " INT64_FORMAT "}",
-					 in_use, rl_state->capacity, rl_memsize(), evictions, overflows);
+					 "\"eviction_scans\": " INT64_FORMAT ", \"evictions\": " INT64_FORMAT
+					 ", \"overflows\": " INT64_FORMAT "}",
+					 in_use, rl_state->capacity, rl_memsize(), scans, evictions, overflows);
 }
 
 /*
@@ -721,9 +768,15 @@ task_api_rate_limit_status(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		int64		interval = Max(WINDOW_NS / rl_limit[policy], 1);
-		int64		effective = Max(tat, now);
-		int64		remaining = (now + interval * policy_burst(policy) - effective) / interval;
+		int64		interval = ta_gcra_interval(rl_limit[policy]);
+		int64		tolerance = interval * policy_burst(policy);
+
+		/*
+		 * As the next charge sees it: after a reload lowered the burst (or
+		 * raised the limit), a bucket is at most empty under the new one.
+		 */
+		int64		effective = Min(Max(tat, now), now + tolerance);
+		int64		remaining = (now + tolerance - effective) / interval;
 
 		values[4] = Int64GetDatum(Max(remaining, 0));
 		values[5] = Int64GetDatum(ta_ceil_seconds(effective - now));
@@ -779,10 +832,16 @@ task_api_rate_limit_reset(PG_FUNCTION_ARGS)
 			}
 		for (int i = 0; i < NUM_POLICIES; i++)
 			if (all || i == (int) policy)
+			{
 				rl_state->overflow[i].tat = 0;
+				rl_state->overflow[i].last = 0;
+			}
 	}
 	else if (hash_search(rl_hash, &key, HASH_REMOVE, NULL) != NULL)
 		removed = 1;
+	/* What the last eviction scan learnt no longer holds. */
+	rl_state->earliest_idle = 0;
+	rl_state->scan_not_before = 0;
 	LWLockRelease(rl_state->lock);
 
 	PG_RETURN_INT64(removed);

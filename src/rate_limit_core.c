@@ -14,10 +14,22 @@
 
 #include "rate_limit_core.h"
 
+/*
+ * The emission interval of a per-minute limit, rounded up to the next ns:
+ * rounded down, per_minute intervals would fall short of a minute and a
+ * steady caller could get more than the quota in one (e.g. 100000000 in a
+ * minute at 99999999 a minute, 600 ns apart).
+ */
+int64_t
+ta_gcra_interval(int32_t per_minute)
+{
+	return (TA_GCRA_WINDOW_NS + per_minute - 1) / per_minute;
+}
+
 void
 ta_gcra(int64_t tat, int64_t now, int32_t per_minute, int32_t burst, TaGcraResult *out)
 {
-	int64_t		interval = TA_GCRA_WINDOW_NS / per_minute;
+	int64_t		interval = ta_gcra_interval(per_minute);
 	int64_t		tolerance = interval * burst;
 	int64_t		base;
 	int64_t		next;
@@ -43,22 +55,46 @@ ta_gcra(int64_t tat, int64_t now, int32_t per_minute, int32_t burst, TaGcraResul
 	out->retry_after_ns = out->allowed ? 0 : next - now - tolerance;
 }
 
+void
+ta_gcra_charge(int64_t *tat, int64_t *last, int64_t now, int32_t per_minute, int32_t burst,
+			   TaGcraResult *out)
+{
+	/*
+	 * A caller reads the clock before it gets the bucket, so its now can be
+	 * older than the last update's (it waited for the lock, or was not
+	 * scheduled).  Such a now would make the clamp in ta_gcra() move tat
+	 * back, refunding requests already admitted; the request is taken to
+	 * arrive when the bucket was last updated instead.
+	 */
+	if (now < *last)
+		now = *last;
+	ta_gcra(*tat, now, per_minute, burst, out);
+	*tat = out->new_tat;
+	*last = now;
+}
+
 int64_t
 ta_ceil_seconds(int64_t ns)
 {
 	return ns <= 0 ? 0 : (ns + TA_NS_PER_SEC - 1) / TA_NS_PER_SEC;
 }
 
-/* True if s is one or more ASCII digits. */
+/* True if s is a TCP port: 1 to 5 ASCII digits, at most 65535. */
 static bool
-all_digits(const char *s)
+is_port(const char *s)
 {
+	long		value = 0;
+	int			n = 0;
+
 	if (*s == '\0')
 		return false;
-	for (; *s; s++)
-		if (*s < '0' || *s > '9')
+	for (; *s; s++, n++)
+	{
+		if (*s < '0' || *s > '9' || n == 5)
 			return false;
-	return true;
+		value = value * 10 + (*s - '0');
+	}
+	return value <= 65535;
 }
 
 bool
@@ -84,7 +120,7 @@ ta_parse_client_address(const char *s, size_t len, uint8_t out[16])
 	{
 		/* [IPv6] or [IPv6]:port */
 		end = strchr(start, ']');
-		if (end == NULL || (end[1] != '\0' && (end[1] != ':' || !all_digits(end + 2))))
+		if (end == NULL || (end[1] != '\0' && (end[1] != ':' || !is_port(end + 2))))
 			return false;
 		*end = '\0';
 		if (inet_pton(AF_INET6, start + 1, &v6) != 1)
@@ -97,7 +133,7 @@ ta_parse_client_address(const char *s, size_t len, uint8_t out[16])
 
 		if (colon != NULL)
 		{
-			if (!all_digits(colon + 1))
+			if (!is_port(colon + 1))
 				return false;
 			*colon = '\0';
 		}

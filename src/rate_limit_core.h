@@ -40,6 +40,19 @@ typedef struct TaGcraResult
 extern void ta_gcra(int64_t tat, int64_t now, int32_t per_minute, int32_t burst,
 					TaGcraResult *out);
 
+/*
+ * One request charged to a stored bucket: *tat its theoretical arrival time,
+ * *last the time of its last update (0 for a new bucket), both updated.  A
+ * now older than *last (the caller read the clock before it got the bucket)
+ * counts as *last, so the bucket's history is charged in order and a late
+ * request can never move tat back.  Same bounds as ta_gcra().
+ */
+extern void ta_gcra_charge(int64_t *tat, int64_t *last, int64_t now, int32_t per_minute,
+						   int32_t burst, TaGcraResult *out);
+
+/* The emission interval (ns) of per_minute requests a minute, rounded up. */
+extern int64_t ta_gcra_interval(int32_t per_minute);
+
 /* Seconds, rounded up (0 for nothing left to wait). */
 extern int64_t ta_ceil_seconds(int64_t ns);
 

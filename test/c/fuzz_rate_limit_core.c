@@ -76,7 +76,7 @@ check_gcra(const uint8_t *data, size_t size)
 	uint64_t	lb = take(data, size, 16);
 	int32_t		per_minute = (int32_t) ((lb >> 32) % TA_GCRA_MAX_LIMIT) + 1;
 	int32_t		burst = (int32_t) ((lb & 0xffffffff) % TA_GCRA_MAX_LIMIT) + 1;
-	int64_t		interval = TA_GCRA_WINDOW_NS / per_minute;
+	int64_t		interval = ta_gcra_interval(per_minute);
 	int64_t		tolerance = interval * burst;
 
 	for (int i = 0; i < 16; i++)
@@ -106,6 +106,44 @@ check_gcra(const uint8_t *data, size_t size)
 	}
 }
 
+/*
+ * ta_gcra_charge() on a stored bucket under constant limits, with request
+ * times that arrive out of order (read before the lock): the bucket never
+ * moves back in time, and it never holds more than the burst allows.
+ */
+static void
+check_charge(const uint8_t *data, size_t size)
+{
+	uint64_t	lb = take(data, size, 32);
+	int32_t		per_minute = (int32_t) ((lb >> 32) % TA_GCRA_MAX_LIMIT) + 1;
+	int32_t		burst = (int32_t) ((lb & 0xffffffff) % 1000) + 1;
+	int64_t		interval = ta_gcra_interval(per_minute);
+	int64_t		base = (int64_t) (take(data, size, 40) % (uint64_t) (TA_GCRA_MAX_TIME / 4));
+	int64_t		tat = 0;
+	int64_t		last = 0;
+	int64_t		admitted = 0;
+	int64_t		latest = 0;
+
+	for (int i = 0; i < 24; i++)
+	{
+		TaGcraResult r;
+		int64_t		old_tat = tat;
+		int64_t		old_last = last;
+		int64_t		now = base + (int64_t) (take(data, size, 48 + (size_t) i) % (uint64_t) (4 * interval + 1));
+
+		ta_gcra_charge(&tat, &last, now, per_minute, burst, &r);
+		ASSERT(last >= old_last && last >= now);
+		ASSERT(tat >= old_tat);
+		ASSERT(tat - last <= interval * burst);
+		if (r.allowed)
+			admitted++;
+		if (now > latest)
+			latest = now;
+	}
+	/* Never more than the burst plus what refilled by the latest time. */
+	ASSERT(admitted <= burst + (latest - base) / interval);
+}
+
 int			LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int
@@ -113,5 +151,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	check_address(data, size);
 	check_gcra(data, size);
+	check_charge(data, size);
 	return 0;
 }

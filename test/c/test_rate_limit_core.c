@@ -100,6 +100,58 @@ test_extremes(void)
 	CHECK(ta_ceil_seconds(0) == 0 && ta_ceil_seconds(-5) == 0 && ta_ceil_seconds(1) == 1);
 }
 
+/*
+ * Never more than the quota in a minute: per_minute intervals cover at
+ * least a minute, also where 60 s is not a multiple of the limit.
+ */
+static void
+test_interval_covers_the_minute(void)
+{
+	static const int32_t limits[] = {1, 7, 600, 33333333, 99999999, TA_GCRA_MAX_LIMIT};
+	TaGcraResult r;
+
+	for (size_t i = 0; i < sizeof(limits) / sizeof(limits[0]); i++)
+	{
+		int64_t		q = limits[i];
+
+		/* With a burst of 1, one request moves tat one interval ahead. */
+		ta_gcra(0, T0, limits[i], 1, &r);
+		CHECK(r.allowed && (r.new_tat - T0) * q >= TA_GCRA_WINDOW_NS);
+		CHECK((r.new_tat - T0 - 1) * q < TA_GCRA_WINDOW_NS);
+		CHECK(ta_gcra_interval(limits[i]) == r.new_tat - T0);
+	}
+}
+
+/*
+ * A request that read the clock before the bucket's last update (it waited
+ * for the lock) is charged as arriving at that update: it cannot move tat
+ * back and refund requests already admitted.
+ */
+static void
+test_late_request(void)
+{
+	TaGcraResult r;
+	int64_t		tat = 0;
+	int64_t		last = 0;
+
+	/* 60 a minute, burst 2: emptied at T0 + 10 s, full again at T0 + 12 s. */
+	ta_gcra_charge(&tat, &last, T0 + 10 * SEC, 60, 2, &r);
+	ta_gcra_charge(&tat, &last, T0 + 10 * SEC, 60, 2, &r);
+	CHECK(r.allowed && r.remaining == 0 && tat == T0 + 12 * SEC && last == T0 + 10 * SEC);
+	/* ta_gcra() alone, with that old now, clamps tat 10 s back. */
+	ta_gcra(tat, T0, 60, 2, &r);
+	CHECK(!r.allowed && r.new_tat == T0 + 2 * SEC);
+	/* The charge refuses it and keeps the bucket as it was. */
+	ta_gcra_charge(&tat, &last, T0, 60, 2, &r);
+	CHECK(!r.allowed && tat == T0 + 12 * SEC && last == T0 + 10 * SEC);
+	CHECK(r.remaining == 0 && r.retry_after_ns == SEC);
+	/* Nothing more gets through before the refill. */
+	ta_gcra_charge(&tat, &last, T0 + 10 * SEC + SEC / 2, 60, 2, &r);
+	CHECK(!r.allowed);
+	ta_gcra_charge(&tat, &last, T0 + 11 * SEC, 60, 2, &r);
+	CHECK(r.allowed && r.remaining == 0);
+}
+
 static int
 parses(const char *s, uint8_t out[16])
 {
@@ -116,11 +168,13 @@ test_addresses(void)
 		"", " ", "unknown", "203.0.113", "203.0.113.256", "203.0.113.7:", "203.0.113.7:x",
 		"203.0.113.7:80:90", "[2001:db8::1", "[2001:db8::1]x", "[2001:db8::1]:", "[203.0.113.7]",
 		"2001:db8::1%eth0", "2001:db8:::1", "1.2.3.4 5.6.7.8",
+		"203.0.113.7:65536", "203.0.113.7:000080", "203.0.113.7:99999999999999999999", "[2001:db8::1]:70000",
 		"0123456789012345678901234567890123456789012345678901234567890123456789",
 	};
 
 	CHECK(parses("203.0.113.7", a) && memcmp(a, mapped, 16) == 0);
 	CHECK(parses(" \t203.0.113.7:8080 ", a) && memcmp(a, mapped, 16) == 0);
+	CHECK(parses("203.0.113.7:65535", a) && memcmp(a, mapped, 16) == 0);
 	CHECK(parses("::ffff:203.0.113.7", a) && memcmp(a, mapped, 16) == 0);
 	CHECK(parses("[::ffff:203.0.113.7]:443", a) && memcmp(a, mapped, 16) == 0);
 	/* IPv6 by /64. */
@@ -146,6 +200,8 @@ main(void)
 	test_burst_and_refill();
 	test_idle_and_clamp();
 	test_extremes();
+	test_interval_covers_the_minute();
+	test_late_request();
 	test_addresses();
 	printf("%d passed, %d failed\n", n_passed, n_failed);
 	return n_failed != 0;

@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Rate limiting on real clusters (run by scripts/test.sh, tier "cluster"):
 #   1. exact admission: 16 pgbench clients hammer one bucket through
-#      pre_request(); exactly the quota gets through, never more;
+#      pre_request(); exactly the quota gets through, never more; then in
+#      tight loops of charges (the contention that catches a check-and-update
+#      that is not atomic, which the first run, one request a transaction,
+#      does not);
 #   2. a hot standby made with pg_basebackup -R from the test cluster
 #      limits requests in its own shared memory (read-only, no WAL);
 #   3. on that standby (a table of 100 buckets): least-recently-used idle
@@ -120,6 +123,31 @@ check "the bucket is empty afterwards" "0 true" \
     "$(psql_at "$PG_PORT" -c "SELECT remaining || ' ' || tracked FROM task_api.rate_limit_status('user', '$USER_ID')")"
 rm -f "$script" "$pgbench_log"
 
+# The same bucket under far more contention: each client charges it in a
+# tight loop (rate_limit_charge() runs the code pre_request() runs), so the
+# 16 backends are inside the check-and-update together all the time.  A
+# check-and-update that were not atomic would let more than the quota in.
+TIGHT_QUOTA=20000
+TIGHT_TRIES=3000  # per client: 48000 attempts
+cluster_psql "$dir" "$PG_PORT" -d postgres -qc "ALTER SYSTEM SET task_api.rate_limit_user_burst = $TIGHT_QUOTA" \
+    -c "SELECT pg_reload_conf()" >/dev/null
+for _ in $(seq 1 200); do
+    [ "$(psql_at "$PG_PORT" -c "SELECT current_setting('task_api.rate_limit_user_burst')")" = "$TIGHT_QUOTA" ] && break
+    sleep 0.05
+done
+psql_at "$PG_PORT" -c "SELECT task_api.rate_limit_reset()" -c "CREATE TABLE rl_test.tight (admitted bigint NOT NULL)" >/dev/null
+script=$(mktemp)
+printf "INSERT INTO rl_test.tight SELECT count(*) FILTER (WHERE (task_api.rate_limit_charge('user', '%s')).allowed) FROM generate_series(1, %s);\n" \
+    "$USER_ID" "$TIGHT_TRIES" > "$script"
+chmod 644 "$script"
+pgbench_log=$(mktemp)
+"$PGBIN/pgbench" -n -h "$sock" -p "$PG_PORT" -U postgres -c "$CLIENTS" -j "$CLIENTS" -t 1 -f "$script" "$DB" >"$pgbench_log" 2>&1
+check "tight loops: $CLIENTS clients x $TIGHT_TRIES charges of one bucket, exactly its quota ($TIGHT_QUOTA) admitted" \
+    "$CLIENTS $TIGHT_QUOTA" \
+    "$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' "$pgbench_log") $(psql_at "$PG_PORT" -c "SELECT sum(admitted) FROM rl_test.tight")"
+[ "$failures" -eq 0 ] || sed 's/^/#   /' "$pgbench_log" | tail -n 20
+rm -f "$script" "$pgbench_log"
+
 # ---------------------------------------------------------------------------
 # 2. A hot standby limits requests too
 # ---------------------------------------------------------------------------
@@ -186,9 +214,15 @@ check "a newcomer evicts the least recently used idle buckets, a tenth of the ta
 psql_at "$STANDBY_PORT" -c "SELECT task_api.rate_limit_reset()" >/dev/null
 check "100 anonymous client buckets, none idle, fill the table" "100 100" \
     "$(psql_at "$STANDBY_PORT" -c "SELECT count(*) FILTER (WHERE (task_api.rate_limit_charge('anon', '10.1.0.' || g)).allowed) FROM generate_series(1, 100) g") $(buckets in_use)"
+scans_before=$(buckets eviction_scans)
 check "with no idle bucket, newcomers share the kind's overflow bucket (3 a minute): still limited, never unlimited" \
     "t t t f f | 100 5" \
     "$(psql_at "$STANDBY_PORT" -c "SELECT string_agg((task_api.rate_limit_charge('anon', '10.2.0.' || g)).allowed::text, ' ' ORDER BY g) FROM generate_series(1, 5) g" 2>/dev/null | sed 's/true/t/g; s/false/f/g') | $(buckets in_use) $(buckets overflows)"
+check "a full table with no idle bucket is scanned once, not once per newcomer (none is idle for 20 s)" "1" \
+    "$(( $(buckets eviction_scans) - scans_before ))"
+psql_at "$STANDBY_PORT" -c "SELECT task_api.rate_limit_reset('anon', '10.1.0.1')" >/dev/null
+check "a removed bucket makes room again at once: the next newcomer gets a bucket of its own" "t 100 | t" \
+    "$(psql_at "$STANDBY_PORT" -c "SELECT (task_api.rate_limit_charge('anon', '10.3.0.1')).allowed") $(buckets in_use) | $(psql_at "$STANDBY_PORT" -c "SELECT tracked FROM task_api.rate_limit_status('anon', '10.3.0.1')")"
 check "the server log warns that the table is full" "yes" \
     "$(as_pg grep -q 'rate limit table is full of active buckets' "$dir/standby.log" && echo yes || echo no)"
 

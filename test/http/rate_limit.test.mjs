@@ -7,11 +7,17 @@
 // scripts/test.sh runs it alone, after the other HTTP files; it restores the
 // limits it found when it ends.  Each test sets the limits it needs and
 // forgets every bucket first, so the tests do not depend on each other.
+//
+// Tests that count a bucket down request by request use a limit of 1 a
+// minute with a burst of N: the bucket holds N and refills one request a
+// minute, so the exact remaining counts cannot shift when the machine is
+// slow (a limit of N a minute refills every 60/N s, within the test).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   api, psql, show, createUser, createProject, expectError, expectStatus, REPRESENTATION, uniqueName,
 } from './lib.mjs';
+import { PASSWORD, loginRaw, setCookieLines, signup } from './session_lib.mjs';
 
 const KINDS = ['anon', 'user', 'api_key'];
 const SETTINGS = [...KINDS.map((k) => `task_api.rate_limit_${k}`), ...KINDS.map((k) => `task_api.rate_limit_${k}_burst`),
@@ -76,81 +82,87 @@ function limits(res) {
 // cheapest anonymous request that reaches the database.
 const BAD_SIGNUP = { email: 'not-an-email', password: 'short' };
 
-function expectLimits(res, kind, q, r) {
+// t is the seconds until the bucket is full again: at most the time its
+// burst - r spent requests take to refill at q a minute.
+function expectLimits(res, kind, q, r, burst = q) {
   const l = limits(res);
   assert.deepEqual({ kind: l.kind, q: l.q, w: l.w, r: l.r }, { kind, q, w: 60, r }, show(res));
-  assert.ok(l.t >= 1 && l.t <= 60, `t is the seconds until the bucket is full again: ${l.t}`);
+  const most = Math.ceil(((burst - r) * 60) / q);
+  assert.ok(l.t >= 1 && l.t <= most, `t is the seconds until the bucket is full again: ${l.t}, not in 1..${most}`);
   return l;
 }
 
-// 429 rate_limited, r=0, and a Retry-After no longer than one emission interval.
-function expectLimited(res, kind, q, maxRetry) {
+// 429 rate_limited, r=0, and a Retry-After no longer than one emission
+// interval and no longer than t.
+function expectLimited(res, kind, q, maxRetry, burst = q) {
   expectError(res, 429, 'rate_limited');
-  expectLimits(res, kind, q, 0);
+  const l = expectLimits(res, kind, q, 0, burst);
   const retry = res.headers.get('retry-after');
   assert.match(retry ?? '', /^\d+$/, `Retry-After: ${show(res)}`);
   assert.ok(Number(retry) >= 1 && Number(retry) <= maxRetry, `Retry-After ${retry} not in 1..${maxRetry}`);
+  assert.ok(Number(retry) <= l.t, `Retry-After ${retry} is within t=${l.t}`);
 }
 
 test('headers on GET, POST and errors raised later in the request; 429 with Retry-After on GET and POST, and the refused POST writes nothing', async () => {
   const u = await createUser();
   const project = await createProject(u.token); // before the limits change
-  await configure({ 'task_api.rate_limit_user': '6' });
+  await configure({ 'task_api.rate_limit_user': '1', 'task_api.rate_limit_user_burst': '6' });
 
   const get = await api('GET', '/projects', { token: u.token });
   expectStatus(get, 200);
-  expectLimits(get, 'user', 6, 5);
+  expectLimits(get, 'user', 1, 5, 6);
 
   const post = await api('POST', '/projects', { token: u.token, body: { name: uniqueName() }, headers: REPRESENTATION });
   expectStatus(post, 201);
-  expectLimits(post, 'user', 6, 4);
+  expectLimits(post, 'user', 1, 4, 6);
   assert.ok(post.headers.get('etag'), 'other response headers are kept (ETag)');
 
   // Errors raised after pre_request() carry the headers too: 422, 412, 404.
   expectError(await api('POST', '/tasks', { token: u.token, body: { title: ' ' } }), 422, 'validation_failed');
   const invalid = await api('POST', '/tasks', { token: u.token, body: { title: ' ' } });
   expectError(invalid, 422, 'validation_failed');
-  expectLimits(invalid, 'user', 6, 2);
+  expectLimits(invalid, 'user', 1, 2, 6);
   const stale = await api('PATCH', `/projects?id=eq.${project.id}`, {
     token: u.token, body: { name: 'x' }, headers: { 'If-Match': '"99"' },
   });
   expectError(stale, 412, 'precondition_failed');
-  expectLimits(stale, 'user', 6, 1);
+  expectLimits(stale, 'user', 1, 1, 6);
   const missing = await api('POST', '/rpc/restore_task', { token: u.token, body: { id: '01900000-0000-7000-8000-000000000000' } });
   expectError(missing, 404, 'not_found');
-  expectLimits(missing, 'user', 6, 0);
+  expectLimits(missing, 'user', 1, 0, 6);
 
-  // Empty: GET and POST are refused; 6 a minute is one every 10 s.
-  expectLimited(await api('GET', '/projects', { token: u.token }), 'user', 6, 10);
+  // Empty: GET and POST are refused; 1 a minute is one every 60 s.
+  expectLimited(await api('GET', '/projects', { token: u.token }), 'user', 1, 60, 6);
   const name = uniqueName('refused');
-  expectLimited(await api('POST', '/projects', { token: u.token, body: { name } }), 'user', 6, 10);
+  expectLimited(await api('POST', '/projects', { token: u.token, body: { name } }), 'user', 1, 60, 6);
   assert.equal(await psql("SELECT count(*) FROM task_api.projects WHERE name = :'name'", { name }), '0',
     'the refused POST wrote nothing');
   // The bucket as operators see it.
   const status = await psql("SELECT remaining || ' ' || quota || ' ' || tracked FROM task_api.rate_limit_status('user', :'id')",
     { id: u.id });
-  assert.equal(status, '0 6 true');
+  assert.equal(status, '0 1 true');
 });
 
 test('each user has a bucket of their own; a session cookie is charged to its user', async () => {
-  await configure({ 'task_api.rate_limit_user': '3' });
+  await configure({ 'task_api.rate_limit_user': '1', 'task_api.rate_limit_user_burst': '3' });
   const a = await createUser();
   const b = await createUser();
-  for (let r = 2; r >= 0; r--) expectLimits(await api('GET', '/projects', { token: a.token }), 'user', 3, r);
-  expectLimited(await api('GET', '/projects', { token: a.token }), 'user', 3, 20);
+  for (let r = 2; r >= 0; r--) expectLimits(await api('GET', '/projects', { token: a.token }), 'user', 1, r, 3);
+  expectLimited(await api('GET', '/projects', { token: a.token }), 'user', 1, 60, 3);
   // B is untouched by A.
   const other = await api('GET', '/projects', { token: b.token });
   expectStatus(other, 200);
-  expectLimits(other, 'user', 3, 2);
+  expectLimits(other, 'user', 1, 2, 3);
   // A browser of B's (the same user by session cookie) shares B's bucket.
   const byCookie = await api('GET', '/projects', { headers: { Cookie: `task_api_session=${b.token}` } });
   expectStatus(byCookie, 200);
-  expectLimits(byCookie, 'user', 3, 1);
+  expectLimits(byCookie, 'user', 1, 1, 3);
   // A's cookie is refused like A's bearer token.
-  expectLimited(await api('GET', '/projects', { headers: { Cookie: `task_api_session=${a.token}` } }), 'user', 3, 20);
+  expectLimited(await api('GET', '/projects', { headers: { Cookie: `task_api_session=${a.token}` } }), 'user', 1, 60, 3);
 });
 
 test('each API key has its own bucket, apart from its user', async () => {
+  await configure({});
   const u = await createUser();
   const keys = [];
   for (const name of ['one', 'two']) {
@@ -158,69 +170,134 @@ test('each API key has its own bucket, apart from its user', async () => {
     expectStatus(res, 201);
     keys.push(res.body.key);
   }
-  await configure({ 'task_api.rate_limit_api_key': '2', 'task_api.rate_limit_user': '5' });
+  await configure({
+    'task_api.rate_limit_api_key': '1', 'task_api.rate_limit_api_key_burst': '2',
+    'task_api.rate_limit_user': '1', 'task_api.rate_limit_user_burst': '5',
+  });
   const first = await api('GET', '/projects', { token: keys[0] });
   expectStatus(first, 200);
-  expectLimits(first, 'api_key', 2, 1);
+  expectLimits(first, 'api_key', 1, 1, 2);
   const post = await api('POST', '/projects', { token: keys[0], body: { name: uniqueName() } });
   expectStatus(post, 201);
-  expectLimits(post, 'api_key', 2, 0);
-  expectLimited(await api('GET', '/projects', { token: keys[0] }), 'api_key', 2, 30);
-  expectLimited(await api('POST', '/projects', { token: keys[0], body: { name: uniqueName() } }), 'api_key', 2, 30);
+  expectLimits(post, 'api_key', 1, 0, 2);
+  expectLimited(await api('GET', '/projects', { token: keys[0] }), 'api_key', 1, 60, 2);
+  expectLimited(await api('POST', '/projects', { token: keys[0], body: { name: uniqueName() } }), 'api_key', 1, 60, 2);
   // The other key and the user's own token have their own buckets.
-  expectLimits(await api('GET', '/projects', { token: keys[1] }), 'api_key', 2, 1);
-  expectLimits(await api('GET', '/projects', { token: u.token }), 'user', 5, 4);
+  expectLimits(await api('GET', '/projects', { token: keys[1] }), 'api_key', 1, 1, 2);
+  expectLimits(await api('GET', '/projects', { token: u.token }), 'user', 1, 4, 5);
 });
 
 test('anonymous callers share one bucket, whatever X-Forwarded-For says while it is not trusted; bad cookies are charged to it', async () => {
-  await configure({ 'task_api.rate_limit_anon': '4' });
+  await configure({ 'task_api.rate_limit_anon': '1', 'task_api.rate_limit_anon_burst': '4' });
   // An anonymous request that reaches the database and fails: a signup with a bad email (422).
   const first = await api('POST', '/rpc/signup', { body: BAD_SIGNUP, headers: { 'X-Forwarded-For': '203.0.113.1' } });
   expectError(first, 422, 'validation_failed');
-  expectLimits(first, 'anon', 4, 3);
+  expectLimits(first, 'anon', 1, 3, 4);
   const second = await api('POST', '/rpc/signup', { body: BAD_SIGNUP, headers: { 'X-Forwarded-For': '203.0.113.2' } });
-  expectLimits(second, 'anon', 4, 2);
+  expectLimits(second, 'anon', 1, 2, 4);
   // pre_request() refuses a forged session cookie (401): charged as anonymous.
   const forged = await api('GET', '/projects', { headers: { Cookie: 'task_api_session=not.a.jwt' } });
   expectError(forged, 401, 'unauthenticated');
-  expectLimits(forged, 'anon', 4, 1);
-  expectLimits(await api('POST', '/rpc/signup', { body: BAD_SIGNUP }), 'anon', 4, 0);
-  expectLimited(await api('POST', '/rpc/login', { body: { email: 'x@example.test', password: 'x' } }), 'anon', 4, 15);
-  expectLimited(await api('POST', '/rpc/signup', { body: BAD_SIGNUP, headers: { 'X-Forwarded-For': '198.51.100.9' } }), 'anon', 4, 15);
+  expectLimits(forged, 'anon', 1, 1, 4);
+  expectLimits(await api('POST', '/rpc/signup', { body: BAD_SIGNUP }), 'anon', 1, 0, 4);
+  expectLimited(await api('POST', '/rpc/login', { body: { email: 'x@example.test', password: 'x' } }), 'anon', 1, 60, 4);
+  expectLimited(await api('POST', '/rpc/signup', { body: BAD_SIGNUP, headers: { 'X-Forwarded-For': '198.51.100.9' } }), 'anon', 1, 60, 4);
   // Users are not anonymous: their own buckets still admit them.
   const u = await createUser();
   expectStatus(await api('GET', '/projects', { token: u.token }), 200);
 });
 
 test('with task_api.trust_forwarded_for on, each client address (first hop) has a bucket; garbage falls back to the shared one', async () => {
-  await configure({ 'task_api.rate_limit_anon': '2', 'task_api.trust_forwarded_for': 'on' });
+  await configure({ 'task_api.rate_limit_anon': '1', 'task_api.rate_limit_anon_burst': '2', 'task_api.trust_forwarded_for': 'on' });
   const from = (xff) => api('POST', '/rpc/signup', { body: BAD_SIGNUP, headers: { 'X-Forwarded-For': xff } });
-  expectLimits(await from('203.0.113.7'), 'anon', 2, 1);
+  expectLimits(await from('203.0.113.7'), 'anon', 1, 1, 2);
   // The first hop counts; a proxy chain after it does not.
-  expectLimits(await from('203.0.113.7, 10.0.0.1'), 'anon', 2, 0);
-  expectLimited(await from('203.0.113.7'), 'anon', 2, 30);
+  expectLimits(await from('203.0.113.7, 10.0.0.1'), 'anon', 1, 0, 2);
+  expectLimited(await from('203.0.113.7'), 'anon', 1, 60, 2);
   // The same address written as IPv4-mapped IPv6 is the same client.
-  expectLimited(await from('::ffff:203.0.113.7'), 'anon', 2, 30);
+  expectLimited(await from('::ffff:203.0.113.7'), 'anon', 1, 60, 2);
   // Another address has its own bucket; IPv6 clients are bucketed by /64.
-  expectLimits(await from('203.0.113.8'), 'anon', 2, 1);
-  expectLimits(await from('[2001:db8:1:2::1]:443'), 'anon', 2, 1);
-  expectLimits(await from('2001:db8:1:2:ffff::9'), 'anon', 2, 0);
-  expectLimits(await from('2001:db8:1:3::1'), 'anon', 2, 1);
+  expectLimits(await from('203.0.113.8'), 'anon', 1, 1, 2);
+  expectLimits(await from('[2001:db8:1:2::1]:443'), 'anon', 1, 1, 2);
+  expectLimits(await from('2001:db8:1:2:ffff::9'), 'anon', 1, 0, 2);
+  expectLimits(await from('2001:db8:1:3::1'), 'anon', 1, 1, 2);
   // Garbage and a missing header: the shared anonymous bucket.
-  expectLimits(await from('not-an-address'), 'anon', 2, 1);
-  expectLimits(await api('POST', '/rpc/signup', { body: BAD_SIGNUP }), 'anon', 2, 0);
-  expectLimited(await from('unknown, 203.0.113.9'), 'anon', 2, 30);
+  expectLimits(await from('not-an-address'), 'anon', 1, 1, 2);
+  expectLimits(await api('POST', '/rpc/signup', { body: BAD_SIGNUP }), 'anon', 1, 0, 2);
+  expectLimited(await from('unknown, 203.0.113.9'), 'anon', 1, 60, 2);
   assert.equal(await psql("SELECT remaining || ' ' || tracked FROM task_api.rate_limit_status('anon')"), '0 true');
   assert.equal(await psql("SELECT remaining FROM task_api.rate_limit_status('anon', '203.0.113.7')"), '0');
   assert.equal(await psql("SELECT tracked FROM task_api.rate_limit_status('anon', '203.0.113.9')"), 'f');
 });
 
-test('a changed limit takes effect on reload, without a restart; 0 turns a kind off', async () => {
+test('the RateLimit headers are merged with the other response headers: Set-Cookie on login, ETag on PATCH, Content-Range', async () => {
+  await configure({});
+  const s = await signup();
   const u = await createUser();
-  await configure({ 'task_api.rate_limit_user': '2' });
-  expectLimits(await api('GET', '/projects', { token: u.token }), 'user', 2, 1);
-  expectLimits(await api('GET', '/projects', { token: u.token }), 'user', 2, 0);
-  expectLimited(await api('GET', '/projects', { token: u.token }), 'user', 2, 30);
+  const project = await createProject(u.token);
+  await configure({
+    'task_api.rate_limit_anon': '1', 'task_api.rate_limit_anon_burst': '5',
+    'task_api.rate_limit_user': '1', 'task_api.rate_limit_user_burst': '5',
+  });
+  const login = await loginRaw({ email: s.email, password: PASSWORD });
+  expectStatus(login, 200);
+  expectLimits(login, 'anon', 1, 4, 5);
+  const cookies = setCookieLines(login).map((l) => l.split('=')[0]).sort();
+  assert.deepEqual(cookies, ['task_api_csrf', 'task_api_session'], 'both cookies are still set');
+  const patched = await api('PATCH', `/projects?id=eq.${project.id}`, { token: u.token, body: { name: uniqueName() }, headers: REPRESENTATION });
+  expectStatus(patched, 200);
+  expectLimits(patched, 'user', 1, 4, 5);
+  assert.match(patched.headers.get('etag') ?? '', /^"\d+"$/, 'the ETag is kept');
+  const counted = await api('GET', '/projects?limit=1', { token: u.token, headers: { Prefer: 'count=exact' } });
+  expectStatus(counted, 200);
+  expectLimits(counted, 'user', 1, 3, 5);
+  assert.match(counted.headers.get('content-range') ?? '', /^0-0\/\d+$/, 'PostgREST\'s own headers are kept');
+});
+
+test('X-Forwarded-For (trusted): spaces, ports, IPv6 forms, many hops and a huge header name the right bucket or fall back to the shared one', async () => {
+  await configure({ 'task_api.rate_limit_anon': '1', 'task_api.rate_limit_anon_burst': '20', 'task_api.trust_forwarded_for': 'on' });
+  const from = (xff) => api('POST', '/rpc/signup', { body: BAD_SIGNUP, headers: { 'X-Forwarded-For': xff } });
+  const remaining = async (xff) => {
+    const res = await from(xff);
+    expectError(res, 422, 'validation_failed');
+    return limits(res).r;
+  };
+  // One client, written five ways: one bucket counting down.
+  assert.deepEqual([
+    await remaining('198.51.100.20'),
+    await remaining('  198.51.100.20  ,10.0.0.1'),
+    await remaining('198.51.100.20:65535, 10.0.0.1, 10.0.0.2'),
+    await remaining(`198.51.100.20, ${Array.from({ length: 300 }, (_, i) => `10.0.${i >> 8}.${i & 255}`).join(', ')}`),
+    await remaining('[::ffff:198.51.100.20]:8080'),
+  ], [19, 18, 17, 16, 15]);
+  // IPv6 by /64: the interface part and the notation do not matter.
+  assert.deepEqual([
+    await remaining('2001:DB8:0:7::1'),
+    await remaining('[2001:db8::7:ffff:ffff:ffff:ffff]:443'),
+    await remaining('2001:db8:0:7:0:0:0:2, 2001:db8:0:8::1'),
+  ], [19, 18, 17]);
+  // Not an address in the first hop: the shared anonymous bucket, whatever
+  // follows (a port out of range, a zone, half a bracket, an empty hop,
+  // a huge first hop).
+  const shared = [
+    '198.51.100.20:65536', '198.51.100.20:', 'fe80::1%eth0', '[2001:db8::1', ', 198.51.100.20',
+    '198.51.100.20 198.51.100.21', `${'9'.repeat(6000)}, 198.51.100.20`, 'unknown',
+  ];
+  const got = [];
+  for (const x of shared) got.push(await remaining(x));
+  assert.deepEqual(got, shared.map((_, i) => 19 - i));
+  assert.equal(await psql("SELECT remaining FROM task_api.rate_limit_status('anon')"), String(20 - shared.length));
+  assert.equal(await psql("SELECT remaining FROM task_api.rate_limit_status('anon', '198.51.100.20')"), '15');
+  assert.equal(await psql("SELECT remaining FROM task_api.rate_limit_status('anon', '2001:db8:0:7::ab')"), '17');
+});
+
+test('a changed limit takes effect on reload, without a restart; 0 turns a kind off', async () => {
+  await configure({});
+  const u = await createUser();
+  await configure({ 'task_api.rate_limit_user': '1', 'task_api.rate_limit_user_burst': '2' });
+  expectLimits(await api('GET', '/projects', { token: u.token }), 'user', 1, 1, 2);
+  expectLimits(await api('GET', '/projects', { token: u.token }), 'user', 1, 0, 2);
+  expectLimited(await api('GET', '/projects', { token: u.token }), 'user', 1, 60, 2);
   // Raised by a reload to 600000 a minute (0.1 ms each), burst 5: the bucket
   // keeps its state, empty under the new limit, and refills at the new rate.
   await setAll({ 'task_api.rate_limit_user': '600000', 'task_api.rate_limit_user_burst': '5' });
