@@ -33,26 +33,14 @@ results="$ROOT/.task_api/bench-results.md"
 pidfile="$ROOT/.task_api/postgrest-$STATE.pid"
 DB=bench_idem
 
-"$ROOT/scripts/deps.sh"
-build_and_install
-dir=$(state_dir "$STATE")
-
+postgrest_stop "$pidfile"
+bench_cluster_create "$STATE" "$PG_PORT"
 cleanup() {
     postgrest_stop "$pidfile" || true
-    if [ -z "${TASK_API_KEEP_BENCH_CLUSTER:-}" ]; then
-        cluster_discard "$dir"
-        remove_state_dir "$STATE"
-        rm -f "$ROOT/.task_api/postgrest-$(basename "$dir").conf"
-    else
-        cluster_stop "$dir" || true
-    fi
+    rm -f "$ROOT/.task_api/postgrest-$(basename "$dir").conf"
+    bench_cluster_discard
 }
 trap cleanup EXIT
-
-rm -rf "$logdir" && mkdir -p "$logdir"
-postgrest_stop "$pidfile"
-cluster_recreate "$dir" "$PG_PORT"
-bench_tuning "$dir"
 cluster_start "$dir"
 database_setup "$dir" "$PG_PORT" "$DB"
 

@@ -23,6 +23,32 @@ CONF
     echo "include = 'bench.conf'" | as_pg tee -a "$1/data/postgresql.conf" >/dev/null
 }
 
+# bench_cluster_create STATE PORT: install what is missing, build and install
+# the extension, then a fresh cluster with bench_tuning in .task_api/STATE
+# listening on PORT (not started: the caller may add settings first, then
+# cluster_start "$dir").  Sets dir; empties $logdir.  On exit the cluster is
+# discarded, or only stopped with TASK_API_KEEP_BENCH_CLUSTER=1; a runner
+# with more to stop traps EXIT itself and calls bench_cluster_discard last.
+bench_cluster_create() {
+    BENCH_STATE=$1
+    "$ROOT/scripts/deps.sh"
+    build_and_install
+    dir=$(state_dir "$BENCH_STATE")
+    trap bench_cluster_discard EXIT
+    rm -rf "$logdir" && mkdir -p "$logdir"
+    cluster_recreate "$dir" "$2"
+    bench_tuning "$dir"
+}
+
+bench_cluster_discard() {
+    if [ -z "${TASK_API_KEEP_BENCH_CLUSTER:-}" ]; then
+        cluster_discard "$dir"
+        remove_state_dir "$BENCH_STATE"
+    else
+        cluster_stop "$dir" || true
+    fi
+}
+
 # bench_results ROWS APPEND RESULTS STANDALONE_FILE SCRIPT ROUNDS: with
 # APPEND=1 and an existing RESULTS table, add ROWS after its last row;
 # otherwise write a table of ROWS to STANDALONE_FILE.  Prints the file used.

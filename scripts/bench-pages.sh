@@ -35,23 +35,7 @@ logdir="$ROOT/.task_api/$STATE-logs"
 results="$ROOT/.task_api/bench-results.md"
 DB=bench_pages
 
-"$ROOT/scripts/deps.sh"
-build_and_install
-dir=$(state_dir "$STATE")
-
-cleanup() {
-    if [ -z "${TASK_API_KEEP_BENCH_CLUSTER:-}" ]; then
-        cluster_discard "$dir"
-        remove_state_dir "$STATE"
-    else
-        cluster_stop "$dir" || true
-    fi
-}
-trap cleanup EXIT
-
-rm -rf "$logdir" && mkdir -p "$logdir"
-cluster_recreate "$dir" "$PG_PORT"
-bench_tuning "$dir"
+bench_cluster_create "$STATE" "$PG_PORT"
 cluster_start "$dir"
 
 psql_db() { cluster_psql "$dir" "$PG_PORT" -d "$DB" "$@"; }

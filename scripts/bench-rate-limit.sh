@@ -40,25 +40,9 @@ STATE=bench-rate
 logdir="$ROOT/.task_api/$STATE-logs"
 results="$ROOT/.task_api/bench-results.md"
 
-"$ROOT/scripts/deps.sh"
-build_and_install
-dir=$(state_dir "$STATE")
-
-cleanup() {
-    if [ -z "${TASK_API_KEEP_BENCH_CLUSTER:-}" ]; then
-        cluster_discard "$dir"
-        remove_state_dir "$STATE"
-    else
-        cluster_stop "$dir" || true
-    fi
-}
-trap cleanup EXIT
-
 # A fresh cluster every run; limits high enough never to refuse (lib.sh), a
 # table with room for the 100k buckets, client addresses trusted.
-rm -rf "$logdir" && mkdir -p "$logdir"
-cluster_recreate "$dir" "$PG_PORT"
-bench_tuning "$dir"
+bench_cluster_create "$STATE" "$PG_PORT"
 as_pg tee "$dir/data/bench-rate.conf" >/dev/null <<CONF
 task_api.rate_limit_buckets = $CAPACITY
 task_api.trust_forwarded_for = on

@@ -35,24 +35,8 @@ results="$ROOT/.task_api/bench-results.md"
 DEL_DB=bench_trash_delete
 LIST_DB=bench_trash_list
 
-"$ROOT/scripts/deps.sh"
-build_and_install
-dir=$(state_dir "$STATE")
-
-cleanup() {
-    if [ -z "${TASK_API_KEEP_BENCH_CLUSTER:-}" ]; then
-        cluster_discard "$dir"
-        remove_state_dir "$STATE"
-    else
-        cluster_stop "$dir" || true
-    fi
-}
-trap cleanup EXIT
-
 # A fresh cluster every run, with checkpoints kept out of the timed statements.
-rm -rf "$logdir" && mkdir -p "$logdir"
-cluster_recreate "$dir" "$PG_PORT"
-bench_tuning "$dir"
+bench_cluster_create "$STATE" "$PG_PORT"
 cluster_start "$dir"
 
 psql_db() { # psql_db DB [psql args...]: superuser psql on the bench cluster
