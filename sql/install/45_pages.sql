@@ -46,7 +46,7 @@ CREATE INDEX tasks_search_idx ON @extschema@.tasks
 -- leakproof); tasks_page joins the ids back through api.tasks, so its
 -- policy applies to every row returned all the same.
 CREATE FUNCTION @extschema@.search_tasks(projects uuid[], q text) RETURNS SETOF uuid
-    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL RESTRICTED
     SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT t.id FROM @extschema@.tasks t
@@ -72,6 +72,12 @@ DECLARE
 BEGIN
     IF path IS NULL OR path !~ '^/[A-Za-z0-9/_.~-]*$' THEN
         path := default_path;
+    END IF;
+    -- The path goes into the header as it is: whichever one is used must be
+    -- a plain path, or a direct caller could put any URL or parameter there.
+    IF path IS NULL OR path !~ '^/[A-Za-z0-9/_.~-]*$' THEN
+        RAISE EXCEPTION 'page_link: "%" is not a plain absolute path', path
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
     FOR i IN 1 .. coalesce(array_length(args, 1), 0) / 2 LOOP
         IF args[2 * i] IS NOT NULL THEN
