@@ -3,7 +3,7 @@
 -- header, search_tasks() never returns another user's tasks whatever arrays
 -- it is given, and the page functions under RLS.
 BEGIN;
-SELECT plan(17);
+SELECT plan(18);
 \ir helpers/setup.psql
 
 -- Fixtures: P (alice owner, carol viewer) with tasks about rockets; Q (alice
@@ -66,6 +66,65 @@ SELECT is((SELECT count(*) FROM json_array_elements(api.tasks_page(q => 'rocket'
 SELECT tap.act_as(tap.id('carol'));
 SELECT is((SELECT count(*) FROM json_array_elements(api.tasks_page(q => 'rocket') -> 'data')), 2::bigint,
           'tasks_page() with q finds a viewer''s tasks');
+
+-- Every walk against an ORDER BY reference ----------------------------------------
+-- Carol is a viewer of P (it gets 31 more tasks) and owns S (12 tasks), so
+-- she walks two projects of uneven sizes; ties on every key (created_at in
+-- groups of four, one updated_at per statement, priority 0..4), a third of
+-- the due dates NULL, spread through the order.  Every sort, direction,
+-- page size 1..5, with and without project_id, status and q: the walk
+-- returns the reference order exactly (no duplicate, no gap).
+\o /dev/null
+SELECT tap.act_as_admin();
+SELECT tap.make_project('S', tap.id('carol'));
+INSERT INTO task_api.tasks (project_id, title, priority, due_date, status, created_by, created_at)
+SELECT CASE WHEN i <= 31 THEN tap.id('P') ELSE tap.id('S') END,
+       'walk ' || i || CASE WHEN i % 2 = 1 THEN ' odd' ELSE '' END, i % 5,
+       CASE WHEN i % 3 <> 0 THEN date '2026-05-01' + i % 4 END,
+       (ARRAY['todo', 'done']::task_api.task_status[])[1 + i % 2], tap.id('alice'),
+       timestamptz '2026-01-01 00:00:00+00' + (i / 4) * interval '1 second'
+  FROM generate_series(1, 43) i;
+\o
+SELECT tap.act_as(tap.id('carol'));
+CREATE FUNCTION pg_temp.walk_mismatches() RETURNS text[] LANGUAGE plpgsql AS $$
+DECLARE
+    s text; d text; ps int; pid uuid; st task_api.task_status; qq text;
+    j json; c text; got uuid[]; want uuid[]; bad text[] := '{}'; walks int := 0;
+BEGIN
+    FOREACH s IN ARRAY ARRAY['created_at', 'updated_at', 'due_date', 'priority'] LOOP
+     FOREACH d IN ARRAY ARRAY['asc', 'desc'] LOOP
+      FOR ps IN 1 .. 5 LOOP
+       FOR pid IN SELECT NULL::uuid UNION ALL SELECT tap.id('P') UNION ALL SELECT tap.id('S') LOOP
+        FOR st, qq IN VALUES (NULL::task_api.task_status, NULL::text), ('done', NULL), (NULL, 'odd') LOOP
+            got := '{}';
+            c := NULL;
+            LOOP
+                j := api.tasks_page(project_id => pid, status => st, q => qq, sort => s, direction => d,
+                                    page_size => ps, cursor => c);
+                got := got || ARRAY(SELECT (e ->> 'id')::uuid FROM json_array_elements(j -> 'data') e);
+                c := j ->> 'next_cursor';
+                EXIT WHEN c IS NULL OR cardinality(got) > 1000;
+            END LOOP;
+            EXECUTE format('SELECT coalesce(array_agg(id ORDER BY %I %s NULLS %s, id %s), ''{}'') FROM api.tasks
+                             WHERE ($1 IS NULL OR project_id = $1) AND ($2 IS NULL OR status = $2)
+                               AND ($3 IS NULL OR title LIKE ''%% '' || $3)',
+                           s, d, CASE d WHEN 'asc' THEN 'LAST' ELSE 'FIRST' END, d)
+                INTO want USING pid, st, qq;
+            walks := walks + 1;
+            IF got IS DISTINCT FROM want THEN
+                bad := bad || format('%s %s page_size %s project %s status %s q %s: %s rows, want %s',
+                                     s, d, ps, pid, st, qq, cardinality(got), cardinality(want));
+            END IF;
+        END LOOP;
+       END LOOP;
+      END LOOP;
+     END LOOP;
+    END LOOP;
+    RETURN bad || ARRAY[walks::text || ' walks'];
+END
+$$;
+SELECT is(pg_temp.walk_mismatches(), ARRAY['360 walks'],
+          'every walk (4 sorts x 2 directions x page sizes 1..5 x 3 project filters x no filter, status, q) returns the ORDER BY reference exactly');
 
 -- Function attributes --------------------------------------------------------------
 SELECT tap.act_as_admin();
