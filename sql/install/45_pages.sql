@@ -138,12 +138,27 @@ DECLARE
     projects uuid[];
     sql text := '';
     with_ text;
+    q_nodes integer;
     rows_ api.tasks[] := '{}';
     next_cursor text;
     has_more boolean := false;
     r record;
 BEGIN
     PERFORM @extschema@.check_page_args(sort_, ARRAY['created_at', 'updated_at', 'due_date', 'priority'], dir, n);
+    -- A q PostgreSQL cannot turn into a query (more than 32 nested NOTs,
+    -- "tsquery stack too small", an internal error: 500), or one so large
+    -- that matching it overflows the stack (413), is invalid_parameter.
+    IF q_norm IS NOT NULL THEN
+        BEGIN
+            q_nodes := numnode(websearch_to_tsquery('simple'::regconfig, q_norm));
+        EXCEPTION WHEN internal_error OR program_limit_exceeded OR statement_too_complex THEN
+            q_nodes := NULL;
+        END;
+        IF q_nodes IS NULL OR q_nodes > 1000 THEN
+            PERFORM @extschema@.raise_error('invalid_parameter', 'q is too complex',
+                'q makes a full-text query of more than 1000 terms and operators, or nests more than 32 NOTs.', NULL);
+        END IF;
+    END IF;
     -- What the cursor is bound to: the filters, the sort and the direction.
     fp := jsonb_build_array('api.tasks_page', project_id, status, assignee_id, q_norm, sort_, dir)::text;
 

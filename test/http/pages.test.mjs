@@ -336,3 +336,23 @@ test('odd cursors are 400, never 500: empty, padded, standard base64, percent-en
   const inUrl = await page('/rpc/tasks_page', alice.token, { cursor: huge });
   assert.ok(inUrl.status >= 400 && inUrl.status < 500, show(inUrl));
 });
+
+test('a q PostgreSQL cannot build or match is invalid_parameter (400), not 500 or 413; tsquery syntax, quotes and stop words are fine', async () => {
+  // More than 32 nested NOTs: "tsquery stack too small", an internal error.
+  expectError(await page('/rpc/tasks_page', alice.token, { q: '-'.repeat(40) + 'launch' }), 400, 'invalid_parameter');
+  // Tens of thousands of terms: matching them overflows the stack.
+  for (const q of ['launch '.repeat(20000), 'launch or '.repeat(20000) + 'x', '"a b" '.repeat(50000), 'launch or '.repeat(600) + 'x']) {
+    expectError(await api('POST', '/rpc/tasks_page', { token: alice.token, body: { q } }), 400, 'invalid_parameter');
+  }
+  // At the limits: 32 NOTs, and 1000 terms and operators.
+  expectStatus(await page('/rpc/tasks_page', alice.token, { q: '-'.repeat(32) + 'launch' }), 200);
+  expectStatus(await api('POST', '/rpc/tasks_page', { token: alice.token, body: { q: 'launch or '.repeat(499) + 'x' } }), 200);
+  const launch = await walk('/rpc/tasks_page', alice.token, { q: 'launch' });
+  assert.ok(launch.length > 0);
+  for (const q of ["launch & !rocket | (x <-> y)", '"unclosed launch', "'launch'", 'the and of launch', 'LAUNCH', 'launch -"rocket fuel"']) {
+    const rows = await walk('/rpc/tasks_page', alice.token, { q });
+    assert.ok(rows.every((t) => /launch/.test(t.title)), q);
+  }
+  assert.deepEqual(await walk('/rpc/tasks_page', alice.token, { q: 'x launch' }), [], 'every word must match');
+  assert.deepEqual(await walk('/rpc/tasks_page', alice.token, { q: 'ünïcødé 🚀' }), []);
+});
