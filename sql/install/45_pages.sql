@@ -46,7 +46,7 @@ CREATE INDEX tasks_search_idx ON @extschema@.tasks
 -- leakproof); tasks_page joins the ids back through api.tasks, so its
 -- policy applies to every row returned all the same.
 CREATE FUNCTION @extschema@.search_tasks(projects uuid[], q text) RETURNS SETOF uuid
-    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL SAFE
+    LANGUAGE sql STABLE SECURITY DEFINER PARALLEL RESTRICTED
     SET search_path = pg_catalog, pg_temp
 AS $$
     SELECT t.id FROM @extschema@.tasks t
@@ -72,6 +72,12 @@ DECLARE
 BEGIN
     IF path IS NULL OR path !~ '^/[A-Za-z0-9/_.~-]*$' THEN
         path := default_path;
+    END IF;
+    -- The path goes into the header as it is: whichever one is used must be
+    -- a plain path, or a direct caller could put any URL or parameter there.
+    IF path IS NULL OR path !~ '^/[A-Za-z0-9/_.~-]*$' THEN
+        RAISE EXCEPTION 'page_link: "%" is not a plain absolute path', path
+            USING ERRCODE = 'invalid_parameter_value';
     END IF;
     FOR i IN 1 .. coalesce(array_length(args, 1), 0) / 2 LOOP
         IF args[2 * i] IS NOT NULL THEN
@@ -132,12 +138,27 @@ DECLARE
     projects uuid[];
     sql text := '';
     with_ text;
+    q_nodes integer;
     rows_ api.tasks[] := '{}';
     next_cursor text;
     has_more boolean := false;
     r record;
 BEGIN
     PERFORM @extschema@.check_page_args(sort_, ARRAY['created_at', 'updated_at', 'due_date', 'priority'], dir, n);
+    -- A q PostgreSQL cannot turn into a query (more than 32 nested NOTs,
+    -- "tsquery stack too small", an internal error: 500), or one so large
+    -- that matching it overflows the stack (413), is invalid_parameter.
+    IF q_norm IS NOT NULL THEN
+        BEGIN
+            q_nodes := numnode(websearch_to_tsquery('simple'::regconfig, q_norm));
+        EXCEPTION WHEN internal_error OR program_limit_exceeded OR statement_too_complex THEN
+            q_nodes := NULL;
+        END;
+        IF q_nodes IS NULL OR q_nodes > 1000 THEN
+            PERFORM @extschema@.raise_error('invalid_parameter', 'q is too complex',
+                'q makes a full-text query of more than 1000 terms and operators, or nests more than 32 NOTs.', NULL);
+        END IF;
+    END IF;
     -- What the cursor is bound to: the filters, the sort and the direction.
     fp := jsonb_build_array('api.tasks_page', project_id, status, assignee_id, q_norm, sort_, dir)::text;
 

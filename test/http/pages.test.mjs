@@ -264,3 +264,95 @@ test('POST /rpc/tasks_page works too, and a write in the same walk is seen if it
   assert.equal(next.data.length, 13, 'the 12 after the first page and the new task');
   assert.equal(next.data.at(-1).title, 'late arrival');
 });
+
+// Follow Link rel="next" from a first response to the end; the rows of every page.
+async function followLinks(first, token) {
+  const rows = [];
+  let res = first;
+  for (let i = 0; i < 1000; i++) {
+    const body = expectStatus(res, 200);
+    rows.push(...body.data);
+    const link = res.headers.get('link');
+    if (!body.has_more) {
+      assert.equal(link, null, show(res));
+      return rows;
+    }
+    const m = /^<(\/rpc\/[a-z_]+\?[A-Za-z0-9%._~=&-]+)>; rel="next"$/.exec(link);
+    assert.ok(m, `Link is <path?query>; rel="next" with only unreserved or percent-encoded bytes: ${link}`);
+    res = await api('GET', m[1], { token });
+  }
+  throw new Error('the walk did not end');
+}
+
+test('the Link header is followable to the end with every argument, q with spaces, &, #, +, %, quotes and unicode', async () => {
+  const q = '  rocket%  or "launch" or é#&+ ';
+  for (const args of [
+    { project_id: p1.id, assignee_id: alice.id, q, sort: 'due_date', direction: 'asc', page_size: 2 },
+    { status: 'todo', q, sort: 'priority', page_size: 1 },
+    { q: 'fuel & #engines', sort: 'updated_at', direction: 'asc', page_size: 3 },
+    { sort: 'due_date', direction: 'desc', page_size: 4 },
+  ]) {
+    const first = await page('/rpc/tasks_page', alice.token, args);
+    const viaLinks = await followLinks(first, alice.token);
+    const viaCursors = await walk('/rpc/tasks_page', alice.token, args, [args.page_size]);
+    assert.ok(viaLinks.length > args.page_size, `more than one page: ${JSON.stringify(args)}`);
+    assert.deepEqual(viaLinks, viaCursors, JSON.stringify(args));
+    assert.equal(new Set(viaLinks.map((t) => t.id)).size, viaLinks.length, 'no task twice');
+  }
+  // A walk started with POST continues with GET through its Link.
+  const posted = await api('POST', '/rpc/tasks_page', { token: alice.token, body: { q, page_size: 2, direction: 'asc' } });
+  assert.deepEqual(await followLinks(posted, alice.token),
+    await walk('/rpc/tasks_page', alice.token, { q, direction: 'asc' }, [2]));
+  assert.ok(posted.body.data.length === 2);
+  const projects = await page('/rpc/projects_page', alice.token, { sort: 'updated_at', direction: 'asc', page_size: 1 });
+  assert.deepEqual(await followLinks(projects, alice.token),
+    await walk('/rpc/projects_page', alice.token, { sort: 'updated_at', direction: 'asc' }, [1]));
+});
+
+test('repeated arguments: PostgREST uses the last one, and the Link repeats what was used', async () => {
+  const res = await api('GET', `/rpc/tasks_page?project_id=${p2.id}&page_size=2&page_size=3&sort=created_at&sort=priority`, { token: alice.token });
+  const body = expectStatus(res, 200);
+  assert.equal(body.data.length, 3);
+  const url = new URL(/^<([^>]+)>/.exec(res.headers.get('link'))[1], BASE_URL);
+  assert.equal(url.searchParams.get('page_size'), '3');
+  assert.equal(url.searchParams.get('sort'), 'priority');
+  assert.deepEqual(body.data, await list(`/tasks?project_id=eq.${p2.id}&order=priority.desc,id.desc&limit=3`, alice.token));
+});
+
+test('odd cursors are 400, never 500: empty, padded, standard base64, percent-encoded junk, 100 KB', async () => {
+  const c = expectStatus(await page('/rpc/tasks_page', alice.token, { project_id: p1.id, page_size: 3 }), 200).next_cursor;
+  const std = c.replace(/-/g, '+').replace(/_/g, '/');
+  for (const bad of ['', '=', c + '=', c + '==', `${c.slice(0, -2)}%%`, '%00', ' ' + c, c + ' ', c + '\n', '+/+/', c.replace(/.$/, '.')]
+    .concat(std !== c ? [std] : [])) {
+    expectError(await page('/rpc/tasks_page', alice.token, { project_id: p1.id, cursor: bad }), 400, 'invalid_cursor');
+  }
+  // Raw (not re-encoded) junk in the query string.
+  const raw = await api('GET', `/rpc/tasks_page?project_id=${p1.id}&cursor=%25%25%2B%2F%3D`, { token: alice.token });
+  expectError(raw, 400, 'invalid_cursor');
+  // 100 KB: in the body it reaches the database and is refused by length; in
+  // the URL the HTTP server refuses it first, but with a 4xx all the same.
+  const huge = 'A'.repeat(100 * 1024);
+  expectError(await api('POST', '/rpc/tasks_page', { token: alice.token, body: { cursor: huge } }), 400, 'invalid_cursor');
+  const inUrl = await page('/rpc/tasks_page', alice.token, { cursor: huge });
+  assert.ok(inUrl.status >= 400 && inUrl.status < 500, show(inUrl));
+});
+
+test('a q PostgreSQL cannot build or match is invalid_parameter (400), not 500 or 413; tsquery syntax, quotes and stop words are fine', async () => {
+  // More than 32 nested NOTs: "tsquery stack too small", an internal error.
+  expectError(await page('/rpc/tasks_page', alice.token, { q: '-'.repeat(40) + 'launch' }), 400, 'invalid_parameter');
+  // Tens of thousands of terms: matching them overflows the stack.
+  for (const q of ['launch '.repeat(20000), 'launch or '.repeat(20000) + 'x', '"a b" '.repeat(50000), 'launch or '.repeat(600) + 'x']) {
+    expectError(await api('POST', '/rpc/tasks_page', { token: alice.token, body: { q } }), 400, 'invalid_parameter');
+  }
+  // At the limits: 32 NOTs, and 1000 terms and operators.
+  expectStatus(await page('/rpc/tasks_page', alice.token, { q: '-'.repeat(32) + 'launch' }), 200);
+  expectStatus(await api('POST', '/rpc/tasks_page', { token: alice.token, body: { q: 'launch or '.repeat(499) + 'x' } }), 200);
+  const launch = await walk('/rpc/tasks_page', alice.token, { q: 'launch' });
+  assert.ok(launch.length > 0);
+  for (const q of ["launch & !rocket | (x <-> y)", '"unclosed launch', "'launch'", 'the and of launch', 'LAUNCH', 'launch -"rocket fuel"']) {
+    const rows = await walk('/rpc/tasks_page', alice.token, { q });
+    assert.ok(rows.every((t) => /launch/.test(t.title)), q);
+  }
+  assert.deepEqual(await walk('/rpc/tasks_page', alice.token, { q: 'x launch' }), [], 'every word must match');
+  assert.deepEqual(await walk('/rpc/tasks_page', alice.token, { q: 'ünïcødé 🚀' }), []);
+});
