@@ -26,7 +26,8 @@ pidfile="$ROOT/.task_api/postgrest-test-$PG_PORT.pid"
 
 cleanup() {
     postgrest_stop "$pidfile" || true
-    as_root cp "$dir/postgres.log" "$logdir/postgres.log" 2>/dev/null || true
+    # Read as root (the server's file may be private), written as the caller.
+    as_root cat "$dir/postgres.log" 2>/dev/null > "$logdir/postgres.log" || true
     if [ -z "${TASK_API_KEEP_TEST_CLUSTER:-}" ]; then
         cluster_discard "$dir"
         remove_state_dir "test-$PG_PORT"
