@@ -30,7 +30,8 @@
  * memory, the first event id its current transaction drew (a "pending"
  * marker is stored before the id is drawn) and clears it only after the
  * transaction's commit is visible to new snapshots.  events_claim_bound()
- * reads the sequence's last value L and then every published id; ids below
+ * reads the sequence's last value L and then every id published in its
+ * database (each database has its own sequence); ids below
  * min(L + 1, smallest published id) belong to transactions that have all
  * ended, and no transaction can still add an id below that bound.  The
  * caller (claim_events) then takes a fresh snapshot and hands out only
@@ -95,10 +96,22 @@ enum
 #define PENDING_WAIT_US 50
 #define PENDING_WAIT_TRIES 200
 
+/*
+ * One slot per backend: the first event id of its current transaction and
+ * the database it writes in (a backend never changes database).  Ids of
+ * different databases come from different sequences: a claimer considers
+ * only the slots of its own database.
+ */
+typedef struct EventsSlot
+{
+	pg_atomic_uint64 first_id;
+	pg_atomic_uint32 dbid;
+} EventsSlot;
+
 typedef struct EventsShared
 {
 	int			nslots;
-	pg_atomic_uint64 first_id[FLEXIBLE_ARRAY_MEMBER];
+	EventsSlot	slot[FLEXIBLE_ARRAY_MEMBER];
 } EventsShared;
 
 static EventsShared *events_shared = NULL;
@@ -112,8 +125,8 @@ static bool exit_registered = false;
 static Size
 events_shmem_size(void)
 {
-	return add_size(offsetof(EventsShared, first_id),
-					mul_size(MaxBackends, sizeof(pg_atomic_uint64)));
+	return add_size(offsetof(EventsShared, slot),
+					mul_size(MaxBackends, sizeof(EventsSlot)));
 }
 
 /* Ask for the slots' shared memory (PG15: from shmem_request_hook). */
@@ -139,18 +152,30 @@ events_shmem_startup(void)
 	{
 		events_shared->nslots = MaxBackends;
 		for (int i = 0; i < MaxBackends; i++)
-			pg_atomic_init_u64(&events_shared->first_id[i], SLOT_EMPTY);
+		{
+			pg_atomic_init_u64(&events_shared->slot[i].first_id, SLOT_EMPTY);
+			pg_atomic_init_u32(&events_shared->slot[i].dbid, InvalidOid);
+		}
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
 
 /* This backend's slot, or NULL without shared memory. */
-static pg_atomic_uint64 *
-my_slot(void)
+static EventsSlot *
+my_events_slot(void)
 {
 	if (events_shared == NULL || MyBackendId <= 0 || MyBackendId > events_shared->nslots)
 		return NULL;
-	return &events_shared->first_id[MyBackendId - 1];
+	return &events_shared->slot[MyBackendId - 1];
+}
+
+/* Its first-id field, or NULL. */
+static pg_atomic_uint64 *
+my_slot(void)
+{
+	EventsSlot *slot = my_events_slot();
+
+	return slot != NULL ? &slot->first_id : NULL;
 }
 
 /*
@@ -279,6 +304,9 @@ next_event_id(Oid seq)
 		before_shmem_exit(events_exit, (Datum) 0);
 		exit_registered = true;
 	}
+	/* The database first, so a claimer that sees the id sees it too. */
+	pg_atomic_write_u32(&my_events_slot()->dbid, MyDatabaseId);
+	pg_write_barrier();
 	pg_atomic_write_u64(slot, SLOT_PENDING);
 	published = true;
 	pg_memory_barrier();
@@ -703,13 +731,19 @@ task_api_events_claim_bound(PG_FUNCTION_ARGS)
 	pg_memory_barrier();
 	for (int i = 0; i < events_shared->nslots; i++)
 	{
-		uint64		v = pg_atomic_read_u64(&events_shared->first_id[i]);
+		uint64		v = pg_atomic_read_u64(&events_shared->slot[i].first_id);
 
+		if (v == SLOT_EMPTY)
+			continue;
+		/* Written before the id: another database's writer is no concern. */
+		pg_read_barrier();
+		if (pg_atomic_read_u32(&events_shared->slot[i].dbid) != MyDatabaseId)
+			continue;
 		for (int tries = 0; v == SLOT_PENDING && tries < PENDING_WAIT_TRIES; tries++)
 		{
 			CHECK_FOR_INTERRUPTS();
 			pg_usleep(PENDING_WAIT_US);
-			v = pg_atomic_read_u64(&events_shared->first_id[i]);
+			v = pg_atomic_read_u64(&events_shared->slot[i].first_id);
 		}
 		if (v == SLOT_PENDING)
 		{
