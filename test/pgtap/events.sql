@@ -3,7 +3,7 @@
 -- per role; claim_events()/ack_events() rules and rights; the generic
 -- record_event() trigger on a user table.
 BEGIN;
-SELECT plan(81);
+SELECT plan(84);
 \ir helpers/setup.psql
 
 \o /dev/null
@@ -326,6 +326,23 @@ SELECT throws_ok($$INSERT INTO tap.notes VALUES ('e0000000-0000-4000-8000-000000
 ALTER TABLE task_api.events DROP COLUMN tap_extra;
 SELECT lives_ok($$INSERT INTO tap.notes VALUES ('e0000000-0000-4000-8000-000000000006', tap.id('Q'), 'x', 1)$$,
                 'a dropped column of task_api.events is skipped');
+ALTER TABLE task_api.events RENAME COLUMN changes TO diff;
+SELECT throws_ok($$INSERT INTO tap.notes VALUES ('e0000000-0000-4000-8000-000000000007', tap.id('Q'), 'x', 1)$$,
+                 '55000', NULL, 'task_api.events with a column renamed is refused (55000)');
+ALTER TABLE task_api.events RENAME COLUMN diff TO changes;
+SAVEPOINT no_changes;
+ALTER EXTENSION task_api DROP VIEW api.task_events;
+DROP VIEW api.task_events;
+ALTER TABLE task_api.events DROP COLUMN changes;
+SELECT throws_ok($$INSERT INTO tap.notes VALUES ('e0000000-0000-4000-8000-000000000008', tap.id('Q'), 'x', 1)$$,
+                 '55000', NULL, 'task_api.events missing a column is refused (55000)');
+ROLLBACK TO SAVEPOINT no_changes;
+ALTER TABLE task_api.events RENAME TO events_real;
+CREATE VIEW task_api.events AS SELECT * FROM task_api.events_real;
+SELECT throws_ok($$INSERT INTO tap.notes VALUES ('e0000000-0000-4000-8000-000000000009', tap.id('Q'), 'x', 1)$$,
+                 '42809', NULL, 'a task_api.events that is not a plain table is refused (42809)');
+DROP VIEW task_api.events;
+ALTER TABLE task_api.events_real RENAME TO events;
 
 -- Isolation level: the bound needs a fresh snapshot.
 SELECT throws_ok($$SELECT * FROM task_api.claim_events('tap', 1)$$, '0A000', NULL, 'claim_events() outside READ COMMITTED is refused (0A000)')
