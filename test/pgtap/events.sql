@@ -3,7 +3,7 @@
 -- per role; claim_events()/ack_events() rules and rights; the generic
 -- record_event() trigger on a user table.
 BEGIN;
-SELECT plan(84);
+SELECT plan(85);
 \ir helpers/setup.psql
 
 \o /dev/null
@@ -319,7 +319,10 @@ DROP INDEX task_api.tap_events_body;
 ALTER SEQUENCE task_api.events_id_seq CACHE 5;
 SELECT throws_ok($$INSERT INTO tap.notes VALUES ('e0000000-0000-4000-8000-000000000004', tap.id('Q'), 'x', 1)$$,
                  '55000', NULL, 'an event id sequence with CACHE > 1 (ids out of order across backends) is refused (55000)');
-ALTER SEQUENCE task_api.events_id_seq CACHE 1;
+ALTER SEQUENCE task_api.events_id_seq CACHE 1 INCREMENT -1 MINVALUE 1;
+SELECT throws_ok($$INSERT INTO tap.notes VALUES ('e0000000-0000-4000-8000-00000000000a', tap.id('Q'), 'x', 1)$$,
+                 '55000', NULL, 'and so is one counting down (55000)');
+ALTER SEQUENCE task_api.events_id_seq INCREMENT 1;
 ALTER TABLE task_api.events ADD COLUMN tap_extra int;
 SELECT throws_ok($$INSERT INTO tap.notes VALUES ('e0000000-0000-4000-8000-000000000005', tap.id('Q'), 'x', 1)$$,
                  '55000', NULL, 'task_api.events with a column the library does not write is refused (55000)');
