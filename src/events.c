@@ -245,7 +245,6 @@ events_sequence(void)
 {
 	Oid			nsp = get_namespace_oid("task_api", false);
 	Oid			seq = get_relname_relid("events_id_seq", nsp);
-
 	HeapTuple	tup;
 	int64		cache,
 				increment;
