@@ -13,8 +13,15 @@
  * An update records only the columns that changed, with old and new values;
  * an update that changed nothing but the unrecorded columns (the stamps
  * updated_at and version) records nothing.  The row is built here and
- * stored directly (heap and indexes, no executor, no SPI): nothing but this
- * trigger writes events, so no API role needs any right on the table.
+ * stored through the executor's single-row path (ExecSimpleRelationInsert,
+ * what logical replication's apply worker uses): the table's CHECK and NOT
+ * NULL constraints are checked, every index is maintained (expression,
+ * partial and deferred unique ones included) and triggers on the events
+ * table fire; no plan, no SPI.  Nothing but this trigger writes events, so
+ * no API role has any right on the table: the row is written without
+ * privilege checks and without row-level security (events has no INSERT
+ * policy on purpose), and the id is drawn from the sequence without
+ * checking the invoking role's USAGE on it.
  *
  * Ordering.  Event ids come from a sequence when the row is written, not
  * when its transaction commits, so a transaction holding id 5 may commit
@@ -23,7 +30,8 @@
  * memory, the first event id its current transaction drew (a "pending"
  * marker is stored before the id is drawn) and clears it only after the
  * transaction's commit is visible to new snapshots.  events_claim_bound()
- * reads the sequence's last value L and then every published id; ids below
+ * reads the sequence's last value L and then every id published in its
+ * database (each database has its own sequence); ids below
  * min(L + 1, smallest published id) belong to transactions that have all
  * ended, and no transaction can still add an id below that bound.  The
  * caller (claim_events) then takes a fresh snapshot and hands out only
@@ -34,12 +42,13 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "access/table.h"
-#include "catalog/indexing.h"
 #include "catalog/namespace.h"
+#include "catalog/pg_sequence.h"
 #include "catalog/pg_type.h"
 #include "commands/async.h"
 #include "commands/sequence.h"
 #include "commands/trigger.h"
+#include "executor/executor.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
@@ -58,6 +67,7 @@
 #include "utils/xid8.h"
 #include "utils/lsyscache.h"
 #include "utils/rel.h"
+#include "utils/syscache.h"
 #include "utils/uuid.h"
 
 #include "events.h"
@@ -86,10 +96,22 @@ enum
 #define PENDING_WAIT_US 50
 #define PENDING_WAIT_TRIES 200
 
+/*
+ * One slot per backend: the first event id of its current transaction and
+ * the database it writes in (a backend never changes database).  Ids of
+ * different databases come from different sequences: a claimer considers
+ * only the slots of its own database.
+ */
+typedef struct EventsSlot
+{
+	pg_atomic_uint64 first_id;
+	pg_atomic_uint32 dbid;
+} EventsSlot;
+
 typedef struct EventsShared
 {
 	int			nslots;
-	pg_atomic_uint64 first_id[FLEXIBLE_ARRAY_MEMBER];
+	EventsSlot	slot[FLEXIBLE_ARRAY_MEMBER];
 } EventsShared;
 
 static EventsShared *events_shared = NULL;
@@ -103,8 +125,8 @@ static bool exit_registered = false;
 static Size
 events_shmem_size(void)
 {
-	return add_size(offsetof(EventsShared, first_id),
-					mul_size(MaxBackends, sizeof(pg_atomic_uint64)));
+	return add_size(offsetof(EventsShared, slot),
+					mul_size(MaxBackends, sizeof(EventsSlot)));
 }
 
 /* Ask for the slots' shared memory (PG15: from shmem_request_hook). */
@@ -130,18 +152,30 @@ events_shmem_startup(void)
 	{
 		events_shared->nslots = MaxBackends;
 		for (int i = 0; i < MaxBackends; i++)
-			pg_atomic_init_u64(&events_shared->first_id[i], SLOT_EMPTY);
+		{
+			pg_atomic_init_u64(&events_shared->slot[i].first_id, SLOT_EMPTY);
+			pg_atomic_init_u32(&events_shared->slot[i].dbid, InvalidOid);
+		}
 	}
 	LWLockRelease(AddinShmemInitLock);
 }
 
 /* This backend's slot, or NULL without shared memory. */
-static pg_atomic_uint64 *
-my_slot(void)
+static EventsSlot *
+my_events_slot(void)
 {
 	if (events_shared == NULL || MyBackendId <= 0 || MyBackendId > events_shared->nslots)
 		return NULL;
-	return &events_shared->first_id[MyBackendId - 1];
+	return &events_shared->slot[MyBackendId - 1];
+}
+
+/* Its first-id field, or NULL. */
+static pg_atomic_uint64 *
+my_slot(void)
+{
+	EventsSlot *slot = my_events_slot();
+
+	return slot != NULL ? &slot->first_id : NULL;
 }
 
 /*
@@ -211,9 +245,31 @@ events_sequence(void)
 {
 	Oid			nsp = get_namespace_oid("task_api", false);
 	Oid			seq = get_relname_relid("events_id_seq", nsp);
+	HeapTuple	tup;
+	int64		cache,
+				increment;
 
 	if (!OidIsValid(seq))
 		elog(ERROR, "task_api.events_id_seq does not exist");
+
+	/*
+	 * The claim bound holds only if every id is drawn from the shared
+	 * sequence at the moment it is used: with CACHE > 1 a backend takes ids
+	 * from a private cache, below the sequence's last value, without the
+	 * claimer being able to see it.  Refuse rather than lose events.
+	 */
+	tup = SearchSysCache1(SEQRELID, ObjectIdGetDatum(seq));
+	if (!HeapTupleIsValid(tup))
+		elog(ERROR, "cache lookup failed for sequence %u", seq);
+	cache = ((Form_pg_sequence) GETSTRUCT(tup))->seqcache;
+	increment = ((Form_pg_sequence) GETSTRUCT(tup))->seqincrement;
+	ReleaseSysCache(tup);
+	if (cache != 1 || increment <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("task_api.events_id_seq must have CACHE 1 and a positive INCREMENT"),
+				 errdetail("It has CACHE " INT64_FORMAT " and INCREMENT " INT64_FORMAT ".", cache, increment),
+				 errhint("ALTER SEQUENCE task_api.events_id_seq CACHE 1 INCREMENT 1; event ids must be drawn in order for claim_events() to hand them out in order.")));
 	return seq;
 }
 
@@ -247,6 +303,9 @@ next_event_id(Oid seq)
 		before_shmem_exit(events_exit, (Datum) 0);
 		exit_registered = true;
 	}
+	/* The database first, so a claimer that sees the id sees it too. */
+	pg_atomic_write_u32(&my_events_slot()->dbid, MyDatabaseId);
+	pg_write_barrier();
 	pg_atomic_write_u64(slot, SLOT_PENDING);
 	published = true;
 	pg_memory_barrier();
@@ -388,6 +447,95 @@ uuid_column(Relation rel, Trigger *trigger, const char *colname)
 	return attnum;
 }
 
+/* The columns of task_api.events, in order, as store_event() fills them. */
+static const struct
+{
+	const char *name;
+	Oid			type;
+}			events_columns[Natts_events] = {
+	{"id", INT8OID}, {"occurred_at", TIMESTAMPTZOID}, {"xact_id", XID8OID},
+	{"actor_id", UUIDOID}, {"resource_type", TEXTOID}, {"resource_id", UUIDOID},
+	{"project_id", UUIDOID}, {"action", TEXTOID}, {"changes", JSONBOID}
+};
+
+/*
+ * Insert one row into task_api.events as the executor would for an INSERT
+ * (constraints, every index, the table's own triggers), but without a plan,
+ * privilege checks or row-level security.  values/nulls are in the order of
+ * events_columns; dropped columns are skipped.  A table that has other
+ * columns (the executor path computes no defaults) or is not a plain table
+ * is refused.
+ */
+static void
+store_event(Relation events, Datum *values, bool *nulls)
+{
+	TupleDesc	desc = RelationGetDescr(events);
+	EState	   *estate;
+	RangeTblEntry *rte;
+	ResultRelInfo *rri;
+	TupleTableSlot *slot;
+	int			k = 0;
+
+	if (events->rd_rel->relkind != RELKIND_RELATION)
+		ereport(ERROR,
+				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
+				 errmsg("task_api.events must be a plain table")));
+
+	estate = CreateExecutorState();
+	slot = ExecInitExtraTupleSlot(estate, desc, &TTSOpsVirtual);
+	ExecClearTuple(slot);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped)
+		{
+			slot->tts_values[i] = (Datum) 0;
+			slot->tts_isnull[i] = true;
+			continue;
+		}
+		if (k == Natts_events || att->atttypid != events_columns[k].type ||
+			strcmp(NameStr(att->attname), events_columns[k].name) != 0)
+			ereport(ERROR,
+					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+					 errmsg("task_api.events does not have the columns this library writes"),
+					 errdetail("Column \"%s\" is not expected there.", NameStr(att->attname)),
+					 errhint("The columns are id, occurred_at, xact_id, actor_id, resource_type, resource_id, project_id, action, changes.")));
+		slot->tts_values[i] = values[k];
+		slot->tts_isnull[i] = nulls[k];
+		k++;
+	}
+	if (k != Natts_events)
+		ereport(ERROR,
+				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
+				 errmsg("task_api.events does not have the columns this library writes"),
+				 errdetail("Column \"%s\" is missing.", events_columns[k].name)));
+	ExecStoreVirtualTuple(slot);
+
+	rte = makeNode(RangeTblEntry);
+	rte->rtekind = RTE_RELATION;
+	rte->relid = RelationGetRelid(events);
+	rte->relkind = events->rd_rel->relkind;
+	rte->rellockmode = RowExclusiveLock;
+	ExecInitRangeTable(estate, list_make1(rte));
+	rri = makeNode(ResultRelInfo);
+	InitResultRelInfo(rri, events, 1, NULL, 0);
+	/* So that the AFTER triggers queued below find it (no second open). */
+	estate->es_opened_result_relations = list_make1(rri);
+	estate->es_output_cid = GetCurrentCommandId(true);
+	ExecOpenIndices(rri, false);
+	AfterTriggerBeginQuery();
+
+	ExecSimpleRelationInsert(rri, estate, slot);
+
+	/* Fire the AFTER triggers of events, if anyone created some. */
+	AfterTriggerEndQuery(estate);
+	/* Closes the indexes and any relation the triggers opened. */
+	ExecCloseResultRelations(estate);
+	ExecResetTupleTable(estate->es_tupleTable, false);
+	FreeExecutorState(estate);
+}
+
 PG_FUNCTION_INFO_V1(task_api_record_event);
 
 /* Append the event of one row change to task_api.events and queue its NOTIFY. */
@@ -414,7 +562,6 @@ task_api_record_event(PG_FUNCTION_ARGS)
 	pg_uuid_t	me;
 	Jsonb	   *changes;
 	Relation	events;
-	HeapTuple	event;
 	int64		event_id;
 	char		payload[32];
 
@@ -543,10 +690,7 @@ task_api_record_event(PG_FUNCTION_ARGS)
 	values[Anum_events_changes - 1] = JsonbPGetDatum(changes);
 
 	events = table_open(events_table(), RowExclusiveLock);
-	if (RelationGetDescr(events)->natts != Natts_events)
-		elog(ERROR, "task_api.events does not have the columns this library writes");
-	event = heap_form_tuple(RelationGetDescr(events), values, nulls);
-	CatalogTupleInsert(events, event);
+	store_event(events, values, nulls);
 	table_close(events, RowExclusiveLock);
 
 	snprintf(payload, sizeof(payload), INT64_FORMAT, event_id);
@@ -586,13 +730,19 @@ task_api_events_claim_bound(PG_FUNCTION_ARGS)
 	pg_memory_barrier();
 	for (int i = 0; i < events_shared->nslots; i++)
 	{
-		uint64		v = pg_atomic_read_u64(&events_shared->first_id[i]);
+		uint64		v = pg_atomic_read_u64(&events_shared->slot[i].first_id);
 
+		if (v == SLOT_EMPTY)
+			continue;
+		/* Written before the id: another database's writer is no concern. */
+		pg_read_barrier();
+		if (pg_atomic_read_u32(&events_shared->slot[i].dbid) != MyDatabaseId)
+			continue;
 		for (int tries = 0; v == SLOT_PENDING && tries < PENDING_WAIT_TRIES; tries++)
 		{
 			CHECK_FOR_INTERRUPTS();
 			pg_usleep(PENDING_WAIT_US);
-			v = pg_atomic_read_u64(&events_shared->first_id[i]);
+			v = pg_atomic_read_u64(&events_shared->slot[i].first_id);
 		}
 		if (v == SLOT_PENDING)
 		{

@@ -7,7 +7,9 @@
 // WEBHOOK_URL in order, acknowledges the delivered prefix with
 // task_api.ack_events() and commits.  When a delivery fails it acknowledges
 // what went through, commits (releasing the consumer for other workers) and
-// retries from the failed event after an exponential backoff.  Delivery is
+// retries from the failed event after an exponential backoff.  SIGTERM or
+// SIGINT stops it at once, even in a backoff or a POST that has not been
+// answered: what was delivered is acknowledged, the rest comes again.  Delivery is
 // at least once: a relay that dies before its ack commits leaves the batch
 // to be handed out again, so receivers should deduplicate by event id
 // (the Task-Api-Event-Id header).
@@ -49,7 +51,22 @@ function log(event, fields = {}) {
   process.stderr.write(JSON.stringify({ time: new Date().toISOString(), event, ...fields }) + '\n');
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+// Aborted on SIGTERM/SIGINT: cuts short a backoff and an unanswered POST.
+const stopController = new AbortController();
+
+// Wait ms, or less if the relay is told to stop (not when events arrive: a
+// notification must not cut a backoff short).
+function pause(ms) {
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      stopController.signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    stopController.signal.addEventListener('abort', done);
+  });
+}
 
 // Delay before retry number `attempt` (1, 2, ...): exponential, capped, with jitter.
 function backoff(attempt) {
@@ -74,13 +91,14 @@ async function deliver(event) {
       method: 'POST',
       headers: { 'Content-Type': 'application/json', 'Task-Api-Event-Id': String(event.id) },
       body,
-      signal: AbortSignal.timeout(config.timeoutMs),
+      signal: AbortSignal.any([AbortSignal.timeout(config.timeoutMs), stopController.signal]),
     });
     await res.arrayBuffer();
     if (res.ok) return true;
     log('delivery_failed', { id: Number(event.id), status: res.status });
   } catch (e) {
-    log('delivery_failed', { id: Number(event.id), error: e.message });
+    // Stopped mid-request: not delivered, so not acknowledged (it comes again).
+    log(stopping ? 'delivery_abandoned' : 'delivery_failed', { id: Number(event.id), error: e.message });
   }
   return false;
 }
@@ -136,6 +154,7 @@ async function main() {
 
   const stop = () => {
     stopping = true;
+    stopController.abort();
     signal();
   };
   process.on('SIGTERM', stop);
@@ -161,7 +180,7 @@ async function main() {
         attempt += 1;
         const delay = backoff(attempt);
         log('retrying', { attempt, delay_ms: delay });
-        await sleep(delay);
+        await pause(delay);
         continue;
       }
       attempt = 0;

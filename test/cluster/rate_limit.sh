@@ -6,7 +6,8 @@
 #      that is not atomic, which the first run, one request a transaction,
 #      does not);
 #   2. a hot standby made with pg_basebackup -R from the test cluster
-#      limits requests in its own shared memory (read-only, no WAL);
+#      limits requests in its own shared memory (read-only, no WAL); the
+#      events claim bound works there and claim_events() is refused;
 #   3. on that standby (a table of 100 buckets): least-recently-used idle
 #      buckets are evicted when the table is full, and with none idle the
 #      newcomers share an overflow bucket (still limited) and the log says so;
@@ -197,6 +198,13 @@ check "the standby keeps its buckets in its own shared memory: the user's is emp
     "0 true | f" \
     "$(psql_at "$STANDBY_PORT" -c "SELECT remaining || ' ' || tracked FROM task_api.rate_limit_status('user', '$USER_ID')" 2>&1) | $(psql_at "$PG_PORT" -c "SELECT tracked FROM task_api.rate_limit_status('user', '$USER_ID')")"
 
+# Events on the standby: the claim bound reads (no writer can exist there),
+# claiming is refused as the write it is, nothing crashes.
+claim_out=$(psql_at "$STANDBY_PORT" -c "SELECT * FROM task_api.claim_events('standby', 1)" 2>&1 || true)
+check "events on the standby: the claim bound is computed; claim_events() is refused as a write" \
+    "t | refused" \
+    "$(psql_at "$STANDBY_PORT" -c "SELECT task_api.events_claim_bound() > 0" 2>&1) | $([[ "$claim_out" == *"cannot execute INSERT in a read-only transaction"* ]] && echo refused || echo "$claim_out")"
+
 # ---------------------------------------------------------------------------
 # 3. A full table (on the standby, whose table holds 100 buckets)
 # ---------------------------------------------------------------------------
@@ -238,6 +246,9 @@ check "not preloaded: requests still work, with no RateLimit headers" "admitted 
 check "not preloaded: the operators' functions say why they cannot work" \
     "ERROR:  task_api rate limiting is off DETAIL:  task_api must be loaded via shared_preload_libraries." \
     "$(psql_at "$STANDBY_PORT" -c "SELECT task_api.rate_limit_status('anon')" 2>&1 | tr '\n' ' ' | sed 's/ *$//')"
+bound_out=$(psql_at "$STANDBY_PORT" -c "SELECT task_api.events_claim_bound()" 2>&1 || true)
+check "not preloaded: events_claim_bound() says it needs shared_preload_libraries" "yes" \
+    "$([[ "$bound_out" == *"must be loaded via shared_preload_libraries"* ]] && echo yes || echo "$bound_out")"
 check "not preloaded: the server log says rate limiting is off" "yes" \
     "$(as_pg grep -q 'Rate limiting, which needs shared memory, is off' "$dir/standby.log" && echo yes || echo no)"
 

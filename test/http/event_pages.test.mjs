@@ -131,6 +131,21 @@ test('task_events_page shows nothing beyond the caller\'s projects, whatever cur
   assert.ok(strangers.every((e) => e.project_id === other.id));
   assert.ok(!strangers.some((e) => e.project_id === small.id || e.project_id === big.id));
   // Anonymous callers have no feed at all.
-  const anon = await api('GET', '/rpc/task_events_page');
-  assert.ok(anon.status === 401 || (anon.status === 200 && anon.body.data.length === 0), show(anon));
+  expectError(await api('GET', '/rpc/task_events_page'), 401);
+  expectError(await api('GET', `/rpc/task_events_page?project_id=${big.id}`), 401);
+});
+
+test('task_events_page: a removed member loses the feed at once, cursor or not', async () => {
+  const { alice, bob, big } = await fixture();
+  const first = expectStatus(await page(bob.token, { project_id: big.id, page_size: 2 }), 200);
+  assert.equal(first.data.length, 2);
+  assert.ok(first.has_more);
+  expectStatus(await api('DELETE', `/project_members?project_id=eq.${big.id}&user_id=eq.${bob.id}`, { token: alice.token }), 204);
+  const empty = { data: [], next_cursor: null, has_more: false };
+  assert.deepEqual(expectStatus(await page(bob.token, { project_id: big.id, page_size: 2, cursor: first.next_cursor }), 200), empty);
+  assert.deepEqual(expectStatus(await page(bob.token, { project_id: big.id }), 200), empty);
+  assert.deepEqual(await walk(bob.token, {}, 5), [], 'no project left, no event');
+  // Alice still sees Bob's removal, the newest event of the project.
+  const [last] = expectStatus(await page(alice.token, { project_id: big.id, page_size: 1 }), 200).data;
+  assert.equal(`${last.resource_type} ${last.action} ${last.resource_id}`, `member purged ${bob.id}`);
 });

@@ -3,8 +3,10 @@
 // argument.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import {
-  api, createUser, createTask, list, projectWithMembers, expectError, expectStatus, expect4xx, show, REPRESENTATION,
+  api, createUser, createTask, list, projectWithMembers, expectError, expectStatus, expect4xx, show, REPRESENTATION, psql,
 } from './lib.mjs';
 
 // A project's feed as one user sees it, newest first.
@@ -116,5 +118,54 @@ test('GET / describes every resource, column, function and argument (OpenAPI)', 
         assert.match(op.description, new RegExp(`^${arg}: \\S`, 'm'), `${method} ${path}: argument ${arg} is described`);
       }
     }
+  }
+});
+
+// Every database has its own event id sequence, but the slots that hold
+// back claim_events() are per backend, cluster-wide: a transaction that
+// wrote events in another database (ids from 1) must not hold back this
+// one's consumers (ids in the thousands).
+test('claim_events() is not held back by a transaction writing events in another database', { timeout: 60000 }, async () => {
+  const other = 'task_api_events_other';
+  const app = `events_other_${randomUUID().slice(0, 8)}`;
+  await psql(`DROP DATABASE IF EXISTS ${other} WITH (FORCE);\nCREATE DATABASE ${other};`);
+  const e = process.env;
+  const writer = spawn(e.TASK_API_PSQL, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', e.TASK_API_PGHOST, '-p', e.TASK_API_PGPORT,
+    '-U', 'postgres', '-d', other], { stdio: ['pipe', 'ignore', 'pipe'] });
+  let writerErr = '';
+  writer.stderr.on('data', (d) => { writerErr += d; });
+  writer.stdin.end(`CREATE EXTENSION task_api;
+    SET application_name = '${app}';
+    BEGIN;
+    INSERT INTO task_api.users (id, email, display_name) VALUES ('01890a5d-ac96-774b-bcce-b302099a0001', 'o@example.com', 'O');
+    INSERT INTO task_api.projects (id, name, owner_id) VALUES ('01890a5d-ac96-774b-bcce-b302099a1001', 'A', '01890a5d-ac96-774b-bcce-b302099a0001');
+    SELECT pg_sleep(50);
+    COMMIT;`);
+  const until = async (what, predicate, ms) => {
+    const deadline = Date.now() + ms;
+    while (Date.now() < deadline) {
+      if (await predicate()) return;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.fail(`timed out waiting for ${what} ${writerErr}`);
+  };
+  try {
+    await until('the other database\'s writer', async () =>
+      (await psql(`SELECT count(*) FROM pg_stat_activity WHERE application_name = '${app}' AND query LIKE '%pg_sleep%' AND state = 'active'`)) === '1', 20000);
+    const consumer = `other-db-${randomUUID()}`;
+    await psql(`INSERT INTO task_api.event_consumers (name, acked_id, claimed_id)
+                SELECT :'c', coalesce(max(id), 0), coalesce(max(id), 0) FROM task_api.events`, { c: consumer });
+    const { project } = await projectWithMembers();
+    // Other tests' short transactions may hold the bound for a moment: retry, bounded.
+    await until('our events to be claimable', async () => {
+      const out = await psql(`BEGIN;
+        SELECT count(*) FROM task_api.claim_events(:'c', 10000) WHERE project_id = :'p';
+        ROLLBACK;`, { c: consumer, p: project.id });
+      return Number(out) > 0;
+    }, 10000);
+  } finally {
+    writer.kill();
+    await psql(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = '${app}';`);
+    await psql(`DROP DATABASE IF EXISTS ${other} WITH (FORCE);`);
   }
 });

@@ -61,7 +61,7 @@ after(() => {
   server?.close();
 });
 
-function startRelay(consumer) {
+function startRelay(consumer, settings = {}) {
   const env = {
     ...process.env,
     PGHOST: process.env.TASK_API_PGHOST,
@@ -75,6 +75,7 @@ function startRelay(consumer) {
     RELAY_POLL_MS: '600000',
     RELAY_BACKOFF_MS: '50',
     RELAY_BACKOFF_MAX_MS: '400',
+    ...settings,
   };
   const child = spawn(process.execPath, ['relay.mjs'], { cwd: RELAY_DIR, env, stdio: ['ignore', 'ignore', 'pipe'] });
   relays.push(child);
@@ -179,3 +180,38 @@ test('the relay delivers every event in order, retries a failing delivery, and a
   const position = await psql("SELECT acked_id FROM task_api.event_consumers WHERE name = :'c'", { c: consumer });
   assert.ok(Number(position) >= expected.at(-1), `the consumer acknowledged past the project's last event (${position})`);
 });
+
+// SIGTERM within `ms`, or fail; returns the exit code.
+async function stopWithin(relay, ms) {
+  relay.kill('SIGTERM');
+  const started = Date.now();
+  const { code } = await Promise.race([relay.exited, new Promise((resolve, reject) => {
+    setTimeout(() => reject(new Error(`the relay did not stop within ${ms} ms of SIGTERM: ${relay.log}`)), ms).unref();
+  })]);
+  return { code, ms: Date.now() - started };
+}
+
+for (const [what, outcome, settings] of [
+  ['waiting out a long backoff', 'fail', { RELAY_BACKOFF_MS: '60000', RELAY_BACKOFF_MAX_MS: '60000' }],
+  ['waiting on a webhook that does not answer', 'hang', { RELAY_TIMEOUT_MS: '60000' }],
+]) {
+  test(`a relay ${what} stops at once on SIGTERM and acknowledges nothing it did not deliver`, { timeout: 60000 }, async () => {
+    const consumer = `relay-stop-${randomUUID()}`;
+    await psql(`INSERT INTO task_api.event_consumers (name, acked_id, claimed_id)
+                SELECT :'c', coalesce(max(id), 0), coalesce(max(id), 0) FROM task_api.events`, { c: consumer });
+    let ours = null;
+    behaviour = (event) => (event.project_id === ours ? outcome : 'ok');
+    const relay = startRelay(consumer, settings);
+    await relay.ready;
+    const { project } = await projectWithMembers();
+    ours = project.id;
+    const [first] = await projectEventIds(project.id);
+    await waitFor(outcome === 'fail' ? 'a retry to be scheduled' : 'the webhook to be called',
+      () => (outcome === 'fail' ? relay.log.includes('"event":"retrying"') : received.some((r) => r.project_id === ours)));
+    const { code } = await stopWithin(relay, 5000);
+    assert.equal(code, 0, `the relay stops cleanly: ${relay.log}`);
+    for (const res of hung.splice(0)) res.destroy();
+    const position = Number(await psql("SELECT acked_id FROM task_api.event_consumers WHERE name = :'c'", { c: consumer }));
+    assert.ok(position < first, `event ${first} was never delivered, so it is not acknowledged (position ${position})`);
+  });
+}

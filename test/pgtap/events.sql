@@ -3,7 +3,7 @@
 -- per role; claim_events()/ack_events() rules and rights; the generic
 -- record_event() trigger on a user table.
 BEGIN;
-SELECT plan(74);
+SELECT plan(85);
 \ir helpers/setup.psql
 
 \o /dev/null
@@ -286,6 +286,66 @@ SELECT throws_ok($$INSERT INTO tap.bad VALUES (gen_random_uuid(), NULL, 'x')$$, 
                  'record_event() on a row without a project id is refused (23502)');
 DROP TRIGGER bad_null ON tap.bad;
 SELECT throws_ok($$SELECT task_api.record_event()$$, '39P01', NULL, 'record_event() called directly is refused');
+
+-- task_api.events is a user table: its row goes through the executor's insert path
+-- (a CHECK someone adds is enforced, every kind of index is maintained, its own
+-- triggers fire), and a table or sequence the library cannot write in order is refused.
+ALTER TABLE task_api.events ADD CONSTRAINT tap_no_forbidden CHECK (changes ->> 'body' IS DISTINCT FROM 'forbidden');
+SELECT throws_ok($$INSERT INTO tap.notes VALUES ('e0000000-0000-4000-8000-000000000002', tap.id('Q'), 'forbidden', 1)$$,
+                 '23514', NULL, 'a CHECK constraint added to task_api.events is enforced on the events the trigger writes');
+ALTER TABLE task_api.events DROP CONSTRAINT tap_no_forbidden;
+CREATE INDEX tap_events_purged ON task_api.events (resource_id) WHERE action = 'purged';
+CREATE INDEX tap_events_body ON task_api.events ((changes ->> 'body'));
+CREATE TABLE tap.seen (event_id bigint);
+CREATE FUNCTION tap.seen_event() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN INSERT INTO tap.seen VALUES (NEW.id); RETURN NULL; END $$;
+CREATE TRIGGER tap_seen AFTER INSERT ON task_api.events FOR EACH ROW EXECUTE FUNCTION tap.seen_event();
+INSERT INTO tap.notes VALUES ('e0000000-0000-4000-8000-000000000003', tap.id('Q'), 'indexed', 1);
+DELETE FROM tap.notes WHERE id = 'e0000000-0000-4000-8000-000000000003';
+SET LOCAL enable_seqscan = off;
+SET LOCAL enable_bitmapscan = off;
+SELECT results_eq($$SELECT action FROM task_api.events WHERE action = 'purged' AND resource_id = 'e0000000-0000-4000-8000-000000000003'$$,
+                  ARRAY['purged'], 'a partial index on task_api.events holds only the rows its predicate admits');
+SELECT results_eq($$SELECT action FROM task_api.events WHERE changes ->> 'body' = 'indexed' ORDER BY id$$,
+                  ARRAY['created', 'purged'], 'an expression index on task_api.events is maintained');
+RESET enable_seqscan;
+RESET enable_bitmapscan;
+SELECT results_eq($$SELECT count(*) FROM tap.seen s JOIN task_api.events e ON e.id = s.event_id
+                     WHERE e.resource_id = 'e0000000-0000-4000-8000-000000000003'$$,
+                  ARRAY[2::bigint], 'triggers on task_api.events fire for the events the trigger writes');
+DROP TRIGGER tap_seen ON task_api.events;
+DROP INDEX task_api.tap_events_purged;
+DROP INDEX task_api.tap_events_body;
+ALTER SEQUENCE task_api.events_id_seq CACHE 5;
+SELECT throws_ok($$INSERT INTO tap.notes VALUES ('e0000000-0000-4000-8000-000000000004', tap.id('Q'), 'x', 1)$$,
+                 '55000', NULL, 'an event id sequence with CACHE > 1 (ids out of order across backends) is refused (55000)');
+ALTER SEQUENCE task_api.events_id_seq CACHE 1 INCREMENT -1 MINVALUE 1;
+SELECT throws_ok($$INSERT INTO tap.notes VALUES ('e0000000-0000-4000-8000-00000000000a', tap.id('Q'), 'x', 1)$$,
+                 '55000', NULL, 'and so is one counting down (55000)');
+ALTER SEQUENCE task_api.events_id_seq INCREMENT 1;
+ALTER TABLE task_api.events ADD COLUMN tap_extra int;
+SELECT throws_ok($$INSERT INTO tap.notes VALUES ('e0000000-0000-4000-8000-000000000005', tap.id('Q'), 'x', 1)$$,
+                 '55000', NULL, 'task_api.events with a column the library does not write is refused (55000)');
+ALTER TABLE task_api.events DROP COLUMN tap_extra;
+SELECT lives_ok($$INSERT INTO tap.notes VALUES ('e0000000-0000-4000-8000-000000000006', tap.id('Q'), 'x', 1)$$,
+                'a dropped column of task_api.events is skipped');
+ALTER TABLE task_api.events RENAME COLUMN changes TO diff;
+SELECT throws_ok($$INSERT INTO tap.notes VALUES ('e0000000-0000-4000-8000-000000000007', tap.id('Q'), 'x', 1)$$,
+                 '55000', NULL, 'task_api.events with a column renamed is refused (55000)');
+ALTER TABLE task_api.events RENAME COLUMN diff TO changes;
+SAVEPOINT no_changes;
+ALTER EXTENSION task_api DROP VIEW api.task_events;
+DROP VIEW api.task_events;
+ALTER TABLE task_api.events DROP COLUMN changes;
+SELECT throws_ok($$INSERT INTO tap.notes VALUES ('e0000000-0000-4000-8000-000000000008', tap.id('Q'), 'x', 1)$$,
+                 '55000', NULL, 'task_api.events missing a column is refused (55000)');
+ROLLBACK TO SAVEPOINT no_changes;
+ALTER TABLE task_api.events RENAME TO events_real;
+CREATE VIEW task_api.events AS SELECT * FROM task_api.events_real;
+SELECT throws_ok($$INSERT INTO tap.notes VALUES ('e0000000-0000-4000-8000-000000000009', tap.id('Q'), 'x', 1)$$,
+                 '42809', NULL, 'a task_api.events that is not a plain table is refused (42809)');
+DROP VIEW task_api.events;
+ALTER TABLE task_api.events_real RENAME TO events;
 
 -- Isolation level: the bound needs a fresh snapshot.
 SELECT throws_ok($$SELECT * FROM task_api.claim_events('tap', 1)$$, '0A000', NULL, 'claim_events() outside READ COMMITTED is refused (0A000)')
