@@ -696,6 +696,23 @@ parse_bucket(const char *kind, const char *id, bool whole, RlKey *key)
 	pg_unreachable();
 }
 
+/*
+ * The (kind text, key text) arguments of rate_limit_status() and
+ * rate_limit_charge(): one bucket, in a server that has the table.
+ */
+static RlPolicy
+bucket_args(FunctionCallInfo fcinfo, RlKey *key)
+{
+	if (PG_ARGISNULL(0))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("kind must not be NULL")));
+	require_shared_memory();
+	return parse_bucket(text_to_cstring(PG_GETARG_TEXT_PP(0)),
+						PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)),
+						false, key);
+}
+
 /* The function's row type, looked up once per call site (fn_extra). */
 static TupleDesc
 result_desc(FunctionCallInfo fcinfo)
@@ -735,14 +752,7 @@ task_api_rate_limit_status(PG_FUNCTION_ARGS)
 	Datum		values[7];
 	bool		nulls[7] = {false, false, false, false, false, false, false};
 
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("kind must not be NULL")));
-	require_shared_memory();
-	policy = parse_bucket(text_to_cstring(PG_GETARG_TEXT_PP(0)),
-						  PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)),
-						  false, &key);
+	policy = bucket_args(fcinfo, &key);
 	desc = result_desc(fcinfo);
 
 	now = clock_ns();
@@ -868,14 +878,7 @@ task_api_rate_limit_charge(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("only a superuser may charge rate-limit buckets")));
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("kind must not be NULL")));
-	require_shared_memory();
-	policy = parse_bucket(text_to_cstring(PG_GETARG_TEXT_PP(0)),
-						  PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)),
-						  false, &key);
+	policy = bucket_args(fcinfo, &key);
 	desc = result_desc(fcinfo);
 
 	if (rl_limit[policy] == 0)

@@ -38,37 +38,22 @@ BEGIN
     -- Row-level security applies to every row on top.
     projects := CASE WHEN task_events_page.project_id IS NOT NULL THEN ARRAY[task_events_page.project_id]
                      ELSE @extschema@.member_project_ids('viewer') END;
-    IF dir = 'desc' THEN
-        FOR r IN
-            SELECT l.* FROM pg_catalog.unnest(projects) AS p(id) CROSS JOIN LATERAL (
-                SELECT e.* FROM api.task_events e
-                 WHERE e.project_id = p.id AND e.id < coalesce(after, 9223372036854775807)
-                   AND (kind IS NULL OR e.resource_type = kind)
-                 ORDER BY e.id DESC LIMIT n + 1) AS l
-             ORDER BY l.id DESC LIMIT n + 1
-        LOOP
-            IF cardinality(rows_) = n THEN
-                has_more := true;
-                EXIT;
-            END IF;
-            rows_ := rows_ || r;
-        END LOOP;
-    ELSE
-        FOR r IN
-            SELECT l.* FROM pg_catalog.unnest(projects) AS p(id) CROSS JOIN LATERAL (
-                SELECT e.* FROM api.task_events e
-                 WHERE e.project_id = p.id AND e.id > coalesce(after, 0)
-                   AND (kind IS NULL OR e.resource_type = kind)
-                 ORDER BY e.id ASC LIMIT n + 1) AS l
-             ORDER BY l.id ASC LIMIT n + 1
-        LOOP
-            IF cardinality(rows_) = n THEN
-                has_more := true;
-                EXIT;
-            END IF;
-            rows_ := rows_ || r;
-        END LOOP;
-    END IF;
+    -- Only the fixed direction fragments are put together; values are parameters.
+    FOR r IN EXECUTE format($q$
+        SELECT l.* FROM pg_catalog.unnest($1) AS p(id) CROSS JOIN LATERAL (
+            SELECT e.* FROM api.task_events e
+             WHERE e.project_id = p.id AND ($2 IS NULL OR e.id %1$s $2) AND ($3 IS NULL OR e.resource_type = $3)
+             ORDER BY e.id %2$s LIMIT $4 + 1) AS l
+         ORDER BY l.id %2$s LIMIT $4 + 1$q$,
+        CASE dir WHEN 'asc' THEN '>' ELSE '<' END, dir)
+        USING projects, after, kind, n
+    LOOP
+        IF cardinality(rows_) = n THEN
+            has_more := true;
+            EXIT;
+        END IF;
+        rows_ := rows_ || r;
+    END LOOP;
 
     IF has_more THEN
         r := rows_[n];

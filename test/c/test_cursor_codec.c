@@ -12,34 +12,9 @@
 #include <string.h>
 
 #include "cursor_codec.h"
+#include "check.h"
 #include "hmac_pg.h"
 
-static int	n_passed;
-static int	n_failed;
-
-static void
-check_impl(bool ok, const char *file, int line, const char *expr, const char *fmt, ...)
-{
-	if (ok)
-	{
-		n_passed++;
-		return;
-	}
-	n_failed++;
-	fprintf(stderr, "FAIL %s:%d: %s", file, line, expr);
-	if (fmt != NULL && fmt[0] != '\0')
-	{
-		va_list		ap;
-
-		fputs(" -- ", stderr);
-		va_start(ap, fmt);
-		vfprintf(stderr, fmt, ap);
-		va_end(ap);
-	}
-	fputc('\n', stderr);
-}
-
-#define CHECK(cond) check_impl((cond), __FILE__, __LINE__, #cond, NULL)
 #define CHECK_RESULT(got, want) \
 	do { \
 		ta_cursor_result g_ = (got); \
@@ -359,6 +334,5 @@ main(void)
 	test_decode_rejects();
 	test_result_text();
 
-	printf("%d passed, %d failed\n", n_passed, n_failed);
-	return n_failed == 0 ? 0 : 1;
+	return check_summary();
 }

@@ -9,21 +9,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "check.h"
 #include "rate_limit_core.h"
 
-static int	n_passed;
-static int	n_failed;
-
-#define CHECK(cond) \
-	do { \
-		if (cond) \
-			n_passed++; \
-		else \
-		{ \
-			n_failed++; \
-			printf("FAIL %s:%d: %s\n", __FILE__, __LINE__, #cond); \
-		} \
-	} while (0)
 
 #define SEC TA_NS_PER_SEC
 #define T0 (INT64_C(1000) * SEC)
@@ -203,6 +191,5 @@ main(void)
 	test_interval_covers_the_minute();
 	test_late_request();
 	test_addresses();
-	printf("%d passed, %d failed\n", n_passed, n_failed);
-	return n_failed != 0;
+	return check_summary();
 }
