@@ -3,7 +3,7 @@
 -- per role; claim_events()/ack_events() rules and rights; the generic
 -- record_event() trigger on a user table.
 BEGIN;
-SELECT plan(85);
+SELECT plan(86);
 \ir helpers/setup.psql
 
 \o /dev/null
@@ -363,6 +363,11 @@ SELECT is_empty($$SELECT p.oid::regprocedure::text || ' ' || a.name FROM pg_proc
 SELECT is_empty($$SELECT p.oid::regprocedure::text FROM pg_proc p
                    WHERE p.pronamespace = 'api'::regnamespace AND coalesce(obj_description(p.oid, 'pg_proc'), '') !~ '\n\nArguments:'$$,
                 'every api function''s COMMENT has an Arguments paragraph (PostgREST shows it as the description)');
+
+SELECT is_empty($$SELECT id FROM task_api.events
+                  WHERE resource_type NOT IN ('project', 'member', 'task')
+                     OR action NOT IN ('created', 'updated', 'deleted', 'restored', 'purged')$$,
+                'every event written by the tests has a known resource_type and action (record_event() writes nothing else)');
 
 SELECT * FROM finish();
 ROLLBACK;
