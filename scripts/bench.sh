@@ -2,7 +2,7 @@
 # make bench: measure task_api against bare baselines, side by side, on a
 # throw-away cluster and two PostgREST instances (all on 127.0.0.1).
 #   1. INSERT ... SELECT of N tasks through api.tasks (INSTEAD OF trigger,
-#      validation, RLS, FKs, stamp trigger) vs into a bare table with the
+#      validation, RLS, FKs, stamp and event triggers) vs into a bare table with the
 #      same columns, defaults, CHECKs and indexes (no triggers, RLS or FKs).
 #   2. GET /tasks?limit=25 through PostgREST with JWT, pre-request and RLS vs
 #      a second PostgREST serving a plain table with the same rows.
@@ -103,7 +103,7 @@ declare -A v_table=([heap]=bench.heap_tasks [bare]=bench.bare_tasks [direct_su]=
 declare -A v_label=(
     [heap]="heap only: same columns + defaults, no constraints/indexes"
     [bare]="bare table: + CHECKs, PK, indexes (BASELINE)"
-    [direct_su]="task_api.tasks as superuser: + stamp trigger, FKs (no RLS)"
+    [direct_su]="task_api.tasks as superuser: + stamp and event triggers, FKs (no RLS)"
     [direct_user]="task_api.tasks as task_api_user: + RLS WITH CHECK"
     [api]="api.tasks as task_api_user: + INSTEAD OF trigger, validation (SUBJECT)")
 declare -A v_ms=()
@@ -136,7 +136,7 @@ echo
 echo "Insert $ROWS tasks, median of $ROUNDS rounds (ratio to the bare table; per-row cost):"
 print_variants "$ROWS"
 echo "  where the time goes (differences of medians, per row):"
-echo "    stamp trigger + foreign keys      $(overhead_step "${v_med[direct_su]}" "${v_med[bare]}" "$ROWS")"
+echo "    stamp + event triggers, FKs       $(overhead_step "${v_med[direct_su]}" "${v_med[bare]}" "$ROWS")"
 echo "    RLS WITH CHECK                    $(overhead_step "${v_med[direct_user]}" "${v_med[direct_su]}" "$ROWS")"
 echo "    INSTEAD OF trigger + validation   $(overhead_step "${v_med[api]}" "${v_med[direct_user]}" "$ROWS")"
 echo "  api.tasks / bare table: ${insert_ratio}x (per round:$per_round); target <= ${INSERT_TARGET}x: $insert_met"
