@@ -140,6 +140,7 @@ DECLARE
     with_ text;
     q_nodes integer;
     rows_ api.tasks[] := '{}';
+    last_ api.tasks;
     next_cursor text;
     has_more boolean := false;
     r record;
@@ -219,32 +220,35 @@ BEGIN
     IF q_norm IS NULL THEN
         sql := format($q$SELECT l.t, l.k FROM pg_catalog.unnest($1) AS p(id) CROSS JOIN LATERAL (%s) l$q$, sql);
     END IF;
-    -- Every row comes with the cursor that resumes after it (cheap next to
-    -- planning the query; the next page's is the one after row page_size).
     with_ := concat_ws(', ',
         CASE WHEN cursor IS NOT NULL THEN
             format('c AS MATERIALIZED (SELECT * FROM @extschema@.cursor_decode($5, $6, NULL::%s))', key_type) END,
         CASE WHEN q_norm IS NOT NULL THEN
             'm AS MATERIALIZED (SELECT s.id FROM @extschema@.search_tasks($1, $4) AS s(id))' END);
     sql := format($q$%1$s
-        SELECT y.t, @extschema@.cursor_encode(y.k, (y.t).id, $8, $6) AS next
+        SELECT y.t
           FROM (%2$s) y
          ORDER BY y.k %3$s, (y.t).id %3$s
          LIMIT $7 + 1$q$,
         CASE WHEN with_ <> '' THEN 'WITH ' || with_ END, sql, dir);
 
-    FOR r IN EXECUTE sql USING projects, status, assignee_id, q_norm, cursor, fp, n, dir LOOP
+    FOR r IN EXECUTE sql USING projects, status, assignee_id, q_norm, cursor, fp, n LOOP
         IF cardinality(rows_) = n THEN
             -- One more row than asked for: there is a next page.
             has_more := true;
             EXIT;
         END IF;
         rows_ := rows_ || r.t;
-        next_cursor := r.next;
     END LOOP;
-    IF NOT has_more THEN
-        next_cursor := NULL;
-    ELSE
+    IF has_more THEN
+        -- The cursor that resumes after the page's last row (made once, with
+        -- the sort key's own type).
+        last_ := rows_[n];
+        next_cursor := CASE sort_
+            WHEN 'updated_at' THEN @extschema@.cursor_encode(last_.updated_at, last_.id, dir, fp)
+            WHEN 'due_date' THEN @extschema@.cursor_encode(last_.due_date, last_.id, dir, fp)
+            WHEN 'priority' THEN @extschema@.cursor_encode(last_.priority, last_.id, dir, fp)
+            ELSE @extschema@.cursor_encode(last_.created_at, last_.id, dir, fp) END;
         PERFORM @extschema@.page_link('/rpc/tasks_page',
             ARRAY['project_id', project_id::text, 'status', status::text, 'assignee_id', assignee_id::text,
                   'q', q_norm, 'sort', sort_, 'direction', dir, 'page_size', n::text],
@@ -272,6 +276,7 @@ DECLARE
     where_ text := '';
     sql text;
     rows_ api.projects[] := '{}';
+    last_ api.projects;
     next_cursor text;
     has_more boolean := false;
     r record;
@@ -288,7 +293,7 @@ BEGIN
     -- ordered: a page costs the same at any depth, in proportion to how
     -- many projects the caller belongs to.
     sql := format($q$%1$s
-        SELECT p, @extschema@.cursor_encode(%2$s, p.id, $4, $2) AS next
+        SELECT p
           FROM api.projects p
          WHERE p.id = ANY ((SELECT @extschema@.member_project_ids('viewer'))::uuid[]) %3$s
          ORDER BY %2$s %4$s, p.id %4$s
@@ -296,17 +301,18 @@ BEGIN
         CASE WHEN cursor IS NOT NULL THEN
             'WITH c AS MATERIALIZED (SELECT * FROM @extschema@.cursor_decode($1, $2, NULL::timestamptz))' END,
         key_expr, where_, dir);
-    FOR r IN EXECUTE sql USING cursor, fp, n, dir LOOP
+    FOR r IN EXECUTE sql USING cursor, fp, n LOOP
         IF cardinality(rows_) = n THEN
             has_more := true;
             EXIT;
         END IF;
         rows_ := rows_ || r.p;
-        next_cursor := r.next;
     END LOOP;
-    IF NOT has_more THEN
-        next_cursor := NULL;
-    ELSE
+    IF has_more THEN
+        last_ := rows_[n];
+        next_cursor := CASE sort_
+            WHEN 'updated_at' THEN @extschema@.cursor_encode(last_.updated_at, last_.id, dir, fp)
+            ELSE @extschema@.cursor_encode(last_.created_at, last_.id, dir, fp) END;
         PERFORM @extschema@.page_link('/rpc/projects_page',
             ARRAY['sort', sort_, 'direction', dir, 'page_size', n::text], next_cursor);
     END IF;
