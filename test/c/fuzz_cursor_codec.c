@@ -123,23 +123,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 #else							/* TA_FUZZ_SEED_MAIN */
 
-static const char *seed_dir;
-static int	seed_no;
-
-static void
-write_seed(const void *p, size_t n)
-{
-	char		path[4096];
-	FILE	   *f;
-
-	snprintf(path, sizeof(path), "%s/seed-%03d", seed_dir, seed_no++);
-	f = fopen(path, "wb");
-	if (f == NULL || fwrite(p, 1, n, f) != n || fclose(f) != 0)
-	{
-		perror(path);
-		exit(1);
-	}
-}
+#include "fuzz_seed.h"
 
 /* One valid cursor of the type as text, and its record without MAC. */
 static void
