@@ -1,7 +1,8 @@
 # task_api: PGXS build, plus the project's serve/test entry points.
 
 EXTENSION = task_api
-EXTVERSION = 0.1.0
+# The one place the version is written: task_api.control's default_version.
+EXTVERSION := $(shell sed -n "s/^default_version = '\\(.*\\)'$$/\\1/p" $(dir $(lastword $(MAKEFILE_LIST)))task_api.control)
 
 MODULE_big = task_api
 OBJS = \
@@ -28,19 +29,24 @@ OBJS = \
 	src/rate_limit.o \
 	src/events.o
 
-# The install script is assembled from one file per resource, in order.
+# The install script of the current version is assembled from one file per
+# resource, in order.  Released versions are frozen beside it: the full script
+# of the first release and one upgrade script per release after it
+# (docs/contributing.md, "Releases and upgrade steps").
 INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
+RELEASE_SCRIPTS = $(sort $(wildcard sql/$(EXTENSION)--*.sql))
+DATA = $(RELEASE_SCRIPTS)
 
 # pg_regress tests: sql/NAME.sql -> expected/NAME.out, run by scripts/test.sh
 # against a throw-away cluster that preloads the library.
-REGRESS = $(patsubst sql/%.sql,%,$(sort $(wildcard sql/*.sql)))
+REGRESS = $(patsubst sql/%.sql,%,$(filter-out $(RELEASE_SCRIPTS),$(sort $(wildcard sql/*.sql))))
 REGRESS_OPTS = --load-extension=$(EXTENSION)
 ISOLATION = $(patsubst specs/%.spec,%,$(sort $(wildcard specs/*.spec)))
 ISOLATION_OPTS = --load-extension=$(EXTENSION)
 
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter
-PG_CPPFLAGS = -I$(srcdir)/src
+PG_CPPFLAGS = -I$(srcdir)/src -DTASK_API_VERSION='"$(EXTVERSION)"'
 
 EXTRA_CLEAN = $(DATA_built) results output_iso regression.diffs regression.out
 

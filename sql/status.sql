@@ -1,6 +1,7 @@
 -- task_api.status(): version, preloading, which settings are set (never values)
 
-SELECT task_api.status() ->> 'version' AS version,
+-- The library's version is the one task_api.control names.
+SELECT task_api.status() ->> 'version' = (SELECT default_version FROM pg_available_extensions WHERE name = 'task_api') AS version_is_current,
        task_api.status() -> 'preloaded' AS preloaded;
 SELECT jsonb_object_keys(task_api.status() -> 'settings') AS setting ORDER BY 1;
 -- The values never appear.

@@ -26,6 +26,8 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
+#include "task_api.h"
+
 /* Attribute number of a named column, checked against the expected type. */
 static int
 column_of(Relation rel, const char *trigname, const char *colname, Oid want_type)
@@ -129,6 +131,11 @@ task_api_stamp_row(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("stamp_row: must be fired for INSERT or UPDATE")));
+
+	/* A restore keeps the dumped stamps. */
+	if (ta_restoring())
+		return PointerGetDatum(TRIGGER_FIRED_BY_INSERT(trigdata->tg_event) ?
+							   trigdata->tg_trigtuple : trigdata->tg_newtuple);
 
 	trigger = trigdata->tg_trigger;
 	rel = trigdata->tg_relation;

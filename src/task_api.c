@@ -13,6 +13,7 @@
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
+#include "utils/rls.h"
 
 #include "events.h"
 #include "guc.h"
@@ -87,4 +88,25 @@ task_api_status(PG_FUNCTION_ARGS)
 	appendStringInfoChar(&buf, '}');
 
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
+}
+
+/*
+ * Rows are being restored: a superuser session with row_security off, as
+ * every script pg_dump writes and every pg_restore sets it.  The API's roles
+ * never log in, and PostgREST's authenticator is no superuser, so no request
+ * can get here; the row triggers then keep rows exactly as they were dumped.
+ */
+bool
+ta_restoring(void)
+{
+	return !row_security && superuser_arg(GetSessionUserId());
+}
+
+PG_FUNCTION_INFO_V1(task_api_restoring);
+
+/* SQL access to ta_restoring(), for the triggers written in PL/pgSQL. */
+Datum
+task_api_restoring(PG_FUNCTION_ARGS)
+{
+	PG_RETURN_BOOL(ta_restoring());
 }

@@ -5,9 +5,12 @@
 #ifndef TASK_API_H
 #define TASK_API_H
 
-#define TASK_API_VERSION "0.1.0"
+/* TASK_API_VERSION, the library's version, comes from task_api.control (Makefile). */
 
 /* True when the library was loaded through shared_preload_libraries. */
 extern bool ta_preloaded;
+
+/* True while pg_restore (or a pg_dump script) loads rows: see task_api.c. */
+extern bool ta_restoring(void);
 
 #endif							/* TASK_API_H */

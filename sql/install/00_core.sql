@@ -21,6 +21,14 @@ END
 $roles$;
 GRANT task_api_anon, task_api_user TO task_api_authenticator;
 
+-- Backups: every table that holds state (and the sequence behind an identity
+-- column) is marked with pg_extension_config_dump right after it is created,
+-- so pg_dump carries its rows; test/pgtap/schema.sql fails if one is missing.
+-- Restoring: pg_dump's scripts and pg_restore turn row_security off, and
+-- while a superuser session has it off the row triggers load rows exactly as
+-- they were dumped (no stamps, no events, no owner membership added):
+-- task_api.restoring().
+
 -- The exposed schema: only views and functions PostgREST serves.
 CREATE SCHEMA api;
 COMMENT ON SCHEMA api IS E'task_api\n\nA task-manager REST API inside PostgreSQL: users, projects, members and tasks, with per-project roles enforced by row-level security. Authenticate with a bearer JWT; errors are JSON objects with a stable code.';
@@ -47,6 +55,10 @@ COMMENT ON FUNCTION @extschema@.uuidv7_time(uuid) IS 'Creation time embedded in 
 CREATE FUNCTION @extschema@.status() RETURNS jsonb
     AS 'MODULE_PATHNAME', 'task_api_status' LANGUAGE C STABLE PARALLEL SAFE;
 COMMENT ON FUNCTION @extschema@.status() IS 'Library version, whether it was preloaded, and which settings are set (never their values).';
+
+CREATE FUNCTION @extschema@.restoring() RETURNS boolean
+    AS 'MODULE_PATHNAME', 'task_api_restoring' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.restoring() IS 'Whether rows are being restored (a superuser session with row_security off, as pg_restore and pg_dump''s scripts set it): the row triggers then keep rows as they were dumped.';
 
 CREATE FUNCTION @extschema@.raise_error(code text, message text, details text DEFAULT NULL, hint text DEFAULT NULL) RETURNS void
     AS 'MODULE_PATHNAME', 'task_api_raise_error' LANGUAGE C VOLATILE PARALLEL SAFE;

@@ -13,6 +13,7 @@ CREATE TABLE @extschema@.users (
     created_at    timestamptz NOT NULL DEFAULT pg_catalog.now()
 );
 COMMENT ON TABLE @extschema@.users IS 'Accounts; exposed as api.users.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.users', '');
 -- Email is unique case-insensitively; login looks users up by lower(email).
 CREATE UNIQUE INDEX users_email_key ON @extschema@.users (pg_catalog.lower(email));
 

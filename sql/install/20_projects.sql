@@ -14,6 +14,7 @@ CREATE TABLE @extschema@.projects (
     deleted_by  uuid REFERENCES @extschema@.users (id)
 );
 COMMENT ON TABLE @extschema@.projects IS 'Projects; exposed as api.projects.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.projects', '');
 -- Unique names among live projects only, so a trashed name can be reused.
 CREATE UNIQUE INDEX projects_owner_name_key ON @extschema@.projects (owner_id, name) WHERE deleted_at IS NULL;
 -- The "owner_id = caller" arm of the visibility policy.
@@ -27,6 +28,7 @@ CREATE TABLE @extschema@.project_members (
     PRIMARY KEY (project_id, user_id)
 );
 COMMENT ON TABLE @extschema@.project_members IS 'Who belongs to which project, with which role; exposed as api.project_members.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.project_members', '');
 -- Every RLS check starts from "the projects of this user".
 CREATE INDEX project_members_user_idx ON @extschema@.project_members (user_id, project_id) INCLUDE (role);
 
@@ -76,12 +78,16 @@ CREATE POLICY projects_delete ON @extschema@.projects FOR DELETE
     USING (@extschema@.has_project_role(id, 'owner'));
 
 -- The creator becomes the first owner.  SECURITY DEFINER: nobody is an
--- owner yet, so the membership policies would refuse the caller.
+-- owner yet, so the membership policies would refuse the caller.  A restore
+-- brings the memberships as dumped.
 CREATE FUNCTION @extschema@.projects_add_owner() RETURNS trigger
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
+    IF @extschema@.restoring() THEN
+        RETURN NULL;
+    END IF;
     INSERT INTO @extschema@.project_members (project_id, user_id, role)
     VALUES (NEW.id, NEW.owner_id, 'owner');
     RETURN NULL;

@@ -26,6 +26,7 @@ CREATE TABLE @extschema@.tasks (
         ON DELETE SET NULL (assignee_id)
 );
 COMMENT ON TABLE @extschema@.tasks IS 'Tasks; exposed as api.tasks.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.tasks', '');
 -- Listing a project's live tasks newest first, and the RLS filter on
 -- project_id, use this index; the foreign key to project_members is checked
 -- through it when a member leaves.

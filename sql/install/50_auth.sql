@@ -32,6 +32,7 @@ CREATE TABLE @extschema@.sessions (
     revoked_at timestamptz
 );
 COMMENT ON TABLE @extschema@.sessions IS 'One row per login or signup; the id is the token''s jti.  Never exposed.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.sessions', '');
 CREATE INDEX sessions_user_idx ON @extschema@.sessions (user_id);
 CREATE INDEX sessions_expires_idx ON @extschema@.sessions (expires_at);
 ALTER TABLE @extschema@.sessions ENABLE ROW LEVEL SECURITY;
@@ -48,6 +49,7 @@ CREATE TABLE @extschema@.api_keys (
     last_used_at timestamptz
 );
 COMMENT ON TABLE @extschema@.api_keys IS 'API keys (the key itself is never stored); exposed as api.api_keys.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.api_keys', '');
 CREATE INDEX api_keys_user_idx ON @extschema@.api_keys (user_id) WHERE revoked_at IS NULL;
 ALTER TABLE @extschema@.api_keys ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.api_keys FORCE ROW LEVEL SECURITY;

@@ -22,6 +22,7 @@ CREATE TABLE @extschema@.idempotency_keys (
     PRIMARY KEY (caller_kind, caller_id, key)
 );
 COMMENT ON TABLE @extschema@.idempotency_keys IS 'Idempotency-Key of each caller (a user, or an API key) and the response of the write it was first sent with.  Never exposed: it holds create_api_key responses, keys included.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.idempotency_keys', '');
 COMMENT ON COLUMN @extschema@.idempotency_keys.caller_kind IS 'user (session or cookie) or api_key: keys are scoped to the credential.';
 COMMENT ON COLUMN @extschema@.idempotency_keys.caller_id IS 'The user id, or the API key id.';
 COMMENT ON COLUMN @extschema@.idempotency_keys.fingerprint IS 'SHA-256 of method, path and the canonical payload (see request_fingerprint()).';

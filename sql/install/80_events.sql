@@ -35,6 +35,8 @@ CREATE TABLE @extschema@.events (
     changes       jsonb NOT NULL
 );
 COMMENT ON TABLE @extschema@.events IS 'The outbox: one row per change of a project, membership or task, written in the changing transaction by task_api.record_event(); exposed as api.task_events, consumed with claim_events()/ack_events().';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.events', '');
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.events_id_seq', '');
 COMMENT ON COLUMN @extschema@.events.id IS 'Event id: increasing in the order the events were written; consumers receive events in this order.';
 COMMENT ON COLUMN @extschema@.events.occurred_at IS 'Start time of the writing transaction (now()).';
 COMMENT ON COLUMN @extschema@.events.xact_id IS 'The writing transaction (pg_current_xact_id()), for diagnosis.';
@@ -55,6 +57,7 @@ CREATE TABLE @extschema@.event_consumers (
     acked_at   timestamptz
 );
 COMMENT ON TABLE @extschema@.event_consumers IS 'One row per consumer of task_api.events (created by its first claim_events()): how far it has acknowledged.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.event_consumers', '');
 COMMENT ON COLUMN @extschema@.event_consumers.name IS 'Consumer name (1 to 100 characters); every worker of one consumer uses the same name.';
 COMMENT ON COLUMN @extschema@.event_consumers.acked_id IS 'Every event up to this id has been acknowledged; the next claim starts after it.';
 COMMENT ON COLUMN @extschema@.event_consumers.claimed_id IS 'Last event id of the latest batch handed out; ack_events() accepts ids up to it.';

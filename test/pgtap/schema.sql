@@ -4,7 +4,9 @@ SELECT plan(248);
 
 -- Extension and schemas ---------------------------------------------------------
 SELECT has_extension('task_api', 'the task_api extension is installed');
-SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'task_api'), '0.1.0', 'task_api is at version 0.1.0');
+SELECT is((SELECT extversion FROM pg_extension WHERE extname = 'task_api'),
+          (SELECT default_version FROM pg_available_extensions WHERE name = 'task_api'),
+          'task_api is at the version task_api.control names');
 SELECT has_schema('api', 'schema api exists (what PostgREST serves)');
 SELECT has_schema('task_api', 'schema task_api exists (tables and internals)');
 SELECT is((SELECT n.nspname::text FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'task_api'),
