@@ -259,15 +259,16 @@ cluster_secret() {
     as_pg sed -n "s/^task_api\.$2 = '\(.*\)'$/\1/p" "$1/data/task_api_secrets.conf"
 }
 
-# Create database $3 with the extension, and let the authenticator log in.
+# Create database $3 with the extension (at version $4, default the current
+# one), and let the authenticator log in.
 database_setup() {
-    local dir=$1 port=$2 db=$3 password
+    local dir=$1 port=$2 db=$3 version=${4:+ VERSION '$4'} password
     password=$(as_pg cat "$dir/authenticator.password")
     if [ -z "$(cluster_psql "$dir" "$port" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'")" ]; then
         cluster_psql "$dir" "$port" -d postgres -c "CREATE DATABASE $db"
     fi
     cluster_psql "$dir" "$port" -d "$db" -c "SET client_min_messages = warning" \
-        -c "CREATE EXTENSION IF NOT EXISTS task_api" \
+        -c "CREATE EXTENSION IF NOT EXISTS task_api$version" \
         -c "ALTER ROLE task_api_authenticator PASSWORD '$password'"
 }
 

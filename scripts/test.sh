@@ -7,14 +7,20 @@
 #   2. pgTAP (test/pgtap/, with pg_prove)
 #   3. clusters: the rate limiter under 16 concurrent pgbench clients and on a
 #      hot standby made with pg_basebackup (test/cluster/)
-#   4. HTTP end to end through the real PostgREST (test/http/, node --test)
+#   4. upgrades: the release scripts, the catalogue after an update from
+#      every release, and a database filled through the API at the first
+#      release and updated while PostgREST serves it (test/upgrade/)
+#   5. backups: pg_dump and pg_restore of a filled database, in every format
+#      and into a fresh cluster, then the API on the copy (test/backup/)
+#   6. HTTP end to end through the real PostgREST (test/http/, node --test),
+#      against the database tier 4 upgraded (a fresh one without tier 4)
 # Ends with one line "N passed, N failed" summed over the tiers.
 source "$(dirname "$0")/lib.sh"
 
 PG_PORT=${TASK_API_TEST_PG_PORT:-5498}
 API_PORT=${TASK_API_TEST_PORT:-3998}
 # Which tiers to run (all by default), e.g. TASK_API_TEST_TIERS="pgtap http".
-TIERS=" ${TASK_API_TEST_TIERS:-c regress pgtap cluster http} "
+TIERS=" ${TASK_API_TEST_TIERS:-c regress pgtap cluster upgrade backup http} "
 tier() { [[ "$TIERS" == *" $1 "* ]]; }
 
 "$ROOT/scripts/deps.sh"
@@ -113,39 +119,69 @@ echo "pgTAP: $p passed, $f failed"
 count "$p" "$f"
 fi
 
+# What test/http/, test/lib/fill.mjs and verify.test.mjs need.
+test_env() {
+    TASK_API_URL="http://127.0.0.1:$API_PORT" \
+    TASK_API_JWT_SECRET="$(cluster_secret "$dir" jwt_secret)" \
+    TASK_API_PSQL="$PGBIN/psql" TASK_API_PGHOST="$(socket_dir "$dir")" TASK_API_PGPORT="$PG_PORT" \
+    TASK_API_PGDATABASE=task_api_http TASK_API_AS_PG="$( [ "$(id -u)" = 0 ] && echo postgres )" \
+    TASK_API_CLUSTER_DIR="$dir" TASK_API_TEST_PG_PORT="$PG_PORT" TASK_API_TEST_PORT="$API_PORT" \
+        "$@"
+}
+# The HTTP tier's database and PostgREST: created at the first release when
+# the upgrade tier runs (it updates them), at the current version otherwise.
+http_database() { # http_database [VERSION]
+    database_setup "$dir" "$PG_PORT" task_api_http "$@"
+    cluster_rate_limits "$dir" "$PG_PORT" 100000000
+    conf=$(postgrest_config "$dir" "$PG_PORT" task_api_http "$API_PORT")
+    postgrest_start "$conf" "$logdir/postgrest.log" "$pidfile" "$API_PORT"
+}
+tap_tier() { # tap_tier NAME SCRIPT: run a tier script printing TAP lines
+    local name=$1 rc p f
+    set +e
+    test_env "$2" >"$logdir/$name.log" 2>&1
+    rc=$?
+    set -e
+    cat "$logdir/$name.log"
+    p=$(grep -cE '^ok ' "$logdir/$name.log" || true)
+    f=$(grep -cE '^not ok ' "$logdir/$name.log" || true)
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+    count "$p" "$f"
+}
+
 # Tier 3: clusters (exact admission under concurrency, a hot standby).
 if tier cluster; then
 say "tier 3: rate limiting with 16 concurrent clients and on a hot standby"
-set +e
-TASK_API_CLUSTER_DIR="$dir" TASK_API_TEST_PG_PORT="$PG_PORT" \
-    "$ROOT/test/cluster/rate_limit.sh" >"$logdir/cluster.log" 2>&1
-cluster_rc=$?
-set -e
-cat "$logdir/cluster.log"
-p=$(grep -cE '^ok ' "$logdir/cluster.log" || true)
-f=$(grep -cE '^not ok ' "$logdir/cluster.log" || true)
-if [ "$cluster_rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
-count "$p" "$f"
+tap_tier cluster "$ROOT/test/cluster/rate_limit.sh"
 fi
 
-# Tier 4: HTTP end to end through the real PostgREST.
+# Tier 4: upgrades.
+if tier upgrade; then
+say "tier 4: upgrades from every release"
+# The first release: the oldest frozen full script.
+first=$(find "$ROOT/sql" -maxdepth 1 -name 'task_api--*.sql' ! -name 'task_api--*--*' -printf '%f\n' |
+        sed 's/^task_api--\(.*\)\.sql$/\1/' | sort -V | head -n 1)
+http_database "$first"
+TASK_API_UPGRADE_DB=task_api_http tap_tier upgrade "$ROOT/test/upgrade/upgrade.sh"
+fi
+
+# Tier 5: backups.
+if tier backup; then
+say "tier 5: backup and restore"
+tap_tier backup "$ROOT/test/backup/backup.sh"
+fi
+
+# Tier 6: HTTP end to end through the real PostgREST.
 if tier http; then
-say "tier 4: HTTP end to end through PostgREST"
-database_setup "$dir" "$PG_PORT" task_api_http
-cluster_rate_limits "$dir" "$PG_PORT" 100000000
-conf=$(postgrest_config "$dir" "$PG_PORT" task_api_http "$API_PORT")
-postgrest_start "$conf" "$logdir/postgrest.log" "$pidfile" "$API_PORT"
+say "tier 6: HTTP end to end through PostgREST"
+tier upgrade || http_database
 # node --test runs files concurrently; rate_limit.test.mjs changes the
 # cluster's limits, so it runs alone after the others.
 http_run() { # http_run LOG FILES...: run, report, add to the totals
     local log=$1 rc p f
     shift
     set +e
-    TASK_API_URL="http://127.0.0.1:$API_PORT" \
-    TASK_API_JWT_SECRET="$(cluster_secret "$dir" jwt_secret)" \
-    TASK_API_PSQL="$PGBIN/psql" TASK_API_PGHOST="$(socket_dir "$dir")" TASK_API_PGPORT="$PG_PORT" \
-    TASK_API_PGDATABASE=task_api_http TASK_API_AS_PG="$( [ "$(id -u)" = 0 ] && echo postgres )" \
-        node --test --test-reporter=tap "$@" >"$log" 2>&1
+    test_env node --test --test-reporter=tap "$@" >"$log" 2>&1
     rc=$?
     set -e
     grep -E '^# (tests|pass|fail)|^not ok|^    not ok' "$log" || true

@@ -37,3 +37,6 @@ BEGIN
     RETURN NULL;
 END
 $$;
+
+-- PostgREST reloads its schema cache when this update commits.
+NOTIFY pgrst, 'reload schema';
