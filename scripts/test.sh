@@ -14,13 +14,14 @@
 #      and into a fresh cluster, then the API on the copy (test/backup/)
 #   6. HTTP end to end through the real PostgREST (test/http/, node --test),
 #      against the database tier 4 upgraded (a fresh one without tier 4)
+#   7. security: an attacker's probes through PostgREST (test/security/)
 # Ends with one line "N passed, N failed" summed over the tiers.
 source "$(dirname "$0")/lib.sh"
 
 PG_PORT=${TASK_API_TEST_PG_PORT:-5498}
 API_PORT=${TASK_API_TEST_PORT:-3998}
 # Which tiers to run (all by default), e.g. TASK_API_TEST_TIERS="pgtap http".
-TIERS=" ${TASK_API_TEST_TIERS:-c regress pgtap cluster upgrade backup http} "
+TIERS=" ${TASK_API_TEST_TIERS:-c regress pgtap cluster upgrade backup http security} "
 tier() { [[ "$TIERS" == *" $1 "* ]]; }
 
 "$ROOT/scripts/deps.sh"
@@ -171,12 +172,6 @@ say "tier 5: backup and restore"
 tap_tier backup "$ROOT/test/backup/backup.sh"
 fi
 
-# Tier 6: HTTP end to end through the real PostgREST.
-if tier http; then
-say "tier 6: HTTP end to end through PostgREST"
-tier upgrade || http_database
-# node --test runs files concurrently; rate_limit.test.mjs changes the
-# cluster's limits, so it runs alone after the others.
 http_run() { # http_run LOG FILES...: run, report, add to the totals
     local log=$1 rc p f
     shift
@@ -195,6 +190,13 @@ http_run() { # http_run LOG FILES...: run, report, add to the totals
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
     count "$p" "$f"
 }
+
+# Tier 6: HTTP end to end through the real PostgREST.
+if tier http; then
+say "tier 6: HTTP end to end through PostgREST"
+tier upgrade || http_database
+# node --test runs files concurrently; rate_limit.test.mjs changes the
+# cluster's limits, so it runs alone after the others.
 concurrent=() alone=()
 for file in ${TASK_API_HTTP_FILES:-"$ROOT"/test/http/*.test.mjs}; do
     case $(basename "$file") in
@@ -204,6 +206,15 @@ for file in ${TASK_API_HTTP_FILES:-"$ROOT"/test/http/*.test.mjs}; do
 done
 [ ${#concurrent[@]} -eq 0 ] || http_run "$logdir/http.log" "${concurrent[@]}"
 [ ${#alone[@]} -eq 0 ] || http_run "$logdir/http-rate-limit.log" "${alone[@]}"
+fi
+
+# Tier 7: an attacker's probes through the real PostgREST, one file at a time
+# (they change the cluster's limits and timeouts).
+if tier security; then
+say "tier 7: security probes through PostgREST"
+tier http || tier upgrade || http_database
+# shellcheck disable=SC2086 # a list of files
+http_run "$logdir/security.log" --test-concurrency=1 ${TASK_API_SECURITY_FILES:-"$ROOT"/test/security/*.test.mjs}
 fi
 
 echo
