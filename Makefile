@@ -36,7 +36,7 @@ OBJS = \
 INSTALL_PARTS = $(sort $(wildcard sql/install/*.sql))
 DATA_built = $(EXTENSION)--$(EXTVERSION).sql
 RELEASE_SCRIPTS = $(sort $(wildcard sql/$(EXTENSION)--*.sql))
-DATA = $(RELEASE_SCRIPTS)
+DATA = $(RELEASE_SCRIPTS) sql/prepare/$(EXTENSION)_prepare_upgrade.sql
 
 # pg_regress tests: sql/NAME.sql -> expected/NAME.out, run by scripts/test.sh
 # against a throw-away cluster that preloads the library.

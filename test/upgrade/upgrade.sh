@@ -4,12 +4,15 @@
 #   1. the frozen release scripts are the ones released (sql/released.sha256),
 #      and every C function any of them names is still exported by the
 #      library: the new library serves the old SQL until the update runs;
+#      META.json and CHANGELOG.md name the current version;
 #   2. from every earlier release, ALTER EXTENSION task_api UPDATE gives the
 #      catalogue of a fresh install exactly (test/lib/catalog_snapshot.sh);
 #   3. the database TASK_API_UPGRADE_DB, created at the first release and
 #      served by the PostgREST at TASK_API_URL on the new library, is filled
-#      through the API (test/lib/fill.mjs), updated while PostgREST runs, and
-#      then holds the same rows and passes test/lib/verify.test.mjs.  The
+#      through the API (test/lib/fill.mjs), prepared (the operator's
+#      CREATE INDEX CONCURRENTLY step), updated while PostgREST runs, and then
+#      holds the same rows and passes test/lib/verify.test.mjs; the update
+#      built no index on an existing table.  The
 #      HTTP tier then runs the whole suite against it.
 # Prints TAP lines.  Environment: TASK_API_CLUSTER_DIR, TASK_API_TEST_PG_PORT,
 # TASK_API_UPGRADE_DB, TASK_API_URL and what test/lib/fill.mjs needs.
@@ -56,6 +59,11 @@ exported=$(nm -D --defined-only "$lib" | awk '{print $3}' | sort -u)
 check "every C function a release script names is exported by the library ($(echo "$named" | wc -l) names)" "" \
     "$(comm -23 <(echo "$named") <(echo "$exported") | tr '\n' ' ')"
 
+check "META.json follows the PGXN Meta Spec 1.0.0 and names version $current" "0" \
+    "$(node "$ROOT/test/lib/meta_check.mjs" "$ROOT" >"$work/meta.log" 2>&1; echo $?)"
+grep '^#' "$work/meta.log"
+check "CHANGELOG.md has a section for $current" "1" "$(grep -c "^## $current\b" "$ROOT/CHANGELOG.md")"
+
 # 2. From every earlier release, an update gives the fresh catalogue.
 psql_db postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS task_api_fresh" \
     -c "CREATE DATABASE task_api_fresh" >/dev/null
@@ -83,11 +91,27 @@ node "$ROOT/test/lib/fill.mjs" "$work/state.json" >"$work/fill.log" 2>&1
 check "$first: filled through the API (every resource, trash, keys, events, sessions)" "0" "$?"
 [ -s "$work/fill.log" ] && sed 's/^/#   /' "$work/fill.log" | tail -n 20
 data "$DB" > "$work/before.txt"
+# The operator's step before the update, twice (it must be safe to repeat).
+prepare="$("$PGBIN/pg_config" --sharedir)/extension/task_api_prepare_upgrade.sql"
+for run in first second; do
+    psql_db "$DB" -f "$prepare" >/dev/null 2>"$work/prepare.err"
+    check "$first: the prepare step ($(basename "$prepare")) runs, $run time" "" "$(cat "$work/prepare.err")"
+done
+tables=$(psql_db "$DB" -c "SELECT string_agg(oid::regclass::text, ' ') FROM pg_class
+                            WHERE relnamespace = 'task_api'::regnamespace AND relkind = 'r'")
+indexes_on() { # indexes_on TABLES: "table index" of every index on those tables
+    psql_db "$DB" -v tables="$1" -c "SELECT i.indrelid::regclass || ' ' || i.indexrelid::regclass FROM pg_index i
+                                      WHERE i.indrelid::regclass::text = ANY (string_to_array(:'tables', ' ')) ORDER BY 1"
+}
+indexes_on "$tables" > "$work/indexes-before.txt"
 psql_db "$DB" -c "ALTER EXTENSION task_api UPDATE" >/dev/null 2>"$work/update.err"
 check "$first -> $current: updated while PostgREST serves it" "" "$(cat "$work/update.err")"
 check "$first -> $current: the version is $current" "$current" \
     "$(psql_db "$DB" -c "SELECT extversion FROM pg_extension WHERE extname = 'task_api'")"
 data "$DB" > "$work/after.txt"
+indexes_on "$tables" > "$work/indexes-after.txt"
+check "$first -> $current: after the prepare step the update builds no index on an existing table" "" \
+    "$(comm -13 "$work/indexes-before.txt" "$work/indexes-after.txt" | tr '\n' ' ')"
 check "$first -> $current: every row and sequence is as before the update ($(grep -c . "$work/before.txt") tables and sequences)" "" \
     "$(diff "$work/before.txt" "$work/after.txt")"
 check "$first -> $current: the filled database has rows in every table" "" \
