@@ -27,6 +27,14 @@ if cluster_running "$dir" && [ "$(cat "$dir/fingerprint" 2>/dev/null)" != "$fing
 fi
 cluster_start "$dir"
 database_setup "$dir" "$PG_PORT" "$DB"
+# A database made by an earlier release is brought to this one, the way
+# docs/operations.md tells operators: the prepare step, then the update.
+if [ "$(cluster_psql "$dir" "$PG_PORT" -d "$DB" -tAc "SELECT installed_version <> default_version
+        FROM pg_available_extensions WHERE name = 'task_api'")" = t ]; then
+    say "updating the task_api extension of database $DB"
+    cluster_psql "$dir" "$PG_PORT" -d "$DB" -f "$("$PGBIN/pg_config" --sharedir)/extension/task_api_prepare_upgrade.sql" >/dev/null
+    cluster_psql "$dir" "$PG_PORT" -d "$DB" -c "ALTER EXTENSION task_api UPDATE"
+fi
 if [ -f "$dir/fingerprint" ] && [ "$(cat "$dir/fingerprint")" != "$fingerprint" ]; then
     say "note: the extension's SQL may have changed since the database was created;"
     say "      'make reset' recreates the database with it (and deletes its data)"
