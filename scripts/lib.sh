@@ -262,7 +262,8 @@ cluster_secret() {
 # Create database $3 with the extension (at version $4, default the current
 # one), and let the authenticator log in.
 database_setup() {
-    local dir=$1 port=$2 db=$3 version=${4:+ VERSION '$4'} password
+    local dir=$1 port=$2 db=$3 version="" password
+    if [ -n "${4:-}" ]; then version=" VERSION '$4'"; fi
     password=$(as_pg cat "$dir/authenticator.password")
     if [ -z "$(cluster_psql "$dir" "$port" -d postgres -tAc "SELECT 1 FROM pg_database WHERE datname = '$db'")" ]; then
         cluster_psql "$dir" "$port" -d postgres -c "CREATE DATABASE $db"
