@@ -118,6 +118,16 @@ f=$(grep -cE '^not ok ' "$logdir/pgtap.log" || true)
 if [ "$tap_rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
 echo "pgTAP: $p passed, $f failed"
 count "$p" "$f"
+# docs/reference.md is what the catalogue of a fresh install says.
+if "$ROOT/scripts/reference.sh" --check -h "$(socket_dir "$dir")" -p "$PG_PORT" -U postgres -d task_api_tap \
+        >"$logdir/reference.log" 2>&1; then
+    echo "ok - docs/reference.md is current"
+    count 1 0
+else
+    echo "not ok - docs/reference.md is stale: run scripts/reference.sh on a fresh install"
+    head -n 40 "$logdir/reference.log"
+    count 0 1
+fi
 fi
 
 # What test/http/, test/lib/fill.mjs and verify.test.mjs need.
