@@ -22,7 +22,14 @@
 --   \endif
 --   CREATE INDEX CONCURRENTLY IF NOT EXISTS <name> ON task_api.<table> (...);
 --
--- and the upgrade step has the same CREATE INDEX IF NOT EXISTS.
+-- and the upgrade step creates the index only if it is missing (a plain
+-- CREATE INDEX IF NOT EXISTS would take a SHARE lock on the table anyway):
+--
+--   DO $$ BEGIN
+--       IF pg_catalog.to_regclass('@extschema@.<name>') IS NULL THEN
+--           CREATE INDEX <name> ON @extschema@.<table> (...);
+--       END IF;
+--   END $$;
 
 \set ON_ERROR_STOP on
 SELECT pg_catalog.current_setting('server_version_num')::integer >= 150000 AS supported \gset

@@ -100,8 +100,10 @@ done
 tables=$(psql_db "$DB" -c "SELECT string_agg(oid::regclass::text, ' ') FROM pg_class
                             WHERE relnamespace = 'task_api'::regnamespace AND relkind = 'r'")
 indexes_on() { # indexes_on TABLES: "table index" of every index on those tables
-    psql_db "$DB" -v tables="$1" -c "SELECT i.indrelid::regclass || ' ' || i.indexrelid::regclass FROM pg_index i
-                                      WHERE i.indrelid::regclass::text = ANY (string_to_array(:'tables', ' ')) ORDER BY 1"
+    psql_db "$DB" -v tables="$1" <<'SQL'
+SELECT i.indrelid::regclass || ' ' || i.indexrelid::regclass FROM pg_index i
+ WHERE i.indrelid::regclass::text = ANY (string_to_array(:'tables', ' ')) ORDER BY 1;
+SQL
 }
 indexes_on "$tables" > "$work/indexes-before.txt"
 psql_db "$DB" -c "ALTER EXTENSION task_api UPDATE" >/dev/null 2>"$work/update.err"
