@@ -32,11 +32,12 @@ database_setup "$dir" "$PG_PORT" "$DB"
 if [ "$(cluster_psql "$dir" "$PG_PORT" -d "$DB" -tAc "SELECT installed_version <> default_version
         FROM pg_available_extensions WHERE name = 'task_api'")" = t ]; then
     say "updating the task_api extension of database $DB"
+    updated=1
     cluster_psql "$dir" "$PG_PORT" -d "$DB" -f "$("$PGBIN/pg_config" --sharedir)/extension/task_api_prepare_upgrade.sql" >/dev/null
     cluster_psql "$dir" "$PG_PORT" -d "$DB" -c "ALTER EXTENSION task_api UPDATE"
 fi
-if [ -f "$dir/fingerprint" ] && [ "$(cat "$dir/fingerprint")" != "$fingerprint" ]; then
-    say "note: the extension's SQL may have changed since the database was created;"
+if [ -z "${updated:-}" ] && [ -f "$dir/fingerprint" ] && [ "$(cat "$dir/fingerprint")" != "$fingerprint" ]; then
+    say "note: the extension's SQL may have changed (same version) since the database was created;"
     say "      'make reset' recreates the database with it (and deletes its data)"
 fi
 echo "$fingerprint" > "$dir/fingerprint"
