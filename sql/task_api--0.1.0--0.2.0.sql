@@ -123,10 +123,30 @@ CREATE POLICY invitations_delete ON @extschema@.invitations FOR DELETE
     USING (@extschema@.has_project_role(project_id, 'owner'));
 -- No UPDATE: an invitation is never changed, only revoked and made again.
 
+-- The name of the project an invitation is for, to its invitee and the
+-- project's owners (NULL to anyone else): an invitee is no member and cannot
+-- read the project, but consents knowing what they join.  SECURITY DEFINER
+-- for that reason; it reveals nothing the caller could not see at GET
+-- /invitations.
+CREATE FUNCTION @extschema@.invitation_project_name(invitation_id uuid) RETURNS text
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    SELECT p.name
+      FROM @extschema@.invitations i
+      JOIN @extschema@.projects p ON p.id = i.project_id
+     WHERE i.id = invitation_project_name.invitation_id
+       AND (@extschema@.has_project_role(i.project_id, 'owner')
+            OR i.user_id = @extschema@.current_user_id()
+            OR lower(i.email) = (SELECT lower(u.email) FROM @extschema@.users u WHERE u.id = @extschema@.current_user_id()))
+$$;
+COMMENT ON FUNCTION @extschema@.invitation_project_name(uuid) IS 'The name of the invitation''s project if the caller is its invitee or an owner of the project, else NULL.';
+
 -- The API view ----------------------------------------------------------------
 
 CREATE VIEW api.invitations WITH (security_invoker = true) AS
-    SELECT i.id, i.project_id, i.email, i.user_id, i.role, i.created_at, i.expires_at
+    SELECT i.id, i.project_id, i.email, i.user_id, i.role, i.created_at, i.expires_at,
+           @extschema@.invitation_project_name(i.id) AS project_name
       FROM @extschema@.invitations i
      WHERE i.expires_at OPERATOR(pg_catalog.>) pg_catalog.now();
 ALTER VIEW api.invitations ALTER COLUMN role SET DEFAULT 'viewer';
@@ -137,6 +157,7 @@ COMMENT ON COLUMN api.invitations.email IS 'The invitee''s email as given (trimm
 COMMENT ON COLUMN api.invitations.user_id IS 'The invitee''s user id as given. Give email or user_id.';
 COMMENT ON COLUMN api.invitations.role IS 'The role the invitee gets on accepting: owner, editor or viewer (default viewer).';
 COMMENT ON COLUMN api.invitations.created_at IS 'When the invitation was made; set by the server.';
+COMMENT ON COLUMN api.invitations.project_name IS 'The project''s name, so that the invitee knows what they join; set by the server.';
 COMMENT ON COLUMN api.invitations.expires_at IS 'After this it can no longer be accepted and leaves this list; set by the server (created_at + task_api.invitation_ttl).';
 
 -- POST /invitations.  Checks only the payload and the caller's right to
@@ -173,7 +194,7 @@ BEGIN
     ELSIF NEW.user_id IS NOT NULL AND NEW.email IS NOT NULL THEN
         problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('email', 'give user_id or email, not both');
     ELSIF NEW.email IS NOT NULL AND (pg_catalog.char_length(clean_email) > 254
-          OR clean_email !~ '^[A-Za-z0-9.!#$%&''*+/=?^_`{|}~-]+@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$') THEN
+          OR clean_email OPERATOR(pg_catalog.!~) '^[A-Za-z0-9.!#$%&''*+/=?^_`{|}~-]+@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$') THEN
         problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('email', 'is not a valid email address');
     END IF;
     IF NEW.role IS NULL THEN
@@ -188,6 +209,9 @@ BEGIN
     IF NEW.expires_at IS NOT NULL THEN
         problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('expires_at', 'is set by the server');
     END IF;
+    IF NEW.project_name IS NOT NULL THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('project_name', 'is set by the server');
+    END IF;
     PERFORM @extschema@.check_problems('invitation', problems);
 
     -- An expired invitation for the same invitee gives way to the new one.
@@ -199,6 +223,7 @@ BEGIN
         VALUES (NEW.project_id, clean_email, NEW.user_id, NEW.role, @extschema@.current_user_id())
         RETURNING id, project_id, email, user_id, role, created_at, expires_at
         INTO NEW.id, NEW.project_id, NEW.email, NEW.user_id, NEW.role, NEW.created_at, NEW.expires_at;
+        NEW.project_name := @extschema@.invitation_project_name(NEW.id);
     EXCEPTION WHEN unique_violation THEN
         PERFORM @extschema@.raise_error('conflict', 'this project already has an open invitation for this invitee',
             NULL, 'revoke it first (DELETE /invitations?id=eq.<id>) to invite again');
@@ -349,11 +374,10 @@ GRANT SELECT, INSERT, DELETE ON api.invitations TO task_api_user;
 GRANT SELECT (id, project_id, email, user_id, role, created_at, expires_at),
       INSERT (project_id, email, user_id, role, invited_by), DELETE
     ON @extschema@.invitations TO task_api_user;
-GRANT EXECUTE ON FUNCTION @extschema@.invitation_ttl(), api.accept_invitation(uuid), api.decline_invitation(uuid)
+GRANT EXECUTE ON FUNCTION @extschema@.invitation_ttl(), @extschema@.invitation_project_name(uuid),
+    api.accept_invitation(uuid), api.decline_invitation(uuid)
     TO task_api_user;
-REVOKE ALL ON FUNCTION @extschema@.invitation_ttl(), @extschema@.invitations_insert(), @extschema@.invitations_delete(),
-    @extschema@.caller_invitation(uuid), @extschema@.purge_expired_invitations(),
-    api.accept_invitation(uuid), api.decline_invitation(uuid) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.invitation_ttl(), @extschema@.invitation_project_name(uuid), @extschema@.invitations_insert(), @extschema@.invitations_delete(), @extschema@.caller_invitation(uuid), api.accept_invitation(uuid), api.decline_invitation(uuid), @extschema@.purge_expired_invitations() FROM PUBLIC;
 REVOKE ALL ON TABLE @extschema@.invitations, api.invitations FROM PUBLIC;
 
 CREATE OR REPLACE FUNCTION @extschema@.purge_expired() RETURNS bigint

@@ -59,6 +59,7 @@ test('owner invites a member by email; the account with that email (case-insensi
   const inv = await invite(owner.token, { project_id: p.id, email: email.toLowerCase(), role: 'editor' });
   assert.equal(inv.email, email.toLowerCase(), 'the address as given');
   assert.equal(inv.user_id, null, 'never the account it belongs to');
+  assert.equal((await list('/invitations', carol.token))[0].project_name, p.name, 'the invitee sees what she is invited to');
   assert.deepEqual((await list('/invitations', carol.token)).map((i) => i.id), [inv.id]);
 
   // Same address again, upper-cased, while the first is open: conflict.

@@ -2,7 +2,7 @@
 -- /invitations answers (the same whether or not the invitee has an account),
 -- and accept_invitation() / decline_invitation() with their error paths.
 BEGIN;
-SELECT plan(56);
+SELECT plan(61);
 \ir helpers/setup.psql
 
 -- Fixtures: P (olga owner, ed editor, vi viewer); Q (ole owner); ivan, ida
@@ -36,8 +36,11 @@ WITH a AS (INSERT INTO api.invitations (project_id, user_id) VALUES (tap.id('P')
 SELECT is((SELECT count(*) FROM made), 4::bigint, 'owner: four invitations made (two registered invitees, an unknown address, an unknown id)');
 SELECT is((SELECT jsonb_object_keys_agg FROM (SELECT array_agg(k ORDER BY k) AS jsonb_object_keys_agg
              FROM jsonb_object_keys((SELECT to_jsonb(m) - 'who' FROM made m WHERE who = 'ida')) k) x),
-          ARRAY['created_at', 'email', 'expires_at', 'id', 'project_id', 'role', 'user_id'],
-          'the invitation shows id, project_id, email, user_id, role, created_at, expires_at');
+          ARRAY['created_at', 'email', 'expires_at', 'id', 'project_id', 'project_name', 'role', 'user_id'],
+          'the invitation shows id, project_id, email, user_id, role, created_at, expires_at, project_name');
+SELECT is((SELECT project_name FROM made WHERE who = 'nobody'), 'P', 'the answer names the project');
+SELECT is(tap.problems($$INSERT INTO api.invitations (project_id, user_id, project_name) VALUES (tap.id('P'), tap.id('uma'), 'Other')$$),
+          ARRAY['project_name: is set by the server'], 'project_name is set by the server');
 SELECT is((SELECT to_jsonb(m) - ARRAY['who', 'id', 'created_at', 'expires_at', 'email'] FROM made m WHERE who = 'ida'),
           (SELECT to_jsonb(m) - ARRAY['who', 'id', 'created_at', 'expires_at', 'email'] FROM made m WHERE who = 'nobody'),
           'a registered and an unregistered address get the same answer apart from id, times and the address itself');
@@ -82,6 +85,13 @@ SELECT tap.act_as(tap.id('ida'));
 SELECT set_eq('SELECT id FROM api.invitations', $$SELECT id FROM made WHERE who = 'ida'$$,
               'invitee: sees the invitation to her email, matched case-insensitively');
 SELECT is_empty('SELECT 1 FROM api.projects', 'invitee: sees no project before accepting');
+SELECT is((SELECT project_name FROM api.invitations), 'P', 'invitee: sees the name of the project she is invited to');
+SELECT tap.act_as(tap.id('uma'));
+SELECT is(task_api.invitation_project_name((SELECT id FROM made WHERE who = 'ida')), NULL,
+          'invitation_project_name() tells nobody else the name (a stranger who knows the invitation id gets NULL)');
+SELECT tap.act_as(tap.id('ed'));
+SELECT is(task_api.invitation_project_name((SELECT id FROM made WHERE who = 'ida')), NULL,
+          'nor a member who is not an owner');
 SELECT tap.act_as_anon();
 SELECT is(tap.err('SELECT 1 FROM api.invitations'), '42501', 'anonymous: GET /invitations is refused');
 SELECT is(tap.err($$SELECT api.accept_invitation('00000000-0000-4000-8000-000000000000')$$), '42501', 'anonymous: accept_invitation is refused');

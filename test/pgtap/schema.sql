@@ -139,8 +139,8 @@ SELECT col_type_is('api', 'users', 'email', 'text', 'api.users.email is text');
 SELECT col_default_is('api', 'tasks', 'status', 'todo', 'api.tasks.status defaults to todo');
 SELECT col_default_is('api', 'tasks', 'priority', '2', 'api.tasks.priority defaults to 2');
 SELECT col_default_is('api', 'project_members', 'role', 'viewer', 'api.project_members.role defaults to viewer');
-SELECT columns_are('api', 'invitations', ARRAY['id', 'project_id', 'email', 'user_id', 'role', 'created_at', 'expires_at'],
-                   'api.invitations shows id, project_id, the invitee as given (email or user_id), role, created_at, expires_at');
+SELECT columns_are('api', 'invitations', ARRAY['id', 'project_id', 'email', 'user_id', 'role', 'created_at', 'expires_at', 'project_name'],
+                   'api.invitations shows id, project_id, the invitee as given (email or user_id), role, created_at, expires_at and the project''s name');
 SELECT col_default_is('api', 'invitations', 'role', 'viewer', 'api.invitations.role defaults to viewer');
 SELECT columns_are('task_api', 'invitations', ARRAY['id', 'project_id', 'email', 'user_id', 'role', 'invited_by', 'created_at', 'expires_at'],
                    'task_api.invitations keeps the invitee as given and who invited');
@@ -294,12 +294,13 @@ SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                     'task_api.check_project_name(uuid,text,uuid)',
                     'task_api.own_email(uuid)', 'task_api.project_members_insert()',
                     'api.accept_invitation(uuid)', 'api.decline_invitation(uuid)', 'task_api.purge_expired_invitations()',
+                    'task_api.invitation_project_name(uuid)',
                     'task_api.start_session(uuid)', 'api.signup(text,text,text)', 'api.login(text,text)',
                     'api.logout()', 'api.create_api_key(text,timestamp with time zone)',
                     'task_api.purge_expired()', 'task_api.purge_expired_idempotency_keys()',
                     'task_api.search_tasks(uuid[],text)', 'task_api.page_link(text,text[],text)',
                     'task_api.claim_events(text,integer)', 'task_api.ack_events(text,bigint)'],
-              'only the functions that must bypass RLS (new owner, keep an owner, accepting and declining an invitation, name uniqueness, own email, the auth RPCs that read users, sessions and keys, the scheduled purges, the full-text search of tasks_page, the event consumers) or set a response header (the Link of a page, the Allow of POST /project_members) are SECURITY DEFINER');
+              'only the functions that must bypass RLS (new owner, keep an owner, accepting and declining an invitation, its project''s name for the invitee, name uniqueness, own email, the auth RPCs that read users, sessions and keys, the scheduled purges, the full-text search of tasks_page, the event consumers) or set a response header (the Link of a page, the Allow of POST /project_members) are SECURITY DEFINER');
 
 -- C functions: volatility and strictness --------------------------------------------
 SELECT volatility_is('task_api', 'uuidv7', ARRAY[]::name[], 'volatile', 'uuidv7() is VOLATILE');

@@ -62,7 +62,8 @@ test('probe "enumeration": a registered and an unregistered address get byte-ide
   // The representation: what was given, never the account behind it.
   const a = await invite(owner.token, { project_id: p.id, email: ` ${registered} `, role: 'editor' });
   expectStatus(a, 201);
-  assert.deepEqual(Object.keys(a.body[0]).sort(), ['created_at', 'email', 'expires_at', 'id', 'project_id', 'role', 'user_id']);
+  assert.deepEqual(Object.keys(a.body[0]).sort(), ['created_at', 'email', 'expires_at', 'id', 'project_id', 'project_name', 'role', 'user_id']);
+  assert.equal(a.body[0].project_name, p.name);
   assert.equal(a.body[0].email, registered);
   assert.equal(a.body[0].user_id, null);
   assert.equal(a.body[0].role, 'editor');
