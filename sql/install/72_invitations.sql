@@ -30,12 +30,12 @@ CREATE TABLE @extschema@.invitations (
 );
 COMMENT ON TABLE @extschema@.invitations IS 'Open invitations to join a project (deleted once accepted, declined or revoked); exposed as api.invitations.';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.invitations', '');
--- One open invitation per project and invitee as given; the owners' list.
-CREATE UNIQUE INDEX invitations_project_email_key ON @extschema@.invitations (project_id, pg_catalog.lower(email))
-    WHERE email IS NOT NULL;
-CREATE UNIQUE INDEX invitations_project_user_key ON @extschema@.invitations (project_id, user_id)
-    WHERE user_id IS NOT NULL;
--- The invitee's list.
+-- One open invitation per project and invitee as given (NULLs never
+-- collide); not partial, so that they also serve the owners' arm of the
+-- select policy (project_id = ANY (...)).
+CREATE UNIQUE INDEX invitations_project_email_key ON @extschema@.invitations (project_id, pg_catalog.lower(email));
+CREATE UNIQUE INDEX invitations_project_user_key ON @extschema@.invitations (project_id, user_id);
+-- The invitee's arms of the select policy.
 CREATE INDEX invitations_email_idx ON @extschema@.invitations (pg_catalog.lower(email)) WHERE email IS NOT NULL;
 CREATE INDEX invitations_user_idx ON @extschema@.invitations (user_id) WHERE user_id IS NOT NULL;
 CREATE INDEX invitations_expires_idx ON @extschema@.invitations (expires_at);

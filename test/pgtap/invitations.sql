@@ -2,7 +2,7 @@
 -- /invitations answers (the same whether or not the invitee has an account),
 -- and accept_invitation() / decline_invitation() with their error paths.
 BEGIN;
-SELECT plan(61);
+SELECT plan(62);
 \ir helpers/setup.psql
 
 -- Fixtures: P (olga owner, ed editor, vi viewer); Q (ole owner); ivan, ida
@@ -92,6 +92,22 @@ SELECT is(task_api.invitation_project_name((SELECT id FROM made WHERE who = 'ida
 SELECT tap.act_as(tap.id('ed'));
 SELECT is(task_api.invitation_project_name((SELECT id FROM made WHERE who = 'ida')), NULL,
           'nor a member who is not an owner');
+-- Each arm of the select policy (owners' projects, user id, email) has an index.
+CREATE FUNCTION pg_temp.plan_of(query text) RETURNS text LANGUAGE plpgsql AS $f$
+DECLARE
+    line text;
+    plan text := '';
+BEGIN
+    FOR line IN EXECUTE 'EXPLAIN (COSTS OFF) ' || query LOOP
+        plan := plan || line || E'\n';
+    END LOOP;
+    RETURN plan;
+END
+$f$;
+SET LOCAL enable_seqscan = off;
+SELECT ok(pg_temp.plan_of('SELECT id FROM task_api.invitations') ~ 'BitmapOr',
+          'the select policy combines an index scan per arm (owners'' projects, user id, email): no arm forces reading every invitation');
+RESET enable_seqscan;
 SELECT tap.act_as_anon();
 SELECT is(tap.err('SELECT 1 FROM api.invitations'), '42501', 'anonymous: GET /invitations is refused');
 SELECT is(tap.err($$SELECT api.accept_invitation('00000000-0000-4000-8000-000000000000')$$), '42501', 'anonymous: accept_invitation is refused');
