@@ -51,6 +51,7 @@ static const TaErrorCode error_codes[] = {
 	{"cursor_mismatch", 400, "The cursor was issued for different filters or sort."},
 	{"invalid_idempotency_key", 400, "The Idempotency-Key header is not 1 to 255 visible ASCII characters."},
 	{"invalid_parameter", 400, "A parameter or header value is out of range or malformed."},
+	{"method_not_allowed", 405, "The resource does not support this method; see the Allow header and the hint."},
 	{"rate_limited", 429, "The caller's rate limit is exhausted; see Retry-After."},
 };
 

@@ -17,6 +17,7 @@ char	   *ta_cursor_secret = NULL;
 int			ta_jwt_ttl = 3600;
 int			ta_password_iterations = 100000;
 int			ta_trash_retention = 30 * 24 * 3600;
+int			ta_invitation_ttl = 7 * 24 * 3600;
 
 /* Register every task_api setting and reserve the prefix. */
 void
@@ -73,4 +74,14 @@ ta_guc_init(void)
 							GUC_UNIT_S,
 							NULL, NULL, NULL);
 
+	DefineCustomIntVariable("task_api.invitation_ttl",
+							"How long an invitation to a project can be accepted.",
+							"Invitations made earlier keep the expiry they were made with.",
+							&ta_invitation_ttl,
+							7 * 24 * 3600,
+							60,
+							PG_INT32_MAX,
+							PGC_SIGHUP,
+							GUC_UNIT_S,
+							NULL, NULL, NULL);
 }

@@ -10,6 +10,7 @@ extern char *ta_cursor_secret;
 extern int	ta_jwt_ttl;
 extern int	ta_password_iterations;
 extern int	ta_trash_retention;
+extern int	ta_invitation_ttl;
 
 extern void ta_guc_init(void);
 

@@ -1,12 +1,13 @@
 -- Project members ---------------------------------------------------------------
--- Owners add (by user id or email), change and remove members; any member
--- may leave.  A project always keeps an owner.  Who shares a project also
--- decides who can see whom in api.users.
+-- Members join only by accepting an invitation (72_invitations.sql); owners
+-- change roles and remove members; any member may leave.  A project always
+-- keeps an owner.  Who shares a project also decides who can see whom in
+-- api.users.
 
 CREATE POLICY project_members_select ON @extschema@.project_members FOR SELECT
     USING (project_id = ANY ((SELECT @extschema@.member_project_ids('viewer'))::uuid[]));
-CREATE POLICY project_members_insert ON @extschema@.project_members FOR INSERT
-    WITH CHECK (@extschema@.has_project_role(project_id, 'owner'));
+-- No INSERT policy (and no INSERT grant): memberships are created by the
+-- project's creation and by accept_invitation(), both as the tables' owner.
 CREATE POLICY project_members_update ON @extschema@.project_members FOR UPDATE
     USING (@extschema@.has_project_role(project_id, 'owner'))
     WITH CHECK (@extschema@.has_project_role(project_id, 'owner'));
@@ -75,18 +76,6 @@ $$;
 CREATE TRIGGER project_members_keep_owner AFTER UPDATE OR DELETE ON @extschema@.project_members
     FOR EACH ROW EXECUTE FUNCTION @extschema@.project_members_keep_owner();
 
--- Resolve an invitation target.  SECURITY DEFINER because the invitee is
--- usually not yet visible to the inviting owner.
-CREATE FUNCTION @extschema@.user_id_for(user_id uuid, email text) RETURNS uuid
-    LANGUAGE sql STABLE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$
-    SELECT u.id FROM @extschema@.users u
-     WHERE CASE WHEN user_id_for.user_id IS NOT NULL THEN u.id = user_id_for.user_id
-                ELSE lower(u.email) = lower(btrim(user_id_for.email)) END
-$$;
-COMMENT ON FUNCTION @extschema@.user_id_for(uuid, text) IS 'The id of a registered user given by id or by email (case-insensitive), or NULL.';
-
 -- The API view ----------------------------------------------------------------
 
 CREATE VIEW api.project_members WITH (security_invoker = true) AS
@@ -95,72 +84,26 @@ CREATE VIEW api.project_members WITH (security_invoker = true) AS
       JOIN @extschema@.projects p ON p.id = m.project_id
      WHERE p.deleted_at IS NULL;
 ALTER VIEW api.project_members ALTER COLUMN role SET DEFAULT 'viewer';
-COMMENT ON VIEW api.project_members IS 'Members of your projects and their roles. Owners POST (by user_id or email), PATCH role and DELETE; any member may DELETE their own membership to leave.';
+COMMENT ON VIEW api.project_members IS 'Members of your projects and their roles. Owners PATCH role and DELETE; any member may DELETE their own membership to leave. POST answers 405: invite with POST /invitations, and the invitee joins by accepting.';
 COMMENT ON COLUMN api.project_members.project_id IS 'The project.';
-COMMENT ON COLUMN api.project_members.user_id IS 'The member. On POST, give user_id or email.';
+COMMENT ON COLUMN api.project_members.user_id IS 'The member.';
 COMMENT ON COLUMN api.project_members.role IS 'owner, editor or viewer (default viewer).';
-COMMENT ON COLUMN api.project_members.added_at IS 'When the member was added; set by the server.';
-COMMENT ON COLUMN api.project_members.email IS 'Write-only: on POST, the email of a registered user to add instead of user_id. Always null when read.';
+COMMENT ON COLUMN api.project_members.added_at IS 'When the member joined; set by the server.';
+COMMENT ON COLUMN api.project_members.email IS 'Always null (kept for compatibility): members are invited by email or user id at /invitations.';
 
+-- POST /project_members: nobody becomes a member without consenting.
+-- SECURITY DEFINER only to add the Allow header (append_response_header()
+-- is not granted to the API roles); it reads and writes nothing.
 CREATE FUNCTION @extschema@.project_members_insert() RETURNS trigger
-    LANGUAGE plpgsql
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
 AS $$
-DECLARE
-    problems jsonb := '[]';
-    my_role @extschema@.member_role;
-    target uuid;
 BEGIN
-    IF @extschema@.current_user_id() IS NULL THEN
-        PERFORM @extschema@.raise_error('unauthenticated', 'sign in to manage members');
-    END IF;
-    IF NEW.project_id IS NULL THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('project_id', 'is required');
-    ELSE
-        my_role := @extschema@.project_role(NEW.project_id);
-        IF my_role IS NULL THEN
-            problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('project_id', 'no such project');
-        ELSIF my_role <> 'owner' THEN
-            PERFORM @extschema@.raise_error('forbidden', 'only a project owner can add members');
-        END IF;
-    END IF;
-    IF NEW.user_id IS NULL AND NEW.email IS NULL THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('user_id', 'give user_id or email');
-    ELSIF NEW.user_id IS NOT NULL AND NEW.email IS NOT NULL THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('email', 'give user_id or email, not both');
-    ELSE
-        target := @extschema@.user_id_for(NEW.user_id, NEW.email);
-        IF target IS NULL THEN
-            problems := problems OPERATOR(pg_catalog.||) CASE WHEN NEW.user_id IS NOT NULL
-                THEN @extschema@.problem('user_id', 'no such user')
-                ELSE @extschema@.problem('email', 'no registered user has this email') END;
-        END IF;
-    END IF;
-    IF NEW.role IS NULL THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('role', 'is required');
-    END IF;
-    IF NEW.added_at IS NOT NULL THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('added_at', 'is set by the server');
-    END IF;
-    PERFORM @extschema@.check_problems('membership', problems);
-
-    IF EXISTS (SELECT FROM @extschema@.project_members m
-                WHERE m.project_id = NEW.project_id AND m.user_id = target) THEN
-        PERFORM @extschema@.raise_error('conflict', 'this user is already a member of the project',
-            NULL, 'PATCH the membership to change the role');
-    END IF;
-
-    BEGIN
-        INSERT INTO @extschema@.project_members (project_id, user_id, role)
-        VALUES (NEW.project_id, target, NEW.role)
-        RETURNING project_id, user_id, role, added_at
-        INTO NEW.project_id, NEW.user_id, NEW.role, NEW.added_at;
-    EXCEPTION WHEN unique_violation THEN
-        -- A concurrent request added the same member after the check above.
-        PERFORM @extschema@.raise_error('conflict', 'this user is already a member of the project',
-            NULL, 'PATCH the membership to change the role');
-    END;
-    NEW.email := NULL;
-    RETURN NEW;
+    PERFORM @extschema@.append_response_header('Allow', 'GET, PATCH, DELETE');
+    PERFORM @extschema@.raise_error('method_not_allowed', 'members cannot be added directly, only invited',
+        NULL,
+        'invite with POST /invitations {project_id, email or user_id, role}; the invitee accepts with POST /rpc/accept_invitation');
+    RETURN NULL;
 END
 $$;
 

@@ -192,9 +192,11 @@ BEGIN
     GET DIAGNOSTICS more = ROW_COUNT;
     DELETE FROM @extschema@.projects WHERE deleted_at < cutoff;
     GET DIAGNOSTICS projects_purged = ROW_COUNT;
-    -- Expired idempotency keys too (70_idempotency.sql); not counted.
+    -- Expired idempotency keys and invitations too (70_idempotency.sql,
+    -- 72_invitations.sql); not counted.
     PERFORM @extschema@.purge_expired_idempotency_keys();
+    PERFORM @extschema@.purge_expired_invitations();
     RETURN tasks_purged + more + projects_purged;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.purge_expired() IS 'Delete for good what has been in the trash longer than task_api.trash_retention, and the expired idempotency keys; returns how many projects and tasks. Schedule it, e.g. SELECT cron.schedule(''task_api purge'', ''17 3 * * *'', ''SELECT task_api.purge_expired()'').';
+COMMENT ON FUNCTION @extschema@.purge_expired() IS 'Delete for good what has been in the trash longer than task_api.trash_retention, and the expired idempotency keys and invitations; returns how many projects and tasks. Schedule it, e.g. SELECT cron.schedule(''task_api purge'', ''17 3 * * *'', ''SELECT task_api.purge_expired()'').';

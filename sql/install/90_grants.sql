@@ -28,7 +28,6 @@ GRANT EXECUTE ON FUNCTION
     @extschema@.member_project_ids(@extschema@.member_role),
     @extschema@.project_role(uuid),
     @extschema@.has_project_role(uuid, @extschema@.member_role),
-    @extschema@.user_id_for(uuid, text),
     @extschema@.project_problems(text, text),
     @extschema@.check_project_name(uuid, text, uuid),
     @extschema@.task_problems(api.tasks),
@@ -50,8 +49,9 @@ GRANT SELECT (id, display_name, created_at), UPDATE (display_name)
 GRANT SELECT, DELETE ON @extschema@.projects, @extschema@.project_members, @extschema@.tasks TO task_api_user;
 GRANT INSERT (name, description, owner_id), UPDATE (name, description, deleted_at, deleted_by)
     ON @extschema@.projects TO task_api_user;
-GRANT INSERT (project_id, user_id, role), UPDATE (role)
-    ON @extschema@.project_members TO task_api_user;
+-- No INSERT on project_members: members join through accept_invitation()
+-- (72_invitations.sql).
+GRANT UPDATE (role) ON @extschema@.project_members TO task_api_user;
 GRANT INSERT (id, project_id, assignee_id, title, description, status, priority, due_date, created_by),
       UPDATE (project_id, assignee_id, title, description, status, priority, due_date,
               deleted_at, deleted_by, deleted_with_project)

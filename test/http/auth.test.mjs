@@ -7,7 +7,7 @@ import {
   expectError, expect4xx, expectStatus, show,
 } from './lib.mjs';
 
-const RESOURCES = ['/projects', '/tasks', '/project_members', '/users'];
+const RESOURCES = ['/projects', '/tasks', '/project_members', '/invitations', '/users'];
 
 test('anonymous callers get 401 on every resource, read or write', async () => {
   const owner = await createUser();
@@ -22,6 +22,10 @@ test('anonymous callers get 401 on every resource, read or write', async () => {
   expectError(await api('POST', '/projects', { body: { name: 'anon' } }), 401);
   expectError(await api('POST', '/tasks', { body: { project_id: p.id, title: 'anon' } }), 401);
   expectError(await api('POST', '/project_members', { body: { project_id: p.id, user_id: owner.id } }), 401);
+  expectError(await api('POST', '/invitations', { body: { project_id: p.id, user_id: owner.id } }), 401);
+  expectError(await api('DELETE', `/invitations?project_id=eq.${p.id}`), 401);
+  expectError(await api('POST', '/rpc/accept_invitation', { body: { id: randomUUID() } }), 401);
+  expectError(await api('POST', '/rpc/decline_invitation', { body: { id: randomUUID() } }), 401);
   expectError(await api('PATCH', `/tasks?id=eq.${t.id}`, { body: { title: 'anon' } }), 401);
   expectError(await api('PATCH', `/users?id=eq.${owner.id}`, { body: { display_name: 'anon' } }), 401);
   expectError(await api('DELETE', `/tasks?id=eq.${t.id}`), 401);
@@ -40,7 +44,7 @@ test('GET / serves the OpenAPI document anonymously, with descriptions on views 
   // PostgREST turns the schema comment's first line into info.title.
   assert.match(res.body.info?.title ?? '', /task_api/, 'the schema comment is the document title');
   const defs = res.body.definitions;
-  for (const view of ['users', 'projects', 'project_members', 'tasks', 'trash']) {
+  for (const view of ['users', 'projects', 'project_members', 'invitations', 'tasks', 'trash']) {
     assert.ok(defs[view], `definition of ${view}`);
     assert.equal(typeof defs[view].description, 'string', `description of ${view}`);
     assert.ok(defs[view].description.trim().length > 0, `description of ${view}`);

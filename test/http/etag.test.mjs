@@ -105,7 +105,7 @@ test('If-Match does not let a viewer write: forbidden comes first', async () => 
   const owner = await createUser();
   const viewer = await createUser();
   const project = await createProject(owner.token);
-  await addMember(owner.token, project.id, viewer.id, 'viewer');
+  await addMember(owner.token, project.id, viewer, 'viewer');
   const task = await createTask(owner.token, project.id);
   expectError(await api('PATCH', `/tasks?id=eq.${task.id}`, {
     token: viewer.token, body: { title: 'x' }, headers: { 'If-Match': '"1"' },

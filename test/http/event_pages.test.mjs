@@ -39,7 +39,7 @@ async function fixture() {
   const stranger = await createUser();
   const big = await createProject(alice.token);
   const small = await createProject(alice.token);
-  await addMember(alice.token, big.id, bob.id, 'editor');
+  await addMember(alice.token, big.id, bob, 'editor');
   for (let i = 0; i < 9; i++) {
     const t = await createTask(alice.token, i % 3 === 0 ? small.id : big.id, { title: `task ${i}` });
     if (i % 2 === 0) {

@@ -242,13 +242,13 @@ test('malformed keys are invalid_idempotency_key (400) and write nothing', async
   expectStatus(await api('POST', '/projects', { token: u.token, body: { name }, headers: { 'Idempotency-Key': longest } }), 201);
 });
 
-test('other endpoints ignore Idempotency-Key (GET, DELETE, members, signup); anonymous writes stay 401', async () => {
-  const { owner, project } = await projectWithMembers();
+test('other endpoints ignore Idempotency-Key (GET, DELETE, PATCH /project_members, signup); anonymous writes stay 401', async () => {
+  const { owner, project, members } = await projectWithMembers(['viewer']);
   const bad = 'not a valid key';
   expectStatus(await api('GET', '/projects', { token: owner.token, headers: { 'Idempotency-Key': bad } }), 200);
-  const v = await createUser();
-  expectStatus(await api('POST', '/project_members',
-    { token: owner.token, body: { project_id: project.id, user_id: v.id }, headers: { 'Idempotency-Key': bad } }), 201);
+  const v = members.viewer;
+  expectStatus(await api('PATCH', `/project_members?project_id=eq.${project.id}&user_id=eq.${v.id}`,
+    { token: owner.token, body: { role: 'editor' }, headers: { 'Idempotency-Key': bad } }), 204);
   const t = await createTask(owner.token, project.id);
   expectStatus(await api('DELETE', `/tasks?id=eq.${t.id}`, { token: owner.token, headers: { 'Idempotency-Key': bad } }), 204);
   // Anonymous callers may not write at all: PostgREST's own 401, whatever the key.

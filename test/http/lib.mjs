@@ -169,8 +169,15 @@ export async function createTask(token, projectId, fieldsIn = {}) {
   return create('/tasks', token, { project_id: projectId, title: 'a task', ...fieldsIn });
 }
 
-export async function addMember(ownerToken, projectId, userId, role = 'viewer') {
-  return create('/project_members', ownerToken, { project_id: projectId, user_id: userId, role });
+// Members join only by accepting an invitation: the owner invites the user
+// (a user from createUser()) by id, and the user accepts with their own
+// token.  Returns the membership row.
+export async function addMember(ownerToken, projectId, member, role = 'viewer') {
+  assert.ok(member && member.id && member.token, 'addMember takes a user from createUser(), not an id');
+  const invitation = await create('/invitations', ownerToken, { project_id: projectId, user_id: member.id, role });
+  const res = await api('POST', '/rpc/accept_invitation', { token: member.token, body: { id: invitation.id } });
+  expectStatus(res, 200);
+  return res.body;
 }
 
 // A request the HTTP server may refuse before any SQL runs (say, 1 MB of
@@ -204,7 +211,7 @@ export async function projectWithMembers(roles = []) {
   const members = {};
   for (const role of roles) {
     const u = await createUser({ displayName: `A ${role}` });
-    await addMember(owner.token, project.id, u.id, role);
+    await addMember(owner.token, project.id, u, role);
     members[role] = u;
   }
   return { owner, project, members };

@@ -1,4 +1,5 @@
-// /project_members and the role model: owner, editor, viewer, non-member.
+// /project_members and the role model: owner, editor, viewer, non-member;
+// members join by accepting an invitation (the flow's edges: test/security/invitations.test.mjs).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -14,16 +15,29 @@ async function roleOf(token, projectId, userId) {
   return rows.length ? rows[0].role : null;
 }
 
-test('owner adds a member by user_id; role defaults to viewer; GET lists members', async () => {
+// Invite by id, accept as the invitee: the membership /project_members shows.
+async function invite(ownerToken, body) {
+  const res = await api('POST', '/invitations', { token: ownerToken, headers: REPRESENTATION, body });
+  expectStatus(res, 201);
+  return res.body[0];
+}
+async function accept(token, id) {
+  const res = await api('POST', '/rpc/accept_invitation', { token, body: { id } });
+  return res;
+}
+
+test('owner invites a member by user_id; role defaults to viewer; the invitee joins by accepting; GET lists members', async () => {
   const owner = await createUser();
   const bob = await createUser();
   const p = await createProject(owner.token);
-  const res = await api('POST', '/project_members', {
-    token: owner.token, headers: REPRESENTATION, body: { project_id: p.id, user_id: bob.id },
-  });
-  expectStatus(res, 201);
-  assert.equal(res.body.length, 1);
-  const m = res.body[0];
+  const inv = await invite(owner.token, { project_id: p.id, user_id: bob.id });
+  assert.equal(inv.role, 'viewer');
+  assert.deepEqual(await list(`/project_members?project_id=eq.${p.id}&select=user_id`, owner.token), [{ user_id: owner.id }],
+    'an invitation makes nobody a member');
+  assert.deepEqual(await list(`/projects?id=eq.${p.id}`, bob.token), [], 'the invitee sees no project before accepting');
+
+  const res = await accept(bob.token, inv.id);
+  const m = expectStatus(res, 200);
   assert.equal(m.project_id, p.id);
   assert.equal(m.user_id, bob.id);
   assert.equal(m.role, 'viewer');
@@ -37,83 +51,96 @@ test('owner adds a member by user_id; role defaults to viewer; GET lists members
   assert.equal((await list(`/project_members?project_id=eq.${p.id}`, bob.token)).length, 2);
 });
 
-test('owner adds a member by email, case-insensitively', async () => {
+test('owner invites a member by email; the account with that email (case-insensitively) accepts', async () => {
   const owner = await createUser();
   const email = `Mixed.Case-${randomUUID()}@Example.TEST`;
   const carol = await createUser({ email });
   const p = await createProject(owner.token);
-  let res = await api('POST', '/project_members', {
-    token: owner.token, headers: REPRESENTATION, body: { project_id: p.id, email: email.toLowerCase(), role: 'editor' },
-  });
-  expectStatus(res, 201);
-  assert.equal(res.body[0].user_id, carol.id);
-  assert.equal(res.body[0].role, 'editor');
-  assert.equal(res.body[0].email, null, 'email is write-only');
+  const inv = await invite(owner.token, { project_id: p.id, email: email.toLowerCase(), role: 'editor' });
+  assert.equal(inv.email, email.toLowerCase(), 'the address as given');
+  assert.equal(inv.user_id, null, 'never the account it belongs to');
+  assert.equal((await list('/invitations', carol.token))[0].project_name, p.name, 'the invitee sees what she is invited to');
+  assert.deepEqual((await list('/invitations', carol.token)).map((i) => i.id), [inv.id]);
 
-  // Same person again by an upper-cased email: already a member.
-  res = await api('POST', '/project_members', {
-    token: owner.token, body: { project_id: p.id, email: email.toUpperCase() },
-  });
+  // Same address again, upper-cased, while the first is open: conflict.
+  let res = await api('POST', '/invitations', { token: owner.token, body: { project_id: p.id, email: email.toUpperCase() } });
   expectError(res, 409, 'conflict');
+
+  const m = expectStatus(await accept(carol.token, inv.id), 200);
+  assert.equal(m.user_id, carol.id);
+  assert.equal(m.role, 'editor');
+
+  // Invited again once a member: accepting is a conflict and changes nothing.
+  const again = await invite(owner.token, { project_id: p.id, email: email.toUpperCase(), role: 'owner' });
+  expectError(await accept(carol.token, again.id), 409, 'conflict');
+  assert.equal(await roleOf(owner.token, p.id, carol.id), 'editor');
 
   // Surrounding whitespace is ignored too.
   const dave = await createUser({ email: `Dave-${randomUUID()}@Example.test` });
-  res = await api('POST', '/project_members', {
-    token: owner.token, headers: REPRESENTATION, body: { project_id: p.id, email: `  ${dave.email.toUpperCase()} ` },
-  });
-  expectStatus(res, 201);
-  assert.equal(res.body[0].user_id, dave.id);
-  assert.equal(res.body[0].role, 'viewer');
+  const di = await invite(owner.token, { project_id: p.id, email: `  ${dave.email.toUpperCase()} ` });
+  assert.equal(di.email, dave.email.toUpperCase());
+  res = await accept(dave.token, di.id);
+  assert.equal(expectStatus(res, 200).user_id, dave.id);
+  assert.equal(res.body.role, 'viewer');
 
   // Carol can now write tasks there.
   const t = await createTask(carol.token, p.id, { title: 'by carol' });
   assert.equal(t.created_by, carol.id);
 });
 
-test('membership validation: unknown email or user, neither or both, server fields', async () => {
+test('invitation validation: neither or both, bad email, server fields; an unknown email or user id is not an error', async () => {
   const owner = await createUser();
   const bob = await createUser();
   const p = await createProject(owner.token);
 
-  let res = await api('POST', '/project_members', {
+  // No enumeration: an address or id without an account is invited like any other.
+  let res = await api('POST', '/invitations', {
     token: owner.token, body: { project_id: p.id, email: `nobody-${randomUUID()}@example.test` },
   });
-  assert.deepEqual(expectValidation(res), [{ field: 'email', problem: 'no registered user has this email' }]);
+  expectStatus(res, 201);
+  res = await api('POST', '/invitations', { token: owner.token, body: { project_id: p.id, user_id: NIL_UUID } });
+  expectStatus(res, 201);
 
-  res = await api('POST', '/project_members', { token: owner.token, body: { project_id: p.id, user_id: NIL_UUID } });
-  assert.deepEqual(expectValidation(res), [{ field: 'user_id', problem: 'no such user' }]);
-
-  res = await api('POST', '/project_members', { token: owner.token, body: { project_id: p.id } });
+  res = await api('POST', '/invitations', { token: owner.token, body: { project_id: p.id } });
   assert.deepEqual(fields(expectValidation(res)), ['user_id']);
 
-  res = await api('POST', '/project_members', {
+  res = await api('POST', '/invitations', {
     token: owner.token, body: { project_id: p.id, user_id: bob.id, email: bob.email },
   });
   assert.deepEqual(fields(expectValidation(res)), ['email']);
 
-  res = await api('POST', '/project_members', {
-    token: owner.token, body: { user_id: bob.id, role: null, added_at: '2020-01-01T00:00:00Z' },
-  });
-  assert.deepEqual(fields(expectValidation(res)), ['added_at', 'project_id', 'role']);
+  res = await api('POST', '/invitations', { token: owner.token, body: { project_id: p.id, email: 'not an email' } });
+  assert.deepEqual(expectValidation(res), [{ field: 'email', problem: 'is not a valid email address' }]);
 
-  res = await api('POST', '/project_members', { token: owner.token, body: { project_id: p.id, user_id: bob.id, role: 'admin' } });
+  res = await api('POST', '/invitations', {
+    token: owner.token,
+    body: { user_id: bob.id, role: null, id: randomUUID(), created_at: '2020-01-01T00:00:00Z', expires_at: '2099-01-01T00:00:00Z' },
+  });
+  assert.deepEqual(fields(expectValidation(res)), ['created_at', 'expires_at', 'id', 'project_id', 'role']);
+
+  res = await api('POST', '/invitations', { token: owner.token, body: { project_id: p.id, user_id: bob.id, role: 'admin' } });
   expectError(res, 400, '22P02');
 
   assert.deepEqual(await list(`/project_members?project_id=eq.${p.id}&select=user_id`, owner.token), [{ user_id: owner.id }]);
 });
 
-test('adding the same member twice is a conflict', async () => {
+test('POST /project_members is 405 method_not_allowed, naming /invitations, whoever the target is', async () => {
   const { owner, project, members } = await projectWithMembers(['editor']);
-  let res = await api('POST', '/project_members', {
-    token: owner.token, body: { project_id: project.id, user_id: members.editor.id, role: 'viewer' },
-  });
-  expectError(res, 409, 'conflict');
-  res = await api('POST', '/project_members', {
-    token: owner.token, body: { project_id: project.id, user_id: owner.id, role: 'viewer' },
-  });
-  expectError(res, 409, 'conflict');
+  const newcomer = await createUser();
+  for (const body of [
+    { project_id: project.id, user_id: newcomer.id, role: 'viewer' },
+    { project_id: project.id, user_id: members.editor.id, role: 'viewer' },
+    { project_id: project.id, user_id: owner.id, role: 'viewer' },
+    { project_id: project.id, email: newcomer.email },
+  ]) {
+    const res = await api('POST', '/project_members', { token: owner.token, body, headers: REPRESENTATION });
+    const err = expectError(res, 405, 'method_not_allowed');
+    assert.match(err.hint, /POST \/invitations/);
+    assert.equal(res.headers.get('allow'), 'GET, PATCH, DELETE');
+  }
   assert.equal(await roleOf(owner.token, project.id, members.editor.id), 'editor', 'role unchanged');
   assert.equal(await roleOf(owner.token, project.id, owner.id), 'owner');
+  assert.equal(await roleOf(owner.token, project.id, newcomer.id), null, 'nobody added');
 });
 
 test('only owners manage members; others are forbidden, strangers see no project', async () => {
@@ -122,7 +149,7 @@ test('only owners manage members; others are forbidden, strangers see no project
   const stranger = await createUser();
 
   for (const who of [members.editor, members.viewer]) {
-    let res = await api('POST', '/project_members', {
+    let res = await api('POST', '/invitations', {
       token: who.token, body: { project_id: project.id, user_id: newcomer.id },
     });
     expectError(res, 403, 'forbidden');
@@ -132,11 +159,11 @@ test('only owners manage members; others are forbidden, strangers see no project
     expectError(res, 403, 'forbidden');
   }
 
-  // A stranger's POST looks exactly like one to a project that does not exist.
-  const hiddenRes = await api('POST', '/project_members', {
+  // A stranger's invitation looks exactly like one to a project that does not exist.
+  const hiddenRes = await api('POST', '/invitations', {
     token: stranger.token, body: { project_id: project.id, user_id: stranger.id, role: 'owner' },
   });
-  const missingRes = await api('POST', '/project_members', {
+  const missingRes = await api('POST', '/invitations', {
     token: stranger.token, body: { project_id: randomUUID(), user_id: stranger.id, role: 'owner' },
   });
   assert.deepEqual(expectValidation(hiddenRes), [{ field: 'project_id', problem: 'no such project' }]);
@@ -366,7 +393,7 @@ test('an owner leaving when owner_id would move onto a clashing name: 204, or co
   const b = await createUser();
   const name = uniqueName('Clash');
   const shared = await createProject(a.token, { name });
-  await addMember(a.token, shared.id, b.id, 'owner');
+  await addMember(a.token, shared.id, b, 'owner');
   await createProject(b.token, { name }); // b already owns a live project with this name
 
   for (const [method, body] of [['PATCH', { role: 'editor' }], ['DELETE', undefined]]) {

@@ -58,7 +58,7 @@ before(async () => {
   p1 = await createProject(alice.token);
   p2 = await createProject(alice.token);
   pOther = await createProject(stranger.token);
-  await addMember(alice.token, p1.id, bob.id, 'viewer');
+  await addMember(alice.token, p1.id, bob, 'viewer');
   // 40 tasks in p1, 17 in p2, 5 in the stranger's project: ties in every
   // sort key (created_at in groups of three, priority 0..4, updated_at the
   // same for a whole statement), a third without a due date, some trashed.
@@ -232,7 +232,7 @@ test('q is a full-text search over title and description; status and assignee_id
 test('projects_page walks the caller\'s projects in keyset order, rows as GET /projects gives them', async () => {
   const carol = await createUser({ displayName: 'Carol' });
   for (let i = 0; i < 7; i++) await createProject(carol.token);
-  await addMember(alice.token, p1.id, carol.id, 'editor');
+  await addMember(alice.token, p1.id, carol, 'editor');
   await psql(`UPDATE task_api.projects SET description = 'touched' WHERE id = :'p'`, { p: p1.id });
   for (const sort of ['created_at', 'updated_at']) {
     for (const direction of DIRECTIONS) {

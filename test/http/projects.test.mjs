@@ -181,7 +181,7 @@ test('DELETE /projects by the owner removes it, its tasks and memberships from t
   const owner = await createUser();
   const editor = await createUser();
   const p = await createProject(owner.token);
-  await addMember(owner.token, p.id, editor.id, 'editor');
+  await addMember(owner.token, p.id, editor, 'editor');
   const t = await createTask(owner.token, p.id);
 
   const res = await api('DELETE', `/projects?id=eq.${p.id}`, { token: owner.token, headers: REPRESENTATION });
@@ -205,8 +205,8 @@ test('only owners change or delete a project: editors and viewers get forbidden'
   const editor = await createUser();
   const viewer = await createUser();
   const p = await createProject(owner.token);
-  await addMember(owner.token, p.id, editor.id, 'editor');
-  await addMember(owner.token, p.id, viewer.id, 'viewer');
+  await addMember(owner.token, p.id, editor, 'editor');
+  await addMember(owner.token, p.id, viewer, 'viewer');
 
   for (const who of [editor, viewer]) {
     assert.equal((await list(`/projects?id=eq.${p.id}`, who.token)).length, 1, 'members see the project');
@@ -298,7 +298,7 @@ test('a co-owner renaming onto a name the primary owner already uses gets confli
   const name = uniqueName('Private');
   await createProject(a.token, { name }); // only a sees it
   const shared = await createProject(a.token);
-  await addMember(a.token, shared.id, b.id, 'owner');
+  await addMember(a.token, shared.id, b, 'owner');
   // Names are unique per owner (owner_id = a), whether or not b can see a's other project.
   const res = await api('PATCH', `/projects?id=eq.${shared.id}`, { token: b.token, body: { name } });
   expectError(res, 409, 'conflict');

@@ -426,7 +426,7 @@ test('moving a task to another project needs editor rights there', async () => {
   // A project where the owner is only a viewer, and one they cannot see.
   const other = await createUser();
   const viewOnly = await createProject(other.token);
-  await addMember(other.token, viewOnly.id, owner.id, 'viewer');
+  await addMember(other.token, viewOnly.id, owner, 'viewer');
   const hidden = await createProject(other.token);
   const mine = await createProject(owner.token);
 

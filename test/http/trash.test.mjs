@@ -282,7 +282,7 @@ test('a task cannot be created in a trashed project', async () => {
 test('co-owners: a second owner sees and restores the trashed project; the creator can too', async () => {
   const { owner, project } = await projectWithMembers();
   const co = await createUser();
-  await addMember(owner.token, project.id, co.id, 'owner');
+  await addMember(owner.token, project.id, co, 'owner');
   expectStatus(await del(`/projects?id=eq.${project.id}`, co.token), 204);
   assert.deepEqual((await list('/trash', owner.token)).map((r) => r.id), [project.id]);
   assert.deepEqual((await list('/trash', co.token)).map((r) => r.id), [project.id]);

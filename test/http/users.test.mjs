@@ -25,7 +25,7 @@ test('co-members are visible with their email hidden; others are not visible', a
   const bob = await createUser({ displayName: 'Bob' });
   const carol = await createUser({ displayName: 'Carol' });
   const p = await createProject(alice.token);
-  await addMember(alice.token, p.id, bob.id, 'viewer');
+  await addMember(alice.token, p.id, bob, 'viewer');
 
   const seenByAlice = (await list('/users', alice.token)).sort(byId);
   const expected = [alice, bob].sort(byId).map((u) => ({
@@ -87,7 +87,7 @@ test('PATCH another user is forbidden (visible) or affects nothing (invisible)',
   const bob = await createUser({ displayName: 'Bob' });
   const carol = await createUser({ displayName: 'Carol' });
   const p = await createProject(alice.token);
-  await addMember(alice.token, p.id, bob.id, 'editor');
+  await addMember(alice.token, p.id, bob, 'editor');
 
   let res = await api('PATCH', `/users?id=eq.${bob.id}`, { token: alice.token, body: { display_name: 'Bobby' } });
   expectError(res, 403, 'forbidden');

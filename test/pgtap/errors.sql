@@ -1,7 +1,7 @@
 -- Errors (SPEC section 11): every code the foundation raises, with its status,
 -- PostgREST's body shape, and the catalogue task_api.error_codes.
 BEGIN;
-SELECT plan(92);
+SELECT plan(102);
 \ir helpers/setup.psql
 
 \o /dev/null
@@ -31,7 +31,7 @@ SELECT set_eq($$SELECT code, status FROM task_api.error_codes$$,
                        ('not_found', 404), ('conflict', 409), ('idempotency_in_progress', 409), ('precondition_failed', 412),
                        ('validation_failed', 422), ('idempotency_key_reused', 422), ('invalid_cursor', 400),
                        ('cursor_mismatch', 400), ('invalid_idempotency_key', 400), ('invalid_parameter', 400),
-                       ('rate_limited', 429)$$,
+                       ('method_not_allowed', 405), ('rate_limited', 429)$$,
               'task_api.error_codes is exactly the SPEC section 11 catalogue, with its statuses');
 SELECT is((SELECT count(DISTINCT code) FROM task_api.error_codes), (SELECT count(*) FROM task_api.error_codes),
           'each code appears once in task_api.error_codes');
@@ -121,17 +121,21 @@ SELECT is(tap.problems($$UPDATE api.projects SET owner_id = tap.id('bob'), versi
           ARRAY['name: must not be blank', 'owner_id: is set by the server; change roles in project_members instead',
                 'version: is set by the server'],
           'PATCH /projects: details lists every problem');
-SELECT is(tap.problems($$INSERT INTO api.project_members (project_id, added_at) VALUES (tap.id('P1'), now())$$),
-          ARRAY['added_at: is set by the server', 'user_id: give user_id or email'],
-          'POST /project_members without user_id or email, with added_at: both problems');
-SELECT is(tap.problems($$INSERT INTO api.project_members (project_id, user_id, email) VALUES (tap.id('P1'), tap.id('frank'), 'frank@example.com')$$),
-          ARRAY['email: give user_id or email, not both'], 'POST /project_members with both user_id and email');
-SELECT is(tap.problems($$INSERT INTO api.project_members (project_id, email) VALUES (tap.id('P1'), 'nobody@example.com')$$),
-          ARRAY['email: no registered user has this email'], 'POST /project_members with an unknown email');
-SELECT is(tap.problems($$INSERT INTO api.project_members (project_id, user_id) VALUES (tap.id('P1'), '00000000-0000-4000-8000-000000000001')$$),
-          ARRAY['user_id: no such user'], 'POST /project_members with an unknown user_id');
-SELECT is(tap.problems($$INSERT INTO api.project_members (project_id, user_id, role) VALUES (NULL, tap.id('frank'), NULL)$$),
-          ARRAY['project_id: is required', 'role: is required'], 'POST /project_members: project_id and role are required');
+SELECT is(tap.problems($$INSERT INTO api.invitations (project_id, created_at) VALUES (tap.id('P1'), now())$$),
+          ARRAY['created_at: is set by the server', 'user_id: give user_id or email'],
+          'POST /invitations without user_id or email, with created_at: both problems');
+SELECT is(tap.problems($$INSERT INTO api.invitations (project_id, user_id, email) VALUES (tap.id('P1'), tap.id('frank'), 'frank@example.com')$$),
+          ARRAY['email: give user_id or email, not both'], 'POST /invitations with both user_id and email');
+SELECT is(tap.problems($$INSERT INTO api.invitations (project_id, email) VALUES (tap.id('P1'), 'not an email')$$),
+          ARRAY['email: is not a valid email address'], 'POST /invitations with a malformed email');
+SELECT is(tap.problems($$INSERT INTO api.invitations (project_id, email) VALUES (tap.id('P1'), repeat('x', 250) || '@example.com')$$),
+          ARRAY['email: is not a valid email address'], 'POST /invitations with an email over 254 characters');
+SELECT is(tap.problems($$INSERT INTO api.invitations (project_id, user_id, role) VALUES (NULL, tap.id('frank'), NULL)$$),
+          ARRAY['project_id: is required', 'role: is required'], 'POST /invitations: project_id and role are required');
+SELECT is(tap.problems($$INSERT INTO api.invitations (id, project_id, user_id, expires_at) VALUES (gen_random_uuid(), tap.id('P1'), tap.id('frank'), now() + interval '1 year')$$),
+          ARRAY['expires_at: is set by the server', 'id: is set by the server'], 'POST /invitations: id and expires_at are server-owned');
+SELECT is(tap.problems($$INSERT INTO api.invitations (project_id, user_id) VALUES ('00000000-0000-4000-8000-000000000000', tap.id('frank'))$$),
+          ARRAY['project_id: no such project'], 'POST /invitations to a project that does not exist: no such project');
 SELECT is(tap.problems($$UPDATE api.project_members SET user_id = tap.id('frank'), added_at = now() - interval '1 day', email = 'x@example.com'
                           WHERE project_id = tap.id('P1') AND user_id = tap.id('carol')$$),
           ARRAY['added_at: is set by the server', 'email: cannot be changed', 'user_id: cannot be changed'],
@@ -153,7 +157,7 @@ SELECT is(tap.err($$SELECT 1 FROM api.tasks WHERE id = 'not-a-uuid'$$), '22P02',
 SELECT is(left(tap.err($$INSERT INTO api.tasks (project_id, title, due_date) VALUES (tap.id('P1'), 'x', 'soon')$$), 2), '22',
           'a malformed due_date keeps a class-22 data exception');
 SELECT tap.act_as(tap.id('alice'));
-SELECT is(tap.err($$INSERT INTO api.project_members (project_id, user_id, role) VALUES (tap.id('P1'), tap.id('frank'), 'admin')$$), '22P02',
+SELECT is(tap.err($$INSERT INTO api.invitations (project_id, user_id, role) VALUES (tap.id('P1'), tap.id('frank'), 'admin')$$), '22P02',
           'an unknown member role keeps 22P02');
 
 -- forbidden (403) -------------------------------------------------------------------
@@ -174,10 +178,24 @@ SELECT is(tap.err($$UPDATE api.projects SET name = 'Roadmap' WHERE id = tap.id('
           'PATCH /projects to a name the owner already uses: conflict 409');
 SELECT is(tap.err($$UPDATE api.projects SET name = 'Roadmap', description = 'same name, new text' WHERE id = tap.id('Roadmap')$$), 'no error',
           'a project keeps its own name on PATCH (no conflict with itself)');
-SELECT is(tap.err($$INSERT INTO api.project_members (project_id, user_id) VALUES (tap.id('P1'), tap.id('bob'))$$), 'conflict 409',
-          'POST /project_members for an existing member: conflict 409');
-SELECT is(tap.err($$INSERT INTO api.project_members (project_id, email) VALUES (tap.id('P1'), 'Carol@Example.com')$$), 'conflict 409',
-          'POST /project_members by the email of an existing member: conflict 409');
+SELECT is(tap.err($$INSERT INTO api.invitations (project_id, email) VALUES (tap.id('P1'), 'Someone@Example.com')$$), 'no error',
+          'POST /invitations by email');
+SELECT is(tap.err($$INSERT INTO api.invitations (project_id, email) VALUES (tap.id('P1'), ' someone@example.COM ')$$), 'conflict 409',
+          'POST /invitations for an address with an open invitation of the project (case-insensitive, trimmed): conflict 409');
+SELECT is(tap.error_of($$INSERT INTO api.invitations (project_id, email) VALUES (tap.id('P1'), 'someone@example.com')$$) ->> 'hint',
+          'revoke it first (DELETE /invitations?id=eq.<id>) to invite again', 'the duplicate-invitation conflict says what to do');
+
+-- method_not_allowed (405) ----------------------------------------------------------------
+SELECT is(tap.err($$INSERT INTO api.project_members (project_id, user_id) VALUES (tap.id('P1'), tap.id('frank'))$$), 'method_not_allowed 405',
+          'POST /project_members: method_not_allowed 405');
+SELECT is(tap.err($$INSERT INTO api.project_members (project_id, user_id) VALUES (tap.id('P1'), tap.id('bob'))$$), 'method_not_allowed 405',
+          'POST /project_members for an existing member: the same method_not_allowed 405');
+SELECT is(tap.err($$INSERT INTO api.project_members (project_id, email) VALUES (tap.id('P1'), 'Carol@Example.com')$$), 'method_not_allowed 405',
+          'POST /project_members by email: the same method_not_allowed 405');
+SELECT ok(tap.error_of($$INSERT INTO api.project_members (project_id, user_id) VALUES (tap.id('P1'), tap.id('frank'))$$) ->> 'hint' LIKE '%POST /invitations%',
+          'the 405 hint names POST /invitations');
+SELECT is(tap.error_of($$INSERT INTO api.project_members (project_id, user_id) VALUES (tap.id('P1'), tap.id('frank'))$$) -> 'headers' ->> 'Allow',
+          'GET, PATCH, DELETE', 'the 405 carries Allow: GET, PATCH, DELETE');
 SELECT is(tap.err($$DELETE FROM api.project_members WHERE project_id = tap.id('P1') AND user_id = tap.id('alice')$$), 'conflict 409',
           'the last owner leaving: conflict 409');
 SELECT is(tap.err($$UPDATE api.project_members SET role = 'editor' WHERE project_id = tap.id('P1') AND user_id = tap.id('alice')$$), 'conflict 409',
@@ -209,8 +227,12 @@ SELECT is(tap.err('SELECT task_api.pre_request()'), 'unauthenticated 401', 'pre_
 SELECT is(tap.err($$INSERT INTO api.projects (name) VALUES ('x')$$), 'unauthenticated 401', 'POST /projects without sub: unauthenticated 401');
 SELECT is(tap.err($$INSERT INTO api.tasks (project_id, title) VALUES (tap.id('P1'), 'x')$$), 'unauthenticated 401',
           'POST /tasks without sub: unauthenticated 401');
-SELECT is(tap.err($$INSERT INTO api.project_members (project_id, user_id) VALUES (tap.id('P1'), tap.id('frank'))$$), 'unauthenticated 401',
-          'POST /project_members without sub: unauthenticated 401');
+SELECT is(tap.err($$INSERT INTO api.invitations (project_id, user_id) VALUES (tap.id('P1'), tap.id('frank'))$$), 'unauthenticated 401',
+          'POST /invitations without sub: unauthenticated 401');
+SELECT is(tap.err($$SELECT api.accept_invitation('00000000-0000-4000-8000-000000000000')$$), 'unauthenticated 401',
+          'accept_invitation without sub: unauthenticated 401');
+SELECT is(tap.err($$SELECT api.decline_invitation('00000000-0000-4000-8000-000000000000')$$), 'unauthenticated 401',
+          'decline_invitation without sub: unauthenticated 401');
 SELECT '# claims: sub null' FROM set_config('request.jwt.claims', '{"role":"task_api_user","sub":null}', true);
 SELECT is(tap.err('SELECT task_api.pre_request()'), 'unauthenticated 401', 'pre_request: sub null is unauthenticated 401');
 SELECT '# claims: sub "nope"' FROM set_config('request.jwt.claims', '{"role":"task_api_user","sub":"nope"}', true);

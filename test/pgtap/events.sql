@@ -3,7 +3,7 @@
 -- per role; claim_events()/ack_events() rules and rights; the generic
 -- record_event() trigger on a user table.
 BEGIN;
-SELECT plan(86);
+SELECT plan(88);
 \ir helpers/setup.psql
 
 \o /dev/null
@@ -81,8 +81,17 @@ SELECT is(tap.events_since(tap.m('noop')), '{}'::text[], 'a PATCH that changes n
 SELECT tap.set_mark('mem');
 SELECT tap.act_as(tap.id('alice'));
 \o /dev/null
-INSERT INTO api.project_members (project_id, user_id, role) VALUES (tap.id('P'), tap.id('bob'), 'viewer');
-INSERT INTO api.project_members (project_id, email, role) VALUES (tap.id('P'), 'carol@example.com', 'viewer');
+INSERT INTO api.invitations (project_id, user_id, role) VALUES (tap.id('P'), tap.id('bob'), 'viewer');
+INSERT INTO api.invitations (project_id, email, role) VALUES (tap.id('P'), 'carol@example.com', 'viewer');
+\o
+SELECT tap.act_as_admin();
+SELECT is(tap.events_since(tap.m('mem')), '{}'::text[], 'an invitation records no event (the feed is for every member; the invitee has not joined)');
+SELECT tap.act_as(tap.id('bob'));
+\o /dev/null
+SELECT api.accept_invitation(i.id) FROM api.invitations i WHERE i.project_id = tap.id('P');
+SELECT tap.act_as(tap.id('carol'));
+SELECT api.accept_invitation(i.id) FROM api.invitations i WHERE i.project_id = tap.id('P');
+SELECT tap.act_as(tap.id('alice'));
 UPDATE api.project_members SET role = 'editor' WHERE project_id = tap.id('P') AND user_id = tap.id('bob');
 UPDATE api.project_members SET role = 'editor' WHERE project_id = tap.id('P') AND user_id = tap.id('bob');
 \o
@@ -92,6 +101,9 @@ SELECT is(tap.events_since(tap.m('mem')), ARRAY['member created', 'member create
 SELECT results_eq($$SELECT actor_id, resource_id, project_id, changes FROM tap.event(tap.m('mem'), 'member', 'updated')$$,
                   $$VALUES (tap.id('alice'), tap.id('bob'), tap.id('P'), '{"role": {"old": "viewer", "new": "editor"}}'::jsonb)$$,
                   'member updated: the role change, by alice, on bob');
+SELECT results_eq($$SELECT actor_id, resource_id FROM task_api.events WHERE id > tap.m('mem') AND resource_type = 'member' AND action = 'created' ORDER BY id$$,
+                  $$VALUES (tap.id('bob'), tap.id('bob')), (tap.id('carol'), tap.id('carol'))$$,
+                  'member created: recorded when the invitee accepts, with the invitee as the actor');
 
 -- Tasks ------------------------------------------------------------------------------
 SELECT tap.set_mark('task');

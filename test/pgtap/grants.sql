@@ -1,6 +1,6 @@
 -- Grants: least privilege for PUBLIC and the three API roles (SPEC sections 2, 5).
 BEGIN;
-SELECT plan(80);
+SELECT plan(86);
 
 -- The API roles -------------------------------------------------------------------
 SELECT ok(rolcanlogin, 'task_api_authenticator can LOG IN (PostgREST connects as it)')
@@ -134,8 +134,9 @@ SELECT is_empty($$SELECT c.oid::regclass::text FROM pg_class c
                      AND c.oid NOT IN ('api.users'::regclass, 'api.projects'::regclass, 'api.project_members'::regclass,
                                        'api.tasks'::regclass, 'api.api_keys'::regclass, 'task_api.projects'::regclass,
                                        'task_api.project_members'::regclass, 'task_api.tasks'::regclass,
-                                       'task_api.error_codes'::regclass, 'api.trash'::regclass, 'api.task_events'::regclass)$$,
-                'task_api_user has table privileges only on the six api views, the tables behind them and the catalogue (task_api.users and task_api.api_keys by column only, task_api.sessions not at all)');
+                                       'task_api.error_codes'::regclass, 'api.trash'::regclass, 'api.task_events'::regclass,
+                                       'api.invitations'::regclass, 'task_api.invitations'::regclass)$$,
+                'task_api_user has table privileges only on the api views, the tables behind them and the catalogue (task_api.users and task_api.api_keys by column only, task_api.sessions not at all)');
 SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                  WHERE p.pronamespace IN ('api'::regnamespace, 'task_api'::regnamespace)
                    AND has_function_privilege('task_api_user', p.oid, 'EXECUTE')$$,
@@ -145,7 +146,7 @@ SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                     'task_api.raise_error(text,text,text,text)', 'task_api.problem(text,text)',
                     'task_api.text_problem(text,integer,boolean)', 'task_api.check_problems(text,jsonb)',
                     'task_api.member_project_ids(task_api.member_role)', 'task_api.project_role(uuid)',
-                    'task_api.has_project_role(uuid,task_api.member_role)', 'task_api.user_id_for(uuid,text)', 'task_api.project_problems(text,text)',
+                    'task_api.has_project_role(uuid,task_api.member_role)', 'task_api.project_problems(text,text)',
                     'task_api.check_project_name(uuid,text,uuid)', 'task_api.task_problems(api.tasks)',
                     'task_api.own_email(uuid)', 'task_api.check_if_match(integer)', 'task_api.note_etag(integer)',
                     'api.signup(text,text,text)', 'api.login(text,text)', 'api.logout()',
@@ -157,7 +158,8 @@ SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                     'task_api.percent_encode(text)', 'task_api.search_tasks(uuid[],text)',
                     'task_api.page_link(text,text[],text)', 'task_api.check_page_args(text,text[],text,integer)',
                     'api.tasks_page(uuid,task_api.task_status,uuid,text,text,text,integer,text)',
-                    'api.projects_page(text,text,integer,text)', 'api.task_events_page(uuid,text,text,integer,text)'],
+                    'api.projects_page(text,text,integer,text)', 'api.task_events_page(uuid,text,text,integer,text)',
+                    'task_api.invitation_ttl()', 'task_api.invitation_project_name(uuid)', 'api.accept_invitation(uuid)', 'api.decline_invitation(uuid)'],
               'task_api_user can EXECUTE exactly the hook, the auth RPCs, the page RPCs with the public cursor codec, and the helpers its views, policies, triggers and idempotent RPCs call');
 SELECT ok(has_table_privilege('task_api_user', 'api.trash', 'SELECT')
           AND NOT has_table_privilege('task_api_user', 'api.trash', 'INSERT')
@@ -248,6 +250,28 @@ SELECT ok(NOT has_column_privilege('task_api_user', 'task_api.project_members', 
           'task_api_user cannot UPDATE a membership''s project_id or user_id (only role changes)');
 SELECT ok(has_column_privilege('task_api_user', 'task_api.project_members', 'role', 'UPDATE'),
           'task_api_user can UPDATE task_api.project_members.role (PATCH /project_members)');
+SELECT ok(NOT has_table_privilege('task_api_user', 'task_api.project_members', 'INSERT')
+          AND NOT has_any_column_privilege('task_api_user', 'task_api.project_members', 'INSERT'),
+          'task_api_user cannot INSERT into task_api.project_members at all: members join through accept_invitation()');
+SELECT ok(has_table_privilege('task_api_user', 'api.project_members', 'INSERT'),
+          'api.project_members keeps INSERT only so that POST reaches its trigger and answers 405 method_not_allowed');
+SELECT ok(has_table_privilege('task_api_user', 'api.invitations', 'SELECT') AND has_table_privilege('task_api_user', 'api.invitations', 'INSERT')
+          AND has_table_privilege('task_api_user', 'api.invitations', 'DELETE')
+          AND NOT has_table_privilege('task_api_user', 'api.invitations', 'UPDATE'),
+          'api.invitations is GET, POST and DELETE (revoke): an invitation is never changed');
+SELECT ok(NOT has_any_column_privilege('task_api_user', 'task_api.invitations', 'UPDATE')
+          AND NOT has_column_privilege('task_api_user', 'task_api.invitations', 'invited_by', 'SELECT')
+          AND NOT has_column_privilege('task_api_user', 'task_api.invitations', 'expires_at', 'INSERT')
+          AND NOT has_column_privilege('task_api_user', 'task_api.invitations', 'id', 'INSERT')
+          AND NOT has_column_privilege('task_api_user', 'task_api.invitations', 'created_at', 'INSERT'),
+          'task_api.invitations: no UPDATE, invited_by not readable, id, created_at and expires_at set by the server only');
+SELECT ok(NOT has_table_privilege('task_api_anon', 'api.invitations', 'SELECT, INSERT, UPDATE, DELETE')
+          AND NOT has_function_privilege('task_api_anon', 'api.accept_invitation(uuid)', 'EXECUTE')
+          AND NOT has_function_privilege('task_api_anon', 'api.decline_invitation(uuid)', 'EXECUTE'),
+          'anonymous callers cannot reach invitations at all');
+SELECT ok(NOT has_function_privilege('task_api_user', 'task_api.caller_invitation(uuid)', 'EXECUTE')
+          AND NOT has_function_privilege('task_api_user', 'task_api.purge_expired_invitations()', 'EXECUTE'),
+          'task_api_user cannot call caller_invitation() or purge_expired_invitations() directly');
 SELECT ok(has_column_privilege('task_api_user', 'task_api.tasks', 'title', 'UPDATE')
           AND has_column_privilege('task_api_user', 'task_api.tasks', 'status', 'UPDATE'),
           'task_api_user can UPDATE a task''s writable columns (PATCH /tasks)');

@@ -2,7 +2,7 @@
 -- non-member and anonymous, through the api views and, for defense in
 -- depth, directly on the task_api tables as task_api_user.
 BEGIN;
-SELECT plan(127);
+SELECT plan(138);
 \ir helpers/setup.psql
 
 -- Fixtures: P1 (alice owner, bob editor, carol viewer) with tasks t1 and t2;
@@ -104,8 +104,8 @@ SELECT is(tap.err($$DELETE FROM api.tasks WHERE id = tap.id('t1')$$), 'forbidden
 SELECT is(tap.err($$UPDATE api.projects SET name = 'by carol' WHERE id = tap.id('P1')$$), 'forbidden 403',
           'viewer: PATCH /projects is forbidden (403)');
 SELECT is(tap.err($$DELETE FROM api.projects WHERE id = tap.id('P1')$$), 'forbidden 403', 'viewer: DELETE /projects is forbidden (403)');
-SELECT is(tap.err($$INSERT INTO api.project_members (project_id, user_id) VALUES (tap.id('P1'), tap.id('frank'))$$), 'forbidden 403',
-          'viewer: POST /project_members is forbidden (403)');
+SELECT is(tap.err($$INSERT INTO api.invitations (project_id, user_id) VALUES (tap.id('P1'), tap.id('frank'))$$), 'forbidden 403',
+          'viewer: POST /invitations is forbidden (403)');
 SELECT is(tap.err($$UPDATE api.project_members SET role = 'owner' WHERE user_id = tap.id('carol')$$), 'forbidden 403',
           'viewer: cannot promote herself (403)');
 SELECT is(tap.err($$INSERT INTO task_api.tasks (project_id, title, created_by) VALUES (tap.id('P1'), 'by carol', tap.id('carol'))$$),
@@ -127,8 +127,8 @@ SELECT is(tap.row_count($$DELETE FROM api.tasks WHERE title = 'by bob'$$), 1::bi
 SELECT is_empty($$SELECT 1 FROM api.tasks WHERE title = 'by bob'$$, 'editor: a deleted task leaves /tasks at once');
 SELECT is(tap.err($$UPDATE api.projects SET name = 'by bob' WHERE id = tap.id('P1')$$), 'forbidden 403', 'editor: PATCH /projects is forbidden (403)');
 SELECT is(tap.err($$DELETE FROM api.projects WHERE id = tap.id('P1')$$), 'forbidden 403', 'editor: DELETE /projects is forbidden (403)');
-SELECT is(tap.err($$INSERT INTO api.project_members (project_id, user_id) VALUES (tap.id('P1'), tap.id('frank'))$$), 'forbidden 403',
-          'editor: POST /project_members is forbidden (403)');
+SELECT is(tap.err($$INSERT INTO api.invitations (project_id, user_id) VALUES (tap.id('P1'), tap.id('frank'))$$), 'forbidden 403',
+          'editor: POST /invitations is forbidden (403)');
 SELECT is(tap.err($$UPDATE api.project_members SET role = 'editor' WHERE user_id = tap.id('carol')$$), 'forbidden 403',
           'editor: PATCH /project_members is forbidden (403)');
 SELECT is(tap.err($$DELETE FROM api.project_members WHERE user_id = tap.id('carol')$$), 'forbidden 403',
@@ -137,7 +137,9 @@ SELECT is(tap.row_count($$UPDATE task_api.projects SET name = 'by bob' WHERE id 
           'editor, table: UPDATE task_api.projects affects nothing');
 SELECT is(tap.row_count($$DELETE FROM task_api.projects WHERE id = tap.id('P1')$$), 0::bigint, 'editor, table: DELETE task_api.projects affects nothing');
 SELECT is(tap.err($$INSERT INTO task_api.project_members (project_id, user_id, role) VALUES (tap.id('P1'), tap.id('frank'), 'viewer')$$),
-          '42501', 'editor, table: INSERT INTO task_api.project_members violates RLS');
+          '42501', 'editor, table: INSERT INTO task_api.project_members is refused (nobody has INSERT on it)');
+SELECT is(tap.err($$INSERT INTO task_api.invitations (project_id, user_id, role, invited_by) VALUES (tap.id('P1'), tap.id('frank'), 'viewer', tap.id('bob'))$$),
+          '42501', 'editor, table: INSERT INTO task_api.invitations violates RLS');
 SELECT is(tap.row_count($$UPDATE task_api.project_members SET role = 'owner' WHERE user_id = tap.id('bob')$$), 0::bigint,
           'editor, table: cannot promote himself');
 SELECT is(tap.row_count($$DELETE FROM task_api.project_members WHERE user_id = tap.id('carol')$$), 0::bigint,
@@ -161,13 +163,15 @@ SELECT is(tap.error_of($$INSERT INTO api.tasks (project_id, title) VALUES (tap.i
           'non-member: POST /tasks into a hidden project is answered as for a missing one (no existence leak)');
 SELECT is(tap.problems($$INSERT INTO api.tasks (project_id, title) VALUES (tap.id('P1'), 'by dave')$$),
           ARRAY['project_id: no such project'], 'non-member: POST /tasks into a hidden project is validation_failed on project_id');
-SELECT is(tap.error_of($$INSERT INTO api.project_members (project_id, user_id) VALUES (tap.id('P1'), tap.id('dave'))$$) - 'raw_detail',
-          tap.error_of($$INSERT INTO api.project_members (project_id, user_id) VALUES ('00000000-0000-4000-8000-000000000000', tap.id('dave'))$$) - 'raw_detail',
-          'non-member: joining a hidden project is answered as for a missing one');
+SELECT is(tap.error_of($$INSERT INTO api.invitations (project_id, user_id) VALUES (tap.id('P1'), tap.id('dave'))$$) - 'raw_detail',
+          tap.error_of($$INSERT INTO api.invitations (project_id, user_id) VALUES ('00000000-0000-4000-8000-000000000000', tap.id('dave'))$$) - 'raw_detail',
+          'non-member: inviting into a hidden project is answered as for a missing one');
 SELECT is(tap.err($$INSERT INTO task_api.tasks (project_id, title, created_by) VALUES (tap.id('P1'), 'by dave', tap.id('dave'))$$),
           '42501', 'non-member, table: INSERT INTO task_api.tasks violates RLS');
 SELECT is(tap.err($$INSERT INTO task_api.project_members (project_id, user_id, role) VALUES (tap.id('P1'), tap.id('dave'), 'owner')$$),
           '42501', 'non-member, table: cannot add himself to task_api.project_members');
+SELECT is(tap.err($$INSERT INTO task_api.invitations (project_id, user_id, role, invited_by) VALUES (tap.id('P1'), tap.id('dave'), 'owner', tap.id('dave'))$$),
+          '42501', 'non-member, table: cannot invite himself into task_api.invitations');
 SELECT is(tap.row_count($$UPDATE task_api.tasks SET title = 'by dave' WHERE id = tap.id('t1')$$), 0::bigint,
           'non-member, table: UPDATE task_api.tasks affects nothing');
 SELECT is(tap.row_count($$DELETE FROM task_api.tasks WHERE project_id = tap.id('P1')$$), 0::bigint,
@@ -183,10 +187,24 @@ SELECT is((SELECT count(*) FROM task_api.project_members WHERE project_id = tap.
 -- Owner writes ----------------------------------------------------------------------
 SELECT tap.act_as(tap.id('alice'));
 SELECT is(tap.row_count($$UPDATE api.projects SET description = 'by alice' WHERE id = tap.id('P1')$$), 1::bigint, 'owner: PATCH /projects');
-SELECT is(tap.row_count($$INSERT INTO api.project_members (project_id, email, role) VALUES (tap.id('P1'), ' FRANK@Example.COM ', 'viewer')$$),
-          1::bigint, 'owner: POST /project_members by email (case-insensitive, trimmed)');
+SELECT is(tap.row_count($$INSERT INTO api.invitations (project_id, email, role) VALUES (tap.id('P1'), ' FRANK@Example.COM ', 'viewer')$$),
+          1::bigint, 'owner: POST /invitations by email');
+SELECT is((SELECT email FROM api.invitations WHERE project_id = tap.id('P1')), 'FRANK@Example.COM',
+          'owner: sees the invitation, with the address as given (trimmed)');
+SELECT ok(NOT EXISTS (SELECT 1 FROM api.project_members WHERE user_id = tap.id('frank')), 'owner: an invitation makes nobody a member');
+SELECT ok(NOT EXISTS (SELECT 1 FROM api.users WHERE id = tap.id('frank')), 'owner: the invitee does not appear in /users before accepting');
+SELECT tap.act_as(tap.id('frank'));
+SELECT ok(NOT EXISTS (SELECT 1 FROM api.users WHERE id = tap.id('alice')), 'invitee: the owner does not appear in /users before accepting');
+SELECT is_empty('SELECT 1 FROM api.projects', 'invitee: sees no project before accepting');
+SELECT is((SELECT role::text FROM api.invitations WHERE project_id = tap.id('P1')), 'viewer',
+          'invitee: sees the invitation addressed to his account''s email (case-insensitively)');
+SELECT is((api.accept_invitation((SELECT id FROM api.invitations WHERE project_id = tap.id('P1')))).role::text, 'viewer',
+          'invitee: accept_invitation() makes him a member with the invited role');
+SELECT is_empty('SELECT 1 FROM api.invitations', 'invitee: the accepted invitation is gone');
+SELECT ok(EXISTS (SELECT 1 FROM api.users WHERE id = tap.id('alice')), 'new member: the owner appears in /users');
+SELECT tap.act_as(tap.id('alice'));
 SELECT is((SELECT role::text FROM api.project_members WHERE project_id = tap.id('P1') AND user_id = tap.id('frank')), 'viewer',
-          'owner: the invited user is a member with the given role');
+          'owner: the invitee is a member with the given role');
 SELECT ok(EXISTS (SELECT 1 FROM api.users WHERE id = tap.id('frank')), 'owner: the new member appears in /users');
 SELECT is(tap.row_count($$UPDATE api.project_members SET role = 'editor' WHERE project_id = tap.id('P1') AND user_id = tap.id('frank')$$),
           1::bigint, 'owner: PATCH /project_members changes a role');

@@ -1,6 +1,6 @@
 -- Schema: what CREATE EXTENSION task_api builds (SPEC sections 2, 3, 5).
 BEGIN;
-SELECT plan(248);
+SELECT plan(259);
 
 -- Extension and schemas ---------------------------------------------------------
 SELECT has_extension('task_api', 'the task_api extension is installed');
@@ -20,10 +20,11 @@ SELECT has_table('task_api', 'project_members', 'table task_api.project_members 
 SELECT has_table('task_api', 'tasks', 'table task_api.tasks exists');
 SELECT has_table('task_api', 'sessions', 'table task_api.sessions exists (one row per login; the token''s jti)');
 SELECT has_table('task_api', 'api_keys', 'table task_api.api_keys exists');
+SELECT has_table('task_api', 'invitations', 'table task_api.invitations exists');
 SELECT is_empty($$SELECT relname FROM pg_class WHERE relnamespace = 'api'::regnamespace AND relkind NOT IN ('v')$$,
                 'schema api holds only views: no table, sequence, index or materialized view is exposed');
-SELECT views_are('api', ARRAY['users', 'projects', 'project_members', 'tasks', 'api_keys', 'trash', 'task_events'],
-                 'schema api exposes exactly the views users, projects, project_members, tasks, api_keys, trash, task_events');
+SELECT views_are('api', ARRAY['users', 'projects', 'project_members', 'invitations', 'tasks', 'api_keys', 'trash', 'task_events'],
+                 'schema api exposes exactly the views users, projects, project_members, invitations, tasks, api_keys, trash, task_events');
 SELECT has_view('task_api', 'error_codes', 'view task_api.error_codes exists (the queryable catalogue)');
 
 -- Enums ----------------------------------------------------------------------------
@@ -138,6 +139,11 @@ SELECT col_type_is('api', 'users', 'email', 'text', 'api.users.email is text');
 SELECT col_default_is('api', 'tasks', 'status', 'todo', 'api.tasks.status defaults to todo');
 SELECT col_default_is('api', 'tasks', 'priority', '2', 'api.tasks.priority defaults to 2');
 SELECT col_default_is('api', 'project_members', 'role', 'viewer', 'api.project_members.role defaults to viewer');
+SELECT columns_are('api', 'invitations', ARRAY['id', 'project_id', 'email', 'user_id', 'role', 'created_at', 'expires_at', 'project_name'],
+                   'api.invitations shows id, project_id, the invitee as given (email or user_id), role, created_at, expires_at and the project''s name');
+SELECT col_default_is('api', 'invitations', 'role', 'viewer', 'api.invitations.role defaults to viewer');
+SELECT columns_are('task_api', 'invitations', ARRAY['id', 'project_id', 'email', 'user_id', 'role', 'invited_by', 'created_at', 'expires_at'],
+                   'task_api.invitations keeps the invitee as given and who invited');
 
 -- Row-level security: enabled AND forced on every task_api table ---------------
 SELECT ok(relrowsecurity AND relforcerowsecurity, format('RLS is enabled and forced on task_api.%s', relname))
@@ -145,7 +151,8 @@ SELECT ok(relrowsecurity AND relforcerowsecurity, format('RLS is enabled and for
  WHERE oid IN ('task_api.users'::regclass, 'task_api.projects'::regclass,
                'task_api.project_members'::regclass, 'task_api.tasks'::regclass,
                'task_api.sessions'::regclass, 'task_api.api_keys'::regclass,
-               'task_api.events'::regclass, 'task_api.event_consumers'::regclass)
+               'task_api.events'::regclass, 'task_api.event_consumers'::regclass,
+               'task_api.invitations'::regclass)
  ORDER BY relname;
 SELECT is_empty($$SELECT relname FROM pg_class
                    WHERE relnamespace = 'task_api'::regnamespace AND relkind IN ('r', 'p')
@@ -154,8 +161,10 @@ SELECT is_empty($$SELECT relname FROM pg_class
 SELECT policies_are('task_api', 'projects', ARRAY['projects_select', 'projects_insert', 'projects_update', 'projects_delete'],
                     'task_api.projects has a policy per command');
 SELECT policies_are('task_api', 'project_members',
-                    ARRAY['project_members_select', 'project_members_insert', 'project_members_update', 'project_members_delete'],
-                    'task_api.project_members has a policy per command');
+                    ARRAY['project_members_select', 'project_members_update', 'project_members_delete'],
+                    'task_api.project_members has select, update and delete policies: members join by accepting an invitation (accept_invitation(), as the owner)');
+SELECT policies_are('task_api', 'invitations', ARRAY['invitations_select', 'invitations_insert', 'invitations_delete'],
+                    'task_api.invitations has select, insert and delete (revoke) policies: an invitation is never updated');
 SELECT policies_are('task_api', 'tasks', ARRAY['tasks_select', 'tasks_insert', 'tasks_update', 'tasks_delete'],
                     'task_api.tasks has a policy per command');
 SELECT policies_are('task_api', 'api_keys', ARRAY['api_keys_select', 'api_keys_update'],
@@ -171,7 +180,7 @@ SELECT policies_are('task_api', 'event_consumers', ARRAY[]::name[],
 SELECT ok(coalesce('security_invoker=true' = ANY (c.reloptions), false), format('api.%s is security_invoker', c.relname))
   FROM pg_class c
  WHERE c.relnamespace = 'api'::regnamespace AND c.relkind = 'v'
-   AND c.relname IN ('users', 'projects', 'project_members', 'tasks', 'api_keys', 'trash', 'task_events')
+   AND c.relname IN ('users', 'projects', 'project_members', 'invitations', 'tasks', 'api_keys', 'trash', 'task_events')
  ORDER BY c.relname;
 SELECT is_empty($$SELECT relname FROM pg_class
                    WHERE relnamespace = 'api'::regnamespace AND relkind = 'v'
@@ -187,6 +196,14 @@ SELECT triggers_are('api', 'projects', ARRAY['projects_insert', 'projects_update
                     'api.projects has INSTEAD OF INSERT/UPDATE/DELETE triggers and the idempotency triggers around them');
 SELECT triggers_are('api', 'project_members', ARRAY['project_members_insert', 'project_members_update', 'project_members_delete'],
                     'api.project_members has INSTEAD OF INSERT/UPDATE/DELETE triggers');
+SELECT triggers_are('api', 'invitations', ARRAY['invitations_insert', 'invitations_delete',
+                                                'invitations_idempotency_begin', 'invitations_idempotency_in',
+                                                'invitations_zz_idempotency_out', 'invitations_idempotency_end'],
+                    'api.invitations has INSTEAD OF INSERT/DELETE triggers and the idempotency triggers around the insert');
+SELECT is((SELECT array_agg(tgname::text ORDER BY tgname::text COLLATE "C") FROM pg_trigger
+            WHERE tgrelid = 'api.invitations'::regclass AND tgtype & 64 <> 0 AND tgtype & 4 <> 0),
+          ARRAY['invitations_idempotency_in', 'invitations_insert', 'invitations_zz_idempotency_out'],
+          'on INSERT into api.invitations, idempotency_row_in fires before invitations_insert and idempotency_row_out after it');
 SELECT triggers_are('api', 'tasks', ARRAY['tasks_insert', 'tasks_insert_flush', 'tasks_update', 'tasks_delete',
                                           'tasks_idempotency_begin', 'tasks_idempotency_in',
                                           'tasks_zz_idempotency_out', 'tasks_idempotency_end'],
@@ -275,13 +292,15 @@ SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                  WHERE p.pronamespace IN ('api'::regnamespace, 'task_api'::regnamespace) AND p.prosecdef$$,
               ARRAY['task_api.projects_add_owner()', 'task_api.project_members_keep_owner()',
                     'task_api.check_project_name(uuid,text,uuid)',
-                    'task_api.user_id_for(uuid,text)', 'task_api.own_email(uuid)',
+                    'task_api.own_email(uuid)', 'task_api.project_members_insert()',
+                    'api.accept_invitation(uuid)', 'api.decline_invitation(uuid)', 'task_api.purge_expired_invitations()',
+                    'task_api.invitation_project_name(uuid)',
                     'task_api.start_session(uuid)', 'api.signup(text,text,text)', 'api.login(text,text)',
                     'api.logout()', 'api.create_api_key(text,timestamp with time zone)',
                     'task_api.purge_expired()', 'task_api.purge_expired_idempotency_keys()',
                     'task_api.search_tasks(uuid[],text)', 'task_api.page_link(text,text[],text)',
                     'task_api.claim_events(text,integer)', 'task_api.ack_events(text,bigint)'],
-              'only the functions that must bypass RLS (new owner, keep an owner, invitee lookup, name uniqueness, own email, the auth RPCs that read users, sessions and keys, the scheduled purges, the full-text search of tasks_page, the event consumers) or set a response header (the Link of a page) are SECURITY DEFINER');
+              'only the functions that must bypass RLS (new owner, keep an owner, accepting and declining an invitation, its project''s name for the invitee, name uniqueness, own email, the auth RPCs that read users, sessions and keys, the scheduled purges, the full-text search of tasks_page, the event consumers) or set a response header (the Link of a page, the Allow of POST /project_members) are SECURITY DEFINER');
 
 -- C functions: volatility and strictness --------------------------------------------
 SELECT volatility_is('task_api', 'uuidv7', ARRAY[]::name[], 'volatile', 'uuidv7() is VOLATILE');
@@ -406,6 +425,9 @@ SELECT function_returns('task_api', 'ack_events', ARRAY['text', 'bigint'], 'bigi
 SELECT is((SELECT setting || ' ' || unit || ' ' || context FROM pg_settings WHERE name = 'task_api.trash_retention'),
           '2592000 s sighup', 'task_api.trash_retention is in seconds, 30 days by default, set in the server configuration');
 SELECT is(task_api.trash_retention(), interval '30 days', 'trash_retention() reads task_api.trash_retention as an interval');
+SELECT is((SELECT setting || ' ' || unit || ' ' || context FROM pg_settings WHERE name = 'task_api.invitation_ttl'),
+          '604800 s sighup', 'task_api.invitation_ttl is in seconds, 7 days by default, set in the server configuration');
+SELECT is(task_api.invitation_ttl(), interval '7 days', 'invitation_ttl() reads task_api.invitation_ttl as an interval');
 SELECT is((SELECT setting || ' ' || unit || ' ' || context FROM pg_settings WHERE name = 'task_api.idempotency_ttl'),
           '86400 s sighup', 'task_api.idempotency_ttl is in seconds, 24 hours by default, set in the server configuration');
 SELECT is((SELECT setting || ' ' || unit || ' ' || context FROM pg_settings WHERE name = 'task_api.idempotency_wait'),
