@@ -10,6 +10,8 @@ extern char *ta_cursor_secret;
 extern int	ta_jwt_ttl;
 extern int	ta_password_iterations;
 extern int	ta_trash_retention;
+extern int	ta_statement_timeout;
+extern int	ta_max_bulk_rows;
 
 extern void ta_guc_init(void);
 
