@@ -5,8 +5,9 @@
  *
  *	- Time: task_api.pre_request() calls ta_bounds_begin_request(), which
  *	  sets statement_timeout to task_api.statement_timeout (and lock_timeout
- *	  to half of it, see below) for the rest of the transaction (GUC_ACTION_LOCAL, as SET LOCAL).  PostgreSQL starts a
- *	  statement's timer when the statement starts, so the value applies to
+ *	  to half of it, see below) for the rest of the transaction
+ *	  (GUC_ACTION_LOCAL, as SET LOCAL).  PostgreSQL starts a statement's
+ *	  timer when the statement starts, so the value applies to
  *	  the request's own query, which PostgREST sends after the hook.  An
  *	  operator changes it with ALTER SYSTEM (or ALTER DATABASE) and a
  *	  reload: no PostgREST reload, no role setting outside the extension.
@@ -17,7 +18,7 @@
  *	- Answers: an error PostgreSQL raises itself reaches PostgREST with its
  *	  raw SQLSTATE, which PostgREST turns into a status of its own (57014,
  *	  a statement timeout, is a 500; 57P01, a terminated backend, a 503
- *	  without Retry-After).  An emit_log_hook sees every error before it is
+ *	  with code "57P01").  An emit_log_hook sees every error before it is
  *	  sent, and rewrites these few, inside a request's transaction, into
  *	  catalogue errors in PostgREST's SQLSTATE 'PGRST' form.  A statement
  *	  timeout is 400 query_too_expensive: the transaction is rolled back, so
@@ -30,8 +31,9 @@
  *	  PostgREST 12 takes any 503 for a lost database, reconnects and
  *	  reloads its schema cache, answering everyone 503 PGRST002 meanwhile.
  *	  A termination (pg_terminate_backend, a fast shutdown), when its
- *	  message reaches PostgREST, is 503 unavailable with Retry-After: the
- *	  connection is really gone, and the outcome is unknown.  The server
+ *	  message reaches PostgREST, is 503 unavailable: the connection is
+ *	  really gone, and the outcome is unknown (PostgREST adds Retry-After to
+ *	  every 503 itself).  The server
  *	  log shows the rewritten error, with the statement as usual.
  *
  * What the database cannot rewrite: a connection that dies without an
@@ -67,7 +69,6 @@ void
 ta_bounds_begin_request(void)
 {
 	char		value[32];
-
 	int			lock_wait = Max(ta_statement_timeout / 2, 1);
 
 	request_lxid = MyProc->lxid;
@@ -117,7 +118,7 @@ translate_error(ErrorData *edata)
 		if (is_statement_timeout(edata))
 			ta_error_rewrite(edata, "query_too_expensive",
 							 "the request took longer than the server allows",
-							 psprintf("{\"statement_timeout_ms\": %d}", ta_statement_timeout),
+							 psprintf("{\"statement_timeout_ms\": %d}", StatementTimeout),
 							 "ask for fewer rows or a smaller embedding, or page with /rpc/tasks_page",
 							 NULL, 0);
 		else
@@ -133,7 +134,7 @@ translate_error(ErrorData *edata)
 	else if (edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN && edata->elevel >= ERROR)
 		ta_error_rewrite(edata, "unavailable", "the database ended the request",
 						 "{\"outcome\": \"unknown\"}",
-						 "retry later with the same Idempotency-Key", &retry, 1);
+						 "retry later with the same Idempotency-Key", NULL, 0);
 }
 
 static void
