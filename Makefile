@@ -27,7 +27,8 @@ OBJS = \
 	src/cursor.o \
 	src/rate_limit_core.o \
 	src/rate_limit.o \
-	src/events.o
+	src/events.o \
+	src/bounds.o
 
 # The install script of the current version is assembled from one file per
 # resource, in order.  Released versions are frozen beside it: the full script

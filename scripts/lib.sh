@@ -260,7 +260,9 @@ cluster_secret() {
 }
 
 # Create database $3 with the extension (at version $4, default the current
-# one), and let the authenticator log in.
+# one), and let the authenticator log in.  Its statements (PostgREST's own
+# queries, and requests until pre_request() sets task_api.statement_timeout)
+# stop after 30 s.
 database_setup() {
     local dir=$1 port=$2 db=$3 version="" password
     if [ -n "${4:-}" ]; then version=" VERSION '$4'"; fi
@@ -270,7 +272,8 @@ database_setup() {
     fi
     cluster_psql "$dir" "$port" -d "$db" -c "SET client_min_messages = warning" \
         -c "CREATE EXTENSION IF NOT EXISTS task_api$version" \
-        -c "ALTER ROLE task_api_authenticator PASSWORD '$password'"
+        -c "ALTER ROLE task_api_authenticator PASSWORD '$password'" \
+        -c "ALTER ROLE task_api_authenticator IN DATABASE $db SET statement_timeout = '30s'"
 }
 
 # Write a PostgREST configuration for database $3 and API port $4.
@@ -294,6 +297,52 @@ CONF
     echo "$ROOT/.task_api/postgrest-$(basename "$dir").conf"
 }
 
+# The OS user PostgREST runs as when the scripts run as root: never root
+# itself, nor 'postgres' (which may use the cluster's local socket as its
+# superuser); a system user without a shell or home, made once.
+POSTGREST_OS_USER=task_api
+postgrest_os_user() {
+    if ! id -u "$POSTGREST_OS_USER" >/dev/null 2>&1; then
+        useradd --system --user-group --no-create-home --home-dir /nonexistent \
+            --shell /usr/sbin/nologin "$POSTGREST_OS_USER"
+    fi
+    echo "$POSTGREST_OS_USER"
+}
+
+# A path of the PostgREST binary that user $1 may execute: the checkout's,
+# or a copy when the checkout is out of that user's reach (under /root).
+postgrest_binary_for() {
+    local user=$1 bin=/usr/local/lib/task_api/postgrest
+    if setpriv --reuid="$user" --regid="$user" --init-groups test -x "$POSTGREST" 2>/dev/null; then
+        echo "$POSTGREST"
+        return
+    fi
+    install -D -m 0755 "$POSTGREST" "$bin"
+    echo "$bin"
+}
+
+# Exec PostgREST binary $2 with config $3 as OS user $1 (run in the
+# background from root: the pid stays the caller's $!).  The settings,
+# secrets included, reach it as PGRST_* environment variables, PostgREST's
+# documented alternative to the file: the file stays private to the caller
+# (that user could not even reach it in a checkout under /root), and a
+# process's environment is readable only by its own user and root.
+postgrest_exec_as() {
+    local user=$1 bin=$2 conf=$3 line key value
+    cd /
+    unset "${!PGRST_@}"
+    while IFS= read -r line; do
+        case $line in ''|'#'*) continue ;; esac
+        key=${line%% = *}
+        value=${line#* = }
+        value=${value#\"}
+        value=${value%\"}
+        key=PGRST_$(echo "$key" | tr 'a-z-' 'A-Z_')
+        export "$key=$value"
+    done < "$conf"
+    exec setsid setpriv --reuid="$user" --regid="$user" --init-groups --no-new-privs "$bin"
+}
+
 # Start PostgREST with config $1, logging to $2, pid in $3; wait until it answers on port $4.
 postgrest_start() {
     local conf=$1 log=$2 pidfile=$3 api_port=$4
@@ -305,7 +354,15 @@ postgrest_start() {
         die "port $api_port is already in use by another server; set another port"
     fi
     say "starting PostgREST on http://localhost:$api_port"
-    setsid "$POSTGREST" "$conf" >"$log" 2>&1 < /dev/null &
+    if [ "$(id -u)" = 0 ]; then
+        # Never as root (issue 21): as a system user of its own.
+        local user bin
+        user=$(postgrest_os_user)
+        bin=$(postgrest_binary_for "$user")
+        postgrest_exec_as "$user" "$bin" "$conf" >"$log" 2>&1 < /dev/null &
+    else
+        setsid "$POSTGREST" "$conf" >"$log" 2>&1 < /dev/null &
+    fi
     echo $! > "$pidfile"
     for _ in $(seq 1 100); do
         if curl -fsS -o /dev/null "http://127.0.0.1:$api_port/" 2>/dev/null; then

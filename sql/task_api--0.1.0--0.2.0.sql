@@ -410,5 +410,15 @@ $$;
 COMMENT ON FUNCTION @extschema@.purge_expired() IS 'Delete for good what has been in the trash longer than task_api.trash_retention, and the expired idempotency keys and invitations; returns how many projects and tasks. Schedule it, e.g. SELECT cron.schedule(''task_api purge'', ''17 3 * * *'', ''SELECT task_api.purge_expired()'').';
 
 
+-- Issue 21: bounded work per request
+CREATE FUNCTION @extschema@.bulk_rows() RETURNS trigger
+    AS 'MODULE_PATHNAME', 'task_api_bulk_rows' LANGUAGE C;
+COMMENT ON FUNCTION @extschema@.bulk_rows() IS 'Trigger: INSTEAD OF INSERT FOR EACH ROW on an API view, fired first: refuses the statement with payload_too_large (413) at its row past task_api.max_bulk_rows.';
+REVOKE ALL ON FUNCTION @extschema@.bulk_rows() FROM PUBLIC;
+CREATE TRIGGER projects_aa_bulk_rows INSTEAD OF INSERT ON api.projects
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.bulk_rows();
+CREATE TRIGGER tasks_aa_bulk_rows INSTEAD OF INSERT ON api.tasks
+    FOR EACH ROW EXECUTE FUNCTION @extschema@.bulk_rows();
+
 -- PostgREST reloads its schema cache when this update commits.
 NOTIFY pgrst, 'reload schema';

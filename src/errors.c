@@ -53,6 +53,10 @@ static const TaErrorCode error_codes[] = {
 	{"invalid_parameter", 400, "A parameter or header value is out of range or malformed."},
 	{"method_not_allowed", 405, "The resource does not support this method; see the Allow header and the hint."},
 	{"rate_limited", 429, "The caller's rate limit is exhausted; see Retry-After."},
+	{"query_too_expensive", 400, "The request ran longer than task_api.statement_timeout and was rolled back; ask for less."},
+	{"payload_too_large", 413, "The request writes more rows than task_api.max_bulk_rows; send them in several requests."},
+	{"busy", 504, "The request waited too long for data other transactions hold, or was cancelled; nothing was written: retry after Retry-After with the same Idempotency-Key."},
+	{"unavailable", 503, "The database ended the request's connection (e.g. a restart); its outcome is unknown: retry after Retry-After with the same Idempotency-Key."},
 };
 
 int
@@ -193,6 +197,44 @@ ta_raise(const char *code, const char *message, const char *details,
 			 errmsg_internal("%s", body.data),
 			 errdetail_internal("%s", detail.data)));
 	pg_unreachable();
+}
+
+/*
+ * Turn an error PostgreSQL is about to report (from an emit_log_hook) into
+ * the catalogue error `code`, as ta_raise() would have raised it.  Only the
+ * extra headers go with it: reading response.headers could itself fail while
+ * an error is being reported.  Allocates in the current (error) context.
+ */
+void
+ta_error_rewrite(ErrorData *edata, const char *code, const char *message,
+				 const char *details, const char *hint,
+				 const TaHeader *extra, int nextra)
+{
+	int			status = ta_error_status(code);
+	StringInfoData body;
+	StringInfoData detail;
+
+	Assert(status != 0);
+	initStringInfo(&body);
+	appendStringInfoChar(&body, '{');
+	append_json_member(&body, "code", code, true);
+	append_json_member(&body, "message", message, false);
+	append_json_member(&body, "details", details, false);
+	append_json_member(&body, "hint", hint, false);
+	appendStringInfoChar(&body, '}');
+
+	initStringInfo(&detail);
+	appendStringInfo(&detail, "{\"status\": %d, \"headers\": {", status);
+	for (int i = 0; i < nextra; i++)
+		append_json_member(&detail, extra[i].name, extra[i].value, i == 0);
+	appendStringInfoString(&detail, "}}");
+
+	edata->sqlerrcode = MAKE_SQLSTATE('P', 'G', 'R', 'S', 'T');
+	edata->message = body.data;
+	edata->detail = detail.data;
+	edata->detail_log = NULL;
+	edata->hint = NULL;
+	edata->context = NULL;
 }
 
 /*

@@ -23,6 +23,14 @@ extern void ta_raise(const char *code, const char *message,
 					 const char *details, const char *hint,
 					 const TaHeader *extra, int nextra) pg_attribute_noreturn();
 
+/*
+ * Rewrite an error being reported (emit_log_hook) into the catalogue error
+ * `code` in PostgREST's 'PGRST' form, with only the `extra` headers.
+ */
+extern void ta_error_rewrite(ErrorData *edata, const char *code, const char *message,
+							 const char *details, const char *hint,
+							 const TaHeader *extra, int nextra);
+
 /* Append a header to response.headers, keeping the ones already there. */
 extern void ta_append_header(const char *name, const char *value);
 

@@ -18,6 +18,8 @@ int			ta_jwt_ttl = 3600;
 int			ta_password_iterations = 100000;
 int			ta_trash_retention = 30 * 24 * 3600;
 int			ta_invitation_ttl = 7 * 24 * 3600;
+int			ta_statement_timeout = 5000;
+int			ta_max_bulk_rows = 1000;
 
 /* Register every task_api setting and reserve the prefix. */
 void
@@ -83,5 +85,27 @@ ta_guc_init(void)
 							PG_INT32_MAX,
 							PGC_SIGHUP,
 							GUC_UNIT_S,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("task_api.statement_timeout",
+							"Longest a request's statements may run (task_api.pre_request() sets statement_timeout for the transaction).",
+							"0 leaves statement_timeout as the session has it.",
+							&ta_statement_timeout,
+							5000,
+							0,
+							PG_INT32_MAX,
+							PGC_SUSET,
+							GUC_UNIT_MS,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("task_api.max_bulk_rows",
+							"Most rows one request may insert into api.projects or api.tasks.",
+							"0 means unlimited.",
+							&ta_max_bulk_rows,
+							1000,
+							0,
+							PG_INT32_MAX,
+							PGC_SUSET,
+							0,
 							NULL, NULL, NULL);
 }

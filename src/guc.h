@@ -11,6 +11,8 @@ extern int	ta_jwt_ttl;
 extern int	ta_password_iterations;
 extern int	ta_trash_retention;
 extern int	ta_invitation_ttl;
+extern int	ta_statement_timeout;
+extern int	ta_max_bulk_rows;
 
 extern void ta_guc_init(void);
 

@@ -4,8 +4,10 @@
  *
  * PostgREST calls it after switching to the request's role and before the
  * request's own query, in the same transaction.  Anything it raises becomes
- * the response, and the request's query never runs.  First it charges the
- * request to its rate-limit bucket (rate_limit.c; 429 when it is empty).
+ * the response, and the request's query never runs.  First it bounds the
+ * request's statements by task_api.statement_timeout (bounds.c), then it
+ * charges the request to its rate-limit bucket (rate_limit.c; 429 when it
+ * is empty).
  * Then it decides who the caller is:
  *
  *  - a bearer token (Authorization header), which PostgREST has already
@@ -31,6 +33,7 @@
 #include "datatype/timestamp.h"
 #include "utils/uuid.h"
 
+#include "bounds.h"
 #include "errors.h"
 #include "guc.h"
 #include "jwt.h"
@@ -273,8 +276,11 @@ task_api_pre_request(PG_FUNCTION_ARGS)
 	const char *role;
 	bool		by_cookie = false;
 
+	/* The request's statement_timeout, before anything can fail. */
+	ta_bounds_begin_request();
+
 	/*
-	 * First the rate limit, so a refused request does nothing else and every
+	 * Then the rate limit, so a refused request does nothing else and every
 	 * answer below, errors included, carries the RateLimit headers.
 	 */
 	ta_rate_limit_request();

@@ -15,6 +15,7 @@
 #include "utils/jsonb.h"
 #include "utils/rls.h"
 
+#include "bounds.h"
 #include "events.h"
 #include "guc.h"
 #include "idempotency.h"
@@ -39,6 +40,7 @@ _PG_init(void)
 	ta_idempotency_init();
 	ta_rate_limit_init();
 	ta_events_init();
+	ta_bounds_init();
 
 	/*
 	 * Last, once every module has defined its settings: a placeholder for a

@@ -1,7 +1,7 @@
 -- Errors (SPEC section 11): every code the foundation raises, with its status,
 -- PostgREST's body shape, and the catalogue task_api.error_codes.
 BEGIN;
-SELECT plan(102);
+SELECT plan(107);
 \ir helpers/setup.psql
 
 \o /dev/null
@@ -31,8 +31,9 @@ SELECT set_eq($$SELECT code, status FROM task_api.error_codes$$,
                        ('not_found', 404), ('conflict', 409), ('idempotency_in_progress', 409), ('precondition_failed', 412),
                        ('validation_failed', 422), ('idempotency_key_reused', 422), ('invalid_cursor', 400),
                        ('cursor_mismatch', 400), ('invalid_idempotency_key', 400), ('invalid_parameter', 400),
-                       ('method_not_allowed', 405), ('rate_limited', 429)$$,
-              'task_api.error_codes is exactly the SPEC section 11 catalogue, with its statuses');
+                       ('method_not_allowed', 405), ('rate_limited', 429), ('query_too_expensive', 400),
+                       ('payload_too_large', 413), ('busy', 504), ('unavailable', 503)$$,
+              'task_api.error_codes is exactly the catalogue of docs/errors.md, with its statuses');
 SELECT is((SELECT count(DISTINCT code) FROM task_api.error_codes), (SELECT count(*) FROM task_api.error_codes),
           'each code appears once in task_api.error_codes');
 SELECT is_empty($$SELECT code FROM task_api.error_codes WHERE coalesce(btrim(description), '') = ''$$,
@@ -44,7 +45,8 @@ SELECT is(tap.err(format('SELECT task_api.raise_error(%L, %L)', s.code, 'test'))
                ('not_found', 404), ('conflict', 409), ('idempotency_in_progress', 409), ('precondition_failed', 412),
                ('validation_failed', 422), ('idempotency_key_reused', 422), ('invalid_cursor', 400),
                ('cursor_mismatch', 400), ('invalid_idempotency_key', 400), ('invalid_parameter', 400),
-               ('rate_limited', 429)) AS s(code, status)
+               ('method_not_allowed', 405), ('rate_limited', 429), ('query_too_expensive', 400),
+               ('payload_too_large', 413), ('busy', 504), ('unavailable', 503)) AS s(code, status)
  ORDER BY s.code;
 SELECT is(tap.err($$SELECT task_api.raise_error('teapot', 'short and stout')$$), '22023',
           'raise_error() refuses a code outside the catalogue (22023), never a malformed PGRST error');

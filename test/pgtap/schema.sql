@@ -192,8 +192,9 @@ SELECT is_empty($$SELECT relname FROM pg_class
 SELECT has_trigger('api', 'users', 'users_update', 'api.users has its INSTEAD OF UPDATE trigger');
 SELECT triggers_are('api', 'projects', ARRAY['projects_insert', 'projects_update', 'projects_delete',
                                              'projects_idempotency_begin', 'projects_idempotency_in',
-                                             'projects_zz_idempotency_out', 'projects_idempotency_end'],
-                    'api.projects has INSTEAD OF INSERT/UPDATE/DELETE triggers and the idempotency triggers around them');
+                                             'projects_zz_idempotency_out', 'projects_idempotency_end',
+                                             'projects_aa_bulk_rows'],
+                    'api.projects has INSTEAD OF INSERT/UPDATE/DELETE triggers, the idempotency triggers around them and the bulk-row cap');
 SELECT triggers_are('api', 'project_members', ARRAY['project_members_insert', 'project_members_update', 'project_members_delete'],
                     'api.project_members has INSTEAD OF INSERT/UPDATE/DELETE triggers');
 SELECT triggers_are('api', 'invitations', ARRAY['invitations_insert', 'invitations_delete',
@@ -206,13 +207,14 @@ SELECT is((SELECT array_agg(tgname::text ORDER BY tgname::text COLLATE "C") FROM
           'on INSERT into api.invitations, idempotency_row_in fires before invitations_insert and idempotency_row_out after it');
 SELECT triggers_are('api', 'tasks', ARRAY['tasks_insert', 'tasks_insert_flush', 'tasks_update', 'tasks_delete',
                                           'tasks_idempotency_begin', 'tasks_idempotency_in',
-                                          'tasks_zz_idempotency_out', 'tasks_idempotency_end'],
-                    'api.tasks has INSTEAD OF INSERT/UPDATE/DELETE triggers, the statement-level insert flush and the idempotency triggers');
--- INSTEAD OF row triggers fire in name order: the idempotency ones must come first and last.
+                                          'tasks_zz_idempotency_out', 'tasks_idempotency_end', 'tasks_aa_bulk_rows'],
+                    'api.tasks has INSTEAD OF INSERT/UPDATE/DELETE triggers, the statement-level insert flush, the idempotency triggers and the bulk-row cap');
+-- INSTEAD OF row triggers fire in name order: the bulk-row cap first, then
+-- the idempotency ones around the write.
 SELECT is((SELECT array_agg(tgname::text ORDER BY tgname::text COLLATE "C") FROM pg_trigger
             WHERE tgrelid = 'api.tasks'::regclass AND tgtype & 64 <> 0 AND tgtype & 4 <> 0),
-          ARRAY['tasks_idempotency_in', 'tasks_insert', 'tasks_zz_idempotency_out'],
-          'on INSERT into api.tasks, idempotency_row_in fires before tasks_insert and idempotency_row_out after it');
+          ARRAY['tasks_aa_bulk_rows', 'tasks_idempotency_in', 'tasks_insert', 'tasks_zz_idempotency_out'],
+          'on INSERT into api.tasks, bulk_rows counts first, idempotency_row_in fires before tasks_insert and idempotency_row_out after it');
 SELECT is((SELECT array_agg(tgname::text ORDER BY tgname::text COLLATE "C") FROM pg_trigger
             WHERE tgrelid = 'api.projects'::regclass AND tgtype & 64 <> 0 AND tgtype & 16 <> 0),
           ARRAY['projects_idempotency_in', 'projects_update', 'projects_zz_idempotency_out'],

@@ -1,0 +1,82 @@
+// Issue 21, item 7: PostgREST never runs as root.  scripts/lib.sh
+// postgrest_start, which 'make serve', 'make test' and the benchmarks share,
+// runs it as the system user task_api when the scripts run as root, and as
+// the invoking user otherwise; this checks the tier's own PostgREST, found
+// by the port it listens on, and that its secrets are out of reach of other
+// unprivileged users.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync, readdirSync, readlinkSync, statSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+
+const port = Number(new URL(process.env.TASK_API_URL).port);
+const asRoot = process.getuid() === 0;
+
+// The pid of the process listening on TCP port `port` (IPv4 or IPv6).
+function listener() {
+  const inodes = new Set();
+  for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
+    for (const line of readFileSync(table, 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/);
+      if (f.length > 9 && f[3] === '0A' && parseInt(f[1].split(':').pop(), 16) === port) inodes.add(f[9]);
+    }
+  }
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    let fds;
+    try {
+      fds = readdirSync(`/proc/${pid}/fd`);
+    } catch {
+      continue;
+    }
+    for (const fd of fds) {
+      try {
+        const m = readlinkSync(`/proc/${pid}/fd/${fd}`).match(/^socket:\[(\d+)\]$/);
+        if (m && inodes.has(m[1])) return Number(pid);
+      } catch {
+        // the fd closed meanwhile
+      }
+    }
+  }
+  return null;
+}
+
+function status(pid) {
+  return Object.fromEntries(readFileSync(`/proc/${pid}/status`, 'utf8').split('\n')
+    .filter((l) => l.includes(':')).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]));
+}
+
+test("the tier's PostgREST runs as an unprivileged OS user", () => {
+  const pid = listener();
+  assert.ok(pid, `no process listens on port ${port}`);
+  assert.match(readFileSync(`/proc/${pid}/cmdline`, 'utf8'), /postgrest/, 'the listener is PostgREST');
+  const s = status(pid);
+  const uids = s.Uid.split(/\s+/).map(Number);
+  const gids = s.Gid.split(/\s+/).map(Number);
+  assert.ok(uids.every((u) => u !== 0), `real, effective, saved and file-system uids are not root: ${s.Uid}`);
+  assert.ok(gids.every((g) => g !== 0), `nor the gids: ${s.Gid}`);
+  assert.equal(BigInt(`0x${s.CapEff}`), 0n, 'no capabilities');
+  assert.equal(BigInt(`0x${s.CapPrm}`), 0n, 'none it could raise');
+  if (asRoot) {
+    const name = execFileSync('id', ['-un', String(uids[0])], { encoding: 'utf8' }).trim();
+    assert.equal(name, 'task_api', 'from root: its own system user, not postgres (who may use the cluster socket)');
+    assert.equal(s.NoNewPrivs, '1', 'and it cannot gain privileges by exec');
+  } else {
+    assert.equal(uids[0], process.getuid(), 'run by a user: as that user');
+  }
+});
+
+test("PostgREST's secrets are private to it and to the user who started it", { skip: !asRoot && 'needs root' }, () => {
+  const pid = listener();
+  const environ = statSync(`/proc/${pid}/environ`);
+  assert.equal(environ.mode & 0o077, 0, 'its environment (the settings) is readable by its own user only');
+  // Another unprivileged user can read neither its environment nor the file
+  // the settings came from.
+  const conf = readdirSync(new URL('../../.task_api/', import.meta.url))
+    .filter((f) => /^postgrest-.*\.conf$/.test(f)).map((f) => new URL(`../../.task_api/${f}`, import.meta.url).pathname);
+  assert.ok(conf.length > 0, 'the configuration files are there');
+  for (const path of [`/proc/${pid}/environ`, ...conf]) {
+    assert.throws(() => execFileSync('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', 'cat', path],
+      { stdio: 'pipe' }), `nobody cannot read ${path}`);
+  }
+  for (const path of conf) assert.equal(statSync(path).mode & 0o077, 0, `${path} is private`);
+});
