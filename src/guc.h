@@ -9,6 +9,10 @@ extern char *ta_jwt_secret;
 extern char *ta_cursor_secret;
 extern int	ta_jwt_ttl;
 extern int	ta_password_iterations;
+extern int	ta_password_memory;
+extern int	ta_password_time_cost;
+extern int	ta_max_api_keys_per_user;
+extern int	ta_max_sessions_per_user;
 extern int	ta_trash_retention;
 
 extern void ta_guc_init(void);
