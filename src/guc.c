@@ -95,7 +95,7 @@ ta_guc_init(void)
 							20,
 							1,
 							100000,
-							PGC_SIGHUP,
+							PGC_SUSET,
 							0,
 							NULL, NULL, NULL);
 
@@ -106,7 +106,7 @@ ta_guc_init(void)
 							20,
 							1,
 							100000,
-							PGC_SIGHUP,
+							PGC_SUSET,
 							0,
 							NULL, NULL, NULL);
 
