@@ -46,6 +46,9 @@ REGRESS_OPTS = --load-extension=$(EXTENSION)
 ISOLATION = $(patsubst specs/%.spec,%,$(sort $(wildcard specs/*.spec)))
 ISOLATION_OPTS = --load-extension=$(EXTENSION)
 
+# libsodium: Argon2id password hashing (src/password.c).
+SHLIB_LINK = -lsodium
+
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter
 PG_CPPFLAGS = -I$(srcdir)/src -DTASK_API_VERSION='"$(EXTVERSION)"'
 

@@ -84,7 +84,7 @@ HEADERS='{"accept": "application/json", "host": "127.0.0.1:3000", "user-agent": 
 settings_sql() { # settings_sql COOKIES_JSON
     echo "SELECT set_config('search_path', '\"api\", \"public\"', true), set_config('role', 'task_api_anon', true), set_config('request.jwt.claims', '{\"role\":\"task_api_anon\"}', true), set_config('request.method', 'GET', true), set_config('request.path', '/projects', true), set_config('request.headers', '$HEADERS', true), set_config('request.cookies', '$1', true)"
 }
-COOKIES="{\"task_api_session\": \"$TOKEN\"}"
+COOKIES="{\"__Host-task_api_session\": \"$TOKEN\"}"
 {
     echo "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY;"
     echo "$(settings_sql "$COOKIES");"
@@ -115,7 +115,7 @@ REVOKED=$(psql_su -tAc "SELECT task_api.start_session('$USER_ID') ->> 'token'")
 psql_su -c "UPDATE task_api.sessions SET revoked_at = now() WHERE id = ((task_api.jwt_verify('$REVOKED')).claims ->> 'jti')::uuid"
 if out=$(psql_auth -tA 2>&1 <<SQL
 BEGIN;
-$(settings_sql "{\"task_api_session\": \"$REVOKED\"}") \\g /dev/null
+$(settings_sql "{\"__Host-task_api_session\": \"$REVOKED\"}") \\g /dev/null
 SELECT task_api.pre_request();
 SQL
 ); then

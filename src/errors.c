@@ -39,7 +39,7 @@ typedef struct TaErrorCode
 static const TaErrorCode error_codes[] = {
 	{"unauthenticated", 401, "The request carries no valid credentials, or they expired or were revoked."},
 	{"invalid_credentials", 401, "The email and password do not match an account."},
-	{"forbidden", 403, "The caller is authenticated but its role in the project does not allow this."},
+	{"forbidden", 403, "The caller is authenticated but not allowed to do this: its role in the project, an API key where a password sign-in is needed, or a wrong current password."},
 	{"csrf_failed", 403, "A cookie-authenticated unsafe request lacks a matching X-CSRF-Token header."},
 	{"not_found", 404, "The object does not exist or is not visible to the caller."},
 	{"conflict", 409, "The request conflicts with the current state (a duplicate, or a rule such as keeping an owner)."},

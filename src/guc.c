@@ -16,6 +16,10 @@ char	   *ta_jwt_secret = NULL;
 char	   *ta_cursor_secret = NULL;
 int			ta_jwt_ttl = 3600;
 int			ta_password_iterations = 100000;
+int			ta_password_memory = 19 * 1024;
+int			ta_password_time_cost = 2;
+int			ta_max_api_keys_per_user = 20;
+int			ta_max_sessions_per_user = 20;
 int			ta_trash_retention = 30 * 24 * 3600;
 int			ta_invitation_ttl = 7 * 24 * 3600;
 int			ta_statement_timeout = 5000;
@@ -55,12 +59,56 @@ ta_guc_init(void)
 							NULL, NULL, NULL);
 
 	DefineCustomIntVariable("task_api.password_iterations",
-							"PBKDF2 rounds of new password hashes (SCRAM-SHA-256).",
-							"Existing hashes keep the count they were made with.",
+							"PBKDF2 rounds of SCRAM-SHA-256 password verifiers (release 0.1.0); new hashes are Argon2id.",
+							"Unused since 0.2.0: old verifiers keep the count they were made with and are replaced at the next login.",
 							&ta_password_iterations,
 							100000,
 							4096,
 							10000000,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("task_api.password_memory",
+							"Memory cost of new Argon2id password hashes.",
+							"Hashes made with another cost are redone at the next login.",
+							&ta_password_memory,
+							19 * 1024,
+							8,
+							4 * 1024 * 1024,
+							PGC_SUSET,
+							GUC_UNIT_KB,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("task_api.password_time_cost",
+							"Passes over memory of new Argon2id password hashes.",
+							"Hashes made with another cost are redone at the next login.",
+							&ta_password_time_cost,
+							2,
+							1,
+							100,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("task_api.max_api_keys_per_user",
+							"Most live (unrevoked, unexpired) API keys one user may hold.",
+							"create_api_key answers conflict (409) beyond it; existing keys are never revoked by it.",
+							&ta_max_api_keys_per_user,
+							20,
+							1,
+							100000,
+							PGC_SUSET,
+							0,
+							NULL, NULL, NULL);
+
+	DefineCustomIntVariable("task_api.max_sessions_per_user",
+							"Most live sessions one user may hold.",
+							"A sign-in beyond it ends the user's oldest sessions.",
+							&ta_max_sessions_per_user,
+							20,
+							1,
+							100000,
 							PGC_SUSET,
 							0,
 							NULL, NULL, NULL);

@@ -13,9 +13,13 @@
  *  - a bearer token (Authorization header), which PostgREST has already
  *    verified: its user must exist and its session (jti) or API key
  *    (key_id) must not be revoked or expired;
- *  - otherwise the task_api_session cookie, verified here in C (signature,
- *    exp, revocation); unsafe methods must also carry X-CSRF-Token equal to
- *    the task_api_csrf cookie, which is bound to the session.  The request
+ *  - otherwise the __Host-task_api_session cookie, verified here in C
+ *    (signature, exp, revocation); unsafe methods must also carry
+ *    X-CSRF-Token equal to the __Host-task_api_csrf cookie, which is bound
+ *    to the session.  The __Host- prefix makes browsers refuse the cookie
+ *    from any other host (a sibling subdomain cannot set or shadow it); a
+ *    cookie under the old name task_api_session, which a sibling could
+ *    set, is refused, alone or next to the real one.  The request
  *    then runs as task_api_user with the same request.jwt.claims a bearer
  *    token would have produced.  A bad cookie is a 401, never anonymous,
  *    except on signup and login, which ignore it;
@@ -42,8 +46,11 @@
 #include "rate_limit.h"
 #include "request.h"
 
-#define SESSION_COOKIE "task_api_session"
-#define CSRF_COOKIE "task_api_csrf"
+#define SESSION_COOKIE "__Host-task_api_session"
+#define CSRF_COOKIE "__Host-task_api_csrf"
+/* The name of release 0.1.0, without the prefix: never accepted any more. */
+#define OLD_SESSION_COOKIE "task_api_session"
+#define CLEAR_ATTRS "=; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=0"
 #define USER_ROLE "task_api_user"
 
 static SPIPlanPtr session_plan = NULL;
@@ -58,18 +65,59 @@ uuid_claim(const char *text, pg_uuid_t *out)
 }
 
 static void
+refuse(const char *message, const char *detail, const char *clear) pg_attribute_noreturn();
+static void
 unauthenticated(const char *message, const char *detail) pg_attribute_noreturn();
+
+/*
+ * 401 unauthenticated; clear (a Set-Cookie value, or NULL) tells the
+ * browser to drop a cookie.  An error response carries one header of each
+ * name, so at most one cookie is cleared.
+ */
+static void
+refuse(const char *message, const char *detail, const char *clear)
+{
+	TaHeader	header = {"Set-Cookie", clear};
+
+	ta_raise("unauthenticated", message, detail, "sign in again",
+			 clear ? &header : NULL, clear ? 1 : 0);
+}
 
 /* 401, and tell the browser to drop a session cookie it may hold. */
 static void
 unauthenticated(const char *message, const char *detail)
 {
-	TaHeader	clear = {"Set-Cookie",
-	SESSION_COOKIE "=; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=0"};
-	bool		cookie = ta_request_cookie(SESSION_COOKIE) != NULL;
+	refuse(message, detail,
+		   ta_request_cookie(SESSION_COOKIE) != NULL ? SESSION_COOKIE CLEAR_ATTRS : NULL);
+}
 
-	ta_raise("unauthenticated", message, detail, "sign in again",
-			 cookie ? &clear : NULL, cookie ? 1 : 0);
+/*
+ * The session cookie, or NULL.  Under the old name, alone or next to the
+ * real one, a session cookie is refused: another host of the same domain
+ * can set that name (not the __Host- one), so it may be an attacker's.
+ * PostgREST passes request.cookies as an object (the last of two cookies
+ * of one name wins) and reads only the first Cookie header, so two cookies
+ * of one name are invisible here; a browser cannot hold two __Host- cookies
+ * of one name (same host, same Path=/), so only a non-browser client can
+ * send them, against itself.
+ */
+static const char *
+session_cookie(void)
+{
+	const char *cookie = ta_request_cookie(SESSION_COOKIE);
+	const char *old = ta_request_cookie(OLD_SESSION_COOKIE);
+
+	if (old != NULL && cookie != NULL)
+		refuse("the request carries two session cookies",
+			   "A " OLD_SESSION_COOKIE " cookie came with " SESSION_COOKIE
+			   ": another site of the same domain may have set one, so neither is used.",
+			   OLD_SESSION_COOKIE CLEAR_ATTRS);
+	if (old != NULL && old[0] != '\0')
+		refuse("the session cookie has an old name",
+			   "Session cookies are now " SESSION_COOKIE "; " OLD_SESSION_COOKIE
+			   " is no longer accepted.",
+			   OLD_SESSION_COOKIE CLEAR_ATTRS);
+	return cookie;
 }
 
 /*
@@ -256,8 +304,8 @@ authenticate_cookie(const char *cookie)
 			!same_secret(header, expected) || !same_secret(csrf_cookie, expected))
 			ta_raise("csrf_failed", "the request lacks a valid CSRF token",
 					 "Cookie-authenticated POST, PUT, PATCH and DELETE requests must send "
-					 "X-CSRF-Token equal to the task_api_csrf cookie.",
-					 "read the task_api_csrf cookie and send it in X-CSRF-Token", NULL, 0);
+					 "X-CSRF-Token equal to the " CSRF_COOKIE " cookie.",
+					 "read the " CSRF_COOKIE " cookie and send it in X-CSRF-Token", NULL, 0);
 	}
 
 	/* Become the user exactly as PostgREST would for the bearer token. */
@@ -293,11 +341,11 @@ task_api_pre_request(PG_FUNCTION_ARGS)
 	role = ta_request_claim("role");
 	if (role == NULL || strcmp(role, USER_ROLE) != 0)
 	{
-		const char *cookie = ta_request_cookie(SESSION_COOKIE);
+		const char *cookie;
 
 		if (ignores_session_cookie())
 			check_login_request();
-		else if (cookie != NULL && cookie[0] != '\0')
+		else if ((cookie = session_cookie()) != NULL && cookie[0] != '\0')
 		{
 			authenticate_cookie(cookie);
 			by_cookie = true;

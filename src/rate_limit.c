@@ -68,7 +68,7 @@
 #define MAX_TEST_TIME TA_GCRA_MAX_TIME
 #define TRANCHE_NAME "task_api_rate_limit"
 #define USER_ROLE "task_api_user"
-#define SESSION_COOKIE "task_api_session"
+#define SESSION_COOKIE "__Host-task_api_session"
 #define OVERFLOW_WARNING_INTERVAL (60 * NS_PER_SEC)
 /* After a scan that left no idle bucket, the least time before the next. */
 #define EVICT_SCAN_PAUSE (100 * (NS_PER_SEC / 1000))

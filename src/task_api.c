@@ -15,6 +15,8 @@
 #include "utils/jsonb.h"
 #include "utils/rls.h"
 
+#include <sodium.h>
+
 #include "bounds.h"
 #include "events.h"
 #include "guc.h"
@@ -35,6 +37,11 @@ void
 _PG_init(void)
 {
 	ta_guc_init();
+	/* libsodium (Argon2id, password.c): once, before any hashing. */
+	if (sodium_init() < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not initialize libsodium")));
 	ta_membership_init();
 	ta_task_insert_init();
 	ta_idempotency_init();

@@ -21,7 +21,7 @@ CREATE TABLE @extschema@.idempotency_keys (
     expires_at  timestamptz NOT NULL,
     PRIMARY KEY (caller_kind, caller_id, key)
 );
-COMMENT ON TABLE @extschema@.idempotency_keys IS 'Idempotency-Key of each caller (a user, or an API key) and the response of the write it was first sent with.  Never exposed: it holds create_api_key responses, keys included.';
+COMMENT ON TABLE @extschema@.idempotency_keys IS 'Idempotency-Key of each caller (a user, or an API key) and the response of the write it was first sent with.  Never exposed.  A create_api_key response is stored without its key (a replay signs it again).';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.idempotency_keys', '');
 COMMENT ON COLUMN @extschema@.idempotency_keys.caller_kind IS 'user (session or cookie) or api_key: keys are scoped to the credential.';
 COMMENT ON COLUMN @extschema@.idempotency_keys.caller_id IS 'The user id, or the API key id.';

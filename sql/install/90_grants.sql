@@ -61,6 +61,7 @@ GRANT INSERT (id, project_id, assignee_id, title, description, status, priority,
 GRANT EXECUTE ON FUNCTION api.signup(text, text, text), api.login(text, text)
     TO task_api_anon, task_api_user;
 GRANT EXECUTE ON FUNCTION api.logout(), api.create_api_key(text, timestamptz) TO task_api_user;
+GRANT EXECUTE ON FUNCTION api.change_password(text, text), api.logout_all() TO task_api_user;
 GRANT SELECT (id, name, created_at, expires_at, revoked_at, last_used_at, user_id), UPDATE (revoked_at)
     ON @extschema@.api_keys TO task_api_user;
 GRANT SELECT, DELETE ON api.api_keys TO task_api_user;

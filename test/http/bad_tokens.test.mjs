@@ -1,4 +1,4 @@
-// Crafted tokens, in the Authorization header and in the task_api_session
+// Crafted tokens, in the Authorization header and in the __Host-task_api_session
 // cookie (SPEC §4, §11).  Each bad token is derived from a real, live
 // session (its sub and jti), so that the one thing wrong with it is what
 // the case says; a positive control shows the genuine token works the same
@@ -215,16 +215,16 @@ test('cookie: an oversized session cookie is 401 unauthenticated; at 1 MB the HT
 test('cookie: odd Cookie headers are never 500 and never anonymous success', async () => {
   const u = await createUser();
   const variants = [
-    'task_api_session',
-    'task_api_session=;',
-    'task_api_session==',
-    'task_api_session=a=b=c',
-    `task_api_session=${u.token}; task_api_session=garbage`,
-    `task_api_session=garbage; task_api_session=${u.token}`,
-    'task_api_session=%00%00',
-    `task_api_session="${u.token}"`,
+    '__Host-task_api_session',
+    '__Host-task_api_session=;',
+    '__Host-task_api_session==',
+    '__Host-task_api_session=a=b=c',
+    `__Host-task_api_session=${u.token}; __Host-task_api_session=garbage`,
+    `__Host-task_api_session=garbage; __Host-task_api_session=${u.token}`,
+    '__Host-task_api_session=%00%00',
+    `__Host-task_api_session="${u.token}"`,
     ';;;;',
-    `${'x'.repeat(1000)}=${'y'.repeat(1000)}; task_api_session=garbage`,
+    `${'x'.repeat(1000)}=${'y'.repeat(1000)}; __Host-task_api_session=garbage`,
   ];
   for (const cookie of variants) {
     const res = await api('GET', '/projects', { headers: { Cookie: cookie } });

@@ -15,9 +15,9 @@ import {
 // Check the two cookies of a signup or login response against its body.
 function checkSessionCookies(res) {
   const cookies = responseCookies(res);
-  assert.deepEqual(Object.keys(cookies).sort(), ['task_api_csrf', 'task_api_session'], `cookies: ${show(res)}`);
+  assert.deepEqual(Object.keys(cookies).sort(), ['__Host-task_api_csrf', '__Host-task_api_session'], `cookies: ${show(res)}`);
   const { payload } = decodeJwt(res.body.token);
-  const s = cookies.task_api_session;
+  const s = cookies['__Host-task_api_session'];
   assert.equal(s.value, res.body.token, 'the session cookie is the token');
   assert.equal(s.attrs.httponly, true, `HttpOnly: ${s.line}`);
   assert.equal(s.attrs.secure, true, `Secure: ${s.line}`);
@@ -27,7 +27,7 @@ function checkSessionCookies(res) {
   assert.equal(Number(s.attrs['max-age']), payload.exp - payload.iat, 'Max-Age is the token lifetime');
   assert.ok(!('domain' in s.attrs), 'a host-only cookie');
 
-  const c = cookies.task_api_csrf;
+  const c = cookies['__Host-task_api_csrf'];
   assert.ok(!('httponly' in c.attrs), `the CSRF cookie is readable by scripts: ${c.line}`);
   assert.equal(c.attrs.secure, true, `Secure: ${c.line}`);
   assert.equal(c.attrs.samesite, 'Lax', `SameSite=Lax: ${c.line}`);
@@ -44,8 +44,8 @@ test('signup and login set the session cookie (HttpOnly) and the CSRF cookie (re
   const a = checkSessionCookies(s.res);
   const l = await login(s.email);
   const b = checkSessionCookies(l.res);
-  assert.notEqual(a.task_api_csrf.value, b.task_api_csrf.value, 'each session has its own CSRF token');
-  assert.notEqual(a.task_api_session.value, b.task_api_session.value);
+  assert.notEqual(a['__Host-task_api_csrf'].value, b['__Host-task_api_csrf'].value, 'each session has its own CSRF token');
+  assert.notEqual(a['__Host-task_api_session'].value, b['__Host-task_api_session'].value);
   // Errors set no cookies.
   assert.deepEqual(responseCookies(await loginRaw({ email: s.email, password: 'wrong password!' })), {});
   assert.deepEqual(responseCookies(await signupRaw({ email: s.email, password: PASSWORD })), {});
@@ -59,7 +59,7 @@ test('the full browser flow: cookie reads, CSRF-protected writes, logout by cook
   expectStatus(res, 201);
   checkSessionBody(res);
   const jar = new CookieJar().update(res);
-  assert.ok(jar.get('task_api_session') && jar.get('task_api_csrf'));
+  assert.ok(jar.get('__Host-task_api_session') && jar.get('__Host-task_api_csrf'));
   const userId = res.body.user_id;
 
   // Reads need only the cookie.
@@ -74,10 +74,10 @@ test('the full browser flow: cookie reads, CSRF-protected writes, logout by cook
     ['no header', false],
     ['empty header', ''],
     ['wrong value', 'not-the-csrf-token'],
-    ['the session token', jar.get('task_api_session')],
-    ['csrf with a suffix', `${jar.get('task_api_csrf')}x`],
-    ['csrf truncated', jar.get('task_api_csrf').slice(0, -1)],
-    ['csrf lower-cased', jar.get('task_api_csrf').toLowerCase() === jar.get('task_api_csrf') ? 'x' : jar.get('task_api_csrf').toLowerCase()],
+    ['the session token', jar.get('__Host-task_api_session')],
+    ['csrf with a suffix', `${jar.get('__Host-task_api_csrf')}x`],
+    ['csrf truncated', jar.get('__Host-task_api_csrf').slice(0, -1)],
+    ['csrf lower-cased', jar.get('__Host-task_api_csrf').toLowerCase() === jar.get('__Host-task_api_csrf') ? 'x' : jar.get('__Host-task_api_csrf').toLowerCase()],
   ];
   for (const [what, csrf] of wrongs) {
     r = await jar.request('POST', '/projects', { csrf, body: { name: `csrf ${what}` } });
@@ -121,13 +121,13 @@ test('the full browser flow: cookie reads, CSRF-protected writes, logout by cook
   r = await jar.request('POST', '/rpc/logout', { csrf: true });
   expectStatus(r, 204);
   const cleared = responseCookies(r);
-  assert.deepEqual(Object.keys(cleared).sort(), ['task_api_csrf', 'task_api_session']);
+  assert.deepEqual(Object.keys(cleared).sort(), ['__Host-task_api_csrf', '__Host-task_api_session']);
   for (const c of Object.values(cleared)) {
     assert.equal(c.value, '');
     assert.equal(c.attrs['max-age'], '0');
     assert.equal(c.attrs.path, '/');
   }
-  assert.equal(cleared.task_api_session.attrs.httponly, true);
+  assert.equal(cleared['__Host-task_api_session'].attrs.httponly, true);
   assert.deepEqual(jar.cookies, {}, 'the browser dropped both cookies');
 
   // The old cookies (kept by an attacker, say) and the token are now dead.
@@ -169,11 +169,11 @@ test('a bearer token takes precedence over cookies and needs no CSRF token', asy
   const a = await createUser();
   const b = await createUser();
   // Garbage or another user's session cookie next to a valid bearer token: the bearer wins.
-  for (const cookie of ['task_api_session=garbage', cookieHeader(b.token)]) {
+  for (const cookie of ['__Host-task_api_session=garbage', cookieHeader(b.token)]) {
     let r = await api('GET', '/users', { token: a.token, headers: { Cookie: cookie } });
     expectStatus(r, 200);
     assert.deepEqual(r.body.map((u) => u.id), [a.id]);
-    r = await api('POST', '/projects', { token: a.token, headers: { Cookie: cookie, ...REPRESENTATION }, body: { name: `bearer wins ${cookie.slice(0, 20)}` } });
+    r = await api('POST', '/projects', { token: a.token, headers: { Cookie: cookie, ...REPRESENTATION }, body: { name: `bearer wins ${cookie.slice(0, 30)}` } });
     expectStatus(r, 201);
     assert.equal(r.body[0].owner_id, a.id);
   }
@@ -187,19 +187,19 @@ test('signup and login ignore a stale session cookie; other endpoints refuse it'
   const s = await signup();
   expectStatus(await api('POST', '/rpc/logout', { token: s.token }), 204);
   const stale = new CookieJar().update(s.res); // revoked session cookie + its CSRF cookie
-  for (const cookie of [stale.header(), 'task_api_session=garbage', cookieHeader(s.token.slice(0, -3))]) {
+  for (const cookie of [stale.header(), '__Host-task_api_session=garbage', cookieHeader(s.token.slice(0, -3))]) {
     // login with a stale cookie: a fresh session and fresh cookies.
     let r = await loginRaw({ email: s.email, password: PASSWORD }, { headers: { Cookie: cookie } });
     expectStatus(r, 200);
     checkSessionBody(r, s.id);
     checkSessionCookies(r);
-    const jar = new CookieJar({ task_api_session: 'stale' }).update(r);
+    const jar = new CookieJar({ '__Host-task_api_session': 'stale' }).update(r);
     expectStatus(await jar.request('GET', '/projects'), 200);
     // Wrong password with a stale cookie: still invalid_credentials, not unauthenticated.
     r = await loginRaw({ email: s.email, password: 'wrong password!' }, { headers: { Cookie: cookie } });
     expectError(r, 401, 'invalid_credentials');
     // Other endpoints: 401 unauthenticated, even with the CSRF token.
-    r = await api('POST', '/rpc/create_api_key', { headers: { Cookie: cookie, 'X-CSRF-Token': stale.get('task_api_csrf') }, body: { name: 'k' } });
+    r = await api('POST', '/rpc/create_api_key', { headers: { Cookie: cookie, 'X-CSRF-Token': stale.get('__Host-task_api_csrf') }, body: { name: 'k' } });
     expectError(r, 401, 'unauthenticated');
     r = await api('GET', '/projects', { headers: { Cookie: cookie } });
     expectError(r, 401, 'unauthenticated');
@@ -209,8 +209,8 @@ test('signup and login ignore a stale session cookie; other endpoints refuse it'
   expectStatus(r, 201);
   checkSessionCookies(r);
   // Validation and conflicts still answer as usual with a stale cookie.
-  expectError(await signupRaw({ email: s.email, password: PASSWORD }, { headers: { Cookie: 'task_api_session=garbage' } }), 409, 'conflict');
-  expectError(await signupRaw({ email: 'bad', password: PASSWORD }, { headers: { Cookie: 'task_api_session=garbage' } }), 422, 'validation_failed');
+  expectError(await signupRaw({ email: s.email, password: PASSWORD }, { headers: { Cookie: '__Host-task_api_session=garbage' } }), 409, 'conflict');
+  expectError(await signupRaw({ email: 'bad', password: PASSWORD }, { headers: { Cookie: '__Host-task_api_session=garbage' } }), 422, 'validation_failed');
 });
 
 test('a cookie session that expired in the database is 401 unauthenticated, never anonymous', async () => {
@@ -222,7 +222,7 @@ test('a cookie session that expired in the database is 401 unauthenticated, neve
   const r = await api('GET', '/projects', { headers: { Cookie: cookie } });
   expectError(r, 401, 'unauthenticated');
   // The 401 tells the browser to drop the dead session cookie.
-  const cleared = responseCookies(r).task_api_session;
+  const cleared = responseCookies(r)['__Host-task_api_session'];
   assert.ok(cleared, `Set-Cookie clears the session cookie: ${show(r)}`);
   assert.equal(cleared.attrs['max-age'], '0');
 });
@@ -251,7 +251,7 @@ test('login CSRF: signup and login refuse a cross-site form body (403 csrf_faile
 
 test('an Authorization header PostgREST does not authenticate (Basic) does not turn a bad cookie into anonymous', async () => {
   const res = await api('GET', '/projects', {
-    headers: { Authorization: 'Basic dXNlcjpwYXNz', Cookie: 'task_api_session=not.a.token' },
+    headers: { Authorization: 'Basic dXNlcjpwYXNz', Cookie: '__Host-task_api_session=not.a.token' },
   });
   expectError(res, 401, 'unauthenticated');
 });

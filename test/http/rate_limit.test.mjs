@@ -154,11 +154,11 @@ test('each user has a bucket of their own; a session cookie is charged to its us
   expectStatus(other, 200);
   expectLimits(other, 'user', 1, 2, 3);
   // A browser of B's (the same user by session cookie) shares B's bucket.
-  const byCookie = await api('GET', '/projects', { headers: { Cookie: `task_api_session=${b.token}` } });
+  const byCookie = await api('GET', '/projects', { headers: { Cookie: `__Host-task_api_session=${b.token}` } });
   expectStatus(byCookie, 200);
   expectLimits(byCookie, 'user', 1, 1, 3);
   // A's cookie is refused like A's bearer token.
-  expectLimited(await api('GET', '/projects', { headers: { Cookie: `task_api_session=${a.token}` } }), 'user', 1, 60, 3);
+  expectLimited(await api('GET', '/projects', { headers: { Cookie: `__Host-task_api_session=${a.token}` } }), 'user', 1, 60, 3);
 });
 
 test('each API key has its own bucket, apart from its user', async () => {
@@ -196,7 +196,7 @@ test('anonymous callers share one bucket, whatever X-Forwarded-For says while it
   const second = await api('POST', '/rpc/signup', { body: BAD_SIGNUP, headers: { 'X-Forwarded-For': '203.0.113.2' } });
   expectLimits(second, 'anon', 1, 2, 4);
   // pre_request() refuses a forged session cookie (401): charged as anonymous.
-  const forged = await api('GET', '/projects', { headers: { Cookie: 'task_api_session=not.a.jwt' } });
+  const forged = await api('GET', '/projects', { headers: { Cookie: '__Host-task_api_session=not.a.jwt' } });
   expectError(forged, 401, 'unauthenticated');
   expectLimits(forged, 'anon', 1, 1, 4);
   expectLimits(await api('POST', '/rpc/signup', { body: BAD_SIGNUP }), 'anon', 1, 0, 4);
@@ -243,7 +243,7 @@ test('the RateLimit headers are merged with the other response headers: Set-Cook
   expectStatus(login, 200);
   expectLimits(login, 'anon', 1, 4, 5);
   const cookies = setCookieLines(login).map((l) => l.split('=')[0]).sort();
-  assert.deepEqual(cookies, ['task_api_csrf', 'task_api_session'], 'both cookies are still set');
+  assert.deepEqual(cookies, ['__Host-task_api_csrf', '__Host-task_api_session'], 'both cookies are still set');
   const patched = await api('PATCH', `/projects?id=eq.${project.id}`, { token: u.token, body: { name: uniqueName() }, headers: REPRESENTATION });
   expectStatus(patched, 200);
   expectLimits(patched, 'user', 1, 4, 5);

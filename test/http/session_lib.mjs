@@ -98,12 +98,12 @@ export class CookieJar {
 
   // One request with the jar's cookies and no Authorization header; the
   // jar learns the response's cookies.  csrf: true sends X-CSRF-Token from
-  // the task_api_csrf cookie, a string sends that value, false sends none.
+  // the __Host-task_api_csrf cookie, a string sends that value, false sends none.
   async request(method, path, { csrf = false, body, headers = {}, rawBody } = {}) {
     const h = { ...headers };
     const cookie = this.header();
     if (cookie !== '') h.Cookie = cookie;
-    if (csrf === true) h['X-CSRF-Token'] = this.get('task_api_csrf') ?? '';
+    if (csrf === true) h['X-CSRF-Token'] = this.get('__Host-task_api_csrf') ?? '';
     else if (typeof csrf === 'string') h['X-CSRF-Token'] = csrf;
     const res = await api(method, path, { body, headers: h, rawBody });
     this.update(res);
@@ -114,7 +114,7 @@ export class CookieJar {
 // A Cookie header value carrying just a session cookie (and optionally a
 // CSRF cookie).
 export function cookieHeader(session, csrf) {
-  return csrf === undefined ? `task_api_session=${session}` : `task_api_session=${session}; task_api_csrf=${csrf}`;
+  return csrf === undefined ? `__Host-task_api_session=${session}` : `__Host-task_api_session=${session}; __Host-task_api_csrf=${csrf}`;
 }
 
 // ---------------------------------------------------------- signup / login
@@ -148,7 +148,7 @@ export function checkSessionBody(res, userId) {
   return payload;
 }
 
-// Sign up a new account (one real PBKDF2 hash).  Returns
+// Sign up a new account (one real Argon2id hash).  Returns
 // {id, email, password, token, claims, jar, res}.
 export async function signup({ email = uniqueEmail('signup'), password = PASSWORD, displayName } = {}) {
   const body = { email, password };
@@ -159,7 +159,7 @@ export async function signup({ email = uniqueEmail('signup'), password = PASSWOR
   return { id: res.body.user_id, email, password, token: res.body.token, claims, jar: new CookieJar().update(res), res };
 }
 
-// Log in (one real PBKDF2 hash); same shape as signup().
+// Log in (one real Argon2id hash); same shape as signup().
 export async function login(email, password = PASSWORD) {
   const res = await loginRaw({ email, password });
   assert.equal(res.status, 200, `login: ${show(res)}`);

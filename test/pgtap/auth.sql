@@ -7,9 +7,11 @@
 -- switches to the token's role (task_api_anon without a bearer token), then
 -- calls task_api.pre_request() before the request's own query.
 BEGIN;
--- Keep password hashing fast (superuser-only; the minimum is 4096 rounds).
-SET LOCAL task_api.password_iterations = 4096;
-SELECT plan(240);
+-- Keep password hashing fast (superuser-only settings): Argon2id with 64 kB
+-- and one pass.
+SET LOCAL task_api.password_memory = 64;
+SET LOCAL task_api.password_time_cost = 1;
+SELECT plan(324);
 \ir helpers/setup.psql
 
 \o /dev/null
@@ -125,7 +127,7 @@ CREATE FUNCTION tap.cookie(method text, path text, session text, csrf_cookie tex
     LANGUAGE sql AS $$
     SELECT tap.request(method, path,
                        jsonb_strip_nulls(jsonb_build_object('x-csrf-token', csrf_header, 'accept', '*/*')),
-                       jsonb_strip_nulls(jsonb_build_object('task_api_session', session, 'task_api_csrf', csrf_cookie)))
+                       jsonb_strip_nulls(jsonb_build_object('__Host-task_api_session', session, '__Host-task_api_csrf', csrf_cookie)))
 $$;
 
 -- The pre-request hook's verdict for the current request.
@@ -170,17 +172,17 @@ SELECT ok((SELECT valid FROM task_api.jwt_verify(tap.tok('erin'))), 'the token v
 SELECT results_eq($$SELECT user_id, revoked_at IS NULL, expires_at FROM task_api.sessions WHERE id = tap.jti('erin')$$,
                   $$VALUES (tap.id('erin'), true, (tap.val('erin') -> 'body' ->> 'expires_at')::timestamptz)$$,
                   'signup starts a session: the jti names a live sessions row of the user expiring with the token');
-SELECT is(tap.set_cookie('erin', 'task_api_session'),
-          format('task_api_session=%s; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=%s', tap.tok('erin'), tap.ttl()),
+SELECT is(tap.set_cookie('erin', '__Host-task_api_session'),
+          format('__Host-task_api_session=%s; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=%s', tap.tok('erin'), tap.ttl()),
           'signup sets the HttpOnly, Secure, SameSite=Lax session cookie holding the token');
-SELECT is(tap.set_cookie('erin', 'task_api_csrf'),
-          format('task_api_csrf=%s; Secure; SameSite=Lax; Path=/; Max-Age=%s', task_api.csrf_token(tap.jti('erin')::text), tap.ttl()),
+SELECT is(tap.set_cookie('erin', '__Host-task_api_csrf'),
+          format('__Host-task_api_csrf=%s; Secure; SameSite=Lax; Path=/; Max-Age=%s', task_api.csrf_token(tap.jti('erin')::text), tap.ttl()),
           'signup sets the readable (not HttpOnly) CSRF cookie bound to the session');
 SELECT results_eq($$SELECT email, display_name FROM task_api.users WHERE id = tap.id('erin')$$,
                   $$VALUES ('Erin@Example.com', 'Erin')$$, 'signup stores the trimmed email and the display name');
 SELECT matches((SELECT password_hash FROM task_api.users WHERE id = tap.id('erin')),
-               '^SCRAM-SHA-256\$4096:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$',
-               'signup stores a salted SCRAM-SHA-256 verifier with task_api.password_iterations rounds');
+               '^\$argon2id\$v=19\$m=64,t=1,p=1\$[A-Za-z0-9+/]+\$[A-Za-z0-9+/]+$',
+               'signup stores a salted Argon2id hash with task_api.password_memory and task_api.password_time_cost');
 SELECT ok((SELECT strpos(password_hash, 'correct horse battery') = 0 FROM task_api.users WHERE id = tap.id('erin')),
           'the stored hash does not contain the password');
 SELECT ok((SELECT task_api.password_verify('correct horse battery', password_hash) FROM task_api.users WHERE id = tap.id('erin')),
@@ -261,10 +263,10 @@ SELECT is(coalesce(tap.val('erin login') ->> 'status', '200'), '200', 'login ans
 SELECT results_eq($$SELECT user_id, revoked_at IS NULL FROM task_api.sessions WHERE id = tap.jti('erin login')$$,
                   $$VALUES (tap.id('erin'), true)$$, 'login starts a new live session of the user');
 SELECT isnt(tap.jti('erin login'), tap.jti('erin'), 'each login is its own session (a new jti)');
-SELECT is(tap.set_cookie('erin login', 'task_api_session'),
-          format('task_api_session=%s; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=%s', tap.tok('erin login'), tap.ttl()),
+SELECT is(tap.set_cookie('erin login', '__Host-task_api_session'),
+          format('__Host-task_api_session=%s; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=%s', tap.tok('erin login'), tap.ttl()),
           'login sets the session cookie');
-SELECT is(tap.cookie_value('erin login', 'task_api_csrf'), task_api.csrf_token(tap.jti('erin login')::text),
+SELECT is(tap.cookie_value('erin login', '__Host-task_api_csrf'), task_api.csrf_token(tap.jti('erin login')::text),
           'login sets the CSRF cookie of the new session');
 SELECT tap.request('POST', '/rpc/login');
 SELECT is(tap.err($$SELECT api.login('erin@example.com', 'wrong horse battery')$$), 'invalid_credentials 401',
@@ -295,8 +297,8 @@ SELECT tap.bearer(tap.tok('erin login'), 'POST', '/rpc/logout');
 SELECT is(tap.pre(), 'no error', 'pre_request: the login token passes');
 SELECT is(tap.err('SELECT api.logout()'), 'no error', 'POST /rpc/logout succeeds');
 SELECT ok(current_setting('response.headers')::jsonb @>
-          '[{"Set-Cookie": "task_api_session=; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=0"},
-            {"Set-Cookie": "task_api_csrf=; Secure; SameSite=Lax; Path=/; Max-Age=0"}]',
+          '[{"Set-Cookie": "__Host-task_api_session=; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=0"},
+            {"Set-Cookie": "__Host-task_api_csrf=; Secure; SameSite=Lax; Path=/; Max-Age=0"}]',
           'logout clears both cookies');
 SELECT is(tap.pre(), 'unauthenticated 401',
           'pre_request sees a logout made earlier in the same transaction (the session memo must not outlive its own writes)');
@@ -338,8 +340,8 @@ SELECT tap.request('POST', '/rpc/login');
 SELECT is(tap.call('erin web', $$api.login('erin@example.com', 'correct horse battery')$$), 'no error', 'a browser signs in');
 SELECT tap.act_as_admin();
 \o /dev/null
-SELECT tap.keep('web csrf', to_jsonb(tap.cookie_value('erin web', 'task_api_csrf')));
-SELECT tap.keep('web cookie', to_jsonb(tap.cookie_value('erin web', 'task_api_session')));
+SELECT tap.keep('web csrf', to_jsonb(tap.cookie_value('erin web', '__Host-task_api_csrf')));
+SELECT tap.keep('web cookie', to_jsonb(tap.cookie_value('erin web', '__Host-task_api_session')));
 \o
 SELECT is(tap.val('web cookie') #>> '{}', tap.tok('erin web'), 'the session cookie holds the session''s token');
 SELECT tap.cookie('GET', '/tasks', tap.val('web cookie') #>> '{}');
@@ -357,7 +359,7 @@ SELECT tap.cookie('OPTIONS', '/tasks', tap.val('web cookie') #>> '{}');
 SELECT is(tap.pre(), 'no error', 'pre_request: OPTIONS with the cookie needs no CSRF token');
 SELECT tap.cookie('POST', '/tasks', tap.val('web cookie') #>> '{}');
 SELECT is(tap.pre(), 'csrf_failed 403', 'pre_request: cookie POST without CSRF cookie or header: csrf_failed 403');
-SELECT is(tap.error_of('SELECT task_api.pre_request()') ->> 'hint', 'read the task_api_csrf cookie and send it in X-CSRF-Token',
+SELECT is(tap.error_of('SELECT task_api.pre_request()') ->> 'hint', 'read the __Host-task_api_csrf cookie and send it in X-CSRF-Token',
           'csrf_failed tells the client what to send');
 SELECT tap.cookie('POST', '/tasks', tap.val('web cookie') #>> '{}', tap.val('web csrf') #>> '{}');
 SELECT is(tap.pre(), 'csrf_failed 403', 'pre_request: cookie POST with the CSRF cookie but no X-CSRF-Token header: csrf_failed 403');
@@ -365,9 +367,9 @@ SELECT tap.cookie('POST', '/tasks', tap.val('web cookie') #>> '{}', NULL, tap.va
 SELECT is(tap.pre(), 'csrf_failed 403', 'pre_request: cookie POST with the header but no CSRF cookie: csrf_failed 403');
 SELECT tap.cookie('POST', '/tasks', tap.val('web cookie') #>> '{}', tap.val('web csrf') #>> '{}', 'x' || (tap.val('web csrf') #>> '{}'));
 SELECT is(tap.pre(), 'csrf_failed 403', 'pre_request: cookie POST whose header differs from the CSRF cookie: csrf_failed 403');
-SELECT tap.cookie('POST', '/tasks', tap.val('web cookie') #>> '{}', tap.val('web csrf') #>> '{}', tap.cookie_value('erin', 'task_api_csrf'));
+SELECT tap.cookie('POST', '/tasks', tap.val('web cookie') #>> '{}', tap.val('web csrf') #>> '{}', tap.cookie_value('erin', '__Host-task_api_csrf'));
 SELECT is(tap.pre(), 'csrf_failed 403', 'pre_request: cookie POST with another session''s CSRF token in the header: csrf_failed 403');
-SELECT tap.cookie('POST', '/tasks', tap.val('web cookie') #>> '{}', tap.cookie_value('erin', 'task_api_csrf'), tap.cookie_value('erin', 'task_api_csrf'));
+SELECT tap.cookie('POST', '/tasks', tap.val('web cookie') #>> '{}', tap.cookie_value('erin', '__Host-task_api_csrf'), tap.cookie_value('erin', '__Host-task_api_csrf'));
 SELECT is(tap.pre(), 'csrf_failed 403',
           'pre_request: cookie POST whose matching header and cookie belong to another session: csrf_failed 403');
 SELECT tap.cookie('PATCH', '/tasks', tap.val('web cookie') #>> '{}', tap.val('web csrf') #>> '{}');
@@ -384,7 +386,7 @@ SELECT is(current_user::text || ' ' || task_api.current_user_id(), 'task_api_use
 SELECT tap.cookie('GET', '/tasks', 'garbage');
 SELECT is(tap.pre(), 'unauthenticated 401', 'pre_request: a malformed session cookie is unauthenticated 401');
 SELECT is(tap.error_of('SELECT task_api.pre_request()') -> 'headers' ->> 'Set-Cookie',
-          'task_api_session=; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=0',
+          '__Host-task_api_session=; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=0',
           'the 401 for a bad cookie tells the browser to drop it');
 SELECT tap.cookie('GET', '/tasks', left(tap.val('web cookie') #>> '{}', -2) ||
                   CASE WHEN right(tap.val('web cookie') #>> '{}', 2) = 'AA' THEN 'BA' ELSE 'AA' END);
@@ -412,7 +414,7 @@ SELECT is(tap.pre(), 'unauthenticated 401', 'pre_request: a cookie token for ano
 SELECT tap.cookie('GET', '/tasks', tap.val('alice cookie') #>> '{}');
 SELECT is(tap.pre(), 'unauthenticated 401', 'pre_request: a cookie naming another user''s session is unauthenticated 401');
 -- Bearer beats cookie; an empty cookie is no cookie.
-SELECT tap.bearer(tap.tok('erin'), 'POST', '/tasks', '{"task_api_session": "garbage"}');
+SELECT tap.bearer(tap.tok('erin'), 'POST', '/tasks', '{"__Host-task_api_session": "garbage"}');
 SELECT is(tap.pre(), 'no error', 'pre_request: with an Authorization header the session cookie is ignored');
 SELECT tap.cookie('POST', '/tasks', '');
 SELECT is(tap.pre(), 'no error', 'pre_request: an empty session cookie (as logout leaves it) is anonymous');
@@ -492,8 +494,8 @@ SELECT is(tap.err($$SELECT api.create_api_key('sneaky')$$), 'forbidden 403', 'an
 SELECT tap.cookie('GET', '/tasks', tap.tok('key ci'));
 SELECT is(tap.pre(), 'unauthenticated 401', 'pre_request: an API key as the session cookie is unauthenticated 401');
 -- A browser session may create keys (with its CSRF token).
-SELECT tap.cookie('POST', '/rpc/create_api_key', tap.tok('erin web2'), tap.cookie_value('erin web2', 'task_api_csrf'),
-                  tap.cookie_value('erin web2', 'task_api_csrf'));
+SELECT tap.cookie('POST', '/rpc/create_api_key', tap.tok('erin web2'), tap.cookie_value('erin web2', '__Host-task_api_csrf'),
+                  tap.cookie_value('erin web2', '__Host-task_api_csrf'));
 SELECT is(tap.pre(), 'no error', 'pre_request: cookie POST /rpc/create_api_key with the CSRF token passes');
 SELECT is(tap.call('key web', $$api.create_api_key('web')$$), 'no error', 'a cookie session creates an API key');
 -- Other users' keys are invisible.
@@ -686,6 +688,233 @@ SELECT ok(NOT task_api.password_verify('correct horse battery', 'SCRAM-SHA-256$0
 SELECT ok(NOT task_api.password_verify(NULL, task_api.password_hash('correct horse battery')), 'password_verify with a NULL password is false');
 SELECT throws_ok(format('SELECT task_api.password_hash(%L)', repeat('x', 1025)), '22001', NULL, 'password_hash refuses more than 1024 bytes');
 SELECT throws_ok($$SET LOCAL task_api.password_iterations = 100$$, '22023', NULL, 'task_api.password_iterations cannot go below 4096');
+
+-- Passwords: Argon2id, old hashes redone at login, blank passwords (issue 21) ----------
+SELECT ok(NOT task_api.password_needs_rehash(task_api.password_hash('correct horse battery')),
+          'an Argon2id hash of the current cost needs no rehash');
+SET LOCAL task_api.password_time_cost = 2;
+SELECT ok(task_api.password_needs_rehash((SELECT password_hash FROM task_api.users WHERE id = tap.id('erin'))),
+          'a hash made with another time cost needs a rehash');
+SET LOCAL task_api.password_time_cost = 1;
+SET LOCAL task_api.password_memory = 128;
+SELECT ok(task_api.password_needs_rehash((SELECT password_hash FROM task_api.users WHERE id = tap.id('erin'))),
+          'a hash made with another memory cost needs a rehash');
+SET LOCAL task_api.password_memory = 64;
+SELECT ok(task_api.password_needs_rehash('SCRAM-SHA-256$4096:c2FsdA==$a:b'), 'a SCRAM-SHA-256 verifier (release 0.1.0) needs a rehash');
+-- A SCRAM-SHA-256 verifier as release 0.1.0 stored them: PostgreSQL's own.
+\o /dev/null
+SET LOCAL password_encryption = 'scram-sha-256';
+CREATE ROLE tap_scram_role PASSWORD 'an old good password';
+SELECT tap.make_user('olga', 'a1000000-0000-4000-8000-000000000001');
+UPDATE task_api.users SET password_hash = (SELECT rolpassword FROM pg_authid WHERE rolname = 'tap_scram_role')
+ WHERE id = tap.id('olga');
+\o
+SELECT matches((SELECT password_hash FROM task_api.users WHERE id = tap.id('olga')), '^SCRAM-SHA-256\$4096:',
+               'olga has a SCRAM-SHA-256 verifier of release 0.1.0');
+SELECT ok(task_api.password_verify('an old good password', (SELECT password_hash FROM task_api.users WHERE id = tap.id('olga'))),
+          'password_verify still checks SCRAM-SHA-256 verifiers');
+SELECT tap.request('POST', '/rpc/login');
+SELECT is(tap.err($$SELECT api.login('olga@example.com', 'an old good password')$$), 'no error',
+          'login with a SCRAM-SHA-256 verifier signs in');
+SELECT tap.act_as_admin();
+SELECT matches((SELECT password_hash FROM task_api.users WHERE id = tap.id('olga')), '^\$argon2id\$v=19\$m=64,t=1,p=1\$',
+               'that login replaced the verifier by an Argon2id hash of the current cost');
+SELECT ok(task_api.password_verify('an old good password', (SELECT password_hash FROM task_api.users WHERE id = tap.id('olga'))),
+          'the new hash matches the password');
+SET LOCAL task_api.password_memory = 72;
+SELECT tap.request('POST', '/rpc/login');
+SELECT is(tap.err($$SELECT api.login('olga@example.com', 'an old good password')$$), 'no error', 'login after the memory cost changed');
+SELECT tap.act_as_admin();
+SELECT matches((SELECT password_hash FROM task_api.users WHERE id = tap.id('olga')), '^\$argon2id\$v=19\$m=72,t=1,p=1\$',
+               'an Argon2id hash of another cost is redone at login too');
+SET LOCAL task_api.password_memory = 64;
+SELECT tap.request('POST', '/rpc/signup');
+SELECT is(tap.problems($$SELECT api.signup('blank@example.com', '          ', 'X')$$), ARRAY['password: must not be blank'],
+          'signup with ten spaces as the password: must not be blank');
+SELECT is(tap.problems(format('SELECT api.signup(%L, %L, %L)', 'blank@example.com', E'\t \u00a0\u3000\u2003\n\r \u200b  ', 'X')),
+          ARRAY['password: must not be blank'], 'Unicode spaces, tabs and newlines are blank too');
+SELECT is(tap.err($$SELECT api.signup('notblank@example.com', '  spaced  out  ', 'X')$$), 'no error',
+          'a password with spaces around other characters is fine');
+SELECT tap.act_as_admin();
+SELECT throws_ok($$SET LOCAL task_api.password_memory = 4$$, '22023', NULL, 'task_api.password_memory cannot go below 8 kB');
+SELECT throws_ok($$SET LOCAL task_api.password_time_cost = 0$$, '22023', NULL, 'task_api.password_time_cost cannot go below 1');
+
+-- change_password and logout_all (issue 21) ----------------------------------------------
+SELECT tap.request('POST', '/rpc/signup');
+SELECT is(tap.call('pat', $$api.signup('pat@example.com', 'correct horse battery')$$), 'no error', 'pat signs up');
+SELECT tap.request('POST', '/rpc/login');
+SELECT is(tap.call('pat 2', $$api.login('pat@example.com', 'correct horse battery')$$), 'no error', 'pat signs in again');
+SELECT tap.request('POST', '/rpc/login');
+SELECT is(tap.call('pat 3', $$api.login('pat@example.com', 'correct horse battery')$$), 'no error', 'and a third time');
+SELECT tap.act_as_admin();
+\o /dev/null
+SELECT tap.name_id('pat', id) FROM task_api.users WHERE email = 'pat@example.com';
+WITH k AS (INSERT INTO task_api.api_keys (user_id, name) VALUES (tap.id('pat'), 'pat key') RETURNING id)
+SELECT tap.name_id('pat key', k.id) FROM k;
+SELECT tap.keep('pat key', jsonb_build_object('body', task_api.api_key_response(tap.id('pat key'))));
+\o
+SELECT tap.bearer(tap.tok('pat key'), 'POST', '/rpc/change_password');
+SELECT is(tap.pre(), 'no error', 'pre_request: an API key may reach /rpc/change_password');
+SELECT is(tap.err($$SELECT api.change_password('correct horse battery', 'a brand new password')$$), 'forbidden 403',
+          'an API key cannot change the password: forbidden 403');
+SELECT tap.bearer(tap.tok('pat key'), 'POST', '/rpc/logout_all');
+SELECT is(tap.err($$SELECT api.logout_all()$$), 'forbidden 403', 'an API key cannot end sessions: forbidden 403');
+SELECT tap.act_as_anon();
+SELECT throws_ok($$SELECT api.change_password('correct horse battery', 'a brand new password')$$, '42501', NULL,
+                 'task_api_anon cannot call change_password');
+SELECT throws_ok($$SELECT api.logout_all()$$, '42501', NULL, 'task_api_anon cannot call logout_all');
+SELECT tap.bearer(tap.tok('pat 2'), 'POST', '/rpc/change_password');
+SELECT is(tap.err($$SELECT api.change_password('wrong horse battery', 'a brand new password')$$), 'forbidden 403',
+          'change_password with a wrong current password: forbidden 403');
+SELECT is(tap.error_of($$SELECT api.change_password('wrong horse battery', 'a brand new password')$$) ->> 'message',
+          'the current password is incorrect', 'and the message says so');
+SELECT is(tap.err($$SELECT api.change_password(NULL, 'a brand new password')$$), 'forbidden 403',
+          'change_password without the current password: forbidden 403');
+SELECT is(tap.problems($$SELECT api.change_password('correct horse battery', '          ')$$), ARRAY['new_password: must not be blank'],
+          'change_password to ten spaces: new_password must not be blank');
+SELECT is(tap.problems($$SELECT api.change_password('correct horse battery', 'short')$$),
+          ARRAY['new_password: must be at least 10 characters'], 'change_password to 5 characters: at least 10');
+SELECT is(tap.problems($$SELECT api.change_password('correct horse battery', NULL)$$), ARRAY['new_password: is required'],
+          'change_password without a new password: is required');
+SELECT is(tap.problems(format('SELECT api.change_password(%L, %L)', 'correct horse battery', repeat('x', 1025))),
+          ARRAY['new_password: must be at most 1024 bytes'], 'change_password to 1025 bytes: at most 1024');
+SELECT tap.act_as_admin();
+SELECT is((SELECT count(*) FROM task_api.sessions WHERE user_id = tap.id('pat') AND revoked_at IS NULL), 3::bigint,
+          'refused password changes end no session');
+SELECT tap.bearer(tap.tok('pat 2'), 'POST', '/rpc/change_password');
+SELECT is(tap.call('pat changed', $$api.change_password('correct horse battery', 'a brand new password')$$), 'no error',
+          'POST /rpc/change_password with the right current password');
+SELECT tap.act_as_admin();
+SELECT ok((SELECT task_api.password_verify('a brand new password', password_hash)
+                  AND NOT task_api.password_verify('correct horse battery', password_hash)
+             FROM task_api.users WHERE id = tap.id('pat')), 'the new password replaces the old one');
+SELECT results_eq($$SELECT id FROM task_api.sessions WHERE user_id = tap.id('pat') AND revoked_at IS NULL$$,
+                  $$VALUES (tap.jti('pat 2'))$$, 'change_password ends every other session and keeps the caller''s');
+SELECT ok((SELECT revoked_at IS NULL FROM task_api.api_keys WHERE id = tap.id('pat key')), 'API keys stay');
+SELECT tap.bearer(tap.tok('pat'), 'GET', '/tasks');
+SELECT is(tap.pre(), 'unauthenticated 401', 'pre_request: another session''s token is now unauthenticated 401');
+SELECT tap.bearer(tap.tok('pat 2'), 'GET', '/tasks');
+SELECT is(tap.pre(), 'no error', 'pre_request: the caller''s token still passes');
+SELECT tap.request('POST', '/rpc/login');
+SELECT is(tap.err($$SELECT api.login('pat@example.com', 'correct horse battery')$$), 'invalid_credentials 401',
+          'the old password no longer signs in');
+SELECT is(tap.call('pat 4', $$api.login('pat@example.com', 'a brand new password')$$), 'no error', 'the new one does');
+SELECT tap.cookie('POST', '/rpc/change_password', tap.tok('pat 4'), tap.cookie_value('pat 4', '__Host-task_api_csrf'),
+                  tap.cookie_value('pat 4', '__Host-task_api_csrf'));
+SELECT is(tap.pre(), 'no error', 'pre_request: cookie POST /rpc/change_password with the CSRF token passes');
+SELECT is(tap.err($$SELECT api.change_password('a brand new password', 'yet another password')$$), 'no error',
+          'a cookie session changes the password');
+SELECT tap.act_as_admin();
+SELECT results_eq($$SELECT id FROM task_api.sessions WHERE user_id = tap.id('pat') AND revoked_at IS NULL$$,
+                  $$VALUES (tap.jti('pat 4'))$$, 'by cookie too: the other sessions end, the cookie''s goes on');
+SELECT tap.request('POST', '/rpc/login');
+SELECT is(tap.call('pat 5', $$api.login('pat@example.com', 'yet another password')$$), 'no error', 'pat signs in once more');
+SELECT tap.cookie('POST', '/rpc/logout_all', tap.tok('pat 5'), tap.cookie_value('pat 5', '__Host-task_api_csrf'));
+SELECT is(tap.pre(), 'csrf_failed 403', 'pre_request: cookie POST /rpc/logout_all without X-CSRF-Token: csrf_failed 403');
+SELECT tap.cookie('POST', '/rpc/logout_all', tap.tok('pat 5'), tap.cookie_value('pat 5', '__Host-task_api_csrf'),
+                  tap.cookie_value('pat 5', '__Host-task_api_csrf'));
+SELECT is(tap.pre(), 'no error', 'pre_request: with it, it passes');
+SELECT is(tap.err('SELECT api.logout_all()'), 'no error', 'POST /rpc/logout_all by cookie');
+SELECT ok(current_setting('response.headers')::jsonb @>
+          '[{"Set-Cookie": "__Host-task_api_session=; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=0"},
+            {"Set-Cookie": "__Host-task_api_csrf=; Secure; SameSite=Lax; Path=/; Max-Age=0"}]',
+          'logout_all clears both cookies');
+SELECT tap.act_as_admin();
+SELECT is((SELECT count(*) FROM task_api.sessions WHERE user_id = tap.id('pat') AND revoked_at IS NULL), 0::bigint,
+          'logout_all ends every session of the user, the caller''s included');
+SELECT ok((SELECT revoked_at IS NULL FROM task_api.api_keys WHERE id = tap.id('pat key')), 'API keys stay');
+SELECT tap.bearer(tap.tok('pat 4'), 'GET', '/tasks');
+SELECT is(tap.pre(), 'unauthenticated 401', 'pre_request: a token of a session logout_all ended is unauthenticated 401');
+
+-- Caps on live sessions and API keys (issue 21) -------------------------------------------
+SELECT tap.act_as_admin();
+SET LOCAL task_api.max_sessions_per_user = 2;
+SELECT tap.request('POST', '/rpc/login');
+SELECT is(tap.call('pat 6', $$api.login('pat@example.com', 'yet another password')$$), 'no error', 'a sign-in with room');
+SELECT tap.request('POST', '/rpc/login');
+SELECT is(tap.call('pat 7', $$api.login('pat@example.com', 'yet another password')$$), 'no error', 'a sign-in up to the cap');
+SELECT tap.request('POST', '/rpc/login');
+SELECT is(tap.call('pat 8', $$api.login('pat@example.com', 'yet another password')$$), 'no error',
+          'a sign-in beyond task_api.max_sessions_per_user still succeeds');
+SELECT tap.act_as_admin();
+SELECT results_eq($$SELECT id FROM task_api.sessions WHERE user_id = tap.id('pat') AND revoked_at IS NULL ORDER BY id$$,
+                  $$VALUES (tap.jti('pat 7')), (tap.jti('pat 8'))$$, 'and ends the oldest live session: two stay');
+SELECT tap.bearer(tap.tok('pat 6'), 'GET', '/tasks');
+SELECT is(tap.pre(), 'unauthenticated 401', 'pre_request: the ended oldest session is unauthenticated 401');
+SELECT tap.act_as_admin();
+SELECT throws_ok($$SET ROLE task_api_user; SET task_api.max_sessions_per_user = 1000$$, '42501', NULL,
+                 'task_api.max_sessions_per_user is superuser-only');
+RESET ROLE;
+SET LOCAL task_api.max_api_keys_per_user = 2;
+SELECT tap.bearer(tap.tok('pat 8'), 'POST', '/rpc/create_api_key');
+SELECT is(tap.call('pat key 2', $$api.create_api_key('second')$$), 'no error', 'pat''s second live key (the cap is 2)');
+SELECT is(tap.err($$SELECT api.create_api_key('third')$$), 'conflict 409',
+          'a key beyond task_api.max_api_keys_per_user: conflict 409');
+SELECT matches(tap.error_of($$SELECT api.create_api_key('third')$$) ->> 'message', 'you already have 2 live API keys',
+               'the message gives the cap');
+SELECT tap.act_as_admin();
+\o /dev/null
+UPDATE task_api.api_keys SET revoked_at = now() WHERE id = tap.id('pat key');
+INSERT INTO task_api.api_keys (user_id, name, expires_at) VALUES (tap.id('pat'), 'expired', now() - interval '1 second');
+\o
+SELECT tap.bearer(tap.tok('pat 8'), 'POST', '/rpc/create_api_key');
+SELECT is(tap.err($$SELECT api.create_api_key('third')$$), 'no error', 'revoked and expired keys do not count');
+SELECT is(tap.err($$SELECT api.create_api_key('fourth')$$), 'conflict 409', 'then the cap holds again');
+SELECT tap.act_as_admin();
+SELECT is((SELECT count(*) FROM task_api.api_keys WHERE user_id = tap.id('pat') AND revoked_at IS NULL AND name NOT IN ('expired')),
+          2::bigint, 'pat holds two live keys');
+SELECT throws_ok($$SET ROLE task_api_user; SET task_api.max_api_keys_per_user = 1000$$, '42501', NULL,
+                 'task_api.max_api_keys_per_user is superuser-only');
+RESET ROLE;
+
+-- create_api_key with an Idempotency-Key: the key is never stored (issue 21) --------------
+SELECT tap.request('POST', '/rpc/create_api_key', jsonb_build_object('authorization', 'Bearer ' || tap.tok('erin'),
+                   'idempotency-key', 'tap-key-once'), '{}', tap.jwt_payload(tap.tok('erin')));
+SELECT is(tap.pre(), 'no error', 'pre_request: create_api_key with an Idempotency-Key');
+SELECT is(tap.call('key once', $$api.create_api_key('once')$$), 'no error', 'creates a key');
+SELECT matches(tap.val('key once') -> 'body' ->> 'key', '^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$', 'the answer holds the key');
+SELECT tap.act_as_admin();
+SELECT is((SELECT response FROM task_api.idempotency_keys WHERE key = 'tap-key-once'),
+          (tap.val('key once') -> 'body') - 'key', 'the stored response is the answer without the key');
+SELECT is((SELECT count(*) FROM task_api.idempotency_keys WHERE strpos(response::text, tap.tok('key once')) > 0
+                                                              OR strpos(response::text, split_part(tap.tok('key once'), '.', 3)) > 0),
+          0::bigint, 'no stored response holds the key or its signature');
+SELECT tap.request('POST', '/rpc/create_api_key', jsonb_build_object('authorization', 'Bearer ' || tap.tok('erin'),
+                   'idempotency-key', 'tap-key-once'), '{}', tap.jwt_payload(tap.tok('erin')));
+SELECT is(tap.call('key again', $$api.create_api_key('once')$$), 'no error', 'the same request again replays');
+SELECT is(tap.val('key again') -> 'body', tap.val('key once') -> 'body', 'the replay answers the same body, the key signed again');
+SELECT is(tap.val('key again') ->> 'status', '201', 'with the original status');
+SELECT tap.act_as_admin();
+SELECT is((SELECT count(*) FROM task_api.api_keys WHERE name = 'once'), 1::bigint, 'the replay created no second key');
+\o /dev/null
+UPDATE task_api.api_keys SET revoked_at = now() WHERE name = 'once';
+\o
+SELECT tap.request('POST', '/rpc/create_api_key', jsonb_build_object('authorization', 'Bearer ' || tap.tok('erin'),
+                   'idempotency-key', 'tap-key-once'), '{}', tap.jwt_payload(tap.tok('erin')));
+SELECT is(tap.call('key revoked', $$api.create_api_key('once')$$), 'no error', 'a replay after the key was revoked');
+SELECT is(tap.val('key revoked') -> 'body', jsonb_set(tap.val('key once') -> 'body', '{key}', 'null'),
+          'answers the same body with a null key (a dead key is not signed again)');
+SELECT tap.act_as_admin();
+
+-- Cookies: the __Host- name; the old name, alone or with the new one, is refused (issue 21)
+SELECT tap.request('GET', '/tasks', '{}', jsonb_build_object('task_api_session', tap.tok('erin web2')));
+SELECT is(tap.pre(), 'unauthenticated 401', 'pre_request: a valid session under the old cookie name is unauthenticated 401');
+SELECT is(tap.error_of('SELECT task_api.pre_request()') ->> 'message', 'the session cookie has an old name', 'and says why');
+SELECT is(tap.error_of('SELECT task_api.pre_request()') -> 'headers' ->> 'Set-Cookie',
+          'task_api_session=; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=0', 'and tells the browser to drop it');
+SELECT tap.request('GET', '/tasks', '{}', jsonb_build_object('__Host-task_api_session', tap.tok('erin web2'),
+                                                             'task_api_session', tap.tok('erin web2')));
+SELECT is(tap.pre(), 'unauthenticated 401', 'pre_request: two session cookies (the old and the new name) are unauthenticated 401');
+SELECT is(tap.error_of('SELECT task_api.pre_request()') ->> 'message', 'the request carries two session cookies', 'and says why');
+SELECT is(tap.error_of('SELECT task_api.pre_request()') -> 'headers' ->> 'Set-Cookie',
+          'task_api_session=; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=0', 'and drops the old-name one');
+SELECT tap.request('GET', '/tasks', '{}', jsonb_build_object('__Host-task_api_session', tap.tok('erin web2'), 'task_api_session', ''));
+SELECT is(tap.pre(), 'unauthenticated 401', 'pre_request: even an empty old-name cookie next to the real one is refused');
+SELECT tap.request('GET', '/tasks', '{}', jsonb_build_object('task_api_session', ''));
+SELECT is(tap.pre(), 'no error', 'pre_request: an empty old-name cookie alone is anonymous (as logout left it)');
+SELECT tap.request('POST', '/rpc/login', '{}', jsonb_build_object('__Host-task_api_session', 'x', 'task_api_session', 'y'));
+SELECT is(tap.pre(), 'no error', 'pre_request: login ignores both cookies, so a browser can always sign in again');
+SELECT tap.act_as_admin();
 
 -- A GET runs read-only: an API key still works and last_used_at is left alone ------------
 \o /dev/null
