@@ -111,6 +111,13 @@ test('login with a bearer token: charged to the login bucket, never to the token
   // A session cookie buys nothing either, nor does signup.
   expectRetryAfter(await login(victim.email, 'a wrong password', { Cookie: `task_api_session=${attacker.token}` }));
   expectRetryAfter(await api('POST', '/rpc/signup', { body: { email: uniqueEmail(), password: PASSWORD }, headers: bearer }));
+  // Other spellings of the path either do not reach api.login or are
+  // charged to the login bucket there (api.login checks): never a password
+  // check past the login limit.
+  for (const path of ['/rpc/login/', '/rpc/Login', '/rpc//login', '/rpc/login?select=*']) {
+    const res = await api('POST', path, { body: { email: victim.email, password: 'a wrong password' }, headers: bearer });
+    assert.ok(res.status === 429 || res.status === 404 || res.status === 400, `${path}: ${show(res)}`);
+  }
   // The attacker's own bucket was never charged: it still holds all 3.
   assert.equal(await psql("SELECT remaining || ' ' || tracked FROM task_api.rate_limit_status('user', :'id')", { id: attacker.id }),
     '3 false');
