@@ -196,8 +196,10 @@ task_api.rate_limit_anon = 100000000
 task_api.rate_limit_user = 100000000
 task_api.rate_limit_api_key = 100000000
 task_api.rate_limit_login = 100000000
-# Tests log in after failed logins; test/security/ sets its own backoff.
+# Tests log in after failed logins, and run many requests of one user at
+# once; test/security/ sets its own backoff and cap.
 task_api.login_max_failures = 1000
+task_api.max_inflight_per_user = 1000
 CONF
     echo "include = 'task_api_limits.conf'" | as_pg tee -a "$1/data/postgresql.conf" >/dev/null
 }

@@ -54,9 +54,10 @@ cleanup() {
     as_root rm -rf -- "$standby"
     # Back to no limits for whatever runs next.
     cluster_rate_limits "$dir" "$PG_PORT" 0 >/dev/null 2>&1 || true
-    for k in anon user api_key; do
+    for k in anon user api_key login; do
         cluster_psql "$dir" "$PG_PORT" -d postgres -qc "ALTER SYSTEM RESET task_api.rate_limit_${k}_burst" >/dev/null 2>&1
     done
+    cluster_psql "$dir" "$PG_PORT" -d postgres -qc "ALTER SYSTEM RESET task_api.max_inflight_per_user" >/dev/null 2>&1
     cluster_psql "$dir" "$PG_PORT" -d postgres -qc "SELECT pg_reload_conf()" >/dev/null 2>&1
 }
 trap cleanup EXIT
@@ -101,7 +102,10 @@ SQL
 # 1. Exact admission under concurrency
 # ---------------------------------------------------------------------------
 cluster_rate_limits "$dir" "$PG_PORT" 1
+# The 16 clients are one user: no cap on their requests in flight here (it
+# would refuse some of them before the bucket is empty).
 cluster_psql "$dir" "$PG_PORT" -d postgres -qc "ALTER SYSTEM SET task_api.rate_limit_user_burst = $QUOTA" \
+    -c "ALTER SYSTEM SET task_api.max_inflight_per_user = 0" \
     -c "SELECT pg_reload_conf()" >/dev/null
 for _ in $(seq 1 200); do
     [ "$(psql_at "$PG_PORT" -c "SELECT current_setting('task_api.rate_limit_user_burst')")" = "$QUOTA" ] && break
