@@ -5,8 +5,9 @@
  * PostgREST calls it after switching to the request's role and before the
  * request's own query, in the same transaction.  Anything it raises becomes
  * the response, and the request's query never runs.  First it charges the
- * request to its rate-limit bucket (rate_limit.c; 429 when it is empty).
- * Then it decides who the caller is:
+ * request to its rate-limit bucket (rate_limit.c; 429 when it is empty) and
+ * takes one of its user's in-flight slots until the transaction ends
+ * (inflight.c; 429 at task_api.max_inflight_per_user).  Then it decides who the caller is:
  *
  *  - a bearer token (Authorization header), which PostgREST has already
  *    verified: its user must exist and its session (jti) or API key
