@@ -27,6 +27,9 @@ OBJS = \
 	src/cursor.o \
 	src/rate_limit_core.o \
 	src/rate_limit.o \
+	src/inflight.o \
+	src/login_throttle.o \
+	src/quiet_log.o \
 	src/events.o \
 	src/bounds.o
 

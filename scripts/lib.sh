@@ -195,6 +195,11 @@ cluster_recreate() {
 task_api.rate_limit_anon = 100000000
 task_api.rate_limit_user = 100000000
 task_api.rate_limit_api_key = 100000000
+task_api.rate_limit_login = 100000000
+# Tests log in after failed logins, and run many requests of one user at
+# once; test/security/ sets its own backoff and cap.
+task_api.login_max_failures = 1000
+task_api.max_inflight_per_user = 1000
 CONF
     echo "include = 'task_api_limits.conf'" | as_pg tee -a "$1/data/postgresql.conf" >/dev/null
 }
@@ -205,7 +210,7 @@ CONF
 # rereads the configuration before its next command.
 cluster_rate_limits() {
     local dir=$1 port=$2 value=$3 kind
-    for kind in anon user api_key; do
+    for kind in anon user api_key login; do
         cluster_psql "$dir" "$port" -d postgres -c "ALTER SYSTEM SET task_api.rate_limit_$kind = $value"
     done
     cluster_psql "$dir" "$port" -d postgres -tAc "SELECT pg_reload_conf()" >/dev/null

@@ -174,6 +174,11 @@ SELECT * FROM task_api.rate_limit_status('user', NULL);
 SELECT * FROM task_api.rate_limit_status('robot', NULL);
 SELECT * FROM task_api.rate_limit_status(NULL, NULL);
 SELECT task_api.rate_limit_reset('robot');
+-- The login kind (signup and login): a shared bucket, or one per address.
+SELECT policy, tracked FROM task_api.rate_limit_status('login');
+SELECT policy, tracked FROM task_api.rate_limit_status('login', '203.0.113.7');
+SELECT * FROM task_api.rate_limit_status('login', 'not an address');
+SELECT task_api.rate_limit_reset('login') >= 0 AS removed_login_kind;
 
 -- Who may call: nobody by default; pg_monitor may read; only a superuser
 -- may reset, even with EXECUTE granted.

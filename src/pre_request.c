@@ -7,7 +7,8 @@
  * the response, and the request's query never runs.  First it bounds the
  * request's statements by task_api.statement_timeout (bounds.c), then it
  * charges the request to its rate-limit bucket (rate_limit.c; 429 when it
- * is empty).
+ * is empty) and takes one of its user's in-flight slots until the
+ * transaction ends (inflight.c; 429 at task_api.max_inflight_per_user).
  * Then it decides who the caller is:
  *
  *  - a bearer token (Authorization header), which PostgREST has already

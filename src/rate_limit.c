@@ -3,19 +3,25 @@
  *		Per-caller rate limiting with GCRA in shared memory (SPEC section 7).
  *
  * Every PostgREST request passes through task_api.pre_request(), which calls
- * ta_rate_limit_request() first.  The request is charged to one bucket:
+ * ta_rate_limit_request() first.  The request is charged to:
  *
- *	- its API key (key_id claim) when PostgREST verified a bearer token that
- *	  carries one, else its user (sub claim);
+ *	- signup and login (by path, whatever credential they carry): the login
+ *	  bucket of the client address when task_api.trust_forwarded_for is on,
+ *	  else the one shared login bucket; never a user's, a key's or the
+ *	  anonymous bucket (api.login also checks that its request was charged
+ *	  to a login bucket, see ta_rate_limit_login());
+ *	- its API key (key_id claim) AND the key's owner's user bucket when
+ *	  PostgREST verified a bearer token that carries one (refused if either
+ *	  is empty: keys cannot multiply a user's quota), else its user (sub);
  *	- the user of a session cookie whose signature and expiry verify (the
  *	  cookie path of pre_request() checks revocation and CSRF afterwards);
  *	- otherwise, when task_api.trust_forwarded_for is on, the client address
  *	  in the first hop of X-Forwarded-For (IPv6 by its /64 prefix);
  *	- otherwise one anonymous bucket shared by every such caller.
  *
- * Signup and login ignore the session cookie, so they are charged as
- * anonymous unless a bearer token names the caller.  Claims that are not
- * UUIDs (the request is refused right after) count as anonymous too.
+ * Claims that are not UUIDs (the request is refused right after) count as
+ * anonymous.  An authenticated request then takes one of its user's
+ * in-flight slots (inflight.c).
  *
  * The algorithm is GCRA, the generic cell rate algorithm: a token bucket
  * described by a single timestamp, the theoretical arrival time (TAT) of
@@ -46,6 +52,7 @@
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
+#include "storage/proc.h"
 #include "storage/shmem.h"
 #include "storage/spin.h"
 #include "utils/builtins.h"
@@ -56,6 +63,7 @@
 #include "utils/uuid.h"
 
 #include "errors.h"
+#include "inflight.h"
 #include "jwt.h"
 #include "rate_limit.h"
 #include "rate_limit_core.h"
@@ -79,7 +87,9 @@ typedef enum RlKind
 	RL_ANON = 1,				/* the one shared anonymous bucket */
 	RL_ADDRESS,					/* an anonymous client address */
 	RL_USER,					/* a user id */
-	RL_API_KEY					/* an API key id */
+	RL_API_KEY,					/* an API key id */
+	RL_LOGIN,					/* the one shared login bucket */
+	RL_LOGIN_ADDRESS			/* the logins of one client address */
 } RlKind;
 
 /* Which limits apply: the kinds of SPEC section 7. */
@@ -88,10 +98,11 @@ typedef enum RlPolicy
 	POLICY_ANON = 0,
 	POLICY_USER,
 	POLICY_API_KEY,
+	POLICY_LOGIN,
 	NUM_POLICIES
 } RlPolicy;
 
-static const char *const policy_names[NUM_POLICIES] = {"anon", "user", "api_key"};
+static const char *const policy_names[NUM_POLICIES] = {"anon", "user", "api_key", "login"};
 
 /* Hash key: the kind and a 16-byte identifier (a UUID or an IPv6 address). */
 typedef struct RlKey
@@ -140,11 +151,13 @@ typedef struct RlShared
 
 /* Settings. */
 static int	rl_buckets = 100000;
-static int	rl_limit[NUM_POLICIES] = {60, 600, 1200};
-static int	rl_burst[NUM_POLICIES] = {0, 0, 0};
+static int	rl_limit[NUM_POLICIES] = {60, 600, 1200, 60};
+static int	rl_burst[NUM_POLICIES] = {0, 0, 0, 0};
 static bool rl_trust_forwarded_for = false;
 
 static RlShared *rl_state = NULL;
+/* The transaction (MyProc->lxid) whose request was charged to a login bucket. */
+static LocalTransactionId login_charged_lxid = InvalidLocalTransactionId;
 static HTAB *rl_hash = NULL;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -233,12 +246,14 @@ ta_rate_limit_init(void)
 	static const char *const limit_descriptions[NUM_POLICIES] = {
 		"Requests a minute for each anonymous caller (the shared anonymous bucket, or one client address).",
 		"Requests a minute for each user (bearer token or session cookie).",
-		"Requests a minute for each API key."
+		"Requests a minute for each API key (each also counts against its owner's user bucket).",
+		"Signups and logins a minute for each client address (task_api.trust_forwarded_for), else for all clients together."
 	};
 	static const char *const burst_descriptions[NUM_POLICIES] = {
 		"Requests an anonymous caller may make at once; 0 means equal to task_api.rate_limit_anon.",
 		"Requests a user may make at once; 0 means equal to task_api.rate_limit_user.",
-		"Requests an API key may make at once; 0 means equal to task_api.rate_limit_api_key."
+		"Requests an API key may make at once; 0 means equal to task_api.rate_limit_api_key.",
+		"Signups and logins at once; 0 means equal to task_api.rate_limit_login."
 	};
 
 	/*
@@ -364,29 +379,22 @@ cookie_user_key(RlKey *key)
 	return ok;
 }
 
-/* Which bucket the current request is charged to, and its policy. */
-static RlPolicy
-request_bucket(RlKey *key)
+/* Is the request a signup or a login? */
+static bool
+is_login_path(void)
 {
-	const char *role = ta_request_claim("role");
+	const char *path = GetConfigOption("request.path", true, false);
 
-	memset(key, 0, sizeof(RlKey));
-	if (role != NULL && strcmp(role, USER_ROLE) == 0)
-	{
-		/* A bearer token PostgREST verified: its claims are authentic. */
-		const char *key_id = ta_request_claim("key_id");
+	return path != NULL && (strcmp(path, "/rpc/signup") == 0 || strcmp(path, "/rpc/login") == 0);
+}
 
-		if (key_id != NULL)
-		{
-			if (uuid_key(key_id, key, RL_API_KEY))
-				return POLICY_API_KEY;
-		}
-		else if (uuid_key(ta_request_claim("sub"), key, RL_USER))
-			return POLICY_USER;
-	}
-	else if (cookie_user_key(key))
-		return POLICY_USER;
-
+/*
+ * The trusted client address (task_api.trust_forwarded_for) as a bucket of
+ * kind address_kind, else the kind's shared bucket shared_kind.
+ */
+static void
+client_bucket(RlKey *key, RlKind address_kind, RlKind shared_kind)
+{
 	memset(key, 0, sizeof(RlKey));
 	if (rl_trust_forwarded_for)
 	{
@@ -394,12 +402,55 @@ request_bucket(RlKey *key)
 
 		if (xff != NULL && ta_parse_client_address(xff, strcspn(xff, ","), key->id))
 		{
-			key->kind = RL_ADDRESS;
-			return POLICY_ANON;
+			key->kind = address_kind;
+			return;
 		}
 		memset(key, 0, sizeof(RlKey));
 	}
-	key->kind = RL_ANON;
+	key->kind = shared_kind;
+}
+
+/*
+ * Which bucket the current request is charged to, and its policy; *user is
+ * the authenticated user (kind RL_USER: a bearer token's or cookie's user,
+ * an API key's owner), else zeroed.
+ */
+static RlPolicy
+request_bucket(RlKey *key, RlKey *user)
+{
+	const char *role = ta_request_claim("role");
+
+	memset(key, 0, sizeof(RlKey));
+	memset(user, 0, sizeof(RlKey));
+	if (is_login_path())
+	{
+		client_bucket(key, RL_LOGIN_ADDRESS, RL_LOGIN);
+		return POLICY_LOGIN;
+	}
+	if (role != NULL && strcmp(role, USER_ROLE) == 0)
+	{
+		/* A bearer token PostgREST verified: its claims are authentic. */
+		const char *key_id = ta_request_claim("key_id");
+
+		if (uuid_key(ta_request_claim("sub"), user, RL_USER))
+		{
+			if (key_id == NULL)
+			{
+				*key = *user;
+				return POLICY_USER;
+			}
+			if (uuid_key(key_id, key, RL_API_KEY))
+				return POLICY_API_KEY;
+		}
+	}
+	else if (cookie_user_key(key))
+	{
+		*user = *key;
+		return POLICY_USER;
+	}
+
+	memset(user, 0, sizeof(RlKey));
+	client_bucket(key, RL_ADDRESS, RL_ANON);
 	return POLICY_ANON;
 }
 
@@ -574,41 +625,50 @@ append_headers(const char *policy_value, const char *state_value)
 	pfree(buf.data);
 }
 
-void
-ta_rate_limit_request(void)
+/*
+ * Give back one request charged to a bucket (the other bucket of an API
+ * key's request refused it): its TAT moves back by one interval.
+ */
+static void
+refund_bucket(const RlKey *key, RlPolicy policy)
 {
-	RlKey		key;
-	RlPolicy	policy;
-	TaGcraResult res;
+	int64		interval = ta_gcra_interval(rl_limit[policy]);
+	RlEntry    *entry;
+	slock_t    *mutex;
+	int64	   *tat;
+
+	LWLockAcquire(rl_state->lock, LW_SHARED);
+	entry = hash_search(rl_hash, key, HASH_FIND, NULL);
+	mutex = entry != NULL ? &entry->mutex : &rl_state->overflow[policy].mutex;
+	tat = entry != NULL ? &entry->tat : &rl_state->overflow[policy].tat;
+	SpinLockAcquire(mutex);
+	*tat = Max(*tat - interval, 0);
+	SpinLockRelease(mutex);
+	LWLockRelease(rl_state->lock);
+}
+
+/* The RateLimit headers of a charge, and 429 if it was refused. */
+static void
+report_charge(RlPolicy policy, const TaGcraResult *res)
+{
 	char		policy_value[128];
 	char		value[128];
-	int64		reset_s;
-	const char *name;
+	const char *name = policy_names[policy];
 
-	if (!rl_active())
-		return;
-	policy = request_bucket(&key);
-	if (rl_limit[policy] == 0)
-		return;					/* unlimited */
-
-	charge_bucket(&key, policy, clock_ns(), &res);
-
-	name = policy_names[policy];
 	snprintf(policy_value, sizeof(policy_value), "\"%s\";q=%d;w=%d",
 			 name, rl_limit[policy], WINDOW_SECONDS);
-	reset_s = ta_ceil_seconds(res.reset_ns);
 	snprintf(value, sizeof(value), "\"%s\";r=" INT64_FORMAT ";t=" INT64_FORMAT,
-			 name, res.remaining, reset_s);
+			 name, res->remaining, ta_ceil_seconds(res->reset_ns));
 	append_headers(policy_value, value);
 
-	if (!res.allowed)
+	if (!res->allowed)
 	{
 		TaHeader	retry;
 		char		seconds[32];
 		char	   *detail;
 
 		snprintf(seconds, sizeof(seconds), INT64_FORMAT,
-				 Max(ta_ceil_seconds(res.retry_after_ns), 1));
+				 Max(ta_ceil_seconds(res->retry_after_ns), 1));
 		retry.name = "Retry-After";
 		retry.value = seconds;
 		detail = psprintf("The %s limit is %d requests a minute, %d at once.",
@@ -617,6 +677,72 @@ ta_rate_limit_request(void)
 				 psprintf("retry after %s second%s", seconds, strcmp(seconds, "1") == 0 ? "" : "s"),
 				 &retry, 1);
 	}
+}
+
+/*
+ * Charge the request's bucket and, for an API key, its owner's user bucket
+ * too: refused if either is empty (a refusal by the user bucket gives the
+ * key's charge back).  The headers describe the bucket that refused, else
+ * the one with fewer requests left.
+ */
+static void
+charge_request(const RlKey *key, RlPolicy policy, const RlKey *user)
+{
+	TaGcraResult res;
+	TaGcraResult user_res;
+	RlPolicy	shown = policy;
+	bool		charged = false;
+	int64		now = clock_ns();
+
+	if (rl_limit[policy] > 0)
+	{
+		charge_bucket(key, policy, now, &res);
+		charged = true;
+	}
+	if (policy == POLICY_API_KEY && rl_limit[POLICY_USER] > 0 && (!charged || res.allowed))
+	{
+		charge_bucket(user, POLICY_USER, now, &user_res);
+		if (charged && !user_res.allowed)
+			refund_bucket(key, policy);
+		if (!charged || !user_res.allowed || user_res.remaining < res.remaining)
+		{
+			res = user_res;
+			shown = POLICY_USER;
+			charged = true;
+		}
+	}
+	if (charged)
+		report_charge(shown, &res);
+}
+
+void
+ta_rate_limit_request(void)
+{
+	RlKey		key;
+	RlKey		user;
+	RlPolicy	policy;
+
+	if (!rl_active())
+		return;
+	policy = request_bucket(&key, &user);
+	if (policy == POLICY_LOGIN)
+		login_charged_lxid = MyProc->lxid;
+	charge_request(&key, policy, &user);
+	if (user.kind == RL_USER)
+		ta_inflight_take(user.id);
+}
+
+void
+ta_rate_limit_login(void)
+{
+	RlKey		key;
+
+	if (!rl_active() || login_charged_lxid == MyProc->lxid)
+		return;
+	/* Reached by a path pre_request() did not take for a login. */
+	login_charged_lxid = MyProc->lxid;
+	client_bucket(&key, RL_LOGIN_ADDRESS, RL_LOGIN);
+	charge_request(&key, POLICY_LOGIN, NULL);
 }
 
 void
@@ -658,20 +784,23 @@ parse_bucket(const char *kind, const char *id, bool whole, RlKey *key)
 	pg_uuid_t	uuid;
 
 	memset(key, 0, sizeof(RlKey));
-	if (strcmp(kind, "anon") == 0)
+	if (strcmp(kind, "anon") == 0 || strcmp(kind, "login") == 0)
 	{
+		bool		anon = kind[0] == 'a';
+
 		if (id == NULL || whole)
 		{
-			key->kind = RL_ANON;
-			return POLICY_ANON;
+			key->kind = anon ? RL_ANON : RL_LOGIN;
+			return anon ? POLICY_ANON : POLICY_LOGIN;
 		}
 		if (!ta_parse_client_address(id, strlen(id), key->id))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("invalid client address \"%s\"", id),
-					 errhint("Give an IPv4 or IPv6 address, or NULL for the shared anonymous bucket.")));
-		key->kind = RL_ADDRESS;
-		return POLICY_ANON;
+					 errhint("Give an IPv4 or IPv6 address, or NULL for the shared %s bucket.",
+							 anon ? "anonymous" : "login")));
+		key->kind = anon ? RL_ADDRESS : RL_LOGIN_ADDRESS;
+		return anon ? POLICY_ANON : POLICY_LOGIN;
 	}
 	if (strcmp(kind, "user") == 0 || strcmp(kind, "api_key") == 0)
 	{
@@ -692,7 +821,7 @@ parse_bucket(const char *kind, const char *id, bool whole, RlKey *key)
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("unknown rate-limit kind \"%s\"", kind),
-			 errhint("The kinds are anon, user and api_key.")));
+			 errhint("The kinds are anon, user, api_key and login.")));
 	pg_unreachable();
 }
 
@@ -822,9 +951,10 @@ task_api_rate_limit_reset(PG_FUNCTION_ARGS)
 
 		policy = parse_bucket(kind, whole_kind ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)),
 							  whole_kind, &key);
-		/* The anonymous kind is the shared bucket and every address. */
+		/* The anonymous and login kinds are a shared bucket and every address. */
 		kinds[0] = key.kind;
-		kinds[1] = policy == POLICY_ANON ? RL_ADDRESS : key.kind;
+		kinds[1] = policy == POLICY_ANON ? RL_ADDRESS :
+			policy == POLICY_LOGIN ? RL_LOGIN_ADDRESS : key.kind;
 	}
 
 	LWLockAcquire(rl_state->lock, LW_EXCLUSIVE);

@@ -17,6 +17,13 @@ extern void ta_rate_limit_init(void);
  */
 extern void ta_rate_limit_request(void);
 
+/*
+ * Called by api.login (task_api.login_throttle()): charge the login bucket
+ * unless pre_request() already charged this transaction's request to it,
+ * so that no path to the function escapes the login limit.
+ */
+extern void ta_rate_limit_login(void);
+
 /* Append the limiter's state to task_api.status() as a JSON member. */
 extern void ta_rate_limit_describe(StringInfo buf);
 

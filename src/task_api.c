@@ -21,7 +21,10 @@
 #include "events.h"
 #include "guc.h"
 #include "idempotency.h"
+#include "inflight.h"
+#include "login_throttle.h"
 #include "membership.h"
+#include "quiet_log.h"
 #include "rate_limit.h"
 #include "task_insert.h"
 #include "task_api.h"
@@ -46,6 +49,9 @@ _PG_init(void)
 	ta_task_insert_init();
 	ta_idempotency_init();
 	ta_rate_limit_init();
+	ta_inflight_init();
+	ta_login_throttle_init();
+	ta_quiet_log_init();
 	ta_events_init();
 	ta_bounds_init();
 
@@ -94,6 +100,12 @@ task_api_status(PG_FUNCTION_ARGS)
 	append_setting_state(&buf, "task_api.cursor_secret", ta_cursor_secret, false);
 	appendStringInfoString(&buf, "}, ");
 	ta_rate_limit_describe(&buf);
+	appendStringInfoString(&buf, ", ");
+	ta_inflight_describe(&buf);
+	appendStringInfoString(&buf, ", ");
+	ta_login_throttle_describe(&buf);
+	appendStringInfoString(&buf, ", ");
+	ta_quiet_log_describe(&buf);
 	appendStringInfoChar(&buf, '}');
 
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));

@@ -202,6 +202,8 @@ DECLARE
     found_id uuid;
     verifier text;
 BEGIN
+    -- The login bucket and this email's backoff (login_throttle.c).
+    PERFORM @extschema@.login_throttle(login.email);
     SELECT u.id, u.password_hash INTO found_id, verifier
       FROM @extschema@.users u
      WHERE lower(u.email) = lower(btrim(login.email));
@@ -209,8 +211,10 @@ BEGIN
     -- the same way as a wrong password, before any hashing.
     IF login.password IS NULL OR octet_length(login.password) > 1024
        OR NOT @extschema@.password_verify(login.password, verifier) THEN
+        PERFORM @extschema@.login_failed(login.email);
         PERFORM @extschema@.raise_error('invalid_credentials', 'the email or password is incorrect');
     END IF;
+    PERFORM @extschema@.login_succeeded(login.email);
     -- A hash made with another algorithm (SCRAM-SHA-256 before 0.2.0) or
     -- cost is redone with the current one, so that every account costs what
     -- an unknown email costs.

@@ -12,7 +12,10 @@
 #      buckets are evicted when the table is full, and with none idle the
 #      newcomers share an overflow bucket (still limited) and the log says so;
 #   4. the standby restarted without shared_preload_libraries: requests work
-#      unlimited, and task_api.status(), the functions and the log say so.
+#      unlimited, and task_api.status(), the functions and the log say so;
+#   2b. on the standby, a user's requests in flight are capped
+#      (task_api.max_inflight_per_user), and a backend killed while it holds
+#      a slot makes the server restart with every slot free (no leak).
 # Prints TAP lines ("ok N - ...", "not ok N - ...").  Environment:
 # TASK_API_CLUSTER_DIR (the test cluster's directory), TASK_API_TEST_PG_PORT,
 # TASK_API_TEST_STANDBY_PORT (default: the test port + 10).
@@ -54,9 +57,10 @@ cleanup() {
     as_root rm -rf -- "$standby"
     # Back to no limits for whatever runs next.
     cluster_rate_limits "$dir" "$PG_PORT" 0 >/dev/null 2>&1 || true
-    for k in anon user api_key; do
+    for k in anon user api_key login; do
         cluster_psql "$dir" "$PG_PORT" -d postgres -qc "ALTER SYSTEM RESET task_api.rate_limit_${k}_burst" >/dev/null 2>&1
     done
+    cluster_psql "$dir" "$PG_PORT" -d postgres -qc "ALTER SYSTEM RESET task_api.max_inflight_per_user" >/dev/null 2>&1
     cluster_psql "$dir" "$PG_PORT" -d postgres -qc "SELECT pg_reload_conf()" >/dev/null 2>&1
 }
 trap cleanup EXIT
@@ -101,7 +105,10 @@ SQL
 # 1. Exact admission under concurrency
 # ---------------------------------------------------------------------------
 cluster_rate_limits "$dir" "$PG_PORT" 1
+# The 16 clients are one user: no cap on their requests in flight here (it
+# would refuse some of them before the bucket is empty).
 cluster_psql "$dir" "$PG_PORT" -d postgres -qc "ALTER SYSTEM SET task_api.rate_limit_user_burst = $QUOTA" \
+    -c "ALTER SYSTEM SET task_api.max_inflight_per_user = 0" \
     -c "SELECT pg_reload_conf()" >/dev/null
 for _ in $(seq 1 200); do
     [ "$(psql_at "$PG_PORT" -c "SELECT current_setting('task_api.rate_limit_user_burst')")" = "$QUOTA" ] && break
@@ -156,7 +163,7 @@ as_root rm -rf -- "$standby"
 as_pg "$PGBIN/pg_basebackup" -h "$sock" -p "$PG_PORT" -U postgres -D "$standby" -R -X stream -c fast >/dev/null 2>&1
 check "pg_basebackup -R made a streaming replica" "yes" "$(as_pg test -f "$standby/standby.signal" && echo yes || echo no)"
 as_pg "$PGBIN/pg_ctl" -D "$standby" -l "$dir/standby.log" -w -t 60 \
-    -o "-c port=$STANDBY_PORT -c task_api.rate_limit_anon=3 -c task_api.rate_limit_user=2 -c task_api.rate_limit_user_burst=0 -c task_api.rate_limit_api_key=100000000 -c task_api.rate_limit_buckets=100" \
+    -o "-c port=$STANDBY_PORT -c task_api.rate_limit_anon=3 -c task_api.rate_limit_user=2 -c task_api.rate_limit_user_burst=0 -c task_api.rate_limit_api_key=100000000 -c task_api.rate_limit_buckets=100 -c task_api.max_inflight_per_user=2" \
     start >/dev/null 2>&1
 check "the standby runs in recovery (hot standby)" "t" "$(psql_at "$STANDBY_PORT" -c "SELECT pg_is_in_recovery()" 2>&1)"
 
@@ -204,6 +211,47 @@ claim_out=$(psql_at "$STANDBY_PORT" -c "SELECT * FROM task_api.claim_events('sta
 check "events on the standby: the claim bound is computed; claim_events() is refused as a write" \
     "t | refused" \
     "$(psql_at "$STANDBY_PORT" -c "SELECT task_api.events_claim_bound() > 0" 2>&1) | $([[ "$claim_out" == *"cannot execute INSERT in a read-only transaction"* ]] && echo refused || echo "$claim_out")"
+
+# ---------------------------------------------------------------------------
+# 2b. Requests in flight on the standby (cap 2), and a crash restart
+# ---------------------------------------------------------------------------
+inflight() { # inflight FIELD: a member of task_api.status() -> 'in_flight' on the standby
+    psql_at "$STANDBY_PORT" -c "SELECT task_api.status() -> 'in_flight' ->> '$1'" 2>&1
+}
+hold_slot() { # a session that takes one of the user's slots, then sleeps
+    printf '%s\n' "BEGIN READ ONLY;" \
+        "SELECT set_config('request.path', '/projects', true), set_config('request.jwt.claims', '$CLAIMS', true);" \
+        "SELECT task_api.pre_request();" "SELECT pg_sleep(120);" |
+        PGAPPNAME=slot_holder "$PGBIN/psql" -X -q -h "$sock" -p "$STANDBY_PORT" -U postgres -d "$DB" >/dev/null 2>&1 &
+}
+wait_until() { # wait_until EXPECTED COMMAND...: poll for up to 20 s
+    local expected=$1
+    shift
+    for _ in $(seq 1 200); do
+        [ "$("$@")" = "$expected" ] && return 0
+        sleep 0.1
+    done
+    return 1
+}
+psql_at "$STANDBY_PORT" -c "SELECT task_api.rate_limit_reset()" >/dev/null
+hold_slot
+hold_slot
+wait_until 2 inflight held
+# The third request passes its (reset) rate-limit bucket, then meets the cap.
+psql_at "$STANDBY_PORT" -c "SELECT task_api.rate_limit_reset()" >/dev/null
+check "two requests of one user hold slots on the standby; a third is refused at the cap (2)" \
+    "2 | admitted 0 limited 1 | 1" \
+    "$(inflight held) | $(requests "$CLAIMS" 1 | sed -n 's/.*NOTICE:  //p') | $(inflight refused)"
+holder=$(psql_at "$STANDBY_PORT" -c "SELECT pid FROM pg_stat_activity WHERE application_name = 'slot_holder' ORDER BY pid LIMIT 1")
+as_root kill -KILL "$holder"
+sleep 1
+wait_until t psql_at "$STANDBY_PORT" -c "SELECT pg_is_in_recovery()" 2>/dev/null
+check "a backend killed while holding a slot: the standby restarts, every slot is free, the user is served" \
+    "0 0 | admitted 1 limited 0" \
+    "$(inflight held) $(inflight refused) | $(requests "$CLAIMS" 1 | sed -n 's/.*NOTICE:  //p')"
+check "the server log shows the crash restart" "yes" \
+    "$(as_pg grep -q 'terminating any other active server processes\|all server processes terminated; reinitializing' "$dir/standby.log" && echo yes || echo no)"
+wait
 
 # ---------------------------------------------------------------------------
 # 3. A full table (on the standby, whose table holds 100 buckets)

@@ -17,9 +17,9 @@ import assert from 'node:assert/strict';
 import {
   api, psql, show, createUser, createProject, expectError, expectStatus, REPRESENTATION, uniqueName,
 } from './lib.mjs';
-import { PASSWORD, loginRaw, setCookieLines, signup } from './session_lib.mjs';
+import { PASSWORD, decodeJwt, loginRaw, setCookieLines, signup } from './session_lib.mjs';
 
-const KINDS = ['anon', 'user', 'api_key'];
+const KINDS = ['anon', 'user', 'api_key', 'login'];
 const SETTINGS = [...KINDS.map((k) => `task_api.rate_limit_${k}`), ...KINDS.map((k) => `task_api.rate_limit_${k}_burst`),
   'task_api.trust_forwarded_for'];
 let saved;
@@ -30,7 +30,8 @@ let saved;
 async function configure(values) {
   const wanted = {
     'task_api.rate_limit_anon': '100000000', 'task_api.rate_limit_user': '100000000',
-    'task_api.rate_limit_api_key': '100000000', 'task_api.rate_limit_anon_burst': '0',
+    'task_api.rate_limit_api_key': '100000000', 'task_api.rate_limit_login': '100000000',
+    'task_api.rate_limit_anon_burst': '0', 'task_api.rate_limit_login_burst': '0',
     'task_api.rate_limit_user_burst': '0', 'task_api.rate_limit_api_key_burst': '0',
     'task_api.trust_forwarded_for': 'off', ...values,
   };
@@ -79,8 +80,12 @@ function limits(res) {
 }
 
 // A signup refused by validation before any password hashing (422): the
-// cheapest anonymous request that reaches the database.
+// cheapest request charged to a login bucket.
 const BAD_SIGNUP = { email: 'not-an-email', password: 'short' };
+// An anonymous request that reaches the database: a forged session cookie,
+// refused by pre_request() (401) after it was charged.
+const anonRequest = (headers = {}) =>
+  api('GET', '/projects', { headers: { Cookie: '__Host-task_api_session=not.a.jwt', ...headers } });
 
 // t is the seconds until the bucket is full again: at most the time its
 // burst - r spent requests take to refill at q a minute.
@@ -161,7 +166,7 @@ test('each user has a bucket of their own; a session cookie is charged to its us
   expectLimited(await api('GET', '/projects', { headers: { Cookie: `__Host-task_api_session=${a.token}` } }), 'user', 1, 60, 3);
 });
 
-test('each API key has its own bucket, apart from its user', async () => {
+test('each API key has its own bucket, and its requests also count against its user\'s bucket', async () => {
   await configure({});
   const u = await createUser();
   const keys = [];
@@ -182,52 +187,58 @@ test('each API key has its own bucket, apart from its user', async () => {
   expectLimits(post, 'api_key', 1, 0, 2);
   expectLimited(await api('GET', '/projects', { token: keys[0] }), 'api_key', 1, 60, 2);
   expectLimited(await api('POST', '/projects', { token: keys[0], body: { name: uniqueName() } }), 'api_key', 1, 60, 2);
-  // The other key and the user's own token have their own buckets.
+  // The other key has its own bucket; the user's bucket counted the two
+  // requests key one made (not the two refused), and this one.
   expectLimits(await api('GET', '/projects', { token: keys[1] }), 'api_key', 1, 1, 2);
-  expectLimits(await api('GET', '/projects', { token: u.token }), 'user', 1, 4, 5);
+  expectLimits(await api('GET', '/projects', { token: u.token }), 'user', 1, 1, 5);
+  expectLimits(await api('GET', '/projects', { token: u.token }), 'user', 1, 0, 5);
+  // The user's bucket now holds nothing: key two, with a request left in its
+  // own bucket, is refused by its user's (and its own charge is given back).
+  expectLimited(await api('GET', '/projects', { token: keys[1] }), 'user', 1, 60, 5);
+  assert.equal(await psql("SELECT remaining FROM task_api.rate_limit_status('api_key', :'id')", { id: decodeJwt(keys[1]).payload.key_id }), '1');
 });
 
-test('anonymous callers share one bucket, whatever X-Forwarded-For says while it is not trusted; bad cookies are charged to it', async () => {
+test('anonymous callers share one bucket, whatever X-Forwarded-For says while it is not trusted; bad cookies are charged to it; signup and login are not', async () => {
   await configure({ 'task_api.rate_limit_anon': '1', 'task_api.rate_limit_anon_burst': '4' });
-  // An anonymous request that reaches the database and fails: a signup with a bad email (422).
-  const first = await api('POST', '/rpc/signup', { body: BAD_SIGNUP, headers: { 'X-Forwarded-For': '203.0.113.1' } });
-  expectError(first, 422, 'validation_failed');
-  expectLimits(first, 'anon', 1, 3, 4);
-  const second = await api('POST', '/rpc/signup', { body: BAD_SIGNUP, headers: { 'X-Forwarded-For': '203.0.113.2' } });
-  expectLimits(second, 'anon', 1, 2, 4);
   // pre_request() refuses a forged session cookie (401): charged as anonymous.
-  const forged = await api('GET', '/projects', { headers: { Cookie: '__Host-task_api_session=not.a.jwt' } });
-  expectError(forged, 401, 'unauthenticated');
-  expectLimits(forged, 'anon', 1, 1, 4);
-  expectLimits(await api('POST', '/rpc/signup', { body: BAD_SIGNUP }), 'anon', 1, 0, 4);
-  expectLimited(await api('POST', '/rpc/login', { body: { email: 'x@example.test', password: 'x' } }), 'anon', 1, 60, 4);
-  expectLimited(await api('POST', '/rpc/signup', { body: BAD_SIGNUP, headers: { 'X-Forwarded-For': '198.51.100.9' } }), 'anon', 1, 60, 4);
+  const first = await anonRequest({ 'X-Forwarded-For': '203.0.113.1' });
+  expectError(first, 401, 'unauthenticated');
+  expectLimits(first, 'anon', 1, 3, 4);
+  expectLimits(await anonRequest({ 'X-Forwarded-For': '203.0.113.2' }), 'anon', 1, 2, 4);
+  expectLimits(await anonRequest(), 'anon', 1, 1, 4);
+  expectLimits(await anonRequest(), 'anon', 1, 0, 4);
+  expectLimited(await anonRequest({ 'X-Forwarded-For': '198.51.100.9' }), 'anon', 1, 60, 4);
+  // Signup and login have a bucket of their own (issue 21): still served.
+  const signup = await api('POST', '/rpc/signup', { body: BAD_SIGNUP });
+  expectError(signup, 422, 'validation_failed');
+  assert.equal(limits(signup).kind, 'login');
+  expectError(await api('POST', '/rpc/login', { body: { email: 'x@example.test', password: 'x' } }), 401, 'invalid_credentials');
   // Users are not anonymous: their own buckets still admit them.
   const u = await createUser();
   expectStatus(await api('GET', '/projects', { token: u.token }), 200);
 });
 
-test('with task_api.trust_forwarded_for on, each client address (first hop) has a bucket; garbage falls back to the shared one', async () => {
-  await configure({ 'task_api.rate_limit_anon': '1', 'task_api.rate_limit_anon_burst': '2', 'task_api.trust_forwarded_for': 'on' });
+test('with task_api.trust_forwarded_for on, each client address (first hop) has a login bucket; garbage falls back to the shared one', async () => {
+  await configure({ 'task_api.rate_limit_login': '1', 'task_api.rate_limit_login_burst': '2', 'task_api.trust_forwarded_for': 'on' });
   const from = (xff) => api('POST', '/rpc/signup', { body: BAD_SIGNUP, headers: { 'X-Forwarded-For': xff } });
-  expectLimits(await from('203.0.113.7'), 'anon', 1, 1, 2);
+  expectLimits(await from('203.0.113.7'), 'login', 1, 1, 2);
   // The first hop counts; a proxy chain after it does not.
-  expectLimits(await from('203.0.113.7, 10.0.0.1'), 'anon', 1, 0, 2);
-  expectLimited(await from('203.0.113.7'), 'anon', 1, 60, 2);
+  expectLimits(await from('203.0.113.7, 10.0.0.1'), 'login', 1, 0, 2);
+  expectLimited(await from('203.0.113.7'), 'login', 1, 60, 2);
   // The same address written as IPv4-mapped IPv6 is the same client.
-  expectLimited(await from('::ffff:203.0.113.7'), 'anon', 1, 60, 2);
+  expectLimited(await from('::ffff:203.0.113.7'), 'login', 1, 60, 2);
   // Another address has its own bucket; IPv6 clients are bucketed by /64.
-  expectLimits(await from('203.0.113.8'), 'anon', 1, 1, 2);
-  expectLimits(await from('[2001:db8:1:2::1]:443'), 'anon', 1, 1, 2);
-  expectLimits(await from('2001:db8:1:2:ffff::9'), 'anon', 1, 0, 2);
-  expectLimits(await from('2001:db8:1:3::1'), 'anon', 1, 1, 2);
+  expectLimits(await from('203.0.113.8'), 'login', 1, 1, 2);
+  expectLimits(await from('[2001:db8:1:2::1]:443'), 'login', 1, 1, 2);
+  expectLimits(await from('2001:db8:1:2:ffff::9'), 'login', 1, 0, 2);
+  expectLimits(await from('2001:db8:1:3::1'), 'login', 1, 1, 2);
   // Garbage and a missing header: the shared anonymous bucket.
-  expectLimits(await from('not-an-address'), 'anon', 1, 1, 2);
-  expectLimits(await api('POST', '/rpc/signup', { body: BAD_SIGNUP }), 'anon', 1, 0, 2);
-  expectLimited(await from('unknown, 203.0.113.9'), 'anon', 1, 60, 2);
-  assert.equal(await psql("SELECT remaining || ' ' || tracked FROM task_api.rate_limit_status('anon')"), '0 true');
-  assert.equal(await psql("SELECT remaining FROM task_api.rate_limit_status('anon', '203.0.113.7')"), '0');
-  assert.equal(await psql("SELECT tracked FROM task_api.rate_limit_status('anon', '203.0.113.9')"), 'f');
+  expectLimits(await from('not-an-address'), 'login', 1, 1, 2);
+  expectLimits(await api('POST', '/rpc/signup', { body: BAD_SIGNUP }), 'login', 1, 0, 2);
+  expectLimited(await from('unknown, 203.0.113.9'), 'login', 1, 60, 2);
+  assert.equal(await psql("SELECT remaining || ' ' || tracked FROM task_api.rate_limit_status('login')"), '0 true');
+  assert.equal(await psql("SELECT remaining FROM task_api.rate_limit_status('login', '203.0.113.7')"), '0');
+  assert.equal(await psql("SELECT tracked FROM task_api.rate_limit_status('login', '203.0.113.9')"), 'f');
 });
 
 test('the RateLimit headers are merged with the other response headers: Set-Cookie on login, ETag on PATCH, Content-Range', async () => {
@@ -236,12 +247,12 @@ test('the RateLimit headers are merged with the other response headers: Set-Cook
   const u = await createUser();
   const project = await createProject(u.token);
   await configure({
-    'task_api.rate_limit_anon': '1', 'task_api.rate_limit_anon_burst': '5',
+    'task_api.rate_limit_login': '1', 'task_api.rate_limit_login_burst': '5',
     'task_api.rate_limit_user': '1', 'task_api.rate_limit_user_burst': '5',
   });
   const login = await loginRaw({ email: s.email, password: PASSWORD });
   expectStatus(login, 200);
-  expectLimits(login, 'anon', 1, 4, 5);
+  expectLimits(login, 'login', 1, 4, 5);
   const cookies = setCookieLines(login).map((l) => l.split('=')[0]).sort();
   assert.deepEqual(cookies, ['__Host-task_api_csrf', '__Host-task_api_session'], 'both cookies are still set');
   const patched = await api('PATCH', `/projects?id=eq.${project.id}`, { token: u.token, body: { name: uniqueName() }, headers: REPRESENTATION });
@@ -256,10 +267,10 @@ test('the RateLimit headers are merged with the other response headers: Set-Cook
 
 test('X-Forwarded-For (trusted): spaces, ports, IPv6 forms, many hops and a huge header name the right bucket or fall back to the shared one', async () => {
   await configure({ 'task_api.rate_limit_anon': '1', 'task_api.rate_limit_anon_burst': '20', 'task_api.trust_forwarded_for': 'on' });
-  const from = (xff) => api('POST', '/rpc/signup', { body: BAD_SIGNUP, headers: { 'X-Forwarded-For': xff } });
+  // Anonymous requests (the login kind parses the header the same way: above).
   const remaining = async (xff) => {
-    const res = await from(xff);
-    expectError(res, 422, 'validation_failed');
+    const res = await anonRequest({ 'X-Forwarded-For': xff });
+    expectError(res, 401, 'unauthenticated');
     return limits(res).r;
   };
   // One client, written five ways: one bucket counting down.
