@@ -186,7 +186,8 @@ http_run() { # http_run LOG FILES...: run, report, add to the totals
     local log=$1 rc p f
     shift
     set +e
-    test_env node --test --test-reporter=tap "$@" >"$log" 2>&1
+    # No test may hang the suite: each is cut off after two minutes.
+    test_env node --test --test-reporter=tap --test-timeout=120000 "$@" >"$log" 2>&1
     rc=$?
     set -e
     grep -E '^# (tests|pass|fail)|^not ok|^    not ok' "$log" || true

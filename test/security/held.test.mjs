@@ -71,7 +71,7 @@ test('cookies and CSRF: a cookie session cannot write or mint keys without its C
   const other = await signup();
   const p = await victim.jar.request('POST', '/projects', { csrf: true, body: { name: 'by cookie' } });
   expectStatus(p, 201);
-  for (const csrf of [false, other.jar.get('task_api_csrf'), '']) {
+  for (const csrf of [false, other.jar.get('__Host-task_api_csrf'), '']) {
     expectError(await victim.jar.request('POST', '/rpc/create_api_key', { csrf, body: { name: 'stolen' } }), 403, 'csrf_failed');
     expectError(await victim.jar.request('PATCH', `/projects?name=eq.${enc('by cookie')}`, { csrf, body: { name: 'x' } }), 403, 'csrf_failed');
   }
@@ -163,7 +163,7 @@ test('an ordinary account stays ordinary: no role, grant or function of the owne
   expect4xx(probe);
   // A member's rights stop at their role.
   const viewer = await createUser();
-  await addMember(alice.token, victimProject.id, viewer.id, 'viewer');
+  await addMember(alice.token, victimProject.id, viewer, 'viewer');
   expectError(await api('PATCH', `/tasks?id=eq.${victimTask.id}`, { token: viewer.token, body: { title: 'x' } }), 403, 'forbidden');
   await victimIntact();
 });

@@ -69,7 +69,12 @@ before(async () => {
   saved = Object.fromEntries(out.split(',').map((v, i) => [SETTINGS[i], v]));
 });
 
+// Lock holders still open when a test failed half-way: ended here, or the
+// psql children would keep this file from ever finishing.
+const lockHolders = new Set();
+
 after(async () => {
+  for (const child of lockHolders) child.kill();
   await setAll(saved);
   await psql('SELECT task_api.rate_limit_reset(), task_api.login_throttle_reset()');
 });
@@ -109,7 +114,7 @@ test('login with a bearer token: charged to the login bucket, never to the token
   expectRetryAfter(refused);
   assert.equal(policyOf(refused).kind, 'login');
   // A session cookie buys nothing either, nor does signup.
-  expectRetryAfter(await login(victim.email, 'a wrong password', { Cookie: `task_api_session=${attacker.token}` }));
+  expectRetryAfter(await login(victim.email, 'a wrong password', { Cookie: `__Host-task_api_session=${attacker.token}` }));
   expectRetryAfter(await api('POST', '/rpc/signup', { body: { email: uniqueEmail(), password: PASSWORD }, headers: bearer }));
   // Other spellings of the path either do not reach api.login or are
   // charged to the login bucket there (api.login checks): never a password
@@ -240,7 +245,7 @@ test('log: 200 refused requests (429 and 401) do not write 200 ERROR lines; they
   const counted = await refusalsNotLogged();
   for (let i = 0; i < 100; i++) {
     expectError(await api('GET', '/projects', { token: u.token }), 429, 'rate_limited');
-    expectError(await api('GET', '/projects', { headers: { Cookie: 'task_api_session=forged' } }), 401, 'unauthenticated');
+    expectError(await api('GET', '/projects', { headers: { Cookie: '__Host-task_api_session=forged' } }), 401, 'unauthenticated');
   }
   const grown = (await errorLines()) - before;
   assert.ok(grown < 10, `the log grew by ${grown} ERROR lines for 200 refusals`);
@@ -284,6 +289,8 @@ async function holdRowLock(table, id) {
   });
   assert.match(id, /^[0-9a-f-]{36}$/);
   assert.match(table, /^task_api\.[a-z_]+$/);
+  lockHolders.add(child);
+  child.on('close', () => lockHolders.delete(child));
   child.stdin.write(`BEGIN; SELECT 1 FROM ${table} WHERE id = '${id}' FOR UPDATE;\n`);
   await waitFor("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'limits-lock-holder' AND state = 'idle in transaction'", '1');
   return {
@@ -330,7 +337,7 @@ test('requests in flight: a user holding N slow requests is refused the N+1th (4
   assert.equal(refused.headers.get('retry-after'), '1');
   assert.match(refused.body.details, /3 requests of one user/);
   expectError(await api('GET', '/projects', { token: keyRes.body.key }), 429, 'rate_limited');
-  expectError(await api('GET', '/projects', { headers: { Cookie: `task_api_session=${a.token}` } }), 429, 'rate_limited');
+  expectError(await api('GET', '/projects', { headers: { Cookie: `__Host-task_api_session=${a.token}` } }), 429, 'rate_limited');
   // Another user is served meanwhile.
   expectStatus(await api('GET', '/projects', { token: b.token }), 200);
 
