@@ -185,7 +185,7 @@ installed_fingerprint() {
 
 # A throw-away cluster in $1 on port $2, made afresh (test and bench runs).
 # Their clients make many requests quickly from one address, so the rate
-# limits are far above the SPEC's defaults (which 'make serve' keeps).
+# limits are far above the defaults of docs/contract.md §13 (which 'make serve' keeps).
 cluster_recreate() {
     cluster_stop "$1"
     as_root rm -rf "${1:?}"/*

@@ -41,7 +41,7 @@
  * statements of a request, after its COMMIT, or a server that stops before
  * answering).  PostgREST 12 then answers 503 PGRST001, or 400 with an
  * empty code when its client library reports the lost connection as a
- * result without SQLSTATE; README.md, "Errors", gives the rule for clients.
+ * result without SQLSTATE; docs/errors.md, "Retrying", gives the rule for clients.
  */
 #include "postgres.h"
 

@@ -35,7 +35,7 @@ typedef struct TaErrorCode
 	const char *description;
 } TaErrorCode;
 
-/* The catalogue: SPEC section 11.  task_api.error_codes reads this array. */
+/* The catalogue: docs/contract.md §11.  task_api.error_codes reads this array. */
 static const TaErrorCode error_codes[] = {
 	{"unauthenticated", 401, "The request carries no valid credentials, or they expired or were revoked."},
 	{"invalid_credentials", 401, "The email and password do not match an account."},

@@ -1,6 +1,6 @@
 /*
  * idempotency.h
- *		Idempotency-Key: exactly-once writes (SPEC section 8).
+ *		Idempotency-Key: exactly-once writes (docs/contract.md §8).
  */
 #ifndef TASK_API_IDEMPOTENCY_H
 #define TASK_API_IDEMPOTENCY_H

@@ -1,6 +1,6 @@
 /*
  * rate_limit.c
- *		Per-caller rate limiting with GCRA in shared memory (SPEC section 7).
+ *		Per-caller rate limiting with GCRA in shared memory (docs/contract.md §7).
  *
  * Every PostgREST request passes through task_api.pre_request(), which calls
  * ta_rate_limit_request() first.  The request is charged to:
@@ -92,7 +92,7 @@ typedef enum RlKind
 	RL_LOGIN_ADDRESS			/* the logins of one client address */
 } RlKind;
 
-/* Which limits apply: the kinds of SPEC section 7. */
+/* Which limits apply: the kinds of docs/contract.md §7. */
 typedef enum RlPolicy
 {
 	POLICY_ANON = 0,

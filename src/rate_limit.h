@@ -1,6 +1,6 @@
 /*
  * rate_limit.h
- *		GCRA rate limiting in shared memory (SPEC section 7).
+ *		GCRA rate limiting in shared memory (docs/contract.md §7).
  */
 #ifndef TASK_API_RATE_LIMIT_H
 #define TASK_API_RATE_LIMIT_H

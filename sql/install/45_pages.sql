@@ -1,4 +1,4 @@
--- Cursor pagination (SPEC 6) ----------------------------------------------------
+-- Cursor pagination (docs/contract.md §6) ------------------------------------
 -- Signed opaque cursors (C: cursor.c over the pure-C codec cursor_codec.c),
 -- public so users can paginate their own functions, and the two page
 -- endpoints GET /rpc/tasks_page and GET /rpc/projects_page.

@@ -1,4 +1,4 @@
--- Idempotency keys (SPEC section 8) ---------------------------------------------
+-- Idempotency keys (docs/contract.md §8) -------------------------------------
 -- A write that carries Idempotency-Key claims the key in the same transaction
 -- as the write (idempotency.c): the key row exists if and only if the write
 -- committed.  The same key with the same request replays the stored

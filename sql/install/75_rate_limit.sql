@@ -1,4 +1,4 @@
--- Rate limiting (SPEC section 7) ---------------------------------------------
+-- Rate limiting (docs/contract.md §7) ----------------------------------------
 -- The limiter itself lives in shared memory and is called by pre_request();
 -- these are the operators' functions (status, reset, charge) and the GCRA step for tests.  Nothing
 -- here is for PUBLIC: status for superusers and pg_monitor, reset and charge

@@ -1,4 +1,4 @@
-// API keys (SPEC §4): create (the key is shown once), list (never the key),
+// API keys (docs/contract.md §4): create (the key is shown once), list (never the key),
 // revoke, expiry, and the rule that an API key cannot create API keys.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

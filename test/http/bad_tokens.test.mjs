@@ -1,5 +1,5 @@
 // Crafted tokens, in the Authorization header and in the __Host-task_api_session
-// cookie (SPEC §4, §11).  Each bad token is derived from a real, live
+// cookie (docs/contract.md §4, §11).  Each bad token is derived from a real, live
 // session (its sub and jti), so that the one thing wrong with it is what
 // the case says; a positive control shows the genuine token works the same
 // way.  Header tokens: 401 from PostgREST (PGRST30x) or from the database

@@ -1,4 +1,4 @@
-// Browser sessions (SPEC §4): the session and CSRF cookies set by signup and
+// Browser sessions (docs/contract.md §4): the session and CSRF cookies set by signup and
 // login, cookie authentication in the database, the double-submit CSRF
 // check on unsafe methods, logout by cookie, stale cookies on signup/login.
 // A small cookie jar (session_lib.mjs) plays the browser.

@@ -69,7 +69,7 @@ test('odd queries are 4xx with a code, never 500', async () => {
 // PostgREST 12.0.2 itself answers a query string that is not valid UTF-8
 // with a plain-text 500 "Something went wrong" before any SQL runs (its log:
 // "Cannot decode byte '\xe0': Data.Text.Internal.Encoding.decodeUtf8").
-// The spec (section 11) says no input gives a 500, but the database never
+// docs/contract.md §11 says no input gives a 500, but the database never
 // sees this request, so it is an upstream limitation: kept as a TODO that
 // asserts the right behaviour.
 test('a query string that is not valid UTF-8 is a 4xx', {

@@ -1,4 +1,4 @@
-// Idempotency keys (SPEC section 8), end to end through the real PostgREST:
+// Idempotency keys (docs/contract.md §8), end to end through the real PostgREST:
 // replay of every endpoint that honours Idempotency-Key, mismatch, malformed
 // keys, concurrency, per-caller scoping, expiry and failed requests.
 import { test } from 'node:test';

@@ -1,4 +1,4 @@
-// Cursor pagination (SPEC section 6): GET /rpc/tasks_page and
+// Cursor pagination (docs/contract.md §6): GET /rpc/tasks_page and
 // GET /rpc/projects_page through the real PostgREST.
 import { test, before } from 'node:test';
 import assert from 'node:assert/strict';

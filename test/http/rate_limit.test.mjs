@@ -1,4 +1,4 @@
-// Rate limiting (SPEC §7) through the real PostgREST: the RateLimit headers
+// Rate limiting (docs/contract.md §7) through the real PostgREST: the RateLimit headers
 // on successes and errors, 429 with Retry-After on GET and POST, buckets per
 // user, per API key, per client address (only when X-Forwarded-For is
 // trusted) and one shared anonymous bucket, and limits changed by a reload.

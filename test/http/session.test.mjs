@@ -1,4 +1,4 @@
-// Signup, login and logout through PostgREST (SPEC §4): bodies, tokens,
+// Signup, login and logout through PostgREST (docs/contract.md §4): bodies, tokens,
 // sessions, validation, duplicate emails (also under a race), credentials,
 // revocation.  Every signup and login costs a real Argon2id hash (~30 ms),
 // so this file keeps their number moderate.

@@ -1,4 +1,4 @@
-// Soft delete, the trash, restore and purge (SPEC section 9), end to end.
+// Soft delete, the trash, restore and purge (docs/contract.md §9), end to end.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {

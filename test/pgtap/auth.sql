@@ -1,4 +1,4 @@
--- Authentication (SPEC section 4, with the codes of section 11): signup, login,
+-- Authentication (docs/contract.md §4, with the codes of §11): signup, login,
 -- sessions and logout, cookie authentication with CSRF, API keys, the grants
 -- that keep the internals private, and the C JWT functions seen from SQL.
 --

@@ -1,4 +1,4 @@
--- Errors (SPEC section 11): every code the foundation raises, with its status,
+-- Errors (docs/contract.md §11): every code the foundation raises, with its status,
 -- PostgREST's body shape, and the catalogue task_api.error_codes.
 BEGIN;
 SELECT plan(107);
@@ -38,7 +38,7 @@ SELECT is((SELECT count(DISTINCT code) FROM task_api.error_codes), (SELECT count
           'each code appears once in task_api.error_codes');
 SELECT is_empty($$SELECT code FROM task_api.error_codes WHERE coalesce(btrim(description), '') = ''$$,
                 'every catalogue code has a description');
--- raise_error() answers each code with the status SPEC gives it.
+-- raise_error() answers each code with the status docs/contract.md §11 gives it.
 SELECT is(tap.err(format('SELECT task_api.raise_error(%L, %L)', s.code, 'test')), s.code || ' ' || s.status,
           format('raise_error(%s) raises %s with status %s', s.code, s.code, s.status))
   FROM (VALUES ('unauthenticated', 401), ('invalid_credentials', 401), ('forbidden', 403), ('csrf_failed', 403),

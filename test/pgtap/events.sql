@@ -1,4 +1,4 @@
--- Events (SPEC section 10): what each create, update, delete, restore and
+-- Events (docs/contract.md §10): what each create, update, delete, restore and
 -- purge of a project, membership and task records; the activity feed's RLS
 -- per role; claim_events()/ack_events() rules and rights; the generic
 -- record_event() trigger on a user table.

@@ -1,4 +1,4 @@
--- Grants: least privilege for PUBLIC and the three API roles (SPEC sections 2, 5).
+-- Grants: least privilege for PUBLIC and the three API roles (docs/contract.md §2, §5).
 BEGIN;
 SELECT plan(86);
 

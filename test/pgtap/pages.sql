@@ -1,4 +1,4 @@
--- Cursor pagination (SPEC section 6) from SQL, as task_api_user calls the
+-- Cursor pagination (docs/contract.md §6) from SQL, as task_api_user calls the
 -- helpers directly: page_link() only ever writes a plain path into the Link
 -- header, search_tasks() never returns another user's tasks whatever arrays
 -- it is given, and the page functions under RLS.

@@ -1,4 +1,4 @@
--- Row-level security per role (SPEC section 5): owner, editor, viewer,
+-- Row-level security per role (docs/contract.md §5): owner, editor, viewer,
 -- non-member and anonymous, through the api views and, for defense in
 -- depth, directly on the task_api tables as task_api_user.
 BEGIN;

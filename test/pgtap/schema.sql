@@ -1,4 +1,4 @@
--- Schema: what CREATE EXTENSION task_api builds (SPEC sections 2, 3, 5).
+-- Schema: what CREATE EXTENSION task_api builds (docs/contract.md §2, §3, §5).
 BEGIN;
 SELECT plan(259);
 
@@ -111,18 +111,18 @@ SELECT columns_are('task_api', 'api_keys', ARRAY['id', 'user_id', 'name', 'creat
 SELECT fk_ok('task_api', 'sessions', 'user_id', 'task_api', 'users', 'id', 'sessions.user_id references users');
 SELECT fk_ok('task_api', 'api_keys', 'user_id', 'task_api', 'users', 'id', 'api_keys.user_id references users');
 
--- API view columns: exactly what SPEC section 3 lists, never the soft-delete or secret columns.
+-- API view columns: exactly what docs/contract.md §3 lists, never the soft-delete or secret columns.
 SELECT columns_are('api', 'users', ARRAY['id', 'email', 'display_name', 'created_at'],
                    'api.users has exactly id, email, display_name, created_at (no password_hash)');
 SELECT columns_are('api', 'projects', ARRAY['id', 'name', 'description', 'owner_id', 'created_at', 'updated_at', 'version'],
-                   'api.projects has exactly the SPEC columns (no deleted_at/deleted_by)');
+                   'api.projects has exactly the columns of docs/contract.md §3 (no deleted_at/deleted_by)');
 SELECT columns_are('api', 'project_members', ARRAY['project_id', 'user_id', 'role', 'added_at', 'email'],
                    'api.project_members has project_id, user_id, role, added_at and the write-only email');
 SELECT columns_are('api', 'api_keys', ARRAY['id', 'name', 'created_at', 'expires_at', 'last_used_at'],
                    'api.api_keys has exactly id, name, created_at, expires_at, last_used_at (never the key, the owner or revoked_at)');
 SELECT columns_are('api', 'tasks', ARRAY['id', 'project_id', 'assignee_id', 'title', 'description', 'status', 'priority',
                                          'due_date', 'created_by', 'created_at', 'updated_at', 'completed_at', 'version'],
-                   'api.tasks has exactly the SPEC task model (no deleted_at/deleted_by)');
+                   'api.tasks has exactly the task model of docs/contract.md §3 (no deleted_at/deleted_by)');
 SELECT columns_are('api', 'trash', ARRAY['resource_type', 'id', 'project_id', 'title', 'deleted_at', 'deleted_by', 'purge_after'],
                    'api.trash has exactly resource_type, id, project_id, title, deleted_at, deleted_by, purge_after');
 SELECT col_type_is('api', 'trash', 'resource_type', 'text', 'api.trash.resource_type is text');

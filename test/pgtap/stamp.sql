@@ -1,4 +1,4 @@
--- Server-owned bookkeeping through the API (SPEC section 3): version,
+-- Server-owned bookkeeping through the API (docs/contract.md §3): version,
 -- updated_at and completed_at by the stamp_row trigger, and projects.owner_id
 -- moving to the next owner when the primary owner leaves or is demoted.
 BEGIN;

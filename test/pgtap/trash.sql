@@ -1,4 +1,4 @@
--- Soft delete, the trash, restore and purge (SPEC section 9): trash
+-- Soft delete, the trash, restore and purge (docs/contract.md §9): trash
 -- bookkeeping, RLS on api.trash per role, restore and purge rights,
 -- purge_expired(), and the generic soft_delete() trigger on a user table.
 BEGIN;

@@ -5,7 +5,7 @@
 // the statement's result was read (say, once COMMIT is done), its client
 // library reports the loss as a result without SQLSTATE, and PostgREST maps
 // an unknown SQLSTATE to 400.  Nothing in the database sees that moment, so
-// the rule for clients (README.md, "Errors") is: a 5xx, or a 400 whose code
+// the rule for clients (docs/errors.md, "Retrying") is: a 5xx, or a 400 whose code
 // is empty, means the outcome is unknown — retry with the same
 // Idempotency-Key.  These tests hold PostgREST and the database to that rule:
 // a write whose backend is terminated mid-request answers 503 with
@@ -22,7 +22,7 @@ let project;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-// Is the outcome of this answer unknown, by the README's rule?
+// Is the outcome of this answer unknown, by the rule of docs/errors.md?
 function outcomeUnknown(res) {
   return res.status >= 500 || (res.status === 400 && res.body?.code === '');
 }
