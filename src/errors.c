@@ -127,6 +127,20 @@ append_json_member(StringInfo buf, const char *key, const char *value, bool firs
 		appendStringInfoString(buf, "null");
 }
 
+/* The JSON body PostgREST sends for a catalogue error. */
+static void
+error_body(StringInfo body, const char *code, const char *message,
+		   const char *details, const char *hint)
+{
+	initStringInfo(body);
+	appendStringInfoChar(body, '{');
+	append_json_member(body, "code", code, true);
+	append_json_member(body, "message", message, false);
+	append_json_member(body, "details", details, false);
+	append_json_member(body, "hint", hint, false);
+	appendStringInfoChar(body, '}');
+}
+
 /* True if the header at position i is set again later in the list. */
 static bool
 set_again_later(const TaPairs *pairs, int i)
@@ -151,13 +165,7 @@ ta_raise(const char *code, const char *message, const char *details,
 	if (status == 0)
 		elog(ERROR, "unknown task_api error code \"%s\"", code);
 
-	initStringInfo(&body);
-	appendStringInfoChar(&body, '{');
-	append_json_member(&body, "code", code, true);
-	append_json_member(&body, "message", message, false);
-	append_json_member(&body, "details", details, false);
-	append_json_member(&body, "hint", hint, false);
-	appendStringInfoChar(&body, '}');
+	error_body(&body, code, message, details, hint);
 
 	/*
 	 * Headers set earlier in this request, then the extra ones; a later
@@ -215,13 +223,7 @@ ta_error_rewrite(ErrorData *edata, const char *code, const char *message,
 	StringInfoData detail;
 
 	Assert(status != 0);
-	initStringInfo(&body);
-	appendStringInfoChar(&body, '{');
-	append_json_member(&body, "code", code, true);
-	append_json_member(&body, "message", message, false);
-	append_json_member(&body, "details", details, false);
-	append_json_member(&body, "hint", hint, false);
-	appendStringInfoChar(&body, '}');
+	error_body(&body, code, message, details, hint);
 
 	initStringInfo(&detail);
 	appendStringInfo(&detail, "{\"status\": %d, \"headers\": {", status);

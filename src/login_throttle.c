@@ -80,16 +80,6 @@ static HTAB *lt_hash = NULL;
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
-static int64
-clock_ns(void)
-{
-	struct timespec ts;
-
-	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
-		elog(ERROR, "clock_gettime failed: %m");
-	return (int64) ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
-}
-
 static Size
 lt_memsize(void)
 {
@@ -224,7 +214,7 @@ static void
 check_locked(const LtKey *key)
 {
 	LtEntry    *e;
-	int64		now = clock_ns();
+	int64		now = ta_clock_ns();
 	int64		wait = 0;
 
 	LWLockAcquire(lt_state->lock, LW_SHARED);
@@ -276,7 +266,7 @@ record_failure(const LtKey *key)
 {
 	LtEntry    *e;
 	bool		found;
-	int64		now = clock_ns();
+	int64		now = ta_clock_ns();
 
 	LWLockAcquire(lt_state->lock, LW_EXCLUSIVE);
 	e = hash_search(lt_hash, key, HASH_FIND, NULL);
@@ -401,7 +391,7 @@ ta_login_throttle_describe(StringInfo buf)
 {
 	long		tracked;
 	long		locked = 0;
-	int64		now = clock_ns();
+	int64		now = ta_clock_ns();
 	HASH_SEQ_STATUS seq;
 	LtEntry    *e;
 

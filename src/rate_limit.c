@@ -164,8 +164,8 @@ static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 
 /* The monotonic clock in ns; buckets are meaningful only within one boot. */
-static int64
-clock_ns(void)
+int64
+ta_clock_ns(void)
 {
 	struct timespec ts;
 
@@ -692,7 +692,7 @@ charge_request(const RlKey *key, RlPolicy policy, const RlKey *user)
 	TaGcraResult user_res;
 	RlPolicy	shown = policy;
 	bool		charged = false;
-	int64		now = clock_ns();
+	int64		now = ta_clock_ns();
 
 	if (rl_limit[policy] > 0)
 	{
@@ -884,7 +884,7 @@ task_api_rate_limit_status(PG_FUNCTION_ARGS)
 	policy = bucket_args(fcinfo, &key);
 	desc = result_desc(fcinfo);
 
-	now = clock_ns();
+	now = ta_clock_ns();
 	LWLockAcquire(rl_state->lock, LW_SHARED);
 	entry = hash_search(rl_hash, &key, HASH_FIND, NULL);
 	if (entry != NULL)
@@ -1018,7 +1018,7 @@ task_api_rate_limit_charge(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		charge_bucket(&key, policy, clock_ns(), &res);
+		charge_bucket(&key, policy, ta_clock_ns(), &res);
 		values[0] = BoolGetDatum(res.allowed);
 		values[1] = Int64GetDatum(res.remaining);
 		values[2] = Int64GetDatum(ta_ceil_seconds(res.reset_ns));

@@ -27,4 +27,7 @@ extern void ta_rate_limit_login(void);
 /* Append the limiter's state to task_api.status() as a JSON member. */
 extern void ta_rate_limit_describe(StringInfo buf);
 
+/* The monotonic clock in nanoseconds (meaningful within one boot). */
+extern int64 ta_clock_ns(void);
+
 #endif							/* TASK_API_RATE_LIMIT_H */

@@ -21,6 +21,8 @@
 # TASK_API_TEST_STANDBY_PORT (default: the test port + 10).
 source "$(dirname "$0")/../../scripts/lib.sh"
 set +e
+# shellcheck source=../lib/tap.sh
+source "$ROOT/test/lib/tap.sh"
 
 dir=${TASK_API_CLUSTER_DIR:?}
 PG_PORT=${TASK_API_TEST_PG_PORT:-5498}
@@ -31,20 +33,7 @@ TRIES=20          # per client
 QUOTA=100         # the user's burst; refill is 1 a minute
 standby="$dir/standby"
 sock=$(socket_dir "$dir")
-n=0
-failures=0
 
-check() { # check DESCRIPTION EXPECTED ACTUAL
-    n=$((n + 1))
-    if [ "$2" = "$3" ]; then
-        echo "ok $n - $1"
-    else
-        failures=$((failures + 1))
-        echo "not ok $n - $1"
-        echo "#   expected: $2"
-        echo "#        got: $3"
-    fi
-}
 psql_at() { # psql_at PORT SQL...: superuser psql, unaligned, tuples only
     local port=$1
     shift

@@ -6,9 +6,10 @@
 // created by SQL until signup exists.  Everything under test goes through
 // the real PostgREST.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mintJwt, userToken } from '../lib/mint-jwt.mjs';
+import { psql } from '../lib/psql.mjs';
+export { psql };
 
 export { mintJwt, userToken };
 
@@ -57,30 +58,6 @@ export function show(res) {
   return `HTTP ${res.status} ${t}`;
 }
 
-// Run SQL as the superuser; variables are passed as psql variables (quoted
-// with :'name' in the SQL), never spliced into the text.  Returns stdout.
-export function psql(sql, vars = {}) {
-  const args = ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
-    '-h', env('TASK_API_PGHOST'), '-p', env('TASK_API_PGPORT'),
-    '-U', 'postgres', '-d', env('TASK_API_PGDATABASE')];
-  for (const [k, v] of Object.entries(vars)) {
-    if (!/^[a-z_][a-z0-9_]*$/i.test(k)) throw new Error(`bad psql variable name ${k}`);
-    args.push('-v', `${k}=${v}`);
-  }
-  return new Promise((resolve, reject) => {
-    const child = spawn(env('TASK_API_PSQL'), args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { err += d; });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code === 0) resolve(out.trim());
-      else reject(new Error(`psql failed (${code}): ${err}`));
-    });
-    child.stdin.end(sql);
-  });
-}
 
 export function uniqueEmail(prefix = 'user') {
   return `${prefix}-${randomUUID()}@example.test`;

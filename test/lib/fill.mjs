@@ -13,11 +13,12 @@
 // binds one URL and needs the JWT secret at import), and verify.test.mjs uses
 // its helpers from here.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { psql } from './psql.mjs';
+export { psql };
 
 export const CONSUMER = 'fill-consumer';
 export const REPRESENTATION = { Prefer: 'return=representation' };
@@ -64,27 +65,6 @@ export function expectStatus(res, status) {
   return res.body;
 }
 
-// Superuser SQL over the cluster's socket; variables are psql variables
-// (:'name' in the SQL), never spliced into the text.  Returns stdout.
-export function psql(sql, vars = {}) {
-  const args = ['-X', '-q', '-A', '-t', '-v', 'ON_ERROR_STOP=1',
-    '-h', env('TASK_API_PGHOST'), '-p', env('TASK_API_PGPORT'),
-    '-U', 'postgres', '-d', env('TASK_API_PGDATABASE')];
-  for (const [k, v] of Object.entries(vars)) {
-    if (!/^[a-z_][a-z0-9_]*$/i.test(k)) throw new Error(`bad psql variable name ${k}`);
-    args.push('-v', `${k}=${v}`);
-  }
-  return new Promise((res, rej) => {
-    const child = spawn(env('TASK_API_PSQL'), args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout.on('data', (d) => { out += d; });
-    child.stderr.on('data', (d) => { err += d; });
-    child.on('error', rej);
-    child.on('close', (code) => (code === 0 ? res(out.trim()) : rej(new Error(`psql failed (${code}): ${err}`))));
-    child.stdin.end(sql);
-  });
-}
 
 // The events after the consumer's acknowledged position, as full rows in id
 // order (timestamps in UTC, so two clusters render them alike).

@@ -18,27 +18,16 @@
 # TASK_API_UPGRADE_DB, TASK_API_URL and what test/lib/fill.mjs needs.
 source "$(dirname "$0")/../../scripts/lib.sh"
 set +e
+# shellcheck source=../lib/tap.sh
+source "$ROOT/test/lib/tap.sh"
 
 dir=${TASK_API_CLUSTER_DIR:?}
 PG_PORT=${TASK_API_TEST_PG_PORT:-5498}
 DB=${TASK_API_UPGRADE_DB:?}
 sock=$(socket_dir "$dir")
 work=$(mktemp -d)
-n=0
-failures=0
 trap 'rm -rf -- "$work"' EXIT
 
-check() { # check DESCRIPTION EXPECTED ACTUAL
-    n=$((n + 1))
-    if [ "$2" = "$3" ]; then
-        echo "ok $n - $1"
-    else
-        failures=$((failures + 1))
-        echo "not ok $n - $1"
-        echo "#   expected: $2"
-        echo "#        got: $3" | head -n 40
-    fi
-}
 psql_db() { # psql_db DATABASE SQL...: superuser psql, unaligned, tuples only
     local db=$1
     shift
