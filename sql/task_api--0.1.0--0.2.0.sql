@@ -795,5 +795,83 @@ END
 $$;
 
 
+-- Issue 13: one home per concern (SQL)
+-- Every trigger on an api view is named <view>_<stage>_<what> by
+-- view_trigger() (sql/install/00_core.sql) and fires by its stage; the
+-- mechanisms attach themselves with attach_idempotency() and attach_bounds().
+-- Renaming a trigger locks only its view, for a moment.
+CREATE FUNCTION @extschema@.view_trigger(view regclass, stage integer, what text, fires text, fn regproc) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    -- {timing and events, level} of one of the fixed forms.
+    parts text[] := regexp_match(fires,
+        '^((?:BEFORE|AFTER|INSTEAD OF) (?:INSERT|UPDATE|DELETE)(?: OR (?:INSERT|UPDATE|DELETE))*) FOR EACH (ROW|STATEMENT)$');
+BEGIN
+    IF stage NOT BETWEEN 10 AND 99 OR what !~ '^[a-z_]+$' OR parts IS NULL THEN
+        RAISE EXCEPTION 'view_trigger: stage %, what "%", fires "%" do not follow 00_core.sql', stage, what, fires
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    EXECUTE format('CREATE TRIGGER %I %s ON %s FOR EACH %s EXECUTE FUNCTION %s()',
+                   format('%s_%s_%s', (SELECT c.relname FROM pg_class c WHERE c.oid = view), stage, what),
+                   parts[1], view, parts[2], fn);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.view_trigger(regclass, integer, text, text, regproc) IS 'Create a trigger on an API view named <view>_<stage>_<what>: fires is e.g. INSTEAD OF INSERT FOR EACH ROW; triggers of one kind fire by stage (10 bounds, 20 idempotency in, 50 the view''s own, 90 idempotency out).';
+CREATE FUNCTION @extschema@.attach_idempotency(view regclass, events text) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM @extschema@.view_trigger(view, 20, 'idempotency_begin', format('BEFORE %s FOR EACH STATEMENT', events),
+                                     '@extschema@.idempotency_begin');
+    PERFORM @extschema@.view_trigger(view, 20, 'idempotency_in', format('INSTEAD OF %s FOR EACH ROW', events),
+                                     '@extschema@.idempotency_row_in');
+    PERFORM @extschema@.view_trigger(view, 90, 'idempotency_out', format('INSTEAD OF %s FOR EACH ROW', events),
+                                     '@extschema@.idempotency_row_out');
+    PERFORM @extschema@.view_trigger(view, 90, 'idempotency_end', format('AFTER %s FOR EACH STATEMENT', events),
+                                     '@extschema@.idempotency_end');
+END
+$$;
+COMMENT ON FUNCTION @extschema@.attach_idempotency(regclass, text) IS 'Make Idempotency-Key work on the writes (events: INSERT, or INSERT OR UPDATE) of an API view: its four triggers, around the view''s own (view_trigger() stages 20 and 90).';
+
+CREATE FUNCTION @extschema@.attach_bounds(view regclass) RETURNS void
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    RETURN @extschema@.view_trigger(view, 10, 'bulk_rows', 'INSTEAD OF INSERT FOR EACH ROW', '@extschema@.bulk_rows');
+COMMENT ON FUNCTION @extschema@.attach_bounds(regclass) IS 'Cap the rows one INSERT on an API view may write at task_api.max_bulk_rows: the view''s first INSTEAD OF INSERT trigger (view_trigger() stage 10).';
+
+REVOKE ALL ON FUNCTION @extschema@.view_trigger(regclass, integer, text, text, regproc),
+    @extschema@.attach_idempotency(regclass, text), @extschema@.attach_bounds(regclass) FROM PUBLIC;
+ALTER TRIGGER users_update ON api.users RENAME TO users_50_update;
+ALTER TRIGGER projects_insert ON api.projects RENAME TO projects_50_insert;
+ALTER TRIGGER projects_update ON api.projects RENAME TO projects_50_update;
+ALTER TRIGGER projects_delete ON api.projects RENAME TO projects_50_delete;
+ALTER TRIGGER projects_aa_bulk_rows ON api.projects RENAME TO projects_10_bulk_rows;
+ALTER TRIGGER projects_idempotency_begin ON api.projects RENAME TO projects_20_idempotency_begin;
+ALTER TRIGGER projects_idempotency_in ON api.projects RENAME TO projects_20_idempotency_in;
+ALTER TRIGGER projects_zz_idempotency_out ON api.projects RENAME TO projects_90_idempotency_out;
+ALTER TRIGGER projects_idempotency_end ON api.projects RENAME TO projects_90_idempotency_end;
+ALTER TRIGGER tasks_insert ON api.tasks RENAME TO tasks_50_insert;
+ALTER TRIGGER tasks_update ON api.tasks RENAME TO tasks_50_update;
+ALTER TRIGGER tasks_delete ON api.tasks RENAME TO tasks_50_delete;
+ALTER TRIGGER tasks_aa_bulk_rows ON api.tasks RENAME TO tasks_10_bulk_rows;
+ALTER TRIGGER tasks_idempotency_begin ON api.tasks RENAME TO tasks_20_idempotency_begin;
+ALTER TRIGGER tasks_idempotency_in ON api.tasks RENAME TO tasks_20_idempotency_in;
+ALTER TRIGGER tasks_zz_idempotency_out ON api.tasks RENAME TO tasks_90_idempotency_out;
+ALTER TRIGGER tasks_idempotency_end ON api.tasks RENAME TO tasks_90_idempotency_end;
+ALTER TRIGGER tasks_insert_flush ON api.tasks RENAME TO tasks_50_insert_flush;
+ALTER TRIGGER project_members_insert ON api.project_members RENAME TO project_members_50_insert;
+ALTER TRIGGER project_members_update ON api.project_members RENAME TO project_members_50_update;
+ALTER TRIGGER project_members_delete ON api.project_members RENAME TO project_members_50_delete;
+ALTER TRIGGER api_keys_delete ON api.api_keys RENAME TO api_keys_50_delete;
+ALTER TRIGGER invitations_insert ON api.invitations RENAME TO invitations_50_insert;
+ALTER TRIGGER invitations_delete ON api.invitations RENAME TO invitations_50_delete;
+ALTER TRIGGER invitations_idempotency_begin ON api.invitations RENAME TO invitations_20_idempotency_begin;
+ALTER TRIGGER invitations_idempotency_in ON api.invitations RENAME TO invitations_20_idempotency_in;
+ALTER TRIGGER invitations_zz_idempotency_out ON api.invitations RENAME TO invitations_90_idempotency_out;
+ALTER TRIGGER invitations_idempotency_end ON api.invitations RENAME TO invitations_90_idempotency_end;
+
 -- PostgREST reloads its schema cache when this update commits.
 NOTIFY pgrst, 'reload schema';

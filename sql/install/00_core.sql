@@ -139,3 +139,36 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.check_problems(text, jsonb) IS 'Raise validation_failed (422) with every collected {field, problem} when there is any.';
+
+-- Triggers on the API views ---------------------------------------------------
+-- PostgreSQL fires the triggers of one kind (BEFORE, INSTEAD OF or AFTER; row
+-- or statement) in the order of their names.  Every trigger on an api view is
+-- made by view_trigger(), which names it <view>_<stage>_<what>, so that it
+-- fires by its two-digit stage:
+--   10  bounds: bulk_rows refuses a statement past max_bulk_rows (76_bounds.sql)
+--   20  idempotency going in: claim the key, fingerprint or replay each row
+--       (70_idempotency.sql)
+--   50  the view's own triggers: insert, update, delete, insert_flush
+--   90  idempotency going out: collect the rows written, store the response
+-- A mechanism attaches itself to a view with one helper (attach_bounds(),
+-- attach_idempotency()); test/pgtap/trigger_order.sql checks the order of
+-- every view's triggers.
+CREATE FUNCTION @extschema@.view_trigger(view regclass, stage integer, what text, fires text, fn regproc) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    -- {timing and events, level} of one of the fixed forms.
+    parts text[] := regexp_match(fires,
+        '^((?:BEFORE|AFTER|INSTEAD OF) (?:INSERT|UPDATE|DELETE)(?: OR (?:INSERT|UPDATE|DELETE))*) FOR EACH (ROW|STATEMENT)$');
+BEGIN
+    IF stage NOT BETWEEN 10 AND 99 OR what !~ '^[a-z_]+$' OR parts IS NULL THEN
+        RAISE EXCEPTION 'view_trigger: stage %, what "%", fires "%" do not follow 00_core.sql', stage, what, fires
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    EXECUTE format('CREATE TRIGGER %I %s ON %s FOR EACH %s EXECUTE FUNCTION %s()',
+                   format('%s_%s_%s', (SELECT c.relname FROM pg_class c WHERE c.oid = view), stage, what),
+                   parts[1], view, parts[2], fn);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.view_trigger(regclass, integer, text, text, regproc) IS 'Create a trigger on an API view named <view>_<stage>_<what>: fires is e.g. INSTEAD OF INSERT FOR EACH ROW; triggers of one kind fire by stage (10 bounds, 20 idempotency in, 50 the view''s own, 90 idempotency out).';

@@ -78,5 +78,4 @@ BEGIN
     RETURN NEW;
 END
 $$;
-CREATE TRIGGER users_update INSTEAD OF UPDATE ON api.users
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.users_update();
+SELECT @extschema@.view_trigger('api.users', 50, 'update', 'INSTEAD OF UPDATE FOR EACH ROW', '@extschema@.users_update');

@@ -265,9 +265,6 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER projects_insert INSTEAD OF INSERT ON api.projects
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.projects_insert();
-CREATE TRIGGER projects_update INSTEAD OF UPDATE ON api.projects
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.projects_update();
-CREATE TRIGGER projects_delete INSTEAD OF DELETE ON api.projects
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.projects_delete();
+SELECT @extschema@.view_trigger('api.projects', 50, 'insert', 'INSTEAD OF INSERT FOR EACH ROW', '@extschema@.projects_insert');
+SELECT @extschema@.view_trigger('api.projects', 50, 'update', 'INSTEAD OF UPDATE FOR EACH ROW', '@extschema@.projects_update');
+SELECT @extschema@.view_trigger('api.projects', 50, 'delete', 'INSTEAD OF DELETE FOR EACH ROW', '@extschema@.projects_delete');

@@ -155,9 +155,6 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER project_members_insert INSTEAD OF INSERT ON api.project_members
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.project_members_insert();
-CREATE TRIGGER project_members_update INSTEAD OF UPDATE ON api.project_members
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.project_members_update();
-CREATE TRIGGER project_members_delete INSTEAD OF DELETE ON api.project_members
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.project_members_delete();
+SELECT @extschema@.view_trigger('api.project_members', 50, 'insert', 'INSTEAD OF INSERT FOR EACH ROW', '@extschema@.project_members_insert');
+SELECT @extschema@.view_trigger('api.project_members', 50, 'update', 'INSTEAD OF UPDATE FOR EACH ROW', '@extschema@.project_members_update');
+SELECT @extschema@.view_trigger('api.project_members', 50, 'delete', 'INSTEAD OF DELETE FOR EACH ROW', '@extschema@.project_members_delete');

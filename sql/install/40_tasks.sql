@@ -158,11 +158,7 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER tasks_insert INSTEAD OF INSERT ON api.tasks
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.tasks_insert();
-CREATE TRIGGER tasks_insert_flush AFTER INSERT ON api.tasks
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.tasks_insert_flush();
-CREATE TRIGGER tasks_update INSTEAD OF UPDATE ON api.tasks
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.tasks_update();
-CREATE TRIGGER tasks_delete INSTEAD OF DELETE ON api.tasks
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.tasks_delete();
+SELECT @extschema@.view_trigger('api.tasks', 50, 'insert', 'INSTEAD OF INSERT FOR EACH ROW', '@extschema@.tasks_insert');
+SELECT @extschema@.view_trigger('api.tasks', 50, 'insert_flush', 'AFTER INSERT FOR EACH STATEMENT', '@extschema@.tasks_insert_flush');
+SELECT @extschema@.view_trigger('api.tasks', 50, 'update', 'INSTEAD OF UPDATE FOR EACH ROW', '@extschema@.tasks_update');
+SELECT @extschema@.view_trigger('api.tasks', 50, 'delete', 'INSTEAD OF DELETE FOR EACH ROW', '@extschema@.tasks_delete');

@@ -105,8 +105,7 @@ BEGIN
     RETURN OLD;
 END
 $$;
-CREATE TRIGGER api_keys_delete INSTEAD OF DELETE ON api.api_keys
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.api_keys_delete();
+SELECT @extschema@.view_trigger('api.api_keys', 50, 'delete', 'INSTEAD OF DELETE FOR EACH ROW', '@extschema@.api_keys_delete');
 
 -- Start a session for a user: the session row, its JWT, both cookies, and
 -- the response body of signup and login.

@@ -180,19 +180,10 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER invitations_insert INSTEAD OF INSERT ON api.invitations
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.invitations_insert();
-CREATE TRIGGER invitations_delete INSTEAD OF DELETE ON api.invitations
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.invitations_delete();
+SELECT @extschema@.view_trigger('api.invitations', 50, 'insert', 'INSTEAD OF INSERT FOR EACH ROW', '@extschema@.invitations_insert');
+SELECT @extschema@.view_trigger('api.invitations', 50, 'delete', 'INSTEAD OF DELETE FOR EACH ROW', '@extschema@.invitations_delete');
 -- Idempotency-Key on POST /invitations, as on the other views (70_idempotency.sql).
-CREATE TRIGGER invitations_idempotency_begin BEFORE INSERT ON api.invitations
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.idempotency_begin();
-CREATE TRIGGER invitations_idempotency_in INSTEAD OF INSERT ON api.invitations
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.idempotency_row_in();
-CREATE TRIGGER invitations_zz_idempotency_out INSTEAD OF INSERT ON api.invitations
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.idempotency_row_out();
-CREATE TRIGGER invitations_idempotency_end AFTER INSERT ON api.invitations
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.idempotency_end();
+SELECT @extschema@.attach_idempotency('api.invitations', 'INSERT');
 
 -- Accepting and declining ------------------------------------------------------
 
