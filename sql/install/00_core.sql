@@ -140,6 +140,20 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.check_problems(text, jsonb) IS 'Raise validation_failed (422) with every collected {field, problem} when there is any.';
 
+-- The server-owned fields a write tried to set, as {field, problem} entries
+-- in the order of fields: on INSERT (old_row NULL) each one given, on UPDATE
+-- each one changed.  notes ({field: text}) adds to a field's problem.
+CREATE FUNCTION @extschema@.server_set_problems(new_row jsonb, old_row jsonb, fields text[], notes jsonb DEFAULT '{}')
+    RETURNS jsonb
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN (SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('field', f.name, 'problem',
+                       'is set by the server' OPERATOR(pg_catalog.||) coalesce('; ' OPERATOR(pg_catalog.||) (notes OPERATOR(pg_catalog.->>) f.name), ''))
+                       ORDER BY f.i), '[]')
+              FROM pg_catalog.unnest(fields) WITH ORDINALITY AS f(name, i)
+             WHERE CASE WHEN old_row IS NULL THEN (new_row OPERATOR(pg_catalog.->) f.name) OPERATOR(pg_catalog.<>) 'null'
+                        ELSE (new_row OPERATOR(pg_catalog.->) f.name) IS DISTINCT FROM (old_row OPERATOR(pg_catalog.->) f.name) END);
+COMMENT ON FUNCTION @extschema@.server_set_problems(jsonb, jsonb, text[], jsonb) IS 'The validation_failed entries {field, problem: is set by the server} of the server-owned fields a write sets: given on INSERT (old_row NULL), changed on UPDATE.';
+
 -- Triggers on the API views ---------------------------------------------------
 -- PostgreSQL fires the triggers of one kind (BEFORE, INSTEAD OF or AFTER; row
 -- or statement) in the order of their names.  Every trigger on an api view is

@@ -57,12 +57,8 @@ BEGIN
     IF OLD.id IS DISTINCT FROM @extschema@.current_user_id() THEN
         PERFORM @extschema@.raise_error('forbidden', 'you can only change your own user');
     END IF;
-    IF NEW.id IS DISTINCT FROM OLD.id THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('id', 'is set by the server');
-    END IF;
-    IF NEW.created_at IS DISTINCT FROM OLD.created_at THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('created_at', 'is set by the server');
-    END IF;
+    problems := problems OPERATOR(pg_catalog.||) @extschema@.server_set_problems(pg_catalog.to_jsonb(NEW), pg_catalog.to_jsonb(OLD),
+        ARRAY['id', 'created_at']);
     IF NEW.email IS DISTINCT FROM OLD.email THEN
         problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('email', 'cannot be changed');
     END IF;

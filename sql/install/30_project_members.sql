@@ -122,9 +122,8 @@ BEGIN
     IF NEW.user_id IS DISTINCT FROM OLD.user_id THEN
         problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('user_id', 'cannot be changed');
     END IF;
-    IF NEW.added_at IS DISTINCT FROM OLD.added_at THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('added_at', 'is set by the server');
-    END IF;
+    problems := problems OPERATOR(pg_catalog.||) @extschema@.server_set_problems(pg_catalog.to_jsonb(NEW), pg_catalog.to_jsonb(OLD),
+        ARRAY['added_at']);
     IF NEW.email IS NOT NULL THEN
         problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('email', 'cannot be changed');
     END IF;

@@ -133,18 +133,8 @@ BEGIN
     IF NEW.role IS NULL THEN
         problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('role', 'is required');
     END IF;
-    IF NEW.id IS NOT NULL THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('id', 'is set by the server');
-    END IF;
-    IF NEW.created_at IS NOT NULL THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('created_at', 'is set by the server');
-    END IF;
-    IF NEW.expires_at IS NOT NULL THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('expires_at', 'is set by the server');
-    END IF;
-    IF NEW.project_name IS NOT NULL THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('project_name', 'is set by the server');
-    END IF;
+    problems := problems OPERATOR(pg_catalog.||) @extschema@.server_set_problems(pg_catalog.to_jsonb(NEW), NULL,
+        ARRAY['id', 'created_at', 'expires_at', 'project_name']);
     PERFORM @extschema@.check_problems('invitation', problems);
 
     -- An expired invitation for the same invitee gives way to the new one.
