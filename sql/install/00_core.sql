@@ -186,3 +186,26 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.view_trigger(regclass, integer, text, text, regproc) IS 'Create a trigger on an API view named <view>_<stage>_<what>: fires is e.g. INSTEAD OF INSERT FOR EACH ROW; triggers of one kind fire by stage (10 bounds, 20 idempotency in, 50 the view''s own, 90 idempotency out).';
+
+-- Privileges ------------------------------------------------------------------
+-- (90_grants.sql takes everything from PUBLIC.)  Every request runs the hook
+-- and may read the error catalogue; users run the helpers their views'
+-- triggers call.
+GRANT EXECUTE ON FUNCTION @extschema@.pre_request() TO task_api_anon, task_api_user;
+GRANT SELECT ON @extschema@.error_codes TO task_api_anon, task_api_user;
+GRANT EXECUTE ON FUNCTION @extschema@.error_catalogue() TO task_api_anon, task_api_user;
+GRANT EXECUTE ON FUNCTION
+    @extschema@.uuidv7(),
+    @extschema@.uuidv7_time(uuid),
+    @extschema@.current_user_id(),
+    @extschema@.request_header(text),
+    @extschema@.request_cookie(text),
+    @extschema@.request_claim(text),
+    @extschema@.raise_error(text, text, text, text),
+    @extschema@.problem(text, text),
+    @extschema@.text_problem(text, integer, boolean),
+    @extschema@.check_problems(text, jsonb),
+    @extschema@.server_set_problems(jsonb, jsonb, text[], jsonb),
+    @extschema@.check_if_match(integer),
+    @extschema@.note_etag(integer)
+TO task_api_user;

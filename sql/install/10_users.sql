@@ -75,3 +75,10 @@ BEGIN
 END
 $$;
 SELECT @extschema@.view_trigger('api.users', 50, 'update', 'INSTEAD OF UPDATE FOR EACH ROW', '@extschema@.users_update');
+
+-- Privileges: no password hash and no email (the caller's own comes through
+-- own_email()), and only display_name is writable.
+GRANT SELECT (id, display_name, created_at), UPDATE (display_name)
+    ON @extschema@.users TO task_api_user;
+GRANT EXECUTE ON FUNCTION @extschema@.own_email(uuid) TO task_api_user;
+GRANT SELECT, UPDATE ON api.users TO task_api_user;

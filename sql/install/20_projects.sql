@@ -243,3 +243,20 @@ $$;
 SELECT @extschema@.view_trigger('api.projects', 50, 'insert', 'INSTEAD OF INSERT FOR EACH ROW', '@extschema@.projects_insert');
 SELECT @extschema@.view_trigger('api.projects', 50, 'update', 'INSTEAD OF UPDATE FOR EACH ROW', '@extschema@.projects_update');
 SELECT @extschema@.view_trigger('api.projects', 50, 'delete', 'INSTEAD OF DELETE FOR EACH ROW', '@extschema@.projects_delete');
+
+-- Privileges ------------------------------------------------------------------
+-- Column-level INSERT and UPDATE: only what the API's triggers write, so
+-- server-owned columns (owner_id, stamps, ...) cannot be set even by SQL
+-- that reaches the tables directly.  The owner hand-off and the stamp
+-- trigger run with the table owner's rights.
+GRANT SELECT, DELETE ON @extschema@.projects TO task_api_user;
+GRANT INSERT (name, description, owner_id), UPDATE (name, description, deleted_at, deleted_by)
+    ON @extschema@.projects TO task_api_user;
+GRANT EXECUTE ON FUNCTION
+    @extschema@.member_project_ids(@extschema@.member_role),
+    @extschema@.project_role(uuid),
+    @extschema@.has_project_role(uuid, @extschema@.member_role),
+    @extschema@.project_problems(text, text),
+    @extschema@.check_project_name(uuid, text, uuid)
+TO task_api_user;
+GRANT SELECT, INSERT, UPDATE, DELETE ON api.projects TO task_api_user;

@@ -157,3 +157,9 @@ $$;
 SELECT @extschema@.view_trigger('api.project_members', 50, 'insert', 'INSTEAD OF INSERT FOR EACH ROW', '@extschema@.project_members_insert');
 SELECT @extschema@.view_trigger('api.project_members', 50, 'update', 'INSTEAD OF UPDATE FOR EACH ROW', '@extschema@.project_members_update');
 SELECT @extschema@.view_trigger('api.project_members', 50, 'delete', 'INSTEAD OF DELETE FOR EACH ROW', '@extschema@.project_members_delete');
+
+-- Privileges: no INSERT on project_members (members join through
+-- accept_invitation(), 72_invitations.sql); owners change roles.
+GRANT SELECT, DELETE ON @extschema@.project_members TO task_api_user;
+GRANT UPDATE (role) ON @extschema@.project_members TO task_api_user;
+GRANT SELECT, INSERT, UPDATE, DELETE ON api.project_members TO task_api_user;

@@ -171,3 +171,14 @@ SELECT @extschema@.view_trigger('api.tasks', 50, 'insert', 'INSTEAD OF INSERT FO
 SELECT @extschema@.view_trigger('api.tasks', 50, 'insert_flush', 'AFTER INSERT FOR EACH STATEMENT', '@extschema@.tasks_insert_flush');
 SELECT @extschema@.view_trigger('api.tasks', 50, 'update', 'INSTEAD OF UPDATE FOR EACH ROW', '@extschema@.tasks_update');
 SELECT @extschema@.view_trigger('api.tasks', 50, 'delete', 'INSTEAD OF DELETE FOR EACH ROW', '@extschema@.tasks_delete');
+
+-- Privileges: column-level INSERT and UPDATE, only what the API's triggers
+-- write.  tasks.id is insertable because the insert trigger generates it (a
+-- UUIDv7) before the set-based insert; created_by is pinned to the caller by
+-- the insert policy.  DELETE moves a task to the trash (60_trash.sql).
+GRANT SELECT, DELETE ON @extschema@.tasks TO task_api_user;
+GRANT INSERT (id, project_id, assignee_id, title, description, status, priority, due_date, created_by),
+      UPDATE (project_id, assignee_id, title, description, status, priority, due_date, deleted_at, deleted_by)
+    ON @extschema@.tasks TO task_api_user;
+GRANT EXECUTE ON FUNCTION @extschema@.task_rule(text), @extschema@.task_problems(api.tasks) TO task_api_user;
+GRANT SELECT, INSERT, UPDATE, DELETE ON api.tasks TO task_api_user;
