@@ -3,7 +3,7 @@
 -- so each event's triggers are listed here in the order they fire; a trigger
 -- that lands in the wrong position, or a new one, fails this file.
 BEGIN;
-SELECT plan(26);
+SELECT plan(29);
 \ir helpers/setup.psql
 
 -- Each (view, kind, event): its triggers in firing order (name order).
@@ -82,6 +82,16 @@ SELECT is_empty($$SELECT t.tgname FROM pg_trigger t JOIN pg_class c ON c.oid = t
 SELECT is_empty($$SELECT c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
                    WHERE c.relnamespace = 'api'::regnamespace AND c.relname IN ('trash', 'task_events')$$,
                 'api.trash and api.task_events have no triggers');
+
+-- The tables' AFTER row triggers: the event of a change is recorded before
+-- the changes it causes (sql/install/80_events.sql; the name events_record
+-- sorts first, and scripts/bench-events.sh names it).
+SELECT is(tap.fired('task_api.projects', 'AFTER ROW', 'INSERT'), ARRAY['events_record', 'projects_add_owner'],
+          'task_api.projects after an INSERT: the project''s event, then its owner''s membership');
+SELECT is(tap.fired('task_api.project_members', 'AFTER ROW', 'DELETE'), ARRAY['events_record', 'project_members_keep_owner'],
+          'task_api.project_members after a DELETE: the membership''s event, then the owner hand-off');
+SELECT is(tap.fired('task_api.project_members', 'AFTER ROW', 'UPDATE'), ARRAY['events_record', 'project_members_keep_owner'],
+          'task_api.project_members after an UPDATE: the membership''s event, then the owner hand-off');
 
 -- view_trigger() refuses names and kinds outside its scheme.
 SELECT is(tap.err($$SELECT task_api.view_trigger('api.tasks', 5, 'early', 'INSTEAD OF INSERT FOR EACH ROW', 'task_api.bulk_rows')$$),
