@@ -19,6 +19,7 @@ CREATE UNIQUE INDEX users_email_key ON @extschema@.users (pg_catalog.lower(email
 
 ALTER TABLE @extschema@.users ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.users FORCE ROW LEVEL SECURITY;
+-- Its policies read memberships: they follow them, in 30_project_members.sql.
 
 -- The caller's own email.  SECURITY DEFINER so that task_api_user needs no
 -- SELECT on users.email at all: nobody can read another user's address.

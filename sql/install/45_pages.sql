@@ -312,19 +312,7 @@ END
 $$;
 COMMENT ON FUNCTION api.projects_page(text, text, integer, text) IS E'One page of your projects in keyset order.\n\nReturns {data (rows as in /projects), next_cursor, has_more}, with a Link rel="next" header when there is more.\n\nArguments:\nsort: created_at (default) or updated_at; ties are broken by id.\ndirection: desc (default) or asc.\npage_size: rows per page, 1..100 (default 25); may change between pages.\ncursor: next_cursor of the previous page; valid only with the same sort and direction.';
 
--- Privileges of this file's functions (90_grants.sql revokes from PUBLIC what
--- the files before it define, and this file too).
-REVOKE ALL ON FUNCTION
-    @extschema@.cursor_encode(anyelement, uuid, text, text),
-    @extschema@.cursor_decode(text, text, anyelement),
-    @extschema@.percent_encode(text),
-    @extschema@.search_tasks(uuid[], text),
-    @extschema@.page_link(text, text[], text),
-    @extschema@.check_page_args(text, text[], text, integer),
-    @extschema@.page_tail(anyarray, integer, text, text, text, text, text, text[]),
-    api.tasks_page(uuid, @extschema@.task_status, uuid, text, text, text, integer, text),
-    api.projects_page(text, text, integer, text)
-FROM PUBLIC;
+-- Privileges (90_grants.sql takes everything from PUBLIC).
 GRANT EXECUTE ON FUNCTION
     @extschema@.cursor_encode(anyelement, uuid, text, text),
     @extschema@.cursor_decode(text, text, anyelement),

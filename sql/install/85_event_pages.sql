@@ -55,5 +55,4 @@ END
 $$;
 COMMENT ON FUNCTION api.task_events_page(uuid, text, text, integer, text) IS E'One page of the activity feed of your projects, newest first by default.\n\nReturns {data (rows as in /task_events), next_cursor, has_more}, with a Link rel="next" header when there is more. Events are ordered by id; an event whose transaction commits after a walk passed its id is not returned to that walk (consumers that need every event use task_api.claim_events()).\n\nArguments:\nproject_id: only this project''s events.\nresource_type: only events of project, member or task.\ndirection: desc (default, newest first) or asc.\npage_size: rows per page, 1..100 (default 25); may change between pages.\ncursor: next_cursor of the previous page; valid only with the same filters and direction.';
 
-REVOKE ALL ON FUNCTION api.task_events_page(uuid, text, text, integer, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.task_events_page(uuid, text, text, integer, text) TO task_api_user;
