@@ -795,5 +795,594 @@ END
 $$;
 
 
+-- Issue 13: one home per concern (SQL)
+-- Every trigger on an api view is named <view>_<stage>_<what> by
+-- view_trigger() (sql/install/00_core.sql) and fires by its stage; the
+-- mechanisms attach themselves with attach_idempotency() and attach_bounds().
+-- Renaming a trigger locks only its view, for a moment.
+CREATE FUNCTION @extschema@.view_trigger(view regclass, stage integer, what text, fires text, fn regproc) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    -- {timing and events, level} of one of the fixed forms.
+    parts text[] := regexp_match(fires,
+        '^((?:BEFORE|AFTER|INSTEAD OF) (?:INSERT|UPDATE|DELETE)(?: OR (?:INSERT|UPDATE|DELETE))*) FOR EACH (ROW|STATEMENT)$');
+BEGIN
+    IF stage NOT BETWEEN 10 AND 99 OR what !~ '^[a-z_]+$' OR parts IS NULL THEN
+        RAISE EXCEPTION 'view_trigger: stage %, what "%", fires "%" do not follow 00_core.sql', stage, what, fires
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    EXECUTE format('CREATE TRIGGER %I %s ON %s FOR EACH %s EXECUTE FUNCTION %s()',
+                   format('%s_%s_%s', (SELECT c.relname FROM pg_class c WHERE c.oid = view), stage, what),
+                   parts[1], view, parts[2], fn);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.view_trigger(regclass, integer, text, text, regproc) IS 'Create a trigger on an API view named <view>_<stage>_<what>: fires is e.g. INSTEAD OF INSERT FOR EACH ROW; triggers of one kind fire by stage (10 bounds, 20 idempotency in, 50 the view''s own, 90 idempotency out).';
+CREATE FUNCTION @extschema@.attach_idempotency(view regclass, events text) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM @extschema@.view_trigger(view, 20, 'idempotency_begin', format('BEFORE %s FOR EACH STATEMENT', events),
+                                     '@extschema@.idempotency_begin');
+    PERFORM @extschema@.view_trigger(view, 20, 'idempotency_in', format('INSTEAD OF %s FOR EACH ROW', events),
+                                     '@extschema@.idempotency_row_in');
+    PERFORM @extschema@.view_trigger(view, 90, 'idempotency_out', format('INSTEAD OF %s FOR EACH ROW', events),
+                                     '@extschema@.idempotency_row_out');
+    PERFORM @extschema@.view_trigger(view, 90, 'idempotency_end', format('AFTER %s FOR EACH STATEMENT', events),
+                                     '@extschema@.idempotency_end');
+END
+$$;
+COMMENT ON FUNCTION @extschema@.attach_idempotency(regclass, text) IS 'Make Idempotency-Key work on the writes (events: INSERT, or INSERT OR UPDATE) of an API view: its four triggers, around the view''s own (view_trigger() stages 20 and 90).';
+
+CREATE FUNCTION @extschema@.attach_bounds(view regclass) RETURNS void
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    RETURN @extschema@.view_trigger(view, 10, 'bulk_rows', 'INSTEAD OF INSERT FOR EACH ROW', '@extschema@.bulk_rows');
+COMMENT ON FUNCTION @extschema@.attach_bounds(regclass) IS 'Cap the rows one INSERT on an API view may write at task_api.max_bulk_rows: the view''s first INSTEAD OF INSERT trigger (view_trigger() stage 10).';
+
+REVOKE ALL ON FUNCTION @extschema@.view_trigger(regclass, integer, text, text, regproc),
+    @extschema@.attach_idempotency(regclass, text), @extschema@.attach_bounds(regclass) FROM PUBLIC;
+ALTER TRIGGER users_update ON api.users RENAME TO users_50_update;
+ALTER TRIGGER projects_insert ON api.projects RENAME TO projects_50_insert;
+ALTER TRIGGER projects_update ON api.projects RENAME TO projects_50_update;
+ALTER TRIGGER projects_delete ON api.projects RENAME TO projects_50_delete;
+ALTER TRIGGER projects_aa_bulk_rows ON api.projects RENAME TO projects_10_bulk_rows;
+ALTER TRIGGER projects_idempotency_begin ON api.projects RENAME TO projects_20_idempotency_begin;
+ALTER TRIGGER projects_idempotency_in ON api.projects RENAME TO projects_20_idempotency_in;
+ALTER TRIGGER projects_zz_idempotency_out ON api.projects RENAME TO projects_90_idempotency_out;
+ALTER TRIGGER projects_idempotency_end ON api.projects RENAME TO projects_90_idempotency_end;
+ALTER TRIGGER tasks_insert ON api.tasks RENAME TO tasks_50_insert;
+ALTER TRIGGER tasks_update ON api.tasks RENAME TO tasks_50_update;
+ALTER TRIGGER tasks_delete ON api.tasks RENAME TO tasks_50_delete;
+ALTER TRIGGER tasks_aa_bulk_rows ON api.tasks RENAME TO tasks_10_bulk_rows;
+ALTER TRIGGER tasks_idempotency_begin ON api.tasks RENAME TO tasks_20_idempotency_begin;
+ALTER TRIGGER tasks_idempotency_in ON api.tasks RENAME TO tasks_20_idempotency_in;
+ALTER TRIGGER tasks_zz_idempotency_out ON api.tasks RENAME TO tasks_90_idempotency_out;
+ALTER TRIGGER tasks_idempotency_end ON api.tasks RENAME TO tasks_90_idempotency_end;
+ALTER TRIGGER tasks_insert_flush ON api.tasks RENAME TO tasks_50_insert_flush;
+ALTER TRIGGER project_members_insert ON api.project_members RENAME TO project_members_50_insert;
+ALTER TRIGGER project_members_update ON api.project_members RENAME TO project_members_50_update;
+ALTER TRIGGER project_members_delete ON api.project_members RENAME TO project_members_50_delete;
+ALTER TRIGGER api_keys_delete ON api.api_keys RENAME TO api_keys_50_delete;
+ALTER TRIGGER invitations_insert ON api.invitations RENAME TO invitations_50_insert;
+ALTER TRIGGER invitations_delete ON api.invitations RENAME TO invitations_50_delete;
+ALTER TRIGGER invitations_idempotency_begin ON api.invitations RENAME TO invitations_20_idempotency_begin;
+ALTER TRIGGER invitations_idempotency_in ON api.invitations RENAME TO invitations_20_idempotency_in;
+ALTER TRIGGER invitations_zz_idempotency_out ON api.invitations RENAME TO invitations_90_idempotency_out;
+ALTER TRIGGER invitations_idempotency_end ON api.invitations RENAME TO invitations_90_idempotency_end;
+
+-- One page tail (n + 1 rows, has_more, cursor, Link) for the three page
+-- functions: page_tail() in sql/install/45_pages.sql.
+CREATE FUNCTION @extschema@.page_tail(rows_ anyarray, page_size integer, key_col text, id_col text,
+                                      direction text, fingerprint text, path text, args text[]) RETURNS json
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    has_more boolean := coalesce(cardinality(rows_), 0) > page_size;
+    next_cursor text;
+BEGIN
+    IF has_more THEN
+        -- The sort key keeps its own type in the cursor.
+        EXECUTE format('SELECT @extschema@.cursor_encode(($1[$2]).%I, ($1[$2]).%I, $3, $4)', key_col, id_col)
+            INTO next_cursor USING rows_, page_size, direction, fingerprint;
+        PERFORM @extschema@.page_link(path, args, next_cursor);
+    END IF;
+    RETURN json_build_object('data', array_to_json(rows_[1:page_size]), 'next_cursor', next_cursor, 'has_more', has_more);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.page_tail(anyarray, integer, text, text, text, text, text, text[]) IS 'The response of a page function from its rows (page_size, and one more if there is a next page): {data, next_cursor, has_more}, and the Link header (page_link(path, args, cursor)) when there is more.';
+REVOKE ALL ON FUNCTION @extschema@.page_tail(anyarray, integer, text, text, text, text, text, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.page_tail(anyarray, integer, text, text, text, text, text, text[]) TO task_api_user;
+
+CREATE OR REPLACE FUNCTION api.tasks_page(project_id uuid DEFAULT NULL, status @extschema@.task_status DEFAULT NULL,
+                               assignee_id uuid DEFAULT NULL, q text DEFAULT NULL,
+                               sort text DEFAULT 'created_at', direction text DEFAULT 'desc',
+                               page_size integer DEFAULT 25, cursor text DEFAULT NULL) RETURNS json
+    LANGUAGE plpgsql STABLE SECURITY INVOKER PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    q_norm text := nullif(btrim(q), '');
+    sort_ text := coalesce(sort, 'created_at');
+    dir text := coalesce(direction, 'desc');
+    n integer := coalesce(page_size, 25);
+    fp text;
+    key_expr text;
+    key_type text;
+    key_null boolean := false;
+    cmp text;
+    ranges text[];
+    filters text := '';
+    branch text;
+    projects uuid[];
+    sql text := '';
+    with_ text;
+    q_nodes integer;
+    rows_ api.tasks[] := '{}';
+    r record;
+BEGIN
+    PERFORM @extschema@.check_page_args(sort_, ARRAY['created_at', 'updated_at', 'due_date', 'priority'], dir, n);
+    -- A q PostgreSQL cannot turn into a query (more than 32 nested NOTs,
+    -- "tsquery stack too small", an internal error: 500), or one so large
+    -- that matching it overflows the stack (413), is invalid_parameter.
+    IF q_norm IS NOT NULL THEN
+        BEGIN
+            q_nodes := numnode(websearch_to_tsquery('simple'::regconfig, q_norm));
+        EXCEPTION WHEN internal_error OR program_limit_exceeded OR statement_too_complex THEN
+            q_nodes := NULL;
+        END;
+        IF q_nodes IS NULL OR q_nodes > 1000 THEN
+            PERFORM @extschema@.raise_error('invalid_parameter', 'q is too complex',
+                'q makes a full-text query of more than 1000 terms and operators, or nests more than 32 NOTs.', NULL);
+        END IF;
+    END IF;
+    -- What the cursor is bound to: the filters, the sort and the direction.
+    fp := jsonb_build_array('api.tasks_page', project_id, status, assignee_id, q_norm, sort_, dir)::text;
+
+    -- Only fixed SQL fragments are put together; every value is a parameter.
+    key_expr := 't.' || CASE sort_ WHEN 'updated_at' THEN 'updated_at' WHEN 'due_date' THEN 'due_date'
+                                   WHEN 'priority' THEN 'priority' ELSE 'created_at' END;
+    key_type := CASE sort_ WHEN 'due_date' THEN 'date' WHEN 'priority' THEN 'smallint' ELSE 'timestamptz' END;
+    cmp := CASE dir WHEN 'asc' THEN '>' ELSE '<' END;
+
+    IF cursor IS NOT NULL THEN
+        -- Checked here first, so a bad cursor is an error even when nothing is visible.
+        EXECUTE format('SELECT d.sort_key IS NULL FROM @extschema@.cursor_decode($1, $2, NULL::%s) d', key_type)
+            INTO key_null USING cursor, fp;
+    END IF;
+    -- The keyset ranges after the cursor, each one index range scan.  A NULL
+    -- due_date sorts as +infinity, which is where the (project_id, due_date,
+    -- id) index keeps it: last ascending, first descending.  Around the
+    -- NULLs the rest of a walk is two ranges, read one after the other.
+    IF cursor IS NULL THEN
+        ranges := ARRAY[''];
+    ELSIF sort_ <> 'due_date' OR (dir = 'desc' AND NOT key_null) THEN
+        ranges := ARRAY[format(' AND (%s, t.id) %s ((SELECT c.sort_key FROM c), (SELECT c.last_id FROM c))', key_expr, cmp)];
+    ELSIF dir = 'asc' AND NOT key_null THEN
+        ranges := ARRAY[' AND (t.due_date, t.id) > ((SELECT c.sort_key FROM c), (SELECT c.last_id FROM c))',
+                        ' AND t.due_date IS NULL'];
+    ELSIF dir = 'asc' THEN
+        ranges := ARRAY[' AND t.due_date IS NULL AND t.id > (SELECT c.last_id FROM c)'];
+    ELSE
+        ranges := ARRAY[' AND t.due_date IS NULL AND t.id < (SELECT c.last_id FROM c)',
+                        ' AND t.due_date IS NOT NULL'];
+    END IF;
+    IF status IS NOT NULL THEN
+        filters := filters || ' AND t.status = $2';
+    END IF;
+    IF assignee_id IS NOT NULL THEN
+        filters := filters || ' AND t.assignee_id = $3';
+    END IF;
+
+    -- The projects to read: the one asked for, or every project of the
+    -- caller (RLS applies on top either way).  Without q: per project and
+    -- range, one ordered index range scan that stops after page_size + 1
+    -- rows, then a merge, so a page costs the same at any depth.  With q:
+    -- the matches come from the full-text index (search_tasks), then are
+    -- ordered.
+    projects := CASE WHEN project_id IS NOT NULL THEN ARRAY[project_id]
+                     ELSE @extschema@.member_project_ids('viewer') END;
+    FOREACH branch IN ARRAY ranges LOOP
+        IF sql <> '' THEN
+            sql := sql || ' UNION ALL ';
+        END IF;
+        sql := sql || format($q$(SELECT t, %1$s AS k FROM api.tasks t WHERE %2$s%3$s%4$s
+                                  ORDER BY %1$s %5$s, t.id %5$s LIMIT $7 + 1)$q$,
+            key_expr,
+            CASE WHEN q_norm IS NULL THEN 't.project_id = p.id'
+                 ELSE 't.project_id = ANY ($1) AND t.id IN (SELECT m.id FROM m)' END,
+            branch, filters, dir);
+    END LOOP;
+    IF q_norm IS NULL THEN
+        sql := format($q$SELECT l.t, l.k FROM pg_catalog.unnest($1) AS p(id) CROSS JOIN LATERAL (%s) l$q$, sql);
+    END IF;
+    with_ := concat_ws(', ',
+        CASE WHEN cursor IS NOT NULL THEN
+            format('c AS MATERIALIZED (SELECT * FROM @extschema@.cursor_decode($5, $6, NULL::%s))', key_type) END,
+        CASE WHEN q_norm IS NOT NULL THEN
+            'm AS MATERIALIZED (SELECT s.id FROM @extschema@.search_tasks($1, $4) AS s(id))' END);
+    sql := format($q$%1$s
+        SELECT y.t
+          FROM (%2$s) y
+         ORDER BY y.k %3$s, (y.t).id %3$s
+         LIMIT $7 + 1$q$,
+        CASE WHEN with_ <> '' THEN 'WITH ' || with_ END, sql, dir);
+
+    FOR r IN EXECUTE sql USING projects, status, assignee_id, q_norm, cursor, fp, n LOOP
+        rows_ := rows_ || r.t;
+    END LOOP;
+    -- sort_ is one of the columns check_page_args() allowed.
+    RETURN @extschema@.page_tail(rows_, n, sort_, 'id', dir, fp, '/rpc/tasks_page',
+        ARRAY['project_id', project_id::text, 'status', status::text, 'assignee_id', assignee_id::text,
+              'q', q_norm, 'sort', sort_, 'direction', dir, 'page_size', n::text]);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION api.projects_page(sort text DEFAULT 'created_at', direction text DEFAULT 'desc',
+                                  page_size integer DEFAULT 25, cursor text DEFAULT NULL) RETURNS json
+    LANGUAGE plpgsql STABLE SECURITY INVOKER PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    sort_ text := coalesce(sort, 'created_at');
+    dir text := coalesce(direction, 'desc');
+    n integer := coalesce(page_size, 25);
+    fp text;
+    key_expr text;
+    cmp text;
+    where_ text := '';
+    sql text;
+    rows_ api.projects[] := '{}';
+    r record;
+BEGIN
+    PERFORM @extschema@.check_page_args(sort_, ARRAY['created_at', 'updated_at'], dir, n);
+    fp := jsonb_build_array('api.projects_page', sort_, dir)::text;
+    key_expr := CASE sort_ WHEN 'created_at' THEN 'p.created_at' ELSE 'p.updated_at' END;
+    cmp := CASE dir WHEN 'asc' THEN '>' ELSE '<' END;
+    IF cursor IS NOT NULL THEN
+        PERFORM @extschema@.cursor_decode(cursor, fp, NULL::timestamptz);
+        where_ := format(' AND (%s, p.id) %s ((SELECT c.sort_key FROM c), (SELECT c.last_id FROM c))', key_expr, cmp);
+    END IF;
+    -- The caller's projects are found by id (owners are members too), then
+    -- ordered: a page costs the same at any depth, in proportion to how
+    -- many projects the caller belongs to.
+    sql := format($q$%1$s
+        SELECT p
+          FROM api.projects p
+         WHERE p.id = ANY ((SELECT @extschema@.member_project_ids('viewer'))::uuid[]) %3$s
+         ORDER BY %2$s %4$s, p.id %4$s
+         LIMIT $3 + 1$q$,
+        CASE WHEN cursor IS NOT NULL THEN
+            'WITH c AS MATERIALIZED (SELECT * FROM @extschema@.cursor_decode($1, $2, NULL::timestamptz))' END,
+        key_expr, where_, dir);
+    FOR r IN EXECUTE sql USING cursor, fp, n LOOP
+        rows_ := rows_ || r.p;
+    END LOOP;
+    RETURN @extschema@.page_tail(rows_, n, sort_, 'id', dir, fp, '/rpc/projects_page',
+        ARRAY['sort', sort_, 'direction', dir, 'page_size', n::text]);
+END
+$$;
+
+CREATE OR REPLACE FUNCTION api.task_events_page(project_id uuid DEFAULT NULL, resource_type text DEFAULT NULL,
+                                     direction text DEFAULT 'desc', page_size integer DEFAULT 25,
+                                     cursor text DEFAULT NULL) RETURNS json
+    LANGUAGE plpgsql STABLE SECURITY INVOKER PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    dir text := coalesce(task_events_page.direction, 'desc');
+    n integer := coalesce(task_events_page.page_size, 25);
+    kind text := task_events_page.resource_type;
+    fp text;
+    after bigint;
+    projects uuid[];
+    rows_ api.task_events[] := '{}';
+    r api.task_events;
+BEGIN
+    PERFORM @extschema@.check_page_args('id', ARRAY['id'], dir, n);
+    IF kind IS NOT NULL AND kind NOT IN ('project', 'member', 'task') THEN
+        PERFORM @extschema@.raise_error('invalid_parameter', 'resource_type must be project, member or task',
+            format('resource_type was "%s".', kind), NULL);
+    END IF;
+    -- What the cursor is bound to: the filters and the direction.
+    fp := jsonb_build_array('api.task_events_page', task_events_page.project_id, kind, dir)::text;
+    IF task_events_page.cursor IS NOT NULL THEN
+        SELECT d.sort_key INTO after
+          FROM @extschema@.cursor_decode(task_events_page.cursor, fp, NULL::bigint) AS d;
+    END IF;
+
+    -- Per project, one range scan of events (project_id, id DESC) that stops
+    -- after page_size + 1 rows, then a merge: the same cost at any depth.
+    -- Row-level security applies to every row on top.
+    projects := CASE WHEN task_events_page.project_id IS NOT NULL THEN ARRAY[task_events_page.project_id]
+                     ELSE @extschema@.member_project_ids('viewer') END;
+    -- Only the fixed direction fragments are put together; values are parameters.
+    FOR r IN EXECUTE format($q$
+        SELECT l.* FROM pg_catalog.unnest($1) AS p(id) CROSS JOIN LATERAL (
+            SELECT e.* FROM api.task_events e
+             WHERE e.project_id = p.id AND ($2 IS NULL OR e.id %1$s $2) AND ($3 IS NULL OR e.resource_type = $3)
+             ORDER BY e.id %2$s LIMIT $4 + 1) AS l
+         ORDER BY l.id %2$s LIMIT $4 + 1$q$,
+        CASE dir WHEN 'asc' THEN '>' ELSE '<' END, dir)
+        USING projects, after, kind, n
+    LOOP
+        rows_ := rows_ || r;
+    END LOOP;
+    RETURN @extschema@.page_tail(rows_, n, 'id', 'resource_id', dir, fp, '/rpc/task_events_page',
+        ARRAY['project_id', task_events_page.project_id::text, 'resource_type', kind,
+              'direction', dir, 'page_size', n::text]);
+END
+$$;
+
+-- "is set by the server" in one place: server_set_problems()
+-- (sql/install/00_core.sql), called by the write triggers.
+CREATE FUNCTION @extschema@.server_set_problems(new_row jsonb, old_row jsonb, fields text[], notes jsonb DEFAULT '{}')
+    RETURNS jsonb
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN (SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('field', f.name, 'problem',
+                       'is set by the server' OPERATOR(pg_catalog.||) coalesce('; ' OPERATOR(pg_catalog.||) (notes OPERATOR(pg_catalog.->>) f.name), ''))
+                       ORDER BY f.i), '[]')
+              FROM pg_catalog.unnest(fields) WITH ORDINALITY AS f(name, i)
+             WHERE CASE WHEN old_row IS NULL THEN (new_row OPERATOR(pg_catalog.->) f.name) OPERATOR(pg_catalog.<>) 'null'
+                        ELSE (new_row OPERATOR(pg_catalog.->) f.name) IS DISTINCT FROM (old_row OPERATOR(pg_catalog.->) f.name) END);
+COMMENT ON FUNCTION @extschema@.server_set_problems(jsonb, jsonb, text[], jsonb) IS 'The validation_failed entries {field, problem: is set by the server} of the server-owned fields a write sets: given on INSERT (old_row NULL), changed on UPDATE.';
+REVOKE ALL ON FUNCTION @extschema@.server_set_problems(jsonb, jsonb, text[], jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.server_set_problems(jsonb, jsonb, text[], jsonb) TO task_api_user;
+
+CREATE OR REPLACE FUNCTION @extschema@.users_update() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    problems jsonb := '[]';
+    name text := pg_catalog.btrim(NEW.display_name, E' \t\r\n');
+    p text;
+BEGIN
+    IF OLD.id IS DISTINCT FROM @extschema@.current_user_id() THEN
+        PERFORM @extschema@.raise_error('forbidden', 'you can only change your own user');
+    END IF;
+    problems := problems OPERATOR(pg_catalog.||) @extschema@.server_set_problems(pg_catalog.to_jsonb(NEW), pg_catalog.to_jsonb(OLD),
+        ARRAY['id', 'created_at']);
+    IF NEW.email IS DISTINCT FROM OLD.email THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('email', 'cannot be changed');
+    END IF;
+    p := @extschema@.text_problem(name, 100, true);
+    IF p IS NOT NULL THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('display_name', p);
+    END IF;
+    PERFORM @extschema@.check_problems('user', problems);
+
+    UPDATE @extschema@.users SET display_name = name WHERE id = OLD.id
+        RETURNING id, display_name, created_at
+        INTO NEW.id, NEW.display_name, NEW.created_at;
+    RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@.projects_insert() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    me uuid := @extschema@.current_user_id();
+    problems jsonb;
+BEGIN
+    IF @extschema@.idempotent_replay() THEN
+        RETURN NEW;  -- the stored row of an idempotent replay (70_idempotency.sql)
+    END IF;
+    IF me IS NULL THEN
+        PERFORM @extschema@.raise_error('unauthenticated', 'sign in to create projects');
+    END IF;
+    NEW.name := pg_catalog.btrim(NEW.name, E' \t\r\n');
+    problems := @extschema@.project_problems(NEW.name, NEW.description);
+    problems := problems OPERATOR(pg_catalog.||) @extschema@.server_set_problems(pg_catalog.to_jsonb(NEW), NULL,
+        ARRAY['id', 'owner_id', 'created_at', 'updated_at', 'version']);
+    PERFORM @extschema@.check_problems('project', problems);
+    PERFORM @extschema@.check_project_name(me, NEW.name, NULL);
+
+    BEGIN
+        INSERT INTO @extschema@.projects (name, description, owner_id)
+        VALUES (NEW.name, NEW.description, me)
+        RETURNING id, name, description, owner_id, created_at, updated_at, version
+        INTO NEW.id, NEW.name, NEW.description, NEW.owner_id, NEW.created_at, NEW.updated_at, NEW.version;
+    EXCEPTION WHEN unique_violation THEN
+        -- A concurrent request took the name after the check above.
+        PERFORM @extschema@.check_project_name(me, NEW.name, NULL);
+        RAISE;
+    END;
+    PERFORM @extschema@.note_etag(NEW.version);
+    RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@.projects_update() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    problems jsonb;
+BEGIN
+    IF @extschema@.idempotent_replay() THEN
+        RETURN NEW;  -- the stored row of an idempotent replay (70_idempotency.sql)
+    END IF;
+    IF @extschema@.project_role(OLD.id) IS DISTINCT FROM 'owner' THEN
+        PERFORM @extschema@.raise_error('forbidden', 'only a project owner can change the project');
+    END IF;
+    PERFORM @extschema@.check_if_match(OLD.version);
+    NEW.name := pg_catalog.btrim(NEW.name, E' \t\r\n');
+    problems := @extschema@.project_problems(NEW.name, NEW.description);
+    problems := problems OPERATOR(pg_catalog.||) @extschema@.server_set_problems(pg_catalog.to_jsonb(NEW), pg_catalog.to_jsonb(OLD),
+        ARRAY['id', 'owner_id', 'created_at', 'updated_at', 'version'],
+        '{"owner_id": "change roles in project_members instead"}');
+    PERFORM @extschema@.check_problems('project', problems);
+    IF NEW.name IS DISTINCT FROM OLD.name THEN
+        PERFORM @extschema@.check_project_name(OLD.owner_id, NEW.name, OLD.id);
+    END IF;
+
+    BEGIN
+        UPDATE @extschema@.projects SET name = NEW.name, description = NEW.description
+         WHERE id = OLD.id
+        RETURNING id, name, description, owner_id, created_at, updated_at, version
+        INTO NEW.id, NEW.name, NEW.description, NEW.owner_id, NEW.created_at, NEW.updated_at, NEW.version;
+    EXCEPTION WHEN unique_violation THEN
+        PERFORM @extschema@.check_project_name(OLD.owner_id, NEW.name, OLD.id);
+        RAISE;
+    END;
+    PERFORM @extschema@.note_etag(NEW.version);
+    RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@.project_members_update() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    problems jsonb := '[]';
+BEGIN
+    IF @extschema@.project_role(OLD.project_id) IS DISTINCT FROM 'owner' THEN
+        PERFORM @extschema@.raise_error('forbidden', 'only a project owner can change roles');
+    END IF;
+    IF NEW.project_id IS DISTINCT FROM OLD.project_id THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('project_id', 'cannot be changed');
+    END IF;
+    IF NEW.user_id IS DISTINCT FROM OLD.user_id THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('user_id', 'cannot be changed');
+    END IF;
+    problems := problems OPERATOR(pg_catalog.||) @extschema@.server_set_problems(pg_catalog.to_jsonb(NEW), pg_catalog.to_jsonb(OLD),
+        ARRAY['added_at']);
+    IF NEW.email IS NOT NULL THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('email', 'cannot be changed');
+    END IF;
+    IF NEW.role IS NULL THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('role', 'is required');
+    END IF;
+    PERFORM @extschema@.check_problems('membership', problems);
+
+    UPDATE @extschema@.project_members SET role = NEW.role
+     WHERE project_id = OLD.project_id AND user_id = OLD.user_id
+    RETURNING project_id, user_id, role, added_at
+    INTO NEW.project_id, NEW.user_id, NEW.role, NEW.added_at;
+    RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@.tasks_update() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    problems jsonb;
+BEGIN
+    IF @extschema@.idempotent_replay() THEN
+        RETURN NEW;  -- the stored row of an idempotent replay (70_idempotency.sql)
+    END IF;
+    IF @extschema@.project_role(OLD.project_id) < 'editor' THEN
+        PERFORM @extschema@.raise_error('forbidden', 'viewers cannot write tasks',
+            NULL, 'ask a project owner for the editor role');
+    END IF;
+    PERFORM @extschema@.check_if_match(OLD.version);
+    NEW.title := pg_catalog.btrim(NEW.title, E' \t\r\n');
+    problems := @extschema@.task_problems(NEW);
+    problems := problems OPERATOR(pg_catalog.||) @extschema@.server_set_problems(pg_catalog.to_jsonb(NEW), pg_catalog.to_jsonb(OLD),
+        ARRAY['id', 'created_by', 'created_at', 'updated_at', 'completed_at', 'version']);
+    PERFORM @extschema@.check_problems('task', problems);
+
+    UPDATE @extschema@.tasks
+       SET project_id = NEW.project_id, assignee_id = NEW.assignee_id, title = NEW.title,
+           description = NEW.description, status = NEW.status, priority = NEW.priority,
+           due_date = NEW.due_date
+     WHERE id = OLD.id
+    RETURNING id, project_id, assignee_id, title, description, status, priority, due_date,
+              created_by, created_at, updated_at, completed_at, version
+    INTO NEW.id, NEW.project_id, NEW.assignee_id, NEW.title, NEW.description, NEW.status, NEW.priority,
+         NEW.due_date, NEW.created_by, NEW.created_at, NEW.updated_at, NEW.completed_at, NEW.version;
+    PERFORM @extschema@.note_etag(NEW.version);
+    RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@.invitations_insert() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    problems jsonb := '[]';
+    my_role @extschema@.member_role;
+    clean_email text := pg_catalog.btrim(NEW.email, E' \t\r\n');
+BEGIN
+    IF @extschema@.idempotent_replay() THEN
+        RETURN NEW;  -- the stored row of an idempotent replay (70_idempotency.sql)
+    END IF;
+    IF @extschema@.current_user_id() IS NULL THEN
+        PERFORM @extschema@.raise_error('unauthenticated', 'sign in to invite members');
+    END IF;
+    IF NEW.project_id IS NULL THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('project_id', 'is required');
+    ELSE
+        my_role := @extschema@.project_role(NEW.project_id);
+        IF my_role IS NULL THEN
+            problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('project_id', 'no such project');
+        ELSIF my_role OPERATOR(pg_catalog.<>) 'owner' THEN
+            PERFORM @extschema@.raise_error('forbidden', 'only a project owner can invite members');
+        END IF;
+    END IF;
+    IF NEW.user_id IS NULL AND NEW.email IS NULL THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('user_id', 'give user_id or email');
+    ELSIF NEW.user_id IS NOT NULL AND NEW.email IS NOT NULL THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('email', 'give user_id or email, not both');
+    ELSIF NEW.email IS NOT NULL AND (pg_catalog.char_length(clean_email) > 254
+          OR clean_email OPERATOR(pg_catalog.!~) '^[A-Za-z0-9.!#$%&''*+/=?^_`{|}~-]+@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$') THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('email', 'is not a valid email address');
+    END IF;
+    IF NEW.role IS NULL THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('role', 'is required');
+    END IF;
+    problems := problems OPERATOR(pg_catalog.||) @extschema@.server_set_problems(pg_catalog.to_jsonb(NEW), NULL,
+        ARRAY['id', 'created_at', 'expires_at', 'project_name']);
+    PERFORM @extschema@.check_problems('invitation', problems);
+
+    -- An expired invitation for the same invitee gives way to the new one.
+    DELETE FROM @extschema@.invitations i
+     WHERE i.project_id = NEW.project_id AND i.expires_at <= pg_catalog.now()
+       AND (i.user_id = NEW.user_id OR pg_catalog.lower(i.email) = pg_catalog.lower(clean_email));
+    BEGIN
+        INSERT INTO @extschema@.invitations (project_id, email, user_id, role, invited_by)
+        VALUES (NEW.project_id, clean_email, NEW.user_id, NEW.role, @extschema@.current_user_id())
+        RETURNING id, project_id, email, user_id, role, created_at, expires_at
+        INTO NEW.id, NEW.project_id, NEW.email, NEW.user_id, NEW.role, NEW.created_at, NEW.expires_at;
+        NEW.project_name := @extschema@.invitation_project_name(NEW.id);
+    EXCEPTION WHEN unique_violation THEN
+        PERFORM @extschema@.raise_error('conflict', 'this project already has an open invitation for this invitee',
+            NULL, 'revoke it first (DELETE /invitations?id=eq.<id>) to invite again');
+    END;
+    RETURN NEW;
+END
+$$;
+
+-- Task rules in one place: task_rule() (sql/install/40_tasks.sql), which
+-- the CHECK constraints of task_api.tasks read.  The constraints are made
+-- again NOT VALID (a moment's lock), then validated (a scan that lets reads
+-- and writes go on); the rules themselves are unchanged.
+CREATE FUNCTION @extschema@.task_rule(name text) RETURNS integer
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN CASE name WHEN 'title_min' THEN 1 WHEN 'title_max' THEN 200
+                     WHEN 'description_max' THEN 10000
+                     WHEN 'priority_min' THEN 0 WHEN 'priority_max' THEN 4 END;
+COMMENT ON FUNCTION @extschema@.task_rule(text) IS 'A bound of a task''s fields, in characters or values: title_min, title_max, description_max, priority_min, priority_max.';
+REVOKE ALL ON FUNCTION @extschema@.task_rule(text) FROM PUBLIC;
+-- Constraints run it as the writer.
+GRANT EXECUTE ON FUNCTION @extschema@.task_rule(text) TO task_api_user;
+ALTER TABLE @extschema@.tasks
+    DROP CONSTRAINT tasks_title_check,
+    ADD CONSTRAINT tasks_title_check CHECK (pg_catalog.char_length(title)
+        BETWEEN @extschema@.task_rule('title_min') AND @extschema@.task_rule('title_max')) NOT VALID,
+    DROP CONSTRAINT tasks_description_check,
+    ADD CONSTRAINT tasks_description_check
+        CHECK (pg_catalog.char_length(description) <= @extschema@.task_rule('description_max')) NOT VALID,
+    DROP CONSTRAINT tasks_priority_check,
+    ADD CONSTRAINT tasks_priority_check
+        CHECK (priority BETWEEN @extschema@.task_rule('priority_min') AND @extschema@.task_rule('priority_max')) NOT VALID;
+ALTER TABLE @extschema@.tasks VALIDATE CONSTRAINT tasks_title_check;
+ALTER TABLE @extschema@.tasks VALIDATE CONSTRAINT tasks_description_check;
+ALTER TABLE @extschema@.tasks VALIDATE CONSTRAINT tasks_priority_check;
+
 -- PostgREST reloads its schema cache when this update commits.
 NOTIFY pgrst, 'reload schema';

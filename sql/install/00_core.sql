@@ -139,3 +139,73 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.check_problems(text, jsonb) IS 'Raise validation_failed (422) with every collected {field, problem} when there is any.';
+
+-- The server-owned fields a write tried to set, as {field, problem} entries
+-- in the order of fields: on INSERT (old_row NULL) each one given, on UPDATE
+-- each one changed.  notes ({field: text}) adds to a field's problem.
+CREATE FUNCTION @extschema@.server_set_problems(new_row jsonb, old_row jsonb, fields text[], notes jsonb DEFAULT '{}')
+    RETURNS jsonb
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN (SELECT coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('field', f.name, 'problem',
+                       'is set by the server' OPERATOR(pg_catalog.||) coalesce('; ' OPERATOR(pg_catalog.||) (notes OPERATOR(pg_catalog.->>) f.name), ''))
+                       ORDER BY f.i), '[]')
+              FROM pg_catalog.unnest(fields) WITH ORDINALITY AS f(name, i)
+             WHERE CASE WHEN old_row IS NULL THEN (new_row OPERATOR(pg_catalog.->) f.name) OPERATOR(pg_catalog.<>) 'null'
+                        ELSE (new_row OPERATOR(pg_catalog.->) f.name) IS DISTINCT FROM (old_row OPERATOR(pg_catalog.->) f.name) END);
+COMMENT ON FUNCTION @extschema@.server_set_problems(jsonb, jsonb, text[], jsonb) IS 'The validation_failed entries {field, problem: is set by the server} of the server-owned fields a write sets: given on INSERT (old_row NULL), changed on UPDATE.';
+
+-- Triggers on the API views ---------------------------------------------------
+-- PostgreSQL fires the triggers of one kind (BEFORE, INSTEAD OF or AFTER; row
+-- or statement) in the order of their names.  Every trigger on an api view is
+-- made by view_trigger(), which names it <view>_<stage>_<what>, so that it
+-- fires by its two-digit stage:
+--   10  bounds: bulk_rows refuses a statement past max_bulk_rows (76_bounds.sql)
+--   20  idempotency going in: claim the key, fingerprint or replay each row
+--       (70_idempotency.sql)
+--   50  the view's own triggers: insert, update, delete, insert_flush
+--   90  idempotency going out: collect the rows written, store the response
+-- A mechanism attaches itself to a view with one helper (attach_bounds(),
+-- attach_idempotency()); test/pgtap/trigger_order.sql checks the order of
+-- every view's triggers.
+CREATE FUNCTION @extschema@.view_trigger(view regclass, stage integer, what text, fires text, fn regproc) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    -- {timing and events, level} of one of the fixed forms.
+    parts text[] := regexp_match(fires,
+        '^((?:BEFORE|AFTER|INSTEAD OF) (?:INSERT|UPDATE|DELETE)(?: OR (?:INSERT|UPDATE|DELETE))*) FOR EACH (ROW|STATEMENT)$');
+BEGIN
+    IF stage NOT BETWEEN 10 AND 99 OR what !~ '^[a-z_]+$' OR parts IS NULL THEN
+        RAISE EXCEPTION 'view_trigger: stage %, what "%", fires "%" do not follow 00_core.sql', stage, what, fires
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    EXECUTE format('CREATE TRIGGER %I %s ON %s FOR EACH %s EXECUTE FUNCTION %s()',
+                   format('%s_%s_%s', (SELECT c.relname FROM pg_class c WHERE c.oid = view), stage, what),
+                   parts[1], view, parts[2], fn);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.view_trigger(regclass, integer, text, text, regproc) IS 'Create a trigger on an API view named <view>_<stage>_<what>: fires is e.g. INSTEAD OF INSERT FOR EACH ROW; triggers of one kind fire by stage (10 bounds, 20 idempotency in, 50 the view''s own, 90 idempotency out).';
+
+-- Privileges ------------------------------------------------------------------
+-- (90_grants.sql takes everything from PUBLIC.)  Every request runs the hook
+-- and may read the error catalogue; users run the helpers their views'
+-- triggers call.
+GRANT EXECUTE ON FUNCTION @extschema@.pre_request() TO task_api_anon, task_api_user;
+GRANT SELECT ON @extschema@.error_codes TO task_api_anon, task_api_user;
+GRANT EXECUTE ON FUNCTION @extschema@.error_catalogue() TO task_api_anon, task_api_user;
+GRANT EXECUTE ON FUNCTION
+    @extschema@.uuidv7(),
+    @extschema@.uuidv7_time(uuid),
+    @extschema@.current_user_id(),
+    @extschema@.request_header(text),
+    @extschema@.request_cookie(text),
+    @extschema@.request_claim(text),
+    @extschema@.raise_error(text, text, text, text),
+    @extschema@.problem(text, text),
+    @extschema@.text_problem(text, integer, boolean),
+    @extschema@.check_problems(text, jsonb),
+    @extschema@.server_set_problems(jsonb, jsonb, text[], jsonb),
+    @extschema@.check_if_match(integer),
+    @extschema@.note_etag(integer)
+TO task_api_user;

@@ -19,6 +19,7 @@ CREATE UNIQUE INDEX users_email_key ON @extschema@.users (pg_catalog.lower(email
 
 ALTER TABLE @extschema@.users ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.users FORCE ROW LEVEL SECURITY;
+-- Its policies read memberships: they follow them, in 30_project_members.sql.
 
 -- The caller's own email.  SECURITY DEFINER so that task_api_user needs no
 -- SELECT on users.email at all: nobody can read another user's address.
@@ -57,12 +58,8 @@ BEGIN
     IF OLD.id IS DISTINCT FROM @extschema@.current_user_id() THEN
         PERFORM @extschema@.raise_error('forbidden', 'you can only change your own user');
     END IF;
-    IF NEW.id IS DISTINCT FROM OLD.id THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('id', 'is set by the server');
-    END IF;
-    IF NEW.created_at IS DISTINCT FROM OLD.created_at THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('created_at', 'is set by the server');
-    END IF;
+    problems := problems OPERATOR(pg_catalog.||) @extschema@.server_set_problems(pg_catalog.to_jsonb(NEW), pg_catalog.to_jsonb(OLD),
+        ARRAY['id', 'created_at']);
     IF NEW.email IS DISTINCT FROM OLD.email THEN
         problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('email', 'cannot be changed');
     END IF;
@@ -78,5 +75,11 @@ BEGIN
     RETURN NEW;
 END
 $$;
-CREATE TRIGGER users_update INSTEAD OF UPDATE ON api.users
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.users_update();
+SELECT @extschema@.view_trigger('api.users', 50, 'update', 'INSTEAD OF UPDATE FOR EACH ROW', '@extschema@.users_update');
+
+-- Privileges: no password hash and no email (the caller's own comes through
+-- own_email()), and only display_name is writable.
+GRANT SELECT (id, display_name, created_at), UPDATE (display_name)
+    ON @extschema@.users TO task_api_user;
+GRANT EXECUTE ON FUNCTION @extschema@.own_email(uuid) TO task_api_user;
+GRANT SELECT, UPDATE ON api.users TO task_api_user;

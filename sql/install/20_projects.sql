@@ -165,21 +165,8 @@ BEGIN
     END IF;
     NEW.name := pg_catalog.btrim(NEW.name, E' \t\r\n');
     problems := @extschema@.project_problems(NEW.name, NEW.description);
-    IF NEW.id IS NOT NULL THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('id', 'is set by the server');
-    END IF;
-    IF NEW.owner_id IS NOT NULL THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('owner_id', 'is set by the server');
-    END IF;
-    IF NEW.created_at IS NOT NULL THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('created_at', 'is set by the server');
-    END IF;
-    IF NEW.updated_at IS NOT NULL THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('updated_at', 'is set by the server');
-    END IF;
-    IF NEW.version IS NOT NULL THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('version', 'is set by the server');
-    END IF;
+    problems := problems OPERATOR(pg_catalog.||) @extschema@.server_set_problems(pg_catalog.to_jsonb(NEW), NULL,
+        ARRAY['id', 'owner_id', 'created_at', 'updated_at', 'version']);
     PERFORM @extschema@.check_problems('project', problems);
     PERFORM @extschema@.check_project_name(me, NEW.name, NULL);
 
@@ -213,21 +200,9 @@ BEGIN
     PERFORM @extschema@.check_if_match(OLD.version);
     NEW.name := pg_catalog.btrim(NEW.name, E' \t\r\n');
     problems := @extschema@.project_problems(NEW.name, NEW.description);
-    IF NEW.id IS DISTINCT FROM OLD.id THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('id', 'is set by the server');
-    END IF;
-    IF NEW.owner_id IS DISTINCT FROM OLD.owner_id THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('owner_id', 'is set by the server; change roles in project_members instead');
-    END IF;
-    IF NEW.created_at IS DISTINCT FROM OLD.created_at THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('created_at', 'is set by the server');
-    END IF;
-    IF NEW.updated_at IS DISTINCT FROM OLD.updated_at THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('updated_at', 'is set by the server');
-    END IF;
-    IF NEW.version IS DISTINCT FROM OLD.version THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('version', 'is set by the server');
-    END IF;
+    problems := problems OPERATOR(pg_catalog.||) @extschema@.server_set_problems(pg_catalog.to_jsonb(NEW), pg_catalog.to_jsonb(OLD),
+        ARRAY['id', 'owner_id', 'created_at', 'updated_at', 'version'],
+        '{"owner_id": "change roles in project_members instead"}');
     PERFORM @extschema@.check_problems('project', problems);
     IF NEW.name IS DISTINCT FROM OLD.name THEN
         PERFORM @extschema@.check_project_name(OLD.owner_id, NEW.name, OLD.id);
@@ -265,9 +240,23 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER projects_insert INSTEAD OF INSERT ON api.projects
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.projects_insert();
-CREATE TRIGGER projects_update INSTEAD OF UPDATE ON api.projects
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.projects_update();
-CREATE TRIGGER projects_delete INSTEAD OF DELETE ON api.projects
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.projects_delete();
+SELECT @extschema@.view_trigger('api.projects', 50, 'insert', 'INSTEAD OF INSERT FOR EACH ROW', '@extschema@.projects_insert');
+SELECT @extschema@.view_trigger('api.projects', 50, 'update', 'INSTEAD OF UPDATE FOR EACH ROW', '@extschema@.projects_update');
+SELECT @extschema@.view_trigger('api.projects', 50, 'delete', 'INSTEAD OF DELETE FOR EACH ROW', '@extschema@.projects_delete');
+
+-- Privileges ------------------------------------------------------------------
+-- Column-level INSERT and UPDATE: only what the API's triggers write, so
+-- server-owned columns (owner_id, stamps, ...) cannot be set even by SQL
+-- that reaches the tables directly.  The owner hand-off and the stamp
+-- trigger run with the table owner's rights.
+GRANT SELECT, DELETE ON @extschema@.projects TO task_api_user;
+GRANT INSERT (name, description, owner_id), UPDATE (name, description, deleted_at, deleted_by)
+    ON @extschema@.projects TO task_api_user;
+GRANT EXECUTE ON FUNCTION
+    @extschema@.member_project_ids(@extschema@.member_role),
+    @extschema@.project_role(uuid),
+    @extschema@.has_project_role(uuid, @extschema@.member_role),
+    @extschema@.project_problems(text, text),
+    @extschema@.check_project_name(uuid, text, uuid)
+TO task_api_user;
+GRANT SELECT, INSERT, UPDATE, DELETE ON api.projects TO task_api_user;

@@ -122,9 +122,8 @@ BEGIN
     IF NEW.user_id IS DISTINCT FROM OLD.user_id THEN
         problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('user_id', 'cannot be changed');
     END IF;
-    IF NEW.added_at IS DISTINCT FROM OLD.added_at THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('added_at', 'is set by the server');
-    END IF;
+    problems := problems OPERATOR(pg_catalog.||) @extschema@.server_set_problems(pg_catalog.to_jsonb(NEW), pg_catalog.to_jsonb(OLD),
+        ARRAY['added_at']);
     IF NEW.email IS NOT NULL THEN
         problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('email', 'cannot be changed');
     END IF;
@@ -155,9 +154,12 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER project_members_insert INSTEAD OF INSERT ON api.project_members
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.project_members_insert();
-CREATE TRIGGER project_members_update INSTEAD OF UPDATE ON api.project_members
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.project_members_update();
-CREATE TRIGGER project_members_delete INSTEAD OF DELETE ON api.project_members
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.project_members_delete();
+SELECT @extschema@.view_trigger('api.project_members', 50, 'insert', 'INSTEAD OF INSERT FOR EACH ROW', '@extschema@.project_members_insert');
+SELECT @extschema@.view_trigger('api.project_members', 50, 'update', 'INSTEAD OF UPDATE FOR EACH ROW', '@extschema@.project_members_update');
+SELECT @extschema@.view_trigger('api.project_members', 50, 'delete', 'INSTEAD OF DELETE FOR EACH ROW', '@extschema@.project_members_delete');
+
+-- Privileges: no INSERT on project_members (members join through
+-- accept_invitation(), 72_invitations.sql); owners change roles.
+GRANT SELECT, DELETE ON @extschema@.project_members TO task_api_user;
+GRANT UPDATE (role) ON @extschema@.project_members TO task_api_user;
+GRANT SELECT, INSERT, UPDATE, DELETE ON api.project_members TO task_api_user;

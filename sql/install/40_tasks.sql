@@ -3,6 +3,19 @@
 -- delete them.  An assignee must be a member of the task's project: when a
 -- member leaves, their tasks there become unassigned.
 
+-- The rules of a task's fields, stated once: the CHECK constraints of
+-- task_api.tasks and the comments of api.tasks below read them, and
+-- test/pgtap/task_rules.sql fails if the validation of POST and PATCH
+-- (src/task_insert.c, which also trims the title and refuses a blank one)
+-- disagrees with them.  IMMUTABLE with a constant argument: a constraint
+-- computes its bound once per statement.
+CREATE FUNCTION @extschema@.task_rule(name text) RETURNS integer
+    LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+    RETURN CASE name WHEN 'title_min' THEN 1 WHEN 'title_max' THEN 200
+                     WHEN 'description_max' THEN 10000
+                     WHEN 'priority_min' THEN 0 WHEN 'priority_max' THEN 4 END;
+COMMENT ON FUNCTION @extschema@.task_rule(text) IS 'A bound of a task''s fields, in characters or values: title_min, title_max, description_max, priority_min, priority_max.';
+
 CREATE TABLE @extschema@.tasks (
     id           uuid PRIMARY KEY DEFAULT @extschema@.uuidv7(),
     -- RESTRICT, not CASCADE: a cascaded delete of a live task would be
@@ -10,10 +23,12 @@ CREATE TABLE @extschema@.tasks (
     -- deletes a project's tasks first (60_trash.sql).
     project_id   uuid NOT NULL REFERENCES @extschema@.projects (id) ON DELETE RESTRICT,
     assignee_id  uuid,
-    title        text NOT NULL CHECK (pg_catalog.char_length(title) BETWEEN 1 AND 200),
-    description  text CHECK (pg_catalog.char_length(description) <= 10000),
+    title        text NOT NULL CHECK (pg_catalog.char_length(title)
+                     BETWEEN @extschema@.task_rule('title_min') AND @extschema@.task_rule('title_max')),
+    description  text CHECK (pg_catalog.char_length(description) <= @extschema@.task_rule('description_max')),
     status       @extschema@.task_status NOT NULL DEFAULT 'todo',
-    priority     smallint NOT NULL DEFAULT 2 CHECK (priority BETWEEN 0 AND 4),
+    priority     smallint NOT NULL DEFAULT 2
+                 CHECK (priority BETWEEN @extschema@.task_rule('priority_min') AND @extschema@.task_rule('priority_max')),
     due_date     date,
     created_by   uuid NOT NULL REFERENCES @extschema@.users (id),
     created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
@@ -65,16 +80,26 @@ COMMENT ON VIEW api.tasks IS 'Tasks of your projects. Editors and owners POST, P
 COMMENT ON COLUMN api.tasks.id IS 'Task id (UUIDv7), set by the server.';
 COMMENT ON COLUMN api.tasks.project_id IS 'The project the task belongs to (required; you must be an editor or owner there).';
 COMMENT ON COLUMN api.tasks.assignee_id IS 'Member of the project the task is assigned to, or null.';
-COMMENT ON COLUMN api.tasks.title IS 'Title, 1 to 200 characters after trimming.';
-COMMENT ON COLUMN api.tasks.description IS 'Free text, at most 10000 characters.';
 COMMENT ON COLUMN api.tasks.status IS 'todo (default), in_progress, blocked, done or cancelled.';
-COMMENT ON COLUMN api.tasks.priority IS 'Priority from 0 to 4 (default 2).';
 COMMENT ON COLUMN api.tasks.due_date IS 'Due date, or null.';
 COMMENT ON COLUMN api.tasks.created_by IS 'The user who created the task; set by the server.';
 COMMENT ON COLUMN api.tasks.created_at IS 'When the task was created; set by the server.';
 COMMENT ON COLUMN api.tasks.updated_at IS 'When the task last changed; set by the server.';
 COMMENT ON COLUMN api.tasks.completed_at IS 'When the task became done; cleared when it leaves done; set by the server.';
 COMMENT ON COLUMN api.tasks.version IS 'Starts at 1 and goes up by one on every change; set by the server.';
+-- The comments that state a rule, from task_rule().
+DO $comments$
+BEGIN
+    EXECUTE pg_catalog.format('COMMENT ON COLUMN api.tasks.title IS %L',
+        pg_catalog.format('Title, %s to %s characters after trimming.',
+                          @extschema@.task_rule('title_min'), @extschema@.task_rule('title_max')));
+    EXECUTE pg_catalog.format('COMMENT ON COLUMN api.tasks.description IS %L',
+        pg_catalog.format('Free text, at most %s characters.', @extschema@.task_rule('description_max')));
+    EXECUTE pg_catalog.format('COMMENT ON COLUMN api.tasks.priority IS %L',
+        pg_catalog.format('Priority from %s to %s (default 2).',
+                          @extschema@.task_rule('priority_min'), @extschema@.task_rule('priority_max')));
+END
+$comments$;
 
 -- Problems with a task's writable fields (title already trimmed), and the
 -- caller's right to write tasks in its project: the same C rules POST uses.
@@ -108,24 +133,8 @@ BEGIN
     PERFORM @extschema@.check_if_match(OLD.version);
     NEW.title := pg_catalog.btrim(NEW.title, E' \t\r\n');
     problems := @extschema@.task_problems(NEW);
-    IF NEW.id IS DISTINCT FROM OLD.id THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('id', 'is set by the server');
-    END IF;
-    IF NEW.created_by IS DISTINCT FROM OLD.created_by THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('created_by', 'is set by the server');
-    END IF;
-    IF NEW.created_at IS DISTINCT FROM OLD.created_at THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('created_at', 'is set by the server');
-    END IF;
-    IF NEW.updated_at IS DISTINCT FROM OLD.updated_at THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('updated_at', 'is set by the server');
-    END IF;
-    IF NEW.completed_at IS DISTINCT FROM OLD.completed_at THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('completed_at', 'is set by the server');
-    END IF;
-    IF NEW.version IS DISTINCT FROM OLD.version THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('version', 'is set by the server');
-    END IF;
+    problems := problems OPERATOR(pg_catalog.||) @extschema@.server_set_problems(pg_catalog.to_jsonb(NEW), pg_catalog.to_jsonb(OLD),
+        ARRAY['id', 'created_by', 'created_at', 'updated_at', 'completed_at', 'version']);
     PERFORM @extschema@.check_problems('task', problems);
 
     UPDATE @extschema@.tasks
@@ -158,11 +167,18 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER tasks_insert INSTEAD OF INSERT ON api.tasks
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.tasks_insert();
-CREATE TRIGGER tasks_insert_flush AFTER INSERT ON api.tasks
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.tasks_insert_flush();
-CREATE TRIGGER tasks_update INSTEAD OF UPDATE ON api.tasks
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.tasks_update();
-CREATE TRIGGER tasks_delete INSTEAD OF DELETE ON api.tasks
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.tasks_delete();
+SELECT @extschema@.view_trigger('api.tasks', 50, 'insert', 'INSTEAD OF INSERT FOR EACH ROW', '@extschema@.tasks_insert');
+SELECT @extschema@.view_trigger('api.tasks', 50, 'insert_flush', 'AFTER INSERT FOR EACH STATEMENT', '@extschema@.tasks_insert_flush');
+SELECT @extschema@.view_trigger('api.tasks', 50, 'update', 'INSTEAD OF UPDATE FOR EACH ROW', '@extschema@.tasks_update');
+SELECT @extschema@.view_trigger('api.tasks', 50, 'delete', 'INSTEAD OF DELETE FOR EACH ROW', '@extschema@.tasks_delete');
+
+-- Privileges: column-level INSERT and UPDATE, only what the API's triggers
+-- write.  tasks.id is insertable because the insert trigger generates it (a
+-- UUIDv7) before the set-based insert; created_by is pinned to the caller by
+-- the insert policy.  DELETE moves a task to the trash (60_trash.sql).
+GRANT SELECT, DELETE ON @extschema@.tasks TO task_api_user;
+GRANT INSERT (id, project_id, assignee_id, title, description, status, priority, due_date, created_by),
+      UPDATE (project_id, assignee_id, title, description, status, priority, due_date, deleted_at, deleted_by)
+    ON @extschema@.tasks TO task_api_user;
+GRANT EXECUTE ON FUNCTION @extschema@.task_rule(text), @extschema@.task_problems(api.tasks) TO task_api_user;
+GRANT SELECT, INSERT, UPDATE, DELETE ON api.tasks TO task_api_user;

@@ -113,6 +113,30 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.check_page_args(text, text[], text, integer) IS 'Raise invalid_parameter (400) for a sort not in sorts, a direction other than asc or desc, or a page_size outside 1..100.';
 
+-- The end of every page function.  rows holds the page in order and, when
+-- there is a next page, one row more (the page queries read page_size + 1
+-- rows).  The next cursor resumes after the page's last row: its sort key is
+-- that row's key_col, its id the row's id_col (names the caller fixes).
+CREATE FUNCTION @extschema@.page_tail(rows_ anyarray, page_size integer, key_col text, id_col text,
+                                      direction text, fingerprint text, path text, args text[]) RETURNS json
+    LANGUAGE plpgsql VOLATILE PARALLEL UNSAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    has_more boolean := coalesce(cardinality(rows_), 0) > page_size;
+    next_cursor text;
+BEGIN
+    IF has_more THEN
+        -- The sort key keeps its own type in the cursor.
+        EXECUTE format('SELECT @extschema@.cursor_encode(($1[$2]).%I, ($1[$2]).%I, $3, $4)', key_col, id_col)
+            INTO next_cursor USING rows_, page_size, direction, fingerprint;
+        PERFORM @extschema@.page_link(path, args, next_cursor);
+    END IF;
+    RETURN json_build_object('data', array_to_json(rows_[1:page_size]), 'next_cursor', next_cursor, 'has_more', has_more);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.page_tail(anyarray, integer, text, text, text, text, text, text[]) IS 'The response of a page function from its rows (page_size, and one more if there is a next page): {data, next_cursor, has_more}, and the Link header (page_link(path, args, cursor)) when there is more.';
+
 -- GET /rpc/tasks_page ----------------------------------------------------------
 
 CREATE FUNCTION api.tasks_page(project_id uuid DEFAULT NULL, status @extschema@.task_status DEFAULT NULL,
@@ -140,9 +164,6 @@ DECLARE
     with_ text;
     q_nodes integer;
     rows_ api.tasks[] := '{}';
-    last_ api.tasks;
-    next_cursor text;
-    has_more boolean := false;
     r record;
 BEGIN
     PERFORM @extschema@.check_page_args(sort_, ARRAY['created_at', 'updated_at', 'due_date', 'priority'], dir, n);
@@ -233,28 +254,12 @@ BEGIN
         CASE WHEN with_ <> '' THEN 'WITH ' || with_ END, sql, dir);
 
     FOR r IN EXECUTE sql USING projects, status, assignee_id, q_norm, cursor, fp, n LOOP
-        IF cardinality(rows_) = n THEN
-            -- One more row than asked for: there is a next page.
-            has_more := true;
-            EXIT;
-        END IF;
         rows_ := rows_ || r.t;
     END LOOP;
-    IF has_more THEN
-        -- The cursor that resumes after the page's last row (made once, with
-        -- the sort key's own type).
-        last_ := rows_[n];
-        next_cursor := CASE sort_
-            WHEN 'updated_at' THEN @extschema@.cursor_encode(last_.updated_at, last_.id, dir, fp)
-            WHEN 'due_date' THEN @extschema@.cursor_encode(last_.due_date, last_.id, dir, fp)
-            WHEN 'priority' THEN @extschema@.cursor_encode(last_.priority, last_.id, dir, fp)
-            ELSE @extschema@.cursor_encode(last_.created_at, last_.id, dir, fp) END;
-        PERFORM @extschema@.page_link('/rpc/tasks_page',
-            ARRAY['project_id', project_id::text, 'status', status::text, 'assignee_id', assignee_id::text,
-                  'q', q_norm, 'sort', sort_, 'direction', dir, 'page_size', n::text],
-            next_cursor);
-    END IF;
-    RETURN json_build_object('data', array_to_json(rows_), 'next_cursor', next_cursor, 'has_more', has_more);
+    -- sort_ is one of the columns check_page_args() allowed.
+    RETURN @extschema@.page_tail(rows_, n, sort_, 'id', dir, fp, '/rpc/tasks_page',
+        ARRAY['project_id', project_id::text, 'status', status::text, 'assignee_id', assignee_id::text,
+              'q', q_norm, 'sort', sort_, 'direction', dir, 'page_size', n::text]);
 END
 $$;
 COMMENT ON FUNCTION api.tasks_page(uuid, @extschema@.task_status, uuid, text, text, text, integer, text) IS E'One page of your tasks in keyset order.\n\nReturns {data (rows as in /tasks), next_cursor, has_more}, with a Link rel="next" header when there is more. A walk returns every task that exists throughout exactly once, whatever is written meanwhile.\n\nArguments:\nproject_id: only this project''s tasks.\nstatus: only tasks with this status.\nassignee_id: only tasks assigned to this user.\nq: full-text search over title and description (websearch syntax).\nsort: created_at (default), updated_at, due_date (no due date sorts as the latest) or priority; ties are broken by id.\ndirection: desc (default) or asc.\npage_size: rows per page, 1..100 (default 25); may change between pages.\ncursor: next_cursor of the previous page; valid only with the same filters, sort and direction.';
@@ -276,9 +281,6 @@ DECLARE
     where_ text := '';
     sql text;
     rows_ api.projects[] := '{}';
-    last_ api.projects;
-    next_cursor text;
-    has_more boolean := false;
     r record;
 BEGIN
     PERFORM @extschema@.check_page_args(sort_, ARRAY['created_at', 'updated_at'], dir, n);
@@ -302,37 +304,15 @@ BEGIN
             'WITH c AS MATERIALIZED (SELECT * FROM @extschema@.cursor_decode($1, $2, NULL::timestamptz))' END,
         key_expr, where_, dir);
     FOR r IN EXECUTE sql USING cursor, fp, n LOOP
-        IF cardinality(rows_) = n THEN
-            has_more := true;
-            EXIT;
-        END IF;
         rows_ := rows_ || r.p;
     END LOOP;
-    IF has_more THEN
-        last_ := rows_[n];
-        next_cursor := CASE sort_
-            WHEN 'updated_at' THEN @extschema@.cursor_encode(last_.updated_at, last_.id, dir, fp)
-            ELSE @extschema@.cursor_encode(last_.created_at, last_.id, dir, fp) END;
-        PERFORM @extschema@.page_link('/rpc/projects_page',
-            ARRAY['sort', sort_, 'direction', dir, 'page_size', n::text], next_cursor);
-    END IF;
-    RETURN json_build_object('data', array_to_json(rows_), 'next_cursor', next_cursor, 'has_more', has_more);
+    RETURN @extschema@.page_tail(rows_, n, sort_, 'id', dir, fp, '/rpc/projects_page',
+        ARRAY['sort', sort_, 'direction', dir, 'page_size', n::text]);
 END
 $$;
 COMMENT ON FUNCTION api.projects_page(text, text, integer, text) IS E'One page of your projects in keyset order.\n\nReturns {data (rows as in /projects), next_cursor, has_more}, with a Link rel="next" header when there is more.\n\nArguments:\nsort: created_at (default) or updated_at; ties are broken by id.\ndirection: desc (default) or asc.\npage_size: rows per page, 1..100 (default 25); may change between pages.\ncursor: next_cursor of the previous page; valid only with the same sort and direction.';
 
--- Privileges (90_grants.sql has already revoked everything from PUBLIC for
--- the objects before it; these are revoked here the same way).
-REVOKE ALL ON FUNCTION
-    @extschema@.cursor_encode(anyelement, uuid, text, text),
-    @extschema@.cursor_decode(text, text, anyelement),
-    @extschema@.percent_encode(text),
-    @extschema@.search_tasks(uuid[], text),
-    @extschema@.page_link(text, text[], text),
-    @extschema@.check_page_args(text, text[], text, integer),
-    api.tasks_page(uuid, @extschema@.task_status, uuid, text, text, text, integer, text),
-    api.projects_page(text, text, integer, text)
-FROM PUBLIC;
+-- Privileges (90_grants.sql takes everything from PUBLIC).
 GRANT EXECUTE ON FUNCTION
     @extschema@.cursor_encode(anyelement, uuid, text, text),
     @extschema@.cursor_decode(text, text, anyelement),
@@ -340,6 +320,7 @@ GRANT EXECUTE ON FUNCTION
     @extschema@.search_tasks(uuid[], text),
     @extschema@.page_link(text, text[], text),
     @extschema@.check_page_args(text, text[], text, integer),
+    @extschema@.page_tail(anyarray, integer, text, text, text, text, text, text[]),
     api.tasks_page(uuid, @extschema@.task_status, uuid, text, text, text, integer, text),
     api.projects_page(text, text, integer, text)
 TO task_api_user;

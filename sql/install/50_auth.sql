@@ -105,8 +105,7 @@ BEGIN
     RETURN OLD;
 END
 $$;
-CREATE TRIGGER api_keys_delete INSTEAD OF DELETE ON api.api_keys
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.api_keys_delete();
+SELECT @extschema@.view_trigger('api.api_keys', 50, 'delete', 'INSTEAD OF DELETE FOR EACH ROW', '@extschema@.api_keys_delete');
 
 -- Start a session for a user: the session row, its JWT, both cookies, and
 -- the response body of signup and login.
@@ -397,3 +396,12 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION api.logout_all() IS E'Sign out everywhere: 204; every session of yours ends, this one included (API keys stay), and both cookies are cleared. Only a password session may call it: an API key gets forbidden (403).\n\nArguments: none.';
+
+-- Privileges: signup and login for everybody; the rest for users.
+GRANT EXECUTE ON FUNCTION api.signup(text, text, text), api.login(text, text)
+    TO task_api_anon, task_api_user;
+GRANT EXECUTE ON FUNCTION api.logout(), api.create_api_key(text, timestamptz) TO task_api_user;
+GRANT EXECUTE ON FUNCTION api.change_password(text, text), api.logout_all() TO task_api_user;
+GRANT SELECT (id, name, created_at, expires_at, revoked_at, last_used_at, user_id), UPDATE (revoked_at)
+    ON @extschema@.api_keys TO task_api_user;
+GRANT SELECT, DELETE ON api.api_keys TO task_api_user;

@@ -200,3 +200,12 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.purge_expired() IS 'Delete for good what has been in the trash longer than task_api.trash_retention, and the expired idempotency keys and invitations; returns how many projects and tasks. Schedule it, e.g. SELECT cron.schedule(''task_api purge'', ''17 3 * * *'', ''SELECT task_api.purge_expired()'').';
+
+-- Privileges: deleting a project marks its tasks; GET /trash and the four RPCs.
+GRANT UPDATE (deleted_with_project) ON @extschema@.tasks TO task_api_user;
+GRANT SELECT ON api.trash TO task_api_user;
+GRANT EXECUTE ON FUNCTION
+    @extschema@.trash_retention(),
+    @extschema@.trashed_task(uuid),
+    api.restore_task(uuid), api.restore_project(uuid), api.purge_task(uuid), api.purge_project(uuid)
+TO task_api_user;

@@ -80,24 +80,30 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.purge_expired_idempotency_keys() IS 'Delete the idempotency keys past task_api.idempotency_ttl; returns how many. task_api.purge_expired() calls it.';
 
-CREATE TRIGGER projects_idempotency_begin BEFORE INSERT OR UPDATE ON api.projects
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.idempotency_begin();
-CREATE TRIGGER projects_idempotency_in INSTEAD OF INSERT OR UPDATE ON api.projects
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.idempotency_row_in();
--- Named to fire after projects_insert and projects_update (triggers fire in name order).
-CREATE TRIGGER projects_zz_idempotency_out INSTEAD OF INSERT OR UPDATE ON api.projects
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.idempotency_row_out();
-CREATE TRIGGER projects_idempotency_end AFTER INSERT OR UPDATE ON api.projects
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.idempotency_end();
+-- Attaching the protocol to a view: its four triggers, at the stages of
+-- view_trigger() (00_core.sql): the key is claimed and each row fingerprinted
+-- (or replaced by the stored one) before the view's own triggers (stage 50),
+-- and the rows they return are collected and stored after them.
+CREATE FUNCTION @extschema@.attach_idempotency(view regclass, events text) RETURNS void
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    PERFORM @extschema@.view_trigger(view, 20, 'idempotency_begin', format('BEFORE %s FOR EACH STATEMENT', events),
+                                     '@extschema@.idempotency_begin');
+    PERFORM @extschema@.view_trigger(view, 20, 'idempotency_in', format('INSTEAD OF %s FOR EACH ROW', events),
+                                     '@extschema@.idempotency_row_in');
+    PERFORM @extschema@.view_trigger(view, 90, 'idempotency_out', format('INSTEAD OF %s FOR EACH ROW', events),
+                                     '@extschema@.idempotency_row_out');
+    PERFORM @extschema@.view_trigger(view, 90, 'idempotency_end', format('AFTER %s FOR EACH STATEMENT', events),
+                                     '@extschema@.idempotency_end');
+END
+$$;
+COMMENT ON FUNCTION @extschema@.attach_idempotency(regclass, text) IS 'Make Idempotency-Key work on the writes (events: INSERT, or INSERT OR UPDATE) of an API view: its four triggers, around the view''s own (view_trigger() stages 20 and 90).';
 
-CREATE TRIGGER tasks_idempotency_begin BEFORE INSERT OR UPDATE ON api.tasks
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.idempotency_begin();
-CREATE TRIGGER tasks_idempotency_in INSTEAD OF INSERT OR UPDATE ON api.tasks
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.idempotency_row_in();
-CREATE TRIGGER tasks_zz_idempotency_out INSTEAD OF INSERT OR UPDATE ON api.tasks
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.idempotency_row_out();
-CREATE TRIGGER tasks_idempotency_end AFTER INSERT OR UPDATE ON api.tasks
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.idempotency_end();
+SELECT @extschema@.attach_idempotency('api.projects', 'INSERT OR UPDATE');
+SELECT @extschema@.attach_idempotency('api.tasks', 'INSERT OR UPDATE');
+-- api.invitations attaches itself (72_invitations.sql).
 
 GRANT EXECUTE ON FUNCTION
     @extschema@.idempotent_replay(),

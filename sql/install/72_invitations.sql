@@ -133,18 +133,8 @@ BEGIN
     IF NEW.role IS NULL THEN
         problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('role', 'is required');
     END IF;
-    IF NEW.id IS NOT NULL THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('id', 'is set by the server');
-    END IF;
-    IF NEW.created_at IS NOT NULL THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('created_at', 'is set by the server');
-    END IF;
-    IF NEW.expires_at IS NOT NULL THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('expires_at', 'is set by the server');
-    END IF;
-    IF NEW.project_name IS NOT NULL THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('project_name', 'is set by the server');
-    END IF;
+    problems := problems OPERATOR(pg_catalog.||) @extschema@.server_set_problems(pg_catalog.to_jsonb(NEW), NULL,
+        ARRAY['id', 'created_at', 'expires_at', 'project_name']);
     PERFORM @extschema@.check_problems('invitation', problems);
 
     -- An expired invitation for the same invitee gives way to the new one.
@@ -180,19 +170,10 @@ BEGIN
 END
 $$;
 
-CREATE TRIGGER invitations_insert INSTEAD OF INSERT ON api.invitations
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.invitations_insert();
-CREATE TRIGGER invitations_delete INSTEAD OF DELETE ON api.invitations
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.invitations_delete();
+SELECT @extschema@.view_trigger('api.invitations', 50, 'insert', 'INSTEAD OF INSERT FOR EACH ROW', '@extschema@.invitations_insert');
+SELECT @extschema@.view_trigger('api.invitations', 50, 'delete', 'INSTEAD OF DELETE FOR EACH ROW', '@extschema@.invitations_delete');
 -- Idempotency-Key on POST /invitations, as on the other views (70_idempotency.sql).
-CREATE TRIGGER invitations_idempotency_begin BEFORE INSERT ON api.invitations
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.idempotency_begin();
-CREATE TRIGGER invitations_idempotency_in INSTEAD OF INSERT ON api.invitations
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.idempotency_row_in();
-CREATE TRIGGER invitations_zz_idempotency_out INSTEAD OF INSERT ON api.invitations
-    FOR EACH ROW EXECUTE FUNCTION @extschema@.idempotency_row_out();
-CREATE TRIGGER invitations_idempotency_end AFTER INSERT ON api.invitations
-    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.idempotency_end();
+SELECT @extschema@.attach_idempotency('api.invitations', 'INSERT');
 
 -- Accepting and declining ------------------------------------------------------
 

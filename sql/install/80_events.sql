@@ -85,7 +85,8 @@ COMMENT ON FUNCTION @extschema@.events_claim_bound() IS 'Exclusive upper bound o
 
 -- Named to fire before the other AFTER triggers of the table (they fire in
 -- name order), so a project's "created" comes before its owner's membership
--- and a membership change before the owner hand-off it causes.
+-- and a membership change before the owner hand-off it causes
+-- (test/pgtap/trigger_order.sql checks it).
 CREATE TRIGGER events_record AFTER INSERT OR UPDATE OR DELETE ON @extschema@.projects
     FOR EACH ROW EXECUTE FUNCTION @extschema@.record_event('project', 'id', 'id', 'updated_at', 'version');
 CREATE TRIGGER events_record AFTER INSERT OR UPDATE OR DELETE ON @extschema@.project_members

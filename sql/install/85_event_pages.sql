@@ -17,8 +17,6 @@ DECLARE
     after bigint;
     projects uuid[];
     rows_ api.task_events[] := '{}';
-    next_cursor text;
-    has_more boolean := false;
     r api.task_events;
 BEGIN
     PERFORM @extschema@.check_page_args('id', ARRAY['id'], dir, n);
@@ -48,25 +46,13 @@ BEGIN
         CASE dir WHEN 'asc' THEN '>' ELSE '<' END, dir)
         USING projects, after, kind, n
     LOOP
-        IF cardinality(rows_) = n THEN
-            has_more := true;
-            EXIT;
-        END IF;
         rows_ := rows_ || r;
     END LOOP;
-
-    IF has_more THEN
-        r := rows_[n];
-        next_cursor := @extschema@.cursor_encode(r.id, r.resource_id, dir, fp);
-        PERFORM @extschema@.page_link('/rpc/task_events_page',
-            ARRAY['project_id', task_events_page.project_id::text, 'resource_type', kind,
-                  'direction', dir, 'page_size', n::text],
-            next_cursor);
-    END IF;
-    RETURN json_build_object('data', array_to_json(rows_), 'next_cursor', next_cursor, 'has_more', has_more);
+    RETURN @extschema@.page_tail(rows_, n, 'id', 'resource_id', dir, fp, '/rpc/task_events_page',
+        ARRAY['project_id', task_events_page.project_id::text, 'resource_type', kind,
+              'direction', dir, 'page_size', n::text]);
 END
 $$;
 COMMENT ON FUNCTION api.task_events_page(uuid, text, text, integer, text) IS E'One page of the activity feed of your projects, newest first by default.\n\nReturns {data (rows as in /task_events), next_cursor, has_more}, with a Link rel="next" header when there is more. Events are ordered by id; an event whose transaction commits after a walk passed its id is not returned to that walk (consumers that need every event use task_api.claim_events()).\n\nArguments:\nproject_id: only this project''s events.\nresource_type: only events of project, member or task.\ndirection: desc (default, newest first) or asc.\npage_size: rows per page, 1..100 (default 25); may change between pages.\ncursor: next_cursor of the previous page; valid only with the same filters and direction.';
 
-REVOKE ALL ON FUNCTION api.task_events_page(uuid, text, text, integer, text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.task_events_page(uuid, text, text, integer, text) TO task_api_user;

@@ -189,37 +189,38 @@ SELECT is_empty($$SELECT relname FROM pg_class
                 'no api view can bypass RLS (every one is security_invoker)');
 
 -- Writes go through INSTEAD OF triggers ------------------------------------------
-SELECT has_trigger('api', 'users', 'users_update', 'api.users has its INSTEAD OF UPDATE trigger');
-SELECT triggers_are('api', 'projects', ARRAY['projects_insert', 'projects_update', 'projects_delete',
-                                             'projects_idempotency_begin', 'projects_idempotency_in',
-                                             'projects_zz_idempotency_out', 'projects_idempotency_end',
-                                             'projects_aa_bulk_rows'],
+SELECT has_trigger('api', 'users', 'users_50_update', 'api.users has its INSTEAD OF UPDATE trigger');
+SELECT triggers_are('api', 'projects', ARRAY['projects_50_insert', 'projects_50_update', 'projects_50_delete',
+                                             'projects_20_idempotency_begin', 'projects_20_idempotency_in',
+                                             'projects_90_idempotency_out', 'projects_90_idempotency_end',
+                                             'projects_10_bulk_rows'],
                     'api.projects has INSTEAD OF INSERT/UPDATE/DELETE triggers, the idempotency triggers around them and the bulk-row cap');
-SELECT triggers_are('api', 'project_members', ARRAY['project_members_insert', 'project_members_update', 'project_members_delete'],
+SELECT triggers_are('api', 'project_members', ARRAY['project_members_50_insert', 'project_members_50_update', 'project_members_50_delete'],
                     'api.project_members has INSTEAD OF INSERT/UPDATE/DELETE triggers');
-SELECT triggers_are('api', 'invitations', ARRAY['invitations_insert', 'invitations_delete',
-                                                'invitations_idempotency_begin', 'invitations_idempotency_in',
-                                                'invitations_zz_idempotency_out', 'invitations_idempotency_end'],
+SELECT triggers_are('api', 'invitations', ARRAY['invitations_50_insert', 'invitations_50_delete',
+                                                'invitations_20_idempotency_begin', 'invitations_20_idempotency_in',
+                                                'invitations_90_idempotency_out', 'invitations_90_idempotency_end'],
                     'api.invitations has INSTEAD OF INSERT/DELETE triggers and the idempotency triggers around the insert');
 SELECT is((SELECT array_agg(tgname::text ORDER BY tgname::text COLLATE "C") FROM pg_trigger
             WHERE tgrelid = 'api.invitations'::regclass AND tgtype & 64 <> 0 AND tgtype & 4 <> 0),
-          ARRAY['invitations_idempotency_in', 'invitations_insert', 'invitations_zz_idempotency_out'],
+          ARRAY['invitations_20_idempotency_in', 'invitations_50_insert', 'invitations_90_idempotency_out'],
           'on INSERT into api.invitations, idempotency_row_in fires before invitations_insert and idempotency_row_out after it');
-SELECT triggers_are('api', 'tasks', ARRAY['tasks_insert', 'tasks_insert_flush', 'tasks_update', 'tasks_delete',
-                                          'tasks_idempotency_begin', 'tasks_idempotency_in',
-                                          'tasks_zz_idempotency_out', 'tasks_idempotency_end', 'tasks_aa_bulk_rows'],
+SELECT triggers_are('api', 'tasks', ARRAY['tasks_50_insert', 'tasks_50_insert_flush', 'tasks_50_update', 'tasks_50_delete',
+                                          'tasks_20_idempotency_begin', 'tasks_20_idempotency_in',
+                                          'tasks_90_idempotency_out', 'tasks_90_idempotency_end', 'tasks_10_bulk_rows'],
                     'api.tasks has INSTEAD OF INSERT/UPDATE/DELETE triggers, the statement-level insert flush, the idempotency triggers and the bulk-row cap');
--- INSTEAD OF row triggers fire in name order: the bulk-row cap first, then
--- the idempotency ones around the write.
+-- INSTEAD OF row triggers fire in name order (view_trigger() stages): the
+-- bulk-row cap first, then the idempotency ones around the write; every
+-- view's order is in trigger_order.sql.
 SELECT is((SELECT array_agg(tgname::text ORDER BY tgname::text COLLATE "C") FROM pg_trigger
             WHERE tgrelid = 'api.tasks'::regclass AND tgtype & 64 <> 0 AND tgtype & 4 <> 0),
-          ARRAY['tasks_aa_bulk_rows', 'tasks_idempotency_in', 'tasks_insert', 'tasks_zz_idempotency_out'],
+          ARRAY['tasks_10_bulk_rows', 'tasks_20_idempotency_in', 'tasks_50_insert', 'tasks_90_idempotency_out'],
           'on INSERT into api.tasks, bulk_rows counts first, idempotency_row_in fires before tasks_insert and idempotency_row_out after it');
 SELECT is((SELECT array_agg(tgname::text ORDER BY tgname::text COLLATE "C") FROM pg_trigger
             WHERE tgrelid = 'api.projects'::regclass AND tgtype & 64 <> 0 AND tgtype & 16 <> 0),
-          ARRAY['projects_idempotency_in', 'projects_update', 'projects_zz_idempotency_out'],
+          ARRAY['projects_20_idempotency_in', 'projects_50_update', 'projects_90_idempotency_out'],
           'on UPDATE of api.projects, idempotency_row_in fires before projects_update and idempotency_row_out after it');
-SELECT triggers_are('api', 'api_keys', ARRAY['api_keys_delete'], 'api.api_keys has its INSTEAD OF DELETE (revoke) trigger only');
+SELECT triggers_are('api', 'api_keys', ARRAY['api_keys_50_delete'], 'api.api_keys has its INSTEAD OF DELETE (revoke) trigger only');
 SELECT triggers_are('api', 'trash', ARRAY[]::name[], 'api.trash has no triggers: it is read-only');
 SELECT triggers_are('task_api', 'projects', ARRAY['projects_stamp', 'projects_changed', 'projects_add_owner', 'projects_soft_delete', 'events_record'],
                     'task_api.projects has exactly the stamp, membership-cache, add-owner, soft-delete and event triggers');
