@@ -3,12 +3,13 @@
 -- delete them.  An assignee must be a member of the task's project: when a
 -- member leaves, their tasks there become unassigned.
 
--- The rules of a task's fields, stated once: the CHECK constraints of
--- task_api.tasks and the comments of api.tasks below read them, and
--- test/pgtap/task_rules.sql fails if the validation of POST and PATCH
+-- The rules of a task's fields, stated once: the comments of api.tasks
+-- below read them, and test/pgtap/task_rules.sql fails if the CHECK
+-- constraints of task_api.tasks or the validation of POST and PATCH
 -- (src/task_insert.c, which also trims the title and refuses a blank one)
--- disagrees with them.  IMMUTABLE with a constant argument: a constraint
--- computes its bound once per statement.
+-- disagree with them.  The constraints keep their literal bounds: making
+-- them call task_rule() would make an update revalidate the tasks table
+-- under the lock that adds the constraint (docs/contributing.md).
 CREATE FUNCTION @extschema@.task_rule(name text) RETURNS integer
     LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
     RETURN CASE name WHEN 'title_min' THEN 1 WHEN 'title_max' THEN 200
@@ -23,12 +24,10 @@ CREATE TABLE @extschema@.tasks (
     -- deletes a project's tasks first (60_trash.sql).
     project_id   uuid NOT NULL REFERENCES @extschema@.projects (id) ON DELETE RESTRICT,
     assignee_id  uuid,
-    title        text NOT NULL CHECK (pg_catalog.char_length(title)
-                     BETWEEN @extschema@.task_rule('title_min') AND @extschema@.task_rule('title_max')),
-    description  text CHECK (pg_catalog.char_length(description) <= @extschema@.task_rule('description_max')),
+    title        text NOT NULL CHECK (pg_catalog.char_length(title) BETWEEN 1 AND 200),
+    description  text CHECK (pg_catalog.char_length(description) <= 10000),
     status       @extschema@.task_status NOT NULL DEFAULT 'todo',
-    priority     smallint NOT NULL DEFAULT 2
-                 CHECK (priority BETWEEN @extschema@.task_rule('priority_min') AND @extschema@.task_rule('priority_max')),
+    priority     smallint NOT NULL DEFAULT 2 CHECK (priority BETWEEN 0 AND 4),
     due_date     date,
     created_by   uuid NOT NULL REFERENCES @extschema@.users (id),
     created_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
