@@ -14,6 +14,7 @@ OBJS = \
 	src/pre_request.o \
 	src/json_pairs.o \
 	src/membership.o \
+	src/codec_util.o \
 	src/jwt_codec.o \
 	src/jwt.o \
 	src/password.o \
@@ -25,6 +26,7 @@ OBJS = \
 	src/idempotency.o \
 	src/cursor_codec.o \
 	src/cursor.o \
+	src/http.o \
 	src/rate_limit_core.o \
 	src/rate_limit.o \
 	src/inflight.o \

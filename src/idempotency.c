@@ -65,6 +65,7 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "constants.h"
 #include "errors.h"
 #include "idempotency.h"
 #include "json_pairs.h"
@@ -799,7 +800,7 @@ claim(IdemRequest *r)
 static char *
 current_etag(void)
 {
-	const char *raw = GetConfigOption("response.headers", true, false);
+	const char *raw = GetConfigOption(TA_RESPONSE_HEADERS_GUC, true, false);
 	TaPairs		pairs;
 	char	   *etag = NULL;
 

@@ -62,7 +62,9 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "constants.h"
 #include "errors.h"
+#include "http.h"
 #include "inflight.h"
 #include "jwt.h"
 #include "rate_limit.h"
@@ -75,8 +77,6 @@
 #define MAX_LIMIT TA_GCRA_MAX_LIMIT
 #define MAX_TEST_TIME TA_GCRA_MAX_TIME
 #define TRANCHE_NAME "task_api_rate_limit"
-#define USER_ROLE "task_api_user"
-#define SESSION_COOKIE "__Host-task_api_session"
 #define OVERFLOW_WARNING_INTERVAL (60 * NS_PER_SEC)
 /* After a scan that left no idle bucket, the least time before the next. */
 #define EVICT_SCAN_PAUSE (100 * (NS_PER_SEC / 1000))
@@ -352,8 +352,7 @@ uuid_key(const char *text, RlKey *key, RlKind kind)
 static bool
 cookie_user_key(RlKey *key)
 {
-	const char *cookie = ta_request_cookie(SESSION_COOKIE);
-	const char *path;
+	const char *cookie = ta_request_cookie(TA_SESSION_COOKIE);
 	ta_jwt_claims *claims;
 	const ta_json_member *role;
 	const ta_json_member *sub;
@@ -362,8 +361,7 @@ cookie_user_key(RlKey *key)
 	if (cookie == NULL || cookie[0] == '\0')
 		return false;
 	/* Signup and login ignore the cookie: they run anonymously. */
-	path = GetConfigOption("request.path", true, false);
-	if (path != NULL && (strcmp(path, "/rpc/signup") == 0 || strcmp(path, "/rpc/login") == 0))
+	if (ta_request_is_login_path())
 		return false;
 
 	claims = palloc(sizeof(ta_jwt_claims));
@@ -371,21 +369,12 @@ cookie_user_key(RlKey *key)
 	{
 		role = ta_jwt_claim(claims, "role");
 		sub = ta_jwt_claim(claims, "sub");
-		ok = role != NULL && role->is_string && strcmp(role->value, USER_ROLE) == 0 &&
+		ok = role != NULL && role->is_string && strcmp(role->value, TA_USER_ROLE) == 0 &&
 			sub != NULL && sub->is_string && ta_jwt_claim(claims, "key_id") == NULL &&
 			uuid_key(sub->value, key, RL_USER);
 	}
 	pfree(claims);
 	return ok;
-}
-
-/* Is the request a signup or a login? */
-static bool
-is_login_path(void)
-{
-	const char *path = GetConfigOption("request.path", true, false);
-
-	return path != NULL && (strcmp(path, "/rpc/signup") == 0 || strcmp(path, "/rpc/login") == 0);
 }
 
 /*
@@ -422,12 +411,12 @@ request_bucket(RlKey *key, RlKey *user)
 
 	memset(key, 0, sizeof(RlKey));
 	memset(user, 0, sizeof(RlKey));
-	if (is_login_path())
+	if (ta_request_is_login_path())
 	{
 		client_bucket(key, RL_LOGIN_ADDRESS, RL_LOGIN);
 		return POLICY_LOGIN;
 	}
-	if (role != NULL && strcmp(role, USER_ROLE) == 0)
+	if (role != NULL && strcmp(role, TA_USER_ROLE) == 0)
 	{
 		/* A bearer token PostgREST verified: its claims are authentic. */
 		const char *key_id = ta_request_claim("key_id");
@@ -605,7 +594,7 @@ charge_bucket(const RlKey *key, RlPolicy policy, int64 now, TaGcraResult *res)
 static void
 append_headers(const char *policy_value, const char *state_value)
 {
-	const char *raw = GetConfigOption("response.headers", true, false);
+	const char *raw = GetConfigOption(TA_RESPONSE_HEADERS_GUC, true, false);
 	StringInfoData buf;
 
 	if (raw != NULL && raw[0] != '\0' && strcmp(raw, "[]") != 0)
@@ -620,7 +609,7 @@ append_headers(const char *policy_value, const char *state_value)
 	appendStringInfoString(&buf, "}, {\"RateLimit\": ");
 	escape_json(&buf, state_value);
 	appendStringInfoString(&buf, "}]");
-	(void) set_config_option("response.headers", buf.data, PGC_USERSET, PGC_S_SESSION,
+	(void) set_config_option(TA_RESPONSE_HEADERS_GUC, buf.data, PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_LOCAL, true, 0, false);
 	pfree(buf.data);
 }
