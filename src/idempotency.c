@@ -50,6 +50,7 @@
 #include "common/sha2.h"
 #include "executor/spi.h"
 #include "fmgr.h"
+#include "guc.h"
 #include "lib/stringinfo.h"
 #include "miscadmin.h"
 #include "nodes/bitmapset.h"
@@ -75,9 +76,6 @@
 #define KEY_HEADER "idempotency-key"
 #define KEY_MAX 255
 #define FINGERPRINT_DOMAIN "task_api idempotency v1\n"
-
-int			ta_idempotency_ttl = 24 * 3600;
-int			ta_idempotency_wait = 10000;
 
 typedef enum IdemMode
 {
@@ -160,28 +158,6 @@ idem_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 void
 ta_idempotency_init(void)
 {
-	DefineCustomIntVariable("task_api.idempotency_ttl",
-							"How long an Idempotency-Key is kept: a replay within it returns the stored response.",
-							"Expired keys count as new; task_api.purge_expired() deletes them.",
-							&ta_idempotency_ttl,
-							24 * 3600,
-							1,
-							PG_INT32_MAX,
-							PGC_SIGHUP,
-							GUC_UNIT_S,
-							NULL, NULL, NULL);
-
-	DefineCustomIntVariable("task_api.idempotency_wait",
-							"How long a request waits for a concurrent request with the same Idempotency-Key before answering idempotency_in_progress.",
-							"0 waits without limit.",
-							&ta_idempotency_wait,
-							10000,
-							0,
-							PG_INT32_MAX,
-							PGC_SIGHUP,
-							GUC_UNIT_MS,
-							NULL, NULL, NULL);
-
 	RegisterXactCallback(idem_xact_callback, NULL);
 	RegisterSubXactCallback(idem_subxact_callback, NULL);
 }

@@ -64,6 +64,7 @@
 
 #include "constants.h"
 #include "errors.h"
+#include "guc.h"
 #include "http.h"
 #include "inflight.h"
 #include "jwt.h"
@@ -75,6 +76,7 @@
 #define WINDOW_NS TA_GCRA_WINDOW_NS
 #define WINDOW_SECONDS 60
 #define MAX_LIMIT TA_GCRA_MAX_LIMIT
+StaticAssertDecl(TA_RL_MAX_LIMIT == TA_GCRA_MAX_LIMIT, "guc.h and rate_limit_core.h agree");
 #define MAX_TEST_TIME TA_GCRA_MAX_TIME
 #define TRANCHE_NAME "task_api_rate_limit"
 #define OVERFLOW_WARNING_INTERVAL (60 * NS_PER_SEC)
@@ -95,11 +97,11 @@ typedef enum RlKind
 /* Which limits apply: the kinds of docs/contract.md §7. */
 typedef enum RlPolicy
 {
-	POLICY_ANON = 0,
-	POLICY_USER,
-	POLICY_API_KEY,
-	POLICY_LOGIN,
-	NUM_POLICIES
+	POLICY_ANON = TA_RL_ANON,
+	POLICY_USER = TA_RL_USER,
+	POLICY_API_KEY = TA_RL_API_KEY,
+	POLICY_LOGIN = TA_RL_LOGIN,
+	NUM_POLICIES = TA_RL_NUM_POLICIES
 } RlPolicy;
 
 static const char *const policy_names[NUM_POLICIES] = {"anon", "user", "api_key", "login"};
@@ -149,12 +151,6 @@ typedef struct RlShared
 	RlBucket	overflow[NUM_POLICIES];
 } RlShared;
 
-/* Settings. */
-static int	rl_buckets = 100000;
-static int	rl_limit[NUM_POLICIES] = {60, 600, 1200, 60};
-static int	rl_burst[NUM_POLICIES] = {0, 0, 0, 0};
-static bool rl_trust_forwarded_for = false;
-
 static RlShared *rl_state = NULL;
 /* The transaction (MyProc->lxid) whose request was charged to a login bucket. */
 static LocalTransactionId login_charged_lxid = InvalidLocalTransactionId;
@@ -178,15 +174,15 @@ ta_clock_ns(void)
 static int32
 policy_burst(RlPolicy policy)
 {
-	return rl_burst[policy] > 0 ? rl_burst[policy] : rl_limit[policy];
+	return ta_rate_limit_burst[policy] > 0 ? ta_rate_limit_burst[policy] : ta_rate_limit[policy];
 }
 
-/* Shared memory for the state and a full table of rl_buckets entries. */
+/* Shared memory for the state and a full table of ta_rate_limit_buckets entries. */
 static Size
 rl_memsize(void)
 {
 	return add_size(MAXALIGN(sizeof(RlShared)),
-					hash_estimate_size(rl_buckets, sizeof(RlEntry)));
+					hash_estimate_size(ta_rate_limit_buckets, sizeof(RlEntry)));
 }
 
 /* Ask for our shared memory and lock before the postmaster sizes it. */
@@ -217,7 +213,7 @@ rl_shmem_startup(void)
 	if (!found)
 	{
 		rl_state->lock = &(GetNamedLWLockTranche(TRANCHE_NAME))->lock;
-		rl_state->capacity = rl_buckets;
+		rl_state->capacity = ta_rate_limit_buckets;
 		SpinLockInit(&rl_state->stats_mutex);
 		rl_state->earliest_idle = 0;
 		rl_state->scan_not_before = 0;
@@ -235,79 +231,15 @@ rl_shmem_startup(void)
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(RlKey);
 	info.entrysize = sizeof(RlEntry);
-	rl_hash = ShmemInitHash("task_api rate limit buckets", rl_buckets, rl_buckets,
+	rl_hash = ShmemInitHash("task_api rate limit buckets", ta_rate_limit_buckets, ta_rate_limit_buckets,
 							&info, HASH_ELEM | HASH_BLOBS);
 	LWLockRelease(AddinShmemInitLock);
 }
 
+/* When preloading, ask for the shared table (the settings are in guc.c). */
 void
 ta_rate_limit_init(void)
 {
-	static const char *const limit_descriptions[NUM_POLICIES] = {
-		"Requests a minute for each anonymous caller (the shared anonymous bucket, or one client address).",
-		"Requests a minute for each user (bearer token or session cookie).",
-		"Requests a minute for each API key (each also counts against its owner's user bucket).",
-		"Signups and logins a minute for each client address (task_api.trust_forwarded_for), else for all clients together."
-	};
-	static const char *const burst_descriptions[NUM_POLICIES] = {
-		"Requests an anonymous caller may make at once; 0 means equal to task_api.rate_limit_anon.",
-		"Requests a user may make at once; 0 means equal to task_api.rate_limit_user.",
-		"Requests an API key may make at once; 0 means equal to task_api.rate_limit_api_key.",
-		"Signups and logins at once; 0 means equal to task_api.rate_limit_login."
-	};
-
-	/*
-	 * A PGC_POSTMASTER setting can only be defined while preloading (else
-	 * FATAL); without preloading there is no table to size anyway.
-	 */
-	if (process_shared_preload_libraries_in_progress)
-		DefineCustomIntVariable("task_api.rate_limit_buckets",
-								"Rate-limit buckets kept in shared memory.",
-								"When the table is full, the least recently used idle buckets are evicted.",
-								&rl_buckets,
-								100000,
-								100,
-								10000000,
-								PGC_POSTMASTER,
-								0,
-								NULL, NULL, NULL);
-
-	for (int i = 0; i < NUM_POLICIES; i++)
-	{
-		char	   *name = psprintf("task_api.rate_limit_%s", policy_names[i]);
-		char	   *burst = psprintf("task_api.rate_limit_%s_burst", policy_names[i]);
-
-		DefineCustomIntVariable(name,
-								limit_descriptions[i],
-								"0 means unlimited: such requests are not charged and carry no RateLimit headers.",
-								&rl_limit[i],
-								rl_limit[i],
-								0,
-								MAX_LIMIT,
-								PGC_SIGHUP,
-								0,
-								NULL, NULL, NULL);
-		DefineCustomIntVariable(burst,
-								burst_descriptions[i],
-								NULL,
-								&rl_burst[i],
-								0,
-								0,
-								MAX_LIMIT,
-								PGC_SIGHUP,
-								0,
-								NULL, NULL, NULL);
-	}
-
-	DefineCustomBoolVariable("task_api.trust_forwarded_for",
-							 "Charge anonymous requests to the client address in the first hop of X-Forwarded-For.",
-							 "Turn on only behind a proxy that sets the header; clients can forge it otherwise.",
-							 &rl_trust_forwarded_for,
-							 false,
-							 PGC_SIGHUP,
-							 0,
-							 NULL, NULL, NULL);
-
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 
@@ -385,7 +317,7 @@ static void
 client_bucket(RlKey *key, RlKind address_kind, RlKind shared_kind)
 {
 	memset(key, 0, sizeof(RlKey));
-	if (rl_trust_forwarded_for)
+	if (ta_trust_forwarded_for)
 	{
 		const char *xff = ta_request_header("x-forwarded-for");
 
@@ -521,7 +453,7 @@ step(slock_t *mutex, int64 *tat, int64 *last, int64 now,
 static void
 charge_bucket(const RlKey *key, RlPolicy policy, int64 now, TaGcraResult *res)
 {
-	int32		per_minute = rl_limit[policy];
+	int32		per_minute = ta_rate_limit[policy];
 	int32		burst = policy_burst(policy);
 	uint32		hash = get_hash_value(rl_hash, key);
 	RlEntry    *entry;
@@ -621,7 +553,7 @@ append_headers(const char *policy_value, const char *state_value)
 static void
 refund_bucket(const RlKey *key, RlPolicy policy)
 {
-	int64		interval = ta_gcra_interval(rl_limit[policy]);
+	int64		interval = ta_gcra_interval(ta_rate_limit[policy]);
 	RlEntry    *entry;
 	slock_t    *mutex;
 	int64	   *tat;
@@ -645,7 +577,7 @@ report_charge(RlPolicy policy, const TaGcraResult *res)
 	const char *name = policy_names[policy];
 
 	snprintf(policy_value, sizeof(policy_value), "\"%s\";q=%d;w=%d",
-			 name, rl_limit[policy], WINDOW_SECONDS);
+			 name, ta_rate_limit[policy], WINDOW_SECONDS);
 	snprintf(value, sizeof(value), "\"%s\";r=" INT64_FORMAT ";t=" INT64_FORMAT,
 			 name, res->remaining, ta_ceil_seconds(res->reset_ns));
 	append_headers(policy_value, value);
@@ -661,7 +593,7 @@ report_charge(RlPolicy policy, const TaGcraResult *res)
 		retry.name = "Retry-After";
 		retry.value = seconds;
 		detail = psprintf("The %s limit is %d requests a minute, %d at once.",
-						  name, rl_limit[policy], policy_burst(policy));
+						  name, ta_rate_limit[policy], policy_burst(policy));
 		ta_raise("rate_limited", "too many requests", detail,
 				 psprintf("retry after %s second%s", seconds, strcmp(seconds, "1") == 0 ? "" : "s"),
 				 &retry, 1);
@@ -683,12 +615,12 @@ charge_request(const RlKey *key, RlPolicy policy, const RlKey *user)
 	bool		charged = false;
 	int64		now = ta_clock_ns();
 
-	if (rl_limit[policy] > 0)
+	if (ta_rate_limit[policy] > 0)
 	{
 		charge_bucket(key, policy, now, &res);
 		charged = true;
 	}
-	if (policy == POLICY_API_KEY && rl_limit[POLICY_USER] > 0 && (!charged || res.allowed))
+	if (policy == POLICY_API_KEY && ta_rate_limit[POLICY_USER] > 0 && (!charged || res.allowed))
 	{
 		charge_bucket(user, POLICY_USER, now, &user_res);
 		if (charged && !user_res.allowed)
@@ -886,17 +818,17 @@ task_api_rate_limit_status(PG_FUNCTION_ARGS)
 	LWLockRelease(rl_state->lock);
 
 	values[0] = CStringGetTextDatum(policy_names[policy]);
-	values[1] = Int32GetDatum(rl_limit[policy]);
+	values[1] = Int32GetDatum(ta_rate_limit[policy]);
 	values[2] = Int32GetDatum(WINDOW_SECONDS);
-	values[3] = Int32GetDatum(rl_limit[policy] > 0 ? policy_burst(policy) : 0);
-	if (rl_limit[policy] == 0)
+	values[3] = Int32GetDatum(ta_rate_limit[policy] > 0 ? policy_burst(policy) : 0);
+	if (ta_rate_limit[policy] == 0)
 	{
 		nulls[4] = true;		/* unlimited */
 		values[5] = Int64GetDatum(0);
 	}
 	else
 	{
-		int64		interval = ta_gcra_interval(rl_limit[policy]);
+		int64		interval = ta_gcra_interval(ta_rate_limit[policy]);
 		int64		tolerance = interval * policy_burst(policy);
 
 		/*
@@ -1000,7 +932,7 @@ task_api_rate_limit_charge(PG_FUNCTION_ARGS)
 	policy = bucket_args(fcinfo, &key);
 	desc = result_desc(fcinfo);
 
-	if (rl_limit[policy] == 0)
+	if (ta_rate_limit[policy] == 0)
 	{
 		values[0] = BoolGetDatum(true);
 		nulls[1] = nulls[2] = nulls[3] = true;
