@@ -24,6 +24,10 @@ OBJS = \
 	src/soft_delete.o \
 	src/stamp.o \
 	src/idempotency.o \
+	src/idempotency_fingerprint.o \
+	src/idempotency_rows.o \
+	src/idempotency_store.o \
+	src/idempotency_triggers.o \
 	src/cursor_codec.o \
 	src/cursor.o \
 	src/http.o \
