@@ -36,7 +36,9 @@ OBJS = \
 	src/inflight.o \
 	src/login_throttle.o \
 	src/quiet_log.o \
-	src/events.o \
+	src/events_claim.o \
+	src/events_record.o \
+	src/events_store.o \
 	src/bounds.o
 
 # The install script of the current version is assembled from one file per
