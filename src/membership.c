@@ -68,11 +68,8 @@ typedef struct MemberCache
 	TransactionId *subxip;
 	pg_uuid_t	user_id;
 	bool		user_exists;	/* the caller has a row in task_api.users */
-	/* The last session or API key checked for this user (see credential memo). */
-	char		cred_kind;		/* 0: none */
-	pg_uuid_t	cred_id;
-	bool		cred_ok;
-	TimestampTz cred_expires;	/* DT_NOEND when it does not expire */
+	/* How many loads there have been: names this one (ta_membership_version). */
+	uint64		loads;
 	MemoryContext cxt;
 	HTAB	   *entries;
 	int			count;
@@ -177,7 +174,7 @@ reset_cache(void)
 	cache.valid = false;
 	cache.entries = NULL;
 	cache.count = 0;
-	cache.cred_kind = 0;
+	cache.loads++;
 }
 
 /* Fill the cache from the lookup's rows (ta_owner_rows_fn; SPI connected). */
@@ -281,26 +278,11 @@ refresh_cache(void)
 	return true;
 }
 
-bool
-ta_credential_memo(char kind, const pg_uuid_t *id, bool *ok, TimestampTz *expires)
+/* Which load of the cache is current, so others can memoize exactly as long. */
+uint64
+ta_membership_version(void)
 {
-	if (!refresh_cache() || cache.cred_kind != kind ||
-		memcmp(&cache.cred_id, id, sizeof(pg_uuid_t)) != 0)
-		return false;
-	*ok = cache.cred_ok;
-	*expires = cache.cred_expires;
-	return true;
-}
-
-void
-ta_credential_remember(char kind, const pg_uuid_t *id, bool ok, TimestampTz expires)
-{
-	if (!refresh_cache())
-		return;
-	cache.cred_kind = kind;
-	cache.cred_id = *id;
-	cache.cred_ok = ok;
-	cache.cred_expires = expires;
+	return refresh_cache() ? cache.loads : 0;
 }
 
 bool

@@ -119,9 +119,55 @@ session_cookie(void)
 }
 
 /*
+ * A memo of the caller's last credential check ('s' session, 'k' API key):
+ * whether it was valid apart from time, and when it expires.  It holds for
+ * one load of the membership cache, so it is exactly as fresh as a new
+ * query would be.
+ */
+typedef struct CredentialMemo
+{
+	uint64		version;		/* ta_membership_version(); 0: none */
+	char		kind;
+	pg_uuid_t	id;
+	bool		ok;
+	TimestampTz expires;		/* DT_NOEND when it does not expire */
+} CredentialMemo;
+
+static CredentialMemo memo;
+
+/* The memoized answer for this credential, if the memo is still current. */
+static bool
+credential_memo(char kind, const pg_uuid_t *id, bool *ok, TimestampTz *expires)
+{
+	uint64		version = ta_membership_version();
+
+	if (version == 0 || memo.version != version || memo.kind != kind ||
+		memcmp(&memo.id, id, sizeof(pg_uuid_t)) != 0)
+		return false;
+	*ok = memo.ok;
+	*expires = memo.expires;
+	return true;
+}
+
+/* Remember a credential check for as long as the membership cache holds. */
+static void
+credential_remember(char kind, const pg_uuid_t *id, bool ok, TimestampTz expires)
+{
+	uint64		version = ta_membership_version();
+
+	if (version == 0)
+		return;
+	memo.version = version;
+	memo.kind = kind;
+	memo.id = *id;
+	memo.ok = ok;
+	memo.expires = expires;
+}
+
+/*
  * Is the credential (a session or an API key) live: it exists, belongs to
  * the user, is not revoked and has not expired?  The answer apart from time
- * is memoized in the membership cache; expiry is checked every time.
+ * is memoized (credential_memo); expiry is checked every time.
  */
 static bool
 credential_live(char kind, SPIPlanPtr *plan, const char *sql,
@@ -135,12 +181,12 @@ credential_live(char kind, SPIPlanPtr *plan, const char *sql,
 	bool		ok;
 	TimestampTz expires;
 
-	if (!ta_credential_memo(kind, id, &ok, &expires))
+	if (!credential_memo(kind, id, &ok, &expires))
 	{
 		ok = ta_owner_query_row(plan, sql, 2, types, args, true, 2, row, nulls) &&
 			!nulls[0] && DatumGetBool(row[0]);
 		expires = (ok && !nulls[1]) ? DatumGetTimestampTz(row[1]) : DT_NOEND;
-		ta_credential_remember(kind, id, ok, expires);
+		credential_remember(kind, id, ok, expires);
 	}
 	return ok && (expires == DT_NOEND || expires > GetCurrentTransactionStartTimestamp());
 }
