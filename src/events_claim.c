@@ -52,6 +52,7 @@
 
 #include "events.h"
 #include "events_internal.h"
+#include "owner_spi.h"
 
 /* Slot values: no event in the current transaction, or an id being drawn. */
 #define SLOT_EMPTY		UINT64CONST(0)
@@ -209,14 +210,10 @@ ta_events_init(void)
 static Oid
 events_sequence(void)
 {
-	Oid			nsp = get_namespace_oid("task_api", false);
-	Oid			seq = get_relname_relid("events_id_seq", nsp);
+	Oid			seq = ta_task_api_relid("events_id_seq");
 	HeapTuple	tup;
 	int64		cache,
 				increment;
-
-	if (!OidIsValid(seq))
-		elog(ERROR, "task_api.events_id_seq does not exist");
 
 	/*
 	 * The claim bound holds only if every id is drawn from the shared

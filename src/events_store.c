@@ -41,16 +41,13 @@
 #include "utils/uuid.h"
 
 #include "events_internal.h"
+#include "owner_spi.h"
 
 /* task_api.events. */
 static Oid
 events_table(void)
 {
-	Oid			rel = get_relname_relid("events", get_namespace_oid("task_api", false));
-
-	if (!OidIsValid(rel))
-		elog(ERROR, "task_api.events does not exist");
-	return rel;
+	return ta_task_api_relid("events");
 }
 
 

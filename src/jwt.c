@@ -20,6 +20,7 @@
 #include "constants.h"
 #include "guc.h"
 #include "jwt.h"
+#include "task_api.h"
 
 
 bool
@@ -131,20 +132,10 @@ task_api_jwt_verify(PG_FUNCTION_ARGS)
 	static ta_jwt_claims claims;
 	char	   *token = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	ta_jwt_result r = ta_jwt_verify_token(token, &claims);
-	TupleDesc	desc = fcinfo->flinfo->fn_extra;
+	TupleDesc	desc = ta_result_desc(fcinfo);
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
 
-	if (desc == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-
-		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-			elog(ERROR, "return type must be a row type");
-		desc = BlessTupleDesc(CreateTupleDescCopy(desc));
-		MemoryContextSwitchTo(old);
-		fcinfo->flinfo->fn_extra = desc;
-	}
 	values[0] = BoolGetDatum(r == TA_JWT_OK);
 	values[1] = CStringGetTextDatum(ta_jwt_result_text(r));
 	if (r == TA_JWT_OK)

@@ -21,17 +21,25 @@
 
 #include "owner_spi.h"
 
+/* A relation of the task_api schema by name; the extension cannot work without it. */
+Oid
+ta_task_api_relid(const char *name)
+{
+	Oid			relid = get_relname_relid(name, get_namespace_oid("task_api", false));
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "task_api.%s does not exist", name);
+	return relid;
+}
+
 /* The owner of task_api.project_members: who the fixed lookups run as. */
 Oid
 ta_tables_owner(void)
 {
-	Oid			nsp = get_namespace_oid("task_api", false);
-	Oid			relid = get_relname_relid("project_members", nsp);
+	Oid			relid = ta_task_api_relid("project_members");
 	HeapTuple	tup;
 	Oid			owner;
 
-	if (!OidIsValid(relid))
-		elog(ERROR, "task_api.project_members does not exist");
 	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for relation %u", relid);

@@ -27,6 +27,9 @@ typedef struct TaSpiQuery
 /* Receives every row of an owner-run query, while SPI is still connected. */
 typedef void (*ta_owner_rows_fn) (SPITupleTable *tuptable, uint64 nrows, void *arg);
 
+/* The OID of task_api.<name> (a table or sequence); an error if it is missing. */
+extern Oid	ta_task_api_relid(const char *name);
+
 /* The role that owns task_api.project_members (the extension's creator). */
 extern Oid	ta_tables_owner(void);
 

@@ -71,6 +71,7 @@
 #include "rate_limit.h"
 #include "rate_limit_core.h"
 #include "request.h"
+#include "task_api.h"
 
 #define NS_PER_SEC TA_NS_PER_SEC
 #define WINDOW_NS TA_GCRA_WINDOW_NS
@@ -763,25 +764,6 @@ bucket_args(FunctionCallInfo fcinfo, RlKey *key)
 						false, key);
 }
 
-/* The function's row type, looked up once per call site (fn_extra). */
-static TupleDesc
-result_desc(FunctionCallInfo fcinfo)
-{
-	TupleDesc	desc = fcinfo->flinfo->fn_extra;
-
-	if (desc == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-
-		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-			elog(ERROR, "return type must be a row type");
-		desc = BlessTupleDesc(CreateTupleDescCopy(desc));
-		MemoryContextSwitchTo(old);
-		fcinfo->flinfo->fn_extra = desc;
-	}
-	return desc;
-}
-
 PG_FUNCTION_INFO_V1(task_api_rate_limit_status);
 
 /*
@@ -803,7 +785,7 @@ task_api_rate_limit_status(PG_FUNCTION_ARGS)
 	bool		nulls[7] = {false, false, false, false, false, false, false};
 
 	policy = bucket_args(fcinfo, &key);
-	desc = result_desc(fcinfo);
+	desc = ta_result_desc(fcinfo);
 
 	now = ta_clock_ns();
 	LWLockAcquire(rl_state->lock, LW_SHARED);
@@ -930,7 +912,7 @@ task_api_rate_limit_charge(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
 				 errmsg("only a superuser may charge rate-limit buckets")));
 	policy = bucket_args(fcinfo, &key);
-	desc = result_desc(fcinfo);
+	desc = ta_result_desc(fcinfo);
 
 	if (ta_rate_limit[policy] == 0)
 	{
@@ -974,7 +956,7 @@ task_api_rate_limit_gcra(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("per_minute and burst must be between 1 and %d", MAX_LIMIT)));
-	desc = result_desc(fcinfo);
+	desc = ta_result_desc(fcinfo);
 
 	ta_gcra(tat, now, per_minute, burst, &res);
 	values[0] = BoolGetDatum(res.allowed);
