@@ -49,6 +49,16 @@ check_trigger(FunctionCallInfo fcinfo, const char *name, bool row, bool instead)
 						row ? "INSTEAD OF, FOR EACH ROW" : "FOR EACH STATEMENT")));
 }
 
+/* Check an INSTEAD OF row trigger and return the row it is to write. */
+static HeapTuple
+check_row_trigger(FunctionCallInfo fcinfo, const char *name)
+{
+	TriggerData *td = (TriggerData *) fcinfo->context;
+
+	check_trigger(fcinfo, name, true, true);
+	return TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
+}
+
 PG_FUNCTION_INFO_V1(task_api_idempotency_begin);
 
 /* BEFORE INSERT OR UPDATE FOR EACH STATEMENT: claim the request's key. */
@@ -107,14 +117,11 @@ task_api_idempotency_row_in(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
 	IdemRequest *r = idem_stmt_request;
-	bool		is_update;
-	HeapTuple	newtuple;
+	HeapTuple	newtuple = check_row_trigger(fcinfo, "idempotency_row_in");
+	bool		is_update = TRIGGER_FIRED_BY_UPDATE(td->tg_event);
 	TupleDesc	desc;
 	JsonbContainer *stored;
 
-	check_trigger(fcinfo, "idempotency_row_in", true, true);
-	is_update = TRIGGER_FIRED_BY_UPDATE(td->tg_event);
-	newtuple = is_update ? td->tg_newtuple : td->tg_trigtuple;
 	if (r == NULL)
 		return PointerGetDatum(newtuple);
 	if (r->is_update != is_update)
@@ -154,10 +161,8 @@ task_api_idempotency_row_out(PG_FUNCTION_ARGS)
 {
 	TriggerData *td = (TriggerData *) fcinfo->context;
 	IdemRequest *r = idem_stmt_request;
-	HeapTuple	newtuple;
+	HeapTuple	newtuple = check_row_trigger(fcinfo, "idempotency_row_out");
 
-	check_trigger(fcinfo, "idempotency_row_out", true, true);
-	newtuple = TRIGGER_FIRED_BY_UPDATE(td->tg_event) ? td->tg_newtuple : td->tg_trigtuple;
 	if (r != NULL && r->mode == IDEM_EXECUTE)
 	{
 		char	   *json = idem_row_json(newtuple, RelationGetDescr(td->tg_relation));
