@@ -88,6 +88,7 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static bool published = false;
 static bool exit_registered = false;
 
+/* One slot per backend, so a claimer can see every open transaction's first id. */
 static Size
 events_shmem_size(void)
 {
@@ -192,6 +193,7 @@ events_exit(int code, Datum arg)
 	published = false;
 }
 
+/* Slots are cleared at transaction end; shared memory exists only when preloaded. */
 void
 ta_events_init(void)
 {

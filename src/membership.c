@@ -97,6 +97,7 @@ membership_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		local_generation++;
 }
 
+/* A top-level abort may undo membership changes too: forget the cache. */
 static void
 membership_xact_callback(XactEvent event, void *arg)
 {
@@ -104,6 +105,7 @@ membership_xact_callback(XactEvent event, void *arg)
 		local_generation++;
 }
 
+/* The cache must notice aborts, which may undo changes it has seen. */
 void
 ta_membership_init(void)
 {
@@ -285,12 +287,14 @@ ta_membership_version(void)
 	return refresh_cache() ? cache.loads : 0;
 }
 
+/* A token can outlive its user: policies and pre_request() ask this. */
 bool
 ta_caller_exists(void)
 {
 	return refresh_cache() && cache.user_exists;
 }
 
+/* What every RLS policy on projects, members and tasks asks, once per row. */
 TaRole
 ta_member_role(const pg_uuid_t *project_id, bool *live)
 {

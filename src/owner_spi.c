@@ -95,6 +95,7 @@ run_kept(const TaSpiQuery *q, long tcount)
 	return rc;
 }
 
+/* A trigger's statement as the caller, so RLS and the table's triggers apply. */
 int
 ta_spi_run(const TaSpiQuery *q)
 {
@@ -186,6 +187,7 @@ owner_rows_body(void *arg)
 	SPI_finish();
 }
 
+/* One row of a fixed lookup the caller's RLS would hide (sessions, keys). */
 bool
 ta_owner_query_row(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
 				   Datum *args, bool read_only, int ncols, Datum *values, bool *nulls)
@@ -198,6 +200,7 @@ ta_owner_query_row(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
 	return call.found;
 }
 
+/* Every row of a fixed lookup as the owner (the membership cache's load). */
 void
 ta_owner_query_rows(const TaSpiQuery *q, ta_owner_rows_fn fn, void *arg)
 {
