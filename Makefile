@@ -33,6 +33,7 @@ OBJS = \
 	src/http.o \
 	src/rate_limit_core.o \
 	src/rate_limit.o \
+	src/rate_limit_admin.o \
 	src/inflight.o \
 	src/login_throttle.o \
 	src/quiet_log.o \
