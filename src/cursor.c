@@ -34,12 +34,7 @@
 static const char *
 cursor_secret(void)
 {
-	if (ta_cursor_secret == NULL || strlen(ta_cursor_secret) < TA_MIN_SECRET_LEN)
-		ereport(ERROR,
-				(errcode(ERRCODE_CONFIG_FILE_ERROR),
-				 errmsg("task_api.cursor_secret must be set to at least %d bytes", TA_MIN_SECRET_LEN),
-				 errhint("Set it in postgresql.conf (superuser only) and reload.")));
-	return ta_cursor_secret;
+	return ta_usable_secret(ta_cursor_secret, "task_api.cursor_secret");
 }
 
 /* The codec's tag for a SQL type, or 0 when cursors cannot carry it. */

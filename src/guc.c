@@ -13,6 +13,7 @@
 #include "miscadmin.h"
 #include "utils/guc.h"
 
+#include "constants.h"
 #include "guc.h"
 
 char	   *ta_jwt_secret = NULL;
@@ -39,6 +40,18 @@ int			ta_login_max_failures = 5;
 int			ta_login_backoff = 1;
 int			ta_login_backoff_max = 900;
 bool		ta_log_expected_refusals = false;
+
+/* A secret's value; unset or shorter than TA_MIN_SECRET_LEN is a configuration error. */
+const char *
+ta_usable_secret(const char *value, const char *name)
+{
+	if (value == NULL || strlen(value) < TA_MIN_SECRET_LEN)
+		ereport(ERROR,
+				(errcode(ERRCODE_CONFIG_FILE_ERROR),
+				 errmsg("%s must be set to at least %d bytes", name, TA_MIN_SECRET_LEN),
+				 errhint("Set it in postgresql.conf (superuser only) and reload.")));
+	return value;
+}
 
 /* The two secrets: superuser-only, never shown to anyone else. */
 static void

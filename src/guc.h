@@ -43,6 +43,9 @@ extern int	ta_login_backoff;
 extern int	ta_login_backoff_max;
 extern bool ta_log_expected_refusals;
 
+/* value, or an error naming the setting when it is unset or too short. */
+extern const char *ta_usable_secret(const char *value, const char *name);
+
 extern void ta_guc_init(void);
 
 #endif							/* TASK_API_GUC_H */

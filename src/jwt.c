@@ -43,12 +43,7 @@ ta_pg_hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *msg, size_t 
 const char *
 ta_jwt_signing_secret(void)
 {
-	if (ta_jwt_secret == NULL || strlen(ta_jwt_secret) < TA_MIN_SECRET_LEN)
-		ereport(ERROR,
-				(errcode(ERRCODE_CONFIG_FILE_ERROR),
-				 errmsg("task_api.jwt_secret must be set to at least %d bytes", TA_MIN_SECRET_LEN),
-				 errhint("Set it in postgresql.conf (superuser only) and reload.")));
-	return ta_jwt_secret;
+	return ta_usable_secret(ta_jwt_secret, "task_api.jwt_secret");
 }
 
 char *
