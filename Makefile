@@ -14,6 +14,7 @@ OBJS = \
 	src/pre_request.o \
 	src/json_pairs.o \
 	src/membership.o \
+	src/codec_util.o \
 	src/jwt_codec.o \
 	src/jwt.o \
 	src/password.o \
@@ -23,14 +24,22 @@ OBJS = \
 	src/soft_delete.o \
 	src/stamp.o \
 	src/idempotency.o \
+	src/idempotency_fingerprint.o \
+	src/idempotency_rows.o \
+	src/idempotency_store.o \
+	src/idempotency_triggers.o \
 	src/cursor_codec.o \
 	src/cursor.o \
+	src/http.o \
 	src/rate_limit_core.o \
 	src/rate_limit.o \
+	src/rate_limit_admin.o \
 	src/inflight.o \
 	src/login_throttle.o \
 	src/quiet_log.o \
-	src/events.o \
+	src/events_claim.o \
+	src/events_record.o \
+	src/events_store.o \
 	src/bounds.o
 
 # The install script of the current version is assembled from one file per

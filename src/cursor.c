@@ -7,8 +7,7 @@
  * The record format and its strict parser are in cursor_codec.c (pure C);
  * this file maps SQL values to and from it, hashes the caller's fingerprint
  * text, and turns every failure into the catalogue's invalid_cursor or
- * cursor_mismatch.  Also task_api.percent_encode(), which the page
- * functions use to build their Link headers.
+ * cursor_mismatch.  The Link headers' percent-encoding is in http.c.
  */
 #include "postgres.h"
 
@@ -26,21 +25,16 @@
 
 #include "cursor.h"
 #include "errors.h"
+#include "constants.h"
 #include "guc.h"
 #include "jwt.h"
 
-#define MIN_SECRET_LEN 32
 
 /* The cursor secret, refusing to work with a missing or short one. */
 static const char *
 cursor_secret(void)
 {
-	if (ta_cursor_secret == NULL || strlen(ta_cursor_secret) < MIN_SECRET_LEN)
-		ereport(ERROR,
-				(errcode(ERRCODE_CONFIG_FILE_ERROR),
-				 errmsg("task_api.cursor_secret must be set to at least %d bytes", MIN_SECRET_LEN),
-				 errhint("Set it in postgresql.conf (superuser only) and reload.")));
-	return ta_cursor_secret;
+	return ta_usable_secret(ta_cursor_secret, "task_api.cursor_secret");
 }
 
 /* The codec's tag for a SQL type, or 0 when cursors cannot carry it. */
@@ -383,38 +377,4 @@ task_api_cursor_decode(PG_FUNCTION_ARGS)
 	values[1] = UUIDPGetDatum(id);
 	values[2] = CStringGetTextDatum(c.direction == TA_CURSOR_DESC ? "desc" : "asc");
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(cache->tupdesc, values, nulls)));
-}
-
-PG_FUNCTION_INFO_V1(task_api_percent_encode);
-
-/*
- * percent_encode(text): RFC 3986 percent-encoding of the UTF-8 bytes (every
- * byte except the unreserved A-Z a-z 0-9 - . _ ~), for query strings in the
- * Link headers the page functions build.
- */
-Datum
-task_api_percent_encode(PG_FUNCTION_ARGS)
-{
-	static const char hex[] = "0123456789ABCDEF";
-	text	   *in = PG_GETARG_TEXT_PP(0);
-	const unsigned char *s = (const unsigned char *) VARDATA_ANY(in);
-	size_t		len = VARSIZE_ANY_EXHDR(in);
-	StringInfoData out;
-
-	initStringInfo(&out);
-	for (size_t i = 0; i < len; i++)
-	{
-		unsigned char ch = s[i];
-
-		if ((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
-			ch == '-' || ch == '.' || ch == '_' || ch == '~')
-			appendStringInfoChar(&out, (char) ch);
-		else
-		{
-			appendStringInfoChar(&out, '%');
-			appendStringInfoChar(&out, hex[ch >> 4]);
-			appendStringInfoChar(&out, hex[ch & 15]);
-		}
-	}
-	PG_RETURN_TEXT_P(cstring_to_text_with_len(out.data, out.len));
 }

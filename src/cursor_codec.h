@@ -26,7 +26,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "jwt_codec.h"			/* base64url, ta_hmac_sha256_fn, constant-time compare */
+#include "codec_util.h"		/* base64url, ta_hmac_sha256_fn, constant-time compare */
 
 #define TA_CURSOR_VERSION		1
 #define TA_CURSOR_ID_LEN		16

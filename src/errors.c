@@ -23,10 +23,10 @@
 #include "utils/guc.h"
 #include "utils/json.h"
 
+#include "constants.h"
 #include "errors.h"
 #include "json_pairs.h"
 
-#define RESPONSE_HEADERS_GUC "response.headers"
 
 typedef struct TaErrorCode
 {
@@ -172,7 +172,7 @@ ta_raise(const char *code, const char *message, const char *details,
 	 * header of the same name (case-insensitively) replaces an earlier one.
 	 * A corrupt response.headers is ignored rather than masking this error.
 	 */
-	raw = GetConfigOption(RESPONSE_HEADERS_GUC, true, false);
+	raw = GetConfigOption(TA_RESPONSE_HEADERS_GUC, true, false);
 	(void) ta_json_collect_pairs(raw, 2, &current);
 	for (int i = 0; i < nextra; i++)
 	{
@@ -246,7 +246,7 @@ ta_error_rewrite(ErrorData *edata, const char *code, const char *message,
 static void
 rewrite_headers(const char *drop, const char *name, const char *value)
 {
-	const char *raw = GetConfigOption(RESPONSE_HEADERS_GUC, true, false);
+	const char *raw = GetConfigOption(TA_RESPONSE_HEADERS_GUC, true, false);
 	TaPairs		current;
 	StringInfoData buf;
 	bool		first = true;
@@ -280,7 +280,7 @@ rewrite_headers(const char *drop, const char *name, const char *value)
 	}
 	appendStringInfoChar(&buf, ']');
 
-	(void) set_config_option(RESPONSE_HEADERS_GUC, buf.data,
+	(void) set_config_option(TA_RESPONSE_HEADERS_GUC, buf.data,
 							 PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_LOCAL, true, 0, false);
 	pfree(buf.data);

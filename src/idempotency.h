@@ -5,9 +5,6 @@
 #ifndef TASK_API_IDEMPOTENCY_H
 #define TASK_API_IDEMPOTENCY_H
 
-extern int	ta_idempotency_ttl;
-extern int	ta_idempotency_wait;
-
 /* Define the settings and the transaction callbacks; called from _PG_init. */
 extern void ta_idempotency_init(void);
 

@@ -25,6 +25,7 @@
 #include "postgres.h"
 
 #include "access/xact.h"
+#include "guc.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
 #include "storage/backendid.h"
@@ -52,7 +53,6 @@ typedef struct InflightShared
 	InflightSlot slots[FLEXIBLE_ARRAY_MEMBER];
 } InflightShared;
 
-static int	max_inflight = 4;
 static InflightShared *inflight = NULL;
 static int	my_slot = -1;		/* the slot this transaction holds, or -1 */
 static bool exit_callback_registered = false;
@@ -136,16 +136,6 @@ inflight_exit_callback(int code, Datum arg)
 void
 ta_inflight_init(void)
 {
-	DefineCustomIntVariable("task_api.max_inflight_per_user",
-							"Requests of one user (any of their tokens, cookies and API keys) that may run at once.",
-							"Keep it well under PostgREST's db-pool, so that one user can never hold the whole pool; 0 means no cap.",
-							&max_inflight,
-							4,
-							0,
-							10000,
-							PGC_SIGHUP,
-							0,
-							NULL, NULL, NULL);
 	RegisterXactCallback(inflight_xact_callback, NULL);
 
 	if (!process_shared_preload_libraries_in_progress)
@@ -176,7 +166,7 @@ claim_slot(const uint8 *user, int mine)
 	bool		ok;
 
 	LWLockAcquire(inflight->lock, LW_EXCLUSIVE);
-	ok = count_user(user, mine) < max_inflight;
+	ok = count_user(user, mine) < ta_max_inflight_per_user;
 	if (ok)
 	{
 		memcpy(inflight->slots[mine].user, user, 16);
@@ -192,7 +182,7 @@ ta_inflight_take(const uint8 *user)
 	TaHeader	retry = {"Retry-After", "1"};
 	int			mine = MyBackendId - 1;
 
-	if (inflight == NULL || max_inflight <= 0 || my_slot >= 0 ||
+	if (inflight == NULL || ta_max_inflight_per_user <= 0 || my_slot >= 0 ||
 		mine < 0 || mine >= inflight->nslots)
 		return;
 	if (!exit_callback_registered)
@@ -204,7 +194,7 @@ ta_inflight_take(const uint8 *user)
 	{
 		pg_atomic_fetch_add_u64(&inflight->refused, 1);
 		ta_raise("rate_limited", "too many requests at once",
-				 psprintf("At most %d requests of one user run at once.", max_inflight),
+				 psprintf("At most %d requests of one user run at once.", ta_max_inflight_per_user),
 				 "retry after 1 second", &retry, 1);
 	}
 	my_slot = mine;
@@ -224,5 +214,5 @@ ta_inflight_describe(StringInfo buf)
 		if (pg_atomic_read_u32(&inflight->slots[i].used) != 0)
 			held++;
 	appendStringInfo(buf, "\"in_flight\": {\"max_per_user\": %d, \"held\": %d, \"refused\": " UINT64_FORMAT "}",
-					 max_inflight, held, pg_atomic_read_u64(&inflight->refused));
+					 ta_max_inflight_per_user, held, pg_atomic_read_u64(&inflight->refused));
 }

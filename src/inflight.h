@@ -7,7 +7,7 @@
 
 #include "lib/stringinfo.h"
 
-/* Define task_api.max_inflight_per_user; when preloading, request the slots. */
+/* Register the transaction callback; when preloading, request the slots. */
 extern void ta_inflight_init(void);
 
 /*

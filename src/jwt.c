@@ -17,10 +17,11 @@
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
+#include "constants.h"
 #include "guc.h"
 #include "jwt.h"
+#include "task_api.h"
 
-#define MIN_SECRET_LEN 32
 
 bool
 ta_pg_hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *msg, size_t msglen,
@@ -39,21 +40,16 @@ ta_pg_hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *msg, size_t 
 }
 
 /* The signing secret, refusing to work with a missing or short one. */
-static const char *
-jwt_secret(void)
+const char *
+ta_jwt_signing_secret(void)
 {
-	if (ta_jwt_secret == NULL || strlen(ta_jwt_secret) < MIN_SECRET_LEN)
-		ereport(ERROR,
-				(errcode(ERRCODE_CONFIG_FILE_ERROR),
-				 errmsg("task_api.jwt_secret must be set to at least %d bytes", MIN_SECRET_LEN),
-				 errhint("Set it in postgresql.conf (superuser only) and reload.")));
-	return ta_jwt_secret;
+	return ta_usable_secret(ta_jwt_secret, "task_api.jwt_secret");
 }
 
 char *
 ta_jwt_sign_json(const char *payload_json)
 {
-	const char *secret = jwt_secret();
+	const char *secret = ta_jwt_signing_secret();
 	size_t		cap = (strlen(payload_json) + 2) / 3 * 4 + 128;
 	char	   *out = palloc(cap);
 
@@ -69,7 +65,7 @@ ta_jwt_sign_json(const char *payload_json)
 ta_jwt_result
 ta_jwt_verify_token(const char *token, ta_jwt_claims *claims)
 {
-	const char *secret = jwt_secret();
+	const char *secret = ta_jwt_signing_secret();
 	ta_jwt_result r;
 
 	r = ta_jwt_verify(token, strlen(token), (const uint8_t *) secret, strlen(secret),
@@ -104,26 +100,6 @@ ta_jwt_claims_json(const ta_jwt_claims *claims)
 	return buf.data;
 }
 
-char *
-ta_csrf_token(const char *jti)
-{
-	const char *secret = jwt_secret();
-	StringInfoData msg;
-	uint8_t		mac[TA_JWT_MAC_LEN];
-	char	   *out = palloc(64);
-
-	initStringInfo(&msg);
-	appendStringInfo(&msg, "csrf:%s", jti);
-	if (!ta_pg_hmac_sha256((const uint8_t *) secret, strlen(secret),
-						   (const uint8_t *) msg.data, msg.len, mac))
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not compute the CSRF token")));
-	ta_base64url_encode(mac, sizeof(mac), out);
-	pfree(msg.data);
-	return out;
-}
-
 PG_FUNCTION_INFO_V1(task_api_jwt_sign);
 
 /* Sign a flat JSON object of claims with task_api.jwt_secret. */
@@ -151,20 +127,10 @@ task_api_jwt_verify(PG_FUNCTION_ARGS)
 	static ta_jwt_claims claims;
 	char	   *token = text_to_cstring(PG_GETARG_TEXT_PP(0));
 	ta_jwt_result r = ta_jwt_verify_token(token, &claims);
-	TupleDesc	desc = fcinfo->flinfo->fn_extra;
+	TupleDesc	desc = ta_result_desc(fcinfo);
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
 
-	if (desc == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-
-		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-			elog(ERROR, "return type must be a row type");
-		desc = BlessTupleDesc(CreateTupleDescCopy(desc));
-		MemoryContextSwitchTo(old);
-		fcinfo->flinfo->fn_extra = desc;
-	}
 	values[0] = BoolGetDatum(r == TA_JWT_OK);
 	values[1] = CStringGetTextDatum(ta_jwt_result_text(r));
 	if (r == TA_JWT_OK)
@@ -172,13 +138,4 @@ task_api_jwt_verify(PG_FUNCTION_ARGS)
 	else
 		nulls[2] = true;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
-}
-
-PG_FUNCTION_INFO_V1(task_api_csrf_token);
-
-/* The CSRF token that goes with a session id. */
-Datum
-task_api_csrf_token(PG_FUNCTION_ARGS)
-{
-	PG_RETURN_TEXT_P(cstring_to_text(ta_csrf_token(text_to_cstring(PG_GETARG_TEXT_PP(0)))));
 }

@@ -23,7 +23,7 @@ extern ta_jwt_result ta_jwt_verify_token(const char *token, ta_jwt_claims *claim
 /* Claims back to JSON text (palloc'd). */
 extern char *ta_jwt_claims_json(const ta_jwt_claims *claims);
 
-/* The CSRF token bound to a session id: base64url(HMAC(secret, "csrf:" jti)). */
-extern char *ta_csrf_token(const char *jti);
+/* task_api.jwt_secret; errors if it is unset or shorter than TA_MIN_SECRET_LEN. */
+extern const char *ta_jwt_signing_secret(void);
 
 #endif							/* TASK_API_JWT_H */

@@ -14,15 +14,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "codec_util.h"		/* base64url, ta_hmac_sha256_fn, constant-time compare */
+
 #define TA_JWT_MAX_TOKEN	8192	/* longer tokens are refused unread */
 #define TA_JWT_MAX_JSON		6144	/* decoded header or payload */
 #define TA_JWT_MAX_CLAIMS	32
 #define TA_JWT_MAC_LEN		32
-
-/* HMAC-SHA-256(key, msg) into out[32]; returns false on failure. */
-typedef bool (*ta_hmac_sha256_fn) (const uint8_t *key, size_t keylen,
-								   const uint8_t *msg, size_t msglen,
-								   uint8_t *out);
 
 typedef enum ta_jwt_result
 {
@@ -51,10 +48,6 @@ typedef struct ta_jwt_claims
 	ta_json_member members[TA_JWT_MAX_CLAIMS];
 	char		storage[TA_JWT_MAX_JSON * 2 + 64];	/* names and values */
 } ta_jwt_claims;
-
-/* base64url without padding.  decode returns -1 on any invalid input. */
-extern size_t ta_base64url_encode(const uint8_t *src, size_t len, char *dst);
-extern long ta_base64url_decode(const char *src, size_t len, uint8_t *dst, size_t dstcap);
 
 /*
  * Parse a flat JSON object whose members are strings, numbers, true, false
@@ -90,9 +83,6 @@ extern size_t ta_jwt_sign(const char *payload_json, size_t len,
 						  const uint8_t *key, size_t keylen,
 						  ta_hmac_sha256_fn hmac,
 						  char *out, size_t outcap);
-
-/* Constant-time comparison of two byte strings of equal length. */
-extern bool ta_timing_safe_equal(const uint8_t *a, const uint8_t *b, size_t len);
 
 extern const char *ta_jwt_result_text(ta_jwt_result r);
 

@@ -27,6 +27,7 @@
 
 #include "catalog/pg_collation.h"
 #include "fmgr.h"
+#include "guc.h"
 #include "miscadmin.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
@@ -69,11 +70,6 @@ typedef struct LtShared
 	uint8		secret[SECRET_LEN];
 } LtShared;
 
-static int	lt_entries = 10000;
-static int	lt_max_failures = 5;
-static int	lt_backoff = 1;
-static int	lt_backoff_max = 900;
-
 static LtShared *lt_state = NULL;
 static HTAB *lt_hash = NULL;
 
@@ -83,7 +79,7 @@ static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
 static Size
 lt_memsize(void)
 {
-	return add_size(MAXALIGN(sizeof(LtShared)), hash_estimate_size(lt_entries, sizeof(LtEntry)));
+	return add_size(MAXALIGN(sizeof(LtShared)), hash_estimate_size(ta_login_throttle_entries, sizeof(LtEntry)));
 }
 
 static void
@@ -109,7 +105,7 @@ lt_shmem_startup(void)
 	if (!found)
 	{
 		lt_state->lock = &(GetNamedLWLockTranche(TRANCHE_NAME))->lock;
-		lt_state->capacity = lt_entries;
+		lt_state->capacity = ta_login_throttle_entries;
 		if (!pg_strong_random(lt_state->secret, SECRET_LEN))
 			ereport(FATAL,
 					(errcode(ERRCODE_INTERNAL_ERROR),
@@ -118,39 +114,15 @@ lt_shmem_startup(void)
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(LtKey);
 	info.entrysize = sizeof(LtEntry);
-	lt_hash = ShmemInitHash("task_api login throttle entries", lt_entries, lt_entries,
+	lt_hash = ShmemInitHash("task_api login throttle entries", ta_login_throttle_entries, ta_login_throttle_entries,
 							&info, HASH_ELEM | HASH_BLOBS);
 	LWLockRelease(AddinShmemInitLock);
 }
 
-static void
-define_seconds(const char *name, const char *desc, int *var, int value, int min, int max)
-{
-	DefineCustomIntVariable(name, desc, NULL, var, value, min, max,
-							PGC_SUSET, GUC_UNIT_S, NULL, NULL, NULL);
-}
-
+/* When preloading, ask for the shared table (the settings are in guc.c). */
 void
 ta_login_throttle_init(void)
 {
-	if (process_shared_preload_libraries_in_progress)
-		DefineCustomIntVariable("task_api.login_throttle_entries",
-								"Accounts whose failed logins are tracked in shared memory.",
-								"When the table is full, the accounts least recently failed are forgotten.",
-								&lt_entries, 10000, 100, 10000000,
-								PGC_POSTMASTER, 0, NULL, NULL, NULL);
-	DefineCustomIntVariable("task_api.login_max_failures",
-							"Failed logins in a row allowed for one email before its logins back off.",
-							"0 turns the per-account throttle off.",
-							&lt_max_failures, 5, 0, 1000,
-							PGC_SUSET, 0, NULL, NULL, NULL);
-	define_seconds("task_api.login_backoff",
-				   "How long an email's logins are refused after its first failure past task_api.login_max_failures; doubles with each further failure.",
-				   &lt_backoff, 1, 1, 86400);
-	define_seconds("task_api.login_backoff_max",
-				   "The longest backoff; failures are forgotten after this long without one.",
-				   &lt_backoff_max, 900, 1, 86400);
-
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 	prev_shmem_request_hook = shmem_request_hook;
@@ -185,16 +157,16 @@ static bool
 stale(const LtEntry *e, int64 now)
 {
 	return e->blocked_until <= now &&
-		now - Max(e->last_failure, e->blocked_until) >= (int64) lt_backoff_max * NS_PER_SEC;
+		now - Max(e->last_failure, e->blocked_until) >= (int64) ta_login_backoff_max * NS_PER_SEC;
 }
 
 /* How long the n-th failure locks the account (0: not yet). */
 static int64
 backoff_ns(int32 failures)
 {
-	int			doublings = failures - lt_max_failures;
-	int64		ns = (int64) lt_backoff * NS_PER_SEC;
-	int64		cap = (int64) lt_backoff_max * NS_PER_SEC;
+	int			doublings = failures - ta_login_max_failures;
+	int64		ns = (int64) ta_login_backoff * NS_PER_SEC;
+	int64		cap = (int64) ta_login_backoff_max * NS_PER_SEC;
 
 	if (doublings < 0)
 		return 0;
@@ -206,7 +178,7 @@ backoff_ns(int32 failures)
 static bool
 lt_active(void)
 {
-	return lt_state != NULL && lt_hash != NULL && lt_max_failures > 0;
+	return lt_state != NULL && lt_hash != NULL && ta_login_max_failures > 0;
 }
 
 /* Refuse the login while the email is locked. */
@@ -408,5 +380,5 @@ ta_login_throttle_describe(StringInfo buf)
 			locked++;
 	LWLockRelease(lt_state->lock);
 	appendStringInfo(buf, "\"login_throttle\": {\"max_failures\": %d, \"tracked\": %ld, \"locked\": %ld, \"capacity\": %d}",
-					 lt_max_failures, tracked, locked, lt_state->capacity);
+					 ta_login_max_failures, tracked, locked, lt_state->capacity);
 }

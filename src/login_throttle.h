@@ -7,7 +7,7 @@
 
 #include "lib/stringinfo.h"
 
-/* Define the settings; when preloading, request the table. */
+/* When preloading, request the table (settings: guc.c). */
 extern void ta_login_throttle_init(void);
 
 /* Append the throttle's state to task_api.status() as a JSON member. */

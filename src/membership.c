@@ -68,11 +68,8 @@ typedef struct MemberCache
 	TransactionId *subxip;
 	pg_uuid_t	user_id;
 	bool		user_exists;	/* the caller has a row in task_api.users */
-	/* The last session or API key checked for this user (see credential memo). */
-	char		cred_kind;		/* 0: none */
-	pg_uuid_t	cred_id;
-	bool		cred_ok;
-	TimestampTz cred_expires;	/* DT_NOEND when it does not expire */
+	/* How many loads there have been: names this one (ta_membership_version). */
+	uint64		loads;
 	MemoryContext cxt;
 	HTAB	   *entries;
 	int			count;
@@ -100,6 +97,7 @@ membership_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		local_generation++;
 }
 
+/* A top-level abort may undo membership changes too: forget the cache. */
 static void
 membership_xact_callback(XactEvent event, void *arg)
 {
@@ -107,6 +105,7 @@ membership_xact_callback(XactEvent event, void *arg)
 		local_generation++;
 }
 
+/* The cache must notice aborts, which may undo changes it has seen. */
 void
 ta_membership_init(void)
 {
@@ -155,16 +154,19 @@ remember_visibility(Snapshot snap)
 		memcpy(cache.subxip, snap->subxip, sizeof(TransactionId) * snap->subxcnt);
 }
 
-/* Load every membership of user into the cache, replacing what was there. */
-static void
-load_memberships(const pg_uuid_t *user_id, Snapshot snap)
-{
-	Oid			save_userid;
-	int			save_sec;
-	Datum		arg;
-	HASHCTL		ctl;
-	MemoryContext oldcxt;
+/* The lookup behind the cache: one row per membership, or one NULL row. */
+static const char *const lookup_sql =
+"SELECT m.project_id, m.role::pg_catalog.text, p.deleted_at IS NULL"
+"  FROM task_api.users u"
+"  LEFT JOIN (task_api.project_members m"
+"             JOIN task_api.projects p ON p.id OPERATOR(pg_catalog.=) m.project_id)"
+"    ON m.user_id OPERATOR(pg_catalog.=) u.id"
+" WHERE u.id OPERATOR(pg_catalog.=) $1";
 
+/* Empty the cache (its context stays) before a new load fills it. */
+static void
+reset_cache(void)
+{
 	if (cache.cxt == NULL)
 		cache.cxt = AllocSetContextCreate(TopMemoryContext,
 										  "task_api membership cache",
@@ -174,75 +176,59 @@ load_memberships(const pg_uuid_t *user_id, Snapshot snap)
 	cache.valid = false;
 	cache.entries = NULL;
 	cache.count = 0;
-	cache.cred_kind = 0;
+	cache.loads++;
+}
 
-	GetUserIdAndSecContext(&save_userid, &save_sec);
-	SetUserIdAndSecContext(ta_tables_owner(),
-						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
-	PG_TRY();
+/* Fill the cache from the lookup's rows (ta_owner_rows_fn; SPI connected). */
+static void
+fill_cache(SPITupleTable *tuptable, uint64 nrows, void *arg)
+{
+	MemoryContext oldcxt = MemoryContextSwitchTo(cache.cxt);
+	HASHCTL		ctl;
+
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(pg_uuid_t);
+	ctl.entrysize = sizeof(MemberEntry);
+	ctl.hcxt = cache.cxt;
+	cache.entries = hash_create("task_api memberships", Max(nrows, 16), &ctl,
+								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	cache.ids = palloc(sizeof(pg_uuid_t) * Max(nrows, 1));
+	cache.roles = palloc(sizeof(int8) * Max(nrows, 1));
+	/* No row: no such user.  One row with a NULL project: no memberships. */
+	cache.user_exists = nrows > 0;
+	for (uint64 i = 0; i < nrows; i++)
 	{
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		if (lookup_plan == NULL)
-		{
-			Oid			argtypes[1] = {UUIDOID};
-			SPIPlanPtr	plan = ta_prepare_pinned(
-										   "SELECT m.project_id, m.role::pg_catalog.text, p.deleted_at IS NULL"
-										   "  FROM task_api.users u"
-										   "  LEFT JOIN (task_api.project_members m"
-										   "             JOIN task_api.projects p ON p.id OPERATOR(pg_catalog.=) m.project_id)"
-										   "    ON m.user_id OPERATOR(pg_catalog.=) u.id"
-										   " WHERE u.id OPERATOR(pg_catalog.=) $1",
-										   1, argtypes);
+		HeapTuple	tup = tuptable->vals[i];
+		TupleDesc	desc = tuptable->tupdesc;
+		bool		isnull;
+		pg_uuid_t  *pid;
+		bool		found;
+		MemberEntry *entry;
+		Datum		d = SPI_getbinval(tup, desc, 1, &isnull);
 
-			if (plan == NULL)
-				elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-			SPI_keepplan(plan);
-			lookup_plan = plan;
-		}
-		arg = UUIDPGetDatum(unconstify(pg_uuid_t *, user_id));
-		if (SPI_execute_plan(lookup_plan, &arg, NULL, true, 0) != SPI_OK_SELECT)
-			elog(ERROR, "membership lookup failed");
-
-		oldcxt = MemoryContextSwitchTo(cache.cxt);
-		memset(&ctl, 0, sizeof(ctl));
-		ctl.keysize = sizeof(pg_uuid_t);
-		ctl.entrysize = sizeof(MemberEntry);
-		ctl.hcxt = cache.cxt;
-		cache.entries = hash_create("task_api memberships", Max(SPI_processed, 16), &ctl,
-									HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
-		cache.ids = palloc(sizeof(pg_uuid_t) * Max(SPI_processed, 1));
-		cache.roles = palloc(sizeof(int8) * Max(SPI_processed, 1));
-		/* No row: no such user.  One row with a NULL project: no memberships. */
-		cache.user_exists = SPI_processed > 0;
-		for (uint64 i = 0; i < SPI_processed; i++)
-		{
-			HeapTuple	tup = SPI_tuptable->vals[i];
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			bool		isnull;
-			pg_uuid_t  *pid;
-			bool		found;
-			MemberEntry *entry;
-			Datum		d = SPI_getbinval(tup, desc, 1, &isnull);
-
-			if (isnull)
-				continue;
-			pid = DatumGetUUIDP(d);
-			entry = hash_search(cache.entries, pid, HASH_ENTER, &found);
-			entry->live = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
-			entry->role = (int8) role_from_label(SPI_getvalue(tup, desc, 2));
-			cache.ids[cache.count] = *pid;
-			cache.roles[cache.count] = entry->role;
-			cache.count++;
-		}
-		MemoryContextSwitchTo(oldcxt);
-		SPI_finish();
+		if (isnull)
+			continue;
+		pid = DatumGetUUIDP(d);
+		entry = hash_search(cache.entries, pid, HASH_ENTER, &found);
+		entry->live = DatumGetBool(SPI_getbinval(tup, desc, 3, &isnull));
+		entry->role = (int8) role_from_label(SPI_getvalue(tup, desc, 2));
+		cache.ids[cache.count] = *pid;
+		cache.roles[cache.count] = entry->role;
+		cache.count++;
 	}
-	PG_FINALLY();
-	{
-		SetUserIdAndSecContext(save_userid, save_sec);
-	}
-	PG_END_TRY();
+	MemoryContextSwitchTo(oldcxt);
+}
+
+/* Load every membership of user into the cache, replacing what was there. */
+static void
+load_memberships(const pg_uuid_t *user_id, Snapshot snap)
+{
+	Oid			argtypes[1] = {UUIDOID};
+	Datum		arg = UUIDPGetDatum(unconstify(pg_uuid_t *, user_id));
+	TaSpiQuery	q = {&lookup_plan, lookup_sql, 1, argtypes, &arg, NULL, true};
+
+	reset_cache();
+	ta_owner_query_rows(&q, fill_cache, NULL);
 
 	remember_visibility(snap);
 	cache.load_lxid = MyProc->lxid;
@@ -294,34 +280,21 @@ refresh_cache(void)
 	return true;
 }
 
-bool
-ta_credential_memo(char kind, const pg_uuid_t *id, bool *ok, TimestampTz *expires)
+/* Which load of the cache is current, so others can memoize exactly as long. */
+uint64
+ta_membership_version(void)
 {
-	if (!refresh_cache() || cache.cred_kind != kind ||
-		memcmp(&cache.cred_id, id, sizeof(pg_uuid_t)) != 0)
-		return false;
-	*ok = cache.cred_ok;
-	*expires = cache.cred_expires;
-	return true;
+	return refresh_cache() ? cache.loads : 0;
 }
 
-void
-ta_credential_remember(char kind, const pg_uuid_t *id, bool ok, TimestampTz expires)
-{
-	if (!refresh_cache())
-		return;
-	cache.cred_kind = kind;
-	cache.cred_id = *id;
-	cache.cred_ok = ok;
-	cache.cred_expires = expires;
-}
-
+/* A token can outlive its user: policies and pre_request() ask this. */
 bool
 ta_caller_exists(void)
 {
 	return refresh_cache() && cache.user_exists;
 }
 
+/* What every RLS policy on projects, members and tasks asks, once per row. */
 TaRole
 ta_member_role(const pg_uuid_t *project_id, bool *live)
 {

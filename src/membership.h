@@ -19,15 +19,13 @@ typedef enum TaRole
 /* The caller's role in a project; *live says whether it is not trashed. */
 extern TaRole ta_member_role(const pg_uuid_t *project_id, bool *live);
 
-#include "datatype/timestamp.h"
-
 /*
- * A memo of the caller's last credential check ('s' session, 'k' API key):
- * whether it was valid apart from time, and when it expires.  It lives in
- * the membership cache, so it is exactly as fresh as a new query would be.
+ * The current load of the caller's membership cache (0: no caller).  It
+ * changes exactly when a fresh query could answer differently (another
+ * user, another snapshot, a change or an abort), so a memo tagged with it
+ * is as fresh as the cache (pre_request.c's credential memo).
  */
-extern bool ta_credential_memo(char kind, const pg_uuid_t *id, bool *ok, TimestampTz *expires);
-extern void ta_credential_remember(char kind, const pg_uuid_t *id, bool ok, TimestampTz expires);
+extern uint64 ta_membership_version(void);
 
 /* Does the caller (sub claim) name an existing user? */
 extern bool ta_caller_exists(void);

@@ -21,16 +21,25 @@
 
 #include "owner_spi.h"
 
+/* A relation of the task_api schema by name; the extension cannot work without it. */
+Oid
+ta_task_api_relid(const char *name)
+{
+	Oid			relid = get_relname_relid(name, get_namespace_oid("task_api", false));
+
+	if (!OidIsValid(relid))
+		elog(ERROR, "task_api.%s does not exist", name);
+	return relid;
+}
+
+/* The owner of task_api.project_members: who the fixed lookups run as. */
 Oid
 ta_tables_owner(void)
 {
-	Oid			nsp = get_namespace_oid("task_api", false);
-	Oid			relid = get_relname_relid("project_members", nsp);
+	Oid			relid = ta_task_api_relid("project_members");
 	HeapTuple	tup;
 	Oid			owner;
 
-	if (!OidIsValid(relid))
-		elog(ERROR, "task_api.project_members does not exist");
 	tup = SearchSysCache1(RELOID, ObjectIdGetDatum(relid));
 	if (!HeapTupleIsValid(tup))
 		elog(ERROR, "cache lookup failed for relation %u", relid);
@@ -44,8 +53,8 @@ ta_tables_owner(void)
  * either): a name the query does not qualify can never resolve to an object
  * the caller created.  The plan cache keeps this path for any re-parse.
  */
-SPIPlanPtr
-ta_prepare_pinned(const char *sql, int nargs, Oid *argtypes)
+static SPIPlanPtr
+prepare_pinned(const char *sql, int nargs, Oid *argtypes)
 {
 	OverrideSearchPath path = {.schemas = NIL,.addCatalog = true,.addTemp = false};
 	SPIPlanPtr	plan;
@@ -56,58 +65,146 @@ ta_prepare_pinned(const char *sql, int nargs, Oid *argtypes)
 	return plan;
 }
 
-bool
-ta_owner_query_row(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
-				   Datum *args, bool read_only, int ncols, Datum *values, bool *nulls)
+/* Prepare sql into *plan on first use (pinned search path, kept). */
+static void
+ensure_plan(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes)
 {
-	MemoryContext callercxt = CurrentMemoryContext;
+	SPIPlanPtr	p;
+
+	if (*plan != NULL)
+		return;
+	p = prepare_pinned(sql, nargs, argtypes);
+	if (p == NULL)
+		elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
+	SPI_keepplan(p);
+	*plan = p;
+}
+
+/* One SPI connection around one execution of a kept plan; returns its code. */
+static int
+run_kept(const TaSpiQuery *q, long tcount)
+{
+	int			rc;
+
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	ensure_plan(q->plan, q->sql, q->nargs, q->argtypes);
+	rc = SPI_execute_plan(*q->plan, q->args, q->nulls, q->read_only, tcount);
+	if (rc < 0)
+		elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
+	return rc;
+}
+
+/* A trigger's statement as the caller, so RLS and the table's triggers apply. */
+int
+ta_spi_run(const TaSpiQuery *q)
+{
+	int			rc = run_kept(q, 0);
+
+	SPI_finish();
+	return rc;
+}
+
+/*
+ * Run body(arg) as the tables' owner, in a security-restricted operation,
+ * and switch back whether it returns or raises.
+ */
+static void
+as_owner(void (*body) (void *arg), void *arg)
+{
 	Oid			save_userid;
 	int			save_sec;
-	volatile bool found = false;
 
 	GetUserIdAndSecContext(&save_userid, &save_sec);
 	SetUserIdAndSecContext(ta_tables_owner(),
 						   save_sec | SECURITY_LOCAL_USERID_CHANGE | SECURITY_RESTRICTED_OPERATION);
 	PG_TRY();
 	{
-		int			rc;
-
-		if (SPI_connect() != SPI_OK_CONNECT)
-			elog(ERROR, "SPI_connect failed");
-		if (*plan == NULL)
-		{
-			SPIPlanPtr	p = ta_prepare_pinned(sql, nargs, argtypes);
-
-			if (p == NULL)
-				elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-			SPI_keepplan(p);
-			*plan = p;
-		}
-		rc = SPI_execute_plan(*plan, args, NULL, read_only, 1);
-		if (rc < 0)
-			elog(ERROR, "SPI_execute_plan failed: %s", SPI_result_code_string(rc));
-		if (SPI_processed > 0 && SPI_tuptable != NULL)
-		{
-			TupleDesc	desc = SPI_tuptable->tupdesc;
-			HeapTuple	tup = SPI_tuptable->vals[0];
-
-			found = true;
-			for (int i = 0; i < ncols; i++)
-			{
-				Form_pg_attribute att = TupleDescAttr(desc, i);
-				Datum		d = SPI_getbinval(tup, desc, i + 1, &nulls[i]);
-				MemoryContext spicxt = MemoryContextSwitchTo(callercxt);
-
-				values[i] = nulls[i] ? (Datum) 0 : datumCopy(d, att->attbyval, att->attlen);
-				MemoryContextSwitchTo(spicxt);
-			}
-		}
-		SPI_finish();
+		body(arg);
 	}
 	PG_FINALLY();
 	{
 		SetUserIdAndSecContext(save_userid, save_sec);
 	}
 	PG_END_TRY();
-	return found;
+}
+
+/* What the owner-run bodies below need. */
+typedef struct OwnerCall
+{
+	const TaSpiQuery *q;
+	MemoryContext callercxt;
+	/* one row */
+	int			ncols;
+	Datum	   *values;
+	bool	   *nulls;
+	bool		found;
+	/* every row */
+	ta_owner_rows_fn fn;
+	void	   *fn_arg;
+} OwnerCall;
+
+/* Copy the first row's first ncols columns into the caller's context. */
+static void
+copy_first_row(OwnerCall *call)
+{
+	TupleDesc	desc = SPI_tuptable->tupdesc;
+	HeapTuple	tup = SPI_tuptable->vals[0];
+
+	call->found = true;
+	for (int i = 0; i < call->ncols; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+		Datum		d = SPI_getbinval(tup, desc, i + 1, &call->nulls[i]);
+		MemoryContext spicxt = MemoryContextSwitchTo(call->callercxt);
+
+		call->values[i] = call->nulls[i] ? (Datum) 0 :
+			datumCopy(d, att->attbyval, att->attlen);
+		MemoryContextSwitchTo(spicxt);
+	}
+}
+
+/* Body of ta_owner_query_row: at most one row. */
+static void
+owner_row_body(void *arg)
+{
+	OwnerCall  *call = arg;
+
+	(void) run_kept(call->q, 1);
+	if (SPI_processed > 0 && SPI_tuptable != NULL)
+		copy_first_row(call);
+	SPI_finish();
+}
+
+/* Body of ta_owner_query_rows: every row, to the callback. */
+static void
+owner_rows_body(void *arg)
+{
+	OwnerCall  *call = arg;
+
+	(void) run_kept(call->q, 0);
+	call->fn(SPI_tuptable, SPI_processed, call->fn_arg);
+	SPI_finish();
+}
+
+/* One row of a fixed lookup the caller's RLS would hide (sessions, keys). */
+bool
+ta_owner_query_row(SPIPlanPtr *plan, const char *sql, int nargs, Oid *argtypes,
+				   Datum *args, bool read_only, int ncols, Datum *values, bool *nulls)
+{
+	TaSpiQuery	q = {plan, sql, nargs, argtypes, args, NULL, read_only};
+	OwnerCall	call = {.q = &q,.callercxt = CurrentMemoryContext,
+	.ncols = ncols,.values = values,.nulls = nulls};
+
+	as_owner(owner_row_body, &call);
+	return call.found;
+}
+
+/* Every row of a fixed lookup as the owner (the membership cache's load). */
+void
+ta_owner_query_rows(const TaSpiQuery *q, ta_owner_rows_fn fn, void *arg)
+{
+	OwnerCall	call = {.q = q,.callercxt = CurrentMemoryContext,.fn = fn,.fn_arg = arg};
+
+	as_owner(owner_rows_body, &call);
 }

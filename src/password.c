@@ -26,7 +26,7 @@
 #include <sodium.h>
 
 #include "guc.h"
-#include "jwt_codec.h"
+#include "codec_util.h"
 
 #define ARGON2ID_PREFIX "$argon2id$"
 #define SCRAM_PREFIX "SCRAM-SHA-256$"

@@ -39,20 +39,17 @@
 #include "utils/uuid.h"
 
 #include "bounds.h"
+#include "constants.h"
 #include "errors.h"
 #include "guc.h"
+#include "http.h"
 #include "jwt.h"
 #include "membership.h"
 #include "owner_spi.h"
 #include "rate_limit.h"
 #include "request.h"
 
-#define SESSION_COOKIE "__Host-task_api_session"
-#define CSRF_COOKIE "__Host-task_api_csrf"
-/* The name of release 0.1.0, without the prefix: never accepted any more. */
-#define OLD_SESSION_COOKIE "task_api_session"
 #define CLEAR_ATTRS "=; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=0"
-#define USER_ROLE "task_api_user"
 
 static SPIPlanPtr session_plan = NULL;
 static SPIPlanPtr api_key_plan = NULL;
@@ -89,7 +86,7 @@ static void
 unauthenticated(const char *message, const char *detail)
 {
 	refuse(message, detail,
-		   ta_request_cookie(SESSION_COOKIE) != NULL ? SESSION_COOKIE CLEAR_ATTRS : NULL);
+		   ta_request_cookie(TA_SESSION_COOKIE) != NULL ? TA_SESSION_COOKIE CLEAR_ATTRS : NULL);
 }
 
 /*
@@ -105,26 +102,72 @@ unauthenticated(const char *message, const char *detail)
 static const char *
 session_cookie(void)
 {
-	const char *cookie = ta_request_cookie(SESSION_COOKIE);
-	const char *old = ta_request_cookie(OLD_SESSION_COOKIE);
+	const char *cookie = ta_request_cookie(TA_SESSION_COOKIE);
+	const char *old = ta_request_cookie(TA_OLD_SESSION_COOKIE);
 
 	if (old != NULL && cookie != NULL)
 		refuse("the request carries two session cookies",
-			   "A " OLD_SESSION_COOKIE " cookie came with " SESSION_COOKIE
+			   "A " TA_OLD_SESSION_COOKIE " cookie came with " TA_SESSION_COOKIE
 			   ": another site of the same domain may have set one, so neither is used.",
-			   OLD_SESSION_COOKIE CLEAR_ATTRS);
+			   TA_OLD_SESSION_COOKIE CLEAR_ATTRS);
 	if (old != NULL && old[0] != '\0')
 		refuse("the session cookie has an old name",
-			   "Session cookies are now " SESSION_COOKIE "; " OLD_SESSION_COOKIE
+			   "Session cookies are now " TA_SESSION_COOKIE "; " TA_OLD_SESSION_COOKIE
 			   " is no longer accepted.",
-			   OLD_SESSION_COOKIE CLEAR_ATTRS);
+			   TA_OLD_SESSION_COOKIE CLEAR_ATTRS);
 	return cookie;
+}
+
+/*
+ * A memo of the caller's last credential check ('s' session, 'k' API key):
+ * whether it was valid apart from time, and when it expires.  It holds for
+ * one load of the membership cache, so it is exactly as fresh as a new
+ * query would be.
+ */
+typedef struct CredentialMemo
+{
+	uint64		version;		/* ta_membership_version(); 0: none */
+	char		kind;
+	pg_uuid_t	id;
+	bool		ok;
+	TimestampTz expires;		/* DT_NOEND when it does not expire */
+} CredentialMemo;
+
+static CredentialMemo memo;
+
+/* The memoized answer for this credential, if the memo is still current. */
+static bool
+credential_memo(char kind, const pg_uuid_t *id, bool *ok, TimestampTz *expires)
+{
+	uint64		version = ta_membership_version();
+
+	if (version == 0 || memo.version != version || memo.kind != kind ||
+		memcmp(&memo.id, id, sizeof(pg_uuid_t)) != 0)
+		return false;
+	*ok = memo.ok;
+	*expires = memo.expires;
+	return true;
+}
+
+/* Remember a credential check for as long as the membership cache holds. */
+static void
+credential_remember(char kind, const pg_uuid_t *id, bool ok, TimestampTz expires)
+{
+	uint64		version = ta_membership_version();
+
+	if (version == 0)
+		return;
+	memo.version = version;
+	memo.kind = kind;
+	memo.id = *id;
+	memo.ok = ok;
+	memo.expires = expires;
 }
 
 /*
  * Is the credential (a session or an API key) live: it exists, belongs to
  * the user, is not revoked and has not expired?  The answer apart from time
- * is memoized in the membership cache; expiry is checked every time.
+ * is memoized (credential_memo); expiry is checked every time.
  */
 static bool
 credential_live(char kind, SPIPlanPtr *plan, const char *sql,
@@ -138,12 +181,12 @@ credential_live(char kind, SPIPlanPtr *plan, const char *sql,
 	bool		ok;
 	TimestampTz expires;
 
-	if (!ta_credential_memo(kind, id, &ok, &expires))
+	if (!credential_memo(kind, id, &ok, &expires))
 	{
 		ok = ta_owner_query_row(plan, sql, 2, types, args, true, 2, row, nulls) &&
 			!nulls[0] && DatumGetBool(row[0]);
 		expires = (ok && !nulls[1]) ? DatumGetTimestampTz(row[1]) : DT_NOEND;
-		ta_credential_remember(kind, id, ok, expires);
+		credential_remember(kind, id, ok, expires);
 	}
 	return ok && (expires == DT_NOEND || expires > GetCurrentTransactionStartTimestamp());
 }
@@ -221,16 +264,6 @@ check_user_identity(bool session_checked)
 						"Tokens are issued by /rpc/login, /rpc/signup and /rpc/create_api_key.");
 }
 
-/* Is this one of the requests that must work with a stale cookie? */
-static bool
-ignores_session_cookie(void)
-{
-	const char *path = GetConfigOption("request.path", true, false);
-
-	return path != NULL &&
-		(strcmp(path, "/rpc/signup") == 0 || strcmp(path, "/rpc/login") == 0);
-}
-
 /*
  * Signup and login set the session cookie, so a cross-site form must not be
  * able to call them (login CSRF: signing the victim in as the attacker).
@@ -258,17 +291,6 @@ is_safe_method(void)
 		 strcmp(method, "OPTIONS") == 0);
 }
 
-/* Equal strings, compared in time independent of where they differ. */
-static bool
-same_secret(const char *a, const char *b)
-{
-	size_t		la = strlen(a);
-
-	if (la != strlen(b))
-		return false;
-	return ta_timing_safe_equal((const uint8_t *) a, (const uint8_t *) b, la);
-}
-
 /* Authenticate the request by its session cookie and become that user. */
 static void
 authenticate_cookie(const char *cookie)
@@ -287,7 +309,7 @@ authenticate_cookie(const char *cookie)
 	role = ta_jwt_claim(claims, "role");
 	sub = ta_jwt_claim(claims, "sub");
 	jti = ta_jwt_claim(claims, "jti");
-	if (role == NULL || !role->is_string || strcmp(role->value, USER_ROLE) != 0 ||
+	if (role == NULL || !role->is_string || strcmp(role->value, TA_USER_ROLE) != 0 ||
 		sub == NULL || !sub->is_string || !uuid_claim(sub->value, &user_id) ||
 		jti == NULL || !jti->is_string || !uuid_claim(jti->value, &session_id) ||
 		ta_jwt_claim(claims, "key_id") != NULL)
@@ -298,19 +320,19 @@ authenticate_cookie(const char *cookie)
 	if (!is_safe_method())
 	{
 		const char *header = ta_request_header("x-csrf-token");
-		const char *csrf_cookie = ta_request_cookie(CSRF_COOKIE);
+		const char *csrf_cookie = ta_request_cookie(TA_CSRF_COOKIE);
 		char	   *expected = ta_csrf_token(jti->value);
 
 		if (header == NULL || csrf_cookie == NULL ||
-			!same_secret(header, expected) || !same_secret(csrf_cookie, expected))
+			!ta_same_secret(header, expected) || !ta_same_secret(csrf_cookie, expected))
 			ta_raise("csrf_failed", "the request lacks a valid CSRF token",
 					 "Cookie-authenticated POST, PUT, PATCH and DELETE requests must send "
-					 "X-CSRF-Token equal to the " CSRF_COOKIE " cookie.",
-					 "read the " CSRF_COOKIE " cookie and send it in X-CSRF-Token", NULL, 0);
+					 "X-CSRF-Token equal to the " TA_CSRF_COOKIE " cookie.",
+					 "read the " TA_CSRF_COOKIE " cookie and send it in X-CSRF-Token", NULL, 0);
 	}
 
 	/* Become the user exactly as PostgREST would for the bearer token. */
-	(void) set_config_option("role", USER_ROLE, PGC_USERSET, PGC_S_SESSION,
+	(void) set_config_option("role", TA_USER_ROLE, PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_LOCAL, true, 0, false);
 	(void) set_config_option("request.jwt.claims", ta_jwt_claims_json(claims),
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
@@ -340,11 +362,11 @@ task_api_pre_request(PG_FUNCTION_ARGS)
 	 * anonymous role's claims): the session cookie, if any, decides.
 	 */
 	role = ta_request_claim("role");
-	if (role == NULL || strcmp(role, USER_ROLE) != 0)
+	if (role == NULL || strcmp(role, TA_USER_ROLE) != 0)
 	{
 		const char *cookie;
 
-		if (ignores_session_cookie())
+		if (ta_request_is_login_path())
 			check_login_request();
 		else if ((cookie = session_cookie()) != NULL && cookie[0] != '\0')
 		{
@@ -354,7 +376,7 @@ task_api_pre_request(PG_FUNCTION_ARGS)
 	}
 
 	role = ta_request_claim("role");
-	if (role != NULL && strcmp(role, USER_ROLE) == 0)
+	if (role != NULL && strcmp(role, TA_USER_ROLE) == 0)
 		check_user_identity(by_cookie);
 
 	PG_RETURN_VOID();

@@ -13,6 +13,7 @@
  */
 #include "postgres.h"
 
+#include "guc.h"
 #include "miscadmin.h"
 #include "port/atomics.h"
 #include "storage/ipc.h"
@@ -33,7 +34,6 @@ typedef struct QuietShared
 	pg_atomic_uint64 rate_limited;	/* 429s not logged */
 } QuietShared;
 
-static bool log_refusals = false;
 static QuietShared *quiet = NULL;
 
 static emit_log_hook_type prev_emit_log_hook = NULL;
@@ -91,7 +91,7 @@ raised_status(const ErrorData *edata)
 static void
 quiet_emit_log(ErrorData *edata)
 {
-	if (edata->elevel == ERROR && edata->output_to_server && !log_refusals)
+	if (edata->elevel == ERROR && edata->output_to_server && !ta_log_expected_refusals)
 	{
 		int			status = raised_status(edata);
 
@@ -109,14 +109,6 @@ quiet_emit_log(ErrorData *edata)
 void
 ta_quiet_log_init(void)
 {
-	DefineCustomBoolVariable("task_api.log_expected_refusals",
-							 "Write the API's own 401 and 429 refusals to the server log.",
-							 "Off by default: they are only counted (task_api.status()), so abuse cannot flood the log.",
-							 &log_refusals,
-							 false,
-							 PGC_SUSET,
-							 0,
-							 NULL, NULL, NULL);
 	prev_emit_log_hook = emit_log_hook;
 	emit_log_hook = quiet_emit_log;
 

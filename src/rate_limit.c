@@ -62,103 +62,24 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "constants.h"
 #include "errors.h"
+#include "guc.h"
+#include "http.h"
 #include "inflight.h"
 #include "jwt.h"
 #include "rate_limit.h"
 #include "rate_limit_core.h"
+#include "rate_limit_internal.h"
 #include "request.h"
+#include "task_api.h"
 
-#define NS_PER_SEC TA_NS_PER_SEC
-#define WINDOW_NS TA_GCRA_WINDOW_NS
-#define WINDOW_SECONDS 60
-#define MAX_LIMIT TA_GCRA_MAX_LIMIT
-#define MAX_TEST_TIME TA_GCRA_MAX_TIME
-#define TRANCHE_NAME "task_api_rate_limit"
-#define USER_ROLE "task_api_user"
-#define SESSION_COOKIE "__Host-task_api_session"
-#define OVERFLOW_WARNING_INTERVAL (60 * NS_PER_SEC)
-/* After a scan that left no idle bucket, the least time before the next. */
-#define EVICT_SCAN_PAUSE (100 * (NS_PER_SEC / 1000))
+const char *const rl_policy_names[NUM_POLICIES] = {"anon", "user", "api_key", "login"};
 
-/* What a bucket belongs to; part of the key, so kinds never collide. */
-typedef enum RlKind
-{
-	RL_ANON = 1,				/* the one shared anonymous bucket */
-	RL_ADDRESS,					/* an anonymous client address */
-	RL_USER,					/* a user id */
-	RL_API_KEY,					/* an API key id */
-	RL_LOGIN,					/* the one shared login bucket */
-	RL_LOGIN_ADDRESS			/* the logins of one client address */
-} RlKind;
-
-/* Which limits apply: the kinds of docs/contract.md §7. */
-typedef enum RlPolicy
-{
-	POLICY_ANON = 0,
-	POLICY_USER,
-	POLICY_API_KEY,
-	POLICY_LOGIN,
-	NUM_POLICIES
-} RlPolicy;
-
-static const char *const policy_names[NUM_POLICIES] = {"anon", "user", "api_key", "login"};
-
-/* Hash key: the kind and a 16-byte identifier (a UUID or an IPv6 address). */
-typedef struct RlKey
-{
-	uint32		kind;
-	uint8		id[16];
-} RlKey;
-
-typedef struct RlEntry
-{
-	RlKey		key;			/* hash key; must be first */
-	slock_t		mutex;			/* protects tat and last_used */
-	int64		tat;			/* theoretical arrival time, ns; 0 when new */
-	int64		last_used;		/* last update, ns: orders charges, and for
-								 * least-recently-used eviction */
-} RlEntry;
-
-/* A bucket outside the hash table: the per-kind overflow buckets. */
-typedef struct RlBucket
-{
-	slock_t		mutex;
-	int64		tat;
-	int64		last;
-} RlBucket;
-
-typedef struct RlShared
-{
-	LWLock	   *lock;			/* hash table structure: shared to look up, exclusive to add or remove */
-	int			capacity;		/* the most buckets the table holds */
-	/*
-	 * When a full table may be scanned for idle buckets again (both under
-	 * the exclusive lock): not before earliest_idle, a lower bound of the
-	 * tat of every bucket the last scan left (0: unknown), and not before
-	 * scan_not_before, so that a table full of active buckets costs a scan
-	 * at most every EVICT_SCAN_PAUSE, not one per newcomer.
-	 */
-	int64		earliest_idle;
-	int64		scan_not_before;
-	slock_t		stats_mutex;	/* protects the counters below */
-	int64		eviction_scans;
-	int64		evictions;
-	int64		overflows;
-	int64		last_overflow_warning;
-	RlBucket	overflow[NUM_POLICIES];
-} RlShared;
-
-/* Settings. */
-static int	rl_buckets = 100000;
-static int	rl_limit[NUM_POLICIES] = {60, 600, 1200, 60};
-static int	rl_burst[NUM_POLICIES] = {0, 0, 0, 0};
-static bool rl_trust_forwarded_for = false;
-
-static RlShared *rl_state = NULL;
+RlShared   *rl_state = NULL;
 /* The transaction (MyProc->lxid) whose request was charged to a login bucket. */
 static LocalTransactionId login_charged_lxid = InvalidLocalTransactionId;
-static HTAB *rl_hash = NULL;
+HTAB	   *rl_hash = NULL;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
 static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
@@ -175,18 +96,18 @@ ta_clock_ns(void)
 }
 
 /* The effective burst of a policy: its setting, or the per-minute limit. */
-static int32
-policy_burst(RlPolicy policy)
+int32
+rl_policy_burst(RlPolicy policy)
 {
-	return rl_burst[policy] > 0 ? rl_burst[policy] : rl_limit[policy];
+	return ta_rate_limit_burst[policy] > 0 ? ta_rate_limit_burst[policy] : ta_rate_limit[policy];
 }
 
-/* Shared memory for the state and a full table of rl_buckets entries. */
+/* Shared memory for the state and a full table of ta_rate_limit_buckets entries. */
 static Size
 rl_memsize(void)
 {
 	return add_size(MAXALIGN(sizeof(RlShared)),
-					hash_estimate_size(rl_buckets, sizeof(RlEntry)));
+					hash_estimate_size(ta_rate_limit_buckets, sizeof(RlEntry)));
 }
 
 /* Ask for our shared memory and lock before the postmaster sizes it. */
@@ -217,7 +138,7 @@ rl_shmem_startup(void)
 	if (!found)
 	{
 		rl_state->lock = &(GetNamedLWLockTranche(TRANCHE_NAME))->lock;
-		rl_state->capacity = rl_buckets;
+		rl_state->capacity = ta_rate_limit_buckets;
 		SpinLockInit(&rl_state->stats_mutex);
 		rl_state->earliest_idle = 0;
 		rl_state->scan_not_before = 0;
@@ -235,79 +156,15 @@ rl_shmem_startup(void)
 	memset(&info, 0, sizeof(info));
 	info.keysize = sizeof(RlKey);
 	info.entrysize = sizeof(RlEntry);
-	rl_hash = ShmemInitHash("task_api rate limit buckets", rl_buckets, rl_buckets,
+	rl_hash = ShmemInitHash("task_api rate limit buckets", ta_rate_limit_buckets, ta_rate_limit_buckets,
 							&info, HASH_ELEM | HASH_BLOBS);
 	LWLockRelease(AddinShmemInitLock);
 }
 
+/* When preloading, ask for the shared table (the settings are in guc.c). */
 void
 ta_rate_limit_init(void)
 {
-	static const char *const limit_descriptions[NUM_POLICIES] = {
-		"Requests a minute for each anonymous caller (the shared anonymous bucket, or one client address).",
-		"Requests a minute for each user (bearer token or session cookie).",
-		"Requests a minute for each API key (each also counts against its owner's user bucket).",
-		"Signups and logins a minute for each client address (task_api.trust_forwarded_for), else for all clients together."
-	};
-	static const char *const burst_descriptions[NUM_POLICIES] = {
-		"Requests an anonymous caller may make at once; 0 means equal to task_api.rate_limit_anon.",
-		"Requests a user may make at once; 0 means equal to task_api.rate_limit_user.",
-		"Requests an API key may make at once; 0 means equal to task_api.rate_limit_api_key.",
-		"Signups and logins at once; 0 means equal to task_api.rate_limit_login."
-	};
-
-	/*
-	 * A PGC_POSTMASTER setting can only be defined while preloading (else
-	 * FATAL); without preloading there is no table to size anyway.
-	 */
-	if (process_shared_preload_libraries_in_progress)
-		DefineCustomIntVariable("task_api.rate_limit_buckets",
-								"Rate-limit buckets kept in shared memory.",
-								"When the table is full, the least recently used idle buckets are evicted.",
-								&rl_buckets,
-								100000,
-								100,
-								10000000,
-								PGC_POSTMASTER,
-								0,
-								NULL, NULL, NULL);
-
-	for (int i = 0; i < NUM_POLICIES; i++)
-	{
-		char	   *name = psprintf("task_api.rate_limit_%s", policy_names[i]);
-		char	   *burst = psprintf("task_api.rate_limit_%s_burst", policy_names[i]);
-
-		DefineCustomIntVariable(name,
-								limit_descriptions[i],
-								"0 means unlimited: such requests are not charged and carry no RateLimit headers.",
-								&rl_limit[i],
-								rl_limit[i],
-								0,
-								MAX_LIMIT,
-								PGC_SIGHUP,
-								0,
-								NULL, NULL, NULL);
-		DefineCustomIntVariable(burst,
-								burst_descriptions[i],
-								NULL,
-								&rl_burst[i],
-								0,
-								0,
-								MAX_LIMIT,
-								PGC_SIGHUP,
-								0,
-								NULL, NULL, NULL);
-	}
-
-	DefineCustomBoolVariable("task_api.trust_forwarded_for",
-							 "Charge anonymous requests to the client address in the first hop of X-Forwarded-For.",
-							 "Turn on only behind a proxy that sets the header; clients can forge it otherwise.",
-							 &rl_trust_forwarded_for,
-							 false,
-							 PGC_SIGHUP,
-							 0,
-							 NULL, NULL, NULL);
-
 	if (!process_shared_preload_libraries_in_progress)
 		return;
 
@@ -318,21 +175,10 @@ ta_rate_limit_init(void)
 }
 
 /* Is the shared table there (the library was preloaded)? */
-static bool
+bool
 rl_active(void)
 {
 	return rl_state != NULL && rl_hash != NULL;
-}
-
-/* Refuse SQL entry points when there is no shared memory. */
-static void
-require_shared_memory(void)
-{
-	if (!rl_active())
-		ereport(ERROR,
-				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
-				 errmsg("task_api rate limiting is off"),
-				 errdetail("task_api must be loaded via shared_preload_libraries.")));
 }
 
 /* A UUID claim into a key identifier; false if absent or not a UUID. */
@@ -352,8 +198,7 @@ uuid_key(const char *text, RlKey *key, RlKind kind)
 static bool
 cookie_user_key(RlKey *key)
 {
-	const char *cookie = ta_request_cookie(SESSION_COOKIE);
-	const char *path;
+	const char *cookie = ta_request_cookie(TA_SESSION_COOKIE);
 	ta_jwt_claims *claims;
 	const ta_json_member *role;
 	const ta_json_member *sub;
@@ -362,8 +207,7 @@ cookie_user_key(RlKey *key)
 	if (cookie == NULL || cookie[0] == '\0')
 		return false;
 	/* Signup and login ignore the cookie: they run anonymously. */
-	path = GetConfigOption("request.path", true, false);
-	if (path != NULL && (strcmp(path, "/rpc/signup") == 0 || strcmp(path, "/rpc/login") == 0))
+	if (ta_request_is_login_path())
 		return false;
 
 	claims = palloc(sizeof(ta_jwt_claims));
@@ -371,21 +215,12 @@ cookie_user_key(RlKey *key)
 	{
 		role = ta_jwt_claim(claims, "role");
 		sub = ta_jwt_claim(claims, "sub");
-		ok = role != NULL && role->is_string && strcmp(role->value, USER_ROLE) == 0 &&
+		ok = role != NULL && role->is_string && strcmp(role->value, TA_USER_ROLE) == 0 &&
 			sub != NULL && sub->is_string && ta_jwt_claim(claims, "key_id") == NULL &&
 			uuid_key(sub->value, key, RL_USER);
 	}
 	pfree(claims);
 	return ok;
-}
-
-/* Is the request a signup or a login? */
-static bool
-is_login_path(void)
-{
-	const char *path = GetConfigOption("request.path", true, false);
-
-	return path != NULL && (strcmp(path, "/rpc/signup") == 0 || strcmp(path, "/rpc/login") == 0);
 }
 
 /*
@@ -396,7 +231,7 @@ static void
 client_bucket(RlKey *key, RlKind address_kind, RlKind shared_kind)
 {
 	memset(key, 0, sizeof(RlKey));
-	if (rl_trust_forwarded_for)
+	if (ta_trust_forwarded_for)
 	{
 		const char *xff = ta_request_header("x-forwarded-for");
 
@@ -422,12 +257,12 @@ request_bucket(RlKey *key, RlKey *user)
 
 	memset(key, 0, sizeof(RlKey));
 	memset(user, 0, sizeof(RlKey));
-	if (is_login_path())
+	if (ta_request_is_login_path())
 	{
 		client_bucket(key, RL_LOGIN_ADDRESS, RL_LOGIN);
 		return POLICY_LOGIN;
 	}
-	if (role != NULL && strcmp(role, USER_ROLE) == 0)
+	if (role != NULL && strcmp(role, TA_USER_ROLE) == 0)
 	{
 		/* A bearer token PostgREST verified: its claims are authentic. */
 		const char *key_id = ta_request_claim("key_id");
@@ -529,11 +364,11 @@ step(slock_t *mutex, int64 *tat, int64 *last, int64 now,
 }
 
 /* Charge one request to the bucket `key`; the result says if it fits. */
-static void
-charge_bucket(const RlKey *key, RlPolicy policy, int64 now, TaGcraResult *res)
+void
+rl_charge_bucket(const RlKey *key, RlPolicy policy, int64 now, TaGcraResult *res)
 {
-	int32		per_minute = rl_limit[policy];
-	int32		burst = policy_burst(policy);
+	int32		per_minute = ta_rate_limit[policy];
+	int32		burst = rl_policy_burst(policy);
 	uint32		hash = get_hash_value(rl_hash, key);
 	RlEntry    *entry;
 	bool		found;
@@ -605,7 +440,7 @@ charge_bucket(const RlKey *key, RlPolicy policy, int64 now, TaGcraResult *res)
 static void
 append_headers(const char *policy_value, const char *state_value)
 {
-	const char *raw = GetConfigOption("response.headers", true, false);
+	const char *raw = GetConfigOption(TA_RESPONSE_HEADERS_GUC, true, false);
 	StringInfoData buf;
 
 	if (raw != NULL && raw[0] != '\0' && strcmp(raw, "[]") != 0)
@@ -620,7 +455,7 @@ append_headers(const char *policy_value, const char *state_value)
 	appendStringInfoString(&buf, "}, {\"RateLimit\": ");
 	escape_json(&buf, state_value);
 	appendStringInfoString(&buf, "}]");
-	(void) set_config_option("response.headers", buf.data, PGC_USERSET, PGC_S_SESSION,
+	(void) set_config_option(TA_RESPONSE_HEADERS_GUC, buf.data, PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_LOCAL, true, 0, false);
 	pfree(buf.data);
 }
@@ -632,7 +467,7 @@ append_headers(const char *policy_value, const char *state_value)
 static void
 refund_bucket(const RlKey *key, RlPolicy policy)
 {
-	int64		interval = ta_gcra_interval(rl_limit[policy]);
+	int64		interval = ta_gcra_interval(ta_rate_limit[policy]);
 	RlEntry    *entry;
 	slock_t    *mutex;
 	int64	   *tat;
@@ -653,10 +488,10 @@ report_charge(RlPolicy policy, const TaGcraResult *res)
 {
 	char		policy_value[128];
 	char		value[128];
-	const char *name = policy_names[policy];
+	const char *name = rl_policy_names[policy];
 
 	snprintf(policy_value, sizeof(policy_value), "\"%s\";q=%d;w=%d",
-			 name, rl_limit[policy], WINDOW_SECONDS);
+			 name, ta_rate_limit[policy], WINDOW_SECONDS);
 	snprintf(value, sizeof(value), "\"%s\";r=" INT64_FORMAT ";t=" INT64_FORMAT,
 			 name, res->remaining, ta_ceil_seconds(res->reset_ns));
 	append_headers(policy_value, value);
@@ -672,7 +507,7 @@ report_charge(RlPolicy policy, const TaGcraResult *res)
 		retry.name = "Retry-After";
 		retry.value = seconds;
 		detail = psprintf("The %s limit is %d requests a minute, %d at once.",
-						  name, rl_limit[policy], policy_burst(policy));
+						  name, ta_rate_limit[policy], rl_policy_burst(policy));
 		ta_raise("rate_limited", "too many requests", detail,
 				 psprintf("retry after %s second%s", seconds, strcmp(seconds, "1") == 0 ? "" : "s"),
 				 &retry, 1);
@@ -694,14 +529,14 @@ charge_request(const RlKey *key, RlPolicy policy, const RlKey *user)
 	bool		charged = false;
 	int64		now = ta_clock_ns();
 
-	if (rl_limit[policy] > 0)
+	if (ta_rate_limit[policy] > 0)
 	{
-		charge_bucket(key, policy, now, &res);
+		rl_charge_bucket(key, policy, now, &res);
 		charged = true;
 	}
-	if (policy == POLICY_API_KEY && rl_limit[POLICY_USER] > 0 && (!charged || res.allowed))
+	if (policy == POLICY_API_KEY && ta_rate_limit[POLICY_USER] > 0 && (!charged || res.allowed))
 	{
-		charge_bucket(user, POLICY_USER, now, &user_res);
+		rl_charge_bucket(user, POLICY_USER, now, &user_res);
 		if (charged && !user_res.allowed)
 			refund_bucket(key, policy);
 		if (!charged || !user_res.allowed || user_res.remaining < res.remaining)
@@ -772,296 +607,4 @@ ta_rate_limit_describe(StringInfo buf)
 					 "\"eviction_scans\": " INT64_FORMAT ", \"evictions\": " INT64_FORMAT
 					 ", \"overflows\": " INT64_FORMAT "}",
 					 in_use, rl_state->capacity, rl_memsize(), scans, evictions, overflows);
-}
-
-/*
- * Parse the (kind, key) of the operator functions into a bucket key; with
- * whole, only the kind is wanted (key->kind is then the kind's first one).
- */
-static RlPolicy
-parse_bucket(const char *kind, const char *id, bool whole, RlKey *key)
-{
-	pg_uuid_t	uuid;
-
-	memset(key, 0, sizeof(RlKey));
-	if (strcmp(kind, "anon") == 0 || strcmp(kind, "login") == 0)
-	{
-		bool		anon = kind[0] == 'a';
-
-		if (id == NULL || whole)
-		{
-			key->kind = anon ? RL_ANON : RL_LOGIN;
-			return anon ? POLICY_ANON : POLICY_LOGIN;
-		}
-		if (!ta_parse_client_address(id, strlen(id), key->id))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("invalid client address \"%s\"", id),
-					 errhint("Give an IPv4 or IPv6 address, or NULL for the shared %s bucket.",
-							 anon ? "anonymous" : "login")));
-		key->kind = anon ? RL_ADDRESS : RL_LOGIN_ADDRESS;
-		return anon ? POLICY_ANON : POLICY_LOGIN;
-	}
-	if (strcmp(kind, "user") == 0 || strcmp(kind, "api_key") == 0)
-	{
-		if (whole)
-		{
-			key->kind = kind[0] == 'u' ? RL_USER : RL_API_KEY;
-			return kind[0] == 'u' ? POLICY_USER : POLICY_API_KEY;
-		}
-		if (id == NULL || !ta_parse_uuid(id, &uuid))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("a %s bucket is named by a UUID", kind),
-					 errdetail("Got %s.", id == NULL ? "NULL" : quote_literal_cstr(id))));
-		key->kind = kind[0] == 'u' ? RL_USER : RL_API_KEY;
-		memcpy(key->id, uuid.data, 16);
-		return kind[0] == 'u' ? POLICY_USER : POLICY_API_KEY;
-	}
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("unknown rate-limit kind \"%s\"", kind),
-			 errhint("The kinds are anon, user, api_key and login.")));
-	pg_unreachable();
-}
-
-/*
- * The (kind text, key text) arguments of rate_limit_status() and
- * rate_limit_charge(): one bucket, in a server that has the table.
- */
-static RlPolicy
-bucket_args(FunctionCallInfo fcinfo, RlKey *key)
-{
-	if (PG_ARGISNULL(0))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("kind must not be NULL")));
-	require_shared_memory();
-	return parse_bucket(text_to_cstring(PG_GETARG_TEXT_PP(0)),
-						PG_ARGISNULL(1) ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)),
-						false, key);
-}
-
-/* The function's row type, looked up once per call site (fn_extra). */
-static TupleDesc
-result_desc(FunctionCallInfo fcinfo)
-{
-	TupleDesc	desc = fcinfo->flinfo->fn_extra;
-
-	if (desc == NULL)
-	{
-		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-
-		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
-			elog(ERROR, "return type must be a row type");
-		desc = BlessTupleDesc(CreateTupleDescCopy(desc));
-		MemoryContextSwitchTo(old);
-		fcinfo->flinfo->fn_extra = desc;
-	}
-	return desc;
-}
-
-PG_FUNCTION_INFO_V1(task_api_rate_limit_status);
-
-/*
- * Operators' view of one bucket without charging it: the policy, what
- * remains now and when it is full again; a bucket never charged (or
- * evicted) is full.
- */
-Datum
-task_api_rate_limit_status(PG_FUNCTION_ARGS)
-{
-	TupleDesc	desc;
-	RlKey		key;
-	RlPolicy	policy;
-	RlEntry    *entry;
-	int64		tat = 0;
-	int64		now;
-	bool		tracked = false;
-	Datum		values[7];
-	bool		nulls[7] = {false, false, false, false, false, false, false};
-
-	policy = bucket_args(fcinfo, &key);
-	desc = result_desc(fcinfo);
-
-	now = ta_clock_ns();
-	LWLockAcquire(rl_state->lock, LW_SHARED);
-	entry = hash_search(rl_hash, &key, HASH_FIND, NULL);
-	if (entry != NULL)
-	{
-		SpinLockAcquire(&entry->mutex);
-		tat = entry->tat;
-		SpinLockRelease(&entry->mutex);
-		tracked = true;
-	}
-	LWLockRelease(rl_state->lock);
-
-	values[0] = CStringGetTextDatum(policy_names[policy]);
-	values[1] = Int32GetDatum(rl_limit[policy]);
-	values[2] = Int32GetDatum(WINDOW_SECONDS);
-	values[3] = Int32GetDatum(rl_limit[policy] > 0 ? policy_burst(policy) : 0);
-	if (rl_limit[policy] == 0)
-	{
-		nulls[4] = true;		/* unlimited */
-		values[5] = Int64GetDatum(0);
-	}
-	else
-	{
-		int64		interval = ta_gcra_interval(rl_limit[policy]);
-		int64		tolerance = interval * policy_burst(policy);
-
-		/*
-		 * As the next charge sees it: after a reload lowered the burst (or
-		 * raised the limit), a bucket is at most empty under the new one.
-		 */
-		int64		effective = Min(Max(tat, now), now + tolerance);
-		int64		remaining = (now + tolerance - effective) / interval;
-
-		values[4] = Int64GetDatum(Max(remaining, 0));
-		values[5] = Int64GetDatum(ta_ceil_seconds(effective - now));
-	}
-	values[6] = BoolGetDatum(tracked);
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
-}
-
-PG_FUNCTION_INFO_V1(task_api_rate_limit_reset);
-
-/*
- * Forget buckets (superuser only): all of them, every bucket of a kind, or
- * one bucket; a forgotten bucket is full.  Returns how many were removed.
- */
-Datum
-task_api_rate_limit_reset(PG_FUNCTION_ARGS)
-{
-	RlKey		key;
-	RlPolicy	policy = POLICY_ANON;
-	bool		all = PG_ARGISNULL(0);
-	bool		whole_kind = !all && PG_ARGISNULL(1);
-	uint32		kinds[2] = {0, 0};
-	int64		removed = 0;
-
-	if (!superuser())
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("only a superuser may reset rate-limit buckets")));
-	require_shared_memory();
-	if (!all)
-	{
-		char	   *kind = text_to_cstring(PG_GETARG_TEXT_PP(0));
-
-		policy = parse_bucket(kind, whole_kind ? NULL : text_to_cstring(PG_GETARG_TEXT_PP(1)),
-							  whole_kind, &key);
-		/* The anonymous and login kinds are a shared bucket and every address. */
-		kinds[0] = key.kind;
-		kinds[1] = policy == POLICY_ANON ? RL_ADDRESS :
-			policy == POLICY_LOGIN ? RL_LOGIN_ADDRESS : key.kind;
-	}
-
-	LWLockAcquire(rl_state->lock, LW_EXCLUSIVE);
-	if (all || whole_kind)
-	{
-		HASH_SEQ_STATUS seq;
-		RlEntry    *entry;
-
-		hash_seq_init(&seq, rl_hash);
-		while ((entry = hash_seq_search(&seq)) != NULL)
-			if (all || entry->key.kind == kinds[0] || entry->key.kind == kinds[1])
-			{
-				(void) hash_search(rl_hash, &entry->key, HASH_REMOVE, NULL);
-				removed++;
-			}
-		for (int i = 0; i < NUM_POLICIES; i++)
-			if (all || i == (int) policy)
-			{
-				rl_state->overflow[i].tat = 0;
-				rl_state->overflow[i].last = 0;
-			}
-	}
-	else if (hash_search(rl_hash, &key, HASH_REMOVE, NULL) != NULL)
-		removed = 1;
-	/* What the last eviction scan learnt no longer holds. */
-	rl_state->earliest_idle = 0;
-	rl_state->scan_not_before = 0;
-	LWLockRelease(rl_state->lock);
-
-	PG_RETURN_INT64(removed);
-}
-
-PG_FUNCTION_INFO_V1(task_api_rate_limit_charge);
-
-/*
- * Charge one request to a bucket named by the operator, exactly as
- * pre_request() charges a request (superuser only: it can drain anyone's
- * bucket).  For operators and benchmarks; raises nothing when refused.
- */
-Datum
-task_api_rate_limit_charge(PG_FUNCTION_ARGS)
-{
-	RlKey		key;
-	RlPolicy	policy;
-	TaGcraResult res;
-	TupleDesc	desc;
-	Datum		values[4];
-	bool		nulls[4] = {false, false, false, false};
-
-	if (!superuser())
-		ereport(ERROR,
-				(errcode(ERRCODE_INSUFFICIENT_PRIVILEGE),
-				 errmsg("only a superuser may charge rate-limit buckets")));
-	policy = bucket_args(fcinfo, &key);
-	desc = result_desc(fcinfo);
-
-	if (rl_limit[policy] == 0)
-	{
-		values[0] = BoolGetDatum(true);
-		nulls[1] = nulls[2] = nulls[3] = true;
-	}
-	else
-	{
-		charge_bucket(&key, policy, ta_clock_ns(), &res);
-		values[0] = BoolGetDatum(res.allowed);
-		values[1] = Int64GetDatum(res.remaining);
-		values[2] = Int64GetDatum(ta_ceil_seconds(res.reset_ns));
-		values[3] = Int64GetDatum(res.allowed ? 0 : Max(ta_ceil_seconds(res.retry_after_ns), 1));
-	}
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
-}
-
-PG_FUNCTION_INFO_V1(task_api_rate_limit_gcra);
-
-/*
- * The GCRA step itself with the clock passed in, for tests: it touches no
- * bucket, so it cannot let anyone past the limiter.
- */
-Datum
-task_api_rate_limit_gcra(PG_FUNCTION_ARGS)
-{
-	int64		tat = PG_GETARG_INT64(0);
-	int64		now = PG_GETARG_INT64(1);
-	int32		per_minute = PG_GETARG_INT32(2);
-	int32		burst = PG_GETARG_INT32(3);
-	TaGcraResult res;
-	TupleDesc	desc;
-	Datum		values[7];
-	bool		nulls[7] = {false, false, false, false, false, false, false};
-
-	if (tat < 0 || tat > MAX_TEST_TIME || now < 0 || now > MAX_TEST_TIME)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("tat and now must be between 0 and " INT64_FORMAT " ns", MAX_TEST_TIME)));
-	if (per_minute < 1 || per_minute > MAX_LIMIT || burst < 1 || burst > MAX_LIMIT)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("per_minute and burst must be between 1 and %d", MAX_LIMIT)));
-	desc = result_desc(fcinfo);
-
-	ta_gcra(tat, now, per_minute, burst, &res);
-	values[0] = BoolGetDatum(res.allowed);
-	values[1] = Int64GetDatum(res.new_tat);
-	values[2] = Int64GetDatum(res.remaining);
-	values[3] = Int64GetDatum(res.reset_ns);
-	values[4] = Int64GetDatum(res.retry_after_ns);
-	values[5] = Int64GetDatum(ta_ceil_seconds(res.reset_ns));
-	values[6] = Int64GetDatum(res.allowed ? 0 : Max(ta_ceil_seconds(res.retry_after_ns), 1));
-	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }

@@ -7,7 +7,7 @@
 
 #include "lib/stringinfo.h"
 
-/* Define the settings; when preloading, also request the shared memory. */
+/* When preloading, request the shared memory (settings: guc.c). */
 extern void ta_rate_limit_init(void);
 
 /*

@@ -28,6 +28,7 @@
 #include "utils/rel.h"
 #include "utils/uuid.h"
 
+#include "owner_spi.h"
 #include "request.h"
 
 /* The UPDATE of each soft_delete trigger, prepared once per backend. */
@@ -39,9 +40,9 @@ typedef struct SoftDeletePlan
 
 static HTAB *plans = NULL;
 
-/* The kept plan of this trigger's UPDATE, prepared on first use. */
-static SPIPlanPtr
-soft_delete_plan(Oid tgoid, const char *sql, int nargs, Oid *argtypes)
+/* Where this trigger's UPDATE plan is kept (NULL until first use). */
+static SPIPlanPtr *
+soft_delete_plan(Oid tgoid)
 {
 	SoftDeletePlan *entry;
 	bool		found;
@@ -58,16 +59,7 @@ soft_delete_plan(Oid tgoid, const char *sql, int nargs, Oid *argtypes)
 	entry = hash_search(plans, &tgoid, HASH_ENTER, &found);
 	if (!found)
 		entry->plan = NULL;
-	if (entry->plan == NULL)
-	{
-		SPIPlanPtr	plan = SPI_prepare(sql, nargs, argtypes);
-
-		if (plan == NULL)
-			elog(ERROR, "soft_delete: SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		entry->plan = plan;
-	}
-	return entry->plan;
+	return &entry->plan;
 }
 
 PG_FUNCTION_INFO_V1(task_api_soft_delete);
@@ -106,6 +98,7 @@ task_api_soft_delete(PG_FUNCTION_ARGS)
 	char		argnulls[3] = "  ";
 	int			nargs = 0;
 	pg_uuid_t	me;
+	TaSpiQuery	q = {.argtypes = argtypes,.args = args,.nulls = argnulls,.read_only = false};
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,
@@ -179,12 +172,11 @@ task_api_soft_delete(PG_FUNCTION_ARGS)
 	args[nargs] = PointerGetDatum(&row->t_self);
 	nargs++;
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	if (SPI_execute_plan(soft_delete_plan(trigger->tgoid, sql.data, nargs, argtypes),
-						 args, argnulls, false, 0) != SPI_OK_UPDATE)
+	q.plan = soft_delete_plan(trigger->tgoid);
+	q.sql = sql.data;
+	q.nargs = nargs;
+	if (ta_spi_run(&q) != SPI_OK_UPDATE)
 		elog(ERROR, "soft_delete: moving the row to the trash failed");
-	SPI_finish();
 
 	/* The row stays; nothing is deleted. */
 	return PointerGetDatum(NULL);

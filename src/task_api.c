@@ -8,6 +8,7 @@
 #include "postgres.h"
 
 #include "fmgr.h"
+#include "funcapi.h"
 #include "miscadmin.h"
 #include "utils/guc.h"
 #include "utils/builtins.h"
@@ -121,6 +122,28 @@ bool
 ta_restoring(void)
 {
 	return !row_security && superuser_arg(GetSessionUserId());
+}
+
+/*
+ * The calling function's row type, blessed and kept for the call site
+ * (fn_extra), so that row-returning functions look it up once.
+ */
+TupleDesc
+ta_result_desc(FunctionCallInfo fcinfo)
+{
+	TupleDesc	desc = fcinfo->flinfo->fn_extra;
+
+	if (desc == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+
+		if (get_call_result_type(fcinfo, NULL, &desc) != TYPEFUNC_COMPOSITE)
+			elog(ERROR, "return type must be a row type");
+		desc = BlessTupleDesc(CreateTupleDescCopy(desc));
+		MemoryContextSwitchTo(old);
+		fcinfo->flinfo->fn_extra = desc;
+	}
+	return desc;
 }
 
 PG_FUNCTION_INFO_V1(task_api_restoring);

@@ -494,6 +494,35 @@ task_api_task_problems(PG_FUNCTION_ARGS)
 	PG_RETURN_DATUM(DirectFunctionCall1(jsonb_in, CStringGetDatum(problems.data)));
 }
 
+/* The statement that writes the buffered rows: one INSERT over unnest(). */
+static const char *const flush_sql =
+"INSERT INTO task_api.tasks"
+" (id, project_id, assignee_id, title, description, status, priority,"
+"  due_date, created_by)"
+" SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
+"   pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5),"
+"   pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8),"
+"   pg_catalog.unnest($9))";
+
+/* Insert the arrays args of buffer b as the caller; returns SPI's code. */
+static int
+run_flush(const InsertBuffer *b, Datum *args)
+{
+	Oid			argtypes[NUM_INSERT];
+	TaSpiQuery	q = {&flush_plan, flush_sql, NUM_INSERT, argtypes, args, NULL, false};
+
+	/* A re-created extension has new type OIDs: prepare again. */
+	if (flush_plan != NULL && memcmp(flush_types, b->types, sizeof(flush_types)) != 0)
+	{
+		SPI_freeplan(flush_plan);
+		flush_plan = NULL;
+	}
+	for (int i = 0; i < (int) NUM_INSERT; i++)
+		argtypes[i] = get_array_type(b->types[i]);
+	memcpy(flush_types, b->types, sizeof(flush_types));
+	return ta_spi_run(&q);
+}
+
 PG_FUNCTION_INFO_V1(task_api_tasks_insert_flush);
 
 /* AFTER INSERT FOR EACH STATEMENT on api.tasks: store the buffered rows. */
@@ -523,41 +552,11 @@ task_api_tasks_insert_flush(PG_FUNCTION_ARGS)
 													 b->typbyval[i], b->typalign[i]));
 	}
 
-	if (SPI_connect() != SPI_OK_CONNECT)
-		elog(ERROR, "SPI_connect failed");
-	/* A re-created extension has new type OIDs: prepare again. */
-	if (flush_plan != NULL && memcmp(flush_types, b->types, sizeof(flush_types)) != 0)
-	{
-		SPI_freeplan(flush_plan);
-		flush_plan = NULL;
-	}
-	if (flush_plan == NULL)
-	{
-		Oid			argtypes[NUM_INSERT];
-		SPIPlanPtr	plan;
-
-		for (int i = 0; i < (int) NUM_INSERT; i++)
-			argtypes[i] = get_array_type(b->types[i]);
-		plan = SPI_prepare("INSERT INTO task_api.tasks"
-						   " (id, project_id, assignee_id, title, description, status, priority,"
-						   "  due_date, created_by)"
-						   " SELECT * FROM ROWS FROM (pg_catalog.unnest($1), pg_catalog.unnest($2),"
-						   "   pg_catalog.unnest($3), pg_catalog.unnest($4), pg_catalog.unnest($5),"
-						   "   pg_catalog.unnest($6), pg_catalog.unnest($7), pg_catalog.unnest($8),"
-						   "   pg_catalog.unnest($9))",
-						   NUM_INSERT, argtypes);
-		if (plan == NULL)
-			elog(ERROR, "SPI_prepare failed: %s", SPI_result_code_string(SPI_result));
-		SPI_keepplan(plan);
-		memcpy(flush_types, b->types, sizeof(flush_types));
-		flush_plan = plan;
-	}
 	/* Take the rows out first: whatever happens next, they are not retried. */
 	b->count = 0;
-	rc = SPI_execute_plan(flush_plan, args, NULL, false, 0);
+	rc = run_flush(b, args);
 	if (rc != SPI_OK_INSERT)
 		elog(ERROR, "inserting the buffered tasks failed: %s", SPI_result_code_string(rc));
-	SPI_finish();
 	buffer = NULL;
 	marks = NULL;
 	MemoryContextDelete(b->cxt);

@@ -1,0 +1,31 @@
+/*
+ * events_internal.h
+ *		What the three parts of the outbox share: events_record.c builds an
+ *		event, events_claim.c draws its id (in an order consumers can rely
+ *		on) and events_store.c writes it into task_api.events.
+ */
+#ifndef TASK_API_EVENTS_INTERNAL_H
+#define TASK_API_EVENTS_INTERNAL_H
+
+/* Columns of task_api.events, in order (80_events.sql). */
+enum
+{
+	Anum_events_id = 1,
+	Anum_events_occurred_at,
+	Anum_events_xact_id,
+	Anum_events_actor_id,
+	Anum_events_resource_type,
+	Anum_events_resource_id,
+	Anum_events_project_id,
+	Anum_events_action,
+	Anum_events_changes,
+	Natts_events = Anum_events_changes
+};
+
+/* Draw the next event id from task_api.events_id_seq, published for claimers. */
+extern int64 ta_events_next_id(void);
+
+/* Insert one event row (values/nulls in column order) into task_api.events. */
+extern void ta_events_store(Datum *values, bool *nulls);
+
+#endif							/* TASK_API_EVENTS_INTERNAL_H */
