@@ -18,7 +18,7 @@ $roles$;
 
 CREATE TABLE @extschema@.events (
     -- CACHE 1 (the default) matters: ids must be drawn from the shared
-    -- sequence in order for the claim bound (events.c) to hold.
+    -- sequence in order for the claim bound (events_claim.c) to hold.
     id            bigint GENERATED ALWAYS AS IDENTITY (CACHE 1) PRIMARY KEY,
     occurred_at   timestamptz NOT NULL DEFAULT pg_catalog.now(),
     xact_id       xid8 NOT NULL DEFAULT pg_catalog.pg_current_xact_id(),
