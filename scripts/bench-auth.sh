@@ -14,7 +14,9 @@
 #   scripts/bench-auth.sh            report, and a results table of its own
 #   scripts/bench-auth.sh --append   also add the rows to the table
 #                                    scripts/bench.sh just wrote (make bench)
+# shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=SCRIPTDIR/bench-lib.sh
 source "$(dirname "$0")/bench-lib.sh"
 
 bench_option "$@"
@@ -31,32 +33,13 @@ SESSIONS=${TASK_API_BENCH_AUTH_SESSIONS:-10000}
 E2E_TARGET=0.7
 VERIFY_TARGET=5
 
-BENCH="$ROOT/bench"
 DB=bench_auth
-logdir="$ROOT/.task_api/bench-auth-logs"
-results="$ROOT/.task_api/bench-results.md"
 
-"$ROOT/scripts/deps.sh"
-build_and_install
-dir=$(state_dir bench-auth)
-
-cleanup() {
-    if [ -z "${TASK_API_KEEP_BENCH_CLUSTER:-}" ]; then
-        cluster_discard "$dir"
-    else
-        cluster_stop "$dir" || true
-    fi
-}
-trap cleanup EXIT
-
-# A fresh cluster every run.
-rm -rf "$logdir" && mkdir -p "$logdir"
-cluster_recreate "$dir" "$PG_PORT"
-cluster_start "$dir"
-database_setup "$dir" "$PG_PORT" "$DB"
+bench_start bench-auth "$PG_PORT"
+bench_database "$DB"
 PASSWORD=$(as_pg cat "$dir/authenticator.password")
 
-psql_su() { cluster_psql "$dir" "$PG_PORT" -d "$DB" "$@"; }
+psql_su() { bench_psql "$DB" "$@"; }
 # psql as PostgREST's login role, with a password over TCP (scram-sha-256).
 psql_auth() {
     PGPASSWORD=$PASSWORD "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" \
@@ -348,7 +331,7 @@ rows=$(
     printf '| Verify an HS256 token (%s calls in one statement; speed-up) | PL/pgSQL + pgcrypto: %s us/call | jwt_verify() in C: %s us/call | %sx faster | >= %sx | %s |\n' \
         "$CALLS" "$p_us" "$c_us" "$verify_ratio" "$VERIFY_TARGET" "$verify_met"
 )
-results=$(bench_results "$rows" "$APPEND" "$results" "$ROOT/.task_api/bench-auth-results.md" scripts/bench-auth.sh "$ROUNDS")
+results=$(bench_results "$rows")
 echo
 say "results (also in $results)"
 echo

@@ -14,7 +14,9 @@
 #   scripts/bench-pages.sh            report, and a results table of its own
 #   scripts/bench-pages.sh --append   also add the rows to the table
 #                                     scripts/bench.sh wrote (make bench)
+# shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=SCRIPTDIR/bench-lib.sh
 source "$(dirname "$0")/bench-lib.sh"
 
 bench_option "$@"
@@ -30,21 +32,16 @@ WARMUP=${TASK_API_BENCH_PAGES_WARMUP:-1}
 DEPTH_TARGET=1.5
 CODEC_TARGET=10
 
-BENCH="$ROOT/bench"
-logdir="$ROOT/.task_api/$STATE-logs"
-results="$ROOT/.task_api/bench-results.md"
 DB=bench_pages
 
-bench_cluster_create "$STATE" "$PG_PORT"
-cluster_start "$dir"
-
-psql_db() { cluster_psql "$dir" "$PG_PORT" -d "$DB" "$@"; }
+bench_start "$STATE" "$PG_PORT"
+bench_database "$DB"
+psql_db() { bench_psql "$DB" "$@"; }
 now_s() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", b - a}'; }
 
 OWNER=01900000-0000-7000-8000-0000000000f1
 PROJECT=01900000-0000-7000-8000-0000000000f2
-database_setup "$dir" "$PG_PORT" "$DB"
 psql_db -q -v owner="$OWNER" -v project="$PROJECT" -f "$BENCH/setup_pages.sql"
 psql_db -q -f "$BENCH/cursor_codec_plpgsql.sql"
 claims() { # the session settings of a request by the owner
@@ -277,7 +274,7 @@ rows=$(
     printf '| %s cursor decodes in one statement | SQL/PL/pgSQL + pgcrypto: %s us/call | cursor_decode(): %s us/call | %sx faster | >= %sx | %s |\n' \
         "$CALLS" "$dec_pl_us" "$dec_c_us" "$dec_ratio" "$CODEC_TARGET" "$dec_met"
 )
-results=$(bench_results "$rows" "$APPEND" "$results" "$ROOT/.task_api/$STATE-results.md" scripts/bench-pages.sh "$ROUNDS")
+results=$(bench_results "$rows")
 echo
 say "results (also in $results)"
 echo

@@ -17,7 +17,9 @@
 #   scripts/bench-rate-limit.sh            report, and a results table of its own
 #   scripts/bench-rate-limit.sh --append   also add the rows to the table
 #                                          scripts/bench.sh just wrote (make bench)
+# shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "$0")/lib.sh"
+# shellcheck source=SCRIPTDIR/bench-lib.sh
 source "$(dirname "$0")/bench-lib.sh"
 
 bench_option "$@"
@@ -34,25 +36,15 @@ CAPACITY=200000
 E2E_TARGET=0.7
 SPEEDUP_TARGET=20
 
-BENCH="$ROOT/bench"
 DB=bench_rate
-STATE=bench-rate
-logdir="$ROOT/.task_api/$STATE-logs"
-results="$ROOT/.task_api/bench-results.md"
 
-# A fresh cluster every run; limits high enough never to refuse (lib.sh), a
-# table with room for the 100k buckets, client addresses trusted.
-bench_cluster_create "$STATE" "$PG_PORT"
-as_pg tee "$dir/data/bench-rate.conf" >/dev/null <<CONF
-task_api.rate_limit_buckets = $CAPACITY
-task_api.trust_forwarded_for = on
-CONF
-echo "include = 'bench-rate.conf'" | as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
-cluster_start "$dir"
-database_setup "$dir" "$PG_PORT" "$DB"
+# Limits high enough never to refuse (lib.sh), a table with room for the
+# 100k buckets, client addresses trusted.
+bench_start bench-rate "$PG_PORT" "task_api.rate_limit_buckets = $CAPACITY" "task_api.trust_forwarded_for = on"
+bench_database "$DB"
 SOCK=$(socket_dir "$dir")
 
-psql_su() { cluster_psql "$dir" "$PG_PORT" -d "$DB" "$@"; }
+psql_su() { bench_psql "$DB" "$@"; }
 psql_su -q -f "$BENCH/rate_limit_table.sql"
 
 # What PostgREST sets for an anonymous GET /projects, per connection here.
@@ -214,6 +206,7 @@ per_bucket=$(awk -v m="$mem" -v c="$CAPACITY" 'BEGIN {printf "%.0f", m / c}')
 echo
 echo "Shared memory: $mem bytes for a table of $CAPACITY buckets: $per_bucket bytes a bucket, $per100k MiB per 100k buckets (reserved at startup)"
 
+# shellcheck disable=SC2016 # the backquotes are Markdown code spans, not commands
 rows=$(
     printf '| Rate limiting: `SELECT task_api.pre_request()` with limiting on, one hot anonymous bucket (pgbench, %s clients, %s s) | `SELECT 1`: %.0f tps | %.0f tps | %sx | >= %sx | %s |\n' \
         "$CLIENTS" "$DURATION" "${med[select1]}" "${med[hot]}" "$hot_ratio" "$E2E_TARGET" "$(meets "$hot_ratio" "$E2E_TARGET")"
@@ -225,7 +218,7 @@ rows=$(
         "$CALLS" "$KEYS" "$bare_us" "$api_us" "$speedup" "$SPEEDUP_TARGET" "$(meets "$speedup" "$SPEEDUP_TARGET")"
     printf '| Shared memory per 100k rate-limit buckets | | %s MiB (%s bytes a bucket) | | | |\n' "$per100k" "$per_bucket"
 )
-results=$(bench_results "$rows" "$APPEND" "$results" "$ROOT/.task_api/bench-rate-limit-results.md" scripts/bench-rate-limit.sh "$ROUNDS")
+results=$(bench_results "$rows" "$ROOT/.task_api/bench-rate-limit-results.md")
 echo
 say "results (also in $results)"
 echo
