@@ -1,5 +1,7 @@
 # shellcheck shell=bash
-# Helpers shared by the benchmark runners (sourced after lib.sh).
+# Helpers shared by the benchmark runners (sourced; brings lib.sh).
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Median of the arguments.
 median() {

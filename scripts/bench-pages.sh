@@ -14,8 +14,6 @@
 #   scripts/bench-pages.sh            report, and a results table of its own
 #   scripts/bench-pages.sh --append   also add the rows to the table
 #                                     scripts/bench.sh wrote (make bench)
-# shellcheck source=SCRIPTDIR/lib.sh
-source "$(dirname "$0")/lib.sh"
 # shellcheck source=SCRIPTDIR/bench-lib.sh
 source "$(dirname "$0")/bench-lib.sh"
 

@@ -6,8 +6,6 @@
 # /proc/<pid>/stat (user + system).  A login costs one such check (plus a
 # re-hash when the stored hash is of another kind or cost).
 #   scripts/bench-password.sh          (TASK_API_BENCH_PASSWORD_CALLS, default 20)
-# shellcheck source=SCRIPTDIR/lib.sh
-source "$(dirname "$0")/lib.sh"
 # shellcheck source=SCRIPTDIR/bench-lib.sh
 source "$(dirname "$0")/bench-lib.sh"
 

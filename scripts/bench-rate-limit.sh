@@ -17,8 +17,6 @@
 #   scripts/bench-rate-limit.sh            report, and a results table of its own
 #   scripts/bench-rate-limit.sh --append   also add the rows to the table
 #                                          scripts/bench.sh just wrote (make bench)
-# shellcheck source=SCRIPTDIR/lib.sh
-source "$(dirname "$0")/lib.sh"
 # shellcheck source=SCRIPTDIR/bench-lib.sh
 source "$(dirname "$0")/bench-lib.sh"
 

@@ -26,8 +26,6 @@
 # enforced.  See bench/README.md.
 #
 #   scripts/bench-upgrade.sh     about 3 minutes on 2 CPUs
-# shellcheck source=SCRIPTDIR/lib.sh
-source "$(dirname "$0")/lib.sh"
 # shellcheck source=SCRIPTDIR/bench-lib.sh
 source "$(dirname "$0")/bench-lib.sh"
 

@@ -9,8 +9,6 @@
 # The machine may be shared and noisy, so baseline and subject alternate in
 # every round and the report gives medians and their ratio.  Targets are
 # reported, never enforced.  See bench/README.md.
-# shellcheck source=SCRIPTDIR/lib.sh
-source "$(dirname "$0")/lib.sh"
 # shellcheck source=SCRIPTDIR/bench-lib.sh
 source "$(dirname "$0")/bench-lib.sh"
 
