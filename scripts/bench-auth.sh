@@ -37,7 +37,6 @@ bench_start bench-auth "$PG_PORT"
 bench_database "$DB"
 PASSWORD=$(as_pg cat "$dir/authenticator.password")
 
-psql_su() { bench_psql "$DB" "$@"; }
 # psql as PostgREST's login role, with a password over TCP (scram-sha-256).
 psql_auth() {
     PGPASSWORD=$PASSWORD "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" \
@@ -48,11 +47,11 @@ us_per() { awk -v ms="$1" -v n="$2" 'BEGIN {printf "%.2f", ms * 1000 / n}'; }
 
 say "auth benchmark setup: database $DB, $SESSIONS other sessions"
 USER_ID=01900000-0000-7000-8000-0000000000c1
-psql_su -v user="$USER_ID" -v sessions="$SESSIONS" -f "$BENCH/setup_auth.sql"
-psql_su -f "$BENCH/jwt_verify_plpgsql.sql"
+psql_db -v user="$USER_ID" -v sessions="$SESSIONS" -f "$BENCH/setup_auth.sql"
+psql_db -f "$BENCH/jwt_verify_plpgsql.sql"
 # A real login: the session row and its signed cookie token.
-TOKEN=$(psql_su -tAc "SELECT task_api.start_session('$USER_ID') ->> 'token'")
-JTI=$(psql_su -tAc "SELECT (task_api.jwt_verify('$TOKEN')).claims ->> 'jti'")
+TOKEN=$(psql_db -tAc "SELECT task_api.start_session('$USER_ID') ->> 'token'")
+JTI=$(psql_db -tAc "SELECT (task_api.jwt_verify('$TOKEN')).claims ->> 'jti'")
 { [ -n "$TOKEN" ] && [ -n "$JTI" ]; } || die "could not start a session"
 
 # ---------------------------------------------------------------------------
@@ -92,8 +91,8 @@ COMMIT;
 SQL
 )
 [ "$got" = "task_api_user $USER_ID $JTI" ] || die "pre_request() did not authenticate the cookie: $got"
-REVOKED=$(psql_su -tAc "SELECT task_api.start_session('$USER_ID') ->> 'token'")
-psql_su -c "UPDATE task_api.sessions SET revoked_at = now() WHERE id = ((task_api.jwt_verify('$REVOKED')).claims ->> 'jti')::uuid"
+REVOKED=$(psql_db -tAc "SELECT task_api.start_session('$USER_ID') ->> 'token'")
+psql_db -c "UPDATE task_api.sessions SET revoked_at = now() WHERE id = ((task_api.jwt_verify('$REVOKED')).claims ->> 'jti')::uuid"
 if out=$(psql_auth -tA 2>&1 <<SQL
 BEGIN;
 $(settings_sql "{\"__Host-task_api_session\": \"$REVOKED\"}") \\g /dev/null
@@ -166,7 +165,7 @@ echo "  subject / SELECT 1 (4 statements vs 1):                ${sel_ratio}x (pe
 say "pre_request() breakdown: $LOOP_CALLS calls of each piece in a DO loop (not part of the ratio)"
 loop_ms() { # loop_ms SETTINGS_SQL BODY: milliseconds of the DO loop
     local out ms
-    out=$(psql_su <<SQL
+    out=$(psql_db <<SQL
 BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY;
 $1
 \\timing on
@@ -215,10 +214,10 @@ echo "shared_preload_libraries = 'task_api, pg_stat_statements'" | as_pg tee "$d
 echo "include = 'bench-auth.conf'" | as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
 as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -m fast -w -t 60 restart >/dev/null \
     || { tail -n 20 "$dir/postgres.log" >&2; die "PostgreSQL did not restart"; }
-psql_su -c "CREATE EXTENSION pg_stat_statements" -c "SELECT pg_stat_statements_reset()" >/dev/null
+psql_db -c "CREATE EXTENSION pg_stat_statements" -c "SELECT pg_stat_statements_reset()" >/dev/null
 pgbench_run subject "$PGSS_DURATION" 1 >/dev/null
 pgbench_run control-tx "$PGSS_DURATION" 1 >/dev/null
-psql_su -P footer=off <<'SQL' | sed 's/^/    /'
+psql_db -P footer=off <<'SQL' | sed 's/^/    /'
 SELECT CASE WHEN query LIKE 'SELECT set_config(%' THEN 'SELECT set_config(...) x 7 (both scripts)'
             WHEN query = 'SELECT $1' THEN 'SELECT 1 (control)'
             ELSE query || ' (subject)' END AS statement,
@@ -235,7 +234,7 @@ SQL
 # 2. Verifying one token, per call
 # ---------------------------------------------------------------------------
 say "auth benchmark 2: $CALLS verifications of one HS256 token in one statement ($ROUNDS rounds)"
-psql_su -q <<SQL
+psql_db -q <<SQL
 CREATE TABLE bench.tokens AS SELECT g AS id, '$TOKEN'::text AS token FROM generate_series(1, $CALLS) AS g;
 VACUUM (ANALYZE) bench.tokens;
 SQL
@@ -248,7 +247,7 @@ declare -A q_fn=([c]=jwt_verify [plpgsql]=jwt_verify_plpgsql)
 # Both verifiers must really verify: every call made, each token valid, and
 # a bad signature and an expired token refused with the same reason.
 for v in c plpgsql; do
-    got=$(psql_su -tA <<SQL
+    got=$(psql_db -tA <<SQL
 BEGIN;
 SET LOCAL track_functions = 'all';
 ${q_sql[$v]};
@@ -259,8 +258,8 @@ SQL
     [ "$(printf '%s' "$got" | tr '\n' ' ')" = "$CALLS $CALLS" ] || die "$v: expected $CALLS valid of $CALLS calls, got: $got"
 done
 BAD_SIG=$(awk -F. '{s = $3; c = substr(s, 1, 1) == "A" ? "B" : "A"; print $1 "." $2 "." c substr(s, 2)}' <<<"$TOKEN")
-EXPIRED=$(psql_su -tAc "SELECT task_api.jwt_sign(json_build_object('sub', '$USER_ID', 'role', 'task_api_user', 'jti', '$JTI', 'iat', floor(extract(epoch FROM now())) - 7200, 'exp', floor(extract(epoch FROM now())) - 3600)::text)")
-checks=$(psql_su -tA <<SQL
+EXPIRED=$(psql_db -tAc "SELECT task_api.jwt_sign(json_build_object('sub', '$USER_ID', 'role', 'task_api_user', 'jti', '$JTI', 'iat', floor(extract(epoch FROM now())) - 7200, 'exp', floor(extract(epoch FROM now())) - 3600)::text)")
+checks=$(psql_db -tA <<SQL
 SELECT (task_api.jwt_verify(tok)).reason || ' | ' || (bench.jwt_verify_plpgsql(tok)).reason
   FROM unnest(ARRAY['$TOKEN', '$BAD_SIG', '$EXPIRED']) AS tok;
 SQL
@@ -273,7 +272,7 @@ echo "  both verifiers: $CALLS of $CALLS calls valid; a tampered signature and a
 
 time_query() { # time_query KEY: milliseconds
     local out ms
-    out=$(psql_su -tA <<SQL
+    out=$(psql_db -tA <<SQL
 \\timing on
 ${q_sql[$1]};
 SQL
@@ -329,9 +328,4 @@ rows=$(
     printf '| Verify an HS256 token (%s calls in one statement; speed-up) | PL/pgSQL + pgcrypto: %s us/call | jwt_verify() in C: %s us/call | %sx faster | >= %sx | %s |\n' \
         "$CALLS" "$p_us" "$c_us" "$verify_ratio" "$VERIFY_TARGET" "$verify_met"
 )
-results=$(bench_results "$rows")
-echo
-say "results (also in $results)"
-echo
-cat "$results"
-echo
+bench_report "$rows"

@@ -36,7 +36,6 @@ DB=bench_events
 
 bench_start "$STATE" "$PG_PORT"
 bench_database "$DB"
-psql_db() { bench_psql "$DB" "$@"; }
 
 OWNER=01900000-0000-7000-8000-0000000000f1
 EDITOR=01900000-0000-7000-8000-0000000000f2
@@ -149,9 +148,4 @@ rows=$(
     printf '| Claim + ack events, batches of %s, one consumer (pgbench) | 1 worker: %.0f events/s | 4 workers: %.0f events/s | %sx | none | n/a |\n' \
         "$BATCH" "${v_med[bare]}" "${v_med[api]}" "$claim_ratio"
 )
-results=$(bench_results "$rows")
-echo
-say "results (also in $results)"
-echo
-cat "$results"
-echo
+bench_report "$rows"

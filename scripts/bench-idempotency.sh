@@ -31,7 +31,6 @@ DB=bench_idem
 
 bench_start "$STATE" "$PG_PORT"
 bench_database "$DB"
-psql_db() { bench_psql "$DB" "$@"; }
 
 # One user, one project; a real session (tokens must be bound to one).
 USER_ID=01900000-0000-7000-8000-0000000000f1
@@ -107,9 +106,4 @@ rows=$(
     printf '| POST /tasks replayed (same key and body: nothing written) vs a fresh create with a key | fresh create: %s req/s | replay: %s req/s | %sx | none | n/a |\n' \
         "$fresh" "$replay" "$replay_ratio"
 )
-results=$(bench_results "$rows")
-echo
-say "results (also in $results)"
-echo
-cat "$results"
-echo
+bench_report "$rows"

@@ -30,7 +30,7 @@ BENCH="$ROOT/bench"
 # The table scripts/bench.sh writes and the others add their rows to.
 results="$ROOT/.task_api/bench-results.md"
 APPEND=0
-BENCH_AT_EXIT=() BENCH_PIDFILES=() BENCH_CONFS=()
+BENCH_AT_EXIT=() BENCH_PIDFILES=() BENCH_CONFS=() BENCH_DB=""
 
 # bench_start STATE PORT [SETTING...]: every runner's prologue.  Installs
 # what is missing, builds and installs the extension, then starts a fresh
@@ -91,8 +91,14 @@ bench_psql() {
     cluster_psql "$dir" "$BENCH_PORT" -d "$db" "$@"
 }
 
-# bench_database DB: database DB with the extension, PostgREST may log in.
-bench_database() { database_setup "$dir" "$BENCH_PORT" "$1"; }
+# bench_database DB: database DB with the extension, PostgREST may log in;
+# the first one made is psql_db's.
+bench_database() {
+    database_setup "$dir" "$BENCH_PORT" "$1"
+    BENCH_DB=${BENCH_DB:-$1}
+}
+# psql_db [psql args...]: superuser psql on the runner's database.
+psql_db() { bench_psql "$BENCH_DB" "$@"; }
 
 # bench_postgrest NAME CONF API_PORT: PostgREST with CONF, logging to
 # $logdir/postgrest-NAME.log; on exit it is stopped and CONF deleted.
@@ -104,10 +110,21 @@ bench_postgrest() {
     postgrest_start "$2" "$logdir/postgrest-$1.log" "$pidfile" "$3"
 }
 
-# bench_results ROWS [STANDALONE]: with --append (APPEND=1) and an existing
+# bench_report ROWS [STANDALONE]: with --append (APPEND=1) and an existing
 # $results table, add ROWS after its last row; otherwise write a table of
-# ROWS to STANDALONE (default .task_api/STATE-results.md).  Prints the file
-# used.
+# ROWS to STANDALONE (default .task_api/STATE-results.md).  Then print the
+# table.
+bench_report() {
+    local file
+    file=$(bench_results "$@")
+    echo
+    say "results (also in $file)"
+    echo
+    cat "$file"
+    echo
+}
+
+# bench_results ROWS [STANDALONE]: bench_report's file; prints its name.
 bench_results() {
     local rows=$1 standalone=${2:-"$ROOT/.task_api/$BENCH_STATE-results.md"} tmp pg_version
     if [ "$APPEND" = 1 ] && [ -f "$results" ]; then

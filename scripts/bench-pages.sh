@@ -34,7 +34,6 @@ DB=bench_pages
 
 bench_start "$STATE" "$PG_PORT"
 bench_database "$DB"
-psql_db() { bench_psql "$DB" "$@"; }
 now_s() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", b - a}'; }
 
@@ -272,9 +271,4 @@ rows=$(
     printf '| %s cursor decodes in one statement | SQL/PL/pgSQL + pgcrypto: %s us/call | cursor_decode(): %s us/call | %sx faster | >= %sx | %s |\n' \
         "$CALLS" "$dec_pl_us" "$dec_c_us" "$dec_ratio" "$CODEC_TARGET" "$dec_met"
 )
-results=$(bench_results "$rows")
-echo
-say "results (also in $results)"
-echo
-cat "$results"
-echo
+bench_report "$rows"

@@ -16,7 +16,7 @@ DB=bench_password
 
 bench_start bench-password "$PG_PORT"
 bench_database "$DB"
-q() { bench_psql "$DB" -At "$@"; }
+q() { psql_db -At "$@"; }
 
 # A SCRAM-SHA-256 verifier of the password with N PBKDF2 rounds, the format
 # of 0.1.0 (PostgreSQL's own; PostgreSQL 15 cannot be told the round count).

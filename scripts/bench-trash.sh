@@ -231,9 +231,4 @@ rows=$(
     printf '| List 25 newest tasks of a project, half of its rows in the trash (pgbench, 1 client) | %s live: %s us | %s live + %s trashed: %s us | %sx | <= %sx | %s |\n' \
         "$LIVE_ROWS" "$flat_us" "$LIVE_ROWS" "$LIVE_ROWS" "$half_us" "$list_ratio" "$LIST_TARGET" "$list_met"
 )
-results=$(bench_results "$rows")
-echo
-say "results (also in $results)"
-echo
-cat "$results"
-echo
+bench_report "$rows"
