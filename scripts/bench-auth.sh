@@ -190,11 +190,9 @@ for r in 1 2 3; do
     b_ms[session]="${b_ms[session]:-} $(loop_ms "" "$SESSION_LOOKUP")"
 done
 declare -A b_us=()
-# shellcheck disable=SC2086
-empty_ms=$(median ${b_ms[empty]})
+empty_ms=$(median_of "${b_ms[empty]}")
 for k in anon cookie verify session; do
-    # shellcheck disable=SC2086
-    b_us[$k]=$(awk -v m="$(median ${b_ms[$k]})" -v e="$empty_ms" -v n="$LOOP_CALLS" 'BEGIN {printf "%.2f", (m - e) * 1000 / n}')
+    b_us[$k]=$(awk -v m="$(median_of "${b_ms[$k]}")" -v e="$empty_ms" -v n="$LOOP_CALLS" 'BEGIN {printf "%.2f", (m - e) * 1000 / n}')
 done
 echo "  per call, median of 3, loop overhead ($(us_per "$empty_ms" "$LOOP_CALLS") us) subtracted:"
 printf '    %-70s %7s us\n' \
@@ -296,8 +294,7 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 declare -A q_med=()
 for v in scan c plpgsql; do
-    # shellcheck disable=SC2086
-    q_med[$v]=$(median ${q_ms[$v]})
+    q_med[$v]=$(median_of "${q_ms[$v]}")
 done
 verify_ratio=$(ratio "${q_med[plpgsql]}" "${q_med[c]}")
 verify_met=$(meets "$verify_ratio" "$VERIFY_TARGET")

@@ -169,8 +169,7 @@ for r in $(seq 1 "$ROUNDS"); do
     echo "  $line"
 done
 declare -A lat_med=()
-# shellcheck disable=SC2086
-for v in "${pages[@]}"; do lat_med[$v]=$(median ${lat_all[$v]}); done
+for v in "${pages[@]}"; do lat_med[$v]=$(median_of "${lat_all[$v]}"); done
 deep_ratio=$(ratio "${lat_med[deep]}" "${lat_med[first]}")
 offset_ratio=$(ratio "${lat_med[offset]}" "${lat_med[first]}")
 deep_met=$(meets "$deep_ratio" "$DEPTH_TARGET" le)

@@ -119,8 +119,7 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 declare -A med=()
 for v in select1 off hot spread-control spread; do
-    # shellcheck disable=SC2086
-    med[$v]=$(median ${tps[$v]})
+    med[$v]=$(median_of "${tps[$v]}")
 done
 hot_ratio=$(ratio "${med[hot]}" "${med[select1]}")
 off_ratio=$(ratio "${med[off]}" "${med[select1]}")
