@@ -14,7 +14,7 @@
 #   scripts/bench-auth.sh            report, and a results table of its own
 #   scripts/bench-auth.sh --append   also add the rows to the table
 #                                    scripts/bench.sh just wrote (make bench)
-source "$(dirname "$0")/lib.sh"
+# shellcheck source=SCRIPTDIR/bench-lib.sh
 source "$(dirname "$0")/bench-lib.sh"
 
 bench_option "$@"
@@ -31,32 +31,12 @@ SESSIONS=${TASK_API_BENCH_AUTH_SESSIONS:-10000}
 E2E_TARGET=0.7
 VERIFY_TARGET=5
 
-BENCH="$ROOT/bench"
 DB=bench_auth
-logdir="$ROOT/.task_api/bench-auth-logs"
-results="$ROOT/.task_api/bench-results.md"
 
-"$ROOT/scripts/deps.sh"
-build_and_install
-dir=$(state_dir bench-auth)
-
-cleanup() {
-    if [ -z "${TASK_API_KEEP_BENCH_CLUSTER:-}" ]; then
-        cluster_discard "$dir"
-    else
-        cluster_stop "$dir" || true
-    fi
-}
-trap cleanup EXIT
-
-# A fresh cluster every run.
-rm -rf "$logdir" && mkdir -p "$logdir"
-cluster_recreate "$dir" "$PG_PORT"
-cluster_start "$dir"
-database_setup "$dir" "$PG_PORT" "$DB"
+bench_start bench-auth "$PG_PORT"
+bench_database "$DB"
 PASSWORD=$(as_pg cat "$dir/authenticator.password")
 
-psql_su() { cluster_psql "$dir" "$PG_PORT" -d "$DB" "$@"; }
 # psql as PostgREST's login role, with a password over TCP (scram-sha-256).
 psql_auth() {
     PGPASSWORD=$PASSWORD "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" \
@@ -67,11 +47,11 @@ us_per() { awk -v ms="$1" -v n="$2" 'BEGIN {printf "%.2f", ms * 1000 / n}'; }
 
 say "auth benchmark setup: database $DB, $SESSIONS other sessions"
 USER_ID=01900000-0000-7000-8000-0000000000c1
-psql_su -v user="$USER_ID" -v sessions="$SESSIONS" -f "$BENCH/setup_auth.sql"
-psql_su -f "$BENCH/jwt_verify_plpgsql.sql"
+psql_db -v user="$USER_ID" -v sessions="$SESSIONS" -f "$BENCH/setup_auth.sql"
+psql_db -f "$BENCH/jwt_verify_plpgsql.sql"
 # A real login: the session row and its signed cookie token.
-TOKEN=$(psql_su -tAc "SELECT task_api.start_session('$USER_ID') ->> 'token'")
-JTI=$(psql_su -tAc "SELECT (task_api.jwt_verify('$TOKEN')).claims ->> 'jti'")
+TOKEN=$(psql_db -tAc "SELECT task_api.start_session('$USER_ID') ->> 'token'")
+JTI=$(psql_db -tAc "SELECT (task_api.jwt_verify('$TOKEN')).claims ->> 'jti'")
 { [ -n "$TOKEN" ] && [ -n "$JTI" ]; } || die "could not start a session"
 
 # ---------------------------------------------------------------------------
@@ -111,8 +91,8 @@ COMMIT;
 SQL
 )
 [ "$got" = "task_api_user $USER_ID $JTI" ] || die "pre_request() did not authenticate the cookie: $got"
-REVOKED=$(psql_su -tAc "SELECT task_api.start_session('$USER_ID') ->> 'token'")
-psql_su -c "UPDATE task_api.sessions SET revoked_at = now() WHERE id = ((task_api.jwt_verify('$REVOKED')).claims ->> 'jti')::uuid"
+REVOKED=$(psql_db -tAc "SELECT task_api.start_session('$USER_ID') ->> 'token'")
+psql_db -c "UPDATE task_api.sessions SET revoked_at = now() WHERE id = ((task_api.jwt_verify('$REVOKED')).claims ->> 'jti')::uuid"
 if out=$(psql_auth -tA 2>&1 <<SQL
 BEGIN;
 $(settings_sql "{\"__Host-task_api_session\": \"$REVOKED\"}") \\g /dev/null
@@ -185,7 +165,7 @@ echo "  subject / SELECT 1 (4 statements vs 1):                ${sel_ratio}x (pe
 say "pre_request() breakdown: $LOOP_CALLS calls of each piece in a DO loop (not part of the ratio)"
 loop_ms() { # loop_ms SETTINGS_SQL BODY: milliseconds of the DO loop
     local out ms
-    out=$(psql_su <<SQL
+    out=$(psql_db <<SQL
 BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY;
 $1
 \\timing on
@@ -210,11 +190,9 @@ for r in 1 2 3; do
     b_ms[session]="${b_ms[session]:-} $(loop_ms "" "$SESSION_LOOKUP")"
 done
 declare -A b_us=()
-# shellcheck disable=SC2086
-empty_ms=$(median ${b_ms[empty]})
+empty_ms=$(median_of "${b_ms[empty]}")
 for k in anon cookie verify session; do
-    # shellcheck disable=SC2086
-    b_us[$k]=$(awk -v m="$(median ${b_ms[$k]})" -v e="$empty_ms" -v n="$LOOP_CALLS" 'BEGIN {printf "%.2f", (m - e) * 1000 / n}')
+    b_us[$k]=$(awk -v m="$(median_of "${b_ms[$k]}")" -v e="$empty_ms" -v n="$LOOP_CALLS" 'BEGIN {printf "%.2f", (m - e) * 1000 / n}')
 done
 echo "  per call, median of 3, loop overhead ($(us_per "$empty_ms" "$LOOP_CALLS") us) subtracted:"
 printf '    %-70s %7s us\n' \
@@ -234,10 +212,10 @@ echo "shared_preload_libraries = 'task_api, pg_stat_statements'" | as_pg tee "$d
 echo "include = 'bench-auth.conf'" | as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
 as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -m fast -w -t 60 restart >/dev/null \
     || { tail -n 20 "$dir/postgres.log" >&2; die "PostgreSQL did not restart"; }
-psql_su -c "CREATE EXTENSION pg_stat_statements" -c "SELECT pg_stat_statements_reset()" >/dev/null
+psql_db -c "CREATE EXTENSION pg_stat_statements" -c "SELECT pg_stat_statements_reset()" >/dev/null
 pgbench_run subject "$PGSS_DURATION" 1 >/dev/null
 pgbench_run control-tx "$PGSS_DURATION" 1 >/dev/null
-psql_su -P footer=off <<'SQL' | sed 's/^/    /'
+psql_db -P footer=off <<'SQL' | sed 's/^/    /'
 SELECT CASE WHEN query LIKE 'SELECT set_config(%' THEN 'SELECT set_config(...) x 7 (both scripts)'
             WHEN query = 'SELECT $1' THEN 'SELECT 1 (control)'
             ELSE query || ' (subject)' END AS statement,
@@ -254,7 +232,7 @@ SQL
 # 2. Verifying one token, per call
 # ---------------------------------------------------------------------------
 say "auth benchmark 2: $CALLS verifications of one HS256 token in one statement ($ROUNDS rounds)"
-psql_su -q <<SQL
+psql_db -q <<SQL
 CREATE TABLE bench.tokens AS SELECT g AS id, '$TOKEN'::text AS token FROM generate_series(1, $CALLS) AS g;
 VACUUM (ANALYZE) bench.tokens;
 SQL
@@ -267,7 +245,7 @@ declare -A q_fn=([c]=jwt_verify [plpgsql]=jwt_verify_plpgsql)
 # Both verifiers must really verify: every call made, each token valid, and
 # a bad signature and an expired token refused with the same reason.
 for v in c plpgsql; do
-    got=$(psql_su -tA <<SQL
+    got=$(psql_db -tA <<SQL
 BEGIN;
 SET LOCAL track_functions = 'all';
 ${q_sql[$v]};
@@ -278,8 +256,8 @@ SQL
     [ "$(printf '%s' "$got" | tr '\n' ' ')" = "$CALLS $CALLS" ] || die "$v: expected $CALLS valid of $CALLS calls, got: $got"
 done
 BAD_SIG=$(awk -F. '{s = $3; c = substr(s, 1, 1) == "A" ? "B" : "A"; print $1 "." $2 "." c substr(s, 2)}' <<<"$TOKEN")
-EXPIRED=$(psql_su -tAc "SELECT task_api.jwt_sign(json_build_object('sub', '$USER_ID', 'role', 'task_api_user', 'jti', '$JTI', 'iat', floor(extract(epoch FROM now())) - 7200, 'exp', floor(extract(epoch FROM now())) - 3600)::text)")
-checks=$(psql_su -tA <<SQL
+EXPIRED=$(psql_db -tAc "SELECT task_api.jwt_sign(json_build_object('sub', '$USER_ID', 'role', 'task_api_user', 'jti', '$JTI', 'iat', floor(extract(epoch FROM now())) - 7200, 'exp', floor(extract(epoch FROM now())) - 3600)::text)")
+checks=$(psql_db -tA <<SQL
 SELECT (task_api.jwt_verify(tok)).reason || ' | ' || (bench.jwt_verify_plpgsql(tok)).reason
   FROM unnest(ARRAY['$TOKEN', '$BAD_SIG', '$EXPIRED']) AS tok;
 SQL
@@ -292,7 +270,7 @@ echo "  both verifiers: $CALLS of $CALLS calls valid; a tampered signature and a
 
 time_query() { # time_query KEY: milliseconds
     local out ms
-    out=$(psql_su -tA <<SQL
+    out=$(psql_db -tA <<SQL
 \\timing on
 ${q_sql[$1]};
 SQL
@@ -316,8 +294,7 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 declare -A q_med=()
 for v in scan c plpgsql; do
-    # shellcheck disable=SC2086
-    q_med[$v]=$(median ${q_ms[$v]})
+    q_med[$v]=$(median_of "${q_ms[$v]}")
 done
 verify_ratio=$(ratio "${q_med[plpgsql]}" "${q_med[c]}")
 verify_met=$(meets "$verify_ratio" "$VERIFY_TARGET")
@@ -348,9 +325,4 @@ rows=$(
     printf '| Verify an HS256 token (%s calls in one statement; speed-up) | PL/pgSQL + pgcrypto: %s us/call | jwt_verify() in C: %s us/call | %sx faster | >= %sx | %s |\n' \
         "$CALLS" "$p_us" "$c_us" "$verify_ratio" "$VERIFY_TARGET" "$verify_met"
 )
-results=$(bench_results "$rows" "$APPEND" "$results" "$ROOT/.task_api/bench-auth-results.md" scripts/bench-auth.sh "$ROUNDS")
-echo
-say "results (also in $results)"
-echo
-cat "$results"
-echo
+bench_report "$rows"

@@ -17,7 +17,7 @@
 #   scripts/bench-events.sh            report, and a results table of its own
 #   scripts/bench-events.sh --append   also add the rows to the table
 #                                      scripts/bench.sh wrote (make bench)
-source "$(dirname "$0")/lib.sh"
+# shellcheck source=SCRIPTDIR/bench-lib.sh
 source "$(dirname "$0")/bench-lib.sh"
 
 bench_option "$@"
@@ -32,20 +32,14 @@ BATCH=${TASK_API_BENCH_EVENTS_BATCH:-100}
 CLAIM_DURATION=${TASK_API_BENCH_EVENTS_CLAIM_DURATION:-3}
 UPDATE_TARGET=0.8
 
-BENCH="$ROOT/bench"
-logdir="$ROOT/.task_api/$STATE-logs"
-results="$ROOT/.task_api/bench-results.md"
 DB=bench_events
 
-bench_cluster_create "$STATE" "$PG_PORT"
-cluster_start "$dir"
-
-psql_db() { cluster_psql "$dir" "$PG_PORT" -d "$DB" "$@"; }
+bench_start "$STATE" "$PG_PORT"
+bench_database "$DB"
 
 OWNER=01900000-0000-7000-8000-0000000000f1
 EDITOR=01900000-0000-7000-8000-0000000000f2
 PROJECT=01900000-0000-7000-8000-0000000000f3
-database_setup "$dir" "$PG_PORT" "$DB"
 psql_db -v owner="$OWNER" -v editor="$EDITOR" -v project="$PROJECT" -v ntasks="$NTASKS" -f "$BENCH/setup_events.sql" >/dev/null
 
 # pgbench: prints tps (without initial connection time); fails on errors.
@@ -154,9 +148,4 @@ rows=$(
     printf '| Claim + ack events, batches of %s, one consumer (pgbench) | 1 worker: %.0f events/s | 4 workers: %.0f events/s | %sx | none | n/a |\n' \
         "$BATCH" "${v_med[bare]}" "${v_med[api]}" "$claim_ratio"
 )
-results=$(bench_results "$rows" "$APPEND" "$results" "$ROOT/.task_api/$STATE-results.md" scripts/bench-events.sh "$ROUNDS")
-echo
-say "results (also in $results)"
-echo
-cat "$results"
-echo
+bench_report "$rows"

@@ -13,7 +13,7 @@
 #   scripts/bench-idempotency.sh            report, and a results table of its own
 #   scripts/bench-idempotency.sh --append   also add the rows to the table
 #                                           scripts/bench.sh wrote (make bench)
-source "$(dirname "$0")/lib.sh"
+# shellcheck source=SCRIPTDIR/bench-lib.sh
 source "$(dirname "$0")/bench-lib.sh"
 
 bench_option "$@"
@@ -27,24 +27,10 @@ CONCURRENCY=${TASK_API_BENCH_IDEM_CONCURRENCY:-4}
 WARMUP=${TASK_API_BENCH_IDEM_WARMUP:-300}
 FRESH_TARGET=0.8
 
-BENCH="$ROOT/bench"
-logdir="$ROOT/.task_api/$STATE-logs"
-results="$ROOT/.task_api/bench-results.md"
-pidfile="$ROOT/.task_api/postgrest-$STATE.pid"
 DB=bench_idem
 
-postgrest_stop "$pidfile"
-bench_cluster_create "$STATE" "$PG_PORT"
-cleanup() {
-    postgrest_stop "$pidfile" || true
-    rm -f "$ROOT/.task_api/postgrest-$(basename "$dir").conf"
-    bench_cluster_discard
-}
-trap cleanup EXIT
-cluster_start "$dir"
-database_setup "$dir" "$PG_PORT" "$DB"
-
-psql_db() { cluster_psql "$dir" "$PG_PORT" -d "$DB" "$@"; }
+bench_start "$STATE" "$PG_PORT"
+bench_database "$DB"
 
 # One user, one project; a real session (tokens must be bound to one).
 USER_ID=01900000-0000-7000-8000-0000000000f1
@@ -53,8 +39,7 @@ psql_db -v user_id="$USER_ID" -v project="$PROJECT" -f "$BENCH/setup_idempotency
 TOKEN=$(psql_db -tAc "SELECT task_api.start_session('$USER_ID') ->> 'token'")
 BODY="{\"project_id\": \"$PROJECT\", \"title\": \"benchmark task\", \"priority\": 3}"
 
-conf=$(postgrest_config "$dir" "$PG_PORT" "$DB" "$API_PORT")
-postgrest_start "$conf" "$logdir/postgrest.log" "$pidfile" "$API_PORT"
+bench_postgrest api "$(postgrest_config "$dir" "$PG_PORT" "$DB" "$API_PORT")" "$API_PORT"
 URL="http://127.0.0.1:$API_PORT/tasks"
 
 load() { # load MODE REQUESTS: one JSON line
@@ -90,10 +75,8 @@ for r in $(seq 1 "$ROUNDS"); do
     done
     echo "  $line"
 done
-# shellcheck disable=SC2086
-plain=$(median ${rps_of[plain]}); fresh=$(median ${rps_of[fresh]}); replay=$(median ${rps_of[replay]})
-# shellcheck disable=SC2086
-plain_p50=$(median ${p50_of[plain]}); fresh_p50=$(median ${p50_of[fresh]}); replay_p50=$(median ${p50_of[replay]})
+plain=$(median_of "${rps_of[plain]}"); fresh=$(median_of "${rps_of[fresh]}"); replay=$(median_of "${rps_of[replay]}")
+plain_p50=$(median_of "${p50_of[plain]}"); fresh_p50=$(median_of "${p50_of[fresh]}"); replay_p50=$(median_of "${p50_of[replay]}")
 fresh_ratio=$(ratio "$fresh" "$plain")
 replay_ratio=$(ratio "$replay" "$fresh")
 fresh_met=$(meets "$fresh_ratio" "$FRESH_TARGET" ge)
@@ -123,9 +106,4 @@ rows=$(
     printf '| POST /tasks replayed (same key and body: nothing written) vs a fresh create with a key | fresh create: %s req/s | replay: %s req/s | %sx | none | n/a |\n' \
         "$fresh" "$replay" "$replay_ratio"
 )
-results=$(bench_results "$rows" "$APPEND" "$results" "$ROOT/.task_api/$STATE-results.md" scripts/bench-idempotency.sh "$ROUNDS")
-echo
-say "results (also in $results)"
-echo
-cat "$results"
-echo
+bench_report "$rows"

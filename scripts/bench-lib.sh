@@ -1,4 +1,7 @@
-# Helpers shared by the benchmark runners (sourced after lib.sh).
+# shellcheck shell=bash
+# Helpers shared by the benchmark runners (sourced; brings lib.sh).
+# shellcheck source=SCRIPTDIR/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 # Median of the arguments.
 median() {
@@ -8,43 +11,75 @@ median() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", a / b}'; }
 # yes/no: is $1 <= $2 (op le) or >= $2 (op ge, the default)?
 meets() { awk -v v="$1" -v t="$2" -v op="${3:-ge}" 'BEGIN {ok = (op == "le") ? (v <= t) : (v >= t); print ok ? "yes" : "no"}'; }
+# Median of the numbers in one string of words.
+median_of() {
+    local -a a
+    read -r -a a <<<"$1"
+    median "${a[@]}"
+}
 fmt_ms() { awk -v v="$1" 'BEGIN {printf "%.0f ms", v}'; }
 # Milliseconds of the last "Time: ..." line psql's \timing printed.
 last_ms() { sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -n1; }
 
-# Room for large statements without a checkpoint in the middle of one.
-bench_tuning() {
-    as_pg tee "$1/data/bench.conf" >/dev/null <<CONF
-# Benchmarks: room for the large inserts and deletes without a checkpoint in the middle.
-shared_buffers = '512MB'
-max_wal_size = '8GB'
-checkpoint_timeout = '30min'
-# They measure the cost per row and per request, not the bounds one request
-# is held to: statements of any size and length.
-task_api.max_bulk_rows = 0
-task_api.statement_timeout = 0
-CONF
-    echo "include = 'bench.conf'" | as_pg tee -a "$1/data/postgresql.conf" >/dev/null
-}
+# What every runner shares.  The timed variants of run_variant_rounds and
+# print_variants (below), which each runner fills in.
+variants=()
+declare -A v_ms=() v_med=() v_label=()
+# shellcheck disable=SC2034 # used by the runners that source this file
+BENCH="$ROOT/bench"
+# The table scripts/bench.sh writes and the others add their rows to.
+results="$ROOT/.task_api/bench-results.md"
+APPEND=0
+BENCH_AT_EXIT=() BENCH_PIDFILES=() BENCH_CONFS=() BENCH_DB=""
 
-# bench_cluster_create STATE PORT: install what is missing, build and install
-# the extension, then a fresh cluster with bench_tuning in .task_api/STATE
-# listening on PORT (not started: the caller may add settings first, then
-# cluster_start "$dir").  Sets dir; empties $logdir.  On exit the cluster is
-# discarded, or only stopped with TASK_API_KEEP_BENCH_CLUSTER=1; a runner
-# with more to stop traps EXIT itself and calls bench_cluster_discard last.
-bench_cluster_create() {
-    BENCH_STATE=$1
+# bench_start STATE PORT [SETTING...]: every runner's prologue.  Installs
+# what is missing, builds and installs the extension, then starts a fresh
+# cluster in .task_api/STATE on 127.0.0.1:PORT with bench_tuning and the
+# SETTINGs (postgresql.conf lines).  Sets dir, and logdir
+# (.task_api/STATE-logs, emptied).  On exit: the functions given to
+# bench_at_exit, the PostgREST instances of bench_postgrest stopped, then the
+# cluster discarded (only stopped with TASK_API_KEEP_BENCH_CLUSTER=1).
+bench_start() {
+    BENCH_STATE=$1 BENCH_PORT=$2
+    shift 2
+    logdir="$ROOT/.task_api/$BENCH_STATE-logs"
     "$ROOT/scripts/deps.sh"
     build_and_install
     dir=$(state_dir "$BENCH_STATE")
-    trap bench_cluster_discard EXIT
+    trap bench_exit EXIT
     rm -rf "$logdir" && mkdir -p "$logdir"
-    cluster_recreate "$dir" "$2"
-    bench_tuning "$dir"
+    cluster_recreate "$dir" "$BENCH_PORT"
+    bench_tuning "$dir" "$@"
+    cluster_start "$dir"
 }
 
-bench_cluster_discard() {
+# bench_tuning DIR [SETTING...]: room for large statements without a
+# checkpoint in the middle of one, and the runner's own settings.
+bench_tuning() {
+    local dir=$1
+    shift
+    {
+        echo "# Benchmarks: room for the large inserts and deletes without a checkpoint in the middle."
+        echo "shared_buffers = '512MB'"
+        echo "max_wal_size = '8GB'"
+        echo "checkpoint_timeout = '30min'"
+        # They measure the cost per row and per request, not the bounds one
+        # request is held to: statements of any size and length.
+        echo "task_api.max_bulk_rows = 0"
+        echo "task_api.statement_timeout = 0"
+        [ $# -eq 0 ] || printf '%s\n' "$@"
+    } | as_pg tee "$dir/data/bench.conf" >/dev/null
+    echo "include = 'bench.conf'" | as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
+}
+
+# bench_at_exit FUNCTION: run FUNCTION on exit, before the cluster goes.
+bench_at_exit() { BENCH_AT_EXIT+=("$1"); }
+
+bench_exit() {
+    local f p
+    for f in "${BENCH_AT_EXIT[@]}"; do "$f" || true; done
+    for p in "${BENCH_PIDFILES[@]}"; do postgrest_stop "$p" || true; done
+    rm -f "${BENCH_CONFS[@]}"
     if [ -z "${TASK_API_KEEP_BENCH_CLUSTER:-}" ]; then
         cluster_discard "$dir"
         remove_state_dir "$BENCH_STATE"
@@ -53,12 +88,50 @@ bench_cluster_discard() {
     fi
 }
 
-# bench_results ROWS APPEND RESULTS STANDALONE_FILE SCRIPT ROUNDS: with
-# APPEND=1 and an existing RESULTS table, add ROWS after its last row;
-# otherwise write a table of ROWS to STANDALONE_FILE.  Prints the file used.
+# bench_psql DB [psql args...]: superuser psql on the bench cluster.
+bench_psql() {
+    local db=$1
+    shift
+    cluster_psql "$dir" "$BENCH_PORT" -d "$db" "$@"
+}
+
+# bench_database DB: database DB with the extension, PostgREST may log in;
+# the first one made is psql_db's.
+bench_database() {
+    database_setup "$dir" "$BENCH_PORT" "$1"
+    BENCH_DB=${BENCH_DB:-$1}
+}
+# psql_db [psql args...]: superuser psql on the runner's database.
+psql_db() { bench_psql "$BENCH_DB" "$@"; }
+
+# bench_postgrest NAME CONF API_PORT: PostgREST with CONF, logging to
+# $logdir/postgrest-NAME.log; on exit it is stopped and CONF deleted.
+bench_postgrest() {
+    local pidfile="$ROOT/.task_api/postgrest-$BENCH_STATE-$1.pid"
+    postgrest_stop "$pidfile"
+    BENCH_PIDFILES+=("$pidfile")
+    BENCH_CONFS+=("$2")
+    postgrest_start "$2" "$logdir/postgrest-$1.log" "$pidfile" "$3"
+}
+
+# bench_report ROWS [STANDALONE]: with --append (APPEND=1) and an existing
+# $results table, add ROWS after its last row; otherwise write a table of
+# ROWS to STANDALONE (default .task_api/STATE-results.md).  Then print the
+# table.
+bench_report() {
+    local file
+    file=$(bench_results "$@")
+    echo
+    say "results (also in $file)"
+    echo
+    cat "$file"
+    echo
+}
+
+# bench_results ROWS [STANDALONE]: bench_report's file; prints its name.
 bench_results() {
-    local rows=$1 append=$2 results=$3 standalone=$4 script=$5 rounds=$6 tmp pg_version
-    if [ "$append" = 1 ] && [ -f "$results" ]; then
+    local rows=$1 standalone=${2:-"$ROOT/.task_api/$BENCH_STATE-results.md"} tmp pg_version
+    if [ "$APPEND" = 1 ] && [ -f "$results" ]; then
         tmp=$(mktemp)
         awk -v rows="$rows" '
             /^\|/ {print; intable = 1; next}
@@ -76,7 +149,7 @@ bench_results() {
         echo "|---|---|---|---|---|---|"
         echo "$rows"
         echo
-        echo "Medians of $rounds alternating rounds, $(date -u +%Y-%m-%d), PostgreSQL $pg_version, $(nproc) CPUs; \`$script\`."
+        echo "Medians of $ROUNDS alternating rounds, $(date -u +%Y-%m-%d), PostgreSQL $pg_version, $(nproc) CPUs; \`scripts/$(basename "$0")\`."
     } > "$standalone"
     echo "$standalone"
 }
@@ -145,7 +218,6 @@ run_variant_rounds() {
         echo "  $line"
     done
     for v in "${variants[@]}"; do
-        # shellcheck disable=SC2086
-        v_med[$v]=$(median ${v_ms[$v]})
+        v_med[$v]=$(median_of "${v_ms[$v]}")
     done
 }

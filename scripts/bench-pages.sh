@@ -14,7 +14,7 @@
 #   scripts/bench-pages.sh            report, and a results table of its own
 #   scripts/bench-pages.sh --append   also add the rows to the table
 #                                     scripts/bench.sh wrote (make bench)
-source "$(dirname "$0")/lib.sh"
+# shellcheck source=SCRIPTDIR/bench-lib.sh
 source "$(dirname "$0")/bench-lib.sh"
 
 bench_option "$@"
@@ -30,21 +30,15 @@ WARMUP=${TASK_API_BENCH_PAGES_WARMUP:-1}
 DEPTH_TARGET=1.5
 CODEC_TARGET=10
 
-BENCH="$ROOT/bench"
-logdir="$ROOT/.task_api/$STATE-logs"
-results="$ROOT/.task_api/bench-results.md"
 DB=bench_pages
 
-bench_cluster_create "$STATE" "$PG_PORT"
-cluster_start "$dir"
-
-psql_db() { cluster_psql "$dir" "$PG_PORT" -d "$DB" "$@"; }
+bench_start "$STATE" "$PG_PORT"
+bench_database "$DB"
 now_s() { date +%s.%N; }
 elapsed() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.1f", b - a}'; }
 
 OWNER=01900000-0000-7000-8000-0000000000f1
 PROJECT=01900000-0000-7000-8000-0000000000f2
-database_setup "$dir" "$PG_PORT" "$DB"
 psql_db -q -v owner="$OWNER" -v project="$PROJECT" -f "$BENCH/setup_pages.sql"
 psql_db -q -f "$BENCH/cursor_codec_plpgsql.sql"
 claims() { # the session settings of a request by the owner
@@ -175,8 +169,7 @@ for r in $(seq 1 "$ROUNDS"); do
     echo "  $line"
 done
 declare -A lat_med=()
-# shellcheck disable=SC2086
-for v in "${pages[@]}"; do lat_med[$v]=$(median ${lat_all[$v]}); done
+for v in "${pages[@]}"; do lat_med[$v]=$(median_of "${lat_all[$v]}"); done
 deep_ratio=$(ratio "${lat_med[deep]}" "${lat_med[first]}")
 offset_ratio=$(ratio "${lat_med[offset]}" "${lat_med[first]}")
 deep_met=$(meets "$deep_ratio" "$DEPTH_TARGET" le)
@@ -277,9 +270,4 @@ rows=$(
     printf '| %s cursor decodes in one statement | SQL/PL/pgSQL + pgcrypto: %s us/call | cursor_decode(): %s us/call | %sx faster | >= %sx | %s |\n' \
         "$CALLS" "$dec_pl_us" "$dec_c_us" "$dec_ratio" "$CODEC_TARGET" "$dec_met"
 )
-results=$(bench_results "$rows" "$APPEND" "$results" "$ROOT/.task_api/$STATE-results.md" scripts/bench-pages.sh "$ROUNDS")
-echo
-say "results (also in $results)"
-echo
-cat "$results"
-echo
+bench_report "$rows"

@@ -6,20 +6,17 @@
 # /proc/<pid>/stat (user + system).  A login costs one such check (plus a
 # re-hash when the stored hash is of another kind or cost).
 #   scripts/bench-password.sh          (TASK_API_BENCH_PASSWORD_CALLS, default 20)
-source "$(dirname "$0")/lib.sh"
+# shellcheck source=SCRIPTDIR/bench-lib.sh
 source "$(dirname "$0")/bench-lib.sh"
 
 PG_PORT=${TASK_API_BENCH_PASSWORD_PG_PORT:-5494}
 CALLS=${TASK_API_BENCH_PASSWORD_CALLS:-20}
 PASSWORD='correct horse battery staple'
 DB=bench_password
-logdir="$ROOT/.task_api/bench-password-logs"
 
-bench_cluster_create bench-password "$PG_PORT"
-cluster_start "$dir"
-cluster_psql "$dir" "$PG_PORT" -d postgres -c "CREATE DATABASE $DB"
-cluster_psql "$dir" "$PG_PORT" -d "$DB" -c "SET client_min_messages = warning" -c "CREATE EXTENSION task_api"
-q() { cluster_psql "$dir" "$PG_PORT" -d "$DB" -At "$@"; }
+bench_start bench-password "$PG_PORT"
+bench_database "$DB"
+q() { psql_db -At "$@"; }
 
 # A SCRAM-SHA-256 verifier of the password with N PBKDF2 rounds, the format
 # of 0.1.0 (PostgreSQL's own; PostgreSQL 15 cannot be told the round count).

@@ -17,7 +17,7 @@
 #   scripts/bench-rate-limit.sh            report, and a results table of its own
 #   scripts/bench-rate-limit.sh --append   also add the rows to the table
 #                                          scripts/bench.sh just wrote (make bench)
-source "$(dirname "$0")/lib.sh"
+# shellcheck source=SCRIPTDIR/bench-lib.sh
 source "$(dirname "$0")/bench-lib.sh"
 
 bench_option "$@"
@@ -34,32 +34,21 @@ CAPACITY=200000
 E2E_TARGET=0.7
 SPEEDUP_TARGET=20
 
-BENCH="$ROOT/bench"
 DB=bench_rate
-STATE=bench-rate
-logdir="$ROOT/.task_api/$STATE-logs"
-results="$ROOT/.task_api/bench-results.md"
 
-# A fresh cluster every run; limits high enough never to refuse (lib.sh), a
-# table with room for the 100k buckets, client addresses trusted.
-bench_cluster_create "$STATE" "$PG_PORT"
-as_pg tee "$dir/data/bench-rate.conf" >/dev/null <<CONF
-task_api.rate_limit_buckets = $CAPACITY
-task_api.trust_forwarded_for = on
-CONF
-echo "include = 'bench-rate.conf'" | as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
-cluster_start "$dir"
-database_setup "$dir" "$PG_PORT" "$DB"
+# Limits high enough never to refuse (lib.sh), a table with room for the
+# 100k buckets, client addresses trusted.
+bench_start bench-rate "$PG_PORT" "task_api.rate_limit_buckets = $CAPACITY" "task_api.trust_forwarded_for = on"
+bench_database "$DB"
 SOCK=$(socket_dir "$dir")
 
-psql_su() { cluster_psql "$dir" "$PG_PORT" -d "$DB" "$@"; }
-psql_su -q -f "$BENCH/rate_limit_table.sql"
+psql_db -q -f "$BENCH/rate_limit_table.sql"
 
 # What PostgREST sets for an anonymous GET /projects, per connection here.
 REQUEST_OPTIONS="-c role=task_api_anon -c request.method=GET -c request.path=/projects -c request.jwt.claims={\"role\":\"task_api_anon\"} -c request.headers={} -c request.cookies={}"
 psql_req() { PGOPTIONS=$REQUEST_OPTIONS "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$SOCK" -p "$PG_PORT" -U postgres -d "$DB" "$@"; }
 
-[ "$(psql_su -tAc "SELECT task_api.status() ->> 'rate_limit'")" = on ] || die "rate limiting is not on"
+[ "$(psql_db -tAc "SELECT task_api.status() ->> 'rate_limit'")" = on ] || die "rate limiting is not on"
 # The subject really limits: it charges the anonymous bucket and sets the headers.
 got=$(psql_req -tA 2>&1 <<'SQL'
 BEGIN;
@@ -73,9 +62,9 @@ echo "$got" | grep -q '"RateLimit": "\\"anon\\";r=' || die "pre_request() set no
 # 100k distinct client addresses, charged once each.
 addr_sql() { echo "'10.' || (($1) / 65536) || '.' || (($1) / 256 % 256) || '.' || (($1) % 256)"; }
 say "rate-limit benchmark setup: $BUCKETS buckets (table capacity $CAPACITY)"
-psql_su -tAc "SELECT count(*) FILTER (WHERE c.allowed) FROM generate_series(0, $BUCKETS - 1) g,
+psql_db -tAc "SELECT count(*) FILTER (WHERE c.allowed) FROM generate_series(0, $BUCKETS - 1) g,
                 LATERAL task_api.rate_limit_charge('anon', $(addr_sql g)) c" >/dev/null
-in_use=$(psql_su -tAc "SELECT task_api.status() -> 'rate_limit_buckets' ->> 'in_use'")
+in_use=$(psql_db -tAc "SELECT task_api.status() -> 'rate_limit_buckets' ->> 'in_use'")
 [ "$in_use" -ge "$BUCKETS" ] || die "expected $BUCKETS buckets, found $in_use"
 
 echo "SELECT 1;" > "$logdir/select1.sql"
@@ -93,9 +82,9 @@ cp "$logdir/hot.sql" "$logdir/off.sql"
 # The anonymous limit: "off" runs the same hook with it at 0 (not charged,
 # no headers), to show what limiting itself adds.
 anon_limit() {
-    psql_su -qc "ALTER SYSTEM SET task_api.rate_limit_anon = $1" -c "SELECT pg_reload_conf()" >/dev/null
+    psql_db -qc "ALTER SYSTEM SET task_api.rate_limit_anon = $1" -c "SELECT pg_reload_conf()" >/dev/null
     for _ in $(seq 1 200); do
-        [ "$(psql_su -tAc "SHOW task_api.rate_limit_anon")" = "$1" ] && return
+        [ "$(psql_db -tAc "SHOW task_api.rate_limit_anon")" = "$1" ] && return
         sleep 0.05
     done
     die "task_api.rate_limit_anon did not become $1"
@@ -130,8 +119,7 @@ for r in $(seq 1 "$ROUNDS"); do
 done
 declare -A med=()
 for v in select1 off hot spread-control spread; do
-    # shellcheck disable=SC2086
-    med[$v]=$(median ${tps[$v]})
+    med[$v]=$(median_of "${tps[$v]}")
 done
 hot_ratio=$(ratio "${med[hot]}" "${med[select1]}")
 off_ratio=$(ratio "${med[off]}" "${med[select1]}")
@@ -144,7 +132,7 @@ per_round() { # per_round SUBJECT BASELINE
     for i in "${!s[@]}"; do out="$out $(ratio "${s[$i]}" "${b[$i]}")x"; done
     echo "$out"
 }
-in_use_after=$(psql_su -tAc "SELECT task_api.status() -> 'rate_limit_buckets' ->> 'in_use'")
+in_use_after=$(psql_db -tAc "SELECT task_api.status() -> 'rate_limit_buckets' ->> 'in_use'")
 echo
 echo "pgbench, $CLIENTS clients, median of $ROUNDS rounds of ${DURATION} s, $(nproc) CPUs (buckets in use: $in_use_after):"
 printf '  %-78s %9.0f tps\n' \
@@ -174,15 +162,15 @@ declare -A v_label=(
 # Both limiters admit every check (limits far above $CALLS a minute) and the
 # table one really refuses over its limit.
 for v in bare api hook; do
-    got=$(psql_su -tAc "${q_sql[$v]}")
+    got=$(psql_db -tAc "${q_sql[$v]}")
     [ "$got" = "$CALLS" ] || die "$v: expected $CALLS admitted, got $got"
 done
-got=$(psql_su -tAc "SELECT count(*) FILTER (WHERE bench.table_limiter('refuse-check', 60, 3)) FROM generate_series(1, 5)")
+got=$(psql_db -tAc "SELECT count(*) FILTER (WHERE bench.table_limiter('refuse-check', 60, 3)) FROM generate_series(1, 5)")
 [ "$got" = 3 ] || die "the table limiter admitted $got of 5 with a burst of 3"
-[ "$(psql_su -tAc "SELECT count(*) FROM bench.rate_buckets")" = "$((KEYS + 1))" ] || die "the table limiter does not hold $KEYS keys"
+[ "$(psql_db -tAc "SELECT count(*) FROM bench.rate_buckets")" = "$((KEYS + 1))" ] || die "the table limiter does not hold $KEYS keys"
 time_query() { # time_query VARIANT: milliseconds
     local out ms
-    out=$(psql_su -tA <<SQL
+    out=$(psql_db -tA <<SQL
 \\timing on
 ${q_sql[$1]};
 SQL
@@ -208,12 +196,13 @@ echo "  shared-memory limiter speed-up over the table: ${speedup}x (per round:$(
 # ---------------------------------------------------------------------------
 # 3. Shared memory
 # ---------------------------------------------------------------------------
-mem=$(psql_su -tAc "SELECT task_api.status() -> 'rate_limit_buckets' ->> 'shared_memory_bytes'")
+mem=$(psql_db -tAc "SELECT task_api.status() -> 'rate_limit_buckets' ->> 'shared_memory_bytes'")
 per100k=$(awk -v m="$mem" -v c="$CAPACITY" -v n="$BUCKETS" 'BEGIN {printf "%.1f", m * n / c / 1048576}')
 per_bucket=$(awk -v m="$mem" -v c="$CAPACITY" 'BEGIN {printf "%.0f", m / c}')
 echo
 echo "Shared memory: $mem bytes for a table of $CAPACITY buckets: $per_bucket bytes a bucket, $per100k MiB per 100k buckets (reserved at startup)"
 
+# shellcheck disable=SC2016 # the backquotes are Markdown code spans, not commands
 rows=$(
     printf '| Rate limiting: `SELECT task_api.pre_request()` with limiting on, one hot anonymous bucket (pgbench, %s clients, %s s) | `SELECT 1`: %.0f tps | %.0f tps | %sx | >= %sx | %s |\n' \
         "$CLIENTS" "$DURATION" "${med[select1]}" "${med[hot]}" "$hot_ratio" "$E2E_TARGET" "$(meets "$hot_ratio" "$E2E_TARGET")"
@@ -225,10 +214,5 @@ rows=$(
         "$CALLS" "$KEYS" "$bare_us" "$api_us" "$speedup" "$SPEEDUP_TARGET" "$(meets "$speedup" "$SPEEDUP_TARGET")"
     printf '| Shared memory per 100k rate-limit buckets | | %s MiB (%s bytes a bucket) | | | |\n' "$per100k" "$per_bucket"
 )
-results=$(bench_results "$rows" "$APPEND" "$results" "$ROOT/.task_api/bench-rate-limit-results.md" scripts/bench-rate-limit.sh "$ROUNDS")
-echo
-say "results (also in $results)"
-echo
-cat "$results"
-echo
+bench_report "$rows" "$ROOT/.task_api/bench-rate-limit-results.md"
 echo "(pre_request() per call with its settings set per row, for reference: $hook_us us)"

@@ -15,7 +15,7 @@
 #   scripts/bench-trash.sh            report, and a results table of its own
 #   scripts/bench-trash.sh --append   also add the rows to the table
 #                                     scripts/bench.sh wrote (make bench)
-source "$(dirname "$0")/lib.sh"
+# shellcheck source=SCRIPTDIR/bench-lib.sh
 source "$(dirname "$0")/bench-lib.sh"
 
 bench_option "$@"
@@ -29,21 +29,10 @@ DURATION=${TASK_API_BENCH_TRASH_DURATION:-5}
 WARMUP=${TASK_API_BENCH_TRASH_WARMUP:-1}
 LIST_TARGET=1.2
 
-BENCH="$ROOT/bench"
-logdir="$ROOT/.task_api/$STATE-logs"
-results="$ROOT/.task_api/bench-results.md"
 DEL_DB=bench_trash_delete
 LIST_DB=bench_trash_list
 
-# A fresh cluster every run, with checkpoints kept out of the timed statements.
-bench_cluster_create "$STATE" "$PG_PORT"
-cluster_start "$dir"
-
-psql_db() { # psql_db DB [psql args...]: superuser psql on the bench cluster
-    local db=$1
-    shift
-    cluster_psql "$dir" "$PG_PORT" -d "$db" "$@"
-}
+bench_start "$STATE" "$PG_PORT"
 
 OWNER=01900000-0000-7000-8000-0000000000d1
 EDITOR=01900000-0000-7000-8000-0000000000d2
@@ -52,8 +41,8 @@ P_DEL=01900000-0000-7000-8000-0000000000e1
 P_FLAT=01900000-0000-7000-8000-0000000000e2
 P_HALF=01900000-0000-7000-8000-0000000000e3
 for db in "$DEL_DB" "$LIST_DB"; do
-    database_setup "$dir" "$PG_PORT" "$db"
-    psql_db "$db" -v owner="$OWNER" -v editor="$EDITOR" -v member="$MEMBER" \
+    bench_database "$db"
+    bench_psql "$db" -v owner="$OWNER" -v editor="$EDITOR" -v member="$MEMBER" \
         -v p_del="$P_DEL" -v p_flat="$P_FLAT" -v p_half="$P_HALF" -f "$BENCH/setup_trash.sql"
 done
 # Session settings of a request by USER (request.jwt.claims with its sub), as
@@ -70,7 +59,7 @@ say "trash benchmark 1: DELETE of $DELETE_ROWS tasks of one project ($ROUNDS rou
 # The rows every variant starts from: as in scripts/bench.sh, every other task
 # assigned (to the editor), a quarter done, all with a description and a due
 # date; one second apart.
-psql_db "$DEL_DB" <<SQL
+bench_psql "$DEL_DB" <<SQL
 INSERT INTO bench.src_tasks (project_id, assignee_id, title, description, status, priority, due_date,
                              created_by, created_at, updated_at)
 SELECT '$P_DEL'::uuid, CASE WHEN g % 2 = 0 THEN '$EDITOR'::uuid END, 'Task ' || g,
@@ -99,9 +88,9 @@ declare -A v_ms=()
 # Time one variant's DELETE on a fresh copy of the rows; prints milliseconds.
 time_delete() { # time_delete VARIANT
     local v=$1 t=${v_table[$1]} out ms got expected
-    psql_db "$DEL_DB" -q -c "TRUNCATE $t" -c "INSERT INTO $t SELECT * FROM bench.src_tasks" \
+    bench_psql "$DEL_DB" -q -c "TRUNCATE $t" -c "INSERT INTO $t SELECT * FROM bench.src_tasks" \
         -c "VACUUM (ANALYZE) $t" -c "CHECKPOINT"
-    out=$(psql_db "$DEL_DB" <<SQL
+    out=$(bench_psql "$DEL_DB" <<SQL
 ${v_setup[$v]}
 \\timing on
 DELETE FROM ${v_target[$v]} WHERE project_id = '$P_DEL';
@@ -110,7 +99,7 @@ SQL
     ms=$(printf '%s\n' "$out" | last_ms)
     [ -n "$ms" ] || die "no timing for $v: $out"
     # The plain DELETE removes the rows; the others move every one to the trash.
-    got=$(psql_db "$DEL_DB" -tAc "SELECT count(*) || ' ' || count(*) FILTER (WHERE deleted_at IS NOT NULL AND deleted_by = '$EDITOR') FROM $t")
+    got=$(bench_psql "$DEL_DB" -tAc "SELECT count(*) || ' ' || count(*) FILTER (WHERE deleted_at IS NOT NULL AND deleted_by = '$EDITOR') FROM $t")
     if [ "$v" = bare ]; then expected="0 0"; else expected="$DELETE_ROWS $DELETE_ROWS"; fi
     [ "$got" = "$expected" ] || die "$v: expected rows/trashed '$expected', got '$got'"
     echo "$ms"
@@ -138,7 +127,7 @@ say "trash benchmark 2: list the 25 newest tasks, $LIVE_ROWS live vs $LIVE_ROWS 
 # ones and as many more that then go to the trash; created_at one second
 # apart and the trashed rows interleaved with the live ones, inserted in
 # created_at order so that both projects' rows share the heap pages evenly.
-psql_db "$LIST_DB" <<SQL
+bench_psql "$LIST_DB" <<SQL
 INSERT INTO task_api.tasks (project_id, assignee_id, title, description, status, priority, due_date,
                             created_by, created_at)
 SELECT v.project, NULL, CASE WHEN v.trash THEN 'Trashed task ' ELSE 'Task ' END || g,
@@ -156,7 +145,7 @@ DELETE FROM task_api.tasks WHERE project_id = '$P_HALF' AND title LIKE 'Trashed 
 RESET request.jwt.claims;
 VACUUM (ANALYZE) task_api.tasks;
 SQL
-counts=$(psql_db "$LIST_DB" -tA -F ' ' -c "SELECT count(*) FILTER (WHERE project_id = '$P_FLAT' AND deleted_at IS NULL),
+counts=$(bench_psql "$LIST_DB" -tA -F ' ' -c "SELECT count(*) FILTER (WHERE project_id = '$P_FLAT' AND deleted_at IS NULL),
        count(*) FILTER (WHERE project_id = '$P_FLAT' AND deleted_at IS NOT NULL),
        count(*) FILTER (WHERE project_id = '$P_HALF' AND deleted_at IS NULL),
        count(*) FILTER (WHERE project_id = '$P_HALF' AND deleted_at IS NOT NULL) FROM task_api.tasks")
@@ -165,12 +154,12 @@ echo "  project flat: $LIVE_ROWS live tasks; project half: $LIVE_ROWS live + $LI
 
 # The member must get the 25 newest live tasks of each project, none trashed.
 for p in "$P_FLAT" "$P_HALF"; do
-    got=$(psql_db "$LIST_DB" -tA <<SQL
+    got=$(bench_psql "$LIST_DB" -tA <<SQL
 $(claims "$MEMBER")
 SELECT string_agg(id::text, ',') FROM (SELECT * FROM api.tasks WHERE project_id = '$p' ORDER BY created_at DESC LIMIT 25) AS q;
 SQL
 )
-    want=$(psql_db "$LIST_DB" -tAc "SELECT string_agg(id::text, ',') FROM (SELECT id FROM task_api.tasks WHERE project_id = '$p' AND deleted_at IS NULL ORDER BY created_at DESC LIMIT 25) AS q")
+    want=$(bench_psql "$LIST_DB" -tAc "SELECT string_agg(id::text, ',') FROM (SELECT id FROM task_api.tasks WHERE project_id = '$p' AND deleted_at IS NULL ORDER BY created_at DESC LIMIT 25) AS q")
     { [ -n "$want" ] && [ "$got" = "$want" ]; } || die "the member's list of project $p is not its 25 newest live tasks"
 done
 
@@ -227,7 +216,7 @@ echo "  half trashed / none trashed: ${list_ratio}x (per round:$per_round); targ
 echo "  query plans (as the member; buffers = pages touched):"
 for p in "$P_FLAT" "$P_HALF"; do
     if [ "$p" = "$P_FLAT" ]; then echo "    project flat:"; else echo "    project half:"; fi
-    psql_db "$LIST_DB" -tA <<SQL | grep -v '^$' | sed 's/^/      /'
+    bench_psql "$LIST_DB" -tA <<SQL | grep -v '^$' | sed 's/^/      /'
 $(claims "$MEMBER")
 EXPLAIN (ANALYZE, BUFFERS, COSTS OFF, TIMING OFF) SELECT * FROM api.tasks WHERE project_id = '$p' ORDER BY created_at DESC LIMIT 25;
 SQL
@@ -242,9 +231,4 @@ rows=$(
     printf '| List 25 newest tasks of a project, half of its rows in the trash (pgbench, 1 client) | %s live: %s us | %s live + %s trashed: %s us | %sx | <= %sx | %s |\n' \
         "$LIVE_ROWS" "$flat_us" "$LIVE_ROWS" "$LIVE_ROWS" "$half_us" "$list_ratio" "$LIST_TARGET" "$list_met"
 )
-results=$(bench_results "$rows" "$APPEND" "$results" "$ROOT/.task_api/$STATE-results.md" scripts/bench-trash.sh "$ROUNDS")
-echo
-say "results (also in $results)"
-echo
-cat "$results"
-echo
+bench_report "$rows"

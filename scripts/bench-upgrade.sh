@@ -26,7 +26,7 @@
 # enforced.  See bench/README.md.
 #
 #   scripts/bench-upgrade.sh     about 3 minutes on 2 CPUs
-source "$(dirname "$0")/lib.sh"
+# shellcheck source=SCRIPTDIR/bench-lib.sh
 source "$(dirname "$0")/bench-lib.sh"
 
 [ $# = 0 ] || die "usage: $0"
@@ -46,8 +46,7 @@ STALL_TARGET_MS=1000
 # a 50 ms upgrade is not compared over 50 ms of writes.
 MIN_WINDOW=1
 
-BENCH="$ROOT/bench"
-logdir="$ROOT/.task_api/$STATE-logs"
+# A table of its own, never added to make bench's.
 results="$ROOT/.task_api/$STATE-results.md"
 PREPARE="$("$PGBIN/pg_config" --sharedir)/extension/task_api_prepare_upgrade.sql"
 TEMPLATE_DB=bench_upgrade_010
@@ -64,25 +63,16 @@ B_MARGIN_MS=500
 
 writer_pid=""
 blocker_pid=""
-bench_cluster_create "$STATE" "$PG_PORT"
-cleanup() {
-    # Our own background processes, by pid: the writer, the open transaction.
+stop_background() { # our own background processes, by pid: the writer, the open transaction
     if [ -n "$writer_pid" ]; then kill "$writer_pid" 2>/dev/null || true; fi
     if [ -n "$blocker_pid" ]; then kill "$blocker_pid" 2>/dev/null || true; fi
     wait 2>/dev/null || true
-    bench_cluster_discard
 }
-trap cleanup EXIT
+bench_at_exit stop_background
 # The server log shows every lock wait longer than deadlock_timeout (1 s).
-echo "log_lock_waits = on" | as_pg tee -a "$dir/data/bench.conf" >/dev/null
-cluster_start "$dir"
+bench_start "$STATE" "$PG_PORT" "log_lock_waits = on"
 
 SOCK=$(socket_dir "$dir")
-psql_db() { # psql_db DB [psql args...]: superuser psql on the bench cluster
-    local db=$1
-    shift
-    cluster_psql "$dir" "$PG_PORT" -d "$db" "$@"
-}
 now_s() { date +%s.%N; }
 ms_between() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.0f", (b - a) * 1000}'; }
 max_of() { awk -v a="$1" -v b="$2" 'BEGIN {print (a > b) ? a : b}'; }
@@ -92,10 +82,10 @@ sleep_until() { # sleep_until EPOCH_SECONDS
     left=$(awk -v t="$1" -v n="$(now_s)" 'BEGIN {d = t - n; printf "%.3f", (d > 0) ? d : 0}')
     sleep "$left"
 }
-ext_version() { psql_db "$1" -tAc "SELECT extversion FROM pg_extension WHERE extname = 'task_api'"; }
+ext_version() { bench_psql "$1" -tAc "SELECT extversion FROM pg_extension WHERE extname = 'task_api'"; }
 # A database at 0.1.0 with the filled data: a copy of the template.
 fresh_db() {
-    psql_db postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1 TEMPLATE $TEMPLATE_DB STRATEGY FILE_COPY"
+    bench_psql postgres -c "SET client_min_messages = warning" -c "DROP DATABASE IF EXISTS $1" -c "CREATE DATABASE $1 TEMPLATE $TEMPLATE_DB STRATEGY FILE_COPY"
     [ "$(ext_version "$1")" = "$FROM_VERSION" ] || die "$1 is not at $FROM_VERSION"
 }
 
@@ -104,20 +94,20 @@ fresh_db() {
 # ---------------------------------------------------------------------------
 say "upgrade benchmark: filling a $FROM_VERSION database with $TASKS tasks in $PROJECTS projects ($USERS users, 10 members a project)"
 t0=$(now_s)
-psql_db postgres -c "CREATE DATABASE $TEMPLATE_DB"
-psql_db "$TEMPLATE_DB" -c "SET client_min_messages = warning" -c "CREATE EXTENSION task_api VERSION '$FROM_VERSION'"
+bench_psql postgres -c "CREATE DATABASE $TEMPLATE_DB"
+bench_psql "$TEMPLATE_DB" -c "SET client_min_messages = warning" -c "CREATE EXTENSION task_api VERSION '$FROM_VERSION'"
 [ "$(ext_version "$TEMPLATE_DB")" = "$FROM_VERSION" ] || die "CREATE EXTENSION did not make version $FROM_VERSION"
-psql_db "$TEMPLATE_DB" -v users="$USERS" -v projects="$PROJECTS" -v tasks="$TASKS" -f "$BENCH/upgrade_fill.sql"
+bench_psql "$TEMPLATE_DB" -v users="$USERS" -v projects="$PROJECTS" -v tasks="$TASKS" -f "$BENCH/upgrade_fill.sql"
 t1=$(now_s)
-psql_db "$TEMPLATE_DB" -c "VACUUM (ANALYZE)"
+bench_psql "$TEMPLATE_DB" -c "VACUUM (ANALYZE)"
 t2=$(now_s)
-check=$(psql_db "$TEMPLATE_DB" -tA -f "$BENCH/upgrade_check.sql")
+check=$(bench_psql "$TEMPLATE_DB" -tA -f "$BENCH/upgrade_check.sql")
 case "$check" in problems=0\ *) ;; *) die "the filled data is not valid: $check" ;; esac
-NTARGETS=$(psql_db "$TEMPLATE_DB" -tAc "SELECT count(*) FROM bench.targets")
-size=$(psql_db "$TEMPLATE_DB" -tAc "SELECT pg_size_pretty(pg_total_relation_size('task_api.tasks'))")
+NTARGETS=$(bench_psql "$TEMPLATE_DB" -tAc "SELECT count(*) FROM bench.targets")
+size=$(bench_psql "$TEMPLATE_DB" -tAc "SELECT pg_size_pretty(pg_total_relation_size('task_api.tasks'))")
 echo "  loaded in $(ms_between "$t0" "$t1") ms, VACUUM (ANALYZE) $(ms_between "$t1" "$t2") ms; task_api.tasks: $size"
 echo "  checked: ${check#problems=0 } (no invalid row)"
-psql_db postgres -c "CHECKPOINT"
+bench_psql postgres -c "CHECKPOINT"
 
 # ---------------------------------------------------------------------------
 # Helpers: the writer, the update, the watch on lock waits, the statistics
@@ -176,7 +166,7 @@ watch_waits() {
     local db=$1 out=$2
     : > "$out"
     while [ ! -e "$out.stop" ]; do
-        psql_db "$db" -tAc "
+        bench_psql "$db" -tAc "
             SELECT format('%s|%s|%s',
                 (SELECT count(*) FROM pg_stat_activity w, pg_stat_activity u
                   WHERE w.application_name = 'pgbench' AND u.application_name = 'bench-upgrade-alter'
@@ -245,7 +235,7 @@ error_of() { # the ERROR line(s) and CONTEXT of a failed update's output
 
 if [ -n "$LOCK_TIMEOUT" ]; then
     case "$LOCK_TIMEOUT" in
-        *[!0-9]*) lock_timeout_ms=$(psql_db postgres -tAc "SELECT (extract(epoch FROM interval '$LOCK_TIMEOUT') * 1000)::int") ;;
+        *[!0-9]*) lock_timeout_ms=$(bench_psql postgres -tAc "SELECT (extract(epoch FROM interval '$LOCK_TIMEOUT') * 1000)::int") ;;
         *) lock_timeout_ms=$LOCK_TIMEOUT ;;
     esac
     B_TARGET_MS=$((lock_timeout_ms + B_MARGIN_MS))
@@ -259,19 +249,19 @@ fi
 # The locks the update takes (a scratch database at 0.1.0, rolled back)
 # ---------------------------------------------------------------------------
 say "upgrade benchmark: the locks ALTER EXTENSION task_api UPDATE ($FROM_VERSION -> $TO_VERSION) holds at its end"
-psql_db postgres -c "CREATE DATABASE bench_upgrade_probe"
-psql_db bench_upgrade_probe -c "SET client_min_messages = warning" -c "CREATE EXTENSION task_api VERSION '$FROM_VERSION'"
+bench_psql postgres -c "CREATE DATABASE bench_upgrade_probe"
+bench_psql bench_upgrade_probe -c "SET client_min_messages = warning" -c "CREATE EXTENSION task_api VERSION '$FROM_VERSION'"
 if [ -f "$PREPARE" ]; then
     echo "  (after $PREPARE)"
     prepare_step bench_upgrade_probe
 fi
-probe=$(psql_db bench_upgrade_probe -f "$BENCH/upgrade_locks.sql")
+probe=$(bench_psql bench_upgrade_probe -f "$BENCH/upgrade_locks.sql")
 locks=$(awk -F'|' '$1 == "lock" {printf "    %-24s %-48s %s\n", $3, $2, $4}' <<<"$probe")
 blocker_stmt=$(awk -F'|' '$1 == "blocker" {print $2}' <<<"$probe")
 blocker_conflict=$(awk -F'|' '$1 == "blocker" {print $3}' <<<"$probe")
 echo "$locks"
 echo "  lock_timeout set by $(basename "$STEP"): ${LOCK_TIMEOUT:-none}"
-psql_db postgres -c "DROP DATABASE bench_upgrade_probe"
+bench_psql postgres -c "DROP DATABASE bench_upgrade_probe"
 
 # ---------------------------------------------------------------------------
 # A. The upgrade under the writer
@@ -357,12 +347,12 @@ scenario_b() {
         -f "$logdir/blocker-$name.sql" >"$logdir/blocker-$name.out" 2>&1 &
     blocker_pid=$!
     for _ in $(seq 1 100); do
-        [ "$(psql_db "$db" -tAc "SELECT state FROM pg_stat_activity WHERE application_name = 'bench-upgrade-blocker'")" = "idle in transaction" ] && break
+        [ "$(bench_psql "$db" -tAc "SELECT state FROM pg_stat_activity WHERE application_name = 'bench-upgrade-blocker'")" = "idle in transaction" ] && break
         sleep 0.05
     done
-    [ "$(psql_db "$db" -tAc "SELECT state FROM pg_stat_activity WHERE application_name = 'bench-upgrade-blocker'")" = "idle in transaction" ] \
+    [ "$(bench_psql "$db" -tAc "SELECT state FROM pg_stat_activity WHERE application_name = 'bench-upgrade-blocker'")" = "idle in transaction" ] \
         || { cat "$logdir/blocker-$name.out" >&2; die "the long transaction did not start"; }
-    b_held=$(psql_db "$db" -tAc "
+    b_held=$(bench_psql "$db" -tAc "
         SELECT string_agg(x, ', ' ORDER BY x)
           FROM (SELECT l.mode || ' on ' || coalesce(c.oid::regclass::text, pg_describe_object(l.classid, l.objid, l.objsubid)) AS x
                   FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid

@@ -9,7 +9,7 @@
 # The machine may be shared and noisy, so baseline and subject alternate in
 # every round and the report gives medians and their ratio.  Targets are
 # reported, never enforced.  See bench/README.md.
-source "$(dirname "$0")/lib.sh"
+# shellcheck source=SCRIPTDIR/bench-lib.sh
 source "$(dirname "$0")/bench-lib.sh"
 
 PG_PORT=${TASK_API_BENCH_PG_PORT:-5496}
@@ -27,41 +27,7 @@ WARMUP=${TASK_API_BENCH_WARMUP:-500}
 INSERT_TARGET=1.5
 HTTP_TARGET=0.85
 
-BENCH="$ROOT/bench"
-logdir="$ROOT/.task_api/bench-logs"
-api_pid="$ROOT/.task_api/postgrest-bench.pid"
-bare_pid="$ROOT/.task_api/postgrest-bench-bare.pid"
-
-"$ROOT/scripts/deps.sh"
-build_and_install
-dir=$(state_dir bench)
-
-cleanup() {
-    postgrest_stop "$api_pid" || true
-    postgrest_stop "$bare_pid" || true
-    if [ -z "${TASK_API_KEEP_BENCH_CLUSTER:-}" ]; then
-        cluster_discard "$dir"
-    else
-        cluster_stop "$dir" || true
-    fi
-}
-trap cleanup EXIT
-
-# A fresh cluster every run, with checkpoints kept out of the timed statements.
-postgrest_stop "$api_pid"
-postgrest_stop "$bare_pid"
-rm -rf "$logdir" && mkdir -p "$logdir"
-cluster_recreate "$dir" "$PG_PORT"
-bench_tuning "$dir"
-cluster_start "$dir"
-
-psql_db() { # psql_db DB [psql args...]: superuser psql on the bench cluster
-    local db=$1
-    shift
-    cluster_psql "$dir" "$PG_PORT" -d "$db" "$@"
-}
-
-# Median of the numbers given as arguments.
+bench_start bench "$PG_PORT"
 
 # ---------------------------------------------------------------------------
 # 1. Inserting tasks
@@ -70,8 +36,8 @@ say "benchmark 1: INSERT ... SELECT of $ROWS tasks ($ROUNDS rounds)"
 OWNER=01900000-0000-7000-8000-000000000001
 EDITOR=01900000-0000-7000-8000-000000000002
 PROJECT=01900000-0000-7000-8000-0000000000a1
-database_setup "$dir" "$PG_PORT" bench_insert
-psql_db bench_insert -v owner="$OWNER" -v editor="$EDITOR" -v project="$PROJECT" -f "$BENCH/setup_insert.sql"
+bench_database bench_insert
+bench_psql bench_insert -v owner="$OWNER" -v editor="$EDITOR" -v project="$PROJECT" -f "$BENCH/setup_insert.sql"
 
 # The rows: the same generated values for every variant.  Every other task is
 # assigned (to the editor, a member), a quarter are done (stamp_row sets
@@ -111,8 +77,8 @@ declare -A v_ms=()
 # Time one variant on an empty table; prints milliseconds (psql \timing).
 time_insert() { # time_insert VARIANT ROWS
     local v=$1 n=$2 out ms
-    psql_db bench_insert -c "TRUNCATE ${v_table[$v]}" -c "CHECKPOINT"
-    out=$(psql_db bench_insert <<SQL
+    bench_psql bench_insert -c "TRUNCATE ${v_table[$v]}" -c "CHECKPOINT"
+    out=$(bench_psql bench_insert <<SQL
 ${v_setup[$v]}
 \\timing on
 $(insert_sql "${v_target[$v]}" "${v_created_by[$v]}" "$n");
@@ -121,7 +87,7 @@ SQL
     ms=$(printf '%s\n' "$out" | sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -n1)
     [ -n "$ms" ] || die "no timing for $v: $out"
     local count
-    count=$(psql_db bench_insert -tAc "SELECT count(*) FROM ${v_table[$v]}")
+    count=$(bench_psql bench_insert -tAc "SELECT count(*) FROM ${v_table[$v]}")
     [ "$count" = "$n" ] || die "$v inserted $count rows, expected $n"
     echo "$ms"
 }
@@ -143,20 +109,20 @@ echo "  api.tasks / bare table: ${insert_ratio}x (per round:$per_round); target 
 
 # Breakdown, outside the timed rounds (instrumentation slows things down).
 say "insert breakdown on $BREAKDOWN_ROWS rows (instrumented, not part of the ratio)"
-psql_db bench_insert -c "TRUNCATE task_api.tasks"
+bench_psql bench_insert -c "TRUNCATE task_api.tasks"
 echo "  EXPLAIN ANALYZE of the insert into task_api.tasks as task_api_user:"
-psql_db bench_insert -tA <<SQL | grep -E 'Trigger|Execution Time|Planning Time|SubPlan|Insert on' | sed 's/^/    /'
+bench_psql bench_insert -tA <<SQL | grep -E 'Trigger|Execution Time|Planning Time|SubPlan|Insert on' | sed 's/^/    /'
 $AS_EDITOR
 EXPLAIN (ANALYZE, COSTS OFF) $(insert_sql task_api.tasks 1 "$BREAKDOWN_ROWS");
 SQL
-psql_db bench_insert -c "TRUNCATE task_api.tasks" -c "SELECT pg_stat_reset()" >/dev/null
-psql_db bench_insert -tA <<SQL >/dev/null
+bench_psql bench_insert -c "TRUNCATE task_api.tasks" -c "SELECT pg_stat_reset()" >/dev/null
+bench_psql bench_insert -tA <<SQL >/dev/null
 SET track_functions = 'all';
 $AS_EDITOR
 $(insert_sql api.tasks 0 "$BREAKDOWN_ROWS");
 SQL
 echo "  functions called by the api.tasks insert (track_functions = all; self time excludes callees):"
-psql_db bench_insert -P footer=off <<'SQL' | sed 's/^/    /'
+bench_psql bench_insert -P footer=off <<'SQL' | sed 's/^/    /'
 SELECT schemaname || '.' || funcname AS function, calls,
        round(total_time::numeric) AS total_ms, round(self_time::numeric) AS self_ms,
        round((1000 * self_time / calls)::numeric, 2) AS self_us_per_call
@@ -172,18 +138,17 @@ say "benchmark 2: GET /tasks?limit=25, $REQUESTS requests x $ROUNDS rounds, conc
 M_OWNER=01900000-0000-7000-8000-000000000011
 M_OTHER=01900000-0000-7000-8000-000000000012
 MEMBER=01900000-0000-7000-8000-000000000013
-database_setup "$dir" "$PG_PORT" bench_api
-psql_db bench_api -v owner="$M_OWNER" -v other="$M_OTHER" -v member="$MEMBER" \
+bench_database bench_api
+bench_psql bench_api -v owner="$M_OWNER" -v other="$M_OTHER" -v member="$MEMBER" \
     -v projects="$SEED_PROJECTS" -v member_of="$MEMBER_OF" -v tasks="$SEED_TASKS" -f "$BENCH/setup_http.sql"
-psql_db postgres -c "CREATE DATABASE bench_bare"
-psql_db bench_bare -f "$BENCH/setup_bare.sql"
-psql_db bench_api -c "\\copy (SELECT * FROM api.tasks ORDER BY id) TO STDOUT" \
-    | psql_db bench_bare -c "\\copy api.tasks FROM STDIN"
-psql_db bench_bare -c "VACUUM (ANALYZE) api.tasks"
-visible=$(psql_db bench_api -tAc "SELECT count(*) FROM task_api.tasks t JOIN task_api.project_members m ON m.project_id = t.project_id AND m.user_id = '$MEMBER'")
-echo "  $SEED_TASKS tasks in $SEED_PROJECTS projects; the member sees $visible of them (bare table: all $(psql_db bench_bare -tAc 'SELECT count(*) FROM api.tasks'))"
+bench_psql postgres -c "CREATE DATABASE bench_bare"
+bench_psql bench_bare -f "$BENCH/setup_bare.sql"
+bench_psql bench_api -c "\\copy (SELECT * FROM api.tasks ORDER BY id) TO STDOUT" \
+    | bench_psql bench_bare -c "\\copy api.tasks FROM STDIN"
+bench_psql bench_bare -c "VACUUM (ANALYZE) api.tasks"
+visible=$(bench_psql bench_api -tAc "SELECT count(*) FROM task_api.tasks t JOIN task_api.project_members m ON m.project_id = t.project_id AND m.user_id = '$MEMBER'")
+echo "  $SEED_TASKS tasks in $SEED_PROJECTS projects; the member sees $visible of them (bare table: all $(bench_psql bench_bare -tAc 'SELECT count(*) FROM api.tasks'))"
 
-api_conf=$(postgrest_config "$dir" "$PG_PORT" bench_api "$API_PORT")
 password=$(as_pg cat "$dir/authenticator.password")
 bare_conf="$ROOT/.task_api/postgrest-bench-bare.conf"
 (
@@ -197,15 +162,15 @@ server-port = $BARE_PORT
 log-level = "warn"
 CONF
 )
-postgrest_start "$api_conf" "$logdir/postgrest-api.log" "$api_pid" "$API_PORT"
-postgrest_start "$bare_conf" "$logdir/postgrest-bare.log" "$bare_pid" "$BARE_PORT"
+bench_postgrest api "$(postgrest_config "$dir" "$PG_PORT" bench_api "$API_PORT")" "$API_PORT"
+bench_postgrest bare "$bare_conf" "$BARE_PORT"
 
 # A real session for the member: tokens must be bound to one.
-TOKEN=$(psql_db bench_api -tAc "SELECT task_api.start_session('$MEMBER') ->> 'token'")
-JTI=$(psql_db bench_api -tAc "SELECT id FROM task_api.sessions WHERE user_id = '$MEMBER' ORDER BY created_at DESC LIMIT 1")
+TOKEN=$(bench_psql bench_api -tAc "SELECT task_api.start_session('$MEMBER') ->> 'token'")
+JTI=$(bench_psql bench_api -tAc "SELECT id FROM task_api.sessions WHERE user_id = '$MEMBER' ORDER BY created_at DESC LIMIT 1")
 API_URL="http://127.0.0.1:$API_PORT/tasks?limit=25"
 BARE_URL="http://127.0.0.1:$BARE_PORT/tasks?limit=25"
-member_projects=$(psql_db bench_api -tAc "SELECT string_agg(project_id::text, ',') FROM task_api.project_members WHERE user_id = '$MEMBER'")
+member_projects=$(bench_psql bench_api -tAc "SELECT string_agg(project_id::text, ',') FROM task_api.project_members WHERE user_id = '$MEMBER'")
 
 # Both endpoints must answer 25 rows, the task_api one only from the member's projects.
 node --input-type=module - "$API_URL" "$TOKEN" "$BARE_URL" "$member_projects" <<'JS' || die "the endpoints do not answer as expected"
@@ -293,7 +258,7 @@ for r in $(seq 1 "$ROUNDS"); do
         s_api+=("$(pgbench_tps bench_api "$logdir/pgbench-api.sql")"); s_bare+=("$(pgbench_tps bench_bare "$logdir/pgbench-bare.sql")")
     fi
 done
-[ -n "${s_api[0]}" ] && [ -n "${s_bare[0]}" ] || die "pgbench did not run; see $logdir/pgbench-*.sql"
+[[ -n ${s_api[0]} && -n ${s_bare[0]} ]] || die "pgbench did not run; see $logdir/pgbench-*.sql"
 sql_api=$(median "${s_api[@]}")
 sql_bare=$(median "${s_bare[@]}")
 echo "  breakdown: the same per-request SQL without HTTP (pgbench -M prepared, $REQUESTS transactions, $CONCURRENCY clients):"
@@ -301,7 +266,7 @@ printf '    %-56s %8.1f tx/s\n' "bare table, as bench_anon" "$sql_bare" \
     "task_api: claims, pre_request(), RLS, as task_api_user" "$sql_api"
 echo "    task_api / bare in the database alone: $(ratio "$sql_api" "$sql_bare")x"
 echo "  query plan of the task_api request (as PostgREST runs it, for the member):"
-psql_db bench_api -tA <<SQL | sed 's/^/    /'
+bench_psql bench_api -tA <<SQL | sed 's/^/    /'
 SET ROLE task_api_user;
 SELECT set_config('request.jwt.claims', '{"sub": "$MEMBER", "role": "task_api_user", "jti": "$JTI"}', false) \\g /dev/null
 EXPLAIN (ANALYZE, COSTS OFF) SELECT * FROM api.tasks LIMIT 25;

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Install what task_api needs and is missing: Debian packages, then PostgREST
 # from the npm registry (pinned by package-lock.json).
+# shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 packages=(gcc make libc6-dev curl ca-certificates
           postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
           libtap-parser-sourcehandler-pgtap-perl
-          clang-14 libclang-rt-14-dev libsodium-dev)
+          clang-14 libclang-rt-14-dev libsodium-dev shellcheck)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

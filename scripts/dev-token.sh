@@ -3,6 +3,7 @@
 # cluster (without a password) and print a token of a new one-hour session
 # for them.  Real clients use /rpc/signup and /rpc/login.
 # Usage: scripts/dev-token.sh EMAIL [NAME]
+# shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 [ $# -ge 1 ] || die "usage: $0 EMAIL [DISPLAY_NAME]"

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared helpers for serve.sh, stop.sh, test.sh and bench.sh (sourced).
 set -euo pipefail
 

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # make psql: a superuser psql session on the database 'make serve' runs.
+# shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 dir=$(existing_state_dir serve)

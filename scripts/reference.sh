@@ -16,6 +16,7 @@
 #
 # --check writes nothing: it exits 1 (and shows the difference) when
 # docs/reference.md is not what this script would write.
+# shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 check=""

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make reset: stop 'make serve' and delete its cluster (all of its data), so
 # the next 'make serve' starts from a fresh database with the current build.
+# shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 "$ROOT/scripts/stop.sh"

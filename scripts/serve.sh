@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make serve: install what is missing, build, and run PostgreSQL + PostgREST
 # on localhost.  Safe to run again: what exists is kept, what runs keeps running.
+# shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 # The API keeps its port (until 'make reset') unless TASK_API_PORT says otherwise.

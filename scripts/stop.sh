@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # make stop: stop the PostgREST and PostgreSQL that 'make serve' started.
+# shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "$0")/lib.sh"
 
 postgrest_stop "$ROOT/.task_api/postgrest-serve.pid"

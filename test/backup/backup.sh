@@ -26,6 +26,7 @@
 # TASK_API_TEST_BACKUP_PORT (the second cluster's port, default: the test
 # port + 11), TASK_API_BACKUP_LOGDIR (default .task_api/test-logs-<port>/backup).
 # shellcheck source-path=SCRIPTDIR source=../../scripts/lib.sh
+# shellcheck source=SCRIPTDIR/../../scripts/lib.sh
 source "$(dirname "$0")/../../scripts/lib.sh"
 set +e
 

@@ -19,9 +19,10 @@
 # Prints TAP lines ("ok N - ...", "not ok N - ...").  Environment:
 # TASK_API_CLUSTER_DIR (the test cluster's directory), TASK_API_TEST_PG_PORT,
 # TASK_API_TEST_STANDBY_PORT (default: the test port + 10).
+# shellcheck source=SCRIPTDIR/../../scripts/lib.sh
 source "$(dirname "$0")/../../scripts/lib.sh"
 set +e
-# shellcheck source=../lib/tap.sh
+# shellcheck source=SCRIPTDIR/../lib/tap.sh
 source "$ROOT/test/lib/tap.sh"
 
 dir=${TASK_API_CLUSTER_DIR:?}
@@ -292,4 +293,5 @@ check "not preloaded: the server log says rate limiting is off" "yes" \
     "$(as_pg grep -q 'Rate limiting, which needs shared memory, is off' "$dir/standby.log" && echo yes || echo no)"
 
 echo "1..$n"
-exit $((failures > 0))
+# The last command's status is the script's.
+[ "$failures" -eq 0 ]

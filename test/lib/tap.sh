@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # TAP lines for the tier scripts (sourced): check DESCRIPTION EXPECTED ACTUAL
 # prints "ok N - ..." or "not ok N - ..." with both values; $n counts the
 # checks and $failures the failed ones.

@@ -16,9 +16,10 @@
 #      HTTP tier then runs the whole suite against it.
 # Prints TAP lines.  Environment: TASK_API_CLUSTER_DIR, TASK_API_TEST_PG_PORT,
 # TASK_API_UPGRADE_DB, TASK_API_URL and what test/lib/fill.mjs needs.
+# shellcheck source=SCRIPTDIR/../../scripts/lib.sh
 source "$(dirname "$0")/../../scripts/lib.sh"
 set +e
-# shellcheck source=../lib/tap.sh
+# shellcheck source=SCRIPTDIR/../lib/tap.sh
 source "$ROOT/test/lib/tap.sh"
 
 dir=${TASK_API_CLUSTER_DIR:?}
