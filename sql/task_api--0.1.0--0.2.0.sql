@@ -5,6 +5,17 @@
 -- Fail at once rather than queue behind a long transaction, holding up every
 -- request behind us; the operator runs the update again (docs/operations.md).
 SET lock_timeout = '1s';
+-- Requests lock a view first, then its tables and the tables their checks
+-- read (a task write reads memberships, projects and users).  The update
+-- changes views and tables, so it takes every lock it needs at once, here,
+-- views before tables, in the order requests meet them (api.tasks before
+-- api.projects: a task write checks its project): a request is then never
+-- holding a table the update still waits for.  A rarer order (a project
+-- deleted to the trash takes its tasks) can still meet the update in a
+-- deadlock: it is found early, so that the update, not the request, gives
+-- way, and the operator runs it again (docs/operations.md).
+SET deadlock_timeout = '100ms';
+LOCK TABLE api.api_keys, api.tasks, api.projects, api.project_members, api.users IN ACCESS EXCLUSIVE MODE;
 
 -- Backups carry the data: pg_dump dumps the rows of configuration tables.
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.users', '');
