@@ -10,6 +10,8 @@ OBJS = \
 	src/guc.o \
 	src/uuidv7.o \
 	src/errors.o \
+	src/error_map.o \
+	src/error_fields.o \
 	src/request.o \
 	src/pre_request.o \
 	src/json_pairs.o \

@@ -54,6 +54,7 @@
 #include "utils/timestamp.h"
 
 #include "bounds.h"
+#include "error_map.h"
 #include "errors.h"
 #include "guc.h"
 
@@ -141,7 +142,10 @@ static void
 bounds_emit_log(ErrorData *edata)
 {
 	if (in_request())
+	{
 		translate_error(edata);
+		ta_error_map(edata);
+	}
 	if (prev_emit_log_hook)
 		prev_emit_log_hook(edata);
 }

@@ -127,11 +127,38 @@ append_json_member(StringInfo buf, const char *key, const char *value, bool firs
 		appendStringInfoString(buf, "null");
 }
 
+/*
+ * details has one type (docs/errors.md): JSON text of an array for
+ * validation_failed, of an object for every other code, or null.  Prose
+ * from a caller is wrapped as {"reason": "..."} (or [{"field": null,
+ * "problem": "..."}]) rather than sent as it is.
+ */
+static const char *
+normalized_details(const char *code, const char *details)
+{
+	bool		array = strcmp(code, "validation_failed") == 0;
+	const char *p = details;
+	StringInfoData buf;
+
+	if (details == NULL)
+		return NULL;
+	while (*p == ' ' || *p == '\n' || *p == '\t')
+		p++;
+	if (*p == (array ? '[' : '{'))
+		return details;
+	initStringInfo(&buf);
+	appendStringInfoString(&buf, array ? "[{\"field\": null, \"problem\": " : "{\"reason\": ");
+	escape_json(&buf, details);
+	appendStringInfoString(&buf, array ? "}]" : "}");
+	return buf.data;
+}
+
 /* The JSON body PostgREST sends for a catalogue error. */
 static void
 error_body(StringInfo body, const char *code, const char *message,
 		   const char *details, const char *hint)
 {
+	details = normalized_details(code, details);
 	initStringInfo(body);
 	appendStringInfoChar(body, '{');
 	append_json_member(body, "code", code, true);
