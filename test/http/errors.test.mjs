@@ -4,7 +4,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   api, createUser, createProject, createTask, list, userToken, JWT_SECRET,
-  expectError, expect4xx, show, REPRESENTATION,
+  expectError, expect4xx, show, REPRESENTATION, psql,
 } from './lib.mjs';
 
 test('product errors carry PostgREST\'s body shape with string-or-null details and hint', async () => {
@@ -161,4 +161,93 @@ test('a multi-row POST is all or nothing', async () => {
   assert.equal(res.status, 201, show(res));
   assert.deepEqual(res.body.map((r) => r.title).sort(), ['one', 'two']);
   assert.ok(res.body.every((r) => r.version === 1 && r.created_by === u.id));
+});
+
+// Issue 14, item 1: what PostgreSQL used to answer with its own SQLSTATE
+// (42501, 22P02, 22P05, 42P10, 25006, 42703, 55000) is a catalogue error.
+test('every error a client can get is in the catalogue: the probes of issue 14', async () => {
+  const u = await createUser();
+  const p = await createProject(u.token);
+  const t = await createTask(u.token, p.id);
+  const catalogue = new Set((await psql('SELECT string_agg(code, \' \') FROM task_api.error_codes')).split(' '));
+  const inCatalogue = (res, status, code) => {
+    const body = expectError(res, status, code);
+    assert.ok(catalogue.has(body.code), show(res));
+    assert.doesNotMatch(res.text, /task_api\.|permission denied|ON CONFLICT|read-only transaction|\b(42501|22P0[25]|42P10|25006|42703|55000)\b/,
+      'no SQLSTATE, no internal names');
+    assert.ok(res.headers.get('ratelimit') && res.headers.get('ratelimit-policy'), `RateLimit headers: ${show(res)}`);
+    return body;
+  };
+  const fieldsOf = (body) => JSON.parse(body.details).map((x) => x.field).sort();
+
+  // Anonymous access to a protected resource.
+  for (const path of ['/projects', '/tasks', '/project_members', '/task_events', '/trash', '/api_keys']) {
+    inCatalogue(await api('GET', path), 401, 'unauthenticated');
+  }
+  inCatalogue(await api('DELETE', `/tasks?id=eq.${t.id}`), 401, 'unauthenticated');
+  // Wrong types in a body, a \u0000, an empty uuid: 422 naming the fields.
+  let body = inCatalogue(await api('POST', '/tasks', { token: u.token, body: { project_id: p.id, title: 'x', status: 'bogus' } }),
+    422, 'validation_failed');
+  assert.deepEqual(fieldsOf(body), ['status']);
+  body = inCatalogue(await api('POST', '/tasks', { token: u.token, body: { project_id: p.id, title: 'x\u0000' } }),
+    422, 'validation_failed');
+  assert.deepEqual(fieldsOf(body), ['title']);
+  body = inCatalogue(await api('POST', '/invitations', { token: u.token, body: { project_id: p.id, user_id: '', role: 'viewer' } }),
+    422, 'validation_failed');
+  assert.deepEqual(fieldsOf(body), ['user_id']);
+  body = inCatalogue(await api('POST', '/rpc/restore_task', { token: u.token, body: { id: 'nope' } }), 422, 'validation_failed');
+  assert.deepEqual(fieldsOf(body), ['id']);
+  body = inCatalogue(await api('GET', '/rpc/tasks_page?status=bogus&project_id=x', { token: u.token }), 422, 'validation_failed');
+  assert.deepEqual(fieldsOf(body), ['project_id'], 'the argument that failed first and every other it can check');
+  // The same values in a filter: 400.
+  inCatalogue(await api('GET', '/tasks?status=eq.bogus', { token: u.token }), 400, 'invalid_parameter');
+  // PUT and upsert: 405 with Allow.
+  let res = await api('PUT', `/tasks?id=eq.${t.id}`, { token: u.token, body: t });
+  inCatalogue(res, 405, 'method_not_allowed');
+  assert.equal(res.headers.get('allow'), 'GET, POST, PATCH, DELETE');
+  res = await api('POST', '/tasks', { token: u.token, body: t, headers: { Prefer: 'resolution=merge-duplicates' } });
+  inCatalogue(res, 405, 'method_not_allowed');
+  // GET on a function that writes: 405 Allow: POST, and nothing happened.
+  for (const fn of ['logout', 'logout_all']) {
+    res = await api('GET', `/rpc/${fn}`, { token: u.token });
+    inCatalogue(res, 405, 'method_not_allowed');
+    assert.equal(res.headers.get('allow'), 'POST');
+  }
+  assert.equal((await api('GET', '/projects', { token: u.token })).status, 200, 'the session was not ended');
+  // Unknown columns on a page function.
+  body = inCatalogue(await api('GET', '/rpc/tasks_page?select=nope', { token: u.token }), 400, 'invalid_parameter');
+  assert.deepEqual(JSON.parse(body.details), { column: 'nope' });
+  // Writes on read-only resources.
+  for (const method of ['POST', 'PATCH', 'DELETE']) {
+    res = await api(method, '/trash', { token: u.token, body: method === 'DELETE' ? undefined : { title: 'x' } });
+    inCatalogue(res, 405, 'method_not_allowed');
+    assert.equal(res.headers.get('allow'), 'GET');
+  }
+  inCatalogue(await api('POST', '/task_events', { token: u.token, body: {} }), 403, 'forbidden');
+  inCatalogue(await api('DELETE', `/users?id=eq.${u.id}`, { token: u.token }), 403, 'forbidden');
+  assert.deepEqual(await list('/tasks', u.token), [t], 'nothing changed');
+});
+
+test('details is JSON text of an array for validation_failed, of an object elsewhere, or null', async () => {
+  const u = await createUser();
+  const p = await createProject(u.token);
+  const t = await createTask(u.token, p.id);
+  const samples = [
+    await api('POST', '/tasks', { token: u.token, body: { project_id: p.id, title: '' } }),
+    await api('POST', '/projects', { token: u.token, body: { name: p.name } }),
+    await api('PATCH', `/tasks?id=eq.${t.id}`, { token: u.token, body: { title: 'y' }, headers: { 'If-Match': '"9"' } }),
+    await api('PATCH', `/tasks?id=eq.${t.id}`, { token: u.token, body: { title: 'y' }, headers: { 'If-Match': 'nope' } }),
+    await api('GET', '/rpc/tasks_page?cursor=garbage', { token: u.token }),
+    await api('POST', '/tasks', { token: u.token, body: { project_id: p.id, title: 'x' }, headers: { 'Idempotency-Key': 'a b' } }),
+    await api('GET', '/projects', { token: userToken(JWT_SECRET, 'nope') }),
+    await api('GET', '/projects'),
+    await api('PUT', `/tasks?id=eq.${t.id}`, { token: u.token, body: t }),
+  ];
+  for (const res of samples) {
+    const body = expect4xx(res);
+    if (body.details === null) continue;
+    const details = JSON.parse(body.details);
+    if (body.code === 'validation_failed') assert.ok(Array.isArray(details), show(res));
+    else assert.ok(details !== null && typeof details === 'object' && !Array.isArray(details), show(res));
+  }
 });

@@ -119,7 +119,9 @@ test('invitation validation: neither or both, bad email, server fields; an unkno
   assert.deepEqual(fields(expectValidation(res)), ['created_at', 'expires_at', 'id', 'project_id', 'role']);
 
   res = await api('POST', '/invitations', { token: owner.token, body: { project_id: p.id, user_id: bob.id, role: 'admin' } });
-  expectError(res, 400, '22P02');
+  assert.deepEqual(fields(expectValidation(res)), ['role']);
+  res = await api('POST', '/invitations', { token: owner.token, body: { project_id: p.id, user_id: '', role: 'viewer' } });
+  assert.deepEqual(fields(expectValidation(res)), ['user_id']);
 
   assert.deepEqual(await list(`/project_members?project_id=eq.${p.id}&select=user_id`, owner.token), [{ user_id: owner.id }]);
 });
@@ -208,7 +210,7 @@ test('owner changes roles with PATCH; server-owned membership fields are refused
   res = await api('PATCH', memberPath(project.id, v.id), { token: owner.token, body: { email: v.email } });
   assert.deepEqual(fields(expectValidation(res)), ['email']);
   res = await api('PATCH', memberPath(project.id, v.id), { token: owner.token, body: { role: 'superuser' } });
-  expectError(res, 400, '22P02');
+  assert.deepEqual(fields(expectValidation(res)), ['role']);
   assert.equal(await roleOf(owner.token, project.id, v.id), 'editor');
 
   res = await api('PATCH', memberPath(project.id, v.id), { token: owner.token, headers: REPRESENTATION, body: { role: 'viewer' } });

@@ -299,34 +299,44 @@ test('assignee must be a member of the project; removing the member unassigns', 
   assert.equal(after.assignee_id, null, 'the task of a removed member becomes unassigned');
 });
 
-test('values PostgreSQL rejects (enum, uuid, date, types) are 4xx with their code, never 500', async () => {
+test('values PostgreSQL rejects (enum, uuid, date, types) are validation_failed naming the field, 400 in filters', async () => {
   const u = await createUser();
   const p = await createProject(u.token);
   const t = await createTask(u.token, p.id);
   const post = (extra) => api('POST', '/tasks', { token: u.token, body: { project_id: p.id, title: 'x', ...extra } });
+  const bad = async (res, field) => {
+    const problems = expectValidation(await res);
+    assert.ok(problems.some((x) => x.field === field), `${field} not listed: ${JSON.stringify(problems)}`);
+    assert.doesNotMatch(JSON.stringify(problems), /task_api\.|enum|22P02/, 'no internal names');
+  };
 
-  expectError(await post({ status: 'finished' }), 400, '22P02');
-  expectError(await post({ status: 'DONE' }), 400, '22P02');
-  expectError(await patchTask(u.token, t.id, { status: 'nope' }), 400, '22P02');
-  expectError(await post({ project_id: 'not-a-uuid' }), 400, '22P02');
-  expectError(await post({ assignee_id: '1234' }), 400, '22P02');
-  expectError(await patchTask(u.token, t.id, { assignee_id: 'zzz' }), 400, '22P02');
-  expectError(await post({ due_date: '2024-02-30' }), 400, '22008');
-  expectError(await post({ due_date: 'tomorrow-ish' }), 400, '22007');
-  expectError(await patchTask(u.token, t.id, { due_date: '31/31/2024' }), 400, /^22/);
-  expectError(await post({ priority: 'high' }), 400, '22P02');
-  expectError(await post({ priority: 2.5 }), 400, '22P02');
-  expectError(await post({ priority: true }), 400, '22P02');
-  expectError(await post({ priority: 70000 }), 400, '22003');
-  expectError(await post({ priority: [1] }), 400, '22P02');
-  expectError(await post({ due_date: { y: 2024 } }), 400, /^22/);
-  expect4xx(await post({ status: ['todo'] }));
+  await bad(post({ status: 'finished' }), 'status');
+  await bad(post({ status: 'DONE' }), 'status');
+  await bad(patchTask(u.token, t.id, { status: 'nope' }), 'status');
+  await bad(post({ project_id: 'not-a-uuid' }), 'project_id');
+  await bad(post({ assignee_id: '1234' }), 'assignee_id');
+  await bad(patchTask(u.token, t.id, { assignee_id: 'zzz' }), 'assignee_id');
+  await bad(post({ due_date: '2024-02-30' }), 'due_date');
+  await bad(post({ due_date: 'tomorrow-ish' }), 'due_date');
+  await bad(patchTask(u.token, t.id, { due_date: '31/31/2024' }), 'due_date');
+  await bad(post({ priority: 'high' }), 'priority');
+  await bad(post({ priority: 2.5 }), 'priority');
+  await bad(post({ priority: true }), 'priority');
+  await bad(post({ priority: 70000 }), 'priority');
+  await bad(post({ priority: [1] }), 'priority');
+  await bad(post({ due_date: { y: 2024 } }), 'due_date');
+  await bad(post({ status: ['todo'] }), 'status');
+  // Several at once: every field PostgreSQL cannot convert is listed.
+  const all = expectValidation(await post({ project_id: 'x', assignee_id: 5, priority: 'high', due_date: 'soon',
+    description: 'a\u0000b' }));
+  assert.deepEqual(all.map((x) => x.field).sort(), ['assignee_id', 'description', 'due_date', 'priority', 'project_id']);
 
-  // Filters with bad values.
-  expectError(await api('GET', '/tasks?id=eq.not-a-uuid', { token: u.token }), 400, '22P02');
-  expectError(await api('GET', '/tasks?status=eq.bogus', { token: u.token }), 400, '22P02');
-  expectError(await api('GET', '/tasks?due_date=lt.notadate', { token: u.token }), 400, /^22/);
-  expectError(await api('GET', '/tasks?priority=gt.high', { token: u.token }), 400, '22P02');
+  // Filters with bad values: 400 invalid_parameter.
+  for (const path of ['/tasks?id=eq.not-a-uuid', '/tasks?status=eq.bogus', '/tasks?due_date=lt.notadate',
+    '/tasks?priority=gt.high']) {
+    const body = expectError(await api('GET', path, { token: u.token }), 400, 'invalid_parameter');
+    assert.equal(typeof JSON.parse(body.details).value, 'string', path);
+  }
 
   assert.deepEqual(await getTask(u.token, t.id), t, 'nothing changed');
   assert.equal((await list('/tasks', u.token)).length, 1, 'nothing created');
@@ -356,21 +366,28 @@ test('malformed or unusable JSON bodies are 4xx with a code', async () => {
   assert.equal((await list('/tasks', u.token)).length, 1);
 });
 
-test('PUT /tasks is refused with a 4xx and changes nothing', async () => {
+test('PUT and upsert are 405 method_not_allowed with Allow, and change nothing', async () => {
   const u = await createUser();
   const p = await createProject(u.token);
   const t = await createTask(u.token, p.id);
   const full = { ...t, title: 'replaced' };
-  let res = await api('PUT', `/tasks?id=eq.${t.id}`, { token: u.token, body: full, headers: REPRESENTATION });
-  expect4xx(res);
-  res = await api('PUT', `/tasks?id=eq.${t.id}`, {
-    token: u.token, body: { project_id: p.id, title: 'replaced' },
-  });
-  expect4xx(res);
-  res = await api('PUT', '/tasks', { token: u.token, body: { title: 'replaced' } });
-  expect4xx(res);
-  res = await api('PUT', `/projects?id=eq.${p.id}`, { token: u.token, body: { id: p.id, name: 'replaced' } });
-  expect4xx(res);
+  const refused = (res, allow) => {
+    expectError(res, 405, 'method_not_allowed');
+    assert.equal(res.headers.get('allow'), allow, show(res));
+    assert.ok(res.headers.get('ratelimit'), 'the RateLimit headers too');
+  };
+  refused(await api('PUT', `/tasks?id=eq.${t.id}`, { token: u.token, body: full, headers: REPRESENTATION }),
+    'GET, POST, PATCH, DELETE');
+  refused(await api('PUT', `/tasks?id=eq.${t.id}`, { token: u.token, body: { project_id: p.id, title: 'replaced' } }),
+    'GET, POST, PATCH, DELETE');
+  refused(await api('PUT', `/projects?id=eq.${p.id}`, { token: u.token, body: { id: p.id, name: 'replaced' } }),
+    'GET, POST, PATCH, DELETE');
+  for (const prefer of ['resolution=merge-duplicates', 'resolution=ignore-duplicates']) {
+    refused(await api('POST', '/tasks', { token: u.token, headers: { Prefer: prefer }, body: full }),
+      'GET, POST, PATCH, DELETE');
+  }
+  // Without a filter on the key PostgREST refuses PUT itself.
+  expect4xx(await api('PUT', '/tasks', { token: u.token, body: { title: 'replaced' } }));
   assert.deepEqual(await getTask(u.token, t.id), t);
   assert.equal((await list(`/projects?id=eq.${p.id}`, u.token))[0].name, p.name);
 });
