@@ -15,7 +15,7 @@ SET lock_timeout = '1s';
 -- deadlock: it is found early, so that the update, not the request, gives
 -- way, and the operator runs it again (docs/operations.md).
 SET deadlock_timeout = '100ms';
-LOCK TABLE api.api_keys, api.tasks, api.projects, api.project_members, api.users IN ACCESS EXCLUSIVE MODE;
+LOCK TABLE api.api_keys, api.tasks, api.projects, api.project_members, api.users, api.task_events IN ACCESS EXCLUSIVE MODE;
 
 -- Backups carry the data: pg_dump dumps the rows of configuration tables.
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.users', '');
@@ -1379,6 +1379,28 @@ CREATE FUNCTION @extschema@.task_rule(name text) RETURNS integer
 COMMENT ON FUNCTION @extschema@.task_rule(text) IS 'A bound of a task''s fields, in characters or values: title_min, title_max, description_max, priority_min, priority_max.';
 REVOKE ALL ON FUNCTION @extschema@.task_rule(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.task_rule(text) TO task_api_user;
+
+-- Issue 14: the activity feed shows only fields of the public resource
+
+-- The activity feed shows only fields of the public resource (issue 14): the
+-- columns of the table that its api view does not have are dropped from
+-- changes.  test/pgtap/events.sql checks the lists against the catalogue.
+CREATE FUNCTION @extschema@.internal_columns(resource_type text) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    RETURN CASE resource_type
+        WHEN 'task' THEN '{deleted_at,deleted_by,deleted_with_project}'::text[]
+        WHEN 'project' THEN '{deleted_at,deleted_by}'::text[]
+        ELSE '{}'::text[] END;
+COMMENT ON FUNCTION @extschema@.internal_columns(text) IS E'The columns of a resource''s table that its api view does not show (the trash''s bookkeeping), dropped from the changes of api.task_events.\n\nArguments:\nresource_type: project, member or task.';
+REVOKE ALL ON FUNCTION @extschema@.internal_columns(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.internal_columns(text) TO task_api_user;
+
+CREATE OR REPLACE VIEW api.task_events WITH (security_invoker = true) AS
+    SELECT e.id, e.occurred_at, e.actor_id, e.resource_type, e.resource_id, e.project_id, e.action,
+           e.changes OPERATOR(pg_catalog.-) @extschema@.internal_columns(e.resource_type) AS changes
+      FROM @extschema@.events e;
+COMMENT ON COLUMN api.task_events.changes IS 'created: the new row; purged: the last row; updated, deleted, restored: {"column": {"old": ..., "new": ...}} for each changed column (updated_at and version are not recorded). Only fields of the resource''s view appear: a move to the trash and a restore show {}.';
 
 -- PostgREST reloads its schema cache when this update commits.
 NOTIFY pgrst, 'reload schema';

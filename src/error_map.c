@@ -415,6 +415,15 @@ is_write_on_plain_view(const ErrorData *edata)
 		 message_starts(edata, "cannot delete from view"));
 }
 
+/* An INSERT naming a computed column of a view (api.task_events.changes). */
+static bool
+is_write_on_computed_column(const ErrorData *edata)
+{
+	return edata->sqlerrcode == ERRCODE_FEATURE_NOT_SUPPORTED &&
+		(message_starts(edata, "cannot insert into column") ||
+		 message_starts(edata, "cannot update column"));
+}
+
 static bool
 is_bad_query(int code)
 {
@@ -437,7 +446,7 @@ map_by_request(ErrorData *edata, Request *req)
 	else if (code == ERRCODE_READ_ONLY_SQL_TRANSACTION && !RecoveryInProgress() &&
 			 (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0))
 		method_not_allowed(edata, req, "POST", "this function changes data: call it with POST");
-	else if (code == ERRCODE_INSUFFICIENT_PRIVILEGE)
+	else if (code == ERRCODE_INSUFFICIENT_PRIVILEGE || is_write_on_computed_column(edata))
 		map_privilege(edata, req);
 	else
 		return false;

@@ -176,8 +176,24 @@ COMMENT ON FUNCTION @extschema@.ack_events(text, bigint) IS 'Acknowledge every e
 
 -- The API view ------------------------------------------------------------------------
 
+-- The activity feed shows only fields of the public resource (issue 14): the
+-- columns of the table that its api view does not have are dropped from
+-- changes.  test/pgtap/events.sql checks the lists against the catalogue.
+CREATE FUNCTION @extschema@.internal_columns(resource_type text) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+    RETURN CASE resource_type
+        WHEN 'task' THEN '{deleted_at,deleted_by,deleted_with_project}'::text[]
+        WHEN 'project' THEN '{deleted_at,deleted_by}'::text[]
+        ELSE '{}'::text[] END;
+COMMENT ON FUNCTION @extschema@.internal_columns(text) IS E'The columns of a resource''s table that its api view does not show (the trash''s bookkeeping), dropped from the changes of api.task_events.\n\nArguments:\nresource_type: project, member or task.';
+REVOKE ALL ON FUNCTION @extschema@.internal_columns(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.internal_columns(text) TO task_api_user;
+
+
 CREATE VIEW api.task_events WITH (security_invoker = true) AS
-    SELECT e.id, e.occurred_at, e.actor_id, e.resource_type, e.resource_id, e.project_id, e.action, e.changes
+    SELECT e.id, e.occurred_at, e.actor_id, e.resource_type, e.resource_id, e.project_id, e.action,
+           e.changes OPERATOR(pg_catalog.-) @extschema@.internal_columns(e.resource_type) AS changes
       FROM @extschema@.events e;
 COMMENT ON VIEW api.task_events IS E'Activity feed: every change to the projects you are a member of, their memberships and tasks. Read-only.\n\nNewest first with order=id.desc; a removed member no longer sees the project''s events.';
 COMMENT ON COLUMN api.task_events.id IS 'Event id, increasing in the order changes were written: order=id.desc for newest first.';
@@ -187,7 +203,7 @@ COMMENT ON COLUMN api.task_events.resource_type IS 'project, member or task.';
 COMMENT ON COLUMN api.task_events.resource_id IS 'Id of the project or task; the member''s user id for a membership.';
 COMMENT ON COLUMN api.task_events.project_id IS 'The project (for a project event, its own id).';
 COMMENT ON COLUMN api.task_events.action IS 'created, updated, deleted (moved to the trash), restored or purged.';
-COMMENT ON COLUMN api.task_events.changes IS 'created: the new row; purged: the last row; updated, deleted, restored: {"column": {"old": ..., "new": ...}} for each changed column (updated_at and version are not recorded).';
+COMMENT ON COLUMN api.task_events.changes IS 'created: the new row; purged: the last row; updated, deleted, restored: {"column": {"old": ..., "new": ...}} for each changed column (updated_at and version are not recorded). Only fields of the resource''s view appear: a move to the trash and a restore show {}.';
 
 -- Privileges -----------------------------------------------------------------------------
 GRANT SELECT ON api.task_events TO task_api_user;

@@ -169,3 +169,41 @@ test('claim_events() is not held back by a transaction writing events in another
     await psql(`DROP DATABASE IF EXISTS ${other} WITH (FORCE);`);
   }
 });
+
+// Issue 14, item 6: changes carries only fields of the public resource, for
+// every event type (no deleted_at, deleted_by, deleted_with_project).
+test('the feed\'s changes show only fields of /tasks, /projects and /project_members, for every event type', async () => {
+  const { owner, project, members } = await projectWithMembers(['editor']);
+  const t = await createTask(owner.token, project.id);
+  const t2 = await createTask(owner.token, project.id);
+  const post = (fn, body) => api('POST', `/rpc/${fn}`, { token: owner.token, body });
+  expectStatus(await api('PATCH', `/tasks?id=eq.${t.id}`, { token: owner.token, body: { status: 'done' } }), 204);
+  expectStatus(await api('DELETE', `/tasks?id=eq.${t.id}`, { token: owner.token }), 204);
+  expectStatus(await post('restore_task', { id: t.id }), 200);
+  expectStatus(await api('DELETE', `/tasks?id=eq.${t2.id}`, { token: owner.token }), 204);
+  expectStatus(await post('purge_task', { id: t2.id }), 204);
+  expectStatus(await api('DELETE', `/projects?id=eq.${project.id}`, { token: owner.token }), 204);
+  expectStatus(await post('restore_project', { id: project.id }), 200);
+
+  const columns = {
+    task: Object.keys(t),
+    project: Object.keys((await list(`/projects?id=eq.${project.id}`, owner.token))[0]),
+    member: Object.keys((await list(`/project_members?project_id=eq.${project.id}`, owner.token))[0]),
+  };
+  const page = await api('GET', `/rpc/task_events_page?project_id=${project.id}&page_size=100`, { token: owner.token });
+  expectStatus(page, 200);
+  for (const events of [await feed(owner.token, project.id), page.body.data]) {
+    const seen = new Set();
+    for (const e of events) {
+      seen.add(`${e.resource_type} ${e.action}`);
+      for (const key of Object.keys(e.changes)) {
+        assert.ok(columns[e.resource_type].includes(key), `${e.resource_type} ${e.action} shows ${key}: ${JSON.stringify(e.changes)}`);
+      }
+    }
+    for (const kind of ['task created', 'task updated', 'task deleted', 'task restored', 'task purged',
+      'project created', 'project deleted', 'project restored', 'member created']) {
+      assert.ok(seen.has(kind), `${kind} in the feed`);
+    }
+  }
+  void members;
+});

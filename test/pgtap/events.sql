@@ -3,7 +3,7 @@
 -- per role; claim_events()/ack_events() rules and rights; the generic
 -- record_event() trigger on a user table.
 BEGIN;
-SELECT plan(88);
+SELECT plan(91);
 \ir helpers/setup.psql
 
 \o /dev/null
@@ -217,8 +217,8 @@ SELECT tap.act_as(tap.id('carol'));
 SELECT is_empty($$SELECT id FROM api.task_events$$, 'a removed member sees none of the project''s events any more');
 SELECT tap.act_as(tap.id('alice'));
 SELECT is(tap.err($$INSERT INTO api.task_events (resource_type, resource_id, project_id, action, changes)
-                   VALUES ('task', gen_random_uuid(), gen_random_uuid(), 'created', '{}')$$), '42501',
-          'the feed is read-only: INSERT is refused (42501)');
+                   VALUES ('task', gen_random_uuid(), gen_random_uuid(), 'created', '{}')$$), '0A000',
+          'the feed is read-only: INSERT is refused (0A000: changes is computed; 403 forbidden over HTTP)');
 SELECT is(tap.err($$UPDATE api.task_events SET action = 'purged'$$), '42501', 'UPDATE on the feed is refused (42501)');
 SELECT is(tap.err($$DELETE FROM api.task_events$$), '42501', 'DELETE on the feed is refused (42501)');
 SELECT is(tap.err($$INSERT INTO task_api.events (resource_type, resource_id, project_id, action, changes)
@@ -380,6 +380,24 @@ SELECT is_empty($$SELECT id FROM task_api.events
                   WHERE resource_type NOT IN ('project', 'member', 'task')
                      OR action NOT IN ('created', 'updated', 'deleted', 'restored', 'purged')$$,
                 'every event written by the tests has a known resource_type and action (record_event() writes nothing else)');
+
+-- The feed shows only fields of the public resource (issue 14) -----------------------
+SELECT set_eq($$SELECT r, c FROM (VALUES ('task', 'tasks'), ('project', 'projects'), ('member', 'project_members')) AS v(r, t),
+                      unnest(task_api.internal_columns(r)) AS c$$,
+              $$SELECT v.r, a.attname::text FROM (VALUES ('task', 'tasks'), ('project', 'projects'), ('member', 'project_members')) AS v(r, t)
+                  JOIN pg_attribute a ON a.attrelid = ('task_api.' || v.t)::regclass AND a.attnum > 0 AND NOT a.attisdropped
+                 WHERE a.attname NOT IN (SELECT b.attname FROM pg_attribute b
+                                          WHERE b.attrelid = ('api.' || v.t)::regclass AND b.attnum > 0)$$,
+              'internal_columns() lists exactly the columns of each table that its api view does not have');
+SELECT is_empty($$SELECT e.id, e.resource_type, e.action, k FROM api.task_events e, jsonb_object_keys(e.changes) AS k
+                  WHERE k NOT IN (SELECT a.attname FROM pg_attribute a
+                                   WHERE a.attrelid = ('api.' || CASE e.resource_type WHEN 'task' THEN 'tasks'
+                                          WHEN 'project' THEN 'projects' ELSE 'project_members' END)::regclass
+                                     AND a.attnum > 0)
+                    AND e.resource_id::text NOT LIKE 'e0000000-0000-4000-8000-%'$$,
+                'api.task_events: no event of any type shows a field its resource''s view does not have');
+SELECT is((SELECT count(DISTINCT resource_type || ' ' || action) FROM api.task_events)::integer, 12,
+          'the check above saw created, updated, deleted, restored and purged events of tasks and projects, and members');
 
 SELECT * FROM finish();
 ROLLBACK;
