@@ -13,15 +13,17 @@
  * pre_request() set:
  *
  *	  42501, anonymous			401 unauthenticated
- *	  42501, signed in			403 forbidden
+ *	  42501, signed in			403 forbidden (also 428C9 and 0A000 on a write to
+ *								the read-only /task_events)
  *	  PUT, 42P10 (upsert), a write on a view without triggers
  *								405 method_not_allowed, Allow of the resource
  *	  25006 on GET (a writing /rpc/ function)
  *								405 method_not_allowed, Allow: POST
  *	  class 22 in the body or an /rpc/ argument
  *								422 validation_failed, every bad field listed
- *	  class 22 elsewhere (a filter), 42703, 42883 and kin
+ *	  class 22 elsewhere (a filter), 42703, 42704, 42883 and kin
  *								400 invalid_parameter
+ *	  42P01 (an unknown resource)	404 not_found
  *	  23505 409 conflict; 23502, 23503, 23514 422 validation_failed;
  *	  54xxx (too large, too deep)  413 payload_too_large
  *
@@ -430,7 +432,8 @@ is_bad_query(int code)
 	return code == ERRCODE_UNDEFINED_FUNCTION || code == ERRCODE_DATATYPE_MISMATCH ||
 		code == ERRCODE_CANNOT_COERCE || code == ERRCODE_AMBIGUOUS_FUNCTION ||
 		code == ERRCODE_INDETERMINATE_DATATYPE || code == ERRCODE_SYNTAX_ERROR ||
-		code == ERRCODE_INVALID_NAME || code == ERRCODE_AMBIGUOUS_COLUMN;
+		code == ERRCODE_INVALID_NAME || code == ERRCODE_AMBIGUOUS_COLUMN ||
+		code == ERRCODE_UNDEFINED_OBJECT;
 }
 
 /* Map the error by what the request was; false if it is left as it is. */
@@ -446,7 +449,8 @@ map_by_request(ErrorData *edata, Request *req)
 	else if (code == ERRCODE_READ_ONLY_SQL_TRANSACTION && !RecoveryInProgress() &&
 			 (strcmp(req->method, "GET") == 0 || strcmp(req->method, "HEAD") == 0))
 		method_not_allowed(edata, req, "POST", "this function changes data: call it with POST");
-	else if (code == ERRCODE_INSUFFICIENT_PRIVILEGE || is_write_on_computed_column(edata))
+	else if (code == ERRCODE_INSUFFICIENT_PRIVILEGE || code == ERRCODE_GENERATED_ALWAYS ||
+			 is_write_on_computed_column(edata))
 		map_privilege(edata, req);
 	else
 		return false;
@@ -460,6 +464,10 @@ map_by_error(ErrorData *edata, Request *req)
 
 	if (code == ERRCODE_UNDEFINED_COLUMN)
 		map_unknown_column(edata, req);
+	else if (code == ERRCODE_UNDEFINED_TABLE)
+		rewrite(edata, req, "not_found", "there is no such resource",
+				psprintf("{\"path\": %s}", ta_json_quote(req->path)),
+				"see the resources in the OpenAPI document at /");
 	else if (ERRCODE_TO_CATEGORY(code) == ERRCODE_DATA_EXCEPTION)
 		map_bad_value(edata, req);
 	else if (ERRCODE_TO_CATEGORY(code) == ERRCODE_INTEGRITY_CONSTRAINT_VIOLATION)
