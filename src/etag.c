@@ -96,7 +96,7 @@ ta_check_if_match(int32 version)
 	}
 	if (any && !matched)
 		ta_raise("precondition_failed", "the row has changed since you read it",
-				 psprintf("If-Match does not name its current version, \"%d\".", version),
+				 psprintf("{\"current_version\": %d}", version),
 				 "read it again and retry with its ETag", NULL, 0);
 }
 
