@@ -1,7 +1,7 @@
 -- Errors (docs/contract.md §11): every code the foundation raises, with its status,
 -- PostgREST's body shape, and the catalogue task_api.error_codes.
 BEGIN;
-SELECT plan(107);
+SELECT plan(111);
 \ir helpers/setup.psql
 
 \o /dev/null
@@ -73,6 +73,17 @@ SELECT tap.act_as_admin();
 SELECT is((tap.error_of($$SELECT task_api.append_response_header('Retry-After', '7'), task_api.raise_error('rate_limited', 'slow down')$$)
            -> 'headers'), '{"Retry-After": "7"}'::jsonb,
           'an error carries the response headers set earlier in the request');
+
+-- details has one type (issue 14): JSON text of an array for validation_failed, of an
+-- object for every other code, or null; prose is wrapped, JSON is kept.
+SELECT is(tap.error_of($$SELECT task_api.raise_error('conflict', 'm', 'It is taken.')$$) ->> 'details',
+          '{"reason": "It is taken."}', 'prose details of a code are wrapped as {"reason": ...}');
+SELECT is(tap.error_of($$SELECT task_api.raise_error('validation_failed', 'm', 'bad')$$) ->> 'details',
+          '[{"field": null, "problem": "bad"}]', 'prose details of validation_failed become a one-problem array');
+SELECT is(tap.error_of($$SELECT task_api.raise_error('busy', 'm', ' {"lock_timeout_ms": 5}')$$) ->> 'details',
+          ' {"lock_timeout_ms": 5}', 'an object is kept as it is');
+SELECT is(tap.error_of($$SELECT task_api.raise_error('forbidden', 'm')$$) -> 'details', 'null'::jsonb,
+          'no details is null');
 
 -- validation_failed (422): details lists every problem ------------------------------------
 SELECT tap.act_as(tap.id('bob'));

@@ -163,7 +163,7 @@ SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                     'task_api.page_tail(anyarray,integer,text,text,text,text,text,text[])',
                     'api.tasks_page(uuid,task_api.task_status,uuid,text,text,text,integer,text)',
                     'api.projects_page(text,text,integer,text)', 'api.task_events_page(uuid,text,text,integer,text)',
-                    'task_api.invitation_ttl()', 'task_api.invitation_project_name(uuid)', 'api.accept_invitation(uuid)', 'api.decline_invitation(uuid)'],
+                    'task_api.invitation_ttl()', 'task_api.invitation_project_name(uuid)', 'task_api.internal_columns(text)', 'api.accept_invitation(uuid)', 'api.decline_invitation(uuid)'],
               'task_api_user can EXECUTE exactly the hook, the auth RPCs, the page RPCs with the public cursor codec, and the helpers its views, policies, triggers and idempotent RPCs call');
 SELECT ok(has_table_privilege('task_api_user', 'api.trash', 'SELECT')
           AND NOT has_table_privilege('task_api_user', 'api.trash', 'INSERT')
