@@ -90,8 +90,16 @@ export async function view(api, token) {
   for (const [k, path] of Object.entries(paths)) {
     out[k] = expectStatus(await api('GET', path, { token }), 200);
   }
+  // 0.1.0's feed also showed the trash's bookkeeping, which 0.2.0 leaves out
+  // (issue 14): compared without it.
+  out.task_events = out.task_events.map((e) => ({
+    ...e, changes: Object.fromEntries(Object.entries(e.changes).filter(([c]) => !TRASH_COLUMNS.includes(c))),
+  }));
   return out;
 }
+
+// Columns of the tables that their api views do not have.
+export const TRASH_COLUMNS = ['deleted_at', 'deleted_by', 'deleted_with_project'];
 
 // GET /rpc/tasks_page from cursor to the end; returns the ids in walk order.
 export async function walkRest(api, token, args, cursor, pageSize) {

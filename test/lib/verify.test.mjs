@@ -12,7 +12,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import {
-  client, psql, view, walkRest, expectStatus, show, PENDING_EVENTS_SQL, REPRESENTATION,
+  client, psql, view, walkRest, expectStatus, show, PENDING_EVENTS_SQL, REPRESENTATION, TRASH_COLUMNS,
 } from './fill.mjs';
 
 for (const name of ['TASK_API_STATE', 'TASK_API_URL']) {
@@ -61,6 +61,16 @@ test('every unexpired token from before authenticates and sees the same users, p
     }
   }
   assert.ok(checked >= 6, `${checked} tokens checked`);
+});
+
+test('the feed shows no column of the trash after the update', async () => {
+  for (const u of Object.values(state.users)) {
+    const t = u.tokens.find((x) => Date.parse(x.expires_at) > Date.now());
+    if (!t) continue;
+    for (const e of expectStatus(await api('GET', '/task_events', { token: t.token }), 200)) {
+      assert.deepEqual(Object.keys(e.changes).filter((c) => TRASH_COLUMNS.includes(c)), [], JSON.stringify(e));
+    }
+  }
 });
 
 test('the logged-out token answers 401', async () => {
