@@ -301,7 +301,13 @@ field_problem(BodyScan *scan, const TaColumnType *col, TaJsonKind kind,
 			return has_nul ? "must not contain the character \\u0000" : NULL;
 	}
 	else
-		strlcpy(text, raw, Min(rawlen + 1, sizeof(text)));
+	{
+		/* raw is a span of the body, not terminated: copy at most rawlen bytes */
+		size_t		n = Min(rawlen, sizeof(text) - 1);
+
+		memcpy(text, raw, n);
+		text[n] = '\0';
+	}
 	if (has_nul)
 		return "must not contain the character \\u0000";
 	problem = typed_problem(col->type, kind, text);
