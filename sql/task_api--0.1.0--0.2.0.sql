@@ -1390,8 +1390,9 @@ CREATE FUNCTION @extschema@.cookie_origin_allowed() RETURNS boolean
 COMMENT ON FUNCTION @extschema@.cookie_origin_allowed() IS 'Whether the current request may receive and use the session cookie: it has no Origin header, or the API''s own origin, or one task_api.cors_allowed_origins lists.';
 
 -- A new session row that ends for good at `ends`, its JWT (task_api.jwt_ttl,
--- never past `ends`), both cookies unless the request's origin may not use
--- them, and the response body of signup, login and refresh.  The CSRF
+-- never past `ends`), both cookies (and the CSRF token in X-CSRF-Token)
+-- unless the request's origin may not use them, and the response body of
+-- signup, login and refresh.  The CSRF
 -- cookie lives as long as the session can: the session cookie slides
 -- (session_slide.c) without it.
 CREATE FUNCTION @extschema@.issue_session(user_id uuid, ends timestamptz) RETURNS json
@@ -1416,12 +1417,14 @@ BEGIN
         PERFORM @extschema@.append_response_header('Set-Cookie',
             format('__Host-task_api_csrf=%s; Secure; SameSite=Lax; Path=/; Max-Age=%s',
                    @extschema@.csrf_token(session_id::text), ends_at - issued));
+        -- For a page on another host, which cannot read the API host's cookie.
+        PERFORM @extschema@.append_response_header('X-CSRF-Token', @extschema@.csrf_token(session_id::text));
     END IF;
     RETURN json_build_object('user_id', issue_session.user_id, 'token', token,
                              'token_type', 'bearer', 'expires_at', to_timestamp(expires));
 END
 $$;
-COMMENT ON FUNCTION @extschema@.issue_session(uuid, timestamptz) IS 'Create a session row ending at ends, sign its token (task_api.jwt_ttl, never past ends), set the session and CSRF cookies for an origin allowed to use them; returns {user_id, token, token_type, expires_at}.';
+COMMENT ON FUNCTION @extschema@.issue_session(uuid, timestamptz) IS 'Create a session row ending at ends, sign its token (task_api.jwt_ttl, never past ends), set the session and CSRF cookies (and X-CSRF-Token) for an origin allowed to use them; returns {user_id, token, token_type, expires_at}.';
 
 -- Start a session for a user at sign-in: it may be renewed (refresh, a
 -- sliding cookie) until task_api.session_lifetime from now.

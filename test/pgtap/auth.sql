@@ -11,7 +11,7 @@ BEGIN;
 -- and one pass.
 SET LOCAL task_api.password_memory = 64;
 SET LOCAL task_api.password_time_cost = 1;
-SELECT plan(369);
+SELECT plan(370);
 \ir helpers/setup.psql
 
 \o /dev/null
@@ -1003,7 +1003,7 @@ SELECT tap.request('GET', '/tasks', '{"origin": "https://app.example.com", "host
                    jsonb_build_object('__Host-task_api_session', tap.tok('sally')));
 SELECT is(tap.pre(), 'no error', 'a cookie from a listed origin passes');
 SELECT is(current_setting('response.headers')::jsonb -> 0 ->> 'Access-Control-Expose-Headers',
-          'ETag, Link, Location, RateLimit, RateLimit-Policy, Retry-After, Idempotent-Replayed, Allow, Preference-Applied, Content-Range',
+          'ETag, Link, Location, RateLimit, RateLimit-Policy, Retry-After, Idempotent-Replayed, Allow, Preference-Applied, Content-Range, X-CSRF-Token',
           'a request with an Origin gets Access-Control-Expose-Headers first');
 SELECT is(current_setting('response.headers')::jsonb -> 1 ->> 'Vary', 'Origin', 'and Vary: Origin');
 SELECT tap.request('GET', '/tasks', '{"origin": "https://api.example.com", "host": "api.example.com"}',
@@ -1013,7 +1013,7 @@ SELECT tap.request('GET', '/tasks', '{"origin": "https://evil.example.com", "hos
                    jsonb_build_object('__Host-task_api_session', tap.tok('sally')));
 SELECT is(tap.pre(), 'origin_not_allowed 403', 'a cookie GET from another origin is origin_not_allowed 403');
 SELECT is(tap.error_of('SELECT task_api.pre_request()') -> 'headers' ->> 'Access-Control-Expose-Headers',
-          'ETag, Link, Location, RateLimit, RateLimit-Policy, Retry-After, Idempotent-Replayed, Allow, Preference-Applied, Content-Range',
+          'ETag, Link, Location, RateLimit, RateLimit-Policy, Retry-After, Idempotent-Replayed, Allow, Preference-Applied, Content-Range, X-CSRF-Token',
           'whose refusal is readable too');
 SELECT tap.request('GET', '/tasks', '{"origin": "null"}', jsonb_build_object('__Host-task_api_session', tap.tok('sally')));
 SELECT is(tap.pre(), 'origin_not_allowed 403', 'Origin: null (a sandboxed page) may not use the cookie');
@@ -1028,6 +1028,8 @@ SELECT tap.request('POST', '/rpc/login', '{"origin": "http://localhost:5173"}');
 SELECT is(tap.call('dev login', $$api.login('erin@example.com', 'correct horse battery')$$), 'no error', 'login from a listed origin');
 SELECT tap.act_as_admin();
 SELECT isnt(tap.set_cookie('dev login', '__Host-task_api_session'), NULL, 'sets the cookies');
+SELECT is((SELECT h ->> 'X-CSRF-Token' FROM jsonb_array_elements(tap.val('dev login') -> 'headers') h WHERE h ? 'X-CSRF-Token'),
+          task_api.csrf_token(tap.jti('dev login')::text), 'and answers the CSRF token in X-CSRF-Token, for a page on another host');
 SELECT throws_ok($$SET task_api.cors_allowed_origins = 'https://app.example.com/'$$, '22023', NULL,
                  'task_api.cors_allowed_origins refuses a path');
 SELECT throws_ok($$SET task_api.cors_allowed_origins = '*'$$, '22023', NULL, 'and a wildcard');

@@ -133,9 +133,13 @@ test('signup and login from an origin that may not use the cookie answer the tok
   assert.equal(typeof reader.body.token, 'string');
   assert.deepEqual(responseCookies(reader), {});
   expectStatus(await api('GET', '/projects', { token: reader.body.token }), 200);
+  assert.equal(reader.headers.get('x-csrf-token'), null);
   const allowed = await from(ALLOWED);
   expectStatus(allowed, 200);
-  assert.deepEqual(Object.keys(responseCookies(allowed)).sort(), ['__Host-task_api_csrf', '__Host-task_api_session']);
+  const cookies = responseCookies(allowed);
+  assert.deepEqual(Object.keys(cookies).sort(), ['__Host-task_api_csrf', '__Host-task_api_session']);
+  assert.equal(allowed.headers.get('x-csrf-token'), cookies['__Host-task_api_csrf'].value,
+    'a page on another host reads the CSRF token from the answer');
   const s = await api('POST', '/rpc/signup', { body: { email: `x${Date.now()}${Math.random()}@example.test`, password: PASSWORD }, headers: { Origin: STRANGER } });
   expectStatus(s, 201);
   assert.deepEqual(responseCookies(s), {});
@@ -178,6 +182,7 @@ const parts = {
     out.login = r.status;
     out.loginBodyHasToken = typeof (await r.json()).token === 'string';
     out.csrfCookie = cookie('__Host-task_api_csrf') !== '';
+    out.csrfHeaderIsCookie = r.headers.get('X-CSRF-Token') === cookie('__Host-task_api_csrf');
     out.sessionCookieHidden = cookie('__Host-task_api_session') === '';
     for (const name of [V.name1, V.name2]) {
       r = await fetch(API + '/projects', { method: 'POST', credentials: 'include',
@@ -207,6 +212,7 @@ const parts = {
     r = await fetch(API + '/rpc/login', { method: 'POST', credentials: 'include', headers: json,
       body: JSON.stringify({ email: V.email2, password: V.password }) });
     out.login = r.status;
+    out.csrfHeader = r.headers.get('X-CSRF-Token');
     const token = (await r.json()).token;
     out.cookiesUnchanged = before !== '' && cookie('__Host-task_api_csrf') === before;
     r = await fetch(API + '/projects?select=name', { headers: { Authorization: 'Bearer ' + token } });
@@ -319,6 +325,7 @@ test('chromium: an allowed page logs in with the cookie, writes with the CSRF he
     assert.equal(a.login, 200, msg);
     assert.equal(a.loginBodyHasToken, true);
     assert.equal(a.csrfCookie, true, 'the CSRF cookie is readable by the page');
+    assert.equal(a.csrfHeaderIsCookie, true, 'and so is the X-CSRF-Token header of the login answer');
     assert.equal(a.sessionCookieHidden, true, 'the session cookie is HttpOnly');
     assert.equal(a.create, 201, msg);
     assert.equal(a.etag, '"1"', msg);
@@ -341,6 +348,7 @@ test('chromium: an allowed page logs in with the cookie, writes with the CSRF he
     assert.equal(r.cookieReadRateLimitExposed, true, 'the refusal\'s RateLimit header is readable');
     assert.equal(r.login, 200, msg);
     assert.equal(r.cookiesUnchanged, true, 'a login from this origin set no cookie');
+    assert.equal(r.csrfHeader, null, 'nor sent a CSRF token');
     assert.equal(r.bearer, 200, 'a bearer token works from it');
     assert.equal(r.bearerRows, 0, 'Bob sees none of Alice\'s projects');
 
