@@ -20,7 +20,9 @@
  *    to the session.  The __Host- prefix makes browsers refuse the cookie
  *    from any other host (a sibling subdomain cannot set or shadow it); a
  *    cookie under the old name task_api_session, which a sibling could
- *    set, is refused, alone or next to the real one.  The request
+ *    set, is refused, alone or next to the real one, and so is a cookie
+ *    from an origin task_api.cors_allowed_origins does not list (cors.c);
+ *    a cookie past half its life is renewed (session_slide.c).  The request
  *    then runs as task_api_user with the same request.jwt.claims a bearer
  *    token would have produced.  A bad cookie is a 401, never anonymous,
  *    except on signup and login, which ignore it;
