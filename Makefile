@@ -42,7 +42,9 @@ OBJS = \
 	src/events_claim.o \
 	src/events_record.o \
 	src/events_store.o \
-	src/bounds.o
+	src/bounds.o \
+	src/cors.o \
+	src/session_slide.o
 
 # The install script of the current version is assembled from one file per
 # resource, in order.  Released versions are frozen beside it: the full script

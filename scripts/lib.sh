@@ -282,9 +282,11 @@ database_setup() {
         -c "ALTER ROLE task_api_authenticator IN DATABASE $db SET statement_timeout = '30s'"
 }
 
-# Write a PostgREST configuration for database $3 and API port $4.
+# Write a PostgREST configuration for database $3 and API port $4; $5, if
+# given, is server-cors-allowed-origins (comma-separated origins whose pages
+# may call the API; unset, every origin may, without credentials).
 postgrest_config() {
-    local dir=$1 port=$2 db=$3 api_port=$4 password secret
+    local dir=$1 port=$2 db=$3 api_port=$4 cors=${5:-} password secret
     password=$(as_pg cat "$dir/authenticator.password")
     secret=$(cluster_secret "$dir" jwt_secret)
     (umask 077 && cat > "$ROOT/.task_api/postgrest-$(basename "$dir").conf") <<CONF
@@ -300,6 +302,9 @@ server-host = "127.0.0.1"
 server-port = $api_port
 log-level = "warn"
 CONF
+    if [ -n "$cors" ]; then
+        echo "server-cors-allowed-origins = \"$cors\"" >> "$ROOT/.task_api/postgrest-$(basename "$dir").conf"
+    fi
     echo "$ROOT/.task_api/postgrest-$(basename "$dir").conf"
 }
 

@@ -141,7 +141,10 @@ http_database() { # http_database [VERSION]
     [ -z "$http_database_ready" ] || return 0
     database_setup "$dir" "$PG_PORT" task_api_http "$@"
     cluster_rate_limits "$dir" "$PG_PORT" 100000000
-    conf=$(postgrest_config "$dir" "$PG_PORT" task_api_http "$API_PORT")
+    # The pages of test/security/browser.test.mjs: two origins may call the
+    # API from a browser (only the first may use the session cookie).
+    conf=$(postgrest_config "$dir" "$PG_PORT" task_api_http "$API_PORT" \
+           "http://localhost:$((API_PORT + 1)),http://localhost:$((API_PORT + 2))")
     postgrest_start "$conf" "$logdir/postgrest.log" "$pidfile" "$API_PORT"
     http_database_ready=1
 }

@@ -63,4 +63,38 @@ SELECT length(set_config('request.headers', repeat('{"a":', 10000), true));
 SELECT task_api.request_header('a') IS NULL AS deep_garbage;
 ROLLBACK;
 
+-- Which origins may use the session cookie (task_api.cors_allowed_origins):
+-- a request without an Origin header may; with one, only the listed origins
+-- (any case) and the API's own (its Host); malformed lists are refused.
+BEGIN;
+SET LOCAL task_api.cors_allowed_origins = ' https://app.example.com ,http://localhost:5173,,http://[::1]:8080';
+SELECT set_config('request.headers', '{}', true);
+SELECT task_api.cookie_origin_allowed() AS no_origin;
+SELECT set_config('request.headers', '{"origin": "HTTPS://APP.example.com"}', true);
+SELECT task_api.cookie_origin_allowed() AS listed_any_case;
+SELECT set_config('request.headers', '{"origin": "http://[::1]:8080"}', true);
+SELECT task_api.cookie_origin_allowed() AS listed_ipv6;
+SELECT set_config('request.headers', '{"origin": "http://localhost:5174"}', true);
+SELECT task_api.cookie_origin_allowed() AS other_port;
+SELECT set_config('request.headers', '{"origin": "http://localhost:5173.evil.test"}', true);
+SELECT task_api.cookie_origin_allowed() AS suffix;
+SELECT set_config('request.headers', '{"origin": "https://api.example.com", "host": "api.example.com"}', true);
+SELECT task_api.cookie_origin_allowed() AS own_origin;
+SELECT set_config('request.headers', '{"origin": "null", "host": "null"}', true);
+SELECT task_api.cookie_origin_allowed() AS null_origin;
+SELECT set_config('request.headers', '{"origin": ""}', true);
+SELECT task_api.cookie_origin_allowed() AS empty_origin;
+SELECT set_config('request.headers', '{"origin": "https://app.example.com/"}', true);
+SELECT task_api.cookie_origin_allowed() AS trailing_slash;
+SET LOCAL task_api.cors_allowed_origins = '';
+SELECT set_config('request.headers', '{"origin": "https://app.example.com"}', true);
+SELECT task_api.cookie_origin_allowed() AS empty_list;
+SAVEPOINT s;
+SET LOCAL task_api.cors_allowed_origins = 'https://app.example.com/path';
+ROLLBACK TO s;
+SET LOCAL task_api.cors_allowed_origins = '*';
+ROLLBACK TO s;
+SET LOCAL task_api.cors_allowed_origins = 'app.example.com';
+ROLLBACK;
+
 DELETE FROM task_api.users WHERE id = '01890a5d-ac96-774b-bcce-b302099a8057';

@@ -1401,6 +1401,101 @@ CREATE OR REPLACE VIEW api.task_events WITH (security_invoker = true) AS
            e.changes OPERATOR(pg_catalog.-) @extschema@.internal_columns(e.resource_type) AS changes
       FROM @extschema@.events e;
 COMMENT ON COLUMN api.task_events.changes IS 'created: the new row; purged: the last row; updated, deleted, restored: {"column": {"old": ..., "new": ...}} for each changed column (updated_at and version are not recorded). Only fields of the resource''s view appear: a move to the trash and a restore show {}.';
+-- Issue 14: sessions that renew, cookies only for allowed origins
+-- (task_api.session_lifetime, task_api.cors_allowed_origins; the session
+-- rows of 0.1.0 keep their expires_at and end then).
+-- May this request use the session cookie: no Origin header, the API's
+-- own origin, or one task_api.cors_allowed_origins lists (cors.c).
+CREATE FUNCTION @extschema@.cookie_origin_allowed() RETURNS boolean
+    AS 'MODULE_PATHNAME', 'task_api_cookie_origin_allowed' LANGUAGE C STABLE PARALLEL SAFE;
+COMMENT ON FUNCTION @extschema@.cookie_origin_allowed() IS 'Whether the current request may receive and use the session cookie: it has no Origin header, or the API''s own origin, or one task_api.cors_allowed_origins lists.';
+
+-- A new session row that ends for good at `ends`, its JWT (task_api.jwt_ttl,
+-- never past `ends`), both cookies (and the CSRF token in X-CSRF-Token)
+-- unless the request's origin may not use them, and the response body of
+-- signup, login and refresh.  The CSRF
+-- cookie lives as long as the session can: the session cookie slides
+-- (session_slide.c) without it.
+CREATE FUNCTION @extschema@.issue_session(user_id uuid, ends timestamptz) RETURNS json
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    issued bigint := floor(extract(epoch FROM now()))::bigint;
+    ends_at bigint := floor(extract(epoch FROM issue_session.ends))::bigint;
+    expires bigint := least(issued + extract(epoch FROM current_setting('task_api.jwt_ttl')::interval)::bigint, ends_at);
+    session_id uuid := @extschema@.uuidv7();
+    token text;
+BEGIN
+    INSERT INTO @extschema@.sessions (id, user_id, expires_at)
+    VALUES (session_id, issue_session.user_id, issue_session.ends);
+    token := @extschema@.jwt_sign(json_build_object(
+        'sub', issue_session.user_id, 'role', 'task_api_user',
+        'iat', issued, 'exp', expires, 'jti', session_id)::text);
+    IF @extschema@.cookie_origin_allowed() THEN
+        PERFORM @extschema@.append_response_header('Set-Cookie',
+            format('__Host-task_api_session=%s; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=%s', token, expires - issued));
+        PERFORM @extschema@.append_response_header('Set-Cookie',
+            format('__Host-task_api_csrf=%s; Secure; SameSite=Lax; Path=/; Max-Age=%s',
+                   @extschema@.csrf_token(session_id::text), ends_at - issued));
+        -- For a page on another host, which cannot read the API host's cookie.
+        PERFORM @extschema@.append_response_header('X-CSRF-Token', @extschema@.csrf_token(session_id::text));
+    END IF;
+    RETURN json_build_object('user_id', issue_session.user_id, 'token', token,
+                             'token_type', 'bearer', 'expires_at', to_timestamp(expires));
+END
+$$;
+COMMENT ON FUNCTION @extschema@.issue_session(uuid, timestamptz) IS 'Create a session row ending at ends, sign its token (task_api.jwt_ttl, never past ends), set the session and CSRF cookies (and X-CSRF-Token) for an origin allowed to use them; returns {user_id, token, token_type, expires_at}.';
+
+-- Start a session for a user at sign-in: it may be renewed (refresh, a
+-- sliding cookie) until task_api.session_lifetime from now.
+CREATE OR REPLACE FUNCTION @extschema@.start_session(user_id uuid) RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cap integer := current_setting('task_api.max_sessions_per_user')::integer;
+    lifetime interval := greatest(current_setting('task_api.session_lifetime')::interval,
+                                  current_setting('task_api.jwt_ttl')::interval);
+BEGIN
+    -- One sign-in of the user at a time, so two cannot both find room; the
+    -- newest cap - 1 live sessions stay, older ones end (users can always
+    -- sign in).
+    PERFORM FROM @extschema@.users u WHERE u.id = start_session.user_id FOR NO KEY UPDATE;
+    UPDATE @extschema@.sessions SET revoked_at = now()
+     WHERE id IN (SELECT s.id FROM @extschema@.sessions s
+                   WHERE s.user_id = start_session.user_id AND s.revoked_at IS NULL AND s.expires_at > now()
+                   ORDER BY s.created_at DESC, s.id DESC OFFSET cap - 1);
+    RETURN @extschema@.issue_session(start_session.user_id, now() + lifetime);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.start_session(uuid) IS 'Create a session for the user (renewable until task_api.session_lifetime from now), ending its oldest beyond task_api.max_sessions_per_user; returns {user_id, token, token_type, expires_at} and sets the session and CSRF cookies.';
+
+CREATE FUNCTION api.refresh() RETURNS json
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    me uuid := @extschema@.password_session_user('refresh a session');
+    ends timestamptz;
+BEGIN
+    -- This session ends as its successor starts, which keeps its absolute
+    -- limit; of two refreshes with one token, the second finds it ended.
+    UPDATE @extschema@.sessions s SET revoked_at = now()
+     WHERE s.id = @extschema@.request_claim('jti')::uuid AND s.user_id = me
+       AND s.revoked_at IS NULL AND s.expires_at > now()
+    RETURNING s.expires_at INTO ends;
+    IF ends IS NULL THEN
+        PERFORM @extschema@.raise_error('unauthenticated', 'the session has ended',
+            'The session was signed out, revoked, refreshed already or has expired.', 'sign in again');
+    END IF;
+    RETURN @extschema@.issue_session(me, ends);
+END
+$$;
+COMMENT ON FUNCTION api.refresh() IS E'Renew this session without the password: 200 {user_id, token, token_type, expires_at} with a new token (and new cookies) for a successor session; this token stops working at once. Renewal works until task_api.session_lifetime after sign-in. A revoked, expired or already refreshed session is unauthenticated (401); an API key gets forbidden (403).\n\nArguments: none.';
+REVOKE ALL ON FUNCTION @extschema@.cookie_origin_allowed(), @extschema@.issue_session(uuid, timestamptz),
+    api.refresh() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION api.refresh() TO task_api_user;
 
 -- PostgREST reloads its schema cache when this update commits.
 NOTIFY pgrst, 'reload schema';

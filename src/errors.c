@@ -41,6 +41,7 @@ static const TaErrorCode error_codes[] = {
 	{"invalid_credentials", 401, "The email and password do not match an account."},
 	{"forbidden", 403, "The caller is authenticated but not allowed to do this: its role in the project, an API key where a password sign-in is needed, or a wrong current password."},
 	{"csrf_failed", 403, "A cookie-authenticated unsafe request lacks a matching X-CSRF-Token header."},
+	{"origin_not_allowed", 403, "A cookie-authenticated request comes from a page whose origin task_api.cors_allowed_origins does not list."},
 	{"not_found", 404, "The object does not exist or is not visible to the caller."},
 	{"conflict", 409, "The request conflicts with the current state (a duplicate, or a rule such as keeping an owner)."},
 	{"idempotency_in_progress", 409, "A request with the same Idempotency-Key is still running."},

@@ -14,6 +14,7 @@
 #include "utils/guc.h"
 
 #include "constants.h"
+#include "cors.h"
 #include "guc.h"
 
 char	   *ta_jwt_secret = NULL;
@@ -40,6 +41,8 @@ int			ta_login_max_failures = 5;
 int			ta_login_backoff = 1;
 int			ta_login_backoff_max = 900;
 bool		ta_log_expected_refusals = false;
+char	   *ta_cors_allowed_origins = NULL;
+int			ta_session_lifetime = 7 * 24 * 3600;
 
 /* A secret's value; unset or shorter than TA_MIN_SECRET_LEN is a configuration error. */
 const char *
@@ -193,6 +196,10 @@ static const struct
 		"The longest backoff; failures are forgotten after this long without one.",
 		NULL,
 	&ta_login_backoff_max, 1, 86400, PGC_SUSET, GUC_UNIT_S, false},
+	{"task_api.session_lifetime",
+		"Longest a session lasts from sign-in, however often it is refreshed or its cookie slides (never less than task_api.jwt_ttl).",
+		"A session's tokens live task_api.jwt_ttl each; /rpc/refresh and a sliding cookie renew them until this limit.",
+	&ta_session_lifetime, 60, PG_INT32_MAX, PGC_SIGHUP, GUC_UNIT_S, false},
 };
 
 /* Every boolean setting, by its full name. */
@@ -214,11 +221,23 @@ static const struct
 	&ta_log_expected_refusals, PGC_SUSET},
 };
 
+/* The one list setting: origins whose pages may use the session cookie. */
+static void
+define_cors(void)
+{
+	DefineCustomStringVariable("task_api.cors_allowed_origins",
+							   "Origins (scheme://host[:port], comma-separated) whose pages may use the session cookie.",
+							   "A cookie-authenticated request with another Origin is refused (origin_not_allowed, 403), and sign-ins from it set no cookie; the API's own origin and requests without Origin are always allowed. PostgREST's server-cors-allowed-origins must list them too.",
+							   &ta_cors_allowed_origins, "", PGC_SUSET, 0,
+							   ta_cors_check_origins, NULL, NULL);
+}
+
 /* Register every task_api setting (the prefix is reserved in task_api.c). */
 void
 ta_guc_init(void)
 {
 	define_secrets();
+	define_cors();
 	for (int i = 0; i < (int) lengthof(int_settings); i++)
 	{
 		if (int_settings[i].preload && !process_shared_preload_libraries_in_progress)

@@ -42,6 +42,8 @@ extern int	ta_login_max_failures;
 extern int	ta_login_backoff;
 extern int	ta_login_backoff_max;
 extern bool ta_log_expected_refusals;
+extern char *ta_cors_allowed_origins;
+extern int	ta_session_lifetime;
 
 /* value, or an error naming the setting when it is unset or too short. */
 extern const char *ta_usable_secret(const char *value, const char *name);

@@ -19,7 +19,11 @@
  * alike, with the same status, body and headers.
  *
  * login_throttle() also makes sure the request was charged to the login
- * bucket (rate_limit.c), whatever path reached the function.
+ * bucket (rate_limit.c), whatever path reached the function.  A login
+ * refused while its email backs off costs no password check, so it gives
+ * that charge back: a flood against one account cannot empty a shared login
+ * bucket and lock everyone else out; it gets only the few attempts the
+ * backoff lets through.
  */
 #include "postgres.h"
 
@@ -201,6 +205,8 @@ check_locked(const LtKey *key)
 		TaHeader	retry = {"Retry-After", seconds};
 
 		snprintf(seconds, sizeof(seconds), INT64_FORMAT, Max(ta_ceil_seconds(wait), 1));
+		/* No hash is computed: the login bucket gets its charge back. */
+		ta_rate_limit_login_refund();
 		ta_raise("rate_limited", "too many failed sign-ins for this email",
 				 "Sign-ins for this email back off after repeated failures.",
 				 psprintf("retry after %s second%s", seconds, strcmp(seconds, "1") == 0 ? "" : "s"),

@@ -20,7 +20,9 @@
  *    to the session.  The __Host- prefix makes browsers refuse the cookie
  *    from any other host (a sibling subdomain cannot set or shadow it); a
  *    cookie under the old name task_api_session, which a sibling could
- *    set, is refused, alone or next to the real one.  The request
+ *    set, is refused, alone or next to the real one, and so is a cookie
+ *    from an origin task_api.cors_allowed_origins does not list (cors.c);
+ *    a cookie past half its life is renewed (session_slide.c).  The request
  *    then runs as task_api_user with the same request.jwt.claims a bearer
  *    token would have produced.  A bad cookie is a 401, never anonymous,
  *    except on signup and login, which ignore it;
@@ -40,6 +42,7 @@
 
 #include "bounds.h"
 #include "constants.h"
+#include "cors.h"
 #include "errors.h"
 #include "guc.h"
 #include "http.h"
@@ -48,6 +51,7 @@
 #include "owner_spi.h"
 #include "rate_limit.h"
 #include "request.h"
+#include "session_slide.h"
 
 #define CLEAR_ATTRS "=; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=0"
 
@@ -316,6 +320,7 @@ authenticate_cookie(const char *cookie)
 		unauthenticated("the session cookie is not valid", "It is not a session token.");
 
 	check_session(&session_id, &user_id);
+	ta_cors_check_cookie();
 
 	if (!is_safe_method())
 	{
@@ -330,6 +335,7 @@ authenticate_cookie(const char *cookie)
 					 "X-CSRF-Token equal to the " TA_CSRF_COOKIE " cookie.",
 					 "read the " TA_CSRF_COOKIE " cookie and send it in X-CSRF-Token", NULL, 0);
 	}
+	ta_session_slide(claims, &session_id);
 
 	/* Become the user exactly as PostgREST would for the bearer token. */
 	(void) set_config_option("role", TA_USER_ROLE, PGC_USERSET, PGC_S_SESSION,
@@ -349,6 +355,9 @@ task_api_pre_request(PG_FUNCTION_ARGS)
 
 	/* The request's statement_timeout, before anything can fail. */
 	ta_bounds_begin_request();
+
+	/* A browser's script may read the API's headers, errors' included. */
+	ta_cors_begin_request();
 
 	/*
 	 * Then the rate limit, so a refused request does nothing else and every

@@ -79,6 +79,9 @@ const char *const rl_policy_names[NUM_POLICIES] = {"anon", "user", "api_key", "l
 RlShared   *rl_state = NULL;
 /* The transaction (MyProc->lxid) whose request was charged to a login bucket. */
 static LocalTransactionId login_charged_lxid = InvalidLocalTransactionId;
+/* Its login bucket, and whether one request is still charged to it there. */
+static RlKey login_charged_key;
+static bool login_refundable = false;
 HTAB	   *rl_hash = NULL;
 
 static shmem_request_hook_type prev_shmem_request_hook = NULL;
@@ -550,6 +553,14 @@ charge_request(const RlKey *key, RlPolicy policy, const RlKey *user)
 		report_charge(shown, &res);
 }
 
+/* The request was admitted by its login bucket: it may be given back. */
+static void
+remember_login_charge(const RlKey *key)
+{
+	login_charged_key = *key;
+	login_refundable = ta_rate_limit[POLICY_LOGIN] > 0;
+}
+
 void
 ta_rate_limit_request(void)
 {
@@ -561,8 +572,13 @@ ta_rate_limit_request(void)
 		return;
 	policy = request_bucket(&key, &user);
 	if (policy == POLICY_LOGIN)
+	{
 		login_charged_lxid = MyProc->lxid;
+		login_refundable = false;
+	}
 	charge_request(&key, policy, &user);
+	if (policy == POLICY_LOGIN)
+		remember_login_charge(&key);
 	if (user.kind == RL_USER)
 		ta_inflight_take(user.id);
 }
@@ -576,8 +592,20 @@ ta_rate_limit_login(void)
 		return;
 	/* Reached by a path pre_request() did not take for a login. */
 	login_charged_lxid = MyProc->lxid;
+	login_refundable = false;
 	client_bucket(&key, RL_LOGIN_ADDRESS, RL_LOGIN);
 	charge_request(&key, POLICY_LOGIN, NULL);
+	remember_login_charge(&key);
+}
+
+void
+ta_rate_limit_login_refund(void)
+{
+	if (!rl_active() || login_charged_lxid != MyProc->lxid || !login_refundable ||
+		ta_rate_limit[POLICY_LOGIN] <= 0)
+		return;
+	login_refundable = false;
+	refund_bucket(&login_charged_key, POLICY_LOGIN);
 }
 
 void

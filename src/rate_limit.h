@@ -24,6 +24,13 @@ extern void ta_rate_limit_request(void);
  */
 extern void ta_rate_limit_login(void);
 
+/*
+ * Give this request's login-bucket charge back (once): a login refused
+ * before any password check, for an email that is backing off, costs the
+ * other callers of a shared login bucket nothing.
+ */
+extern void ta_rate_limit_login_refund(void);
+
 /* Append the limiter's state to task_api.status() as a JSON member. */
 extern void ta_rate_limit_describe(StringInfo buf);
 

@@ -8,7 +8,7 @@ import {
   api, psql, show, createUser, uniqueEmail, list, REPRESENTATION, expectError, expectStatus, BASE_URL,
 } from './lib.mjs';
 import {
-  PASSWORD, JWT_TTL, signup, login, signupRaw, loginRaw, decodeJwt, responseCookies, CookieJar,
+  PASSWORD, JWT_TTL, SESSION_LIFETIME, signup, login, signupRaw, loginRaw, decodeJwt, responseCookies, CookieJar,
   cookieHeader, checkSessionBody,
 } from './session_lib.mjs';
 
@@ -32,7 +32,7 @@ function checkSessionCookies(res) {
   assert.equal(c.attrs.secure, true, `Secure: ${c.line}`);
   assert.equal(c.attrs.samesite, 'Lax', `SameSite=Lax: ${c.line}`);
   assert.equal(c.attrs.path, '/', `Path=/: ${c.line}`);
-  assert.equal(c.attrs['max-age'], String(JWT_TTL), `Max-Age: ${c.line}`);
+  assert.equal(c.attrs['max-age'], String(SESSION_LIFETIME), `Max-Age: the session's whole life (the session cookie slides): ${c.line}`);
   assert.match(c.value, /^[A-Za-z0-9_-]{32,}$/, 'an unguessable URL-safe token');
   assert.notEqual(c.value, s.value);
   assert.ok(!res.body.token.includes(c.value), 'the CSRF token is not part of the session token');

@@ -9,7 +9,7 @@ import {
   expectError, expect4xx, expectValidation, expectStatus, fields, list, createProject,
 } from './lib.mjs';
 import {
-  PASSWORD, UUID_RE, signup, login, signupRaw, loginRaw, decodeJwt, responseCookies,
+  PASSWORD, UUID_RE, SESSION_LIFETIME, signup, login, signupRaw, loginRaw, decodeJwt, responseCookies,
   CookieJar, cookieHeader, now, randomUUID,
 } from './session_lib.mjs';
 
@@ -30,11 +30,12 @@ test('signup: 201 with {user_id, token, token_type, expires_at}; the token works
   const p = await createProject(s.token);
   assert.equal(p.owner_id, s.id);
 
-  // A session row whose id is the jti; the password is stored only hashed.
+  // A session row whose id is the jti, renewable until task_api.session_lifetime
+  // after sign-in (refresh, a sliding cookie); the password is stored only hashed.
   const row = await psql(
-    "SELECT s.user_id || ' ' || (s.revoked_at IS NULL) || ' ' || extract(epoch FROM s.expires_at)::bigint FROM task_api.sessions s WHERE s.id = :'jti'",
+    "SELECT s.user_id || ' ' || (s.revoked_at IS NULL) || ' ' || floor(extract(epoch FROM s.expires_at))::bigint FROM task_api.sessions s WHERE s.id = :'jti'",
     { jti: s.claims.jti });
-  assert.equal(row, `${s.id} true ${s.claims.exp}`);
+  assert.equal(row, `${s.id} true ${s.claims.iat + SESSION_LIFETIME}`);
   const hash = await psql("SELECT password_hash FROM task_api.users WHERE id = :'id'", { id: s.id });
   assert.ok(hash.length > 0, 'a password hash is stored');
   assert.ok(!hash.includes(PASSWORD), 'the password is not stored in clear');

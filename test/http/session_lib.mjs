@@ -7,6 +7,8 @@ import { api, show, uniqueEmail, JWT_SECRET } from './lib.mjs';
 // A password long enough for signup (>= 10 characters).
 export const PASSWORD = 'correct horse battery staple';
 export const JWT_TTL = 3600; // task_api.jwt_ttl in the test cluster (default 1 hour)
+// task_api.session_lifetime (default 7 days): the CSRF cookie's Max-Age.
+export const SESSION_LIFETIME = 7 * 24 * 3600;
 export const UUID_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 export const JWT_RE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/;
 

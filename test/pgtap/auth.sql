@@ -11,7 +11,7 @@ BEGIN;
 -- and one pass.
 SET LOCAL task_api.password_memory = 64;
 SET LOCAL task_api.password_time_cost = 1;
-SELECT plan(324);
+SELECT plan(370);
 \ir helpers/setup.psql
 
 \o /dev/null
@@ -136,6 +136,8 @@ CREATE FUNCTION tap.pre() RETURNS text
 
 CREATE FUNCTION tap.ttl() RETURNS bigint
     LANGUAGE sql STABLE AS $$ SELECT extract(epoch FROM current_setting('task_api.jwt_ttl')::interval)::bigint $$;
+CREATE FUNCTION tap.lifetime() RETURNS bigint
+    LANGUAGE sql STABLE AS $$ SELECT extract(epoch FROM current_setting('task_api.session_lifetime')::interval)::bigint $$;
 
 -- A token signed by the server's own secret (as superuser) with these claims.
 CREATE FUNCTION tap.sign(claims jsonb) RETURNS text
@@ -169,15 +171,15 @@ SELECT is((tap.jwt_payload(tap.tok('erin')) ->> 'exp')::bigint - (tap.jwt_payloa
 SELECT is((tap.jwt_payload(tap.tok('erin')) ->> 'exp')::bigint, tap.epoch((tap.val('erin') -> 'body' ->> 'expires_at')::timestamptz),
           'expires_at in the body is the token''s exp');
 SELECT ok((SELECT valid FROM task_api.jwt_verify(tap.tok('erin'))), 'the token verifies with task_api.jwt_verify()');
-SELECT results_eq($$SELECT user_id, revoked_at IS NULL, expires_at FROM task_api.sessions WHERE id = tap.jti('erin')$$,
-                  $$VALUES (tap.id('erin'), true, (tap.val('erin') -> 'body' ->> 'expires_at')::timestamptz)$$,
-                  'signup starts a session: the jti names a live sessions row of the user expiring with the token');
+SELECT results_eq($$SELECT user_id, revoked_at IS NULL, tap.epoch(expires_at) FROM task_api.sessions WHERE id = tap.jti('erin')$$,
+                  $$VALUES (tap.id('erin'), true, (tap.jwt_payload(tap.tok('erin')) ->> 'iat')::bigint + tap.lifetime())$$,
+                  'signup starts a session: the jti names a live sessions row of the user, renewable until task_api.session_lifetime');
 SELECT is(tap.set_cookie('erin', '__Host-task_api_session'),
           format('__Host-task_api_session=%s; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=%s', tap.tok('erin'), tap.ttl()),
           'signup sets the HttpOnly, Secure, SameSite=Lax session cookie holding the token');
 SELECT is(tap.set_cookie('erin', '__Host-task_api_csrf'),
-          format('__Host-task_api_csrf=%s; Secure; SameSite=Lax; Path=/; Max-Age=%s', task_api.csrf_token(tap.jti('erin')::text), tap.ttl()),
-          'signup sets the readable (not HttpOnly) CSRF cookie bound to the session');
+          format('__Host-task_api_csrf=%s; Secure; SameSite=Lax; Path=/; Max-Age=%s', task_api.csrf_token(tap.jti('erin')::text), tap.lifetime()),
+          'signup sets the readable (not HttpOnly) CSRF cookie bound to the session, for the session''s whole life');
 SELECT results_eq($$SELECT email, display_name FROM task_api.users WHERE id = tap.id('erin')$$,
                   $$VALUES ('Erin@Example.com', 'Erin')$$, 'signup stores the trimmed email and the display name');
 SELECT matches((SELECT password_hash FROM task_api.users WHERE id = tap.id('erin')),
@@ -916,6 +918,123 @@ SELECT tap.request('POST', '/rpc/login', '{}', jsonb_build_object('__Host-task_a
 SELECT is(tap.pre(), 'no error', 'pre_request: login ignores both cookies, so a browser can always sign in again');
 SELECT tap.act_as_admin();
 
+-- Sessions that renew: refresh rotates, the absolute end stays --------------------------
+SELECT tap.request('POST', '/rpc/login');
+SELECT is(tap.call('rita', $$api.login('erin@example.com', 'correct horse battery')$$), 'no error', 'login for the refresh tests');
+SELECT tap.bearer(tap.tok('rita'), 'POST', '/rpc/refresh');
+SELECT is(tap.pre(), 'no error', 'pre_request: a live session may call refresh');
+SELECT is(tap.call('rita 2', 'api.refresh()'), 'no error', 'POST /rpc/refresh succeeds without the password');
+SELECT tap.act_as_admin();
+SELECT set_eq($$SELECT jsonb_object_keys(tap.val('rita 2') -> 'body')$$, ARRAY['user_id', 'token', 'token_type', 'expires_at'],
+              'refresh answers what login answers');
+SELECT isnt(tap.jti('rita 2'), tap.jti('rita'), 'refresh starts a new session');
+SELECT ok((SELECT revoked_at IS NOT NULL FROM task_api.sessions WHERE id = tap.jti('rita')), 'and ends the old one');
+SELECT is((SELECT expires_at FROM task_api.sessions WHERE id = tap.jti('rita 2')),
+          (SELECT expires_at FROM task_api.sessions WHERE id = tap.jti('rita')),
+          'the successor keeps the absolute end of the session it replaces');
+SELECT is((tap.jwt_payload(tap.tok('rita 2')) ->> 'exp')::bigint - (tap.jwt_payload(tap.tok('rita 2')) ->> 'iat')::bigint, tap.ttl(),
+          'the new token lives task_api.jwt_ttl');
+SELECT is(tap.cookie_value('rita 2', '__Host-task_api_session'), tap.tok('rita 2'), 'refresh sets the new session cookie');
+SELECT is(tap.cookie_value('rita 2', '__Host-task_api_csrf'), task_api.csrf_token(tap.jti('rita 2')::text),
+          'and the CSRF cookie of the new session');
+SELECT tap.bearer(tap.tok('rita'), 'POST', '/rpc/refresh');
+SELECT is(tap.pre(), 'unauthenticated 401', 'the refreshed (rotated) token is unauthenticated 401 at once');
+-- Two refreshes that both passed pre_request: the second finds the session ended.
+SELECT tap.bearer(tap.tok('rita 2'), 'POST', '/rpc/refresh');
+SELECT is(tap.call('rita 3', 'api.refresh()'), 'no error', 'a refresh of the successor works');
+SELECT is(tap.call('rita 3b', 'api.refresh()'), 'unauthenticated 401', 'refresh of a session refreshed already is unauthenticated 401');
+SELECT tap.act_as_admin();
+\o /dev/null
+UPDATE task_api.sessions SET expires_at = now() + interval '100 seconds' WHERE id = tap.jti('rita 3');
+\o
+SELECT tap.bearer(tap.tok('rita 3'), 'POST', '/rpc/refresh');
+SELECT is(tap.call('rita 4', 'api.refresh()'), 'no error', 'a refresh near the session''s end works');
+SELECT tap.act_as_admin();
+SELECT is((tap.jwt_payload(tap.tok('rita 4')) ->> 'exp')::bigint, tap.epoch((SELECT expires_at FROM task_api.sessions WHERE id = tap.jti('rita 4'))),
+          'but its token ends with the session, not task_api.jwt_ttl later');
+\o /dev/null
+UPDATE task_api.sessions SET expires_at = now() - interval '1 second' WHERE id = tap.jti('rita 4');
+\o
+SELECT tap.bearer(tap.tok('rita 4'), 'POST', '/rpc/refresh');
+SELECT is(tap.pre(), 'unauthenticated 401', 'an expired session cannot be refreshed (401)');
+SELECT tap.bearer(tap.tok('key web'), 'POST', '/rpc/refresh');
+SELECT is(tap.call('key refresh', 'api.refresh()'), 'forbidden 403', 'an API key cannot refresh (forbidden 403)');
+SELECT tap.act_as_admin();
+SELECT function_privs_are('api', 'refresh', ARRAY[]::text[], 'task_api_user', ARRAY['EXECUTE'], 'users may call refresh');
+SELECT function_privs_are('api', 'refresh', ARRAY[]::text[], 'task_api_anon', ARRAY[]::text[], 'anonymous callers may not');
+SELECT function_privs_are('task_api', 'issue_session', ARRAY['uuid', 'timestamptz'], 'task_api_user', ARRAY[]::text[],
+                          'issue_session is internal');
+
+-- Sessions that renew: a cookie past half its life slides --------------------------------
+SELECT tap.request('POST', '/rpc/login');
+SELECT is(tap.call('sally', $$api.login('erin@example.com', 'correct horse battery')$$), 'no error', 'login for the sliding tests');
+SELECT tap.act_as_admin();
+SELECT tap.cookie('GET', '/tasks', tap.sign(tap.jwt_payload(tap.tok('sally')) || jsonb_build_object(
+    'iat', tap.epoch(now()) - 60, 'exp', tap.epoch(now()) - 60 + tap.ttl())));
+SELECT is(tap.pre(), 'no error', 'a young cookie passes');
+SELECT is(current_setting('response.headers'), '[]', 'and is not renewed');
+SELECT tap.act_as_admin();
+SELECT tap.cookie('GET', '/tasks', tap.sign(tap.jwt_payload(tap.tok('sally')) || jsonb_build_object(
+    'iat', tap.epoch(now()) - tap.ttl() / 2 - 60, 'exp', tap.epoch(now()) - tap.ttl() / 2 - 60 + tap.ttl())));
+SELECT is(tap.pre(), 'no error', 'a cookie past half its life passes (it writes nothing: test/http/refresh.test.mjs slides on read-only GETs)');
+\o /dev/null
+SELECT tap.keep('slid', current_setting('response.headers')::jsonb);
+\o
+SELECT tap.act_as_admin();
+CREATE TEMP TABLE slid ON COMMIT DROP AS
+SELECT substring(h ->> 'Set-Cookie' FROM '^__Host-task_api_session=([^;]*)') AS token, h ->> 'Set-Cookie' AS line
+  FROM jsonb_array_elements(tap.val('slid')) h WHERE h ? 'Set-Cookie';
+SELECT is((SELECT count(*) FROM slid), 1::bigint, 'and gets one Set-Cookie: the session cookie');
+SELECT is((SELECT tap.jwt_payload(token) - 'iat' - 'exp' FROM slid), tap.jwt_payload(tap.tok('sally')) - 'iat' - 'exp',
+          'for the same session (jti) and user');
+SELECT is((SELECT (tap.jwt_payload(token) ->> 'exp')::bigint FROM slid), tap.epoch(now()) + tap.ttl(),
+          'expiring task_api.jwt_ttl from now');
+SELECT ok((SELECT (task_api.jwt_verify(token)).valid FROM slid), 'signed with the server''s secret');
+SELECT matches((SELECT line FROM slid), '; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=' || tap.ttl() || '$',
+               'with the session cookie''s attributes and a Max-Age of task_api.jwt_ttl');
+SELECT tap.bearer(tap.tok('sally'), 'GET', '/tasks');
+SELECT is(tap.pre(), 'no error', 'a bearer token passes');
+SELECT is(current_setting('response.headers'), '[]', 'and never slides');
+
+-- Browsers on other origins -----------------------------------------------------------
+SELECT tap.act_as_admin();
+SET LOCAL task_api.cors_allowed_origins = 'https://app.example.com, http://localhost:5173';
+SELECT tap.request('GET', '/tasks', '{"origin": "https://app.example.com", "host": "api.example.com"}',
+                   jsonb_build_object('__Host-task_api_session', tap.tok('sally')));
+SELECT is(tap.pre(), 'no error', 'a cookie from a listed origin passes');
+SELECT is(current_setting('response.headers')::jsonb -> 0 ->> 'Access-Control-Expose-Headers',
+          'ETag, Link, Location, RateLimit, RateLimit-Policy, Retry-After, Idempotent-Replayed, Allow, Preference-Applied, Content-Range, X-CSRF-Token',
+          'a request with an Origin gets Access-Control-Expose-Headers first');
+SELECT is(current_setting('response.headers')::jsonb -> 1 ->> 'Vary', 'Origin', 'and Vary: Origin');
+SELECT tap.request('GET', '/tasks', '{"origin": "https://api.example.com", "host": "api.example.com"}',
+                   jsonb_build_object('__Host-task_api_session', tap.tok('sally')));
+SELECT is(tap.pre(), 'no error', 'a cookie from the API''s own origin passes');
+SELECT tap.request('GET', '/tasks', '{"origin": "https://evil.example.com", "host": "api.example.com"}',
+                   jsonb_build_object('__Host-task_api_session', tap.tok('sally')));
+SELECT is(tap.pre(), 'origin_not_allowed 403', 'a cookie GET from another origin is origin_not_allowed 403');
+SELECT is(tap.error_of('SELECT task_api.pre_request()') -> 'headers' ->> 'Access-Control-Expose-Headers',
+          'ETag, Link, Location, RateLimit, RateLimit-Policy, Retry-After, Idempotent-Replayed, Allow, Preference-Applied, Content-Range, X-CSRF-Token',
+          'whose refusal is readable too');
+SELECT tap.request('GET', '/tasks', '{"origin": "null"}', jsonb_build_object('__Host-task_api_session', tap.tok('sally')));
+SELECT is(tap.pre(), 'origin_not_allowed 403', 'Origin: null (a sandboxed page) may not use the cookie');
+SELECT tap.request('GET', '/tasks', '{"authorization": "Bearer x", "origin": "https://evil.example.com"}', '{}', tap.jwt_payload(tap.tok('sally')));
+SELECT is(tap.pre(), 'no error', 'a bearer token from any origin passes');
+SELECT tap.request('POST', '/rpc/login', '{"origin": "https://evil.example.com"}');
+SELECT is(tap.call('evil login', $$api.login('erin@example.com', 'correct horse battery')$$), 'no error',
+          'login from another origin answers the token');
+SELECT tap.act_as_admin();
+SELECT is(tap.set_cookie('evil login', '__Host-task_api_session'), NULL, 'but sets no cookie');
+SELECT tap.request('POST', '/rpc/login', '{"origin": "http://localhost:5173"}');
+SELECT is(tap.call('dev login', $$api.login('erin@example.com', 'correct horse battery')$$), 'no error', 'login from a listed origin');
+SELECT tap.act_as_admin();
+SELECT isnt(tap.set_cookie('dev login', '__Host-task_api_session'), NULL, 'sets the cookies');
+SELECT is((SELECT h ->> 'X-CSRF-Token' FROM jsonb_array_elements(tap.val('dev login') -> 'headers') h WHERE h ? 'X-CSRF-Token'),
+          task_api.csrf_token(tap.jti('dev login')::text), 'and answers the CSRF token in X-CSRF-Token, for a page on another host');
+SELECT throws_ok($$SET task_api.cors_allowed_origins = 'https://app.example.com/'$$, '22023', NULL,
+                 'task_api.cors_allowed_origins refuses a path');
+SELECT throws_ok($$SET task_api.cors_allowed_origins = '*'$$, '22023', NULL, 'and a wildcard');
+
+
 -- A GET runs read-only: an API key still works and last_used_at is left alone ------------
 \o /dev/null
 UPDATE task_api.api_keys SET last_used_at = NULL WHERE id = (tap.val('key web') -> 'body' ->> 'id')::uuid;
@@ -926,6 +1045,7 @@ SELECT is(tap.pre(), 'no error', 'pre_request: an API key on a read-only GET pas
 SELECT tap.act_as_admin();
 SELECT ok((SELECT last_used_at IS NULL FROM task_api.api_keys WHERE id = (tap.val('key web') -> 'body' ->> 'id')::uuid),
           'a read-only GET does not touch last_used_at');
+
 
 SELECT * FROM finish();
 ROLLBACK;

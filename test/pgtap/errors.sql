@@ -1,7 +1,7 @@
 -- Errors (docs/contract.md §11): every code the foundation raises, with its status,
 -- PostgREST's body shape, and the catalogue task_api.error_codes.
 BEGIN;
-SELECT plan(111);
+SELECT plan(112);
 \ir helpers/setup.psql
 
 \o /dev/null
@@ -27,7 +27,7 @@ SELECT tap.name_id('alice session', s.id) FROM s;
 
 -- The catalogue ------------------------------------------------------------------------
 SELECT set_eq($$SELECT code, status FROM task_api.error_codes$$,
-              $$VALUES ('unauthenticated', 401), ('invalid_credentials', 401), ('forbidden', 403), ('csrf_failed', 403),
+              $$VALUES ('unauthenticated', 401), ('invalid_credentials', 401), ('forbidden', 403), ('csrf_failed', 403), ('origin_not_allowed', 403),
                        ('not_found', 404), ('conflict', 409), ('idempotency_in_progress', 409), ('precondition_failed', 412),
                        ('validation_failed', 422), ('idempotency_key_reused', 422), ('invalid_cursor', 400),
                        ('cursor_mismatch', 400), ('invalid_idempotency_key', 400), ('invalid_parameter', 400),
@@ -41,7 +41,7 @@ SELECT is_empty($$SELECT code FROM task_api.error_codes WHERE coalesce(btrim(des
 -- raise_error() answers each code with the status docs/contract.md §11 gives it.
 SELECT is(tap.err(format('SELECT task_api.raise_error(%L, %L)', s.code, 'test')), s.code || ' ' || s.status,
           format('raise_error(%s) raises %s with status %s', s.code, s.code, s.status))
-  FROM (VALUES ('unauthenticated', 401), ('invalid_credentials', 401), ('forbidden', 403), ('csrf_failed', 403),
+  FROM (VALUES ('unauthenticated', 401), ('invalid_credentials', 401), ('forbidden', 403), ('csrf_failed', 403), ('origin_not_allowed', 403),
                ('not_found', 404), ('conflict', 409), ('idempotency_in_progress', 409), ('precondition_failed', 412),
                ('validation_failed', 422), ('idempotency_key_reused', 422), ('invalid_cursor', 400),
                ('cursor_mismatch', 400), ('invalid_idempotency_key', 400), ('invalid_parameter', 400),

@@ -151,7 +151,7 @@ SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                     'task_api.check_project_name(uuid,text,uuid)', 'task_api.task_problems(api.tasks)',
                     'task_api.task_rule(text)',
                     'task_api.own_email(uuid)', 'task_api.check_if_match(integer)', 'task_api.note_etag(integer)',
-                    'api.signup(text,text,text)', 'api.login(text,text)', 'api.logout()',
+                    'api.signup(text,text,text)', 'api.login(text,text)', 'api.logout()', 'api.refresh()',
                     'api.change_password(text,text)', 'api.logout_all()',
                     'api.create_api_key(text,timestamp with time zone)',
                     'task_api.trash_retention()', 'task_api.trashed_task(uuid)',

@@ -299,7 +299,7 @@ SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                     'api.accept_invitation(uuid)', 'api.decline_invitation(uuid)', 'task_api.purge_expired_invitations()',
                     'task_api.invitation_project_name(uuid)',
                     'task_api.start_session(uuid)', 'api.signup(text,text,text)', 'api.login(text,text)',
-                    'api.logout()', 'api.change_password(text,text)', 'api.logout_all()', 'api.create_api_key(text,timestamp with time zone)',
+                    'api.logout()', 'api.refresh()', 'api.change_password(text,text)', 'api.logout_all()', 'api.create_api_key(text,timestamp with time zone)',
                     'task_api.purge_expired()', 'task_api.purge_expired_idempotency_keys()',
                     'task_api.search_tasks(uuid[],text)', 'task_api.page_link(text,text[],text)',
                     'task_api.claim_events(text,integer)', 'task_api.ack_events(text,bigint)'],

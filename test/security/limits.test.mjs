@@ -193,6 +193,37 @@ test('lockout: failed logins back off per account, the same status, body and hea
   expectStatus(await login(known.email, PASSWORD), 200);
 });
 
+test('lockout: a flood against one account at a small shared login bucket never succeeds, and everyone else still logs in', async () => {
+  await configure();
+  const victim = await signup();
+  const bystander = await signup();
+  // One shared login bucket of 30 (no trusted X-Forwarded-For): without the
+  // refund of refused attempts, the flood below would empty it for everyone.
+  await configure({
+    'task_api.rate_limit_login': '30', 'task_api.login_max_failures': '3',
+    'task_api.login_backoff': '300', 'task_api.login_backoff_max': '900',
+  });
+  // Three guesses one after the other lock the account (concurrent ones
+  // before the lock could each be checked: the check and the count are not
+  // one step), then a concurrent flood.
+  const answers = [];
+  for (let i = 0; i < 3; i++) answers.push(await login(victim.email, `first guess ${i}`));
+  for (let i = 0; i < 120; i += 10) {
+    answers.push(...await Promise.all(Array.from({ length: 10 }, (_, k) =>
+      login(victim.email, `guess number ${i + k}`))));
+  }
+  assert.equal(answers.filter((r) => r.status === 401).length, 3, 'three guesses are checked');
+  for (const r of answers.filter((x) => x.status !== 401)) expectRetryAfter(r);
+  // Not even the right password gets through while the account backs off.
+  const right = await login(victim.email, PASSWORD);
+  expectRetryAfter(right);
+  assert.equal(right.body.message, 'too many failed sign-ins for this email', 'the account\'s backoff, not the shared bucket');
+  // The shared bucket paid only for the checked guesses.
+  const ok = await login(bystander.email, PASSWORD);
+  expectStatus(ok, 200);
+  assert.ok(policyOf(ok).r >= 30 - 5, `the login bucket is nearly full: ${ok.headers.get('ratelimit')}`);
+});
+
 test('lockout: a successful login forgets the failures', async () => {
   await configure();
   const user = await signup();
