@@ -38,6 +38,7 @@
 #include "utils/hsearch.h"
 
 #include "errors.h"
+#include "metrics.h"
 #include "jwt.h"
 #include "login_throttle.h"
 #include "rate_limit.h"
@@ -201,6 +202,7 @@ check_locked(const LtKey *key)
 		TaHeader	retry = {"Retry-After", seconds};
 
 		snprintf(seconds, sizeof(seconds), INT64_FORMAT, Max(ta_ceil_seconds(wait), 1));
+		ta_metric_add(TA_METRIC_LOGIN_THROTTLED, 1);
 		ta_raise("rate_limited", "too many failed sign-ins for this email",
 				 "Sign-ins for this email back off after repeated failures.",
 				 psprintf("retry after %s second%s", seconds, strcmp(seconds, "1") == 0 ? "" : "s"),
@@ -297,6 +299,7 @@ task_api_login_failed(PG_FUNCTION_ARGS)
 {
 	LtKey		key;
 
+	ta_metric_add(TA_METRIC_LOGIN_FAILED, 1);
 	if (!lt_active())
 		PG_RETURN_VOID();
 	email_key(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0), &key);
@@ -311,6 +314,7 @@ task_api_login_succeeded(PG_FUNCTION_ARGS)
 {
 	LtKey		key;
 
+	ta_metric_add(TA_METRIC_LOGIN_SUCCEEDED, 1);
 	if (lt_state == NULL || lt_hash == NULL)
 		PG_RETURN_VOID();
 	email_key(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0), &key);

@@ -64,6 +64,7 @@
 
 #include "constants.h"
 #include "errors.h"
+#include "metrics.h"
 #include "guc.h"
 #include "http.h"
 #include "inflight.h"
@@ -260,6 +261,7 @@ request_bucket(RlKey *key, RlKey *user)
 	if (ta_request_is_login_path())
 	{
 		client_bucket(key, RL_LOGIN_ADDRESS, RL_LOGIN);
+		ta_metric_add(TA_METRIC_REQUESTS_ANONYMOUS, 1);
 		return POLICY_LOGIN;
 	}
 	if (role != NULL && strcmp(role, TA_USER_ROLE) == 0)
@@ -272,20 +274,27 @@ request_bucket(RlKey *key, RlKey *user)
 			if (key_id == NULL)
 			{
 				*key = *user;
+				ta_metric_add(TA_METRIC_REQUESTS_SESSION, 1);
 				return POLICY_USER;
 			}
 			if (uuid_key(key_id, key, RL_API_KEY))
+			{
+				ta_metric_add(TA_METRIC_REQUESTS_API_KEY, 1);
 				return POLICY_API_KEY;
+			}
 		}
 	}
 	else if (cookie_user_key(key))
 	{
 		*user = *key;
+		ta_metric_add(TA_METRIC_REQUESTS_COOKIE, 1);
 		return POLICY_USER;
 	}
 
 	memset(user, 0, sizeof(RlKey));
 	client_bucket(key, RL_ADDRESS, RL_ANON);
+	ta_metric_add(role == NULL || strcmp(role, "task_api_anon") == 0 || strcmp(role, TA_USER_ROLE) == 0 ?
+				  TA_METRIC_REQUESTS_ANONYMOUS : TA_METRIC_REQUESTS_SERVICE, 1);
 	return POLICY_ANON;
 }
 
@@ -351,6 +360,7 @@ evict_idle(int64 now)
 	rl_state->eviction_scans++;
 	rl_state->evictions += batch;
 	SpinLockRelease(&rl_state->stats_mutex);
+	ta_metric_add(TA_METRIC_RL_EVICTIONS, (uint64) batch);
 }
 
 /* One GCRA step on a bucket, under its spinlock (pure arithmetic). */
@@ -506,6 +516,7 @@ report_charge(RlPolicy policy, const TaGcraResult *res)
 				 Max(ta_ceil_seconds(res->retry_after_ns), 1));
 		retry.name = "Retry-After";
 		retry.value = seconds;
+		ta_metric_add(TA_METRIC_RL_REFUSED_ANON + policy, 1);
 		detail = psprintf("The %s limit is %d requests a minute, %d at once.",
 						  name, ta_rate_limit[policy], rl_policy_burst(policy));
 		ta_raise("rate_limited", "too many requests", detail,
