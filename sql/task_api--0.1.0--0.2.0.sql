@@ -1604,11 +1604,11 @@ GRANT SELECT ON @extschema@.metrics, @extschema@.event_consumer_health TO pg_mon
 REVOKE ALL ON FUNCTION @extschema@.metrics_read(), @extschema@.metrics_reset(),
     @extschema@.metrics_count_events(text, bigint), api.metrics(),
     @extschema@.metrics_token(interval), @extschema@.operator_session(uuid) FROM PUBLIC;
-GRANT USAGE ON SCHEMA @extschema@ TO pg_monitor;
 GRANT EXECUTE ON FUNCTION @extschema@.metrics_read() TO pg_monitor;
-GRANT USAGE ON SCHEMA api, @extschema@ TO task_api_metrics;
 GRANT EXECUTE ON FUNCTION api.metrics() TO task_api_metrics;
 GRANT EXECUTE ON FUNCTION @extschema@.pre_request() TO task_api_metrics;
+GRANT USAGE ON SCHEMA @extschema@ TO pg_monitor;
+GRANT USAGE ON SCHEMA api, @extschema@ TO task_api_metrics;
 
 
 -- PostgREST reloads its schema cache when this update commits.

@@ -10,6 +10,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { spawn } from 'node:child_process';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
 import { api, psql, show, createUser, createProject, createTask, expectError, expectStatus, mintJwt, uniqueEmail, JWT_SECRET } from './lib.mjs';
 import { PASSWORD, cookieHeader, signup } from './session_lib.mjs';
@@ -20,7 +21,7 @@ const PROMETHEUS_ACCEPT = 'application/openmetrics-text;version=1.0.0,applicatio
 const SETTINGS = ['task_api.rate_limit_anon', 'task_api.rate_limit_user', 'task_api.rate_limit_api_key',
   'task_api.rate_limit_login', 'task_api.rate_limit_anon_burst', 'task_api.rate_limit_user_burst',
   'task_api.rate_limit_api_key_burst', 'task_api.rate_limit_login_burst', 'task_api.login_max_failures',
-  'task_api.login_backoff', 'log_min_duration_statement'];
+  'task_api.login_backoff', 'log_min_duration_statement', 'task_api.max_inflight_per_user', 'task_api.idempotency_wait'];
 let saved;
 let scraper;
 
@@ -217,6 +218,67 @@ test('rate-limit refusals are counted per kind of bucket', async () => {
     const name = `task_api_rate_limit_refusals_total{kind="${kind}"}`;
     assert.equal(second[name] - first[name], 1, `${name}: one refusal`);
   }
+});
+
+// A psql session holding a row lock until release(): a request that needs
+// the row waits, so it is still in flight while the next one arrives.
+async function holdRowLock(projectId) {
+  const child = spawn(process.env.TASK_API_PSQL, ['-X', '-q', '-v', 'ON_ERROR_STOP=1', '-h', process.env.TASK_API_PGHOST,
+    '-p', process.env.TASK_API_PGPORT, '-U', 'postgres', '-d', process.env.TASK_API_PGDATABASE, '-v', `id=${projectId}`],
+  { stdio: ['pipe', 'ignore', 'inherit'], env: { ...process.env, PGAPPNAME: 'monitoring-lock-holder' } });
+  child.stdin.write("BEGIN;\nSELECT 1 FROM task_api.projects WHERE id = :'id' FOR UPDATE;\n");
+  await waitUntil("SELECT count(*) FROM pg_stat_activity WHERE application_name = 'monitoring-lock-holder' AND state = 'idle in transaction'");
+  return () => new Promise((resolve) => {
+    child.on('close', resolve);
+    child.stdin.end('COMMIT;\n');
+  });
+}
+
+// Wait until a count query answers 1 or more.
+async function waitUntil(sql) {
+  for (let i = 0; i < 200; i++) {
+    if (Number(await psql(sql)) >= 1) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  assert.fail(`never true: ${sql}`);
+}
+const LOCK_WAITER = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()";
+
+test('refusals at the in-flight cap and idempotency_in_progress are counted', { timeout: 60000 }, async () => {
+  const u = await createUser();
+  const project = await createProject(u.token);
+  const patch = (headers = {}) => api('PATCH', `/projects?id=eq.${project.id}`, { token: u.token, body: { name: `n ${randomUUID()}` }, headers });
+  const inflight = await moves(async () => {
+    await setAll({ 'task_api.max_inflight_per_user': '1' });
+    const release = await holdRowLock(project.id);
+    let slow;
+    try {
+      slow = patch();
+      await waitUntil(LOCK_WAITER);
+      expectError(await api('GET', '/tasks', { token: u.token }), 429, 'rate_limited');
+    } finally {
+      await release();
+      await setAll({ 'task_api.max_inflight_per_user': saved['task_api.max_inflight_per_user'] });
+    }
+    expectStatus(await slow, 204);
+  });
+  expectMoves(inflight, { 'task_api_rate_limit_refusals_total{kind="inflight"}': 1, 'task_api_events_total{stage="recorded"}': 1 });
+  const key = randomUUID();
+  const waiting = await moves(async () => {
+    await setAll({ 'task_api.idempotency_wait': '100ms' });
+    const release = await holdRowLock(project.id);
+    let first;
+    try {
+      first = patch({ 'Idempotency-Key': key });
+      await waitUntil(LOCK_WAITER);
+      expectError(await patch({ 'Idempotency-Key': key }), 409, 'idempotency_in_progress');
+    } finally {
+      await release();
+      await setAll({ 'task_api.idempotency_wait': saved['task_api.idempotency_wait'] });
+    }
+    expectStatus(await first, 204);
+  });
+  expectMoves(waiting, { 'task_api_idempotency_total{outcome="in_progress"}': 1, 'task_api_events_total{stage="recorded"}': 1 });
 });
 
 test('idempotency outcomes and events are counted; consumer lag is shown', async () => {
