@@ -259,6 +259,9 @@ check "100 API-key buckets fill the table of 100" "100 100" \
     "$(psql_at "$STANDBY_PORT" -c "SELECT count(*) FILTER (WHERE (task_api.rate_limit_charge('api_key', $(key g))).allowed) FROM generate_series(1, 100) g") $(buckets in_use)"
 check "a newcomer evicts the least recently used idle buckets, a tenth of the table" "91 10 | false false true true" \
     "$(psql_at "$STANDBY_PORT" -c "SELECT (task_api.rate_limit_charge('anon', '203.0.113.1')).allowed" >/dev/null; buckets in_use) $(buckets evictions) | $(psql_at "$STANDBY_PORT" -c "SELECT string_agg(tracked::text, ' ' ORDER BY g) FROM unnest(ARRAY[1, 10, 11, 100]) g, LATERAL task_api.rate_limit_status('api_key', $(key g))")"
+# The counter of src/metrics.c (zeroed by the crash restart above) saw them.
+check "the evictions are counted in task_api.metrics" "10" \
+    "$(psql_at "$STANDBY_PORT" -c "SELECT value FROM task_api.metrics WHERE metric = 'task_api_rate_limit_evictions_total'")"
 # 100 client addresses at 3 a minute: none is idle for 20 s.
 psql_at "$STANDBY_PORT" -c "SELECT task_api.rate_limit_reset()" >/dev/null
 check "100 anonymous client buckets, none idle, fill the table" "100 100" \
