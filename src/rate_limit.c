@@ -247,6 +247,16 @@ client_bucket(RlKey *key, RlKind address_kind, RlKind shared_kind)
 }
 
 /*
+ * A role of the operators' services (the Prometheus scraper's
+ * task_api_metrics): a token's role that is neither anonymous nor a user.
+ */
+static bool
+service_role(const char *role)
+{
+	return role != NULL && strcmp(role, "task_api_anon") != 0 && strcmp(role, TA_USER_ROLE) != 0;
+}
+
+/*
  * Which bucket the current request is charged to, and its policy; *user is
  * the authenticated user (kind RL_USER: a bearer token's or cookie's user,
  * an API key's owner), else zeroed.
@@ -293,8 +303,7 @@ request_bucket(RlKey *key, RlKey *user)
 
 	memset(user, 0, sizeof(RlKey));
 	client_bucket(key, RL_ADDRESS, RL_ANON);
-	ta_metric_add(role == NULL || strcmp(role, "task_api_anon") == 0 || strcmp(role, TA_USER_ROLE) == 0 ?
-				  TA_METRIC_REQUESTS_ANONYMOUS : TA_METRIC_REQUESTS_SERVICE, 1);
+	ta_metric_add(service_role(role) ? TA_METRIC_REQUESTS_SERVICE : TA_METRIC_REQUESTS_ANONYMOUS, 1);
 	return POLICY_ANON;
 }
 
@@ -571,6 +580,9 @@ ta_rate_limit_request(void)
 	if (!rl_active())
 		return;
 	policy = request_bucket(&key, &user);
+	/* The scraper must see an anonymous flood, not share its bucket. */
+	if (policy == POLICY_ANON && service_role(ta_request_claim("role")))
+		return;
 	if (policy == POLICY_LOGIN)
 		login_charged_lxid = MyProc->lxid;
 	charge_request(&key, policy, &user);
