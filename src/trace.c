@@ -29,63 +29,16 @@
 #include "metrics.h"
 #include "request.h"
 #include "trace.h"
-
-#define TRACE_ID_LEN 32
+#include "trace_id.h"
 
 static char request_id[TA_REQUEST_ID_MAX + 1];
 static LocalTransactionId request_id_lxid = InvalidLocalTransactionId;
-
-/* 1 to 63 characters of [A-Za-z0-9._:-]: safe in a header, a log line and a label. */
-static bool
-valid_request_id(const char *s)
-{
-	size_t		len = s != NULL ? strlen(s) : 0;
-
-	if (len == 0 || len > TA_REQUEST_ID_MAX)
-		return false;
-	return strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._:-") == len;
-}
-
-/* n lowercase hex digits, not all zero. */
-static bool
-lower_hex(const char *s, size_t n)
-{
-	bool		nonzero = false;
-
-	for (size_t i = 0; i < n; i++)
-	{
-		if (!((s[i] >= '0' && s[i] <= '9') || (s[i] >= 'a' && s[i] <= 'f')))
-			return false;
-		nonzero |= s[i] != '0';
-	}
-	return nonzero;
-}
-
-/*
- * The trace id of a W3C traceparent, version-traceid-parentid-flags
- * ("00-" 32 hex "-" 16 hex "-" 2 hex; later versions may append fields),
- * into out (33 bytes); false when it is not valid.
- */
-static bool
-traceparent_trace_id(const char *tp, char *out)
-{
-	size_t		len = tp != NULL ? strlen(tp) : 0;
-
-	if (len < 55 || tp[2] != '-' || tp[35] != '-' || tp[52] != '-' ||
-		!(isxdigit((unsigned char) tp[0]) && isxdigit((unsigned char) tp[1])) ||
-		strncmp(tp, "ff", 2) == 0 || (strncmp(tp, "00", 2) == 0 && len != 55) ||
-		!lower_hex(tp + 3, TRACE_ID_LEN) || !lower_hex(tp + 36, 16))
-		return false;
-	memcpy(out, tp + 3, TRACE_ID_LEN);
-	out[TRACE_ID_LEN] = '\0';
-	return true;
-}
 
 /* 32 random lowercase hex digits. */
 static void
 new_trace_id(char *out)
 {
-	uint8		bytes[TRACE_ID_LEN / 2];
+	uint8		bytes[TA_TRACE_ID_LEN / 2];
 
 	if (!pg_strong_random(bytes, sizeof(bytes)))
 		ereport(ERROR,
@@ -100,9 +53,9 @@ ta_trace_begin_request(void)
 {
 	const char *given = ta_request_header("x-request-id");
 
-	if (valid_request_id(given))
+	if (ta_valid_request_id(given))
 		strlcpy(request_id, given, sizeof(request_id));
-	else if (!traceparent_trace_id(ta_request_header("traceparent"), request_id))
+	else if (!ta_traceparent_trace_id(ta_request_header("traceparent"), request_id))
 		new_trace_id(request_id);
 	request_id_lxid = MyProc->lxid;
 

@@ -5,9 +5,6 @@
 #ifndef TASK_API_TRACE_H
 #define TASK_API_TRACE_H
 
-/* Longest request id kept (application_name holds 63 bytes). */
-#define TA_REQUEST_ID_MAX 63
-
 /*
  * Take the request's id (X-Request-Id, else the trace id of traceparent,
  * else a new one), answer it in X-Request-Id and put it in
