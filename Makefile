@@ -39,6 +39,9 @@ OBJS = \
 	src/inflight.o \
 	src/login_throttle.o \
 	src/quiet_log.o \
+	src/metrics.o \
+	src/trace.o \
+	src/trace_id.o \
 	src/events_claim.o \
 	src/events_record.o \
 	src/events_store.o \

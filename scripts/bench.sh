@@ -232,6 +232,37 @@ printf '  %-58s %8.1f req/s  p50 %6.2f ms  p99 %6.2f ms\n' "api.tasks with JWT, 
     "$(median "${h_api_p50[@]}")" "$(median "${h_api_p99[@]}")"
 echo "  task_api / bare: ${http_ratio}x (per round:$per_round); target >= ${HTTP_TARGET}x: $http_met"
 
+# The counters' cost (src/metrics.c): the same GET with task_api.metrics on
+# and off (a reload), alternating in every round; the ratio of the medians.
+set_metrics() { # set_metrics on|off: by ALTER SYSTEM and a reload, seen by new connections
+    bench_psql postgres -c "ALTER SYSTEM SET task_api.metrics = $1" -c "SELECT pg_reload_conf()" >/dev/null
+    for _ in $(seq 1 200); do
+        [ "$(bench_psql postgres -tAc "SHOW task_api.metrics")" = "$1" ] && return
+        sleep 0.05
+    done
+    die "task_api.metrics did not become $1"
+}
+m_on=() m_off=()
+for r in $(seq 1 "$ROUNDS"); do
+    if [ $((r % 2)) = 1 ]; then order=(off on); else order=(on off); fi
+    line="round $r:"
+    for state in "${order[@]}"; do
+        set_metrics "$state"
+        # Let every pooled connection reread the configuration first.
+        load "$API_URL" "$TOKEN" "$WARMUP" >/dev/null
+        out=$(load "$API_URL" "$TOKEN" "$REQUESTS")
+        [ "$(jfield "$out" ok)" = "$REQUESTS" ] || die "metrics $state: did not finish $REQUESTS requests: $out"
+        if [ "$state" = on ]; then m_on+=("$(jfield "$out" rps)"); else m_off+=("$(jfield "$out" rps)"); fi
+        line="$line metrics $state=$(jfield "$out" rps) req/s"
+    done
+    echo "  $line"
+done
+set_metrics on
+metrics_ratio=$(ratio "$(median "${m_on[@]}")" "$(median "${m_off[@]}")")
+per_round=""
+for i in "${!m_on[@]}"; do per_round="$per_round $(ratio "${m_on[$i]}" "${m_off[$i]}")x"; done
+echo "  counters on / off (task_api.metrics): $(median "${m_on[@]}") / $(median "${m_off[@]}") req/s = ${metrics_ratio}x (per round:$per_round)"
+
 # Breakdown: the per-request statements PostgREST sends (settings, pre-request,
 # the wrapped SELECT), replayed by pgbench without HTTP, JWT or PostgREST.
 pgrst_sql() { # pgrst_sql ROLE CLAIMS PRE_REQUEST(0/1)
@@ -284,6 +315,8 @@ results="$ROOT/.task_api/bench-results.md"
         "$ROWS" "$(fmt_ms "${v_med[bare]}")" "$(fmt_ms "${v_med[api]}")" "$insert_ratio" "$INSERT_TARGET" "$insert_met"
     printf '| GET /tasks?limit=25 (%s req, concurrency %s) | bare PostgREST: %.0f req/s | task_api: %.0f req/s | %sx | >= %sx | %s |\n' \
         "$REQUESTS" "$CONCURRENCY" "$bare_rps" "$api_rps" "$http_ratio" "$HTTP_TARGET" "$http_met"
+    printf '| GET /tasks?limit=25, counters on vs off (task_api.metrics) | off: %.0f req/s | on: %.0f req/s | %sx | within noise | - |\n' \
+        "$(median "${m_off[@]}")" "$(median "${m_on[@]}")" "$metrics_ratio"
     echo
     echo "Medians of $ROUNDS alternating rounds, $(date -u +%Y-%m-%d), PostgreSQL $pg_version, PostgREST 12.0.2, $(nproc) CPUs; \`make bench\`."
 } > "$results"

@@ -160,7 +160,30 @@ CONF
     echo "include = 'task_api.conf'" | as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
     random_secret | as_pg tee "$dir/authenticator.password" >/dev/null
     as_pg chmod 600 "$dir/authenticator.password"
+    cluster_monitoring "$dir" >/dev/null
     as_pg touch "$dir/initialized"
+}
+
+# Write cluster $1's monitoring settings (docs/operations.md#monitoring):
+# pg_stat_statements and auto_explain loaded, statements slower than
+# TASK_API_AUTO_EXPLAIN_MS (500) logged with their plan, and each log line's
+# application_name (%a), which task_api sets to the request id.  The file
+# is rewritten every time and included once; prints "changed" when its
+# content changed (loading a library then needs a restart).
+cluster_monitoring() {
+    local dir=$1 file="$1/data/task_api_monitoring.conf" new old=""
+    new="# Monitoring, written by 'make serve' / 'make test' (scripts/lib.sh).
+shared_preload_libraries = 'task_api,pg_stat_statements,auto_explain'
+compute_query_id = on
+log_line_prefix = '%m [%p] %q%a '
+auto_explain.log_min_duration = '${TASK_API_AUTO_EXPLAIN_MS:-500}ms'
+auto_explain.log_nested_statements = on"
+    if as_pg test -f "$file"; then old=$(as_pg cat "$file"); fi
+    [ "$old" = "$new" ] && return 0
+    echo "$new" | as_pg tee "$file" >/dev/null
+    as_pg grep -q "^include = 'task_api_monitoring.conf'" "$dir/data/postgresql.conf" ||
+        echo "include = 'task_api_monitoring.conf'" | as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
+    echo changed
 }
 
 # Was cluster $1 fully created?  (The marker is written last; clusters made
@@ -301,6 +324,9 @@ openapi-server-proxy-uri = "http://localhost:$api_port"
 server-host = "127.0.0.1"
 server-port = $api_port
 log-level = "warn"
+# Query plans (Accept: application/vnd.pgrst.plan+json): pre_request answers
+# them to operators' tokens only (docs/operations.md#monitoring).
+db-plan-enabled = true
 CONF
     if [ -n "$cors" ]; then
         echo "server-cors-allowed-origins = \"$cors\"" >> "$ROOT/.task_api/postgrest-$(basename "$dir").conf"

@@ -18,6 +18,13 @@ if [ -n "${TASK_API_PG_PORT:-}" ] && [ "$PG_PORT" != "$TASK_API_PG_PORT" ]; then
     die "the cluster in $dir listens on port $PG_PORT; run 'make reset' to recreate it on $TASK_API_PG_PORT"
 fi
 cluster_init "$dir" "$PG_PORT"
+# Monitoring settings, for clusters made before them too; a library to load
+# needs a restart.
+if [ -n "$(cluster_monitoring "$dir")" ] && cluster_running "$dir"; then
+    say "the monitoring settings changed: restarting PostgreSQL"
+    postgrest_stop "$ROOT/.task_api/postgrest-serve.pid"
+    cluster_stop "$dir"
+fi
 
 # A new build of the preloaded library needs a restart to take effect.
 fingerprint=$(installed_fingerprint)

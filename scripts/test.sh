@@ -179,19 +179,22 @@ http_run() { # http_run LOG FILES...: run, report, add to the totals
         "$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$log" | tail -n1)"
 }
 
-# Tier 6: node --test runs files concurrently; rate_limit.test.mjs changes
-# the cluster's limits, so it runs alone after the others.
+# Tier 6: node --test runs files concurrently; rate_limit.test.mjs and
+# monitoring.test.mjs change the cluster's settings (and the second reads
+# the server's counters), so each runs alone after the others.
 http_tier() {
     local concurrent=() alone=() file
     http_database
     for file in ${TASK_API_HTTP_FILES:-"$ROOT"/test/http/*.test.mjs}; do
         case $(basename "$file") in
-            rate_limit.test.mjs) alone+=("$file") ;;
+            rate_limit.test.mjs|monitoring.test.mjs) alone+=("$file") ;;
             *) concurrent+=("$file") ;;
         esac
     done
     [ ${#concurrent[@]} -eq 0 ] || http_run "$logdir/http.log" "${concurrent[@]}"
-    [ ${#alone[@]} -eq 0 ] || http_run "$logdir/http-rate-limit.log" "${alone[@]}"
+    for file in "${alone[@]}"; do
+        http_run "$logdir/http-$(basename "$file" .test.mjs).log" "$file"
+    done
 }
 
 # Tier 7: one file at a time (they change the cluster's limits and timeouts).

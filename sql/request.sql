@@ -1,6 +1,9 @@
 -- The request context: request_header(), request_cookie(), request_claim(),
 -- current_user_id(), pre_request()
 
+-- A fixed request id (src/trace.c), so that the errors' headers are stable.
+SET request.headers = '{"x-request-id": "regress-request"}';
+
 -- Nothing set: everything is NULL (anonymous, not an error).
 SELECT task_api.current_user_id() IS NULL AS anon,
        task_api.request_header('accept') IS NULL AS no_header,

@@ -15,7 +15,8 @@ SET lock_timeout = '1s';
 -- deadlock: it is found early, so that the update, not the request, gives
 -- way, and the operator runs it again (docs/operations.md).
 SET deadlock_timeout = '100ms';
-LOCK TABLE api.api_keys, api.tasks, api.projects, api.project_members, api.users, api.task_events IN ACCESS EXCLUSIVE MODE;
+LOCK TABLE api.api_keys, api.tasks, api.projects, api.project_members, api.users, api.task_events,
+    @extschema@.events IN ACCESS EXCLUSIVE MODE;
 
 -- Backups carry the data: pg_dump dumps the rows of configuration tables.
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.users', '');
@@ -1496,6 +1497,237 @@ COMMENT ON FUNCTION api.refresh() IS E'Renew this session without the password: 
 REVOKE ALL ON FUNCTION @extschema@.cookie_origin_allowed(), @extschema@.issue_session(uuid, timestamptz),
     api.refresh() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION api.refresh() TO task_api_user;
+
+-- Issue 17: monitoring (counters, consumer health, /rpc/metrics, request ids, plans)
+-- task_api.events gains request_id at its end: no default, no rewrite.
+ALTER TABLE @extschema@.events ADD COLUMN request_id text;
+COMMENT ON COLUMN @extschema@.events.request_id IS 'The id of the request that made the change (its X-Request-Id answer header, src/trace.c), or NULL outside a request.';
+CREATE OR REPLACE VIEW api.task_events WITH (security_invoker = true) AS
+    SELECT e.id, e.occurred_at, e.actor_id, e.resource_type, e.resource_id, e.project_id, e.action,
+           e.changes OPERATOR(pg_catalog.-) @extschema@.internal_columns(e.resource_type) AS changes,
+           e.request_id
+      FROM @extschema@.events e;
+COMMENT ON COLUMN api.task_events.request_id IS 'The id of the request that made the change (the X-Request-Id header of its answer), or null.';
+GRANT SELECT (request_id) ON @extschema@.events TO task_api_user;
+-- Consumers' claims and acknowledgements are counted.
+CREATE OR REPLACE FUNCTION @extschema@.claim_events(consumer text, max integer DEFAULT 100) RETURNS SETOF @extschema@.events
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c @extschema@.event_consumers;
+    bound bigint;
+    e @extschema@.events;
+    last_id bigint;
+    n bigint := 0;
+BEGIN
+    IF consumer IS NULL OR char_length(consumer) NOT BETWEEN 1 AND 100 THEN
+        RAISE EXCEPTION 'consumer must be a name of 1 to 100 characters' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF claim_events.max IS NULL OR claim_events.max NOT BETWEEN 1 AND 10000 THEN
+        RAISE EXCEPTION 'max must be between 1 and 10000' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- The bound is only valid for a snapshot taken after it is computed.
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'claim_events() must run in a READ COMMITTED transaction' USING ERRCODE = 'feature_not_supported',
+            HINT = 'A snapshot taken earlier in the transaction could miss events below the bound.';
+    END IF;
+    IF NOT EXISTS (SELECT FROM @extschema@.event_consumers ec WHERE ec.name = consumer) THEN
+        INSERT INTO @extschema@.event_consumers (name) VALUES (consumer) ON CONFLICT DO NOTHING;
+    END IF;
+    -- Another worker of this consumer holds its batch until its transaction
+    -- ends: hand out nothing rather than the same events twice at once.
+    SELECT * INTO c FROM @extschema@.event_consumers ec WHERE ec.name = consumer FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        RETURN;
+    END IF;
+    bound := @extschema@.events_claim_bound();
+    -- A new statement, so a new snapshot: it sees every event below the bound.
+    FOR e IN SELECT * FROM @extschema@.events ev
+              WHERE ev.id > c.acked_id AND ev.id < bound
+              ORDER BY ev.id LIMIT claim_events.max
+    LOOP
+        last_id := e.id;
+        n := n + 1;
+        RETURN NEXT e;
+    END LOOP;
+    UPDATE @extschema@.event_consumers ec SET claimed_id = coalesce(last_id, c.acked_id) WHERE ec.name = consumer;
+    PERFORM @extschema@.metrics_count_events('claimed', n);
+    RETURN;
+END
+$$;
+CREATE OR REPLACE FUNCTION @extschema@.ack_events(consumer text, last_id bigint) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c @extschema@.event_consumers;
+BEGIN
+    IF consumer IS NULL OR last_id IS NULL THEN
+        RAISE EXCEPTION 'consumer and last_id are required' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    BEGIN
+        SELECT * INTO c FROM @extschema@.event_consumers ec WHERE ec.name = consumer FOR UPDATE NOWAIT;
+    EXCEPTION WHEN lock_not_available THEN
+        RAISE EXCEPTION 'consumer "%" is claimed by another worker', consumer USING ERRCODE = 'lock_not_available',
+            HINT = 'Acknowledge in the transaction that claimed the events.';
+    END;
+    IF NOT FOUND THEN
+        RAISE EXCEPTION 'no consumer named "%"', consumer USING ERRCODE = 'invalid_parameter_value',
+            HINT = 'A consumer is created by its first claim_events().';
+    END IF;
+    IF last_id > c.claimed_id THEN
+        RAISE EXCEPTION 'event % was not handed out to consumer "%"', last_id, consumer USING ERRCODE = 'invalid_parameter_value',
+            DETAIL = format('The latest batch ends at event %s.', c.claimed_id);
+    END IF;
+    IF last_id <= c.acked_id THEN
+        RETURN c.acked_id;
+    END IF;
+    UPDATE @extschema@.event_consumers ec SET acked_id = last_id, acked_at = now() WHERE ec.name = consumer;
+    PERFORM @extschema@.metrics_count_events('acknowledged', count(*)) FROM @extschema@.events ev
+      WHERE ev.id > c.acked_id AND ev.id <= last_id;
+    RETURN last_id;
+END
+$$;
+
+-- Monitoring: counters, consumer health, the Prometheus endpoint, operators ---------
+-- Counters live in shared memory (src/metrics.c): task_api.metrics shows
+-- them to pg_monitor, task_api.metrics_reset() zeroes them (superuser), a
+-- restart zeroes them too.  task_api.event_consumer_health shows each event
+-- consumer's backlog and oldest unacknowledged event.  GET /rpc/metrics
+-- serves both in the Prometheus text format to the scraper's role,
+-- task_api_metrics, whose token task_api.metrics_token() signs; query plans
+-- (PostgREST's db-plan-enabled) are answered only to tokens of
+-- task_api.operator_session() (src/trace.c).  docs/operations.md#monitoring.
+
+DO $roles$
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_roles WHERE rolname = 'task_api_metrics') THEN
+        CREATE ROLE task_api_metrics NOLOGIN;
+    END IF;
+END
+$roles$;
+GRANT task_api_metrics TO task_api_authenticator;
+
+CREATE FUNCTION @extschema@.metrics_read(OUT metric text, OUT labels text, OUT type text, OUT value bigint, OUT help text)
+    RETURNS SETOF record
+    AS 'MODULE_PATHNAME', 'task_api_metrics_read' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.metrics_read() IS 'Every task_api counter and gauge in shared memory: Prometheus family, labels, type, value and help. Needs shared_preload_libraries.';
+
+CREATE VIEW @extschema@.metrics AS
+    SELECT m.metric, m.labels, m.type, m.value, m.help FROM @extschema@.metrics_read() m;
+COMMENT ON VIEW @extschema@.metrics IS 'task_api''s counters (since the server started or task_api.metrics_reset()) and the rate-limit table''s fill, for pg_monitor; docs/operations.md#monitoring.';
+COMMENT ON COLUMN @extschema@.metrics.metric IS 'Prometheus metric family, e.g. task_api_requests_total.';
+COMMENT ON COLUMN @extschema@.metrics.labels IS 'Prometheus labels of the sample, e.g. credential="cookie" (empty for none).';
+COMMENT ON COLUMN @extschema@.metrics.type IS 'counter (only goes up until a restart or a reset) or gauge (a current state).';
+COMMENT ON COLUMN @extschema@.metrics.value IS 'The count, or the gauge''s value.';
+COMMENT ON COLUMN @extschema@.metrics.help IS 'What the family counts.';
+
+CREATE FUNCTION @extschema@.metrics_reset() RETURNS void
+    AS 'MODULE_PATHNAME', 'task_api_metrics_reset' LANGUAGE C VOLATILE;
+COMMENT ON FUNCTION @extschema@.metrics_reset() IS 'Superuser only: zero every task_api counter (a restart does too).';
+
+CREATE FUNCTION @extschema@.metrics_count_events(stage text, n bigint) RETURNS void
+    AS 'MODULE_PATHNAME', 'task_api_metrics_count_events' LANGUAGE C VOLATILE STRICT;
+COMMENT ON FUNCTION @extschema@.metrics_count_events(text, bigint) IS 'Count n events claimed or acknowledged; called by claim_events() and ack_events() only.';
+
+-- Bounded on any number of events: max(id) and the first event after the
+-- consumer's position are each one descent of the primary key.
+CREATE VIEW @extschema@.event_consumer_health AS
+    SELECT c.name AS consumer, c.acked_id, c.acked_at,
+           pg_catalog.int8larger(coalesce((SELECT max(e.id) FROM @extschema@.events e), 0) - c.acked_id, 0) AS backlog,
+           o.occurred_at AS oldest_unacked_at,
+           pg_catalog.now() - o.occurred_at AS oldest_unacked_age
+      FROM @extschema@.event_consumers c
+      LEFT JOIN LATERAL (SELECT e.occurred_at FROM @extschema@.events e
+                          WHERE e.id > c.acked_id ORDER BY e.id LIMIT 1) o ON true;
+COMMENT ON VIEW @extschema@.event_consumer_health IS 'Per event consumer: how far behind it is, cheaply on any number of events (for pg_monitor and GET /rpc/metrics).';
+COMMENT ON COLUMN @extschema@.event_consumer_health.consumer IS 'Consumer name.';
+COMMENT ON COLUMN @extschema@.event_consumer_health.acked_id IS 'Every event up to this id is acknowledged.';
+COMMENT ON COLUMN @extschema@.event_consumer_health.acked_at IS 'When the consumer last acknowledged.';
+COMMENT ON COLUMN @extschema@.event_consumer_health.backlog IS 'Event ids written after acked_id: the events not yet acknowledged (ids of rolled-back writes, gaps, count too).';
+COMMENT ON COLUMN @extschema@.event_consumer_health.oldest_unacked_at IS 'When the oldest unacknowledged event was written; null when none waits.';
+COMMENT ON COLUMN @extschema@.event_consumer_health.oldest_unacked_age IS 'How long the oldest unacknowledged event has waited; null when none waits.';
+
+-- PostgREST 12 answers a function returning a domain named after a media
+-- type under that media type: text/plain; version=0.0.4 is Prometheus'
+-- text format, which every scraper's Accept header lists.
+CREATE DOMAIN api."text/plain" AS text;
+COMMENT ON DOMAIN api."text/plain" IS 'Text PostgREST answers as text/plain (GET /rpc/metrics).';
+
+CREATE FUNCTION api.metrics() RETURNS api."text/plain"
+    LANGUAGE sql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH consumers AS (
+        SELECT 'consumer="' || pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(h.consumer, '\', '\\'), '"', '\"'), E'\n', '\n') || '"' AS labels,
+               h.backlog, h.oldest_unacked_age
+          FROM @extschema@.event_consumer_health h
+    ), samples AS (
+        SELECT m.metric, m.type, m.help, m.labels, m.value::text AS value FROM @extschema@.metrics m
+        UNION ALL
+        SELECT 'task_api_event_consumer_backlog', 'gauge',
+               'Events written after the consumer''s acknowledged position.', c.labels, c.backlog::text
+          FROM consumers c
+        UNION ALL
+        SELECT 'task_api_event_consumer_oldest_unacked_age_seconds', 'gauge',
+               'Age of the consumer''s oldest unacknowledged event (0 when none waits).', c.labels,
+               coalesce(pg_catalog.round(pg_catalog.date_part('epoch', c.oldest_unacked_age)::numeric, 3), 0)::text
+          FROM consumers c
+    ), families AS (
+        SELECT s.metric,
+               pg_catalog.format(E'# HELP %s %s\n# TYPE %s %s\n', s.metric, pg_catalog.min(s.help), s.metric, pg_catalog.min(s.type)) ||
+               pg_catalog.string_agg(s.metric || CASE WHEN s.labels = '' THEN '' ELSE '{' || s.labels || '}' END
+                                     || ' ' || s.value || E'\n', '' ORDER BY s.labels) AS text
+          FROM samples s GROUP BY s.metric
+    )
+    SELECT pg_catalog.string_agg(f.text, '' ORDER BY f.metric)::api."text/plain" FROM families f
+$$;
+COMMENT ON FUNCTION api.metrics() IS E'Prometheus metrics (text format 0.0.4, Accept: text/plain) for the scraper role task_api_metrics only: requests, refusals, authentication failures, logins, idempotency outcomes, events, the rate-limit table and each event consumer''s lag.\n\nArguments: none.';
+
+CREATE FUNCTION @extschema@.metrics_token(ttl interval DEFAULT '90 days') RETURNS text
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    issued bigint := floor(extract(epoch FROM now()))::bigint;
+BEGIN
+    IF ttl IS NULL OR ttl <= interval '0' THEN
+        RAISE EXCEPTION 'ttl must be a positive interval' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    RETURN @extschema@.jwt_sign(json_build_object(
+        'role', 'task_api_metrics', 'iat', issued,
+        'exp', issued + floor(extract(epoch FROM ttl))::bigint)::text);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.metrics_token(interval) IS 'Superuser only: a bearer token for the Prometheus scraper (role task_api_metrics: GET /rpc/metrics and nothing else), valid for ttl (90 days by default).';
+
+CREATE FUNCTION @extschema@.operator_session(user_id uuid) RETURNS json
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    s json := @extschema@.start_session(user_id);
+    claims jsonb;
+BEGIN
+    SELECT v.claims::jsonb INTO claims FROM @extschema@.jwt_verify(s ->> 'token') v;
+    RETURN json_build_object('user_id', user_id,
+        'token', @extschema@.jwt_sign((claims || '{"operator": true}'::jsonb)::text),
+        'token_type', 'bearer', 'expires_at', s -> 'expires_at');
+END
+$$;
+COMMENT ON FUNCTION @extschema@.operator_session(uuid) IS 'Superuser only: a new session of the user whose token also carries "operator": true, the only tokens whose requests PostgREST may answer with their query plan (Accept: application/vnd.pgrst.plan+json). It ends like any session (logout, expiry).';
+
+GRANT SELECT ON @extschema@.metrics, @extschema@.event_consumer_health TO pg_monitor;
+REVOKE ALL ON FUNCTION @extschema@.metrics_read(), @extschema@.metrics_reset(),
+    @extschema@.metrics_count_events(text, bigint), api.metrics(),
+    @extschema@.metrics_token(interval), @extschema@.operator_session(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.metrics_read() TO pg_monitor;
+GRANT EXECUTE ON FUNCTION api.metrics() TO task_api_metrics;
+GRANT EXECUTE ON FUNCTION @extschema@.pre_request() TO task_api_metrics;
+GRANT USAGE ON SCHEMA @extschema@ TO pg_monitor;
+GRANT USAGE ON SCHEMA api, @extschema@ TO task_api_metrics;
+
 
 -- PostgREST reloads its schema cache when this update commits.
 NOTIFY pgrst, 'reload schema';

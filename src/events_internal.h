@@ -19,7 +19,9 @@ enum
 	Anum_events_project_id,
 	Anum_events_action,
 	Anum_events_changes,
-	Natts_events = Anum_events_changes
+	/* Since 0.2.0; a table without it (0.1.0's) is still written. */
+	Anum_events_request_id,
+	Natts_events = Anum_events_request_id
 };
 
 /* Draw the next event id from task_api.events_id_seq, published for claimers. */

@@ -60,6 +60,7 @@
 #include "events_internal.h"
 #include "request.h"
 #include "task_api.h"
+#include "trace.h"
 
 /* What a record_event trigger's arguments name, checked once per call. */
 typedef struct EventTarget
@@ -370,6 +371,8 @@ event_row(Relation rel, const EventTarget *target, const EventChange *change,
 						RelationGetRelationName(rel))));
 	values[Anum_events_action - 1] = CStringGetTextDatum(change->action);
 	values[Anum_events_changes - 1] = JsonbPGetDatum(changes);
+	values[Anum_events_request_id - 1] = ta_request_id() != NULL ? CStringGetTextDatum(ta_request_id()) : (Datum) 0;
+	nulls[Anum_events_request_id - 1] = ta_request_id() == NULL;
 	return event_id;
 }
 

@@ -41,6 +41,7 @@
 #include "utils/uuid.h"
 
 #include "events_internal.h"
+#include "metrics.h"
 #include "owner_spi.h"
 
 /* task_api.events. */
@@ -59,7 +60,8 @@ static const struct
 }			events_columns[Natts_events] = {
 	{"id", INT8OID}, {"occurred_at", TIMESTAMPTZOID}, {"xact_id", XID8OID},
 	{"actor_id", UUIDOID}, {"resource_type", TEXTOID}, {"resource_id", UUIDOID},
-	{"project_id", UUIDOID}, {"action", TEXTOID}, {"changes", JSONBOID}
+	{"project_id", UUIDOID}, {"action", TEXTOID}, {"changes", JSONBOID},
+	{"request_id", TEXTOID}
 };
 
 /*
@@ -104,12 +106,13 @@ store_event(Relation events, Datum *values, bool *nulls)
 					(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 					 errmsg("task_api.events does not have the columns this library writes"),
 					 errdetail("Column \"%s\" is not expected there.", NameStr(att->attname)),
-					 errhint("The columns are id, occurred_at, xact_id, actor_id, resource_type, resource_id, project_id, action, changes.")));
+					 errhint("The columns are id, occurred_at, xact_id, actor_id, resource_type, resource_id, project_id, action, changes, request_id.")));
 		slot->tts_values[i] = values[k];
 		slot->tts_isnull[i] = nulls[k];
 		k++;
 	}
-	if (k != Natts_events)
+	/* 0.1.0's table ends before request_id: still written, without it. */
+	if (k != Natts_events && k != Anum_events_request_id - 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("task_api.events does not have the columns this library writes"),
@@ -148,4 +151,5 @@ ta_events_store(Datum *values, bool *nulls)
 
 	store_event(events, values, nulls);
 	table_close(events, RowExclusiveLock);
+	ta_metric_add(TA_METRIC_EVENTS_RECORDED, 1);
 }

@@ -16,6 +16,7 @@
 #include "constants.h"
 #include "cors.h"
 #include "guc.h"
+#include "metrics.h"
 
 char	   *ta_jwt_secret = NULL;
 char	   *ta_cursor_secret = NULL;
@@ -219,6 +220,10 @@ static const struct
 		"Write the API's own 401 and 429 refusals to the server log.",
 		"Off by default: they are only counted (task_api.status()), so abuse cannot flood the log.",
 	&ta_log_expected_refusals, PGC_SUSET},
+	{"task_api.metrics",
+		"Count requests, refusals, logins, idempotency outcomes and events in shared memory (task_api.metrics).",
+		"On by default; off only to measure what counting costs.",
+	&ta_metrics_enabled, PGC_SUSET},
 };
 
 /* The one list setting: origins whose pages may use the session cookie. */

@@ -69,6 +69,7 @@
 #include "utils/uuid.h"
 
 #include "errors.h"
+#include "metrics.h"
 #include "idempotency.h"
 #include "idempotency_internal.h"
 #include "request.h"
@@ -175,6 +176,7 @@ task_api_idempotency_claim(PG_FUNCTION_ARGS)
 	if (r->stored_etag != NULL)
 		ta_append_header("ETag", r->stored_etag);
 	ta_append_header("Idempotent-Replayed", "true");
+	ta_metric_add(TA_METRIC_IDEMPOTENT_REPLAYED, 1);
 	snprintf(status, sizeof(status), "%d", r->stored_status);
 	(void) set_config_option("response.status", status, PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_LOCAL, true, 0, false);

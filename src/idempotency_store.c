@@ -31,6 +31,7 @@
 
 #include "constants.h"
 #include "errors.h"
+#include "metrics.h"
 #include "guc.h"
 #include "idempotency_internal.h"
 #include "json_pairs.h"
@@ -121,6 +122,7 @@ idem_key_reused(const IdemRequest *r)
 	/* A statement that looked like a replay at first is not one after all. */
 	if (r->mode == IDEM_REPLAY)
 		ta_remove_header("Idempotent-Replayed");
+	ta_metric_add(TA_METRIC_IDEMPOTENT_KEY_REUSED, 1);
 	ta_raise("idempotency_key_reused",
 			 "this Idempotency-Key was already used for a different request",
 			 psprintf("The key was first used for %s %s with another payload or target; "
@@ -136,6 +138,7 @@ idem_in_progress(void) pg_attribute_noreturn();
 static void
 idem_in_progress(void)
 {
+	ta_metric_add(TA_METRIC_IDEMPOTENT_IN_PROGRESS, 1);
 	ta_raise("idempotency_in_progress",
 			 "a request with this Idempotency-Key is still running",
 			 "Another request with the same key is still running: it did not finish within task_api.idempotency_wait.",

@@ -30,6 +30,7 @@
 #include "utils/uuid.h"
 
 #include "errors.h"
+#include "metrics.h"
 #include "idempotency.h"
 #include "idempotency_internal.h"
 
@@ -232,6 +233,7 @@ task_api_idempotency_end(PG_FUNCTION_ARGS)
 	{
 		if (!idem_same_bytea(fp, r->stored_fingerprint))
 			idem_key_reused(r);
+		ta_metric_add(TA_METRIC_IDEMPOTENT_REPLAYED, 1);
 	}
 	else
 	{

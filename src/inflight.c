@@ -35,6 +35,7 @@
 #include "utils/guc.h"
 
 #include "errors.h"
+#include "metrics.h"
 #include "inflight.h"
 
 #define TRANCHE_NAME "task_api_inflight"
@@ -193,6 +194,7 @@ ta_inflight_take(const uint8 *user)
 	if (!claim_slot(user, mine))
 	{
 		pg_atomic_fetch_add_u64(&inflight->refused, 1);
+		ta_metric_add(TA_METRIC_RL_REFUSED_INFLIGHT, 1);
 		ta_raise("rate_limited", "too many requests at once",
 				 psprintf("At most %d requests of one user run at once.", ta_max_inflight_per_user),
 				 "retry after 1 second", &retry, 1);

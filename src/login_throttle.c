@@ -42,6 +42,7 @@
 #include "utils/hsearch.h"
 
 #include "errors.h"
+#include "metrics.h"
 #include "jwt.h"
 #include "login_throttle.h"
 #include "rate_limit.h"
@@ -207,6 +208,7 @@ check_locked(const LtKey *key)
 		snprintf(seconds, sizeof(seconds), INT64_FORMAT, Max(ta_ceil_seconds(wait), 1));
 		/* No hash is computed: the login bucket gets its charge back. */
 		ta_rate_limit_login_refund();
+		ta_metric_add(TA_METRIC_LOGIN_THROTTLED, 1);
 		ta_raise("rate_limited", "too many failed sign-ins for this email",
 				 "Sign-ins for this email back off after repeated failures.",
 				 psprintf("retry after %s second%s", seconds, strcmp(seconds, "1") == 0 ? "" : "s"),
@@ -303,6 +305,7 @@ task_api_login_failed(PG_FUNCTION_ARGS)
 {
 	LtKey		key;
 
+	ta_metric_add(TA_METRIC_LOGIN_FAILED, 1);
 	if (!lt_active())
 		PG_RETURN_VOID();
 	email_key(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0), &key);
@@ -317,6 +320,7 @@ task_api_login_succeeded(PG_FUNCTION_ARGS)
 {
 	LtKey		key;
 
+	ta_metric_add(TA_METRIC_LOGIN_SUCCEEDED, 1);
 	if (lt_state == NULL || lt_hash == NULL)
 		PG_RETURN_VOID();
 	email_key(PG_ARGISNULL(0) ? NULL : PG_GETARG_TEXT_PP(0), &key);

@@ -48,10 +48,12 @@
 #include "http.h"
 #include "jwt.h"
 #include "membership.h"
+#include "metrics.h"
 #include "owner_spi.h"
 #include "rate_limit.h"
 #include "request.h"
 #include "session_slide.h"
+#include "trace.h"
 
 #define CLEAR_ATTRS "=; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=0"
 
@@ -91,6 +93,17 @@ unauthenticated(const char *message, const char *detail)
 {
 	refuse(message, detail,
 		   ta_request_cookie(TA_SESSION_COOKIE) != NULL ? TA_SESSION_COOKIE CLEAR_ATTRS : NULL);
+}
+
+static void
+malformed(const char *message, const char *detail) pg_attribute_noreturn();
+
+/* 401 for a credential that is not what task_api issues, counted. */
+static void
+malformed(const char *message, const char *detail)
+{
+	ta_metric_add(TA_METRIC_AUTH_MALFORMED, 1);
+	unauthenticated(message, detail);
 }
 
 /*
@@ -192,6 +205,8 @@ credential_live(char kind, SPIPlanPtr *plan, const char *sql,
 		expires = (ok && !nulls[1]) ? DatumGetTimestampTz(row[1]) : DT_NOEND;
 		credential_remember(kind, id, ok, expires);
 	}
+	if (!ok || (expires != DT_NOEND && expires <= GetCurrentTransactionStartTimestamp()))
+		ta_metric_add(ok ? TA_METRIC_AUTH_EXPIRED : TA_METRIC_AUTH_REVOKED, 1);
 	return ok && (expires == DT_NOEND || expires > GetCurrentTransactionStartTimestamp());
 }
 
@@ -245,26 +260,32 @@ check_user_identity(bool session_checked)
 	const char *key_id = ta_request_claim("key_id");
 
 	if (!ta_current_user_id(&user_id))
+	{
+		ta_metric_add(TA_METRIC_AUTH_MALFORMED, 1);
 		ta_raise("unauthenticated", "the token does not identify a user",
 				 "The sub claim is missing.", NULL, NULL, 0);
+	}
 	if (!ta_caller_exists())
+	{
+		ta_metric_add(TA_METRIC_AUTH_UNKNOWN_USER, 1);
 		unauthenticated("the token's user does not exist", NULL);
+	}
 
 	if (key_id != NULL)
 	{
 		if (!uuid_claim(key_id, &ref))
-			unauthenticated("the token's key_id is not valid", NULL);
+			malformed("the token's key_id is not valid", NULL);
 		check_api_key(&ref, &user_id);
 	}
 	else if (jti != NULL)
 	{
 		if (!uuid_claim(jti, &ref))
-			unauthenticated("the token's session id is not valid", NULL);
+			malformed("the token's session id is not valid", NULL);
 		if (!session_checked)
 			check_session(&ref, &user_id);
 	}
 	else
-		unauthenticated("the token is not bound to a session or an API key",
+		malformed("the token is not bound to a session or an API key",
 						"Tokens are issued by /rpc/login, /rpc/signup and /rpc/create_api_key.");
 }
 
@@ -280,8 +301,11 @@ check_login_request(void)
 	const char *type = ta_request_header("content-type");
 
 	if (type == NULL || pg_strncasecmp(type, "application/json", strlen("application/json")) != 0)
+	{
+		ta_metric_add(TA_METRIC_AUTH_CSRF, 1);
 		ta_raise("csrf_failed", "signup and login accept only a JSON body",
 				 "Send Content-Type: application/json.", NULL, NULL, 0);
+	}
 }
 
 /* Methods that change nothing need no CSRF token. */
@@ -293,6 +317,15 @@ is_safe_method(void)
 	return method != NULL &&
 		(strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
 		 strcmp(method, "OPTIONS") == 0);
+}
+
+/* The auth_failures reason of a session cookie that did not verify. */
+static TaMetric
+cookie_failure_metric(ta_jwt_result r)
+{
+	if (r == TA_JWT_EXPIRED)
+		return TA_METRIC_AUTH_EXPIRED;
+	return r == TA_JWT_BAD_SIGNATURE ? TA_METRIC_AUTH_BAD_SIGNATURE : TA_METRIC_AUTH_MALFORMED;
 }
 
 /* Authenticate the request by its session cookie and become that user. */
@@ -308,7 +341,10 @@ authenticate_cookie(const char *cookie)
 	pg_uuid_t	session_id;
 
 	if (r != TA_JWT_OK)
+	{
+		ta_metric_add(cookie_failure_metric(r), 1);
 		unauthenticated("the session cookie is not valid", ta_jwt_result_text(r));
+	}
 
 	role = ta_jwt_claim(claims, "role");
 	sub = ta_jwt_claim(claims, "sub");
@@ -317,7 +353,7 @@ authenticate_cookie(const char *cookie)
 		sub == NULL || !sub->is_string || !uuid_claim(sub->value, &user_id) ||
 		jti == NULL || !jti->is_string || !uuid_claim(jti->value, &session_id) ||
 		ta_jwt_claim(claims, "key_id") != NULL)
-		unauthenticated("the session cookie is not valid", "It is not a session token.");
+		malformed("the session cookie is not valid", "It is not a session token.");
 
 	check_session(&session_id, &user_id);
 	ta_cors_check_cookie();
@@ -330,10 +366,13 @@ authenticate_cookie(const char *cookie)
 
 		if (header == NULL || csrf_cookie == NULL ||
 			!ta_same_secret(header, expected) || !ta_same_secret(csrf_cookie, expected))
+		{
+			ta_metric_add(TA_METRIC_AUTH_CSRF, 1);
 			ta_raise("csrf_failed", "the request lacks a valid CSRF token",
 					 "Cookie-authenticated POST, PUT, PATCH and DELETE requests must send "
 					 "X-CSRF-Token equal to the " TA_CSRF_COOKIE " cookie.",
 					 "read the " TA_CSRF_COOKIE " cookie and send it in X-CSRF-Token", NULL, 0);
+		}
 	}
 	ta_session_slide(claims, &session_id);
 
@@ -353,6 +392,8 @@ task_api_pre_request(PG_FUNCTION_ARGS)
 	const char *role;
 	bool		by_cookie = false;
 
+	/* The request's id, in its answer and log lines, before anything can fail. */
+	ta_trace_begin_request();
 	/* The request's statement_timeout, before anything can fail. */
 	ta_bounds_begin_request();
 
@@ -387,6 +428,7 @@ task_api_pre_request(PG_FUNCTION_ARGS)
 	role = ta_request_claim("role");
 	if (role != NULL && strcmp(role, TA_USER_ROLE) == 0)
 		check_user_identity(by_cookie);
+	ta_trace_check_plan();
 
 	PG_RETURN_VOID();
 }

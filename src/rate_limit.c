@@ -64,6 +64,7 @@
 
 #include "constants.h"
 #include "errors.h"
+#include "metrics.h"
 #include "guc.h"
 #include "http.h"
 #include "inflight.h"
@@ -249,6 +250,16 @@ client_bucket(RlKey *key, RlKind address_kind, RlKind shared_kind)
 }
 
 /*
+ * A role of the operators' services (the Prometheus scraper's
+ * task_api_metrics): a token's role that is neither anonymous nor a user.
+ */
+static bool
+service_role(const char *role)
+{
+	return role != NULL && strcmp(role, "task_api_anon") != 0 && strcmp(role, TA_USER_ROLE) != 0;
+}
+
+/*
  * Which bucket the current request is charged to, and its policy; *user is
  * the authenticated user (kind RL_USER: a bearer token's or cookie's user,
  * an API key's owner), else zeroed.
@@ -263,6 +274,7 @@ request_bucket(RlKey *key, RlKey *user)
 	if (ta_request_is_login_path())
 	{
 		client_bucket(key, RL_LOGIN_ADDRESS, RL_LOGIN);
+		ta_metric_add(TA_METRIC_REQUESTS_ANONYMOUS, 1);
 		return POLICY_LOGIN;
 	}
 	if (role != NULL && strcmp(role, TA_USER_ROLE) == 0)
@@ -275,20 +287,26 @@ request_bucket(RlKey *key, RlKey *user)
 			if (key_id == NULL)
 			{
 				*key = *user;
+				ta_metric_add(TA_METRIC_REQUESTS_SESSION, 1);
 				return POLICY_USER;
 			}
 			if (uuid_key(key_id, key, RL_API_KEY))
+			{
+				ta_metric_add(TA_METRIC_REQUESTS_API_KEY, 1);
 				return POLICY_API_KEY;
+			}
 		}
 	}
 	else if (cookie_user_key(key))
 	{
 		*user = *key;
+		ta_metric_add(TA_METRIC_REQUESTS_COOKIE, 1);
 		return POLICY_USER;
 	}
 
 	memset(user, 0, sizeof(RlKey));
 	client_bucket(key, RL_ADDRESS, RL_ANON);
+	ta_metric_add(service_role(role) ? TA_METRIC_REQUESTS_SERVICE : TA_METRIC_REQUESTS_ANONYMOUS, 1);
 	return POLICY_ANON;
 }
 
@@ -354,6 +372,7 @@ evict_idle(int64 now)
 	rl_state->eviction_scans++;
 	rl_state->evictions += batch;
 	SpinLockRelease(&rl_state->stats_mutex);
+	ta_metric_add(TA_METRIC_RL_EVICTIONS, (uint64) batch);
 }
 
 /* One GCRA step on a bucket, under its spinlock (pure arithmetic). */
@@ -509,6 +528,7 @@ report_charge(RlPolicy policy, const TaGcraResult *res)
 				 Max(ta_ceil_seconds(res->retry_after_ns), 1));
 		retry.name = "Retry-After";
 		retry.value = seconds;
+		ta_metric_add(TA_METRIC_RL_REFUSED_ANON + policy, 1);
 		detail = psprintf("The %s limit is %d requests a minute, %d at once.",
 						  name, ta_rate_limit[policy], rl_policy_burst(policy));
 		ta_raise("rate_limited", "too many requests", detail,
@@ -571,6 +591,9 @@ ta_rate_limit_request(void)
 	if (!rl_active())
 		return;
 	policy = request_bucket(&key, &user);
+	/* The scraper must see an anonymous flood, not share its bucket. */
+	if (policy == POLICY_ANON && service_role(ta_request_claim("role")))
+		return;
 	if (policy == POLICY_LOGIN)
 	{
 		login_charged_lxid = MyProc->lxid;

@@ -25,6 +25,7 @@
 #include "inflight.h"
 #include "login_throttle.h"
 #include "membership.h"
+#include "metrics.h"
 #include "quiet_log.h"
 #include "rate_limit.h"
 #include "task_insert.h"
@@ -55,6 +56,7 @@ _PG_init(void)
 	ta_quiet_log_init();
 	ta_events_init();
 	ta_bounds_init();
+	ta_metrics_init();
 
 	/*
 	 * Last, once every module has defined its settings: a placeholder for a

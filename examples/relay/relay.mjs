@@ -22,6 +22,7 @@
 //   RELAY_POLL_MS          wake up at least this often without a notification (default 5000)
 //   RELAY_TIMEOUT_MS       per-request timeout (default 10000)
 //   RELAY_BACKOFF_MS       first retry delay (default 500); doubles up to RELAY_BACKOFF_MAX_MS (default 60000)
+import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
 const config = {
@@ -74,6 +75,19 @@ function backoff(attempt) {
   return Math.round(ceiling / 2 + Math.random() * ceiling / 2);
 }
 
+// The id of the request that wrote the event, passed on: X-Request-Id, and
+// a W3C traceparent (with a new span id) when the id is a trace id (32
+// lowercase hex digits, what task_api makes, or the client's traceparent).
+function traceHeaders(event) {
+  const id = event.request_id;
+  if (!id) return {};
+  const headers = { 'X-Request-Id': id };
+  if (/^[0-9a-f]{32}$/.test(id) && !/^0+$/.test(id)) {
+    headers.traceparent = `00-${id}-${randomBytes(8).toString('hex')}-01`;
+  }
+  return headers;
+}
+
 // POST one event; true on a 2xx answer.
 async function deliver(event) {
   const body = JSON.stringify({
@@ -89,7 +103,7 @@ async function deliver(event) {
   try {
     const res = await fetch(config.webhook, {
       method: 'POST',
-      headers: { 'Content-Type': 'application/json', 'Task-Api-Event-Id': String(event.id) },
+      headers: { 'Content-Type': 'application/json', 'Task-Api-Event-Id': String(event.id), ...traceHeaders(event) },
       body,
       signal: AbortSignal.any([AbortSignal.timeout(config.timeoutMs), stopController.signal]),
     });
@@ -109,8 +123,9 @@ async function runBatch(client) {
   await client.query('BEGIN');
   try {
     const { rows } = await client.query(
-      'SELECT id, occurred_at, actor_id, resource_type, resource_id, project_id, action, changes ' +
-      'FROM task_api.claim_events($1, $2)', [config.consumer, config.batch]);
+      'SELECT e.id, e.occurred_at, e.actor_id, e.resource_type, e.resource_id, e.project_id, e.action, e.changes, ' +
+      // request_id since task_api 0.2.0; absent (null) from a 0.1.0 database.
+      "to_jsonb(e) ->> 'request_id' AS request_id FROM task_api.claim_events($1, $2) e", [config.consumer, config.batch]);
     let delivered = null;
     let failed = false;
     for (const event of rows) {

@@ -32,7 +32,8 @@ CREATE TABLE @extschema@.events (
     resource_id   uuid NOT NULL,
     project_id    uuid NOT NULL,
     action        text NOT NULL,
-    changes       jsonb NOT NULL
+    changes       jsonb NOT NULL,
+    request_id    text
 );
 COMMENT ON TABLE @extschema@.events IS 'The outbox: one row per change of a project, membership or task, written in the changing transaction by task_api.record_event(); exposed as api.task_events, consumed with claim_events()/ack_events().';
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.events', '');
@@ -45,6 +46,7 @@ COMMENT ON COLUMN @extschema@.events.resource_type IS 'project, member or task.'
 COMMENT ON COLUMN @extschema@.events.resource_id IS 'Id of the project or task; the user id for a membership.';
 COMMENT ON COLUMN @extschema@.events.project_id IS 'The project the resource belongs to (for a project, its own id).';
 COMMENT ON COLUMN @extschema@.events.action IS 'created, updated, deleted (to the trash), restored (from the trash) or purged (deleted for good).';
+COMMENT ON COLUMN @extschema@.events.request_id IS 'The id of the request that made the change (its X-Request-Id answer header, src/trace.c), or NULL outside a request.';
 COMMENT ON COLUMN @extschema@.events.changes IS 'created: the new row; purged: the last row; updated, deleted, restored: {column: {old, new}} for the columns that changed. updated_at and version are not recorded.';
 -- The feed: a project's events, newest first, through the RLS filter on project_id.
 CREATE INDEX events_project_idx ON @extschema@.events (project_id, id DESC);
@@ -105,6 +107,7 @@ DECLARE
     bound bigint;
     e @extschema@.events;
     last_id bigint;
+    n bigint := 0;
 BEGIN
     IF consumer IS NULL OR char_length(consumer) NOT BETWEEN 1 AND 100 THEN
         RAISE EXCEPTION 'consumer must be a name of 1 to 100 characters' USING ERRCODE = 'invalid_parameter_value';
@@ -133,9 +136,11 @@ BEGIN
               ORDER BY ev.id LIMIT claim_events.max
     LOOP
         last_id := e.id;
+        n := n + 1;
         RETURN NEXT e;
     END LOOP;
     UPDATE @extschema@.event_consumers ec SET claimed_id = coalesce(last_id, c.acked_id) WHERE ec.name = consumer;
+    PERFORM @extschema@.metrics_count_events('claimed', n);
     RETURN;
 END
 $$;
@@ -169,6 +174,8 @@ BEGIN
         RETURN c.acked_id;
     END IF;
     UPDATE @extschema@.event_consumers ec SET acked_id = last_id, acked_at = now() WHERE ec.name = consumer;
+    PERFORM @extschema@.metrics_count_events('acknowledged', count(*)) FROM @extschema@.events ev
+      WHERE ev.id > c.acked_id AND ev.id <= last_id;
     RETURN last_id;
 END
 $$;
@@ -193,7 +200,8 @@ GRANT EXECUTE ON FUNCTION @extschema@.internal_columns(text) TO task_api_user;
 
 CREATE VIEW api.task_events WITH (security_invoker = true) AS
     SELECT e.id, e.occurred_at, e.actor_id, e.resource_type, e.resource_id, e.project_id, e.action,
-           e.changes OPERATOR(pg_catalog.-) @extschema@.internal_columns(e.resource_type) AS changes
+           e.changes OPERATOR(pg_catalog.-) @extschema@.internal_columns(e.resource_type) AS changes,
+           e.request_id
       FROM @extschema@.events e;
 COMMENT ON VIEW api.task_events IS E'Activity feed: every change to the projects you are a member of, their memberships and tasks. Read-only.\n\nNewest first with order=id.desc; a removed member no longer sees the project''s events.';
 COMMENT ON COLUMN api.task_events.id IS 'Event id, increasing in the order changes were written: order=id.desc for newest first.';
@@ -203,11 +211,12 @@ COMMENT ON COLUMN api.task_events.resource_type IS 'project, member or task.';
 COMMENT ON COLUMN api.task_events.resource_id IS 'Id of the project or task; the member''s user id for a membership.';
 COMMENT ON COLUMN api.task_events.project_id IS 'The project (for a project event, its own id).';
 COMMENT ON COLUMN api.task_events.action IS 'created, updated, deleted (moved to the trash), restored or purged.';
+COMMENT ON COLUMN api.task_events.request_id IS 'The id of the request that made the change (the X-Request-Id header of its answer), or null.';
 COMMENT ON COLUMN api.task_events.changes IS 'created: the new row; purged: the last row; updated, deleted, restored: {"column": {"old": ..., "new": ...}} for each changed column (updated_at and version are not recorded). Only fields of the resource''s view appear: a move to the trash and a restore show {}.';
 
 -- Privileges -----------------------------------------------------------------------------
 GRANT SELECT ON api.task_events TO task_api_user;
-GRANT SELECT (id, occurred_at, actor_id, resource_type, resource_id, project_id, action, changes)
+GRANT SELECT (id, occurred_at, actor_id, resource_type, resource_id, project_id, action, changes, request_id)
     ON @extschema@.events TO task_api_user;
 GRANT USAGE ON SCHEMA @extschema@ TO task_api_relay;
 REVOKE ALL ON FUNCTION @extschema@.claim_events(text, integer), @extschema@.ack_events(text, bigint),

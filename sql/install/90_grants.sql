@@ -14,4 +14,7 @@ REVOKE ALL ON ALL TABLES IN SCHEMA api FROM PUBLIC;
 
 GRANT USAGE ON SCHEMA api TO task_api_anon, task_api_user;
 GRANT USAGE ON SCHEMA @extschema@ TO task_api_anon, task_api_user;
+-- Monitoring (87_monitoring.sql): last, as the update to 0.2.0 adds them.
+GRANT USAGE ON SCHEMA @extschema@ TO pg_monitor;
+GRANT USAGE ON SCHEMA api, @extschema@ TO task_api_metrics;
 GRANT USAGE ON TYPE @extschema@.member_role, @extschema@.task_status TO task_api_user;

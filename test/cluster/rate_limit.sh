@@ -209,8 +209,9 @@ inflight() { # inflight FIELD: a member of task_api.status() -> 'in_flight' on t
     psql_at "$STANDBY_PORT" -c "SELECT task_api.status() -> 'in_flight' ->> '$1'" 2>&1
 }
 hold_slot() { # a session that takes one of the user's slots, then sleeps
+    # pre_request() makes the request id the application_name: slot_holder.
     printf '%s\n' "BEGIN READ ONLY;" \
-        "SELECT set_config('request.path', '/projects', true), set_config('request.jwt.claims', '$CLAIMS', true);" \
+        "SELECT set_config('request.path', '/projects', true), set_config('request.jwt.claims', '$CLAIMS', true), set_config('request.headers', '{\"x-request-id\": \"slot_holder\"}', true);" \
         "SELECT task_api.pre_request();" "SELECT pg_sleep(120);" |
         PGAPPNAME=slot_holder "$PGBIN/psql" -X -q -h "$sock" -p "$STANDBY_PORT" -U postgres -d "$DB" >/dev/null 2>&1 &
 }
@@ -258,6 +259,9 @@ check "100 API-key buckets fill the table of 100" "100 100" \
     "$(psql_at "$STANDBY_PORT" -c "SELECT count(*) FILTER (WHERE (task_api.rate_limit_charge('api_key', $(key g))).allowed) FROM generate_series(1, 100) g") $(buckets in_use)"
 check "a newcomer evicts the least recently used idle buckets, a tenth of the table" "91 10 | false false true true" \
     "$(psql_at "$STANDBY_PORT" -c "SELECT (task_api.rate_limit_charge('anon', '203.0.113.1')).allowed" >/dev/null; buckets in_use) $(buckets evictions) | $(psql_at "$STANDBY_PORT" -c "SELECT string_agg(tracked::text, ' ' ORDER BY g) FROM unnest(ARRAY[1, 10, 11, 100]) g, LATERAL task_api.rate_limit_status('api_key', $(key g))")"
+# The counter of src/metrics.c (zeroed by the crash restart above) saw them.
+check "the evictions are counted in task_api.metrics" "10" \
+    "$(psql_at "$STANDBY_PORT" -c "SELECT value FROM task_api.metrics WHERE metric = 'task_api_rate_limit_evictions_total'")"
 # 100 client addresses at 3 a minute: none is idle for 20 s.
 psql_at "$STANDBY_PORT" -c "SELECT task_api.rate_limit_reset()" >/dev/null
 check "100 anonymous client buckets, none idle, fill the table" "100 100" \
@@ -281,8 +285,8 @@ as_pg "$PGBIN/pg_ctl" -D "$standby" -l "$dir/standby.log" -w -t 60 -m fast \
     -o "-c port=$STANDBY_PORT -c shared_preload_libraries=''" restart >/dev/null 2>&1
 check "not preloaded: task_api.status() says rate limiting is off" "off (not preloaded)" \
     "$(psql_at "$STANDBY_PORT" -c "SELECT task_api.status() ->> 'rate_limit'" 2>&1)"
-check "not preloaded: requests still work, with no RateLimit headers" "admitted 5 limited 0 | " \
-    "$(requests '{"role": "task_api_anon"}' 5 | sed -n 's/.*NOTICE:  //p') | $(printf '%s\n' "BEGIN;" "SELECT task_api.pre_request();" "SELECT current_setting('response.headers', true);" "COMMIT;" | psql_at "$STANDBY_PORT" 2>&1 | tr -d '\n')"
+check "not preloaded: requests still work, with no RateLimit headers (only the request id)" "admitted 5 limited 0 | [{\"X-Request-Id\": \"ID\"}]" \
+    "$(requests '{"role": "task_api_anon"}' 5 | sed -n 's/.*NOTICE:  //p') | $(printf '%s\n' "BEGIN;" "SELECT task_api.pre_request();" "SELECT current_setting('response.headers', true);" "COMMIT;" | psql_at "$STANDBY_PORT" 2>&1 | tr -d '\n' | sed 's/[0-9a-f]\{32\}/ID/')"
 check "not preloaded: the operators' functions say why they cannot work" \
     "ERROR:  task_api rate limiting is off DETAIL:  task_api must be loaded via shared_preload_libraries." \
     "$(psql_at "$STANDBY_PORT" -c "SELECT task_api.rate_limit_status('anon')" 2>&1 | tr '\n' ' ' | sed 's/ *$//')"

@@ -36,7 +36,7 @@ test('GET /task_events: members see every change of their project, newest first,
   assert.deepEqual(ids, [...ids].sort((a, b) => b - a), 'order=id.desc is newest first');
   for (const e of events) {
     assert.deepEqual(Object.keys(e).sort(),
-      ['action', 'actor_id', 'changes', 'id', 'occurred_at', 'project_id', 'resource_id', 'resource_type']);
+      ['action', 'actor_id', 'changes', 'id', 'occurred_at', 'project_id', 'request_id', 'resource_id', 'resource_type']);
     assert.equal(e.project_id, project.id);
     assert.ok(!Number.isNaN(Date.parse(e.occurred_at)), `occurred_at is a timestamp: ${e.occurred_at}`);
   }

@@ -41,7 +41,8 @@ before(async () => {
       assert.equal(req.headers['task-api-event-id'], String(event.id));
       const attempts = received.filter((r) => r.id === event.id).length;
       const outcome = behaviour(event, attempts);
-      received.push({ id: event.id, project_id: event.project_id, action: event.action, outcome });
+      received.push({ id: event.id, project_id: event.project_id, action: event.action, outcome,
+        requestId: req.headers['x-request-id'], traceparent: req.headers.traceparent });
       if (outcome === 'hang') {
         hung.push(res);
         if (onHang) onHang();
@@ -215,3 +216,30 @@ for (const [what, outcome, settings] of [
     assert.ok(position < first, `event ${first} was never delivered, so it is not acknowledged (position ${position})`);
   });
 }
+
+test('the webhook carries the id of the request that wrote the event: X-Request-Id and traceparent', { timeout: 60000 }, async () => {
+  const consumer = `relay-trace-${randomUUID()}`;
+  await psql(`INSERT INTO task_api.event_consumers (name, acked_id, claimed_id)
+              SELECT :'c', coalesce(max(id), 0), coalesce(max(id), 0) FROM task_api.events`, { c: consumer });
+  behaviour = () => 'ok';
+  const { owner, project } = await projectWithMembers([]);
+  const traceId = randomUUID().replace(/-/g, '');
+  const res = await api('POST', '/tasks', {
+    token: owner.token, body: { project_id: project.id, title: 'traced' },
+    headers: { Prefer: 'return=representation', traceparent: `00-${traceId}-00f067aa0ba902b7-01` },
+  });
+  expectStatus(res, 201);
+  assert.equal(res.headers.get('x-request-id'), traceId, 'the answer carries the trace id of traceparent');
+  const taskId = res.body[0].id;
+  const relay = startRelay(consumer);
+  await relay.ready;
+  const ours = () => received.find((r) => r.project_id === project.id && r.outcome === 'ok' && r.requestId === traceId);
+  await waitFor('the task event with its request id', () => ours() !== undefined);
+  const hook = ours();
+  assert.match(hook.traceparent, new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`), 'traceparent continues the client\'s trace');
+  assert.notEqual(hook.traceparent.split('-')[2], '00f067aa0ba902b7', 'the relay sends its own span id');
+  assert.equal(await psql("SELECT request_id FROM task_api.events WHERE resource_id = :'t'", { t: taskId }), traceId,
+    'the event row keeps the request id');
+  relay.kill('SIGTERM');
+  await relay.exited;
+});

@@ -83,7 +83,8 @@ export async function view(api, token) {
     project_members: '/project_members?order=project_id,user_id',
     tasks: '/tasks?order=id',
     trash: '/trash?order=resource_type,id',
-    task_events: '/task_events?order=id',
+    // The columns of every release (0.2.0 added request_id).
+    task_events: '/task_events?order=id&select=id,occurred_at,actor_id,resource_type,resource_id,project_id,action,changes',
     api_keys: '/api_keys?order=id',
   };
   const out = {};

@@ -23,6 +23,13 @@ const api = client(process.env.TASK_API_URL);
 const { alice } = state.users;
 const A = alice.tokens[0].token;
 
+// Each event of `actual` with only the fields its counterpart in `expected`
+// had at fill time: an update may add columns to task_api.events (0.2.0:
+// request_id), and nothing else may differ.
+function asAtFill(actual, expected) {
+  return actual.map((e, i) => (expected[i] ? Object.fromEntries(Object.keys(expected[i]).map((k) => [k, e[k]])) : e));
+}
+
 function expect401(res) {
   assert.equal(res.status, 401, `expected HTTP 401, got ${show(res)}`);
   assert.equal(typeof res.body?.code, 'string', show(res));
@@ -46,9 +53,10 @@ ROLLBACK;`, { consumer: state.consumer.name });
   assert.ok(ids.length > 0 && ids[0] > state.consumer.acked_id, 'after the acknowledged id');
   assert.deepEqual(ids, state.consumer.pending.map((e) => e.id),
     'the claimed-but-unacknowledged events again, then the unclaimed ones: none skipped, none new');
-  assert.deepEqual(claimed, state.consumer.pending, 'the events themselves, as they were');
+  assert.deepEqual(asAtFill(claimed, state.consumer.pending), state.consumer.pending, 'the events themselves, as they were');
   // The superuser's view agrees (the rollback left the consumer where it was).
-  assert.deepEqual(JSON.parse(await psql(PENDING_EVENTS_SQL, { consumer: state.consumer.name })), state.consumer.pending);
+  assert.deepEqual(asAtFill(JSON.parse(await psql(PENDING_EVENTS_SQL, { consumer: state.consumer.name })), state.consumer.pending),
+    state.consumer.pending);
 });
 
 test('every unexpired token from before authenticates and sees the same users, projects, members, tasks, trash, events and keys', async () => {

@@ -220,7 +220,7 @@ SELECT ok(has_table_privilege('task_api_user', 'api.task_events', 'SELECT')
 SELECT set_eq($$SELECT a.attname::text FROM pg_attribute a
                  WHERE a.attrelid = 'task_api.events'::regclass AND a.attnum > 0 AND NOT a.attisdropped
                    AND has_column_privilege('task_api_user', a.attrelid, a.attnum, 'SELECT')$$,
-              ARRAY['id', 'occurred_at', 'actor_id', 'resource_type', 'resource_id', 'project_id', 'action', 'changes'],
+              ARRAY['id', 'occurred_at', 'actor_id', 'resource_type', 'resource_id', 'project_id', 'action', 'changes', 'request_id'],
               'task_api_user can read exactly the feed columns of task_api.events (not xact_id)');
 SELECT is_empty($$SELECT a.attname FROM pg_attribute a
                    WHERE a.attrelid = 'task_api.events'::regclass AND a.attnum > 0

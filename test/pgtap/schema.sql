@@ -302,8 +302,9 @@ SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                     'api.logout()', 'api.refresh()', 'api.change_password(text,text)', 'api.logout_all()', 'api.create_api_key(text,timestamp with time zone)',
                     'task_api.purge_expired()', 'task_api.purge_expired_idempotency_keys()',
                     'task_api.search_tasks(uuid[],text)', 'task_api.page_link(text,text[],text)',
-                    'task_api.claim_events(text,integer)', 'task_api.ack_events(text,bigint)'],
-              'only the functions that must bypass RLS (new owner, keep an owner, accepting and declining an invitation, its project''s name for the invitee, name uniqueness, own email, the auth RPCs that read users, sessions and keys, the scheduled purges, the full-text search of tasks_page, the event consumers) or set a response header (the Link of a page, the Allow of POST /project_members) are SECURITY DEFINER');
+                    'task_api.claim_events(text,integer)', 'task_api.ack_events(text,bigint)',
+                    'api.metrics()'],
+              'only the functions that must bypass RLS (new owner, keep an owner, accepting and declining an invitation, its project''s name for the invitee, name uniqueness, own email, the auth RPCs that read users, sessions and keys, the scheduled purges, the full-text search of tasks_page, the event consumers, the Prometheus endpoint) or set a response header (the Link of a page, the Allow of POST /project_members) are SECURITY DEFINER');
 
 -- C functions: volatility and strictness --------------------------------------------
 SELECT volatility_is('task_api', 'uuidv7', ARRAY[]::name[], 'volatile', 'uuidv7() is VOLATILE');
@@ -403,7 +404,7 @@ SELECT has_role('task_api_relay', 'role task_api_relay exists (event consumers)'
 
 -- Events -------------------------------------------------------------------------------
 SELECT columns_are('task_api', 'events', ARRAY['id', 'occurred_at', 'xact_id', 'actor_id', 'resource_type', 'resource_id',
-                                               'project_id', 'action', 'changes'],
+                                               'project_id', 'action', 'changes', 'request_id'],
                    'task_api.events has exactly its columns');
 SELECT col_type_is('task_api', 'events', 'id', 'bigint', 'events.id is bigint');
 SELECT col_is_pk('task_api', 'events', 'id', 'events.id is the primary key');
@@ -413,7 +414,7 @@ SELECT is((SELECT seqcache FROM pg_sequence WHERE seqrelid = 'task_api.events_id
           'the event id sequence has CACHE 1 (ids drawn in order from the shared sequence; the claim bound relies on it)');
 SELECT col_type_is('task_api', 'events', 'xact_id', 'xid8', 'events.xact_id is xid8');
 SELECT col_type_is('task_api', 'events', 'changes', 'jsonb', 'events.changes is jsonb');
-SELECT columns_are('api', 'task_events', ARRAY['id', 'occurred_at', 'actor_id', 'resource_type', 'resource_id', 'project_id', 'action', 'changes'],
+SELECT columns_are('api', 'task_events', ARRAY['id', 'occurred_at', 'actor_id', 'resource_type', 'resource_id', 'project_id', 'action', 'changes', 'request_id'],
                    'api.task_events has exactly the feed columns (no xact_id)');
 SELECT indexes_are('task_api', 'events', ARRAY['events_pkey', 'events_project_idx'], 'task_api.events has its primary key and the feed index');
 SELECT is(pg_get_indexdef('task_api.events_project_idx'::regclass),

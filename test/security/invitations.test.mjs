@@ -18,13 +18,14 @@ function addressPair() {
 }
 
 // A response as bytes, with what differs between any two invitations
-// (ids, times, the invitee as given, the limiter's counter) blanked out.
+// (ids, times, the invitee as given, the limiter's counter, the request's
+// own X-Request-Id) blanked out.
 function normalized(res, invitee) {
   let text = res.text.split(invitee).join('<invitee>');
   text = text.replace(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g, '<uuid>');
   text = text.replace(/\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00/g, '<time>');
   const headers = [...res.headers]
-    .filter(([name]) => name !== 'date')
+    .filter(([name]) => name !== 'date' && name !== 'x-request-id')
     .map(([name, value]) => `${name}: ${name === 'ratelimit' ? value.replace(/r=\d+/, 'r=<n>') : value}`);
   return { status: res.status, headers, text };
 }

@@ -1,0 +1,104 @@
+/*
+ * trace.c
+ *		One request id from the client to the log line and the webhook,
+ *		and query plans for operators only.
+ *
+ * The id is the client's X-Request-Id when it is 1 to 63 characters of
+ * [A-Za-z0-9._:-], else the trace id of a valid W3C traceparent header,
+ * else 32 random hex digits (a valid trace id).  pre_request() takes it
+ * first, so that every answer from the database carries it in X-Request-Id
+ * (refusals too: ta_raise() keeps the headers set earlier), every log line
+ * of the request shows it (application_name, %a in log_line_prefix) and
+ * record_event() stores it in task_api.events.request_id, from which the
+ * relay sends it on in the webhook.  PostgREST's server-trace-header is not
+ * used: it adds its header to every answer, empty when the client sent
+ * none, so an id made here would then be answered twice.
+ *
+ * PostgREST's db-plan-enabled answers any request with its plan for
+ * Accept: application/vnd.pgrst.plan...; a plan shows tables, indexes and
+ * row estimates, so pre_request() refuses it unless the token carries the
+ * claim "operator": true (task_api.operator_session() issues such tokens).
+ */
+#include "postgres.h"
+
+#include "miscadmin.h"
+#include "storage/proc.h"
+#include "utils/guc.h"
+
+#include "errors.h"
+#include "metrics.h"
+#include "request.h"
+#include "trace.h"
+#include "trace_id.h"
+
+static char request_id[TA_REQUEST_ID_MAX + 1];
+static LocalTransactionId request_id_lxid = InvalidLocalTransactionId;
+
+/* 32 random lowercase hex digits. */
+static void
+new_trace_id(char *out)
+{
+	uint8		bytes[TA_TRACE_ID_LEN / 2];
+
+	if (!pg_strong_random(bytes, sizeof(bytes)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INTERNAL_ERROR),
+				 errmsg("could not generate a request id")));
+	for (size_t i = 0; i < sizeof(bytes); i++)
+		snprintf(out + 2 * i, 3, "%02x", bytes[i]);
+}
+
+void
+ta_trace_begin_request(void)
+{
+	const char *given = ta_request_header("x-request-id");
+
+	if (ta_valid_request_id(given))
+		strlcpy(request_id, given, sizeof(request_id));
+	else if (!ta_traceparent_trace_id(ta_request_header("traceparent"), request_id))
+		new_trace_id(request_id);
+	request_id_lxid = MyProc->lxid;
+
+	ta_append_header("X-Request-Id", request_id);
+	(void) set_config_option("application_name", request_id, PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+}
+
+const char *
+ta_request_id(void)
+{
+	if (request_id_lxid == InvalidLocalTransactionId || request_id_lxid != MyProc->lxid)
+		return NULL;
+	return request_id;
+}
+
+/* Is the request asking for PostgREST's plan media type? */
+static bool
+wants_plan(void)
+{
+	const char *accept = ta_request_header("accept");
+
+	return accept != NULL && strstr(accept, "application/vnd.pgrst.plan") != NULL;
+}
+
+void
+ta_trace_check_plan(void)
+{
+	const char *role;
+	const char *op;
+
+	if (!wants_plan())
+		return;
+	op = ta_request_claim("operator");
+	if (op != NULL && strcmp(op, "true") == 0)
+		return;
+	ta_metric_add(TA_METRIC_AUTH_PLAN_REFUSED, 1);
+	role = ta_request_claim("role");
+	if (role == NULL || strcmp(role, "task_api_anon") == 0)
+		ta_raise("unauthenticated", "query plans are for operators",
+				 "Accept: application/vnd.pgrst.plan is answered only for a token of task_api.operator_session().",
+				 "sign in with an operator's token", NULL, 0);
+	ta_raise("forbidden", "query plans are for operators",
+			 "Accept: application/vnd.pgrst.plan is answered only for a token of task_api.operator_session().",
+			 NULL, NULL, 0);
+}
