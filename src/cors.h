@@ -11,7 +11,7 @@
 /* The headers of this API a cross-origin script may read. */
 #define TA_EXPOSE_HEADERS \
 	"ETag, Link, Location, RateLimit, RateLimit-Policy, Retry-After, " \
-	"Idempotent-Replayed, Allow, Preference-Applied, Content-Range, X-CSRF-Token"
+	"Idempotent-Replayed, Allow, Preference-Applied, Content-Range, X-CSRF-Token, X-Request-Id"
 
 /* GUC check hook of task_api.cors_allowed_origins (guc.c). */
 extern bool ta_cors_check_origins(char **newval, void **extra, GucSource source);
