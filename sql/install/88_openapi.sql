@@ -198,7 +198,8 @@ BEGIN
     IF pg_catalog.has_table_privilege(v, 'SELECT') AND NOT refused ? 'GET' THEN
         ops := ops OPERATOR(pg_catalog.||) pg_catalog.jsonb_build_object('get', pg_catalog.jsonb_build_object(
             'operationId', 'list_' OPERATOR(pg_catalog.||) name, 'tags', pg_catalog.jsonb_build_array(tag),
-            'summary', coalesce(pg_catalog.obj_description(v, 'pg_class'), name), 'security', security,
+            'summary', pg_catalog.split_part(coalesce(pg_catalog.obj_description(v, 'pg_class'), name), E'\n', 1),
+            'description', coalesce(pg_catalog.obj_description(v, 'pg_class'), name), 'security', security,
             'parameters', '[{"$ref": "#/components/parameters/select"}, {"$ref": "#/components/parameters/order"},
                             {"$ref": "#/components/parameters/limit"}, {"$ref": "#/components/parameters/offset"},
                             {"$ref": "#/components/parameters/PreferCount"}]'::jsonb OPERATOR(pg_catalog.||) filters,
@@ -304,7 +305,8 @@ BEGIN
     security := '[{"bearer": []}, {"apiKey": []}, {"cookie": []}]'::jsonb OPERATOR(pg_catalog.||)
                 CASE WHEN fact ? 'anonymous' THEN '[{}]'::jsonb ELSE '[]' END;
     op := pg_catalog.jsonb_build_object('operationId', p.proname, 'tags', '["Functions"]'::jsonb,
-        'summary', coalesce(pg_catalog.obj_description(f, 'pg_proc'), p.proname::text),
+        'summary', pg_catalog.split_part(coalesce(pg_catalog.obj_description(f, 'pg_proc'), p.proname::text), E'\n', 1),
+        'description', coalesce(pg_catalog.obj_description(f, 'pg_proc'), p.proname::text),
         'responses', pg_catalog.jsonb_build_object(status, @extschema@.openapi_response(
                          CASE WHEN body IS NULL THEN 'Done; no body.' ELSE 'Done.' END, body, headers))
             OPERATOR(pg_catalog.||) @extschema@.openapi_errors(coalesce(fact OPERATOR(pg_catalog.->) 'errors',
@@ -335,7 +337,8 @@ AS $$
         'openapi', '3.1.0',
         'info', pg_catalog.jsonb_build_object('title', 'task_api', 'version',
             (SELECT e.extversion FROM pg_catalog.pg_extension e WHERE e.extname OPERATOR(pg_catalog.=) 'task_api'),
-            'description', 'A task-manager REST API inside PostgreSQL, served by PostgREST. This document lists what the requesting role may do.'),
+            'description', coalesce(pg_catalog.obj_description('api'::regnamespace, 'pg_namespace') OPERATOR(pg_catalog.||) E'\n\n', '')
+                OPERATOR(pg_catalog.||) 'This document lists what the requesting role may do.'),
         'servers', pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object('url', '/')),
         'paths', (SELECT coalesce(pg_catalog.jsonb_object_agg(x.path, x.item), '{}')
                     FROM (SELECT '/' OPERATOR(pg_catalog.||) c.relname AS path, @extschema@.openapi_view_path(c.oid) AS item
