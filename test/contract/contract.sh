@@ -15,6 +15,7 @@ work=$(mktemp -d)
 # The proxy's log and the generated types are kept with the tier logs.
 keep="$ROOT/.task_api/test-logs-${TASK_API_TEST_PG_PORT:-5498}"
 prism_pid=""
+# shellcheck disable=SC2317 # run by the trap
 cleanup() {
     if [ -n "$prism_pid" ]; then kill "$prism_pid" 2>/dev/null || true; wait "$prism_pid" 2>/dev/null || true; fi
     if [ -d "$keep" ]; then cp "$work"/*.log "$work"/*.ts "$work"/*.json "$keep/" 2>/dev/null || true; fi
