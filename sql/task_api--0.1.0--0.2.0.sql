@@ -1783,7 +1783,7 @@ AS $$
                 "Idempotent-Replayed": {"schema": {"type": "string", "enum": ["true"]}, "description": "This answer is the stored answer of an earlier request with the same Idempotency-Key."}}'::jsonb)
     )::json
 $$;
-COMMENT ON FUNCTION api.openapi() IS 'The OpenAPI 3.1 document at / (PostgREST''s db-root-spec): what the requesting role may do.';
+COMMENT ON FUNCTION api.openapi() IS E'The OpenAPI 3.1 document at / (PostgREST''s db-root-spec): what the requesting role may do.\n\nArguments: none.';
 REVOKE ALL ON FUNCTION @extschema@.openapi_facts(), @extschema@.openapi_type(oid, boolean), @extschema@.openapi_schemas(),
     @extschema@.openapi_errors(jsonb), @extschema@.openapi_rate_headers(), @extschema@.openapi_response(text, jsonb, jsonb),
     @extschema@.openapi_view_path(oid), @extschema@.openapi_function_path(oid), api.openapi() FROM PUBLIC;
