@@ -23,8 +23,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-if ! "$POSTGREST" --version 2>/dev/null | grep -q "PostgREST 12.0.2"; then
-    say "installing PostgREST (npm ci)"
+# The contract tier's tools (dev dependencies) come with the same npm ci.
+npm_missing=""
+for pkg in @stoplight/prism-cli @apidevtools/swagger-parser openapi-typescript @supabase/postgrest-js; do
+    [ -f "$ROOT/node_modules/$pkg/package.json" ] || npm_missing=1
+done
+if [ -n "$npm_missing" ] || ! "$POSTGREST" --version 2>/dev/null | grep -q "PostgREST 12.0.2"; then
+    say "installing PostgREST and the contract tier's tools (npm ci)"
     (cd "$ROOT" && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 fi
 "$POSTGREST" --version 2>/dev/null | grep -q "PostgREST 12.0.2" || die "PostgREST 12.0.2 did not install"

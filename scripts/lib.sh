@@ -317,6 +317,7 @@ db-uri = "postgres://task_api_authenticator:$password@127.0.0.1:$port/$db"
 db-schemas = "api"
 db-anon-role = "task_api_anon"
 db-pre-request = "task_api.pre_request"
+db-root-spec = "openapi"
 jwt-secret = "$secret"
 jwt-cache-max-lifetime = 3600
 openapi-mode = "ignore-privileges"
@@ -401,8 +402,12 @@ postgrest_start() {
         setsid "$POSTGREST" "$conf" >"$log" 2>&1 < /dev/null &
     fi
     echo $! > "$pidfile"
+    # Ready when / answers below 500: a database at 0.1.0 (the upgrade tier's,
+    # before its update) has no api.openapi() yet, and / is then a 404.
+    local code
     for _ in $(seq 1 100); do
-        if curl -fsS -o /dev/null "http://127.0.0.1:$api_port/" 2>/dev/null; then
+        code=$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$api_port/" 2>/dev/null || true)
+        if [ "${code:-000}" -ge 200 ] && [ "${code:-000}" -lt 500 ]; then
             return
         fi
         kill -0 "$(cat "$pidfile")" 2>/dev/null || break

@@ -15,7 +15,9 @@
 #   6. HTTP end to end through the real PostgREST (test/http/, node --test),
 #      against the database tier 4 upgraded (a fresh one without tier 4)
 #   7. security: an attacker's probes through PostgREST (test/security/)
-#   8. lint: shellcheck -x of every shell script (scripts/, test/, .ci/run)
+#   8. contract: the OpenAPI document at / (swagger-parser, openapi-typescript)
+#      and a client session through a validating proxy (test/contract/)
+#   9. lint: shellcheck -x of every shell script (scripts/, test/, .ci/run)
 # Each tier is one row of TIER_TABLE below.  Ends with one line
 # "N passed, N failed" summed over the tiers.
 # shellcheck source=SCRIPTDIR/lib.sh
@@ -24,7 +26,7 @@ source "$(dirname "$0")/lib.sh"
 PG_PORT=${TASK_API_TEST_PG_PORT:-5498}
 API_PORT=${TASK_API_TEST_PORT:-3998}
 # Which tiers to run (all by default), e.g. TASK_API_TEST_TIERS="pgtap http".
-TIERS=" ${TASK_API_TEST_TIERS:-c regress pgtap cluster upgrade backup http security lint} "
+TIERS=" ${TASK_API_TEST_TIERS:-c regress pgtap cluster upgrade backup http security contract lint} "
 tier() { [[ "$TIERS" == *" $1 "* ]]; }
 
 "$ROOT/scripts/deps.sh"
@@ -212,7 +214,14 @@ security_tier() {
     done
 }
 
-# Tier 8: every shell script passes shellcheck -x (sources are followed by
+# Tier 8: the contract (test/contract/): the OpenAPI document at / validated
+# and typed, and a client session through prism's validating proxy.
+contract_tier() {
+    http_database
+    tap_tier contract test/contract/contract.sh
+}
+
+# Tier 9: every shell script passes shellcheck -x (sources are followed by
 # their "# shellcheck source=" directives; a disable says why beside it).
 lint_tier() {
     local scripts
@@ -238,6 +247,7 @@ TIER_TABLE=(
     "backup|backup and restore|tap_tier backup test/backup/backup.sh"
     "http|HTTP end to end through PostgREST|http_tier"
     "security|security probes through PostgREST|security_tier"
+    "contract|the OpenAPI document, and a client session through a validating proxy|contract_tier"
     "lint|shellcheck of every shell script|lint_tier"
 )
 for number in "${!TIER_TABLE[@]}"; do

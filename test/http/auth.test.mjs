@@ -36,14 +36,17 @@ test('anonymous callers get 401 on every resource, read or write', async () => {
   assert.equal((await list('/projects', owner.token)).length, 1);
 });
 
-test('GET / serves the OpenAPI document anonymously, with descriptions on views and columns', async () => {
-  const res = await api('GET', '/');
+test('GET / serves the OpenAPI document: anonymously signup and login only; signed in, with descriptions on views and columns', async () => {
+  const anon = await api('GET', '/');
+  expectStatus(anon, 200);
+  assert.deepEqual(Object.keys(anon.body.paths).sort(), ['/', '/rpc/login', '/rpc/openapi', '/rpc/signup']);
+  const owner = await createUser();
+  const res = await api('GET', '/', { token: owner.token });
   expectStatus(res, 200);
   assert.equal(typeof res.body, 'object', show(res));
-  assert.equal(res.body.swagger, '2.0');
-  // PostgREST turns the schema comment's first line into info.title.
-  assert.match(res.body.info?.title ?? '', /task_api/, 'the schema comment is the document title');
-  const defs = res.body.definitions;
+  assert.match(res.body.openapi, /^3\.1\./);
+  assert.match(res.body.info?.title ?? '', /task_api/, 'the document title');
+  const defs = res.body.components.schemas;
   for (const view of ['users', 'projects', 'project_members', 'invitations', 'tasks', 'trash']) {
     assert.ok(defs[view], `definition of ${view}`);
     assert.equal(typeof defs[view].description, 'string', `description of ${view}`);
