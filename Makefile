@@ -10,6 +10,7 @@ OBJS = \
 	src/guc.o \
 	src/uuidv7.o \
 	src/errors.o \
+	src/replica.o \
 	src/request.o \
 	src/pre_request.o \
 	src/json_pairs.o \

@@ -56,6 +56,7 @@
 #include "bounds.h"
 #include "errors.h"
 #include "guc.h"
+#include "replica.h"
 
 /* Seconds a client should wait before retrying a cut-off request. */
 #define RETRY_AFTER "1"
@@ -142,6 +143,7 @@ bounds_emit_log(ErrorData *edata)
 {
 	if (in_request())
 		translate_error(edata);
+	ta_replica_translate(edata);
 	if (prev_emit_log_hook)
 		prev_emit_log_hook(edata);
 }

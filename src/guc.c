@@ -26,6 +26,8 @@ int			ta_max_api_keys_per_user = 20;
 int			ta_max_sessions_per_user = 20;
 int			ta_trash_retention = 30 * 24 * 3600;
 int			ta_invitation_ttl = 7 * 24 * 3600;
+int			ta_events_retention = 30 * 24 * 3600;
+int			ta_credentials_grace = 7 * 24 * 3600;
 int			ta_statement_timeout = 5000;
 int			ta_max_bulk_rows = 1000;
 int			ta_idempotency_ttl = 24 * 3600;
@@ -117,6 +119,14 @@ static const struct
 		"How long deleted projects and tasks stay in the trash before task_api.purge_expired() removes them.",
 		NULL,
 	&ta_trash_retention, 60, PG_INT32_MAX, PGC_SIGHUP, GUC_UNIT_S, false},
+	{"task_api.events_retention",
+		"How long events are kept: task_api.purge_expired() deletes older ones once every registered consumer has acknowledged them.",
+		"With no consumer registered, age alone decides.",
+	&ta_events_retention, 60, PG_INT32_MAX, PGC_SUSET, GUC_UNIT_S, false},
+	{"task_api.credentials_grace",
+		"How long expired sessions and revoked or expired API keys are kept before task_api.purge_expired() deletes them.",
+		NULL,
+	&ta_credentials_grace, 0, PG_INT32_MAX, PGC_SUSET, GUC_UNIT_S, false},
 	{"task_api.invitation_ttl",
 		"How long an invitation to a project can be accepted.",
 		"Invitations made earlier keep the expiry they were made with.",

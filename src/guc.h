@@ -28,6 +28,8 @@ extern int	ta_max_api_keys_per_user;
 extern int	ta_max_sessions_per_user;
 extern int	ta_trash_retention;
 extern int	ta_invitation_ttl;
+extern int	ta_events_retention;
+extern int	ta_credentials_grace;
 extern int	ta_statement_timeout;
 extern int	ta_max_bulk_rows;
 extern int	ta_idempotency_ttl;
