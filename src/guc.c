@@ -33,6 +33,7 @@ int			ta_max_bulk_rows = 1000;
 int			ta_idempotency_ttl = 24 * 3600;
 int			ta_idempotency_wait = 10000;
 int			ta_rate_limit_buckets = 100000;
+int			ta_rate_limit_nodes = 1;
 int			ta_rate_limit[TA_RL_NUM_POLICIES] = {60, 600, 1200, 60};
 int			ta_rate_limit_burst[TA_RL_NUM_POLICIES] = {0, 0, 0, 0};
 bool		ta_trust_forwarded_for = false;
@@ -167,6 +168,10 @@ static const struct
 		"Signups and logins a minute for each client address (task_api.trust_forwarded_for), else for all clients together.",
 		"0 means unlimited: such requests are not charged and carry no RateLimit headers.",
 	&ta_rate_limit[TA_RL_LOGIN], 0, TA_RL_MAX_LIMIT, PGC_SIGHUP, 0, false},
+	{"task_api.rate_limit_nodes",
+		"Servers that share each rate limit: every server (primary and replicas) admits the limit and the burst divided by this number (at least 1).",
+		"1 (the default): every server applies the limits in full, so a client spread over N servers gets up to N times them.",
+	&ta_rate_limit_nodes, 1, 1000, PGC_SIGHUP, 0, false},
 	{"task_api.rate_limit_buckets",
 		"Rate-limit buckets kept in shared memory.",
 		"When the table is full, the least recently used idle buckets are evicted.",

@@ -37,6 +37,7 @@ extern int	ta_idempotency_wait;
 extern int	ta_rate_limit_buckets;
 extern int	ta_rate_limit[TA_RL_NUM_POLICIES];
 extern int	ta_rate_limit_burst[TA_RL_NUM_POLICIES];
+extern int	ta_rate_limit_nodes;
 extern bool ta_trust_forwarded_for;
 extern int	ta_max_inflight_per_user;
 extern int	ta_login_throttle_entries;

@@ -23,6 +23,11 @@ STANDBY_API=$((API_PORT + 2))
 DB=task_api_replica
 standby="$dir/standby-replica"
 sock=$(socket_dir "$dir")
+psql_at() { # psql_at PORT SQL...: superuser psql, unaligned, tuples only
+    local port=$1
+    shift
+    "$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$sock" -p "$port" -U postgres -d "$DB" "$@"
+}
 logs="$ROOT/.task_api/test-logs-$PG_PORT"
 mkdir -p "$logs"
 primary_pid="$ROOT/.task_api/postgrest-replica-primary-$PG_PORT.pid"
@@ -53,13 +58,13 @@ postgrest_start "$ROOT/.task_api/postgrest-replica-primary-$PG_PORT.conf" "$logs
 
 as_root rm -rf -- "$standby"
 as_pg "$PGBIN/pg_basebackup" -h "$sock" -p "$PG_PORT" -U postgres -D "$standby" -R -X stream -c fast >/dev/null 2>&1
-as_pg "$PGBIN/pg_ctl" -D "$standby" -l "$dir/standby-replica.log" -w -t 60 -o "-c port=$STANDBY_PORT" start >/dev/null 2>&1
+as_pg "$PGBIN/pg_ctl" -D "$standby" -l "$dir/standby-replica.log" -w -t 60 -o "-c port=$STANDBY_PORT -c task_api.rate_limit_nodes=4 -c task_api.rate_limit_api_key=100" start >/dev/null 2>&1
 conf=$(postgrest_config "$dir" "$STANDBY_PORT" "$DB" "$STANDBY_API")
 mv "$conf" "$ROOT/.task_api/postgrest-replica-standby-$PG_PORT.conf"
 postgrest_start "$ROOT/.task_api/postgrest-replica-standby-$PG_PORT.conf" "$logs/postgrest-replica-standby.log" \
     "$standby_pid" "$STANDBY_API" >/dev/null
 check "PostgREST answers on the standby" "200" \
-    "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$STANDBY_API/projects")"
+    "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$STANDBY_API/")"
 
 # The read suite against the standby's PostgREST.
 out=$(TASK_API_URL="http://127.0.0.1:$PRIMARY_API" TASK_API_STANDBY_URL="http://127.0.0.1:$STANDBY_API" \
@@ -74,6 +79,16 @@ while IFS= read -r line; do
     esac
 done < <(grep -E '^(not )?ok ' <<<"$out")
 
+# task_api.rate_limit_nodes = 4 on the standby: it admits a quarter of each limit.
+uid=00000000-0000-4000-8000-000000000019
+check "rate_limit_nodes = 4: the standby's user quota and burst are a quarter of the limit" "25000000|25000000" \
+    "$(psql_at "$STANDBY_PORT" -c "SELECT quota, burst FROM task_api.rate_limit_status('user', '$uid')" 2>&1)"
+check "rate_limit_nodes = 1 (the default): the primary's are the whole limit" "100000000|100000000" \
+    "$(psql_at "$PG_PORT" -c "SELECT quota, burst FROM task_api.rate_limit_status('user', '$uid')" 2>&1)"
+check "rate_limit_nodes = 4: an API key limited to 100 a minute gets 25 on the standby" "25" \
+    "$(psql_at "$STANDBY_PORT" -c "SELECT count(*) FILTER (WHERE c.allowed) FROM generate_series(1, 40) g,
+                                          LATERAL task_api.rate_limit_charge('api_key', CASE WHEN g > 0 THEN '$uid' END) c" 2>&1)"
+
 # A stream of writes to the standby: 421 each time, and its PostgREST keeps
 # its pool and schema cache (a 503 would make it reconnect and reload).
 before=$(grep -c 'Schema cache loaded' "$logs/postgrest-replica-standby.log")
@@ -84,5 +99,27 @@ done | sort | uniq -c | awk '{print $2 "x" $1}' | tr '\n' ' ')
 check "30 writes to the standby: 421 each" "421x30 " "$codes"
 after=$(grep -c 'Schema cache loaded' "$logs/postgrest-replica-standby.log")
 check "the standby's PostgREST did not reload its schema cache for them" "$before" "$after"
+# TASK_API_REPLICA_MEASURE=1: reads on the standby alone, then with a
+# concurrent stream of writes to it (docs/errors.md); diagnostics only.
+if [ "${TASK_API_REPLICA_MEASURE:-}" = 1 ]; then
+    reads() { # reads: "N non-200 of 300, S seconds"
+        local start bad
+        start=$(date +%s.%N)
+        bad=$(for _ in $(seq 1 300); do
+            curl -s -o /dev/null -w '%{http_code}\n' "http://127.0.0.1:$STANDBY_API/"
+        done | grep -vc '^200$')
+        echo "$bad non-200 of 300, $(echo "$(date +%s.%N) - $start" | bc) s"
+    }
+    echo "# reads alone: $(reads)"
+    (for _ in $(seq 1 2000); do
+        curl -s -o /dev/null -X POST -H 'Content-Type: application/json' -d '{"email":"x@example.com","password":"y"}' \
+            "http://127.0.0.1:$STANDBY_API/rpc/login"
+    done) &
+    writer=$!
+    echo "# reads with writes to the standby: $(reads)"
+    kill "$writer" 2>/dev/null
+    wait "$writer" 2>/dev/null
+    echo "# schema cache loads in the standby's PostgREST log: $(grep -c 'Schema cache loaded' "$logs/postgrest-replica-standby.log")"
+fi
 echo "1..$n"
 [ "$failures" -eq 0 ]
