@@ -58,14 +58,15 @@ COMMIT;
 SELECT 1 / (CASE WHEN done THEN 0 ELSE 1 END) FROM bench.flag;
 SQL
 writer() { # writer NAME SECONDS: run it; prints the longest transaction in ms and the count
+    # Ended by bench.flag, pgbench reports the run as aborted: not a failure.
     "$PGBIN/pgbench" -n -h "$(socket_dir "$dir")" -p "$PG_PORT" -U postgres -c 1 -T "$2" \
-        -l --log-prefix="$logdir/$1" -f "$logdir/writer.sql" "$DB" >"$logdir/pgbench-$1.log" 2>&1
-    cat "$logdir/$1".* | awk '{if ($3 > m) m = $3; n++} END {printf "%.1f %d\n", m / 1000, n}'
+        -l --log-prefix="$logdir/latency-$1" -f "$logdir/writer.sql" "$DB" >"$logdir/pgbench-$1.log" 2>&1 || true
+    cat "$logdir/latency-$1".* | awk '{if ($3 > m) m = $3; n++} END {printf "%.1f %d\n", m / 1000, n}'
 }
 
 read -r alone_max alone_n < <(writer alone "$ALONE")
 
-writer during 3600 > "$logdir/during.result" &
+writer during 3600 > "$logdir/result-during" &
 wpid=$!
 sleep 1
 before=$(psql_db -tAc "SELECT pg_current_wal_lsn()")
@@ -80,7 +81,7 @@ seconds=$(echo "$(date +%s.%N) - $start" | bc)
 wal=$(psql_db -tAc "SELECT pg_size_pretty(pg_wal_lsn_diff(pg_current_wal_lsn(), '$before'))")
 psql_db -q -c "UPDATE bench.flag SET done = true"
 wait "$wpid"
-read -r during_max during_n < "$logdir/during.result"
+read -r during_max during_n < "$logdir/result-during"
 left=$(psql_db -tAc "SELECT count(*) FROM task_api.events")
 
 echo
