@@ -12,6 +12,7 @@ OBJS = \
 	src/errors.o \
 	src/error_map.o \
 	src/error_fields.o \
+	src/replica.o \
 	src/request.o \
 	src/pre_request.o \
 	src/json_pairs.o \
@@ -114,4 +115,5 @@ psql:
 bench:
 	@scripts/bench.sh && scripts/bench-auth.sh --append && scripts/bench-trash.sh --append \
 		&& scripts/bench-idempotency.sh --append && scripts/bench-pages.sh --append \
-		&& scripts/bench-rate-limit.sh --append && scripts/bench-events.sh --append
+		&& scripts/bench-rate-limit.sh --append && scripts/bench-events.sh --append \
+		&& scripts/bench-retention.sh --append

@@ -157,6 +157,12 @@ tap_tier() { # tap_tier NAME SCRIPT: run a tier script printing TAP lines
     tally "$rc" "$(grep -cE '^ok ' "$log" || true)" "$(grep -cE '^not ok ' "$log" || true)"
 }
 
+# Tier 3: the rate limiter on real clusters, then the API on a hot standby.
+cluster_tier() {
+    tap_tier cluster test/cluster/rate_limit.sh
+    tap_tier cluster-replica test/cluster/replica.sh
+}
+
 # Tier 4: the database of the HTTP tier, created at the first release (the
 # oldest frozen full script), checked and updated by test/upgrade/upgrade.sh.
 upgrade_tier() {
@@ -242,7 +248,7 @@ TIER_TABLE=(
     "c|pure-C unit tests and fuzzers|c_tier"
     "regress|pg_regress and isolation tests|regress_tier"
     "pgtap|pgTAP|pgtap_tier"
-    "cluster|rate limiting with 16 concurrent clients and on a hot standby|tap_tier cluster test/cluster/rate_limit.sh"
+    "cluster|rate limiting with 16 concurrent clients and on a hot standby; the API on a standby's PostgREST|cluster_tier"
     "upgrade|upgrades from every release|upgrade_tier"
     "backup|backup and restore|tap_tier backup test/backup/backup.sh"
     "http|HTTP end to end through PostgREST|http_tier"

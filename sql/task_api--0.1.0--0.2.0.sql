@@ -2141,4 +2141,101 @@ GRANT EXECUTE ON FUNCTION @extschema@.openapi_facts(), @extschema@.openapi_type(
     @extschema@.openapi_view_path(oid), @extschema@.openapi_function_path(oid), api.openapi() TO task_api_anon, task_api_user;
 
 -- PostgREST reloads its schema cache when this update commits.
+-- Issue 19: retention of events, sessions and API keys (sql/install/82_retention.sql)
+CREATE FUNCTION @extschema@.purge_expired_events(batch_size integer DEFAULT 10000, max_batches integer DEFAULT NULL)
+    RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cutoff timestamptz := pg_catalog.now() - pg_catalog.current_setting('task_api.events_retention')::interval;
+    bound bigint;
+    last_id bigint := 0;
+    batch_max bigint;
+    n bigint;
+    total bigint := 0;
+    batches integer := 0;
+BEGIN
+    IF batch_size IS NULL OR batch_size NOT BETWEEN 1 AND 1000000 OR max_batches < 1 THEN
+        RAISE EXCEPTION 'batch_size must be 1 to 1000000 and max_batches at least 1'
+            USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- What every registered consumer has acknowledged (no consumer: no bound).
+    SELECT pg_catalog.min(c.acked_id) INTO bound FROM @extschema@.event_consumers c;
+    bound := coalesce(bound, 9223372036854775807);
+    LOOP
+        EXIT WHEN max_batches IS NOT NULL AND batches >= max_batches;
+        WITH doomed AS (
+            SELECT e.id FROM @extschema@.events e
+             WHERE e.id > last_id AND e.id <= bound AND e.occurred_at < cutoff
+             ORDER BY e.id LIMIT batch_size
+        ), gone AS (
+            DELETE FROM @extschema@.events e USING doomed d WHERE e.id = d.id RETURNING e.id
+        )
+        SELECT pg_catalog.count(*), pg_catalog.max(g.id) INTO n, batch_max FROM gone g;
+        total := total + n;
+        batches := batches + 1;
+        EXIT WHEN n < batch_size;
+        last_id := batch_max;
+    END LOOP;
+    RETURN total;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.purge_expired_events(integer, integer) IS E'Delete the events older than task_api.events_retention that every registered consumer has acknowledged (all of them past that age when no consumer is registered), in id order, batch_size rows a statement; returns how many. max_batches stops early (NULL: until none is left): call it in a loop, one transaction a call, to purge a large backlog in short transactions. task_api.purge_expired() calls it.\n\nArguments:\nbatch_size: rows deleted per statement (1 to 1000000, default 10000).\nmax_batches: most statements this call runs (NULL, the default: no limit).';
+
+CREATE FUNCTION @extschema@.purge_expired_credentials() RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cutoff timestamptz := pg_catalog.now() - pg_catalog.current_setting('task_api.credentials_grace')::interval;
+    sessions_purged bigint;
+    keys_purged bigint;
+BEGIN
+    -- A session or key that is gone is refused exactly as an expired or
+    -- revoked one (pre_request() finds no row).
+    DELETE FROM @extschema@.sessions s WHERE s.expires_at < cutoff OR s.revoked_at < cutoff;
+    GET DIAGNOSTICS sessions_purged = ROW_COUNT;
+    DELETE FROM @extschema@.api_keys k WHERE k.expires_at < cutoff OR k.revoked_at < cutoff;
+    GET DIAGNOSTICS keys_purged = ROW_COUNT;
+    RETURN sessions_purged + keys_purged;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.purge_expired_credentials() IS 'Delete the sessions expired or revoked, and the API keys revoked or expired, longer than task_api.credentials_grace ago; returns how many. task_api.purge_expired() calls it.';
+
+REVOKE ALL ON FUNCTION @extschema@.purge_expired_events(integer, integer),
+    @extschema@.purge_expired_credentials() FROM PUBLIC;
+
+CREATE OR REPLACE FUNCTION @extschema@.purge_expired() RETURNS bigint
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    cutoff timestamptz := now() - @extschema@.trash_retention();
+    tasks_purged bigint;
+    projects_purged bigint;
+    more bigint;
+BEGIN
+    DELETE FROM @extschema@.tasks WHERE deleted_at < cutoff;
+    GET DIAGNOSTICS tasks_purged = ROW_COUNT;
+    -- The tasks of expired projects go first (through the trash if live).
+    DELETE FROM @extschema@.tasks t USING @extschema@.projects p
+     WHERE t.project_id = p.id AND p.deleted_at < cutoff AND t.deleted_at IS NULL;
+    DELETE FROM @extschema@.tasks t USING @extschema@.projects p
+     WHERE t.project_id = p.id AND p.deleted_at < cutoff;
+    GET DIAGNOSTICS more = ROW_COUNT;
+    DELETE FROM @extschema@.projects WHERE deleted_at < cutoff;
+    GET DIAGNOSTICS projects_purged = ROW_COUNT;
+    -- Expired idempotency keys and invitations too (70_idempotency.sql,
+    -- 72_invitations.sql); not counted.
+    PERFORM @extschema@.purge_expired_idempotency_keys();
+    PERFORM @extschema@.purge_expired_invitations();
+    -- Events, sessions and API keys past their retention (82_retention.sql).
+    PERFORM @extschema@.purge_expired_events();
+    PERFORM @extschema@.purge_expired_credentials();
+    RETURN tasks_purged + more + projects_purged;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.purge_expired() IS 'Delete for good what has been in the trash longer than task_api.trash_retention, the expired idempotency keys and invitations, the events past task_api.events_retention that every consumer has acknowledged, and the sessions and API keys expired or revoked longer than task_api.credentials_grace ago; returns how many projects and tasks. Schedule it, e.g. SELECT cron.schedule(''task_api purge'', ''17 3 * * *'', ''SELECT task_api.purge_expired()'').';
+
 NOTIFY pgrst, 'reload schema';

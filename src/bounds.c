@@ -57,6 +57,7 @@
 #include "error_map.h"
 #include "errors.h"
 #include "guc.h"
+#include "replica.h"
 
 /* Seconds a client should wait before retrying a cut-off request. */
 #define RETRY_AFTER "1"
@@ -141,6 +142,8 @@ translate_error(ErrorData *edata)
 static void
 bounds_emit_log(ErrorData *edata)
 {
+	/* A write sent to a hot standby fails before pre_request() runs. */
+	ta_replica_translate(edata, in_request());
 	if (in_request())
 	{
 		translate_error(edata);

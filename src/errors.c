@@ -57,6 +57,7 @@ static const TaErrorCode error_codes[] = {
 	{"query_too_expensive", 400, "The request ran longer than task_api.statement_timeout and was rolled back; ask for less."},
 	{"payload_too_large", 413, "The request writes more rows than task_api.max_bulk_rows; send them in several requests."},
 	{"busy", 504, "The request waited too long for data other transactions hold, or was cancelled; nothing was written: retry after Retry-After with the same Idempotency-Key."},
+	{"read_only_replica", 421, "A write was sent to a read-only replica (a hot standby); nothing was written: send writes to the primary."},
 	{"unavailable", 503, "The database ended the request's connection (e.g. a restart); its outcome is unknown: retry after Retry-After with the same Idempotency-Key."},
 };
 

@@ -28,11 +28,14 @@ int			ta_max_api_keys_per_user = 20;
 int			ta_max_sessions_per_user = 20;
 int			ta_trash_retention = 30 * 24 * 3600;
 int			ta_invitation_ttl = 7 * 24 * 3600;
+int			ta_events_retention = 30 * 24 * 3600;
+int			ta_credentials_grace = 7 * 24 * 3600;
 int			ta_statement_timeout = 5000;
 int			ta_max_bulk_rows = 1000;
 int			ta_idempotency_ttl = 24 * 3600;
 int			ta_idempotency_wait = 10000;
 int			ta_rate_limit_buckets = 100000;
+int			ta_rate_limit_nodes = 1;
 int			ta_rate_limit[TA_RL_NUM_POLICIES] = {60, 600, 1200, 60};
 int			ta_rate_limit_burst[TA_RL_NUM_POLICIES] = {0, 0, 0, 0};
 bool		ta_trust_forwarded_for = false;
@@ -121,6 +124,14 @@ static const struct
 		"How long deleted projects and tasks stay in the trash before task_api.purge_expired() removes them.",
 		NULL,
 	&ta_trash_retention, 60, PG_INT32_MAX, PGC_SIGHUP, GUC_UNIT_S, false},
+	{"task_api.events_retention",
+		"How long events are kept: task_api.purge_expired() deletes older ones once every registered consumer has acknowledged them.",
+		"With no consumer registered, age alone decides.",
+	&ta_events_retention, 60, PG_INT32_MAX, PGC_SUSET, GUC_UNIT_S, false},
+	{"task_api.credentials_grace",
+		"How long expired sessions and revoked or expired API keys are kept before task_api.purge_expired() deletes them.",
+		NULL,
+	&ta_credentials_grace, 0, PG_INT32_MAX, PGC_SUSET, GUC_UNIT_S, false},
 	{"task_api.invitation_ttl",
 		"How long an invitation to a project can be accepted.",
 		"Invitations made earlier keep the expiry they were made with.",
@@ -161,6 +172,10 @@ static const struct
 		"Signups and logins a minute for each client address (task_api.trust_forwarded_for), else for all clients together.",
 		"0 means unlimited: such requests are not charged and carry no RateLimit headers.",
 	&ta_rate_limit[TA_RL_LOGIN], 0, TA_RL_MAX_LIMIT, PGC_SIGHUP, 0, false},
+	{"task_api.rate_limit_nodes",
+		"Servers that share each rate limit: every server (primary and replicas) admits the limit and the burst divided by this number (at least 1).",
+		"1 (the default): every server applies the limits in full, so a client spread over N servers gets up to N times them.",
+	&ta_rate_limit_nodes, 1, 1000, PGC_SIGHUP, 0, false},
 	{"task_api.rate_limit_buckets",
 		"Rate-limit buckets kept in shared memory.",
 		"When the table is full, the least recently used idle buckets are evicted.",

@@ -99,11 +99,28 @@ ta_clock_ns(void)
 	return (int64) ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
 }
 
-/* The effective burst of a policy: its setting, or the per-minute limit. */
+/*
+ * This server's share of a limit shared by task_api.rate_limit_nodes
+ * servers: limit / nodes, at least 1 (0 stays unlimited).
+ */
+static int32
+node_share(int32 limit)
+{
+	return limit > 0 ? Max(limit / ta_rate_limit_nodes, 1) : 0;
+}
+
+/* The per-minute limit of a policy on this server. */
+int32
+rl_policy_limit(RlPolicy policy)
+{
+	return node_share(ta_rate_limit[policy]);
+}
+
+/* The effective burst of a policy: its setting, or the per-minute limit (this server's share). */
 int32
 rl_policy_burst(RlPolicy policy)
 {
-	return ta_rate_limit_burst[policy] > 0 ? ta_rate_limit_burst[policy] : ta_rate_limit[policy];
+	return ta_rate_limit_burst[policy] > 0 ? node_share(ta_rate_limit_burst[policy]) : rl_policy_limit(policy);
 }
 
 /* Shared memory for the state and a full table of ta_rate_limit_buckets entries. */
@@ -389,7 +406,7 @@ step(slock_t *mutex, int64 *tat, int64 *last, int64 now,
 void
 rl_charge_bucket(const RlKey *key, RlPolicy policy, int64 now, TaGcraResult *res)
 {
-	int32		per_minute = ta_rate_limit[policy];
+	int32		per_minute = rl_policy_limit(policy);
 	int32		burst = rl_policy_burst(policy);
 	uint32		hash = get_hash_value(rl_hash, key);
 	RlEntry    *entry;
@@ -489,7 +506,7 @@ append_headers(const char *policy_value, const char *state_value)
 static void
 refund_bucket(const RlKey *key, RlPolicy policy)
 {
-	int64		interval = ta_gcra_interval(ta_rate_limit[policy]);
+	int64		interval = ta_gcra_interval(rl_policy_limit(policy));
 	RlEntry    *entry;
 	slock_t    *mutex;
 	int64	   *tat;
@@ -513,7 +530,7 @@ report_charge(RlPolicy policy, const TaGcraResult *res)
 	const char *name = rl_policy_names[policy];
 
 	snprintf(policy_value, sizeof(policy_value), "\"%s\";q=%d;w=%d",
-			 name, ta_rate_limit[policy], WINDOW_SECONDS);
+			 name, rl_policy_limit(policy), WINDOW_SECONDS);
 	snprintf(value, sizeof(value), "\"%s\";r=" INT64_FORMAT ";t=" INT64_FORMAT,
 			 name, res->remaining, ta_ceil_seconds(res->reset_ns));
 	append_headers(policy_value, value);
@@ -530,7 +547,7 @@ report_charge(RlPolicy policy, const TaGcraResult *res)
 		retry.value = seconds;
 		ta_metric_add(TA_METRIC_RL_REFUSED_ANON + policy, 1);
 		detail = psprintf("The %s limit is %d requests a minute, %d at once.",
-						  name, ta_rate_limit[policy], rl_policy_burst(policy));
+						  name, rl_policy_limit(policy), rl_policy_burst(policy));
 		ta_raise("rate_limited", "too many requests", detail,
 				 psprintf("retry after %s second%s", seconds, strcmp(seconds, "1") == 0 ? "" : "s"),
 				 &retry, 1);
@@ -552,12 +569,12 @@ charge_request(const RlKey *key, RlPolicy policy, const RlKey *user)
 	bool		charged = false;
 	int64		now = ta_clock_ns();
 
-	if (ta_rate_limit[policy] > 0)
+	if (rl_policy_limit(policy) > 0)
 	{
 		rl_charge_bucket(key, policy, now, &res);
 		charged = true;
 	}
-	if (policy == POLICY_API_KEY && ta_rate_limit[POLICY_USER] > 0 && (!charged || res.allowed))
+	if (policy == POLICY_API_KEY && rl_policy_limit(POLICY_USER) > 0 && (!charged || res.allowed))
 	{
 		rl_charge_bucket(user, POLICY_USER, now, &user_res);
 		if (charged && !user_res.allowed)

@@ -144,17 +144,17 @@ task_api_rate_limit_status(PG_FUNCTION_ARGS)
 	LWLockRelease(rl_state->lock);
 
 	values[0] = CStringGetTextDatum(rl_policy_names[policy]);
-	values[1] = Int32GetDatum(ta_rate_limit[policy]);
+	values[1] = Int32GetDatum(rl_policy_limit(policy));
 	values[2] = Int32GetDatum(WINDOW_SECONDS);
-	values[3] = Int32GetDatum(ta_rate_limit[policy] > 0 ? rl_policy_burst(policy) : 0);
-	if (ta_rate_limit[policy] == 0)
+	values[3] = Int32GetDatum(rl_policy_limit(policy) > 0 ? rl_policy_burst(policy) : 0);
+	if (rl_policy_limit(policy) == 0)
 	{
 		nulls[4] = true;		/* unlimited */
 		values[5] = Int64GetDatum(0);
 	}
 	else
 	{
-		int64		interval = ta_gcra_interval(ta_rate_limit[policy]);
+		int64		interval = ta_gcra_interval(rl_policy_limit(policy));
 		int64		tolerance = interval * rl_policy_burst(policy);
 
 		/*
@@ -258,7 +258,7 @@ task_api_rate_limit_charge(PG_FUNCTION_ARGS)
 	policy = bucket_args(fcinfo, &key);
 	desc = ta_result_desc(fcinfo);
 
-	if (ta_rate_limit[policy] == 0)
+	if (rl_policy_limit(policy) == 0)
 	{
 		values[0] = BoolGetDatum(true);
 		nulls[1] = nulls[2] = nulls[3] = true;

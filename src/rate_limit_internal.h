@@ -101,6 +101,7 @@ extern HTAB *rl_hash;
 extern bool rl_active(void);
 
 /* The effective burst of a policy: its setting, or the per-minute limit. */
+extern int32 rl_policy_limit(RlPolicy policy);
 extern int32 rl_policy_burst(RlPolicy policy);
 
 /* Charge one request to the bucket key at time now; res says if it fits. */

@@ -196,10 +196,13 @@ BEGIN
     -- 72_invitations.sql); not counted.
     PERFORM @extschema@.purge_expired_idempotency_keys();
     PERFORM @extschema@.purge_expired_invitations();
+    -- Events, sessions and API keys past their retention (82_retention.sql).
+    PERFORM @extschema@.purge_expired_events();
+    PERFORM @extschema@.purge_expired_credentials();
     RETURN tasks_purged + more + projects_purged;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.purge_expired() IS 'Delete for good what has been in the trash longer than task_api.trash_retention, and the expired idempotency keys and invitations; returns how many projects and tasks. Schedule it, e.g. SELECT cron.schedule(''task_api purge'', ''17 3 * * *'', ''SELECT task_api.purge_expired()'').';
+COMMENT ON FUNCTION @extschema@.purge_expired() IS 'Delete for good what has been in the trash longer than task_api.trash_retention, the expired idempotency keys and invitations, the events past task_api.events_retention that every consumer has acknowledged, and the sessions and API keys expired or revoked longer than task_api.credentials_grace ago; returns how many projects and tasks. Schedule it, e.g. SELECT cron.schedule(''task_api purge'', ''17 3 * * *'', ''SELECT task_api.purge_expired()'').';
 
 -- Privileges: deleting a project marks its tasks; GET /trash and the four RPCs.
 GRANT UPDATE (deleted_with_project) ON @extschema@.tasks TO task_api_user;

@@ -1,7 +1,7 @@
 -- Errors (docs/contract.md §11): every code the foundation raises, with its status,
 -- PostgREST's body shape, and the catalogue task_api.error_codes.
 BEGIN;
-SELECT plan(112);
+SELECT plan(113);
 \ir helpers/setup.psql
 
 \o /dev/null
@@ -32,7 +32,7 @@ SELECT set_eq($$SELECT code, status FROM task_api.error_codes$$,
                        ('validation_failed', 422), ('idempotency_key_reused', 422), ('invalid_cursor', 400),
                        ('cursor_mismatch', 400), ('invalid_idempotency_key', 400), ('invalid_parameter', 400),
                        ('method_not_allowed', 405), ('rate_limited', 429), ('query_too_expensive', 400),
-                       ('payload_too_large', 413), ('busy', 504), ('unavailable', 503)$$,
+                       ('payload_too_large', 413), ('busy', 504), ('unavailable', 503), ('read_only_replica', 421)$$,
               'task_api.error_codes is exactly the catalogue of docs/errors.md, with its statuses');
 SELECT is((SELECT count(DISTINCT code) FROM task_api.error_codes), (SELECT count(*) FROM task_api.error_codes),
           'each code appears once in task_api.error_codes');
@@ -46,7 +46,7 @@ SELECT is(tap.err(format('SELECT task_api.raise_error(%L, %L)', s.code, 'test'))
                ('validation_failed', 422), ('idempotency_key_reused', 422), ('invalid_cursor', 400),
                ('cursor_mismatch', 400), ('invalid_idempotency_key', 400), ('invalid_parameter', 400),
                ('method_not_allowed', 405), ('rate_limited', 429), ('query_too_expensive', 400),
-               ('payload_too_large', 413), ('busy', 504), ('unavailable', 503)) AS s(code, status)
+               ('payload_too_large', 413), ('busy', 504), ('unavailable', 503), ('read_only_replica', 421)) AS s(code, status)
  ORDER BY s.code;
 SELECT is(tap.err($$SELECT task_api.raise_error('teapot', 'short and stout')$$), '22023',
           'raise_error() refuses a code outside the catalogue (22023), never a malformed PGRST error');

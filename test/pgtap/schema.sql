@@ -296,7 +296,7 @@ SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
               ARRAY['task_api.projects_add_owner()', 'task_api.project_members_keep_owner()',
                     'task_api.check_project_name(uuid,text,uuid)',
                     'task_api.own_email(uuid)', 'task_api.project_members_insert()',
-                    'api.accept_invitation(uuid)', 'api.decline_invitation(uuid)', 'task_api.purge_expired_invitations()',
+                    'api.accept_invitation(uuid)', 'api.decline_invitation(uuid)', 'task_api.purge_expired_invitations()', 'task_api.purge_expired_events(integer,integer)', 'task_api.purge_expired_credentials()',
                     'task_api.invitation_project_name(uuid)',
                     'task_api.start_session(uuid)', 'api.signup(text,text,text)', 'api.login(text,text)',
                     'api.logout()', 'api.refresh()', 'api.change_password(text,text)', 'api.logout_all()', 'api.create_api_key(text,timestamp with time zone)',
