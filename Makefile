@@ -85,6 +85,10 @@ all install installcheck:
 	@echo "PostgreSQL 15 server headers are missing: run 'make deps' first (make serve and make test do it)" >&2; exit 1
 endif
 
+# PGXS knows no header dependencies: every object is rebuilt when a header
+# of src/ changes (the library is small; a wrong stale object is not).
+$(OBJS) $(OBJS:.o=.bc): $(wildcard src/*.h)
+
 $(EXTENSION)--$(EXTVERSION).sql: $(INSTALL_PARTS)
 	cat $^ > $@
 

@@ -16,6 +16,8 @@
 
 /* The role an authenticated request runs as. */
 #define TA_USER_ROLE "task_api_user"
+/* The role PostgREST uses for a request without a token (db-anon-role). */
+#define TA_ANON_ROLE "task_api_anon"
 
 /* The shortest task_api.jwt_secret or task_api.cursor_secret accepted. */
 #define TA_MIN_SECRET_LEN 32

@@ -13,7 +13,7 @@
  * pre_request() set:
  *
  *	  42501, anonymous			401 unauthenticated
- *	  42501, signed in			403 forbidden (also 428C9 and 0A000 on a write to
+ *	  42501, with an identity	403 forbidden (also 428C9 and 0A000 on a write to
  *								the read-only /task_events)
  *	  PUT, 42P10 (upsert), a write on a view without triggers
  *								405 method_not_allowed, Allow of the resource
@@ -192,7 +192,8 @@ ta_json_quote(const char *s)
 static void
 map_privilege(ErrorData *edata, Request *req)
 {
-	if (strcmp(setting("role"), TA_USER_ROLE) != 0)
+	/* Anonymous: sign in.  Any identity (a user, the scraper): forbidden. */
+	if (strcmp(setting("role"), TA_ANON_ROLE) == 0)
 		rewrite(edata, req, "unauthenticated", "sign in to use this resource",
 				psprintf("{\"path\": %s}", ta_json_quote(req->path)),
 				"send a bearer token, an API key or the session cookie");

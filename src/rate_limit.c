@@ -273,7 +273,7 @@ client_bucket(RlKey *key, RlKind address_kind, RlKind shared_kind)
 static bool
 service_role(const char *role)
 {
-	return role != NULL && strcmp(role, "task_api_anon") != 0 && strcmp(role, TA_USER_ROLE) != 0;
+	return role != NULL && strcmp(role, TA_ANON_ROLE) != 0 && strcmp(role, TA_USER_ROLE) != 0;
 }
 
 /*

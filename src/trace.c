@@ -25,6 +25,7 @@
 #include "storage/proc.h"
 #include "utils/guc.h"
 
+#include "constants.h"
 #include "errors.h"
 #include "metrics.h"
 #include "request.h"
@@ -94,7 +95,7 @@ ta_trace_check_plan(void)
 		return;
 	ta_metric_add(TA_METRIC_AUTH_PLAN_REFUSED, 1);
 	role = ta_request_claim("role");
-	if (role == NULL || strcmp(role, "task_api_anon") == 0)
+	if (role == NULL || strcmp(role, TA_ANON_ROLE) == 0)
 		ta_raise("unauthenticated", "query plans are for operators",
 				 "Accept: application/vnd.pgrst.plan is answered only for a token of task_api.operator_session().",
 				 "sign in with an operator's token", NULL, 0);
