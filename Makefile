@@ -12,6 +12,7 @@ OBJS = \
 	src/errors.o \
 	src/request.o \
 	src/pre_request.o \
+	src/credential_lookup.o \
 	src/json_pairs.o \
 	src/membership.o \
 	src/codec_util.o \
