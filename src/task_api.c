@@ -56,6 +56,7 @@ _PG_init(void)
 	ta_login_throttle_init();
 	ta_quiet_log_init();
 	ta_events_init();
+	ta_events_store_init();
 	ta_bounds_init();
 
 	/*
