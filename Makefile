@@ -15,11 +15,13 @@ OBJS = \
 	src/replica.o \
 	src/request.o \
 	src/pre_request.o \
+	src/credential_lookup.o \
 	src/json_pairs.o \
 	src/membership.o \
 	src/codec_util.o \
 	src/jwt_codec.o \
 	src/jwt.o \
+	src/hmac_keyed.o \
 	src/password.o \
 	src/owner_spi.o \
 	src/task_insert.o \
@@ -66,8 +68,9 @@ REGRESS_OPTS = --load-extension=$(EXTENSION)
 ISOLATION = $(patsubst specs/%.spec,%,$(sort $(wildcard specs/*.spec)))
 ISOLATION_OPTS = --load-extension=$(EXTENSION)
 
-# libsodium: Argon2id password hashing (src/password.c).
-SHLIB_LINK = -lsodium
+# libsodium: Argon2id password hashing (src/password.c); libcrypto: the
+# OpenSSL PostgreSQL links, for keyed HMAC contexts (src/hmac_keyed.c).
+SHLIB_LINK = -lsodium -lcrypto
 
 PG_CFLAGS = -Wall -Wextra -Werror -Wno-unused-parameter
 PG_CPPFLAGS = -I$(srcdir)/src -DTASK_API_VERSION='"$(EXTVERSION)"'

@@ -28,8 +28,12 @@ CALLS=${TASK_API_BENCH_AUTH_CALLS:-100000}
 LOOP_CALLS=${TASK_API_BENCH_AUTH_LOOP_CALLS:-20000}
 PGSS_DURATION=${TASK_API_BENCH_AUTH_PGSS_DURATION:-3}
 SESSIONS=${TASK_API_BENCH_AUTH_SESSIONS:-10000}
-E2E_TARGET=0.7
-VERIFY_TARGET=5
+# Targets of the per-request cost work (docs/performance.md): the hook in
+# its transaction >= 0.85x of SELECT 1 there; jwt_verify() >= 8x faster than
+# PL/pgSQL + pgcrypto and at most 1.5 us a call.
+E2E_TARGET=0.85
+VERIFY_TARGET=8
+VERIFY_US_TARGET=1.5
 
 DB=bench_auth
 
@@ -304,6 +308,8 @@ read -r -a a_p <<<"${q_ms[plpgsql]}"
 for i in "${!a_c[@]}"; do per_round="$per_round $(ratio "${a_p[$i]}" "${a_c[$i]}")x"; done
 c_us=$(us_per "${q_med[c]}" "$CALLS")
 p_us=$(us_per "${q_med[plpgsql]}" "$CALLS")
+us_met=$(meets "$c_us" "$VERIFY_US_TARGET" le)
+[ "$verify_met" = yes ] && [ "$us_met" = yes ] || verify_met=no
 echo
 echo "Verify one HS256 token $CALLS times in one statement, median of $ROUNDS rounds:"
 printf '  %-60s %8.0f ms  %7s us/call\n' \
@@ -312,7 +318,7 @@ printf '  %-60s %8.0f ms  %7s us/call\n' \
     "task_api.jwt_verify(), C (SUBJECT)" "${q_med[c]}" "$c_us"
 echo "  without the scan: PL/pgSQL $(awk -v m="${q_med[plpgsql]}" -v s="${q_med[scan]}" -v n="$CALLS" 'BEGIN {printf "%.2f", (m - s) * 1000 / n}') us/call," \
     "C $(awk -v m="${q_med[c]}" -v s="${q_med[scan]}" -v n="$CALLS" 'BEGIN {printf "%.2f", (m - s) * 1000 / n}') us/call"
-echo "  C speed-up over PL/pgSQL: ${verify_ratio}x (per round:$per_round); target >= ${VERIFY_TARGET}x: $verify_met"
+echo "  C speed-up over PL/pgSQL: ${verify_ratio}x (per round:$per_round); target >= ${VERIFY_TARGET}x and <= ${VERIFY_US_TARGET} us/call: $verify_met"
 
 # ---------------------------------------------------------------------------
 # Results table rows (same format as scripts/bench.sh's table)
@@ -322,7 +328,7 @@ rows=$(
         "$CLIENTS" "$DURATION" "$ctl_tps" "$sub_tps" "$e2e_ratio" "$E2E_TARGET" "$e2e_met"
     printf '| The same, against a bare SELECT 1 (1 statement vs 4) | SELECT 1: %.0f tps | %.0f tps | %sx | >= %sx | %s |\n' \
         "$sel_tps" "$sub_tps" "$sel_ratio" "$E2E_TARGET" "$sel_met"
-    printf '| Verify an HS256 token (%s calls in one statement; speed-up) | PL/pgSQL + pgcrypto: %s us/call | jwt_verify() in C: %s us/call | %sx faster | >= %sx | %s |\n' \
-        "$CALLS" "$p_us" "$c_us" "$verify_ratio" "$VERIFY_TARGET" "$verify_met"
+    printf '| Verify an HS256 token (%s calls in one statement; speed-up) | PL/pgSQL + pgcrypto: %s us/call | jwt_verify() in C: %s us/call | %sx faster | >= %sx, <= %s us | %s |\n' \
+        "$CALLS" "$p_us" "$c_us" "$verify_ratio" "$VERIFY_TARGET" "$VERIFY_US_TARGET" "$verify_met"
 )
 bench_report "$rows"

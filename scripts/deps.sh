@@ -7,7 +7,7 @@ source "$(dirname "$0")/lib.sh"
 packages=(gcc make libc6-dev curl ca-certificates
           postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
           libtap-parser-sourcehandler-pgtap-perl
-          clang-14 libclang-rt-14-dev libsodium-dev shellcheck
+          clang-14 libclang-rt-14-dev libsodium-dev libssl-dev shellcheck
           chromium)
 missing=()
 for p in "${packages[@]}"; do

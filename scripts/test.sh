@@ -7,6 +7,9 @@
 #   2. pgTAP (test/pgtap/, with pg_prove)
 #   3. clusters: the rate limiter under 16 concurrent pgbench clients and on a
 #      hot standby made with pg_basebackup (test/cluster/)
+#   3b. revocation: a logout, a revoked API key or a deleted user refuses the
+#      next request, on the primary and on a hot standby after replay
+#      (test/cluster/revocation.sh)
 #   4. upgrades: the release scripts, the catalogue after an update from
 #      every release, and a database filled through the API at the first
 #      release and updated while PostgREST serves it (test/upgrade/)
@@ -26,7 +29,7 @@ source "$(dirname "$0")/lib.sh"
 PG_PORT=${TASK_API_TEST_PG_PORT:-5498}
 API_PORT=${TASK_API_TEST_PORT:-3998}
 # Which tiers to run (all by default), e.g. TASK_API_TEST_TIERS="pgtap http".
-TIERS=" ${TASK_API_TEST_TIERS:-c regress pgtap cluster upgrade backup http security contract lint} "
+TIERS=" ${TASK_API_TEST_TIERS:-c regress pgtap cluster revocation upgrade backup http security contract lint} "
 tier() { [[ "$TIERS" == *" $1 "* ]]; }
 
 "$ROOT/scripts/deps.sh"
@@ -249,6 +252,7 @@ TIER_TABLE=(
     "regress|pg_regress and isolation tests|regress_tier"
     "pgtap|pgTAP|pgtap_tier"
     "cluster|rate limiting with 16 concurrent clients and on a hot standby; the API on a standby's PostgREST|cluster_tier"
+    "revocation|revocation seen by the next request, on the primary and on a hot standby|tap_tier revocation test/cluster/revocation.sh"
     "upgrade|upgrades from every release|upgrade_tier"
     "backup|backup and restore|tap_tier backup test/backup/backup.sh"
     "http|HTTP end to end through PostgREST|http_tier"

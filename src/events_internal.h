@@ -27,7 +27,7 @@ enum
 /* Draw the next event id from task_api.events_id_seq, published for claimers. */
 extern int64 ta_events_next_id(void);
 
-/* Insert one event row (values/nulls in column order) into task_api.events. */
+/* Buffer one event row (values/nulls in column order) for task_api.events; written at statement end. */
 extern void ta_events_store(Datum *values, bool *nulls);
 
 #endif							/* TASK_API_EVENTS_INTERNAL_H */

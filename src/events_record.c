@@ -12,12 +12,14 @@
  * task_api_events with the event id (sent only if the transaction commits).
  * An update records only the columns that changed, with old and new values;
  * an update that changed nothing but the unrecorded columns (the stamps
- * updated_at and version) records nothing.  The row is built here and
- * stored through the executor's single-row path (ExecSimpleRelationInsert,
- * what logical replication's apply worker uses): the table's CHECK and NOT
- * NULL constraints are checked, every index is maintained (expression,
- * partial and deferred unique ones included) and triggers on the events
- * table fire; no plan, no SPI.  Nothing but this trigger writes events, so
+ * updated_at and version) records nothing.  The row is built here (its id
+ * drawn and its NOTIFY queued at once, in order) and buffered; the events
+ * of a statement are written together when it ends (events_store.c),
+ * through the executor's single-row path (ExecSimpleRelationInsert, what
+ * logical replication's apply worker uses): the table's CHECK and NOT NULL
+ * constraints are checked, every index is maintained (expression, partial
+ * and deferred unique ones included) and triggers on the events table
+ * fire; no plan, no SPI.  Nothing but this trigger writes events, so
  * no API role has any right on the table: the row is written without
  * privilege checks and without row-level security (events has no INSERT
  * policy on purpose), and the id is drawn from the sequence without
@@ -79,13 +81,21 @@ typedef struct EventChange
 	const char *action;
 } EventChange;
 
-/* A row as jsonb: {"column": value, ...} (row_to_json's conversions). */
+/*
+ * A row as jsonb: {"column": value, ...}, to_jsonb(row) built directly
+ * (the same value as row_to_json(row)::jsonb, without the JSON text).
+ */
 static Jsonb *
 row_jsonb(HeapTuple tuple, TupleDesc desc)
 {
-	Datum		json = DirectFunctionCall1(row_to_json, heap_copy_tuple_as_datum(tuple, desc));
+	FmgrInfo	flinfo;
 
-	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(text_to_cstring(DatumGetTextPP(json)))));
+	/* to_jsonb(anyelement) learns the row type from its call node. */
+	fmgr_info(F_TO_JSONB, &flinfo);
+	flinfo.fn_expr = (Node *) makeFuncExpr(F_TO_JSONB, JSONBOID,
+										   list_make1(makeNullConst(desc->tdtypeid, -1, InvalidOid)),
+										   InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+	return DatumGetJsonbP(FunctionCall1(&flinfo, heap_copy_tuple_as_datum(tuple, desc)));
 }
 
 /* Is name one of the trigger's unrecorded columns? */
@@ -405,9 +415,10 @@ task_api_record_event(PG_FUNCTION_ARGS)
 		return PointerGetDatum(NULL);
 
 	/*
-	 * The row, stored directly (heap and indexes): events are written only
-	 * here, with values built here, so no API role needs any right on the
-	 * table and no executor is started per event.
+	 * The row, buffered and stored directly at the statement's end (heap and
+	 * indexes, events_store.c): events are written only here, with values
+	 * built here, so no API role needs any right on the table and no
+	 * executor is started per event.
 	 */
 	snprintf(payload, sizeof(payload), INT64_FORMAT,
 			 event_row(rel, &target, &change, changes, &me, values, nulls));

@@ -1,11 +1,25 @@
 /*
  * events_store.c
- *		The transactional outbox, storing: one row into task_api.events
- *		through the executor's single-row path (ExecSimpleRelationInsert,
- *		what logical replication's apply worker uses): CHECK and NOT NULL
- *		constraints, every index and the table's own triggers, but no plan,
- *		no SPI, no privilege checks and no row-level security (nothing but
- *		record_event() writes events; see events_record.c).
+ *		The transactional outbox, storing: the events of a statement are
+ *		buffered as record_event() builds them and written together when the
+ *		statement ends, through the executor's single-row insert path
+ *		(ExecSimpleRelationInsert, what logical replication's apply worker
+ *		uses) under one executor state: CHECK and NOT NULL constraints, every
+ *		index and the table's own triggers, but no plan, no SPI, no privilege
+ *		checks and no row-level security (nothing but record_event() writes
+ *		events; see events_record.c).
+ *
+ * When the buffer is written.  An ExecutorFinish hook writes it after each
+ * statement's AFTER triggers have fired (so after every record_event() of
+ * the statement), a full buffer (FLUSH_AT events) is written at once, and
+ * whatever is left (a COPY, which has no ExecutorFinish) is written before
+ * the transaction commits.  Each buffered event carries the subtransaction
+ * it was recorded in (handed to the parent when a subtransaction commits):
+ * a subtransaction that aborts drops its own, and a statement writes only
+ * the events of the subtransaction it runs in, never an enclosing one's
+ * (which an abort of the inner one would otherwise take back with it).
+ * The ids were drawn, and the NOTIFYs queued, when the events were
+ * recorded, in order; only the heap and index writes move.
  */
 #include "postgres.h"
 
@@ -36,13 +50,33 @@
 #include "utils/timestamp.h"
 #include "utils/xid8.h"
 #include "utils/lsyscache.h"
+#include "utils/memutils.h"
 #include "utils/rel.h"
 #include "utils/syscache.h"
 #include "utils/uuid.h"
 
 #include "events_internal.h"
 #include "metrics.h"
+#include "events.h"
 #include "owner_spi.h"
+
+/* Events buffered before a flush writes them at once. */
+#define FLUSH_AT 10000
+
+/* One recorded event waiting to be written. */
+typedef struct PendingEvent
+{
+	Datum		values[Natts_events];
+	bool		nulls[Natts_events];
+	SubTransactionId subid;		/* recorded in (or handed to) this subxact */
+} PendingEvent;
+
+static MemoryContext pending_cxt = NULL;	/* child of TopTransactionContext */
+static PendingEvent *pending = NULL;
+static int	npending = 0;
+static int	pending_cap = 0;
+static int	flush_depth = 0;
+static ExecutorFinish_hook_type prev_executor_finish = NULL;
 
 /* task_api.events. */
 static Oid
@@ -52,54 +86,43 @@ events_table(void)
 }
 
 
-/* The columns of task_api.events, in order, as store_event() fills them. */
+/* The columns of task_api.events, in order, as the flush fills them. */
 static const struct
 {
 	const char *name;
 	Oid			type;
+	bool		byval;
+	int			len;
 }			events_columns[Natts_events] = {
-	{"id", INT8OID}, {"occurred_at", TIMESTAMPTZOID}, {"xact_id", XID8OID},
-	{"actor_id", UUIDOID}, {"resource_type", TEXTOID}, {"resource_id", UUIDOID},
-	{"project_id", UUIDOID}, {"action", TEXTOID}, {"changes", JSONBOID},
-	{"request_id", TEXTOID}
+	{"id", INT8OID, true, 8}, {"occurred_at", TIMESTAMPTZOID, true, 8},
+	{"xact_id", XID8OID, true, 8}, {"actor_id", UUIDOID, false, UUID_LEN},
+	{"resource_type", TEXTOID, false, -1}, {"resource_id", UUIDOID, false, UUID_LEN},
+	{"project_id", UUIDOID, false, UUID_LEN}, {"action", TEXTOID, false, -1},
+	{"changes", JSONBOID, false, -1},
+	{"request_id", TEXTOID, false, -1}
 };
 
 /*
- * Insert one row into task_api.events as the executor would for an INSERT
- * (constraints, every index, the table's own triggers), but without a plan,
- * privilege checks or row-level security.  values/nulls are in the order of
- * events_columns; dropped columns are skipped.  A table that has other
- * columns (the executor path computes no defaults) or is not a plain table
- * is refused.
+ * The table must be a plain table with exactly the columns this library
+ * writes, in order (dropped ones aside): the executor path computes no
+ * defaults.
  */
 static void
-store_event(Relation events, Datum *values, bool *nulls)
+check_events_table(Relation events)
 {
 	TupleDesc	desc = RelationGetDescr(events);
-	EState	   *estate;
-	RangeTblEntry *rte;
-	ResultRelInfo *rri;
-	TupleTableSlot *slot;
 	int			k = 0;
 
 	if (events->rd_rel->relkind != RELKIND_RELATION)
 		ereport(ERROR,
 				(errcode(ERRCODE_WRONG_OBJECT_TYPE),
 				 errmsg("task_api.events must be a plain table")));
-
-	estate = CreateExecutorState();
-	slot = ExecInitExtraTupleSlot(estate, desc, &TTSOpsVirtual);
-	ExecClearTuple(slot);
 	for (int i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 
 		if (att->attisdropped)
-		{
-			slot->tts_values[i] = (Datum) 0;
-			slot->tts_isnull[i] = true;
 			continue;
-		}
 		if (k == Natts_events || att->atttypid != events_columns[k].type ||
 			strcmp(NameStr(att->attname), events_columns[k].name) != 0)
 			ereport(ERROR,
@@ -107,8 +130,6 @@ store_event(Relation events, Datum *values, bool *nulls)
 					 errmsg("task_api.events does not have the columns this library writes"),
 					 errdetail("Column \"%s\" is not expected there.", NameStr(att->attname)),
 					 errhint("The columns are id, occurred_at, xact_id, actor_id, resource_type, resource_id, project_id, action, changes, request_id.")));
-		slot->tts_values[i] = values[k];
-		slot->tts_isnull[i] = nulls[k];
 		k++;
 	}
 	/* 0.1.0's table ends before request_id: still written, without it. */
@@ -117,8 +138,46 @@ store_event(Relation events, Datum *values, bool *nulls)
 				(errcode(ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE),
 				 errmsg("task_api.events does not have the columns this library writes"),
 				 errdetail("Column \"%s\" is missing.", events_columns[k].name)));
-	ExecStoreVirtualTuple(slot);
+}
 
+/* Put one event into the slot, in table column order (dropped columns NULL). */
+static void
+fill_slot(TupleTableSlot *slot, TupleDesc desc, const PendingEvent *ev)
+{
+	int			k = 0;
+
+	ExecClearTuple(slot);
+	for (int i = 0; i < desc->natts; i++)
+	{
+		if (TupleDescAttr(desc, i)->attisdropped)
+		{
+			slot->tts_values[i] = (Datum) 0;
+			slot->tts_isnull[i] = true;
+			continue;
+		}
+		slot->tts_values[i] = ev->values[k];
+		slot->tts_isnull[i] = ev->nulls[k];
+		k++;
+	}
+	ExecStoreVirtualTuple(slot);
+}
+
+/*
+ * Insert the events into task_api.events as the executor would for one
+ * INSERT of them all (constraints, every index, the table's own triggers),
+ * but without a plan, privilege checks or row-level security.
+ */
+static void
+store_events(Relation events, const PendingEvent *evs, int n)
+{
+	EState	   *estate;
+	RangeTblEntry *rte;
+	ResultRelInfo *rri;
+	TupleTableSlot *slot;
+
+	check_events_table(events);
+	estate = CreateExecutorState();
+	slot = ExecInitExtraTupleSlot(estate, RelationGetDescr(events), &TTSOpsVirtual);
 	rte = makeNode(RangeTblEntry);
 	rte->rtekind = RTE_RELATION;
 	rte->relid = RelationGetRelid(events);
@@ -133,7 +192,12 @@ store_event(Relation events, Datum *values, bool *nulls)
 	ExecOpenIndices(rri, false);
 	AfterTriggerBeginQuery();
 
-	ExecSimpleRelationInsert(rri, estate, slot);
+	for (int i = 0; i < n; i++)
+	{
+		fill_slot(slot, RelationGetDescr(events), &evs[i]);
+		ExecSimpleRelationInsert(rri, estate, slot);
+		ResetPerTupleExprContext(estate);
+	}
 
 	/* Fire the AFTER triggers of events, if anyone created some. */
 	AfterTriggerEndQuery(estate);
@@ -143,13 +207,169 @@ store_event(Relation events, Datum *values, bool *nulls)
 	FreeExecutorState(estate);
 }
 
-/* Open task_api.events, store the row, and close it again. */
-void
-ta_events_store(Datum *values, bool *nulls)
+/* Open task_api.events, store the events, and close it again. */
+static void
+store_batch(const PendingEvent *evs, int n)
 {
 	Relation	events = table_open(events_table(), RowExclusiveLock);
 
-	store_event(events, values, nulls);
+	store_events(events, evs, n);
 	table_close(events, RowExclusiveLock);
-	ta_metric_add(TA_METRIC_EVENTS_RECORDED, 1);
+	ta_metric_add(TA_METRIC_EVENTS_RECORDED, n);
+}
+
+/*
+ * Write the buffered events of the current subtransaction (the tail of the
+ * buffer; an enclosing subtransaction's stay for its own statements).  The
+ * batch is copied out first, so events recorded while it is written (by
+ * triggers on task_api.events) join the buffer for a later flush.
+ */
+void
+ta_events_flush(void)
+{
+	SubTransactionId cur = GetCurrentSubTransactionId();
+	int			first = npending;
+	int			n;
+	PendingEvent *batch;
+
+	while (first > 0 && pending[first - 1].subid == cur)
+		first--;
+	n = npending - first;
+	if (n == 0)
+		return;
+	batch = palloc(sizeof(PendingEvent) * n);
+	memcpy(batch, &pending[first], sizeof(PendingEvent) * n);
+	npending = first;
+	flush_depth++;
+	PG_TRY();
+	{
+		store_batch(batch, n);
+	}
+	PG_FINALLY();
+	{
+		flush_depth--;
+	}
+	PG_END_TRY();
+	pfree(batch);
+	/* Nothing left that points into the buffer's memory: start it afresh. */
+	if (npending == 0 && flush_depth == 0)
+		MemoryContextReset(pending_cxt);
+}
+
+/* Make room for one more buffered event. */
+static PendingEvent *
+pending_slot(void)
+{
+	if (pending_cxt == NULL)
+		pending_cxt = AllocSetContextCreate(TopTransactionContext, "task_api pending events",
+											ALLOCSET_DEFAULT_SIZES);
+	if (npending == pending_cap)
+	{
+		int			cap = Max(64, pending_cap * 2);
+		/* The array itself outlives resets of pending_cxt: its own context. */
+		PendingEvent *grown = MemoryContextAlloc(TopTransactionContext, sizeof(PendingEvent) * cap);
+
+		if (npending > 0)
+			memcpy(grown, pending, sizeof(PendingEvent) * npending);
+		if (pending != NULL)
+			pfree(pending);
+		pending = grown;
+		pending_cap = cap;
+	}
+	return &pending[npending++];
+}
+
+/*
+ * Buffer one event row (values/nulls in column order, built by the caller in
+ * any memory context): it is copied, and written when the statement ends.
+ */
+void
+ta_events_store(Datum *values, bool *nulls)
+{
+	PendingEvent *ev = pending_slot();
+	MemoryContext old = MemoryContextSwitchTo(pending_cxt);
+
+	for (int k = 0; k < Natts_events; k++)
+	{
+		ev->nulls[k] = nulls[k];
+		ev->values[k] = nulls[k] ? (Datum) 0 :
+			datumCopy(values[k], events_columns[k].byval, events_columns[k].len);
+	}
+	ev->subid = GetCurrentSubTransactionId();
+	MemoryContextSwitchTo(old);
+	if (npending >= FLUSH_AT)
+		ta_events_flush();
+}
+
+/* After a statement's AFTER triggers: write the events they recorded. */
+static void
+events_executor_finish(QueryDesc *queryDesc)
+{
+	if (prev_executor_finish)
+		prev_executor_finish(queryDesc);
+	else
+		standard_ExecutorFinish(queryDesc);
+	if (npending > 0)
+		ta_events_flush();
+}
+
+/* Before commit: write what no statement end wrote (COPY); forget at the end. */
+static void
+pending_xact_callback(XactEvent event, void *arg)
+{
+	switch (event)
+	{
+		case XACT_EVENT_PRE_COMMIT:
+		case XACT_EVENT_PARALLEL_PRE_COMMIT:
+			while (npending > 0)
+			{
+				int			before = npending;
+
+				ta_events_flush();
+				if (npending >= before)
+					elog(ERROR, "task_api events of an enclosing subtransaction were left unwritten");
+			}
+			break;
+		case XACT_EVENT_COMMIT:
+		case XACT_EVENT_PARALLEL_COMMIT:
+		case XACT_EVENT_ABORT:
+		case XACT_EVENT_PARALLEL_ABORT:
+		case XACT_EVENT_PREPARE:
+			/* The memory went with TopTransactionContext. */
+			pending_cxt = NULL;
+			pending = NULL;
+			npending = 0;
+			pending_cap = 0;
+			flush_depth = 0;
+			break;
+		default:
+			break;
+	}
+}
+
+/* An aborted subtransaction takes its events back; a committed one hands them up. */
+static void
+pending_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
+						 SubTransactionId parentSubid, void *arg)
+{
+	if (event == SUBXACT_EVENT_ABORT_SUB)
+	{
+		while (npending > 0 && pending[npending - 1].subid == mySubid)
+			npending--;
+	}
+	else if (event == SUBXACT_EVENT_COMMIT_SUB)
+	{
+		for (int i = npending - 1; i >= 0 && pending[i].subid == mySubid; i--)
+			pending[i].subid = parentSubid;
+	}
+}
+
+/* Register the statement-end hook and the transaction callbacks. */
+void
+ta_events_store_init(void)
+{
+	prev_executor_finish = ExecutorFinish_hook;
+	ExecutorFinish_hook = events_executor_finish;
+	RegisterXactCallback(pending_xact_callback, NULL);
+	RegisterSubXactCallback(pending_subxact_callback, NULL);
 }

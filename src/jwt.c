@@ -1,14 +1,14 @@
 /*
  * jwt.c
  *		HS256 JWTs in the server: signing and verification under the
- *		superuser-only task_api.jwt_secret, with PostgreSQL's own HMAC.
+ *		superuser-only task_api.jwt_secret, with the OpenSSL PostgreSQL links
+ *		(keyed contexts kept per secret: hmac_keyed.c).
  *
  * The codec (jwt_codec.c) is pure C; this file supplies the secret, the
  * clock and the HMAC, and the SQL entry points.
  */
 #include "postgres.h"
 
-#include "common/hmac.h"
 #include "fmgr.h"
 #include "funcapi.h"
 #include "lib/stringinfo.h"
@@ -19,24 +19,17 @@
 
 #include "constants.h"
 #include "guc.h"
+#include "hmac_keyed.h"
 #include "jwt.h"
 #include "task_api.h"
 
 
+/* HMAC-SHA-256 under a key schedule kept per secret (hmac_keyed.c). */
 bool
 ta_pg_hmac_sha256(const uint8_t *key, size_t keylen, const uint8_t *msg, size_t msglen,
 				  uint8_t *out)
 {
-	pg_hmac_ctx *ctx = pg_hmac_create(PG_SHA256);
-	bool		ok;
-
-	if (ctx == NULL)
-		return false;
-	ok = pg_hmac_init(ctx, key, keylen) == 0 &&
-		pg_hmac_update(ctx, msg, msglen) == 0 &&
-		pg_hmac_final(ctx, out, TA_JWT_MAC_LEN) == 0;
-	pg_hmac_free(ctx);
-	return ok;
+	return ta_hmac_sha256_keyed(key, keylen, msg, msglen, out);
 }
 
 /* The signing secret, refusing to work with a missing or short one. */

@@ -10,7 +10,7 @@
 /* Seconds of clock difference tolerated on exp, nbf and iat. */
 #define TA_JWT_CLOCK_SKEW 30
 
-/* HMAC-SHA-256 with PostgreSQL's own implementation. */
+/* HMAC-SHA-256 with the OpenSSL PostgreSQL links (keyed contexts, hmac_keyed.c). */
 extern bool ta_pg_hmac_sha256(const uint8_t *key, size_t keylen,
 							  const uint8_t *msg, size_t msglen, uint8_t *out);
 

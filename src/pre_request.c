@@ -43,6 +43,7 @@
 #include "bounds.h"
 #include "constants.h"
 #include "cors.h"
+#include "credential_lookup.h"
 #include "errors.h"
 #include "guc.h"
 #include "http.h"
@@ -57,8 +58,6 @@
 
 #define CLEAR_ATTRS "=; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=0"
 
-static SPIPlanPtr session_plan = NULL;
-static SPIPlanPtr api_key_plan = NULL;
 static SPIPlanPtr api_key_touch_plan = NULL;
 
 /* A UUID claim, or false when it is absent or not a UUID. */
@@ -183,26 +182,20 @@ credential_remember(char kind, const pg_uuid_t *id, bool ok, TimestampTz expires
 
 /*
  * Is the credential (a session or an API key) live: it exists, belongs to
- * the user, is not revoked and has not expired?  The answer apart from time
- * is memoized (credential_memo); expiry is checked every time.
+ * the user, is not revoked and has not expired?  It is read from its
+ * primary-key index under the active snapshot (credential_lookup.c); the
+ * answer apart from time is memoized (credential_memo); expiry is checked
+ * every time.
  */
 static bool
-credential_live(char kind, SPIPlanPtr *plan, const char *sql,
-				const pg_uuid_t *id, const pg_uuid_t *user_id)
+credential_live(char kind, const pg_uuid_t *id, const pg_uuid_t *user_id)
 {
-	Oid			types[2] = {UUIDOID, UUIDOID};
-	Datum		args[2] = {UUIDPGetDatum(unconstify(pg_uuid_t *, id)),
-	UUIDPGetDatum(unconstify(pg_uuid_t *, user_id))};
-	Datum		row[2];
-	bool		nulls[2];
 	bool		ok;
 	TimestampTz expires;
 
 	if (!credential_memo(kind, id, &ok, &expires))
 	{
-		ok = ta_owner_query_row(plan, sql, 2, types, args, true, 2, row, nulls) &&
-			!nulls[0] && DatumGetBool(row[0]);
-		expires = (ok && !nulls[1]) ? DatumGetTimestampTz(row[1]) : DT_NOEND;
+		ta_credential_lookup(kind, id, user_id, &ok, &expires);
 		credential_remember(kind, id, ok, expires);
 	}
 	if (!ok || (expires != DT_NOEND && expires <= GetCurrentTransactionStartTimestamp()))
@@ -214,10 +207,7 @@ credential_live(char kind, SPIPlanPtr *plan, const char *sql,
 static void
 check_session(const pg_uuid_t *session_id, const pg_uuid_t *user_id)
 {
-	if (!credential_live('s', &session_plan,
-						 "SELECT s.user_id OPERATOR(pg_catalog.=) $2 AND s.revoked_at IS NULL, s.expires_at"
-						 "  FROM task_api.sessions s WHERE s.id OPERATOR(pg_catalog.=) $1",
-						 session_id, user_id))
+	if (!credential_live('s', session_id, user_id))
 		unauthenticated("the session has ended", "The session was signed out, revoked or has expired.");
 }
 
@@ -233,10 +223,7 @@ check_api_key(const pg_uuid_t *key_id, const pg_uuid_t *user_id)
 	Oid			types[1] = {UUIDOID};
 	Datum		args[1] = {UUIDPGetDatum(unconstify(pg_uuid_t *, key_id))};
 
-	if (!credential_live('k', &api_key_plan,
-						 "SELECT k.user_id OPERATOR(pg_catalog.=) $2 AND k.revoked_at IS NULL, k.expires_at"
-						 "  FROM task_api.api_keys k WHERE k.id OPERATOR(pg_catalog.=) $1",
-						 key_id, user_id))
+	if (!credential_live('k', key_id, user_id))
 		unauthenticated("the API key is not valid", "The API key was revoked or has expired.");
 
 	if (!XactReadOnly)

@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "bounds.h"
+#include "credential_lookup.h"
 #include "events.h"
 #include "guc.h"
 #include "idempotency.h"
@@ -48,6 +49,7 @@ _PG_init(void)
 				(errcode(ERRCODE_INTERNAL_ERROR),
 				 errmsg("could not initialize libsodium")));
 	ta_membership_init();
+	ta_credential_init();
 	ta_task_insert_init();
 	ta_idempotency_init();
 	ta_rate_limit_init();
@@ -55,6 +57,7 @@ _PG_init(void)
 	ta_login_throttle_init();
 	ta_quiet_log_init();
 	ta_events_init();
+	ta_events_store_init();
 	ta_bounds_init();
 	ta_metrics_init();
 

@@ -1,0 +1,297 @@
+-- The per-request hot path (issue 15): pre_request() reads the session or API
+-- key behind a token from its primary-key index (src/credential_lookup.c)
+-- with exactly the checks of the SQL it replaced; HMACs use a keyed context
+-- kept per secret (src/hmac_keyed.c), bit for bit HMAC-SHA-256, and a
+-- changed secret takes effect at once; events are written per statement
+-- (src/events_store.c) with the same rows, ids in order, and subtransactions
+-- taking back exactly their own.
+BEGIN;
+SELECT plan(38);
+\ir helpers/setup.psql
+
+\o /dev/null
+SELECT tap.make_user('hana', 'a1000000-0000-4000-8000-00000000000a');
+SELECT tap.make_user('ivan', 'b1000000-0000-4000-8000-00000000000b');
+SELECT tap.make_project('HP', tap.id('hana'));
+\o
+
+-- PostgREST's request, as test/pgtap/auth.sql simulates it.
+-- Start a simulated PostgREST request.  claims NULL: no bearer token, so the
+-- anonymous role with PostgREST's {"role": "task_api_anon"} claims.
+--
+-- PostgREST runs every request in its own transaction, after the previous
+-- one committed.  The extension's per-backend caches (memberships, the
+-- session/API-key memo) are keyed on what the snapshot sees of other
+-- transactions, which never changes inside this single test transaction; a
+-- subtransaction abort is what makes them forget, as a new transaction after
+-- a commit would.  So each simulated request starts with one.
+CREATE FUNCTION tap.request(method text, path text, headers jsonb DEFAULT '{}', cookies jsonb DEFAULT '{}',
+                            claims jsonb DEFAULT NULL) RETURNS text
+    LANGUAGE plpgsql AS $$
+DECLARE
+    c jsonb := coalesce(claims, '{"role": "task_api_anon"}');
+BEGIN
+    BEGIN
+        PERFORM 1 / 0;
+    EXCEPTION WHEN division_by_zero THEN
+        NULL;
+    END;
+    RESET ROLE;
+    PERFORM set_config('request.method', method, true);
+    PERFORM set_config('request.path', path, true);
+    -- Clients send JSON bodies; a test can override the content type.
+    PERFORM set_config('request.headers', (jsonb_build_object('content-type', 'application/json') || headers)::text, true);
+    PERFORM set_config('request.cookies', cookies::text, true);
+    PERFORM set_config('request.jwt.claims', c::text, true);
+    PERFORM set_config('response.headers', '[]', true);
+    PERFORM set_config('response.status', '', true);
+    PERFORM set_config('role', c ->> 'role', true);
+    RETURN format('# %s %s as %s', method, path, c ->> 'role');
+END
+$$;
+
+-- A request whose (simulated) bearer token carries exactly these claims.
+CREATE FUNCTION tap.claims(claims jsonb, method text DEFAULT 'GET', path text DEFAULT '/tasks') RETURNS text
+    LANGUAGE sql AS $$
+    SELECT tap.request(method, path, '{"authorization": "Bearer (simulated)"}', '{}', claims)
+$$;
+
+-- The pre-request hook's verdict for the current request.
+CREATE FUNCTION tap.pre() RETURNS text
+    LANGUAGE sql AS $$ SELECT tap.err('SELECT task_api.pre_request()') $$;
+
+-- A session of who, started as login does; its id.
+CREATE FUNCTION tap.session(who uuid) RETURNS uuid
+    LANGUAGE sql AS $$
+    SELECT ((task_api.jwt_verify(task_api.start_session(who) ->> 'token')).claims ->> 'jti')::uuid
+$$;
+-- A bearer request whose token names user sub and session or key ref.
+CREATE FUNCTION tap.with_session(sub uuid, jti uuid) RETURNS text
+    LANGUAGE sql AS $$
+    SELECT tap.claims(jsonb_build_object('sub', sub, 'role', 'task_api_user', 'jti', jti))
+$$;
+CREATE FUNCTION tap.with_key(sub uuid, key_id uuid, method text DEFAULT 'GET') RETURNS text
+    LANGUAGE sql AS $$
+    SELECT tap.claims(jsonb_build_object('sub', sub, 'role', 'task_api_user', 'key_id', key_id), method)
+$$;
+-- The message of pre_request()'s error, or 'no error'.
+CREATE FUNCTION tap.pre_message() RETURNS text
+    LANGUAGE sql AS $$
+    SELECT coalesce(tap.error_of('SELECT task_api.pre_request()') ->> 'message', 'no error')
+$$;
+
+-- Sessions, read from the primary key ---------------------------------------------------
+\o /dev/null
+SELECT tap.name_id('hana s1', tap.session(tap.id('hana')));
+SELECT tap.name_id('hana s2', tap.session(tap.id('hana')));
+\o
+SELECT tap.with_session(tap.id('hana'), tap.id('hana s1'));
+SELECT is(tap.pre_message(), 'no error', 'a live session of the token''s user passes');
+SELECT tap.act_as_admin();
+SELECT tap.with_session(tap.id('ivan'), tap.id('hana s1'));
+SELECT is(tap.pre_message(), 'the session has ended', 'another user''s session is refused (user_id must match)');
+SELECT tap.with_session(tap.id('hana'), 'c1000000-0000-4000-8000-00000000000c');
+SELECT is(tap.pre_message(), 'the session has ended', 'a session id with no row is refused');
+SELECT tap.act_as_admin();
+UPDATE task_api.sessions SET revoked_at = now() WHERE id = tap.id('hana s1');
+SELECT tap.with_session(tap.id('hana'), tap.id('hana s1'));
+SELECT is(tap.pre(), 'unauthenticated 401', 'a revoked session: the next request is unauthenticated 401');
+SELECT is(tap.pre_message(), 'the session has ended', 'and says the session has ended');
+SELECT tap.with_session(tap.id('hana'), tap.id('hana s2'));
+SELECT is(tap.pre_message(), 'no error', 'the user''s other session still passes');
+SELECT tap.act_as_admin();
+UPDATE task_api.sessions SET expires_at = now() - interval '1 second' WHERE id = tap.id('hana s2');
+SELECT tap.with_session(tap.id('hana'), tap.id('hana s2'));
+SELECT is(tap.pre_message(), 'the session has ended', 'an expired session is refused');
+SELECT tap.act_as_admin();
+UPDATE task_api.sessions SET expires_at = now() + interval '1 hour' WHERE id = tap.id('hana s2');
+SELECT tap.with_session(tap.id('hana'), tap.id('hana s2'));
+SELECT is(tap.pre_message(), 'no error', 'the same session with its expiry moved back to the future passes again');
+SELECT tap.act_as_admin();
+DELETE FROM task_api.sessions WHERE id = tap.id('hana s2');
+SELECT tap.with_session(tap.id('hana'), tap.id('hana s2'));
+SELECT is(tap.pre_message(), 'the session has ended', 'a deleted session row is refused');
+SELECT tap.act_as_admin();
+\o /dev/null
+SELECT tap.name_id('hana s3', tap.session(tap.id('hana')));
+\o
+SELECT tap.with_session(tap.id('hana'), tap.id('hana s3'));
+SELECT is(tap.pre_message(), 'no error', 'a session started in the same transaction passes');
+SELECT tap.act_as_admin();
+
+-- API keys ------------------------------------------------------------------------------
+INSERT INTO task_api.api_keys (id, user_id, name, expires_at) VALUES
+    ('d1000000-0000-4000-8000-000000000001', tap.id('hana'), 'live', NULL),
+    ('d1000000-0000-4000-8000-000000000002', tap.id('hana'), 'expiring', now() + interval '1 hour'),
+    ('d1000000-0000-4000-8000-000000000003', tap.id('hana'), 'expired', now() - interval '1 second');
+SELECT tap.with_key(tap.id('hana'), 'd1000000-0000-4000-8000-000000000001');
+SELECT is(tap.pre_message(), 'no error', 'a live API key without expiry passes');
+SELECT tap.with_key(tap.id('hana'), 'd1000000-0000-4000-8000-000000000002');
+SELECT is(tap.pre_message(), 'no error', 'a live API key expiring later passes');
+SELECT tap.with_key(tap.id('hana'), 'd1000000-0000-4000-8000-000000000003');
+SELECT is(tap.pre_message(), 'the API key is not valid', 'an expired API key is refused');
+SELECT tap.with_key(tap.id('ivan'), 'd1000000-0000-4000-8000-000000000001');
+SELECT is(tap.pre_message(), 'the API key is not valid', 'another user''s API key is refused');
+SELECT tap.with_key(tap.id('hana'), 'd1000000-0000-4000-8000-000000000009');
+SELECT is(tap.pre_message(), 'the API key is not valid', 'an API key id with no row is refused');
+SELECT tap.act_as_admin();
+UPDATE task_api.api_keys SET revoked_at = now() WHERE id = 'd1000000-0000-4000-8000-000000000001';
+SELECT tap.with_key(tap.id('hana'), 'd1000000-0000-4000-8000-000000000001');
+SELECT is(tap.pre(), 'unauthenticated 401', 'a revoked API key: the next request is unauthenticated 401');
+SELECT tap.act_as_admin();
+-- A writable request keeps last_used_at to the minute, as before.
+UPDATE task_api.api_keys SET last_used_at = NULL WHERE id = 'd1000000-0000-4000-8000-000000000002';
+SELECT tap.with_key(tap.id('hana'), 'd1000000-0000-4000-8000-000000000002', 'POST');
+SELECT is(tap.pre_message(), 'no error', 'a POST with a live API key passes');
+SELECT tap.act_as_admin();
+SELECT ok((SELECT last_used_at = now() FROM task_api.api_keys WHERE id = 'd1000000-0000-4000-8000-000000000002'),
+          'and sets its last_used_at');
+
+-- A deleted user ------------------------------------------------------------------------
+\o /dev/null
+SELECT tap.name_id('ivan s1', tap.session(tap.id('ivan')));
+\o
+SELECT tap.with_session(tap.id('ivan'), tap.id('ivan s1'));
+SELECT is(tap.pre_message(), 'no error', 'ivan''s session passes');
+SELECT tap.act_as_admin();
+DELETE FROM task_api.users WHERE id = tap.id('ivan');
+SELECT tap.with_session(tap.id('ivan'), tap.id('ivan s1'));
+SELECT is(tap.pre(), 'unauthenticated 401', 'once ivan is deleted, the next request with his token is unauthenticated 401');
+SELECT is(tap.pre_message(), 'the token''s user does not exist', 'and says the user does not exist');
+SELECT tap.act_as_admin();
+
+-- Keyed HMAC contexts: HMAC-SHA-256 bit for bit, secrets changed in a session ------------
+-- Expected values: base64url(HMAC-SHA-256(secret, 'csrf:' || id)), computed
+-- outside PostgreSQL (Python's hmac).  Six secrets cycle through the four
+-- keyed slots twice, and the last is longer than a SHA-256 block.
+CREATE TEMP TABLE mac_cases (n int, secret text, msg text, want text);
+INSERT INTO mac_cases VALUES
+ (1, 'secret number one, at least thirty-two bytes long', 'session-a', 'ebhTB4EzIjHymKOK8fvT7UHE4edlFPoKonsjUFct_ZI'),
+ (2, 'secret number two, at least thirty-two bytes long', 'session-b', 'WX9YuxOth4B7HJYi2ht0opHgyqkYZfxmanjiMxD56WU'),
+ (3, 'secret number three, at least thirty-two bytes long', 'session-a', 'w8QjiBB5PPenCavdc3gSNLHRZ4TmqVVV4ev_8zsfp8c'),
+ (4, 'secret number four, at least thirty-two bytes long', 'session-b', 'FOGh6NEvPPEuLn6kOr1H0H2CPQqboYF_gJqNUHc7vSw'),
+ (5, 'secret number five, at least thirty-two bytes long', 'session-a', 'ZWuc7E6gn1yD6vjExU76a8HjXJBaoZPtnybeBpYvo4I'),
+ (6, 'a secret longer than one SHA-256 block (64 bytes), which HMAC hashes first: ' || repeat('x', 40), 'session-b',
+  'TnyiyXJXJMqUZBGYxjOTmf7pcKH34sXB_1jSROGTMI4'),
+ (7, 'secret number one, at least thirty-two bytes long', 'session-b', '-FlvGtH4tD94Qi9zwybZ00_2luiHhdyIrjd6kyF0FeM'),
+ (8, 'secret number two, at least thirty-two bytes long', 'session-a', '4mi2bMA4Ai9I_cnzHA_qX6mKw7sNnFCkEbzvUZbsKsc'),
+ (9, 'secret number three, at least thirty-two bytes long', 'session-b', 'HW-TgIX0y1h2934IKMCc3OmPDaIOZqAdnx8ke6KQu1E'),
+ (10, 'a secret longer than one SHA-256 block (64 bytes), which HMAC hashes first: ' || repeat('x', 40), 'session-a',
+  '9O5-tX4WlhYiSo2AL5JtZWg8fL8ZlYFeXnYTgJENK14');
+CREATE FUNCTION tap.mac_under(secret text, msg text) RETURNS text
+    LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('task_api.jwt_secret', secret, true);
+    RETURN task_api.csrf_token(msg);
+END
+$$;
+SELECT is_empty($$SELECT n FROM mac_cases WHERE tap.mac_under(secret, msg) IS DISTINCT FROM want ORDER BY n$$,
+                'HMAC-SHA-256 is bit for bit right for 10 MACs under 6 secrets taking turns in the keyed slots (one longer than a block)');
+SELECT is((SELECT string_agg(tap.mac_under(secret, msg), ',' ORDER BY n) FROM mac_cases, generate_series(1, 3)),
+          (SELECT string_agg(want, ',' ORDER BY n) FROM mac_cases, generate_series(1, 3)),
+          'and again three times over (keyed contexts reused, evicted and rebuilt)');
+RESET task_api.jwt_secret;
+
+-- A token signed under one secret; SET another in this session: verified at once under it.
+CREATE TEMP TABLE toks (name text PRIMARY KEY, token text);
+SET LOCAL task_api.jwt_secret = 'secret number one, at least thirty-two bytes long';
+INSERT INTO toks VALUES ('one', task_api.jwt_sign(jsonb_build_object('sub', 'x', 'exp', extract(epoch FROM now())::bigint + 600)::text));
+SELECT is((SELECT reason FROM task_api.jwt_verify((SELECT token FROM toks WHERE name = 'one'))), 'valid',
+          'jwt_verify: a token signed under secret one is valid under secret one');
+SET LOCAL task_api.jwt_secret = 'secret number two, at least thirty-two bytes long';
+SELECT is((SELECT reason FROM task_api.jwt_verify((SELECT token FROM toks WHERE name = 'one'))), 'the token''s signature does not match',
+          'SET task_api.jwt_secret in the session: the very next jwt_verify uses the new secret');
+INSERT INTO toks VALUES ('two', task_api.jwt_sign(jsonb_build_object('sub', 'x', 'exp', extract(epoch FROM now())::bigint + 600)::text));
+SELECT is((SELECT reason FROM task_api.jwt_verify((SELECT token FROM toks WHERE name = 'two'))), 'valid',
+          'and jwt_sign signs under it');
+SET LOCAL task_api.jwt_secret = 'secret number one, at least thirty-two bytes long';
+SELECT is((SELECT string_agg(v.reason, ' / ' ORDER BY t.name) FROM toks t, task_api.jwt_verify(t.token) v),
+          'valid / the token''s signature does not match', 'back to secret one: its token is valid again, the other is not');
+RESET task_api.jwt_secret;
+SELECT is((SELECT reason FROM task_api.jwt_verify((SELECT token FROM toks WHERE name = 'one'))), 'the token''s signature does not match',
+          'RESET task_api.jwt_secret: the server''s own secret again at once');
+-- The cursor secret too: a cursor made under one secret no longer decodes under another.
+SET LOCAL task_api.cursor_secret = 'cursor secret number one, at least thirty-two bytes';
+CREATE TEMP TABLE curs AS SELECT task_api.cursor_encode(42, 'e1000000-0000-4000-8000-000000000001'::uuid, 'asc', 'fp') AS c;
+SELECT is(task_api.cursor_encode(42, 'e1000000-0000-4000-8000-000000000001'::uuid, 'asc', 'fp'), (SELECT c FROM curs),
+          'cursor_encode is deterministic under one cursor secret');
+SET LOCAL task_api.cursor_secret = 'cursor secret number two, at least thirty-two bytes';
+SELECT isnt(task_api.cursor_encode(42, 'e1000000-0000-4000-8000-000000000001'::uuid, 'asc', 'fp'), (SELECT c FROM curs),
+            'SET task_api.cursor_secret: the next cursor is signed under the new secret');
+RESET task_api.cursor_secret;
+
+-- Events per statement ------------------------------------------------------------------
+CREATE TEMP TABLE marks AS SELECT coalesce(max(id), 0) AS m FROM task_api.events;
+INSERT INTO task_api.tasks (project_id, title, created_by, priority)
+SELECT tap.id('HP'), 'bulk ' || g, tap.id('hana'), g % 5 FROM generate_series(1, 50) g;
+SELECT is((SELECT count(*) FROM task_api.events WHERE id > (SELECT m FROM marks) AND action = 'created' AND resource_type = 'task'),
+          50::bigint, 'an INSERT ... SELECT of 50 tasks records 50 task created events');
+SELECT ok((SELECT max(id) - min(id) = 49 FROM task_api.events WHERE id > (SELECT m FROM marks)),
+          'with consecutive ids');
+SELECT is((SELECT array_agg(e.resource_id ORDER BY e.id) FROM task_api.events e WHERE e.id > (SELECT m FROM marks)),
+          (SELECT array_agg(t.id ORDER BY t.id) FROM task_api.tasks t WHERE t.title LIKE 'bulk %'),
+          'in the order the rows were inserted');
+SELECT is_empty($$SELECT e.id FROM task_api.events e JOIN task_api.tasks t ON t.id = e.resource_id
+                   WHERE e.id > (SELECT m FROM marks) AND e.changes IS DISTINCT FROM (row_to_json(t)::jsonb - 'updated_at' - 'version')$$,
+                'each event''s changes are the row as row_to_json gives it, without the stamps');
+
+-- A statement that fails after some of its events were built: they go with it.
+CREATE FUNCTION tap.fail_on_title() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.title = 'bulk fails' THEN
+        RAISE EXCEPTION 'refused by the test';
+    END IF;
+    RETURN NULL;
+END
+$$;
+-- After events_record (AFTER ROW triggers fire in name order).
+CREATE TRIGGER zz_fail AFTER INSERT ON task_api.tasks FOR EACH ROW EXECUTE FUNCTION tap.fail_on_title();
+TRUNCATE marks;
+INSERT INTO marks SELECT coalesce(max(id), 0) FROM task_api.events;
+SAVEPOINT s;
+SELECT throws_ok($$INSERT INTO task_api.tasks (project_id, title, created_by)
+                   SELECT tap.id('HP'), CASE g WHEN 3 THEN 'bulk fails' ELSE 'bulk ok' END, tap.id('hana') FROM generate_series(1, 3) g$$,
+                 'P0001', 'refused by the test', 'a statement whose third row fails');
+ROLLBACK TO SAVEPOINT s;
+INSERT INTO task_api.tasks (project_id, title, created_by) VALUES (tap.id('HP'), 'after the failure', tap.id('hana'));
+SELECT is((SELECT array_agg(changes ->> 'title' ORDER BY id) FROM task_api.events WHERE id > (SELECT m FROM marks)),
+          ARRAY['after the failure'], 'the failed statement''s events are gone; the next statement''s one event is written');
+
+-- A trigger's own subtransaction that aborts (an EXCEPTION block) ends a
+-- statement inside it: it must not write, and so lose, the events the
+-- enclosing statement recorded before.
+DROP TRIGGER zz_fail ON task_api.tasks;
+CREATE FUNCTION tap.inner_rollback() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    BEGIN
+        PERFORM count(*) FROM task_api.users;
+        RAISE EXCEPTION 'inner';
+    EXCEPTION WHEN raise_exception THEN
+        NULL;
+    END;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER zz_inner AFTER INSERT ON task_api.tasks FOR EACH ROW EXECUTE FUNCTION tap.inner_rollback();
+TRUNCATE marks;
+INSERT INTO marks SELECT coalesce(max(id), 0) FROM task_api.events;
+INSERT INTO task_api.tasks (project_id, title, created_by)
+SELECT tap.id('HP'), 'nested ' || g, tap.id('hana') FROM generate_series(1, 5) g;
+SELECT is((SELECT count(*) FROM task_api.events WHERE id > (SELECT m FROM marks)), 5::bigint,
+          'a trigger''s aborted inner block loses none of the statement''s 5 events');
+DROP TRIGGER zz_inner ON task_api.tasks;
+
+-- A savepoint released keeps its events; one rolled back drops them.
+TRUNCATE marks;
+INSERT INTO marks SELECT coalesce(max(id), 0) FROM task_api.events;
+SAVEPOINT kept;
+INSERT INTO task_api.tasks (project_id, title, created_by) VALUES (tap.id('HP'), 'kept', tap.id('hana'));
+RELEASE SAVEPOINT kept;
+SAVEPOINT dropped;
+INSERT INTO task_api.tasks (project_id, title, created_by) VALUES (tap.id('HP'), 'dropped', tap.id('hana'));
+ROLLBACK TO SAVEPOINT dropped;
+SELECT is((SELECT array_agg(changes ->> 'title' ORDER BY id) FROM task_api.events WHERE id > (SELECT m FROM marks)),
+          ARRAY['kept'], 'a released savepoint keeps its event, a rolled-back one drops it');
+
+SELECT * FROM finish();
+ROLLBACK;
