@@ -1380,5 +1380,15 @@ COMMENT ON FUNCTION @extschema@.task_rule(text) IS 'A bound of a task''s fields,
 REVOKE ALL ON FUNCTION @extschema@.task_rule(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.task_rule(text) TO task_api_user;
 
+-- Issue 23: plans that read only the page
+-- The index the prepare step built (sql/prepare/task_api_prepare_upgrade.sql);
+-- built here only if it is missing.
+DO $$ BEGIN
+    IF pg_catalog.to_regclass('@extschema@.tasks_live_created_idx') IS NULL THEN
+        CREATE INDEX tasks_live_created_idx ON @extschema@.tasks (created_at DESC, id DESC)
+            WHERE deleted_at IS NULL;
+    END IF;
+END $$;
+
 -- PostgREST reloads its schema cache when this update commits.
 NOTIFY pgrst, 'reload schema';
