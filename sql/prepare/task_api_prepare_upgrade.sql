@@ -47,6 +47,9 @@ SELECT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'task_api') A
   \quit
 \endif
 
+-- An index that exists is skipped quietly (no NOTICE on a second run).
+SET client_min_messages = warning;
+
 -- 0.2.0: GET /tasks ordered by created_at over all the caller's projects reads only the page
 SELECT coalesce((SELECT NOT i.indisvalid FROM pg_catalog.pg_index i
                   WHERE i.indexrelid = pg_catalog.to_regclass('task_api.tasks_live_created_idx')), false) AS invalid \gset
