@@ -123,4 +123,4 @@ bench:
 	@scripts/bench.sh && scripts/bench-auth.sh --append && scripts/bench-trash.sh --append \
 		&& scripts/bench-idempotency.sh --append && scripts/bench-pages.sh --append \
 		&& scripts/bench-rate-limit.sh --append && scripts/bench-events.sh --append \
-		&& scripts/bench-retention.sh --append
+		&& scripts/bench-retention.sh --append && scripts/bench-postgrest.sh && scripts/bench-peer.sh

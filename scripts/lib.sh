@@ -381,9 +381,19 @@ postgrest_exec_as() {
     exec setsid setpriv --reuid="$user" --regid="$user" --init-groups --no-new-privs "$bin"
 }
 
+# GHC runtime options of PostgREST (the GHCRTS variable), on top of the
+# binary's own -N -I0 -qg; TASK_API_POSTGREST_RTS overrides them.  On two
+# CPUs or fewer, shared with PostgreSQL: one capability and a 16 MB
+# allocation area, the lowest CPU per request measured there; elsewhere the
+# binary's own.  Why: docs/performance.md, "PostgREST's own cost"
+# (scripts/bench-postgrest.sh).
+POSTGREST_RTS_DEFAULT=" "
+[ "$(nproc)" -gt 2 ] || POSTGREST_RTS_DEFAULT="-N1 -A16m"
+
 # Start PostgREST with config $1, logging to $2, pid in $3; wait until it answers on port $4.
 postgrest_start() {
     local conf=$1 log=$2 pidfile=$3 api_port=$4
+    local rts=${TASK_API_POSTGREST_RTS:-$POSTGREST_RTS_DEFAULT}
     if postgrest_alive "$pidfile"; then
         return
     fi
@@ -397,9 +407,9 @@ postgrest_start() {
         local user bin
         user=$(postgrest_os_user)
         bin=$(postgrest_binary_for "$user")
-        postgrest_exec_as "$user" "$bin" "$conf" >"$log" 2>&1 < /dev/null &
+        GHCRTS=$rts postgrest_exec_as "$user" "$bin" "$conf" >"$log" 2>&1 < /dev/null &
     else
-        setsid "$POSTGREST" "$conf" >"$log" 2>&1 < /dev/null &
+        GHCRTS=$rts setsid "$POSTGREST" "$conf" >"$log" 2>&1 < /dev/null &
     fi
     echo $! > "$pidfile"
     # Ready when / answers below 500: a database at 0.1.0 (the upgrade tier's,

@@ -2140,7 +2140,16 @@ GRANT EXECUTE ON FUNCTION @extschema@.openapi_facts(), @extschema@.openapi_type(
     @extschema@.openapi_errors(jsonb), @extschema@.openapi_rate_headers(), @extschema@.openapi_response(text, jsonb, jsonb),
     @extschema@.openapi_view_path(oid), @extschema@.openapi_function_path(oid), api.openapi() TO task_api_anon, task_api_user;
 
--- PostgREST reloads its schema cache when this update commits.
+-- Issue 23: plans that read only the page
+-- The index the prepare step built (sql/prepare/task_api_prepare_upgrade.sql);
+-- built here only if it is missing.
+DO $$ BEGIN
+    IF pg_catalog.to_regclass('@extschema@.tasks_live_created_idx') IS NULL THEN
+        CREATE INDEX tasks_live_created_idx ON @extschema@.tasks (created_at DESC, id DESC)
+            WHERE deleted_at IS NULL;
+    END IF;
+END $$;
+
 -- Issue 19: retention of events, sessions and API keys (sql/install/82_retention.sql)
 CREATE FUNCTION @extschema@.purge_expired_events(batch_size integer DEFAULT 10000, max_batches integer DEFAULT NULL)
     RETURNS bigint
@@ -2238,4 +2247,5 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.purge_expired() IS 'Delete for good what has been in the trash longer than task_api.trash_retention, the expired idempotency keys and invitations, the events past task_api.events_retention that every consumer has acknowledged, and the sessions and API keys expired or revoked longer than task_api.credentials_grace ago; returns how many projects and tasks. Schedule it, e.g. SELECT cron.schedule(''task_api purge'', ''17 3 * * *'', ''SELECT task_api.purge_expired()'').';
 
+-- PostgREST reloads its schema cache when this update commits.
 NOTIFY pgrst, 'reload schema';

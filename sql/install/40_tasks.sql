@@ -48,6 +48,12 @@ CREATE INDEX tasks_project_created_idx ON @extschema@.tasks (project_id, created
     WHERE deleted_at IS NULL;
 CREATE INDEX tasks_project_assignee_idx ON @extschema@.tasks (project_id, assignee_id)
     WHERE assignee_id IS NOT NULL;
+-- GET /tasks?order=created_at.desc (or .asc) over all the caller's projects:
+-- the page is read in index order, the RLS filter on project_id checked row
+-- by row, and the scan stops after the page, instead of reading and sorting
+-- every visible task (docs/performance.md, "Query plans").
+CREATE INDEX tasks_live_created_idx ON @extschema@.tasks (created_at DESC, id DESC)
+    WHERE deleted_at IS NULL;
 
 CREATE TRIGGER tasks_stamp BEFORE INSERT OR UPDATE ON @extschema@.tasks
     FOR EACH ROW EXECUTE FUNCTION @extschema@.stamp_row('updated_at', 'version', 'status', 'done', 'completed_at');

@@ -47,6 +47,16 @@ SELECT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'task_api') A
   \quit
 \endif
 
--- 0.2.0 adds no index to an existing table.
+-- An index that exists is skipped quietly (no NOTICE on a second run).
+SET client_min_messages = warning;
+
+-- 0.2.0: GET /tasks ordered by created_at over all the caller's projects reads only the page
+SELECT coalesce((SELECT NOT i.indisvalid FROM pg_catalog.pg_index i
+                  WHERE i.indexrelid = pg_catalog.to_regclass('task_api.tasks_live_created_idx')), false) AS invalid \gset
+\if :invalid
+  DROP INDEX CONCURRENTLY task_api.tasks_live_created_idx;
+\endif
+CREATE INDEX CONCURRENTLY IF NOT EXISTS tasks_live_created_idx ON task_api.tasks (created_at DESC, id DESC)
+    WHERE deleted_at IS NULL;
 
 \echo 'done: now run ALTER EXTENSION task_api UPDATE'

@@ -366,8 +366,8 @@ SELECT indexes_are('task_api', 'projects', ARRAY['projects_pkey', 'projects_owne
                    'task_api.projects has exactly its primary key, the live-name, owner and trash indexes');
 SELECT indexes_are('task_api', 'tasks', ARRAY['tasks_pkey', 'tasks_project_created_idx', 'tasks_project_assignee_idx', 'tasks_trash_idx',
                                                'tasks_project_updated_idx', 'tasks_project_due_idx', 'tasks_project_priority_idx',
-                                               'tasks_search_idx'],
-                   'task_api.tasks has exactly its primary key, the live-list, assignee and trash indexes, and the keyset and full-text indexes of tasks_page');
+                                               'tasks_search_idx', 'tasks_live_created_idx'],
+                   'task_api.tasks has exactly its primary key, the live-list, assignee and trash indexes, the keyset and full-text indexes of tasks_page, and the live index by created_at');
 -- Cursor pagination: one index per sort key, live rows only, both directions.
 SELECT is(pg_get_indexdef(('task_api.' || i)::regclass), d, format('%s is %s', i, d))
   FROM (VALUES
