@@ -1743,12 +1743,13 @@ CREATE FUNCTION @extschema@.openapi_facts() RETURNS jsonb
 AS $$
 SELECT $json${
   "errors": {
-    "read": ["unauthenticated", "invalid_parameter", "query_too_expensive", "rate_limited", "busy", "unavailable"],
+    "read": ["unauthenticated", "origin_not_allowed", "invalid_parameter", "query_too_expensive", "rate_limited", "busy", "unavailable"],
     "write": ["unauthenticated", "forbidden", "csrf_failed", "validation_failed", "conflict", "precondition_failed",
               "payload_too_large", "invalid_idempotency_key", "idempotency_key_reused", "idempotency_in_progress",
-              "invalid_parameter", "query_too_expensive", "rate_limited", "busy", "unavailable"],
-    "rpc": ["unauthenticated", "forbidden", "csrf_failed", "validation_failed", "not_found", "conflict",
-            "query_too_expensive", "rate_limited", "busy", "unavailable"]
+              "invalid_parameter", "method_not_allowed", "origin_not_allowed", "query_too_expensive", "rate_limited",
+              "read_only_replica", "busy", "unavailable"],
+    "rpc": ["unauthenticated", "forbidden", "csrf_failed", "origin_not_allowed", "validation_failed", "not_found", "conflict",
+            "query_too_expensive", "rate_limited", "read_only_replica", "busy", "unavailable"]
   },
   "views": {
     "project_members": {"refuse": ["POST"], "null_always": ["email"]},
@@ -1760,7 +1761,11 @@ SELECT $json${
     "login": {"status": 200, "body": {"$ref": "#/components/schemas/Session"}, "anonymous": true,
               "errors": ["invalid_credentials", "validation_failed", "csrf_failed", "rate_limited", "busy", "unavailable"]},
     "create_api_key": {"status": 201, "body": {"$ref": "#/components/schemas/ApiKeyCreated"}},
-    "logout": {"errors": ["unauthenticated", "csrf_failed", "rate_limited", "busy", "unavailable"]},
+    "logout": {"errors": ["unauthenticated", "csrf_failed", "origin_not_allowed", "rate_limited", "read_only_replica", "busy", "unavailable"]},
+    "refresh": {"body": {"$ref": "#/components/schemas/Session"},
+                "errors": ["unauthenticated", "forbidden", "csrf_failed", "origin_not_allowed", "rate_limited", "read_only_replica", "busy", "unavailable"]},
+    "metrics": {"body": {"type": "string", "contentMediaType": "text/plain", "description": "The Prometheus text format, version 0.0.4."},
+                "errors": ["unauthenticated", "forbidden", "busy", "unavailable"]},
     "tasks_page": {"page": "tasks", "enums": {"sort": ["created_at", "updated_at", "due_date", "priority"]}},
     "projects_page": {"page": "projects", "enums": {"sort": ["created_at", "updated_at"]}},
     "task_events_page": {"page": "task_events", "enums": {"resource_type": ["project", "member", "task"]}},
@@ -1769,7 +1774,7 @@ SELECT $json${
   "pgrst": {"PGRST100": 400, "PGRST102": 400, "PGRST204": 400, "PGRST301": 401, "PGRST116": 406,
             "PGRST103": 416, "PGRST001": 503, "PGRST002": 503, "PGRST003": 504},
   "page_enums": {"direction": ["asc", "desc"]},
-  "page_errors": ["unauthenticated", "invalid_parameter", "invalid_cursor", "cursor_mismatch",
+  "page_errors": ["unauthenticated", "origin_not_allowed", "invalid_parameter", "invalid_cursor", "cursor_mismatch",
                   "query_too_expensive", "rate_limited", "busy", "unavailable"]
 }$json$::jsonb
 $$;
@@ -1882,6 +1887,9 @@ AS $$
     SELECT pg_catalog.jsonb_build_object('description', description,
                'headers', @extschema@.openapi_rate_headers() OPERATOR(pg_catalog.||) coalesce(headers, '{}'))
            OPERATOR(pg_catalog.||) CASE WHEN body IS NULL THEN '{}'::jsonb
+               -- A function answering another media type (a domain named after it).
+               WHEN body ? 'contentMediaType' THEN pg_catalog.jsonb_build_object('content', pg_catalog.jsonb_build_object(
+                        body OPERATOR(pg_catalog.->>) 'contentMediaType', pg_catalog.jsonb_build_object('schema', body)))
                ELSE pg_catalog.jsonb_build_object('content', pg_catalog.jsonb_build_object('application/json',
                         pg_catalog.jsonb_build_object('schema', body))
                     OPERATOR(pg_catalog.||) CASE WHEN body ? 'items' THEN pg_catalog.jsonb_build_object(
