@@ -24,27 +24,17 @@ source "$(dirname "$0")/../../scripts/lib.sh"
 set +e
 # shellcheck source=SCRIPTDIR/../lib/tap.sh
 source "$ROOT/test/lib/tap.sh"
+# shellcheck source=SCRIPTDIR/../lib/cluster.sh
+source "$ROOT/test/lib/cluster.sh"
 
-dir=${TASK_API_CLUSTER_DIR:?}
-PG_PORT=${TASK_API_TEST_PG_PORT:-5498}
-STANDBY_PORT=${TASK_API_TEST_STANDBY_PORT:-$((PG_PORT + 10))}
 DB=task_api_cluster
 CLIENTS=16
 TRIES=20          # per client
 QUOTA=100         # the user's burst; refill is 1 a minute
 standby="$dir/standby"
-sock=$(socket_dir "$dir")
 
-psql_at() { # psql_at PORT SQL...: superuser psql, unaligned, tuples only
-    local port=$1
-    shift
-    "$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$sock" -p "$port" -U postgres -d "$DB" "$@"
-}
 cleanup() {
-    if as_pg test -f "$standby/PG_VERSION"; then
-        as_pg "$PGBIN/pg_ctl" -D "$standby" -m immediate -w stop >/dev/null 2>&1
-    fi
-    as_root rm -rf -- "$standby"
+    standby_remove "$standby"
     # Back to no limits for whatever runs next.
     cluster_rate_limits "$dir" "$PG_PORT" 0 >/dev/null 2>&1 || true
     for k in anon user api_key login; do

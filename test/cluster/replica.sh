@@ -13,21 +13,14 @@ source "$(dirname "$0")/../../scripts/lib.sh"
 set +e
 # shellcheck source=SCRIPTDIR/../lib/tap.sh
 source "$ROOT/test/lib/tap.sh"
+# shellcheck source=SCRIPTDIR/../lib/cluster.sh
+source "$ROOT/test/lib/cluster.sh"
 
-dir=${TASK_API_CLUSTER_DIR:?}
-PG_PORT=${TASK_API_TEST_PG_PORT:-5498}
-STANDBY_PORT=${TASK_API_TEST_STANDBY_PORT:-$((PG_PORT + 10))}
 API_PORT=${TASK_API_TEST_PORT:-3998}
 PRIMARY_API=$((API_PORT + 1))
 STANDBY_API=$((API_PORT + 2))
 DB=task_api_replica
 standby="$dir/standby-replica"
-sock=$(socket_dir "$dir")
-psql_at() { # psql_at PORT SQL...: superuser psql, unaligned, tuples only
-    local port=$1
-    shift
-    "$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$sock" -p "$port" -U postgres -d "$DB" "$@"
-}
 logs="$ROOT/.task_api/test-logs-$PG_PORT"
 mkdir -p "$logs"
 primary_pid="$ROOT/.task_api/postgrest-replica-primary-$PG_PORT.pid"
@@ -36,10 +29,7 @@ standby_pid="$ROOT/.task_api/postgrest-replica-standby-$PG_PORT.pid"
 cleanup() {
     postgrest_stop "$standby_pid" >/dev/null 2>&1
     postgrest_stop "$primary_pid" >/dev/null 2>&1
-    if as_pg test -f "$standby/PG_VERSION"; then
-        as_pg "$PGBIN/pg_ctl" -D "$standby" -m immediate -w stop >/dev/null 2>&1
-    fi
-    as_root rm -rf -- "$standby"
+    standby_remove "$standby"
     rm -f "$ROOT/.task_api/postgrest-replica-"*"-$PG_PORT.conf"
     cluster_psql "$dir" "$PG_PORT" -d postgres -qc "ALTER SYSTEM RESET task_api.rate_limit_user" \
         -c "SELECT pg_reload_conf()" >/dev/null 2>&1
@@ -56,9 +46,7 @@ mv "$conf" "$ROOT/.task_api/postgrest-replica-primary-$PG_PORT.conf"
 postgrest_start "$ROOT/.task_api/postgrest-replica-primary-$PG_PORT.conf" "$logs/postgrest-replica-primary.log" \
     "$primary_pid" "$PRIMARY_API" >/dev/null
 
-as_root rm -rf -- "$standby"
-as_pg "$PGBIN/pg_basebackup" -h "$sock" -p "$PG_PORT" -U postgres -D "$standby" -R -X stream -c fast >/dev/null 2>&1
-as_pg "$PGBIN/pg_ctl" -D "$standby" -l "$dir/standby-replica.log" -w -t 60 -o "-c port=$STANDBY_PORT -c task_api.rate_limit_nodes=4 -c task_api.rate_limit_api_key=100" start >/dev/null 2>&1
+standby_start "$standby" "$dir/standby-replica.log" "-c task_api.rate_limit_nodes=4 -c task_api.rate_limit_api_key=100"
 conf=$(postgrest_config "$dir" "$STANDBY_PORT" "$DB" "$STANDBY_API")
 mv "$conf" "$ROOT/.task_api/postgrest-replica-standby-$PG_PORT.conf"
 postgrest_start "$ROOT/.task_api/postgrest-replica-standby-$PG_PORT.conf" "$logs/postgrest-replica-standby.log" \

@@ -18,26 +18,16 @@ source "$(dirname "$0")/../../scripts/lib.sh"
 set +e
 # shellcheck source=SCRIPTDIR/../lib/tap.sh
 source "$ROOT/test/lib/tap.sh"
+# shellcheck source=SCRIPTDIR/../lib/cluster.sh
+source "$ROOT/test/lib/cluster.sh"
 
-dir=${TASK_API_CLUSTER_DIR:?}
-PG_PORT=${TASK_API_TEST_PG_PORT:-5498}
-STANDBY_PORT=${TASK_API_TEST_STANDBY_PORT:-$((PG_PORT + 10))}
 DB=task_api_revocation
 standby="$dir/standby-revocation"
-sock=$(socket_dir "$dir")
 work=$(mktemp -d)
 chmod 755 "$work"
 
-psql_at() { # psql_at PORT SQL...: superuser psql, unaligned, tuples only
-    local port=$1
-    shift
-    "$PGBIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -h "$sock" -p "$port" -U postgres -d "$DB" "$@"
-}
 cleanup() {
-    if as_pg test -f "$standby/PG_VERSION"; then
-        as_pg "$PGBIN/pg_ctl" -D "$standby" -m immediate -w stop >/dev/null 2>&1
-    fi
-    as_root rm -rf -- "$standby"
+    standby_remove "$standby"
     rm -rf -- "$work"
 }
 trap cleanup EXIT
@@ -131,9 +121,7 @@ run_cases "$PG_PORT" primary primary
 # 2. A hot standby
 # ---------------------------------------------------------------------------
 as_root rm -rf -- "$standby"
-as_pg "$PGBIN/pg_basebackup" -h "$sock" -p "$PG_PORT" -U postgres -D "$standby" -R -X stream -c fast >/dev/null 2>&1
-as_pg "$PGBIN/pg_ctl" -D "$standby" -l "$dir/standby-revocation.log" -w -t 60 \
-    -o "-c port=$STANDBY_PORT" start >/dev/null 2>&1
+standby_start "$standby" "$dir/standby-revocation.log"
 check "the standby runs in recovery (hot standby)" "t" "$(psql_at "$STANDBY_PORT" -c "SELECT pg_is_in_recovery()" 2>&1)"
 run_cases "$STANDBY_PORT" standby standby
 
