@@ -49,6 +49,16 @@ test('sessions: signup 201, login 200, a second login, logout 204 ends it', asyn
   assert.ok(user.paths['/tasks'].post && !user.paths['/task_events'].post);
 });
 
+test('refresh: a new token for the session, the old one refused, a second refresh of it 401', async () => {
+  const login = expectStatus(await api('POST', '/rpc/login', { body: { email: bob.email, password: PASSWORD } }), 200);
+  const renewed = expectStatus(await api('POST', '/rpc/refresh', { token: login.token }), 200);
+  assert.equal(renewed.token_type, 'bearer');
+  assert.notEqual(renewed.token, login.token);
+  expectStatus(await api('GET', '/projects', { token: renewed.token }), 200);
+  expectError(await api('GET', '/projects', { token: login.token }), 401, 'unauthenticated');
+  expectError(await api('POST', '/rpc/refresh', { token: login.token }), 401, 'unauthenticated');
+});
+
 test('projects with postgrest-js: create, list, page, PATCH', async () => {
   const db = client(alice.token);
   project = ok(await db.from('projects').insert({ name: uniqueName(), description: 'contract' }).select(), 201)[0];
