@@ -58,6 +58,7 @@ check "PostgREST answers on the standby" "200" \
 out=$(TASK_API_URL="http://127.0.0.1:$PRIMARY_API" TASK_API_STANDBY_URL="http://127.0.0.1:$STANDBY_API" \
     TASK_API_STANDBY_PGPORT="$STANDBY_PORT" TASK_API_PGDATABASE="$DB" \
     timeout --kill-after=10 300 node --test --test-reporter=tap "$ROOT/test/cluster/replica.test.mjs" 2>&1)
+node_rc=$?
 echo "$out" > "$logs/replica-node.log"
 while IFS= read -r line; do
     case $line in
@@ -66,6 +67,8 @@ while IFS= read -r line; do
                     sed -n '/^not ok/,/^  \.\.\./p' <<<"$out" | head -n 40 ;;
     esac
 done < <(grep -E '^(not )?ok ' <<<"$out")
+# A suite that did not run (node failed to start, a timeout) fails too.
+grep -qE '^not ok ' <<<"$out" || check "the read suite ran (node's exit status)" "0" "$node_rc"
 
 # task_api.rate_limit_nodes = 4 on the standby: it admits a quarter of each limit.
 uid=00000000-0000-4000-8000-000000000019

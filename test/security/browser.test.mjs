@@ -28,6 +28,9 @@ import { PASSWORD, signup, responseCookies, CookieJar, cookieHeader } from '../h
 
 const API_PORT = Number(process.env.TASK_API_TEST_PORT);
 const API = `http://localhost:${API_PORT}`;
+// What node itself calls: PostgREST listens on 127.0.0.1, and Node 18 tries
+// localhost's ::1 first, without falling back.
+const NODE_API = `http://127.0.0.1:${API_PORT}`;
 const ALLOWED = `http://localhost:${API_PORT + 1}`; // both lists
 const READER = `http://localhost:${API_PORT + 2}`; // PostgREST's list only
 const STRANGER = `http://localhost:${API_PORT + 3}`; // no list
@@ -80,7 +83,7 @@ test('answers to a request with an Origin expose the API\'s headers, next to Pos
 });
 
 test('PostgREST answers preflights: a listed origin may send credentials, X-CSRF-Token and Idempotency-Key; an unlisted one may send neither', async () => {
-  const preflight = (origin) => fetch(`${API}/projects`, {
+  const preflight = (origin) => fetch(`${NODE_API}/projects`, {
     method: 'OPTIONS',
     headers: {
       Origin: origin, 'Access-Control-Request-Method': 'POST',
