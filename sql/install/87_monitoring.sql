@@ -63,10 +63,44 @@ COMMENT ON COLUMN @extschema@.event_consumer_health.oldest_unacked_age IS 'How l
 CREATE DOMAIN api."text/plain" AS text;
 COMMENT ON DOMAIN api."text/plain" IS 'Text PostgREST answers as text/plain (GET /rpc/metrics).';
 
+-- Scraper tokens: each one task_api.metrics_token() signs is a row here
+-- (its id is the token's jti), so one can be revoked without rotating
+-- task_api.jwt_secret; api.metrics() refuses a token whose row is gone,
+-- revoked or expired.
+CREATE TABLE @extschema@.scraper_tokens (
+    id uuid PRIMARY KEY,
+    created_at timestamptz NOT NULL DEFAULT pg_catalog.now(),
+    expires_at timestamptz NOT NULL,
+    revoked_at timestamptz
+);
+COMMENT ON TABLE @extschema@.scraper_tokens IS 'One row per scraper token task_api.metrics_token() signed; the id is the token''s jti. Revoke with task_api.revoke_metrics_token(). Never exposed.';
+SELECT pg_catalog.pg_extension_config_dump('@extschema@.scraper_tokens', '');
+ALTER TABLE @extschema@.scraper_tokens ENABLE ROW LEVEL SECURITY;
+ALTER TABLE @extschema@.scraper_tokens FORCE ROW LEVEL SECURITY;
+REVOKE ALL ON TABLE @extschema@.scraper_tokens FROM PUBLIC;
+
+CREATE FUNCTION @extschema@.check_scraper_token() RETURNS void
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    jti text := pg_catalog.current_setting('request.jwt.claims', true)::jsonb ->> 'jti';
+BEGIN
+    IF jti IS NULL OR jti !~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+       OR NOT EXISTS (SELECT FROM @extschema@.scraper_tokens t
+                       WHERE t.id = jti::uuid AND t.revoked_at IS NULL AND t.expires_at > pg_catalog.now()) THEN
+        PERFORM @extschema@.raise_error('unauthenticated', 'this scraper token has been revoked or has expired',
+                                        hint => 'Sign a new one with task_api.metrics_token().');
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.check_scraper_token() IS 'Refuse (unauthenticated, 401) a scraper token that task_api.scraper_tokens does not hold live: revoked, expired or never issued; api.metrics() calls it first.';
+
 CREATE FUNCTION api.metrics() RETURNS api."text/plain"
     LANGUAGE sql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
+    SELECT @extschema@.check_scraper_token();
     WITH consumers AS (
         SELECT 'consumer="' || pg_catalog.replace(pg_catalog.replace(pg_catalog.replace(h.consumer, '\', '\\'), '"', '\"'), E'\n', '\n') || '"' AS labels,
                h.backlog, h.oldest_unacked_age
@@ -99,16 +133,31 @@ CREATE FUNCTION @extschema@.metrics_token(ttl interval DEFAULT '90 days') RETURN
 AS $$
 DECLARE
     issued bigint := floor(extract(epoch FROM now()))::bigint;
+    expires bigint;
+    token_id uuid := @extschema@.uuidv7();
 BEGIN
     IF ttl IS NULL OR ttl <= interval '0' THEN
         RAISE EXCEPTION 'ttl must be a positive interval' USING ERRCODE = 'invalid_parameter_value';
     END IF;
+    expires := issued + floor(extract(epoch FROM ttl))::bigint;
+    INSERT INTO @extschema@.scraper_tokens (id, expires_at) VALUES (token_id, to_timestamp(expires));
     RETURN @extschema@.jwt_sign(json_build_object(
-        'role', 'task_api_metrics', 'iat', issued,
-        'exp', issued + floor(extract(epoch FROM ttl))::bigint)::text);
+        'role', 'task_api_metrics', 'iat', issued, 'exp', expires, 'jti', token_id)::text);
 END
 $$;
-COMMENT ON FUNCTION @extschema@.metrics_token(interval) IS 'Superuser only: a bearer token for the Prometheus scraper (role task_api_metrics: GET /rpc/metrics and nothing else), valid for ttl (90 days by default).';
+COMMENT ON FUNCTION @extschema@.metrics_token(interval) IS 'Superuser only: a bearer token for the Prometheus scraper (role task_api_metrics: GET /rpc/metrics and nothing else), valid for ttl (90 days by default); its jti is its row in task_api.scraper_tokens, for task_api.revoke_metrics_token().';
+
+CREATE FUNCTION @extschema@.revoke_metrics_token(token_id uuid) RETURNS boolean
+    LANGUAGE sql VOLATILE STRICT
+    SET search_path = pg_catalog, pg_temp
+AS $$
+    WITH revoked AS (
+        UPDATE @extschema@.scraper_tokens SET revoked_at = pg_catalog.now()
+         WHERE id = token_id AND revoked_at IS NULL RETURNING id
+    )
+    SELECT EXISTS (SELECT FROM revoked)
+$$;
+COMMENT ON FUNCTION @extschema@.revoke_metrics_token(uuid) IS 'Superuser only: end the scraper token whose jti is token_id at once (its next scrape gets 401); true when a live token was revoked. task_api.scraper_tokens lists them.';
 
 CREATE FUNCTION @extschema@.operator_session(user_id uuid) RETURNS json
     LANGUAGE plpgsql VOLATILE
@@ -129,8 +178,10 @@ COMMENT ON FUNCTION @extschema@.operator_session(uuid) IS 'Superuser only: a new
 GRANT SELECT ON @extschema@.metrics, @extschema@.event_consumer_health TO pg_monitor;
 REVOKE ALL ON FUNCTION @extschema@.metrics_read(), @extschema@.metrics_reset(),
     @extschema@.metrics_count_events(text, bigint), api.metrics(),
-    @extschema@.metrics_token(interval), @extschema@.operator_session(uuid) FROM PUBLIC;
+    @extschema@.metrics_token(interval), @extschema@.revoke_metrics_token(uuid),
+    @extschema@.check_scraper_token(), @extschema@.operator_session(uuid) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.metrics_read() TO pg_monitor;
 GRANT EXECUTE ON FUNCTION api.metrics() TO task_api_metrics;
+GRANT EXECUTE ON FUNCTION @extschema@.check_scraper_token() TO task_api_metrics;
 GRANT EXECUTE ON FUNCTION @extschema@.pre_request() TO task_api_metrics;
 -- USAGE on the schemas for pg_monitor and task_api_metrics: 90_grants.sql.

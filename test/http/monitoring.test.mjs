@@ -117,6 +117,17 @@ test('GET /rpc/metrics refuses anonymous callers (401) and ordinary users (403)'
   expectError(await api('GET', '/tasks', { token: scraper }), 403);
 });
 
+test('a revoked scraper token is refused at its next scrape (401); a new one works', async () => {
+  const token = await psql("SELECT task_api.metrics_token('1 hour')");
+  const accept = { Accept: 'text/plain' };
+  expectStatus(await api('GET', '/rpc/metrics', { token, headers: accept }), 200);
+  const revoked = await psql(`SELECT task_api.revoke_metrics_token(((task_api.jwt_verify('${token}')).claims ->> 'jti')::uuid)`);
+  assert.equal(revoked, 't');
+  expectError(await api('GET', '/rpc/metrics', { token, headers: accept }), 401, 'unauthenticated');
+  // The other scraper token is untouched.
+  expectStatus(await api('GET', '/rpc/metrics', { token: scraper, headers: accept }), 200);
+});
+
 test('requests are counted by the credential they carry', async () => {
   const u = await signup();
   const key = (await api('POST', '/rpc/create_api_key', { token: u.token, body: { name: 'metrics' } })).body.key;

@@ -3,7 +3,7 @@
 -- api.metrics(), the scraper's and operators' tokens.  Counters are shared
 -- by the whole server, so each check compares before and after.
 BEGIN;
-SELECT plan(31);
+SELECT plan(39);
 \ir helpers/setup.psql
 
 CREATE FUNCTION tap.metric(family text, label text DEFAULT '') RETURNS bigint
@@ -94,11 +94,31 @@ SELECT ok((SELECT backlog = 0 AND oldest_unacked_at IS NULL AND oldest_unacked_a
           'a consumer that is caught up has no backlog and no age');
 
 -- The Prometheus text -----------------------------------------------------------------
+CREATE TEMP TABLE tap_scraper AS
+SELECT t.token, (task_api.jwt_verify(t.token)).claims ->> 'jti' AS jti
+  FROM (SELECT task_api.metrics_token('1 hour') AS token) t;
+SELECT is(tap.err('SELECT api.metrics()'), 'unauthenticated 401', 'api.metrics() refuses a caller without a scraper token''s jti (401)');
+DO $$ BEGIN PERFORM set_config('request.jwt.claims', json_build_object('role', 'task_api_metrics', 'jti', jti)::text, true) FROM tap_scraper; END $$;
 SELECT matches(api.metrics()::text, E'# HELP task_api_requests_total [^\n]+\n# TYPE task_api_requests_total counter\ntask_api_requests_total\\{credential="anonymous"\\} [0-9]+\n',
                'api.metrics(): HELP and TYPE lines, then the samples of each family');
 SELECT matches(api.metrics()::text, E'\ntask_api_event_consumer_backlog\\{consumer="tap \\\\"lag\\\\""\\} 2\n',
                'a consumer name is escaped in its label');
 SELECT is(pg_typeof(api.metrics())::text, 'api."text/plain"', 'api.metrics() returns the text/plain domain PostgREST serves as text/plain');
+SELECT ok((SELECT t.expires_at > now() + interval '59 minutes' AND t.revoked_at IS NULL
+             FROM task_api.scraper_tokens t JOIN tap_scraper s ON t.id = s.jti::uuid),
+          'metrics_token() records its token, by jti, until it expires');
+SELECT ok(task_api.revoke_metrics_token((SELECT jti::uuid FROM tap_scraper)), 'revoke_metrics_token() ends a live token');
+SELECT ok(NOT task_api.revoke_metrics_token((SELECT jti::uuid FROM tap_scraper)), 'revoking it again changes nothing (false)');
+SELECT is(tap.err('SELECT api.metrics()'), 'unauthenticated 401', 'api.metrics() refuses a revoked scraper token at once (401)');
+UPDATE task_api.scraper_tokens SET revoked_at = NULL, expires_at = now() - interval '1 second'
+ WHERE id = (SELECT jti::uuid FROM tap_scraper);
+SELECT is(tap.err('SELECT api.metrics()'), 'unauthenticated 401', 'api.metrics() refuses an expired scraper token (401)');
+DO $$ BEGIN PERFORM set_config('request.jwt.claims', '{"role": "task_api_metrics", "jti": "not-a-uuid"}', true); END $$;
+SELECT is(tap.err('SELECT api.metrics()'), 'unauthenticated 401', 'api.metrics() refuses a jti that is not a UUID (401)');
+SELECT ok(NOT has_function_privilege('task_api_user', 'task_api.revoke_metrics_token(uuid)', 'EXECUTE')
+          AND NOT has_function_privilege('pg_monitor', 'task_api.revoke_metrics_token(uuid)', 'EXECUTE')
+          AND NOT has_function_privilege('task_api_metrics', 'task_api.revoke_metrics_token(uuid)', 'EXECUTE'),
+          'only a superuser revokes scraper tokens');
 
 -- Tokens of the scraper and of operators --------------------------------------------
 SELECT is((SELECT claims ->> 'role' FROM task_api.jwt_verify(task_api.metrics_token('1 hour'))), 'task_api_metrics',
