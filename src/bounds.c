@@ -109,18 +109,24 @@ is_statement_timeout(const ErrorData *edata)
 	return is_message(edata, "canceling statement due to statement timeout");
 }
 
-/* Rewrite the errors listed in the file header; leave every other alone. */
+/*
+ * Rewrite the errors listed in the file header; leave every other alone.
+ * Runs inside the emit_log_hook: nothing here allocates (details on the
+ * stack, ta_error_rewrite's static buffers).
+ */
 static void
 translate_error(ErrorData *edata)
 {
 	TaHeader	retry = {"Retry-After", RETRY_AFTER};
+	char		details[64];
 
 	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED && edata->elevel == ERROR)
 	{
 		if (is_statement_timeout(edata))
 			ta_error_rewrite(edata, "query_too_expensive",
 							 "the request took longer than the server allows",
-							 psprintf("{\"statement_timeout_ms\": %d}", StatementTimeout),
+							 (snprintf(details, sizeof(details), "{\"statement_timeout_ms\": %d}",
+									   StatementTimeout), details),
 							 "ask for fewer rows or a smaller embedding, or page with /rpc/tasks_page",
 							 NULL, 0);
 		else
@@ -131,7 +137,8 @@ translate_error(ErrorData *edata)
 			 is_message(edata, "canceling statement due to lock timeout"))
 		ta_error_rewrite(edata, "busy",
 						 "the request waited too long for data another transaction holds",
-						 psprintf("{\"lock_timeout_ms\": %d}", LockTimeout),
+						 (snprintf(details, sizeof(details), "{\"lock_timeout_ms\": %d}",
+								   LockTimeout), details),
 						 "retry later with the same Idempotency-Key", &retry, 1);
 	else if (edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN && edata->elevel >= ERROR)
 		ta_error_rewrite(edata, "unavailable", "the database ended the request",
