@@ -159,6 +159,7 @@ on_header(void *arg, const char *key, size_t keylen, TaJsonKind kind,
 {
 	Request    *req = arg;
 	char		name[64];
+	char		value[MAX_HEADER_VALUE];
 	bool		has_nul;
 	const char *canonical;
 	int			slot;
@@ -169,11 +170,11 @@ on_header(void *arg, const char *key, size_t keylen, TaJsonKind kind,
 	for (slot = 0; slot < req->nheaders; slot++)
 		if (strcmp(req->kept[slot].name, canonical) == 0)
 			break;
-	if (slot == MAX_HEADERS)
-		return;
-	if (!ta_json_unescape(raw, rawlen, req->kept[slot].value, MAX_HEADER_VALUE, &has_nul) || has_nul)
+	if (slot == MAX_HEADERS ||
+		!ta_json_unescape(raw, rawlen, value, sizeof(value), &has_nul) || has_nul)
 		return;
 	strlcpy(req->kept[slot].name, canonical, sizeof(req->kept[slot].name));
+	strlcpy(req->kept[slot].value, value, sizeof(req->kept[slot].value));
 	if (slot == req->nheaders)
 		req->nheaders++;
 }
