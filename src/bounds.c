@@ -54,6 +54,7 @@
 #include "utils/timestamp.h"
 
 #include "bounds.h"
+#include "enum_labels.h"
 #include "error_map.h"
 #include "errors.h"
 #include "guc.h"
@@ -74,6 +75,8 @@ ta_bounds_begin_request(void)
 	int			lock_wait = Max(ta_statement_timeout / 2, 1);
 
 	request_lxid = MyProc->lxid;
+	/* What the error translation may not read in its hook: the enums' labels. */
+	ta_enum_labels_load();
 	if (ta_statement_timeout <= 0)
 		return;
 	snprintf(value, sizeof(value), "%d", ta_statement_timeout);
@@ -163,6 +166,7 @@ bounds_emit_log(ErrorData *edata)
 void
 ta_bounds_init(void)
 {
+	ta_error_rewrite_reserve();
 	prev_emit_log_hook = emit_log_hook;
 	emit_log_hook = bounds_emit_log;
 }

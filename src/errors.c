@@ -22,6 +22,7 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/json.h"
+#include "utils/memutils.h"
 
 #include "constants.h"
 #include "error_fields.h"
@@ -245,6 +246,42 @@ static char rewrite_message[REWRITE_MESSAGE_CAP];
 static char rewrite_detail[REWRITE_DETAIL_CAP];
 
 /*
+ * A FATAL (or PANIC) error is reported by errfinish() itself, which then
+ * pfree's the message and detail: those need palloc'd chunks.  One pair is
+ * reserved when the library loads, handed over once (the process exits
+ * after a FATAL), and never reused.
+ */
+static char *handover_message = NULL;
+static char *handover_detail = NULL;
+
+void
+ta_error_rewrite_reserve(void)
+{
+	if (handover_message != NULL)
+		return;
+	handover_message = MemoryContextAlloc(TopMemoryContext, REWRITE_MESSAGE_CAP);
+	handover_detail = MemoryContextAlloc(TopMemoryContext, REWRITE_DETAIL_CAP);
+}
+
+/* Where the answer goes: the static buffers for ERROR, else the reserved chunks (once). */
+static bool
+take_buffers(int elevel, char **message, char **detail)
+{
+	if (elevel == ERROR)
+	{
+		*message = rewrite_message;
+		*detail = rewrite_detail;
+		return true;
+	}
+	if (handover_message == NULL)
+		return false;
+	*message = handover_message;
+	*detail = handover_detail;
+	handover_message = handover_detail = NULL;
+	return true;
+}
+
+/*
  * Append `, "key": value-or-null` (first: without the comma), the value a
  * JSON string of at most max bytes; a value that does not fit is null.
  */
@@ -295,6 +332,8 @@ rewrite_details(const char *code, const char *details, char *buf, size_t cap)
  * buffers live until the next rewrite; PostgreSQL sends and logs the error
  * before any other error of this backend can be reported, and an error
  * (elevel ERROR) is never pfree'd field by field: ErrorContext is reset.
+ * A FATAL one is, by errfinish(): it gets the chunks reserved at load
+ * (take_buffers).
  */
 void
 ta_error_rewrite(ErrorData *edata, const char *code, const char *message,
@@ -304,15 +343,19 @@ ta_error_rewrite(ErrorData *edata, const char *code, const char *message,
 	int			status = ta_error_status(code);
 	char		wrapped[TA_REWRITE_DETAILS_CAP];
 	char		number[32];
+	char	   *message_buf;
+	char	   *detail_buf;
 	TaOut		body;
 	TaOut		detail;
 
 	Assert(status != 0);
+	if (!take_buffers(edata->elevel, &message_buf, &detail_buf))
+		return;					/* a second FATAL: left as PostgreSQL wrote it */
 	details = rewrite_details(code, details, wrapped, sizeof(wrapped));
 	if (details != NULL && strnlen(details, TA_REWRITE_DETAILS_CAP) >= TA_REWRITE_DETAILS_CAP)
 		details = NULL;
 
-	ta_out_init(&body, rewrite_message, sizeof(rewrite_message), 32);
+	ta_out_init(&body, message_buf, REWRITE_MESSAGE_CAP, 32);
 	(void) ta_out_raw(&body, "{");
 	out_member(&body, "code", code, 64, true);
 	out_member(&body, "message", message, 512, false);
@@ -321,7 +364,7 @@ ta_error_rewrite(ErrorData *edata, const char *code, const char *message,
 	body.reserve = 0;
 	(void) ta_out_raw(&body, "}");
 
-	ta_out_init(&detail, rewrite_detail, sizeof(rewrite_detail), 8);
+	ta_out_init(&detail, detail_buf, REWRITE_DETAIL_CAP, 8);
 	snprintf(number, sizeof(number), "{\"status\": %d, \"headers\": {", status);
 	(void) ta_out_raw(&detail, number);
 	for (int i = 0, n = 0; i < nextra; i++)
@@ -332,14 +375,14 @@ ta_error_rewrite(ErrorData *edata, const char *code, const char *message,
 			ta_out_raw(&detail, ": ") && ta_out_json(&detail, extra[i].value, 1024))
 			n++;
 		else
-			detail.len = mark, rewrite_detail[mark] = '\0';
+			detail.len = mark, detail_buf[mark] = '\0';
 	}
 	detail.reserve = 0;
 	(void) ta_out_raw(&detail, "}}");
 
 	edata->sqlerrcode = MAKE_SQLSTATE('P', 'G', 'R', 'S', 'T');
-	edata->message = rewrite_message;
-	edata->detail = rewrite_detail;
+	edata->message = message_buf;
+	edata->detail = detail_buf;
 	edata->detail_log = NULL;
 	edata->hint = NULL;
 	edata->context = NULL;

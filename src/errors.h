@@ -35,6 +35,9 @@ extern void ta_error_rewrite(ErrorData *edata, const char *code, const char *mes
 							 const char *details, const char *hint,
 							 const TaHeader *extra, int nextra);
 
+/* Reserve, when the library loads, the chunks a FATAL error's rewrite needs. */
+extern void ta_error_rewrite_reserve(void);
+
 /* Append a header to response.headers, keeping the ones already there. */
 extern void ta_append_header(const char *name, const char *value);
 
