@@ -69,6 +69,7 @@
 #include "utils/portal.h"
 
 #include "constants.h"
+#include "enum_labels.h"
 #include "error_fields.h"
 #include "error_map.h"
 #include "errors.h"
@@ -441,8 +442,19 @@ field_problem(BodyScan *scan, const TaColumnType *col, TaJsonKind kind,
 	if (has_nul)
 		return "must not contain the character \\u0000";
 	problem = typed_problem(col->type, kind, text);
-	if (problem == NULL && scan->bad_value != NULL && strcmp(text, scan->bad_value) == 0 &&
-		strchr(col->type, '.') != NULL)
+	if (problem != NULL || strchr(col->type, '.') == NULL)
+		return problem;
+	/* An enum of the extension: its labels, cached outside the hook. */
+	switch (ta_enum_label_check(col->type, text))
+	{
+		case 0:
+			return NULL;
+		case 1:
+			return "is not one of the allowed values";
+		default:
+			break;
+	}
+	if (scan->bad_value != NULL && strcmp(text, scan->bad_value) == 0)
 		problem = scan->enum_error ? "is not one of the allowed values" : "has a value of the wrong type";
 	return problem;
 }

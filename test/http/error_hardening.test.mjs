@@ -135,3 +135,24 @@ test('the same-origin check of the session cookie compares the scheme: http is n
   }
   expectError(await get(`https://${host}`, { 'X-Forwarded-Proto': 'http' }), 403, 'origin_not_allowed');
 });
+
+test('every bad enum field is named, not only the value PostgreSQL refused first (labels cached outside the hook)', async () => {
+  const u = await createUser();
+  const p = await createProject(u.token);
+  // Whichever field PostgreSQL converts first, both are listed.
+  for (const body of [{ project_id: p.id, title: 'x', status: 'bogus', priority: 'high' },
+    { project_id: p.id, title: 'x', priority: 'high', status: 'bogus' }]) {
+    const res = await api('POST', '/tasks', { token: u.token, body });
+    const problems = expectValidation(res);
+    assert.deepEqual(fields(problems), ['priority', 'status'], show(res));
+    assert.equal(problems.find((x) => x.field === 'status').problem, 'is not one of the allowed values');
+  }
+  // In a bulk insert, a later row's bad label too; a valid label is never named.
+  const bulk = await api('POST', '/tasks', {
+    token: u.token,
+    body: [{ project_id: p.id, title: 'a', status: 'done', priority: 'high' }, { project_id: p.id, title: 'b', status: 'Done', priority: 1 }],
+  });
+  assert.deepEqual(fields(expectValidation(bulk)), ['priority', 'status'], show(bulk));
+  const good = await api('POST', '/tasks', { token: u.token, body: { project_id: p.id, title: 'x', status: 'in_progress', priority: 'high' } });
+  assert.deepEqual(fields(expectValidation(good)), ['priority'], show(good));
+});
