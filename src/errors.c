@@ -12,7 +12,8 @@
  * nothing itself, but any writer that sets the whole array drops what was
  * there; ta_append_header() always keeps what earlier code set, and
  * ta_raise() carries those headers into the error response, which PostgREST
- * would otherwise lose with the aborted transaction.
+ * would otherwise lose with the aborted transaction (all but ETag,
+ * Location and Set-Cookie, which describe a success: not_for_errors).
  */
 #include "postgres.h"
 
@@ -183,6 +184,19 @@ set_again_later(const TaPairs *pairs, int i)
 	return false;
 }
 
+/*
+ * Headers set earlier in the request that an error answer must not carry:
+ * an ETag describes a representation (an error has none), a Location a row
+ * that was not created, a Set-Cookie (a sliding session's) a success.  A
+ * caller that means one passes it in `extra`.
+ */
+static bool
+not_for_errors(const char *name)
+{
+	return pg_strcasecmp(name, "ETag") == 0 || pg_strcasecmp(name, "Location") == 0 ||
+		pg_strcasecmp(name, "Set-Cookie") == 0;
+}
+
 void
 ta_raise(const char *code, const char *message, const char *details,
 		 const char *hint, const TaHeader *extra, int nextra)
@@ -217,9 +231,9 @@ ta_raise(const char *code, const char *message, const char *details,
 	appendStringInfo(&detail, "{\"status\": %d, \"headers\": {", status);
 	for (int j = 0; j < current.count; j++)
 	{
-		/* An ETag describes a representation; an error has none. */
+		/* What describes a success is not carried into an error. */
 		if (current.names[j] == NULL || current.values[j] == NULL ||
-			set_again_later(&current, j) || pg_strcasecmp(current.names[j], "ETag") == 0)
+			set_again_later(&current, j) || not_for_errors(current.names[j]))
 			continue;
 		append_json_member(&detail, current.names[j], current.values[j], first);
 		first = false;

@@ -79,7 +79,7 @@ function agedCookieToken(claims, age) {
   return mintJwt(JWT_SECRET, { sub: claims.sub, role: 'task_api_user', iat, exp: iat + JWT_TTL, jti: claims.jti });
 }
 
-test('an error answer keeps only the headers that describe it: no Set-Cookie from a sliding session', async () => {
+test('an error answer keeps only the headers that describe it: no Set-Cookie from a sliding session, translated or raised by the API', async () => {
   const s = await signup();
   const cookie = cookieHeader(agedCookieToken(s.claims, JWT_TTL / 2 + 60));
   // The slide does happen on a request that succeeds.
@@ -87,7 +87,9 @@ test('an error answer keeps only the headers that describe it: no Set-Cookie fro
   expectStatus(ok, 200);
   assert.ok('__Host-task_api_session' in responseCookies(ok), 'the cookie slides on a success');
   for (const [path, status, code] of [['/tasks?id=eq.not-a-uuid', 400, 'invalid_parameter'],
-    ['/rpc/logout', 405, 'method_not_allowed'], ['/tasks?nope=eq.1', 400, 'invalid_parameter']]) {
+    ['/rpc/logout', 405, 'method_not_allowed'], ['/tasks?nope=eq.1', 400, 'invalid_parameter'],
+    // and an error the API raises itself (ta_raise)
+    ['/rpc/tasks_page?page_size=0', 400, 'invalid_parameter']]) {
     const res = await api('GET', path, { headers: { Cookie: cookie, Origin: `http://${new URL(process.env.TASK_API_URL).host}` } });
     expectError(res, status, code);
     assert.deepEqual(responseCookies(res), {}, `no Set-Cookie on an error: ${path}`);
