@@ -12,6 +12,7 @@ OBJS = \
 	src/errors.o \
 	src/error_map.o \
 	src/error_fields.o \
+	src/enum_labels.o \
 	src/replica.o \
 	src/request.o \
 	src/pre_request.o \

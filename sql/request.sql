@@ -81,8 +81,16 @@ SELECT set_config('request.headers', '{"origin": "http://localhost:5174"}', true
 SELECT task_api.cookie_origin_allowed() AS other_port;
 SELECT set_config('request.headers', '{"origin": "http://localhost:5173.evil.test"}', true);
 SELECT task_api.cookie_origin_allowed() AS suffix;
+-- The API's own origin: the Host, and the scheme the client used (a TLS proxy's
+-- X-Forwarded-Proto or Forwarded proto=, else http).
 SELECT set_config('request.headers', '{"origin": "https://api.example.com", "host": "api.example.com"}', true);
+SELECT task_api.cookie_origin_allowed() AS https_origin_http_api;
+SELECT set_config('request.headers', '{"origin": "https://api.example.com", "host": "api.example.com", "x-forwarded-proto": "https"}', true);
 SELECT task_api.cookie_origin_allowed() AS own_origin;
+SELECT set_config('request.headers', '{"origin": "https://api.example.com", "host": "api.example.com", "forwarded": "for=192.0.2.1;proto=https"}', true);
+SELECT task_api.cookie_origin_allowed() AS own_origin_forwarded;
+SELECT set_config('request.headers', '{"origin": "http://api.example.com", "host": "api.example.com", "x-forwarded-proto": "https"}', true);
+SELECT task_api.cookie_origin_allowed() AS http_origin_https_api;
 SELECT set_config('request.headers', '{"origin": "null", "host": "null"}', true);
 SELECT task_api.cookie_origin_allowed() AS null_origin;
 SELECT set_config('request.headers', '{"origin": ""}', true);

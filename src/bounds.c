@@ -54,6 +54,7 @@
 #include "utils/timestamp.h"
 
 #include "bounds.h"
+#include "enum_labels.h"
 #include "error_map.h"
 #include "errors.h"
 #include "guc.h"
@@ -74,6 +75,8 @@ ta_bounds_begin_request(void)
 	int			lock_wait = Max(ta_statement_timeout / 2, 1);
 
 	request_lxid = MyProc->lxid;
+	/* What the error translation may not read in its hook: the enums' labels. */
+	ta_enum_labels_load();
 	if (ta_statement_timeout <= 0)
 		return;
 	snprintf(value, sizeof(value), "%d", ta_statement_timeout);
@@ -109,18 +112,24 @@ is_statement_timeout(const ErrorData *edata)
 	return is_message(edata, "canceling statement due to statement timeout");
 }
 
-/* Rewrite the errors listed in the file header; leave every other alone. */
+/*
+ * Rewrite the errors listed in the file header; leave every other alone.
+ * Runs inside the emit_log_hook: nothing here allocates (details on the
+ * stack, ta_error_rewrite's static buffers).
+ */
 static void
 translate_error(ErrorData *edata)
 {
 	TaHeader	retry = {"Retry-After", RETRY_AFTER};
+	char		details[64];
 
 	if (edata->sqlerrcode == ERRCODE_QUERY_CANCELED && edata->elevel == ERROR)
 	{
 		if (is_statement_timeout(edata))
 			ta_error_rewrite(edata, "query_too_expensive",
 							 "the request took longer than the server allows",
-							 psprintf("{\"statement_timeout_ms\": %d}", StatementTimeout),
+							 (snprintf(details, sizeof(details), "{\"statement_timeout_ms\": %d}",
+									   StatementTimeout), details),
 							 "ask for fewer rows or a smaller embedding, or page with /rpc/tasks_page",
 							 NULL, 0);
 		else
@@ -131,7 +140,8 @@ translate_error(ErrorData *edata)
 			 is_message(edata, "canceling statement due to lock timeout"))
 		ta_error_rewrite(edata, "busy",
 						 "the request waited too long for data another transaction holds",
-						 psprintf("{\"lock_timeout_ms\": %d}", LockTimeout),
+						 (snprintf(details, sizeof(details), "{\"lock_timeout_ms\": %d}",
+								   LockTimeout), details),
 						 "retry later with the same Idempotency-Key", &retry, 1);
 	else if (edata->sqlerrcode == ERRCODE_ADMIN_SHUTDOWN && edata->elevel >= ERROR)
 		ta_error_rewrite(edata, "unavailable", "the database ended the request",
@@ -156,6 +166,7 @@ bounds_emit_log(ErrorData *edata)
 void
 ta_bounds_init(void)
 {
+	ta_error_rewrite_reserve();
 	prev_emit_log_hook = emit_log_hook;
 	emit_log_hook = bounds_emit_log;
 }

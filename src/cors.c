@@ -22,7 +22,10 @@
  * task_api.cors_allowed_origins lists those origins; a cookie request
  * whose Origin is neither listed nor the API's own (the Host header) is
  * refused with origin_not_allowed, reads included, and signup, login and
- * refresh set no cookie for it.  A request without Origin (curl, a
+ * refresh set no cookie for it.  The API's own origin is the scheme the
+ * client used (Forwarded or X-Forwarded-Proto from a proxy that ends TLS,
+ * else http) with the Host header: http://api.example is not the origin
+ * of an API served at https://api.example.  A request without Origin (curl, a
  * same-origin GET, a navigation) is not a cross-origin read.
  */
 #include "postgres.h"
@@ -106,14 +109,73 @@ differs(const char *s, size_t len, const void *arg)
 	return !(strlen(origin) == len && pg_strncasecmp(s, origin, len) == 0);
 }
 
-/* The API's own origin: the Origin's host and port are the Host header. */
+/*
+ * The first value of a proxy's header into out: up to the first ',' (and
+ * ';' for Forwarded's parameters), spaces and quotes trimmed.
+ */
+static void
+first_value(const char *s, char *out, size_t cap, const char *stops)
+{
+	size_t		n = 0;
+
+	while (*s == ' ' || *s == '\t' || *s == '"')
+		s++;
+	for (; *s != '\0' && strchr(stops, *s) == NULL && n + 1 < cap; s++)
+		out[n++] = *s;
+	while (n > 0 && (out[n - 1] == ' ' || out[n - 1] == '\t' || out[n - 1] == '"'))
+		n--;
+	out[n] = '\0';
+}
+
+/*
+ * The scheme the client used to reach the API, into out: the proto= of the
+ * first element of Forwarded (RFC 7239), else the first X-Forwarded-Proto,
+ * else "http" (PostgREST itself serves plain HTTP).  A proxy that ends TLS
+ * must set one of them.
+ */
+static void
+api_scheme(char *out, size_t cap)
+{
+	const char *forwarded = ta_request_header("forwarded");
+	const char *xfp = ta_request_header("x-forwarded-proto");
+	char		element[256];
+
+	strlcpy(out, "http", cap);
+	if (forwarded != NULL)
+	{
+		first_value(forwarded, element, sizeof(element), ",");
+		for (const char *p = element; p != NULL && *p != '\0'; p = strchr(p, ';') ? strchr(p, ';') + 1 : NULL)
+		{
+			while (*p == ' ' || *p == '\t')
+				p++;
+			if (pg_strncasecmp(p, "proto=", 6) == 0)
+			{
+				first_value(p + 6, out, cap, ";,");
+				return;
+			}
+		}
+	}
+	if (xfp != NULL)
+		first_value(xfp, out, cap, ",");
+}
+
+/*
+ * The API's own origin: the Origin's scheme is the one the client used
+ * (api_scheme) and its host and port are the Host header.
+ */
 static bool
 same_origin(const char *origin)
 {
 	const char *host = ta_request_header("host");
 	const char *authority = strstr(origin, "://");
+	char		scheme[16];
 
-	return host != NULL && authority != NULL && pg_strcasecmp(authority + 3, host) == 0;
+	if (host == NULL || authority == NULL)
+		return false;
+	api_scheme(scheme, sizeof(scheme));
+	return strlen(scheme) == (size_t) (authority - origin) &&
+		pg_strncasecmp(origin, scheme, authority - origin) == 0 &&
+		pg_strcasecmp(authority + 3, host) == 0;
 }
 
 bool

@@ -443,3 +443,163 @@ ta_body_column_types(const char *sql, TaColumnType *cols, int max)
 	}
 	return n;
 }
+
+void
+ta_out_init(TaOut *out, char *buf, size_t cap, size_t reserve)
+{
+	out->buf = buf;
+	out->cap = cap;
+	out->len = 0;
+	out->reserve = reserve;
+	out->full = false;
+	buf[0] = '\0';
+}
+
+/* Can n more bytes (and the terminator, and the reserve) go in? */
+static bool
+out_room(TaOut *out, size_t n)
+{
+	if (out->len + n + out->reserve + 1 > out->cap)
+	{
+		out->full = true;
+		return false;
+	}
+	return true;
+}
+
+bool
+ta_out_raw(TaOut *out, const char *s)
+{
+	size_t		n = strlen(s);
+
+	if (!out_room(out, n))
+		return false;
+	memcpy(out->buf + out->len, s, n + 1);
+	out->len += n;
+	return true;
+}
+
+/* The escape of byte c in a JSON string, in esc (7 bytes); its length. */
+static size_t
+json_escape_byte(unsigned char c, char *esc)
+{
+	static const char hex[] = "0123456789abcdef";
+	const char *two = c == '"' ? "\\\"" : c == '\\' ? "\\\\" : c == '\b' ? "\\b" :
+		c == '\f' ? "\\f" : c == '\n' ? "\\n" : c == '\r' ? "\\r" : c == '\t' ? "\\t" : NULL;
+
+	if (two != NULL)
+	{
+		memcpy(esc, two, 3);
+		return 2;
+	}
+	if (c < 0x20)
+	{
+		memcpy(esc, "\\u00", 4);
+		esc[4] = hex[c >> 4];
+		esc[5] = hex[c & 0xF];
+		esc[6] = '\0';
+		return 6;
+	}
+	esc[0] = (char) c;
+	esc[1] = '\0';
+	return 1;
+}
+
+bool
+ta_out_json(TaOut *out, const char *s, size_t max)
+{
+	size_t		len = strnlen(s, max + 1);
+	size_t		need = 2;
+	char		esc[7];
+	char	   *p;
+
+	if (len > max)
+	{
+		len = max;
+		while (len > 0 && ((unsigned char) s[len] & 0xC0) == 0x80)
+			len--;
+	}
+	for (size_t i = 0; i < len; i++)
+		need += json_escape_byte((unsigned char) s[i], esc);
+	if (!out_room(out, need))
+		return false;
+	p = out->buf + out->len;
+	*p++ = '"';
+	for (size_t i = 0; i < len; i++)
+	{
+		size_t		n = json_escape_byte((unsigned char) s[i], esc);
+
+		memcpy(p, esc, n);
+		p += n;
+	}
+	*p++ = '"';
+	*p = '\0';
+	out->len += need;
+	return true;
+}
+
+static bool
+is_digit(char c)
+{
+	return c >= '0' && c <= '9';
+}
+
+static bool
+is_letter(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+/* Is s[i] an ISO 8601 'T' between a digit and a time (digits, then ':')? */
+static bool
+iso_t(const char *s, size_t i)
+{
+	size_t		k = i + 1;
+
+	if ((s[i] != 'T' && s[i] != 't') || i == 0 || !is_digit(s[i - 1]))
+		return false;
+	while (is_digit(s[k]))
+		k++;
+	return k > i + 1 && s[k] == ':';
+}
+
+/* Is s[i] a final 'Z' (UTC) after a digit? */
+static bool
+iso_z(const char *s, size_t i)
+{
+	return (s[i] == 'Z' || s[i] == 'z') && i > 0 && is_digit(s[i - 1]) && s[i + 1] == '\0';
+}
+
+TaDatetimeText
+ta_datetime_text(const char *s, char *out, size_t cap)
+{
+	size_t		n = 0;
+	bool		digits = false;
+	bool		letters = false;
+
+	if (cap < 4 || strnlen(s, cap - 3) > cap - 4)
+		return TA_DT_UNSURE;
+	for (size_t i = 0; s[i] != '\0'; i++)
+	{
+		const char *put = NULL;
+
+		if ((unsigned char) s[i] > 0x7F)
+			return TA_DT_UNSURE;
+		digits |= is_digit(s[i]);
+		if (iso_t(s, i))
+			put = " ";
+		else if (iso_z(s, i))
+			put = "+00";
+		else if (is_letter(s[i]))
+			letters = true;
+		if (put == NULL)
+			out[n++] = s[i];
+		else
+			for (; *put; put++)
+				out[n++] = *put;
+	}
+	out[n] = '\0';
+	if (!digits)
+		return TA_DT_NO_DIGITS;
+	return letters ? TA_DT_UNSURE : TA_DT_DECODE;
+}

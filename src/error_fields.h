@@ -62,4 +62,52 @@ typedef struct TaColumnType
  */
 extern int	ta_body_column_types(const char *sql, TaColumnType *cols, int max);
 
+
+/*
+ * A fixed-size JSON writer for the answers built inside the emit_log_hook:
+ * no allocation.  Every append is whole or nothing, and leaves `reserve`
+ * bytes free for the closing brackets the caller adds last (with reserve
+ * lowered to 0), so a full buffer still holds valid JSON: what did not fit
+ * is left out and `full` is set.
+ */
+typedef struct TaOut
+{
+	char	   *buf;
+	size_t		cap;
+	size_t		len;
+	size_t		reserve;
+	bool		full;
+} TaOut;
+
+/* Start an empty text in buf (cap bytes, cap >= 1). */
+extern void ta_out_init(TaOut *out, char *buf, size_t cap, size_t reserve);
+
+/* Append s as it is; false (nothing appended) if it does not fit. */
+extern bool ta_out_raw(TaOut *out, const char *s);
+
+/*
+ * Append s as a JSON string (escaped as PostgreSQL's escape_json does), at
+ * most max bytes of it, cut at a UTF-8 character boundary; false (nothing
+ * appended) if it does not fit.
+ */
+extern bool ta_out_json(TaOut *out, const char *s, size_t max);
+
+/* How a date/time text may be checked without anything that can throw. */
+typedef enum TaDatetimeText
+{
+	TA_DT_DECODE,				/* digits and punctuation only: decode `out` */
+	TA_DT_NO_DIGITS,			/* no digit at all: valid only as a special word */
+	TA_DT_UNSURE				/* letters (a zone, a month...): cannot tell */
+} TaDatetimeText;
+
+/*
+ * Classify a date/time text before DecodeDateTime sees it.  The ISO 8601
+ * forms clients send are rewritten into out (cap bytes): a 'T' between a
+ * digit and a time (digits then ':') becomes a space, a final 'Z' after a
+ * digit becomes "+00".  Any other letter, a byte above 0x7F, or a text
+ * longer than cap - 3 bytes is TA_DT_UNSURE: a letter may be a time-zone
+ * name or abbreviation, whose lookup (pg_tzset) can raise an error.
+ */
+extern TaDatetimeText ta_datetime_text(const char *s, char *out, size_t cap);
+
 #endif							/* TASK_API_ERROR_FIELDS_H */

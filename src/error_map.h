@@ -9,7 +9,4 @@
 /* Rewrite edata in place if it is one of the errors src/error_map.c lists. */
 extern void ta_error_map(ErrorData *edata);
 
-/* JSON text of s, at most 200 bytes of it. */
-extern const char *ta_json_quote(const char *s);
-
 #endif							/* TASK_API_ERROR_MAP_H */

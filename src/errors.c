@@ -12,7 +12,8 @@
  * nothing itself, but any writer that sets the whole array drops what was
  * there; ta_append_header() always keeps what earlier code set, and
  * ta_raise() carries those headers into the error response, which PostgREST
- * would otherwise lose with the aborted transaction.
+ * would otherwise lose with the aborted transaction (all but ETag,
+ * Location and Set-Cookie, which describe a success: not_for_errors).
  */
 #include "postgres.h"
 
@@ -22,8 +23,10 @@
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/json.h"
+#include "utils/memutils.h"
 
 #include "constants.h"
+#include "error_fields.h"
 #include "errors.h"
 #include "json_pairs.h"
 
@@ -55,9 +58,10 @@ static const TaErrorCode error_codes[] = {
 	{"method_not_allowed", 405, "The resource does not support this method; see the Allow header and the hint."},
 	{"rate_limited", 429, "The caller's rate limit is exhausted; see Retry-After."},
 	{"query_too_expensive", 400, "The request ran longer than task_api.statement_timeout and was rolled back; ask for less."},
-	{"payload_too_large", 413, "The request writes more rows than task_api.max_bulk_rows; send them in several requests."},
+	{"payload_too_large", 413, "The request writes more rows than task_api.max_bulk_rows (send them in several requests), or exceeds one of PostgreSQL's limits (SQLSTATE class 54: too large, too deeply nested, too many columns or arguments)."},
 	{"busy", 504, "The request waited too long for data other transactions hold, or was cancelled; nothing was written: retry after Retry-After with the same Idempotency-Key."},
 	{"read_only_replica", 421, "A write was sent to a read-only replica (a hot standby); nothing was written: send writes to the primary."},
+	{"internal_error", 500, "The API itself failed (an error of its own code or data, not of the request); nothing was written: report it with the answer's X-Request-Id."},
 	{"unavailable", 503, "The database ended the request's connection (e.g. a restart); its outcome is unknown: retry after Retry-After with the same Idempotency-Key."},
 };
 
@@ -180,6 +184,19 @@ set_again_later(const TaPairs *pairs, int i)
 	return false;
 }
 
+/*
+ * Headers set earlier in the request that an error answer must not carry:
+ * an ETag describes a representation (an error has none), a Location a row
+ * that was not created, a Set-Cookie (a sliding session's) a success.  A
+ * caller that means one passes it in `extra`.
+ */
+static bool
+not_for_errors(const char *name)
+{
+	return pg_strcasecmp(name, "ETag") == 0 || pg_strcasecmp(name, "Location") == 0 ||
+		pg_strcasecmp(name, "Set-Cookie") == 0;
+}
+
 void
 ta_raise(const char *code, const char *message, const char *details,
 		 const char *hint, const TaHeader *extra, int nextra)
@@ -214,9 +231,9 @@ ta_raise(const char *code, const char *message, const char *details,
 	appendStringInfo(&detail, "{\"status\": %d, \"headers\": {", status);
 	for (int j = 0; j < current.count; j++)
 	{
-		/* An ETag describes a representation; an error has none. */
+		/* What describes a success is not carried into an error. */
 		if (current.names[j] == NULL || current.values[j] == NULL ||
-			set_again_later(&current, j) || pg_strcasecmp(current.names[j], "ETag") == 0)
+			set_again_later(&current, j) || not_for_errors(current.names[j]))
 			continue;
 		append_json_member(&detail, current.names[j], current.values[j], first);
 		first = false;
@@ -236,11 +253,101 @@ ta_raise(const char *code, const char *message, const char *details,
 	pg_unreachable();
 }
 
+/* What ta_error_rewrite() leaves in the error: see the lifetime note there. */
+#define REWRITE_MESSAGE_CAP (3 * TA_REWRITE_DETAILS_CAP)
+#define REWRITE_DETAIL_CAP 8192
+static char rewrite_message[REWRITE_MESSAGE_CAP];
+static char rewrite_detail[REWRITE_DETAIL_CAP];
+
+/*
+ * A FATAL (or PANIC) error is reported by errfinish() itself, which then
+ * pfree's the message and detail: those need palloc'd chunks.  One pair is
+ * reserved when the library loads, handed over once (the process exits
+ * after a FATAL), and never reused.
+ */
+static char *handover_message = NULL;
+static char *handover_detail = NULL;
+
+void
+ta_error_rewrite_reserve(void)
+{
+	if (handover_message != NULL)
+		return;
+	handover_message = MemoryContextAlloc(TopMemoryContext, REWRITE_MESSAGE_CAP);
+	handover_detail = MemoryContextAlloc(TopMemoryContext, REWRITE_DETAIL_CAP);
+}
+
+/* Where the answer goes: the static buffers for ERROR, else the reserved chunks (once). */
+static bool
+take_buffers(int elevel, char **message, char **detail)
+{
+	if (elevel == ERROR)
+	{
+		*message = rewrite_message;
+		*detail = rewrite_detail;
+		return true;
+	}
+	if (handover_message == NULL)
+		return false;
+	*message = handover_message;
+	*detail = handover_detail;
+	handover_message = handover_detail = NULL;
+	return true;
+}
+
+/*
+ * Append `, "key": value-or-null` (first: without the comma), the value a
+ * JSON string of at most max bytes; a value that does not fit is null.
+ */
+static void
+out_member(TaOut *out, const char *key, const char *value, size_t max, bool first)
+{
+	(void) ta_out_raw(out, first ? "" : ", ");
+	(void) ta_out_json(out, key, 64);
+	(void) ta_out_raw(out, ": ");
+	if (value == NULL || !ta_out_json(out, value, max))
+		(void) ta_out_raw(out, "null");
+}
+
+/*
+ * details as ta_raise() gives it one type (normalized_details), without
+ * allocating: prose is wrapped into buf.
+ */
+static const char *
+rewrite_details(const char *code, const char *details, char *buf, size_t cap)
+{
+	bool		array = strcmp(code, "validation_failed") == 0;
+	const char *p = details;
+	TaOut		out;
+
+	if (details == NULL)
+		return NULL;
+	while (*p == ' ' || *p == '\n' || *p == '\t')
+		p++;
+	if (*p == (array ? '[' : '{'))
+		return details;
+	ta_out_init(&out, buf, cap, 0);
+	if (ta_out_raw(&out, array ? "[{\"field\": null, \"problem\": " : "{\"reason\": ") &&
+		ta_out_json(&out, details, cap / 8) && ta_out_raw(&out, array ? "}]" : "}"))
+		return buf;
+	return NULL;
+}
+
 /*
  * Turn an error PostgreSQL is about to report (from an emit_log_hook) into
- * the catalogue error `code`, as ta_raise() would have raised it.  Only the
- * extra headers go with it: reading response.headers could itself fail while
- * an error is being reported.  Allocates in the current (error) context.
+ * the catalogue error `code`, as ta_raise() would have raised it, with only
+ * the extra headers (reading response.headers is the caller's business).
+ *
+ * Nothing here allocates or can raise an error: an error inside the hook
+ * would recurse, and running out of memory there is a PANIC.  The answer is
+ * written into static buffers, with whole members or none (src/error_fields.c's
+ * TaOut): details longer than TA_REWRITE_DETAILS_CAP bytes, or a header that
+ * does not fit, is left out, and the texts are still valid JSON.  The
+ * buffers live until the next rewrite; PostgreSQL sends and logs the error
+ * before any other error of this backend can be reported, and an error
+ * (elevel ERROR) is never pfree'd field by field: ErrorContext is reset.
+ * A FATAL one is, by errfinish(): it gets the chunks reserved at load
+ * (take_buffers).
  */
 void
 ta_error_rewrite(ErrorData *edata, const char *code, const char *message,
@@ -248,21 +355,48 @@ ta_error_rewrite(ErrorData *edata, const char *code, const char *message,
 				 const TaHeader *extra, int nextra)
 {
 	int			status = ta_error_status(code);
-	StringInfoData body;
-	StringInfoData detail;
+	char		wrapped[TA_REWRITE_DETAILS_CAP];
+	char		number[32];
+	char	   *message_buf;
+	char	   *detail_buf;
+	TaOut		body;
+	TaOut		detail;
 
 	Assert(status != 0);
-	error_body(&body, code, message, details, hint);
+	if (!take_buffers(edata->elevel, &message_buf, &detail_buf))
+		return;					/* a second FATAL: left as PostgreSQL wrote it */
+	details = rewrite_details(code, details, wrapped, sizeof(wrapped));
+	if (details != NULL && strnlen(details, TA_REWRITE_DETAILS_CAP) >= TA_REWRITE_DETAILS_CAP)
+		details = NULL;
 
-	initStringInfo(&detail);
-	appendStringInfo(&detail, "{\"status\": %d, \"headers\": {", status);
-	for (int i = 0; i < nextra; i++)
-		append_json_member(&detail, extra[i].name, extra[i].value, i == 0);
-	appendStringInfoString(&detail, "}}");
+	ta_out_init(&body, message_buf, REWRITE_MESSAGE_CAP, 32);
+	(void) ta_out_raw(&body, "{");
+	out_member(&body, "code", code, 64, true);
+	out_member(&body, "message", message, 512, false);
+	out_member(&body, "details", details, TA_REWRITE_DETAILS_CAP, false);
+	out_member(&body, "hint", hint, 512, false);
+	body.reserve = 0;
+	(void) ta_out_raw(&body, "}");
+
+	ta_out_init(&detail, detail_buf, REWRITE_DETAIL_CAP, 8);
+	snprintf(number, sizeof(number), "{\"status\": %d, \"headers\": {", status);
+	(void) ta_out_raw(&detail, number);
+	for (int i = 0, n = 0; i < nextra; i++)
+	{
+		size_t		mark = detail.len;
+
+		if (ta_out_raw(&detail, n ? ", " : "") && ta_out_json(&detail, extra[i].name, 256) &&
+			ta_out_raw(&detail, ": ") && ta_out_json(&detail, extra[i].value, 1024))
+			n++;
+		else
+			detail.len = mark, detail_buf[mark] = '\0';
+	}
+	detail.reserve = 0;
+	(void) ta_out_raw(&detail, "}}");
 
 	edata->sqlerrcode = MAKE_SQLSTATE('P', 'G', 'R', 'S', 'T');
-	edata->message = body.data;
-	edata->detail = detail.data;
+	edata->message = message_buf;
+	edata->detail = detail_buf;
 	edata->detail_log = NULL;
 	edata->hint = NULL;
 	edata->context = NULL;

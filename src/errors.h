@@ -23,13 +23,20 @@ extern void ta_raise(const char *code, const char *message,
 					 const char *details, const char *hint,
 					 const TaHeader *extra, int nextra) pg_attribute_noreturn();
 
+/* Longest details (JSON text) ta_error_rewrite() keeps; longer is left out. */
+#define TA_REWRITE_DETAILS_CAP 4096
+
 /*
  * Rewrite an error being reported (emit_log_hook) into the catalogue error
  * `code` in PostgREST's 'PGRST' form, with only the `extra` headers.
+ * Allocates nothing and never throws (static buffers: src/errors.c).
  */
 extern void ta_error_rewrite(ErrorData *edata, const char *code, const char *message,
 							 const char *details, const char *hint,
 							 const TaHeader *extra, int nextra);
+
+/* Reserve, when the library loads, the chunks a FATAL error's rewrite needs. */
+extern void ta_error_rewrite_reserve(void);
 
 /* Append a header to response.headers, keeping the ones already there. */
 extern void ta_append_header(const char *name, const char *value);

@@ -196,13 +196,15 @@ BEGIN
     -- 72_invitations.sql); not counted.
     PERFORM @extschema@.purge_expired_idempotency_keys();
     PERFORM @extschema@.purge_expired_invitations();
-    -- Events, sessions and API keys past their retention (82_retention.sql).
-    PERFORM @extschema@.purge_expired_events();
+    -- Events, sessions and API keys past their retention (82_retention.sql);
+    -- at most 100 batches of 10000 events, so a call stays one short
+    -- transaction: a larger backlog is left for the next calls.
+    PERFORM @extschema@.purge_expired_events(10000, 100);
     PERFORM @extschema@.purge_expired_credentials();
     RETURN tasks_purged + more + projects_purged;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.purge_expired() IS 'Delete for good what has been in the trash longer than task_api.trash_retention, the expired idempotency keys and invitations, the events past task_api.events_retention that every consumer has acknowledged, and the sessions and API keys expired or revoked longer than task_api.credentials_grace ago; returns how many projects and tasks. Schedule it, e.g. SELECT cron.schedule(''task_api purge'', ''17 3 * * *'', ''SELECT task_api.purge_expired()'').';
+COMMENT ON FUNCTION @extschema@.purge_expired() IS 'Delete for good what has been in the trash longer than task_api.trash_retention, the expired idempotency keys and invitations, the events past task_api.events_retention that every consumer has acknowledged, and the sessions and API keys expired or revoked longer than task_api.credentials_grace ago; returns how many projects and tasks. Events go at most 1000000 a call (100 batches of 10000), so each call is one short transaction: to clear a larger backlog, call task_api.purge_expired_events(10000, 100) again while it returns 1000000. Schedule it, e.g. SELECT cron.schedule(''task_api purge'', ''17 3 * * *'', ''SELECT task_api.purge_expired()'').';
 
 -- Privileges: deleting a project marks its tasks; GET /trash and the four RPCs.
 GRANT UPDATE (deleted_with_project) ON @extschema@.tasks TO task_api_user;

@@ -11,7 +11,13 @@
  *	 - ta_text_int_check (64 bits) against strtoll as the reference;
  *	 - ta_text_is_uuid: an accepted text has exactly 32 hex digits;
  *	 - ta_body_column_types: names and types are terminated within their
- *	   fields.
+ *	   fields;
+ *	 - ta_out_json / ta_out_raw (the writer of the answers built inside the
+ *	   hook) into a small buffer: the text stays within it, terminated, a
+ *	   failed append leaves it as it was, and a JSON string written holds
+ *	   no raw control character and only escaped quotes;
+ *	 - ta_datetime_text: its output is terminated within the buffer, has no
+ *	   letter when it says TA_DT_DECODE and no digit when TA_DT_NO_DIGITS.
  * Any violation aborts (a crash for libFuzzer).
  */
 #include <ctype.h>
@@ -77,6 +83,60 @@ reference_int64(const char *s)
 	return errno == ERANGE ? 2 : 0;
 }
 
+/* The answer writer: bounded, whole appends, escaped strings. */
+static void
+check_out(const char *text)
+{
+	char		buf[48];
+	char		copy[48];
+	TaOut		out;
+	size_t		before;
+
+	ta_out_init(&out, buf, sizeof(buf), 1);
+	ASSERT(ta_out_raw(&out, "["));
+	for (int round = 0; round < 3; round++)
+	{
+		before = out.len;
+		memcpy(copy, buf, sizeof(buf));
+		if (ta_out_json(&out, text, 20))
+		{
+			ASSERT(buf[before] == '"' && buf[out.len - 1] == '"');
+			for (size_t i = before + 1; i + 1 < out.len; i++)
+			{
+				ASSERT((unsigned char) buf[i] >= 0x20);
+				if (buf[i] == '\\')
+					i++;
+				else
+					ASSERT(buf[i] != '"');
+			}
+		}
+		else
+			ASSERT(out.len == before && memcmp(copy, buf, before + 1) == 0);
+		ASSERT(out.len + out.reserve < sizeof(buf) && buf[out.len] == '\0');
+	}
+	out.reserve = 0;
+	ASSERT(ta_out_raw(&out, "]"));
+	ASSERT(strlen(buf) == out.len && out.len < sizeof(buf));
+}
+
+static void
+check_datetime_text(const char *text)
+{
+	char		out[40];
+	TaDatetimeText kind = ta_datetime_text(text, out, sizeof(out));
+
+	if (kind == TA_DT_UNSURE)
+		return;
+	ASSERT(memchr(out, '\0', sizeof(out)) != NULL);
+	for (const char *p = out; *p; p++)
+	{
+		if (kind == TA_DT_DECODE)
+			ASSERT(!isalpha((unsigned char) *p) && (unsigned char) *p < 0x80);
+		else
+			ASSERT(!isdigit((unsigned char) *p));
+	}
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -100,6 +160,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				hex += isxdigit((unsigned char) *p) != 0;
 			ASSERT(hex == 32);
 		}
+		check_out(buf);
+		check_datetime_text(buf);
 		n = ta_body_column_types(buf, cols, 4);
 		ASSERT(n >= 0 && n <= 4);
 		for (int i = 0; i < n; i++)

@@ -130,6 +130,62 @@ test_uuid_and_int(void)
 	CHECK(ta_text_int_check("true", 32) == 1);
 }
 
+/* The fixed-size JSON writer of the error answers: whole appends, valid JSON when full. */
+static void
+test_out(void)
+{
+	char		buf[16];
+	char		big[64];
+	TaOut		out;
+
+	ta_out_init(&out, big, sizeof(big), 0);
+	CHECK(ta_out_json(&out, "a\"b\\c\n\x01", 100));
+	CHECK(strcmp(big, "\"a\\\"b\\\\c\\n\\u0001\"") == 0);
+	/* cut at max bytes, never inside a UTF-8 character */
+	ta_out_init(&out, big, sizeof(big), 0);
+	CHECK(ta_out_json(&out, "ab\xc3\xa9" "cd", 3));
+	CHECK(strcmp(big, "\"ab\"") == 0);
+	/* all or nothing, and the reserve stays free for the closing bracket */
+	ta_out_init(&out, buf, sizeof(buf), 1);
+	CHECK(ta_out_raw(&out, "["));
+	CHECK(ta_out_json(&out, "0123456789", 100));
+	CHECK(!ta_out_json(&out, "x", 100));
+	CHECK(out.full);
+	CHECK(strcmp(buf, "[\"0123456789\"") == 0);
+	out.reserve = 0;
+	CHECK(ta_out_raw(&out, "]"));
+	CHECK(strcmp(buf, "[\"0123456789\"]") == 0);
+	CHECK(!ta_out_raw(&out, "toolong"));
+	CHECK(strlen(buf) < sizeof(buf));
+}
+
+/* Date texts: which may go to DecodeDateTime (no letters), which cannot be told. */
+static void
+test_datetime_text(void)
+{
+	char		out[32];
+
+	CHECK(ta_datetime_text("2024-01-31", out, sizeof(out)) == TA_DT_DECODE);
+	CHECK(strcmp(out, "2024-01-31") == 0);
+	CHECK(ta_datetime_text("2024-01-31T10:00:00Z", out, sizeof(out)) == TA_DT_DECODE);
+	CHECK(strcmp(out, "2024-01-31 10:00:00+00") == 0);
+	CHECK(ta_datetime_text("2024-01-31t10:00:00.5z", out, sizeof(out)) == TA_DT_DECODE);
+	CHECK(strcmp(out, "2024-01-31 10:00:00.5+00") == 0);
+	/* zone names, abbreviations, month names, a T not before a time: cannot tell */
+	CHECK(ta_datetime_text("2024-01-31 Europe/Paris", out, sizeof(out)) == TA_DT_UNSURE);
+	CHECK(ta_datetime_text("2024-01-31 10:00 EST", out, sizeof(out)) == TA_DT_UNSURE);
+	CHECK(ta_datetime_text("Jan 31 2024", out, sizeof(out)) == TA_DT_UNSURE);
+	CHECK(ta_datetime_text("20240131T101010", out, sizeof(out)) == TA_DT_UNSURE);
+	CHECK(ta_datetime_text("2024-01-31Z10", out, sizeof(out)) == TA_DT_UNSURE);
+	CHECK(ta_datetime_text("2024-01-31 \xc3\xa9", out, sizeof(out)) == TA_DT_UNSURE);
+	/* too long for out: cannot tell (PostgreSQL skips spaces: it may still be valid) */
+	CHECK(ta_datetime_text("2024-01-31                            ", out, sizeof(out)) == TA_DT_UNSURE);
+	/* no digit: only a special word can make it valid (the caller checks) */
+	CHECK(ta_datetime_text("tomorrow-ish", out, sizeof(out)) == TA_DT_NO_DIGITS);
+	CHECK(ta_datetime_text("", out, sizeof(out)) == TA_DT_NO_DIGITS);
+	CHECK(ta_datetime_text("x", out, 3) == TA_DT_UNSURE);
+}
+
 int
 main(void)
 {
@@ -137,5 +193,7 @@ main(void)
 	test_body_fields();
 	test_unescape();
 	test_uuid_and_int();
+	test_out();
+	test_datetime_text();
 	return check_summary();
 }

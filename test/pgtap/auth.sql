@@ -11,7 +11,7 @@ BEGIN;
 -- and one pass.
 SET LOCAL task_api.password_memory = 64;
 SET LOCAL task_api.password_time_cost = 1;
-SELECT plan(370);
+SELECT plan(371);
 \ir helpers/setup.psql
 
 \o /dev/null
@@ -1006,9 +1006,12 @@ SELECT is(current_setting('response.headers')::jsonb -> 1 ->> 'Access-Control-Ex
           'ETag, Link, Location, RateLimit, RateLimit-Policy, Retry-After, Idempotent-Replayed, Allow, Preference-Applied, Content-Range, X-CSRF-Token, X-Request-Id',
           'a request with an Origin gets Access-Control-Expose-Headers right after its X-Request-Id');
 SELECT is(current_setting('response.headers')::jsonb -> 2 ->> 'Vary', 'Origin', 'and Vary: Origin');
+SELECT tap.request('GET', '/tasks', '{"origin": "https://api.example.com", "host": "api.example.com", "x-forwarded-proto": "https"}',
+                   jsonb_build_object('__Host-task_api_session', tap.tok('sally')));
+SELECT is(tap.pre(), 'no error', 'a cookie from the API''s own origin passes (its scheme from a TLS proxy''s X-Forwarded-Proto)');
 SELECT tap.request('GET', '/tasks', '{"origin": "https://api.example.com", "host": "api.example.com"}',
                    jsonb_build_object('__Host-task_api_session', tap.tok('sally')));
-SELECT is(tap.pre(), 'no error', 'a cookie from the API''s own origin passes');
+SELECT is(tap.pre(), 'origin_not_allowed 403', 'https://host is not the own origin of an API reached over plain http');
 SELECT tap.request('GET', '/tasks', '{"origin": "https://evil.example.com", "host": "api.example.com"}',
                    jsonb_build_object('__Host-task_api_session', tap.tok('sally')));
 SELECT is(tap.pre(), 'origin_not_allowed 403', 'a cookie GET from another origin is origin_not_allowed 403');

@@ -1,7 +1,7 @@
 -- Errors (docs/contract.md §11): every code the foundation raises, with its status,
 -- PostgREST's body shape, and the catalogue task_api.error_codes.
 BEGIN;
-SELECT plan(113);
+SELECT plan(114);
 \ir helpers/setup.psql
 
 \o /dev/null
@@ -32,10 +32,13 @@ SELECT set_eq($$SELECT code, status FROM task_api.error_codes$$,
                        ('validation_failed', 422), ('idempotency_key_reused', 422), ('invalid_cursor', 400),
                        ('cursor_mismatch', 400), ('invalid_idempotency_key', 400), ('invalid_parameter', 400),
                        ('method_not_allowed', 405), ('rate_limited', 429), ('query_too_expensive', 400),
-                       ('payload_too_large', 413), ('busy', 504), ('unavailable', 503), ('read_only_replica', 421)$$,
+                       ('payload_too_large', 413), ('busy', 504), ('unavailable', 503), ('read_only_replica', 421),
+                       ('internal_error', 500)$$,
               'task_api.error_codes is exactly the catalogue of docs/errors.md, with its statuses');
 SELECT is((SELECT count(DISTINCT code) FROM task_api.error_codes), (SELECT count(*) FROM task_api.error_codes),
           'each code appears once in task_api.error_codes');
+SELECT matches((SELECT description FROM task_api.error_codes WHERE code = 'payload_too_large'), 'class 54',
+               'payload_too_large says it also answers PostgreSQL''s program limits (class 54)');
 SELECT is_empty($$SELECT code FROM task_api.error_codes WHERE coalesce(btrim(description), '') = ''$$,
                 'every catalogue code has a description');
 -- raise_error() answers each code with the status docs/contract.md §11 gives it.

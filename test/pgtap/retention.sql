@@ -3,7 +3,7 @@
 -- acknowledged (age alone with no consumer), in batches; and sessions and API
 -- keys expired or revoked longer than task_api.credentials_grace ago.
 BEGIN;
-SELECT plan(21);
+SELECT plan(23);
 \ir helpers/setup.psql
 
 \o /dev/null
@@ -65,6 +65,21 @@ SET task_api.events_retention = '12h';
 SELECT is(task_api.purge_expired(), 0::bigint, 'purge_expired() still returns the trash count');
 SELECT is(pg_temp.left_events(), 0::bigint, 'purge_expired() purges events with the retention in force (12 hours: the 1-day-old ones go)');
 RESET task_api.events_retention;
+
+-- purge_expired() bounds its event purge: one call is at most 100 batches of
+-- 10000 (1000000 events, one short transaction).  Watched through a stand-in
+-- for purge_expired_events that records its arguments (rolled back with the test).
+CREATE TEMP TABLE purge_calls (batch_size integer, max_batches integer);
+ALTER FUNCTION task_api.purge_expired_events(integer, integer) RENAME TO purge_expired_events_real;
+CREATE FUNCTION task_api.purge_expired_events(batch_size integer DEFAULT 10000, max_batches integer DEFAULT NULL)
+    RETURNS bigint LANGUAGE sql
+    AS 'INSERT INTO pg_temp.purge_calls VALUES (batch_size, max_batches) RETURNING 0::bigint';
+SELECT is(task_api.purge_expired(), 0::bigint, 'purge_expired() with the stand-in');
+SELECT results_eq('SELECT batch_size, max_batches FROM pg_temp.purge_calls',
+                  $$VALUES (10000, 100)$$,
+                  'purge_expired() purges events in at most 100 batches of 10000 a call');
+DROP FUNCTION task_api.purge_expired_events(integer, integer);
+ALTER FUNCTION task_api.purge_expired_events_real(integer, integer) RENAME TO purge_expired_events;
 
 -- Sessions and API keys.
 DELETE FROM task_api.sessions;
