@@ -56,6 +56,7 @@ DECLARE
     cutoff timestamptz := pg_catalog.now() - pg_catalog.current_setting('task_api.credentials_grace')::interval;
     sessions_purged bigint;
     keys_purged bigint;
+    scrapers_purged bigint;
 BEGIN
     -- A session or key that is gone is refused exactly as an expired or
     -- revoked one (pre_request() finds no row).
@@ -63,10 +64,12 @@ BEGIN
     GET DIAGNOSTICS sessions_purged = ROW_COUNT;
     DELETE FROM @extschema@.api_keys k WHERE k.expires_at < cutoff OR k.revoked_at < cutoff;
     GET DIAGNOSTICS keys_purged = ROW_COUNT;
-    RETURN sessions_purged + keys_purged;
+    DELETE FROM @extschema@.scraper_tokens t WHERE t.expires_at < cutoff OR t.revoked_at < cutoff;
+    GET DIAGNOSTICS scrapers_purged = ROW_COUNT;
+    RETURN sessions_purged + keys_purged + scrapers_purged;
 END
 $$;
-COMMENT ON FUNCTION @extschema@.purge_expired_credentials() IS 'Delete the sessions expired or revoked, and the API keys revoked or expired, longer than task_api.credentials_grace ago; returns how many. task_api.purge_expired() calls it.';
+COMMENT ON FUNCTION @extschema@.purge_expired_credentials() IS 'Delete the sessions expired or revoked, the API keys and the scraper tokens revoked or expired, longer than task_api.credentials_grace ago; returns how many. task_api.purge_expired() calls it.';
 
 REVOKE ALL ON FUNCTION @extschema@.purge_expired_events(integer, integer),
     @extschema@.purge_expired_credentials() FROM PUBLIC;

@@ -3,7 +3,7 @@
 -- acknowledged (age alone with no consumer), in batches; and sessions and API
 -- keys expired or revoked longer than task_api.credentials_grace ago.
 BEGIN;
-SELECT plan(23);
+SELECT plan(24);
 \ir helpers/setup.psql
 
 \o /dev/null
@@ -96,7 +96,14 @@ INSERT INTO task_api.api_keys (user_id, name, expires_at, revoked_at) VALUES
     ('a0000000-0000-4000-8000-00000000000a', 'new revoked', NULL, now() - interval '1 day'),    -- stays
     ('a0000000-0000-4000-8000-00000000000a', 'no expiry', NULL, NULL),                          -- stays
     ('a0000000-0000-4000-8000-00000000000a', 'live', now() + interval '1 day', NULL);           -- stays
-SELECT is(task_api.purge_expired_credentials(), 4::bigint, 'sessions and keys past the grace period go');
+DELETE FROM task_api.scraper_tokens;
+INSERT INTO task_api.scraper_tokens (id, expires_at, revoked_at) VALUES
+    ('b0000000-0000-4000-8000-000000000001', now() + interval '80 days', now() - interval '8 days'),  -- revoked long ago: goes
+    ('b0000000-0000-4000-8000-000000000002', now() - interval '8 days', NULL),                        -- expired long ago: goes
+    ('b0000000-0000-4000-8000-000000000003', now() + interval '80 days', NULL);                       -- live: stays
+SELECT is(task_api.purge_expired_credentials(), 6::bigint, 'sessions, keys and scraper tokens past the grace period go');
+SELECT is((SELECT array_agg(id) FROM task_api.scraper_tokens), ARRAY['b0000000-0000-4000-8000-000000000003'::uuid],
+          'a live scraper token stays');
 SELECT is((SELECT count(*) FROM task_api.sessions), 3::bigint, 'live sessions and those ended within the grace period stay');
 SELECT is((SELECT array_agg(name ORDER BY name) FROM task_api.api_keys), ARRAY['live', 'new revoked', 'no expiry'],
           'live keys and keys revoked within the grace period stay');
