@@ -12,13 +12,13 @@ CREATE FUNCTION @extschema@.openapi_facts() RETURNS jsonb
 AS $$
 SELECT $json${
   "errors": {
-    "read": ["unauthenticated", "origin_not_allowed", "invalid_parameter", "query_too_expensive", "rate_limited", "busy", "unavailable"],
+    "read": ["unauthenticated", "origin_not_allowed", "invalid_parameter", "query_too_expensive", "rate_limited", "busy", "internal_error", "unavailable"],
     "write": ["unauthenticated", "forbidden", "csrf_failed", "validation_failed", "conflict", "precondition_failed",
               "payload_too_large", "invalid_idempotency_key", "idempotency_key_reused", "idempotency_in_progress",
               "invalid_parameter", "method_not_allowed", "origin_not_allowed", "query_too_expensive", "rate_limited",
-              "read_only_replica", "busy", "unavailable"],
+              "read_only_replica", "busy", "internal_error", "unavailable"],
     "rpc": ["unauthenticated", "forbidden", "csrf_failed", "origin_not_allowed", "validation_failed", "not_found", "conflict",
-            "query_too_expensive", "rate_limited", "read_only_replica", "busy", "unavailable"]
+            "query_too_expensive", "rate_limited", "read_only_replica", "busy", "internal_error", "unavailable"]
   },
   "views": {
     "project_members": {"refuse": ["POST"], "null_always": ["email"]},
@@ -26,25 +26,25 @@ SELECT $json${
   },
   "functions": {
     "signup": {"status": 201, "body": {"$ref": "#/components/schemas/Session"}, "anonymous": true,
-               "errors": ["validation_failed", "conflict", "csrf_failed", "rate_limited", "busy", "unavailable"]},
+               "errors": ["validation_failed", "conflict", "csrf_failed", "rate_limited", "busy", "internal_error", "unavailable"]},
     "login": {"status": 200, "body": {"$ref": "#/components/schemas/Session"}, "anonymous": true,
-              "errors": ["invalid_credentials", "validation_failed", "csrf_failed", "rate_limited", "busy", "unavailable"]},
+              "errors": ["invalid_credentials", "validation_failed", "csrf_failed", "rate_limited", "busy", "internal_error", "unavailable"]},
     "create_api_key": {"status": 201, "body": {"$ref": "#/components/schemas/ApiKeyCreated"}},
-    "logout": {"errors": ["unauthenticated", "csrf_failed", "origin_not_allowed", "rate_limited", "read_only_replica", "busy", "unavailable"]},
+    "logout": {"errors": ["unauthenticated", "csrf_failed", "origin_not_allowed", "rate_limited", "read_only_replica", "busy", "internal_error", "unavailable"]},
     "refresh": {"body": {"$ref": "#/components/schemas/Session"},
-                "errors": ["unauthenticated", "forbidden", "csrf_failed", "origin_not_allowed", "rate_limited", "read_only_replica", "busy", "unavailable"]},
+                "errors": ["unauthenticated", "forbidden", "csrf_failed", "origin_not_allowed", "rate_limited", "read_only_replica", "busy", "internal_error", "unavailable"]},
     "metrics": {"body": {"type": "string", "contentMediaType": "text/plain", "description": "The Prometheus text format, version 0.0.4."},
-                "errors": ["unauthenticated", "forbidden", "busy", "unavailable"]},
+                "errors": ["unauthenticated", "forbidden", "busy", "internal_error", "unavailable"]},
     "tasks_page": {"page": "tasks", "enums": {"sort": ["created_at", "updated_at", "due_date", "priority"]}},
     "projects_page": {"page": "projects", "enums": {"sort": ["created_at", "updated_at"]}},
     "task_events_page": {"page": "task_events", "enums": {"resource_type": ["project", "member", "task"]}},
-    "openapi": {"body": {"type": "object", "description": "This document."}, "anonymous": true, "errors": ["rate_limited"]}
+    "openapi": {"body": {"type": "object", "description": "This document."}, "anonymous": true, "errors": ["rate_limited", "internal_error"]}
   },
   "pgrst": {"PGRST100": 400, "PGRST102": 400, "PGRST204": 400, "PGRST301": 401, "PGRST116": 406,
             "PGRST103": 416, "PGRST001": 503, "PGRST002": 503, "PGRST003": 504},
   "page_enums": {"direction": ["asc", "desc"]},
   "page_errors": ["unauthenticated", "origin_not_allowed", "invalid_parameter", "invalid_cursor", "cursor_mismatch",
-                  "query_too_expensive", "rate_limited", "busy", "unavailable"]
+                  "query_too_expensive", "rate_limited", "busy", "internal_error", "unavailable"]
 }$json$::jsonb
 $$;
 COMMENT ON FUNCTION @extschema@.openapi_facts() IS 'What only the extension knows for the OpenAPI document: per operation its success status and body, its error codes, and per view the methods refused and the nullable columns.';
