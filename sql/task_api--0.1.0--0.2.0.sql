@@ -2260,5 +2260,14 @@ COMMENT ON FUNCTION @extschema@.purge_expired() IS 'Delete for good what has bee
 -- background worker sends it after the commit.
 COMMENT ON FUNCTION @extschema@.record_event() IS 'AFTER INSERT OR UPDATE OR DELETE row trigger: record_event(resource_type, id_col, project_id_col [, unrecorded_col ...]) appends the change to task_api.events (created, updated with the changed columns, deleted/restored by deleted_at, purged) and, once the transaction has committed, has NOTIFY task_api_events sent by the notifier worker (payload: the highest event id committed since its previous notification); updates that change only unrecorded columns record nothing.';
 
+-- Issue 23: statements planned once per connection, not per request
+-- PostgREST applies an impersonated role's settings (ALTER ROLE ... SET) in
+-- every request: plan each prepared statement once per connection.  With
+-- `LIMIT $1`, PostgreSQL would otherwise keep choosing a custom plan and plan
+-- the page query again on every request (docs/performance.md, "Planning").
+ALTER ROLE task_api_user SET plan_cache_mode = 'force_generic_plan';
+-- PostgREST reads role settings with its configuration.
+NOTIFY pgrst, 'reload config';
+
 -- PostgREST reloads its schema cache when this update commits.
 NOTIFY pgrst, 'reload schema';
