@@ -425,7 +425,8 @@ give_up(int i, NotifySlot *slot)
 	if (++notifiers[i].failures < NOTIFIER_MAX_FAILURES)
 		return false;
 	ereport(LOG,
-			(errmsg("task_api notify launcher: the notifier of database %u stopped %d times without notifying; skipping its backlog",
+			(errcode(ERRCODE_WARNING),
+			 errmsg("task_api notify launcher: the notifier of database %u stopped %d times without notifying; skipping its backlog",
 					slot->dbid, notifiers[i].failures)));
 	(void) pg_atomic_exchange_u64(&slot->max_id, 0);
 	pg_atomic_write_u64(&slot->notified, pg_atomic_read_u64(&slot->commits));
