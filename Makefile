@@ -49,6 +49,7 @@ OBJS = \
 	src/events_claim.o \
 	src/events_record.o \
 	src/events_store.o \
+	src/event_notify.o \
 	src/bounds.o \
 	src/cors.o \
 	src/session_slide.o

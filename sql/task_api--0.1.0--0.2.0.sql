@@ -2234,39 +2234,6 @@ BEGIN
     -- 72_invitations.sql); not counted.
     PERFORM @extschema@.purge_expired_idempotency_keys();
     PERFORM @extschema@.purge_expired_invitations();
-    -- Events, sessions and API keys past their retention (82_retention.sql).
-    PERFORM @extschema@.purge_expired_events();
-    PERFORM @extschema@.purge_expired_credentials();
-    RETURN tasks_purged + more + projects_purged;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.purge_expired() IS 'Delete for good what has been in the trash longer than task_api.trash_retention, the expired idempotency keys and invitations, the events past task_api.events_retention that every consumer has acknowledged, and the sessions and API keys expired or revoked longer than task_api.credentials_grace ago; returns how many projects and tasks. Schedule it, e.g. SELECT cron.schedule(''task_api purge'', ''17 3 * * *'', ''SELECT task_api.purge_expired()'').';
-
--- Issue 19: purge_expired() purges at most 1000000 events a call (sql/install/60_trash.sql)
-CREATE OR REPLACE FUNCTION @extschema@.purge_expired() RETURNS bigint
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    cutoff timestamptz := now() - @extschema@.trash_retention();
-    tasks_purged bigint;
-    projects_purged bigint;
-    more bigint;
-BEGIN
-    DELETE FROM @extschema@.tasks WHERE deleted_at < cutoff;
-    GET DIAGNOSTICS tasks_purged = ROW_COUNT;
-    -- The tasks of expired projects go first (through the trash if live).
-    DELETE FROM @extschema@.tasks t USING @extschema@.projects p
-     WHERE t.project_id = p.id AND p.deleted_at < cutoff AND t.deleted_at IS NULL;
-    DELETE FROM @extschema@.tasks t USING @extschema@.projects p
-     WHERE t.project_id = p.id AND p.deleted_at < cutoff;
-    GET DIAGNOSTICS more = ROW_COUNT;
-    DELETE FROM @extschema@.projects WHERE deleted_at < cutoff;
-    GET DIAGNOSTICS projects_purged = ROW_COUNT;
-    -- Expired idempotency keys and invitations too (70_idempotency.sql,
-    -- 72_invitations.sql); not counted.
-    PERFORM @extschema@.purge_expired_idempotency_keys();
-    PERFORM @extschema@.purge_expired_invitations();
     -- Events, sessions and API keys past their retention (82_retention.sql);
     -- at most 100 batches of 10000 events, so a call stays one short
     -- transaction: a larger backlog is left for the next calls.
@@ -2276,6 +2243,20 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.purge_expired() IS 'Delete for good what has been in the trash longer than task_api.trash_retention, the expired idempotency keys and invitations, the events past task_api.events_retention that every consumer has acknowledged, and the sessions and API keys expired or revoked longer than task_api.credentials_grace ago; returns how many projects and tasks. Events go at most 1000000 a call (100 batches of 10000), so each call is one short transaction: to clear a larger backlog, call task_api.purge_expired_events(10000, 100) again while it returns 1000000. Schedule it, e.g. SELECT cron.schedule(''task_api purge'', ''17 3 * * *'', ''SELECT task_api.purge_expired()'').';
+
+-- Issue 23: NOTIFY off the commit path (src/event_notify.c)
+-- The trigger no longer sends NOTIFY in the writing transaction: a
+-- background worker sends it after the commit.
+COMMENT ON FUNCTION @extschema@.record_event() IS 'AFTER INSERT OR UPDATE OR DELETE row trigger: record_event(resource_type, id_col, project_id_col [, unrecorded_col ...]) appends the change to task_api.events (created, updated with the changed columns, deleted/restored by deleted_at, purged) and, once the transaction has committed, has NOTIFY task_api_events sent by the notifier worker (payload: the highest event id committed since its previous notification); updates that change only unrecorded columns record nothing.';
+
+-- Issue 23: statements planned once per connection, not per request
+-- PostgREST applies an impersonated role's settings (ALTER ROLE ... SET) in
+-- every request: plan each prepared statement once per connection.  With
+-- `LIMIT $1`, PostgreSQL would otherwise keep choosing a custom plan and plan
+-- the page query again on every request (docs/performance.md, "Planning").
+ALTER ROLE task_api_user SET plan_cache_mode = 'force_generic_plan';
+-- PostgREST reads role settings with its configuration.
+NOTIFY pgrst, 'reload config';
 
 -- PostgREST reloads its schema cache when this update commits.
 NOTIFY pgrst, 'reload schema';

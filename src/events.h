@@ -14,4 +14,10 @@ extern void ta_events_store_init(void);
 /* Write the events the current subtransaction buffered. */
 extern void ta_events_flush(void);
 
+/* NOTIFY task_api_events for event id after commit (event_notify.c). */
+extern void ta_event_notify(int64 id);
+
+/* The notifier's transaction callback, shared memory and launcher (event_notify.c). */
+extern void ta_event_notify_init(void);
+
 #endif							/* TASK_API_EVENTS_H */

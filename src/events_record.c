@@ -59,6 +59,7 @@
 #include "utils/syscache.h"
 #include "utils/uuid.h"
 
+#include "events.h"
 #include "events_internal.h"
 #include "request.h"
 #include "task_api.h"
@@ -400,7 +401,7 @@ task_api_record_event(PG_FUNCTION_ARGS)
 	Datum		values[Natts_events];
 	bool		nulls[Natts_events];
 	pg_uuid_t	me;
-	char		payload[32];
+	int64		event_id;
 
 	check_record_trigger(fcinfo);
 	/* A restore loads the events table as dumped: nothing new to record. */
@@ -420,9 +421,9 @@ task_api_record_event(PG_FUNCTION_ARGS)
 	 * built here, so no API role needs any right on the table and no
 	 * executor is started per event.
 	 */
-	snprintf(payload, sizeof(payload), INT64_FORMAT,
-			 event_row(rel, &target, &change, changes, &me, values, nulls));
+	event_id = event_row(rel, &target, &change, changes, &me, values, nulls);
 	ta_events_store(values, nulls);
-	Async_Notify("task_api_events", payload);
+	/* NOTIFY task_api_events once the transaction has committed (event_notify.c). */
+	ta_event_notify(event_id);
 	return PointerGetDatum(NULL);
 }

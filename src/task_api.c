@@ -58,6 +58,7 @@ _PG_init(void)
 	ta_quiet_log_init();
 	ta_events_init();
 	ta_events_store_init();
+	ta_event_notify_init();
 	ta_bounds_init();
 	ta_metrics_init();
 

@@ -20,6 +20,11 @@ BEGIN
 END
 $roles$;
 GRANT task_api_anon, task_api_user TO task_api_authenticator;
+-- PostgREST applies an impersonated role's settings (ALTER ROLE ... SET) in
+-- every request: plan each prepared statement once per connection.  With
+-- `LIMIT $1`, PostgreSQL would otherwise keep choosing a custom plan and plan
+-- the page query again on every request (docs/performance.md, "Planning").
+ALTER ROLE task_api_user SET plan_cache_mode = 'force_generic_plan';
 
 -- Backups: every table that holds state (and the sequence behind an identity
 -- column) is marked with pg_extension_config_dump right after it is created,

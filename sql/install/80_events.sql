@@ -1,10 +1,11 @@
 -- Events: the transactional outbox and the activity feed ------------------------------
 -- Every create, update, delete (to the trash), restore and purge of a project,
 -- membership or task appends one row to task_api.events in the same
--- transaction (the C trigger task_api.record_event()) and queues NOTIFY
--- task_api_events with the event id.  Members read their projects' events
--- through api.task_events; consumers outside the API (webhook relays, search
--- indexers) take them in order with claim_events() and ack_events().
+-- transaction (the C trigger task_api.record_event()); after commit a
+-- background worker sends NOTIFY task_api_events (src/event_notify.c).
+-- Members read their projects' events through api.task_events; consumers
+-- outside the API (webhook relays, search indexers) take them in order with
+-- claim_events() and ack_events().
 
 -- Consumers connect as (or as a member of) this role; the API roles cannot
 -- claim or acknowledge events.
@@ -79,7 +80,7 @@ CREATE POLICY events_select ON @extschema@.events FOR SELECT TO task_api_user
 
 CREATE FUNCTION @extschema@.record_event() RETURNS trigger
     AS 'MODULE_PATHNAME', 'task_api_record_event' LANGUAGE C;
-COMMENT ON FUNCTION @extschema@.record_event() IS 'AFTER INSERT OR UPDATE OR DELETE row trigger: record_event(resource_type, id_col, project_id_col [, unrecorded_col ...]) appends the change to task_api.events (created, updated with the changed columns, deleted/restored by deleted_at, purged) and queues NOTIFY task_api_events with the event id; updates that change only unrecorded columns record nothing.';
+COMMENT ON FUNCTION @extschema@.record_event() IS 'AFTER INSERT OR UPDATE OR DELETE row trigger: record_event(resource_type, id_col, project_id_col [, unrecorded_col ...]) appends the change to task_api.events (created, updated with the changed columns, deleted/restored by deleted_at, purged) and, once the transaction has committed, has NOTIFY task_api_events sent by the notifier worker (payload: the highest event id committed since its previous notification); updates that change only unrecorded columns record nothing.';
 
 CREATE FUNCTION @extschema@.events_claim_bound() RETURNS bigint
     AS 'MODULE_PATHNAME', 'task_api_events_claim_bound' LANGUAGE C VOLATILE PARALLEL UNSAFE;

@@ -88,6 +88,14 @@ test('the standby runs in recovery', async () => {
   assert.equal(await standbySql('SELECT pg_is_in_recovery()'), 't');
 });
 
+// The NOTIFY workers (src/event_notify.c) start only once recovery has
+// finished: none on the standby, the launcher on the primary.
+test('no task_api notify worker runs on the standby', async () => {
+  const workers = "SELECT count(*) FROM pg_stat_activity WHERE backend_type IN ('task_api notify launcher', 'task_api notifier')";
+  assert.equal(await standbySql(workers), '0');
+  assert.equal(await psql("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'task_api notify launcher'"), '1');
+});
+
 test('every read answers on the standby as on the primary (bearer token): status, body, header names', async () => {
   for (const path of READS) {
     const p = await api('GET', path, { token: user.token });

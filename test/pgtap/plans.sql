@@ -4,7 +4,7 @@
 -- projects are resolved once per statement (an InitPlan), not per row; and
 -- RLS still decides which rows come back.
 BEGIN;
-SELECT plan(9);
+SELECT plan(12);
 \ir helpers/setup.psql
 
 -- Fixtures: alice owns P1..P6; carol is a viewer of P1..P3.  1,200 tasks, one
@@ -57,6 +57,24 @@ SELECT is((SELECT (n ->> 'Actual Loops')::int FROM jsonb_path_query(:'analyzed_p
           'the caller''s projects are resolved once per statement (an InitPlan run once), not per row');
 SELECT ok(jsonb_path_exists(:'analyzed_p'::jsonb, 'strict $.** ? (@."Filter" like_regex "project_id = ANY \\(\\$0\\)")'),
           'the RLS filter compares each row with that one result');
+
+-- PostgREST's statements are prepared (LIMIT $1 OFFSET $2) and task_api_user
+-- plans them once (plan_cache_mode = force_generic_plan, applied by
+-- PostgREST from the role's settings): the generic plan of the page still
+-- reads the index in order, without a sort.
+SELECT is((SELECT setconfig FROM pg_catalog.pg_db_role_setting
+            WHERE setrole = 'task_api_user'::regrole AND setdatabase = 0),
+          ARRAY['plan_cache_mode=force_generic_plan'],
+          'task_api_user''s statements use generic plans (a role setting PostgREST applies)');
+SET plan_cache_mode = force_generic_plan;
+PREPARE page(bigint, bigint) AS SELECT * FROM api.tasks ORDER BY created_at DESC LIMIT $1 OFFSET $2;
+SELECT ok(tap.uses_index(tap.plan_of('EXECUTE page(25, 0)'), 'tasks_live_created_idx')
+          AND NOT tap.has_node(tap.plan_of('EXECUTE page(25, 0)'), 'Sort'),
+          'the generic plan of order=created_at.desc&limit=25: the index in that order, no sort');
+SELECT ok(jsonb_path_exists(tap.plan_of('EXECUTE page(25, 0)'), 'strict $.** ? (@."Subplan Name" like_regex "^InitPlan")'),
+          'and the caller''s projects resolved once (an InitPlan)');
+DEALLOCATE page;
+RESET plan_cache_mode;
 
 -- The rows: exactly what RLS allows, in the order asked for.
 SELECT array_agg(id) AS got FROM (SELECT id FROM api.tasks ORDER BY created_at DESC, id DESC LIMIT 25) s \gset
