@@ -6,7 +6,7 @@
 -- (src/events_store.c) with the same rows, ids in order, and subtransactions
 -- taking back exactly their own.
 BEGIN;
-SELECT plan(38);
+SELECT plan(41);
 \ir helpers/setup.psql
 
 \o /dev/null
@@ -219,6 +219,23 @@ SET LOCAL task_api.cursor_secret = 'cursor secret number two, at least thirty-tw
 SELECT isnt(task_api.cursor_encode(42, 'e1000000-0000-4000-8000-000000000001'::uuid, 'asc', 'fp'), (SELECT c FROM curs),
             'SET task_api.cursor_secret: the next cursor is signed under the new secret');
 RESET task_api.cursor_secret;
+
+-- The plan media type in any case (RFC 9110 8.3.1: media types are case-insensitive) --------
+-- PostgREST 12 answers a plan type it does not spell 415 before the hook
+-- runs; the hook refuses it in any spelling all the same.
+SELECT tap.session(tap.id('hana')) AS plan_sid \gset
+CREATE FUNCTION tap.accepting(accept text, sid uuid) RETURNS text
+    LANGUAGE sql AS $$
+    SELECT tap.request('GET', '/tasks', jsonb_build_object('authorization', 'Bearer (simulated)', 'accept', accept), '{}',
+                       jsonb_build_object('sub', tap.id('hana'), 'role', 'task_api_user', 'jti', sid))
+$$;
+SELECT tap.accepting('application/vnd.pgrst.plan+json', :'plan_sid');
+SELECT is(tap.pre_message(), 'query plans are for operators', 'a plan asked for by an ordinary user is refused');
+SELECT tap.accepting('Application/VND.PGRST.Plan+JSON; for="application/json"', :'plan_sid');
+SELECT is(tap.pre_message(), 'query plans are for operators', 'and so is one spelt in capitals');
+SELECT tap.accepting('text/csv, APPLICATION/JSON', :'plan_sid');
+SELECT is(tap.pre_message(), 'no error', 'another media type in capitals is no plan');
+SELECT tap.act_as_admin();
 
 -- Events per statement ------------------------------------------------------------------
 CREATE TEMP TABLE marks AS SELECT coalesce(max(id), 0) AS m FROM task_api.events;
