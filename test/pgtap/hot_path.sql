@@ -6,7 +6,7 @@
 -- (src/events_store.c) with the same rows, ids in order, and subtransactions
 -- taking back exactly their own.
 BEGIN;
-SELECT plan(41);
+SELECT plan(44);
 \ir helpers/setup.psql
 
 \o /dev/null
@@ -251,6 +251,34 @@ SELECT is((SELECT array_agg(e.resource_id ORDER BY e.id) FROM task_api.events e 
 SELECT is_empty($$SELECT e.id FROM task_api.events e JOIN task_api.tasks t ON t.id = e.resource_id
                    WHERE e.id > (SELECT m FROM marks) AND e.changes IS DISTINCT FROM (row_to_json(t)::jsonb - 'updated_at' - 'version')$$,
                 'each event''s changes are the row as row_to_json gives it, without the stamps');
+
+-- Every column type of a task, null and not: the changes are built column
+-- by column (events_record.c), and must be to_jsonb's, text for text.
+TRUNCATE marks;
+INSERT INTO marks SELECT coalesce(max(id), 0) FROM task_api.events;
+INSERT INTO task_api.tasks (project_id, title, description, status, priority, due_date, assignee_id, created_by)
+SELECT tap.id('HP'), E'typed "' || g || E'" \\ \u00e9\t/', CASE WHEN g % 2 = 0 THEN E'line\nbreak \u2028' END,
+       (ARRAY['todo', 'in_progress', 'blocked', 'done']::task_api.task_status[])[1 + g % 4], g % 5,
+       CASE WHEN g % 3 <> 0 THEN DATE '2024-02-28' + g END, CASE WHEN g % 2 = 1 THEN tap.id('hana') END, tap.id('hana')
+  FROM generate_series(1, 8) g;
+SELECT is_empty($$SELECT e.id FROM task_api.events e JOIN task_api.tasks t ON t.id = e.resource_id
+                   WHERE e.id > (SELECT m FROM marks) AND e.changes::text IS DISTINCT FROM (to_jsonb(t) - 'updated_at' - 'version')::text$$,
+                'created: every column type, null or not, as to_jsonb(row) writes it');
+CREATE TEMP TABLE typed_old AS SELECT * FROM task_api.tasks WHERE title LIKE 'typed %';
+TRUNCATE marks;
+INSERT INTO marks SELECT coalesce(max(id), 0) FROM task_api.events;
+UPDATE task_api.tasks SET priority = 4, due_date = NULL, description = 'changed', assignee_id = NULL,
+                          status = 'done', deleted_at = CASE WHEN priority = 1 THEN now() END
+ WHERE title LIKE 'typed %';
+SELECT is_empty($$SELECT e.id FROM task_api.events e JOIN task_api.tasks t ON t.id = e.resource_id JOIN typed_old o ON o.id = t.id
+                   WHERE e.id > (SELECT m FROM marks)
+                     AND e.changes::text IS DISTINCT FROM
+                         (SELECT jsonb_object_agg(a.key, jsonb_build_object('old', a.value, 'new', b.value))::text
+                            FROM jsonb_each(to_jsonb(o) - 'updated_at' - 'version') a
+                            JOIN jsonb_each(to_jsonb(t) - 'updated_at' - 'version') b ON b.key = a.key
+                           WHERE a.value IS DISTINCT FROM b.value)$$,
+                'updated and deleted: old and new of each changed column as to_jsonb writes them');
+SELECT is((SELECT count(*) FROM task_api.events WHERE id > (SELECT m FROM marks)), 8::bigint, 'one event per updated row');
 
 -- A statement that fails after some of its events were built: they go with it.
 CREATE FUNCTION tap.fail_on_title() RETURNS trigger LANGUAGE plpgsql AS $$
