@@ -26,6 +26,7 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_sequence.h"
 #include "catalog/pg_type.h"
@@ -162,6 +163,64 @@ fill_slot(TupleTableSlot *slot, TupleDesc desc, const PendingEvent *ev)
 	ExecStoreVirtualTuple(slot);
 }
 
+/* Rows per heap_multi_insert() call (COPY's batches are of the same order). */
+#define MULTI_INSERT_BATCH 1000
+
+/*
+ * Can the events go in with heap_multi_insert(): more than one, and no
+ * row trigger or stored generated column on the table that the executor's
+ * one-row path would have to run?
+ */
+static bool
+multi_insert_ok(ResultRelInfo *rri, int n)
+{
+	TriggerDesc *td = rri->ri_TrigDesc;
+	TupleConstr *constr = RelationGetDescr(rri->ri_RelationDesc)->constr;
+
+	return n > 1 && rri->ri_RelationDesc->rd_rel->relkind == RELKIND_RELATION &&
+		(td == NULL || (!td->trig_insert_before_row && !td->trig_insert_after_row &&
+						!td->trig_insert_instead_row && !td->trig_insert_new_table)) &&
+		(constr == NULL || !constr->has_generated_stored);
+}
+
+/*
+ * The events, MULTI_INSERT_BATCH at a time: the heap rows with one
+ * heap_multi_insert() per batch (a WAL record per page, not per row), then
+ * each row's index entries, as COPY does; constraints checked per row as
+ * ExecSimpleRelationInsert() would.
+ */
+static void
+multi_insert(ResultRelInfo *rri, EState *estate, const PendingEvent *evs, int n)
+{
+	Relation	rel = rri->ri_RelationDesc;
+	int			batch = Min(n, MULTI_INSERT_BATCH);
+	TupleTableSlot **slots = palloc(sizeof(TupleTableSlot *) * batch);
+
+	for (int i = 0; i < batch; i++)
+		slots[i] = table_slot_create(rel, NULL);
+	for (int done = 0; done < n; done += batch)
+	{
+		int			m = Min(batch, n - done);
+
+		for (int i = 0; i < m; i++)
+		{
+			fill_slot(slots[i], RelationGetDescr(rel), &evs[done + i]);
+			if (rel->rd_att->constr)
+				ExecConstraints(rri, slots[i], estate);
+		}
+		table_multi_insert(rel, slots, m, estate->es_output_cid, 0, NULL);
+		for (int i = 0; i < m; i++)
+		{
+			if (rri->ri_NumIndices > 0)
+				list_free(ExecInsertIndexTuples(rri, slots[i], estate, false, false, NULL, NIL));
+			ResetPerTupleExprContext(estate);
+		}
+	}
+	for (int i = 0; i < batch; i++)
+		ExecDropSingleTupleTableSlot(slots[i]);
+	pfree(slots);
+}
+
 /*
  * Insert the events into task_api.events as the executor would for one
  * INSERT of them all (constraints, every index, the table's own triggers),
@@ -192,12 +251,15 @@ store_events(Relation events, const PendingEvent *evs, int n)
 	ExecOpenIndices(rri, false);
 	AfterTriggerBeginQuery();
 
-	for (int i = 0; i < n; i++)
-	{
-		fill_slot(slot, RelationGetDescr(events), &evs[i]);
-		ExecSimpleRelationInsert(rri, estate, slot);
-		ResetPerTupleExprContext(estate);
-	}
+	if (multi_insert_ok(rri, n))
+		multi_insert(rri, estate, evs, n);
+	else
+		for (int i = 0; i < n; i++)
+		{
+			fill_slot(slot, RelationGetDescr(events), &evs[i]);
+			ExecSimpleRelationInsert(rri, estate, slot);
+			ResetPerTupleExprContext(estate);
+		}
 
 	/* Fire the AFTER triggers of events, if anyone created some. */
 	AfterTriggerEndQuery(estate);

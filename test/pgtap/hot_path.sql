@@ -6,7 +6,7 @@
 -- (src/events_store.c) with the same rows, ids in order, and subtransactions
 -- taking back exactly their own.
 BEGIN;
-SELECT plan(44);
+SELECT plan(45);
 \ir helpers/setup.psql
 
 \o /dev/null
@@ -245,6 +245,13 @@ SELECT is((SELECT count(*) FROM task_api.events WHERE id > (SELECT m FROM marks)
           50::bigint, 'an INSERT ... SELECT of 50 tasks records 50 task created events');
 SELECT ok((SELECT max(id) - min(id) = 49 FROM task_api.events WHERE id > (SELECT m FROM marks)),
           'with consecutive ids');
+-- Written with heap_multi_insert() (events_store.c): each row has its index entries.
+SET LOCAL enable_seqscan = off;
+SET LOCAL enable_bitmapscan = off;
+SELECT is((SELECT count(*) FROM task_api.events WHERE project_id = tap.id('HP') AND id > (SELECT m FROM marks)),
+          50::bigint, 'and every one is found through the events'' project index');
+RESET enable_seqscan;
+RESET enable_bitmapscan;
 SELECT is((SELECT array_agg(e.resource_id ORDER BY e.id) FROM task_api.events e WHERE e.id > (SELECT m FROM marks)),
           (SELECT array_agg(t.id ORDER BY t.id) FROM task_api.tasks t WHERE t.title LIKE 'bulk %'),
           'in the order the rows were inserted');
