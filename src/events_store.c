@@ -11,7 +11,9 @@
  *
  * When the buffer is written.  An ExecutorFinish hook writes it after each
  * statement's AFTER triggers have fired (so after every record_event() of
- * the statement), a full buffer (FLUSH_AT events) is written at once, and
+ * the statement; the events of statements run inside those triggers, such
+ * as a foreign key's check, are written at their own end and never the
+ * enclosing statement's), a full buffer (FLUSH_AT events) is written at once, and
  * whatever is left (a COPY, which has no ExecutorFinish) is written before
  * the transaction commits.  Each buffered event carries the subtransaction
  * it was recorded in (handed to the parent when a subtransaction commits):
@@ -70,6 +72,7 @@ typedef struct PendingEvent
 	Datum		values[Natts_events];
 	bool		nulls[Natts_events];
 	SubTransactionId subid;		/* recorded in (or handed to) this subxact */
+	int			depth;			/* finish_depth when it was recorded */
 } PendingEvent;
 
 static MemoryContext pending_cxt = NULL;	/* child of TopTransactionContext */
@@ -77,6 +80,8 @@ static PendingEvent *pending = NULL;
 static int	npending = 0;
 static int	pending_cap = 0;
 static int	flush_depth = 0;
+/* How many statements' ExecutorFinish (AFTER triggers) are running. */
+static int	finish_depth = 0;
 static ExecutorFinish_hook_type prev_executor_finish = NULL;
 
 /* task_api.events. */
@@ -286,15 +291,28 @@ store_batch(const PendingEvent *evs, int n)
  * batch is copied out first, so events recorded while it is written (by
  * triggers on task_api.events) join the buffer for a later flush.
  */
+static void flush_above(int depth);
+
 void
 ta_events_flush(void)
+{
+	flush_above(-1);
+}
+
+/*
+ * Write the buffered events of the current subtransaction recorded deeper
+ * than depth (the tail of the buffer: anything recorded deeper was written
+ * when its own statement ended, unless it belongs to another subxact).
+ */
+static void
+flush_above(int depth)
 {
 	SubTransactionId cur = GetCurrentSubTransactionId();
 	int			first = npending;
 	int			n;
 	PendingEvent *batch;
 
-	while (first > 0 && pending[first - 1].subid == cur)
+	while (first > 0 && pending[first - 1].subid == cur && pending[first - 1].depth > depth)
 		first--;
 	n = npending - first;
 	if (n == 0)
@@ -358,6 +376,7 @@ ta_events_store(Datum *values, bool *nulls)
 			datumCopy(values[k], events_columns[k].byval, events_columns[k].len);
 	}
 	ev->subid = GetCurrentSubTransactionId();
+	ev->depth = finish_depth;
 	MemoryContextSwitchTo(old);
 	if (npending >= FLUSH_AT)
 		ta_events_flush();
@@ -367,12 +386,29 @@ ta_events_store(Datum *values, bool *nulls)
 static void
 events_executor_finish(QueryDesc *queryDesc)
 {
-	if (prev_executor_finish)
-		prev_executor_finish(queryDesc);
-	else
-		standard_ExecutorFinish(queryDesc);
+	finish_depth++;
+	PG_TRY();
+	{
+		if (prev_executor_finish)
+			prev_executor_finish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+	}
+	PG_FINALLY();
+	{
+		finish_depth--;
+	}
+	PG_END_TRY();
+
+	/*
+	 * The events this statement's AFTER triggers recorded, not those of the
+	 * statement it runs in: a foreign key's check is a statement run inside
+	 * the AFTER triggers of an insert, and writing the insert's events at
+	 * its end wrote them one row at a time.  At the top level, anything
+	 * recorded outside a statement's end (COPY) goes too.
+	 */
 	if (npending > 0)
-		ta_events_flush();
+		flush_above(finish_depth > 0 ? finish_depth : -1);
 }
 
 /* Before commit: write what no statement end wrote (COPY); forget at the end. */
@@ -403,6 +439,7 @@ pending_xact_callback(XactEvent event, void *arg)
 			npending = 0;
 			pending_cap = 0;
 			flush_depth = 0;
+			finish_depth = 0;
 			break;
 		default:
 			break;

@@ -6,7 +6,7 @@
 -- (src/events_store.c) with the same rows, ids in order, and subtransactions
 -- taking back exactly their own.
 BEGIN;
-SELECT plan(45);
+SELECT plan(47);
 \ir helpers/setup.psql
 
 \o /dev/null
@@ -286,6 +286,27 @@ SELECT is_empty($$SELECT e.id FROM task_api.events e JOIN task_api.tasks t ON t.
                            WHERE a.value IS DISTINCT FROM b.value)$$,
                 'updated and deleted: old and new of each changed column as to_jsonb writes them');
 SELECT is((SELECT count(*) FROM task_api.events WHERE id > (SELECT m FROM marks)), 8::bigint, 'one event per updated row');
+
+-- Statements run inside the AFTER triggers (a foreign key's check, this
+-- trigger's SELECT) do not write the enclosing statement's events one row at
+-- a time: they are all written when the insert ends.
+CREATE TEMP TABLE seen (n int, visible bigint);
+CREATE FUNCTION tap.count_events() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO seen SELECT coalesce(max(n), 0) + 1, (SELECT count(*) FROM task_api.events WHERE id > (SELECT m FROM marks)) FROM seen;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER zz_count AFTER INSERT ON task_api.tasks FOR EACH ROW EXECUTE FUNCTION tap.count_events();
+TRUNCATE marks;
+INSERT INTO marks SELECT coalesce(max(id), 0) FROM task_api.events;
+INSERT INTO task_api.tasks (project_id, title, created_by, assignee_id)
+SELECT tap.id('HP'), 'nested writes ' || g, tap.id('hana'), tap.id('hana') FROM generate_series(1, 5) g;
+DROP TRIGGER zz_count ON task_api.tasks;
+SELECT is((SELECT array_agg(visible ORDER BY n) FROM seen), ARRAY[0, 0, 0, 0, 0]::bigint[],
+          'no event of an insert is written by the statements its row triggers run');
+SELECT is((SELECT count(*) FROM task_api.events WHERE id > (SELECT m FROM marks)), 5::bigint,
+          'all five are written when the insert ends');
 
 -- A statement that fails after some of its events were built: they go with it.
 CREATE FUNCTION tap.fail_on_title() RETURNS trigger LANGUAGE plpgsql AS $$
