@@ -5,6 +5,8 @@
  */
 #include "codec_util.h"
 
+#include <string.h>
+
 static const char b64url_alphabet[] =
 "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
@@ -95,8 +97,15 @@ ta_base64url_decode(const char *src, size_t len, uint8_t *dst, size_t dstcap)
 
 	for (; i + 4 <= len; i += 4)
 	{
-		if ((v = b64url_quad(src + i, 4)) < 0)
+		/* Values 0-63; 255 (0 - 1) for a character not in the alphabet. */
+		uint8_t		a = (uint8_t) (b64url_values[(unsigned char) src[i]] - 1);
+		uint8_t		b = (uint8_t) (b64url_values[(unsigned char) src[i + 1]] - 1);
+		uint8_t		c = (uint8_t) (b64url_values[(unsigned char) src[i + 2]] - 1);
+		uint8_t		d = (uint8_t) (b64url_values[(unsigned char) src[i + 3]] - 1);
+
+		if ((a | b | c | d) > 63)
 			return -1;
+		v = ((int32_t) a << 18) | ((int32_t) b << 12) | ((int32_t) c << 6) | d;
 		dst[o++] = (uint8_t) (v >> 16);
 		dst[o++] = (uint8_t) (v >> 8);
 		dst[o++] = (uint8_t) v;
@@ -118,9 +127,20 @@ ta_base64url_decode(const char *src, size_t len, uint8_t *dst, size_t dstcap)
 bool
 ta_timing_safe_equal(const uint8_t *a, const uint8_t *b, size_t len)
 {
-	volatile uint8_t diff = 0;
+	volatile uint64_t diff = 0;
+	size_t		i = 0;
 
-	for (size_t i = 0; i < len; i++)
-		diff |= a[i] ^ b[i];
+	/* Eight bytes at a time (memcpy: any alignment), then the rest. */
+	for (; i + 8 <= len; i += 8)
+	{
+		uint64_t	x,
+					y;
+
+		memcpy(&x, a + i, 8);
+		memcpy(&y, b + i, 8);
+		diff |= x ^ y;
+	}
+	for (; i < len; i++)
+		diff |= (uint64_t) (a[i] ^ b[i]);
 	return diff == 0;
 }

@@ -51,6 +51,7 @@
 #include "utils/fmgrprotos.h"
 #include "nodes/makefuncs.h"
 #include "utils/fmgroids.h"
+#include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
 #include "utils/xid8.h"
@@ -83,21 +84,40 @@ typedef struct EventChange
 } EventChange;
 
 /*
- * A row as jsonb: {"column": value, ...}, to_jsonb(row) built directly
- * (the same value as row_to_json(row)::jsonb, without the JSON text).
+ * Column values as to_jsonb() makes them, without its per-value catalogue
+ * lookups: to_jsonb() looks up each value's type category and output
+ * function on every call, which made the event's changes the costliest
+ * part of an inserted row's event.  The conversion of each column is
+ * resolved once per statement (the trigger's fn_extra) and repeats
+ * to_jsonb()'s own rules for the built-in types a table of the API has;
+ * every other type (enums, domains, arrays, composites: where to_jsonb()
+ * looks further, e.g. for a cast to json) goes through to_jsonb() itself.
  */
-static Jsonb *
-row_jsonb(HeapTuple tuple, TupleDesc desc)
+typedef enum ConvKind
 {
-	FmgrInfo	flinfo;
+	CONV_STRING,				/* the output function's text (uuid, text) */
+	CONV_NUMBER,				/* the output function's text as a numeric (integers) */
+	CONV_BOOL,
+	CONV_DATETIME,				/* JsonEncodeDateTime() (date, timestamp[tz]) */
+	CONV_TO_JSONB				/* to_jsonb() itself */
+} ConvKind;
 
-	/* to_jsonb(anyelement) learns the row type from its call node. */
-	fmgr_info(F_TO_JSONB, &flinfo);
-	flinfo.fn_expr = (Node *) makeFuncExpr(F_TO_JSONB, JSONBOID,
-										   list_make1(makeNullConst(desc->tdtypeid, -1, InvalidOid)),
-										   InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
-	return DatumGetJsonbP(FunctionCall1(&flinfo, heap_copy_tuple_as_datum(tuple, desc)));
-}
+typedef struct ColumnConv
+{
+	ConvKind	kind;
+	bool		unrecorded;		/* named by the trigger: not in the changes */
+	FmgrInfo	fn;				/* the output function, or to_jsonb() */
+} ColumnConv;
+
+typedef struct RowConv
+{
+	Oid			trigger_oid;
+	Oid			tdtypeid;
+	int			natts;
+	int			nrecorded;
+	int		   *order;			/* recorded attnums, in jsonb's key order */
+	ColumnConv	cols[FLEXIBLE_ARRAY_MEMBER];
+} RowConv;
 
 /* Is name one of the trigger's unrecorded columns? */
 static bool
@@ -109,42 +129,143 @@ unrecorded(Trigger *trigger, const char *name, int len)
 	return false;
 }
 
-/* The whole row, without the unrecorded columns (created, purged). */
-static Jsonb *
-row_changes(HeapTuple tuple, TupleDesc desc, Trigger *trigger)
+/* How to_jsonb() converts a value of att's type, in cxt. */
+static void
+column_conv(Form_pg_attribute att, ColumnConv *conv, MemoryContext cxt)
 {
-	Jsonb	   *row = row_jsonb(tuple, desc);
-	JsonbParseState *state = NULL;
-	JsonbIterator *it = JsonbIteratorInit(&row->root);
-	JsonbValue	v;
-	JsonbValue *result = NULL;
-	JsonbIteratorToken tok;
-	bool		skip = false;
+	Oid			outfn;
+	bool		varlena;
 
-	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	switch (att->atttypid)
 	{
-		if (tok == WJB_KEY)
-		{
-			skip = unrecorded(trigger, v.val.string.val, v.val.string.len);
-			if (!skip)
-				pushJsonbValue(&state, tok, &v);
-		}
-		else if (tok == WJB_VALUE)
-		{
-			if (!skip)
-				pushJsonbValue(&state, tok, &v);
-		}
-		else
-			result = pushJsonbValue(&state, tok, NULL);
+		case UUIDOID:
+		case TEXTOID:
+			conv->kind = CONV_STRING;
+			break;
+		case INT2OID:
+		case INT4OID:
+		case INT8OID:
+			conv->kind = CONV_NUMBER;
+			break;
+		case BOOLOID:
+			conv->kind = CONV_BOOL;
+			return;
+		case DATEOID:
+		case TIMESTAMPOID:
+		case TIMESTAMPTZOID:
+			conv->kind = CONV_DATETIME;
+			return;
+		default:
+			/* to_jsonb(anyelement) learns the argument's type from its call node. */
+			conv->kind = CONV_TO_JSONB;
+			fmgr_info_cxt(F_TO_JSONB, &conv->fn, cxt);
+			conv->fn.fn_expr = (Node *) makeFuncExpr(F_TO_JSONB, JSONBOID,
+													 list_make1(makeNullConst(att->atttypid, att->atttypmod,
+																			  att->attcollation)),
+													 InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
+			return;
 	}
-	return JsonbValueToJsonb(result);
+	getTypeOutputInfo(att->atttypid, &outfn, &varlena);
+	fmgr_info_cxt(outfn, &conv->fn, cxt);
+}
+
+/* jsonb's order of object keys: shorter first, then bytewise (jsonb_util.c). */
+static int
+key_order(const void *a, const void *b, void *arg)
+{
+	TupleDesc	desc = (TupleDesc) arg;
+	const char *na = NameStr(TupleDescAttr(desc, *(const int *) a - 1)->attname);
+	const char *nb = NameStr(TupleDescAttr(desc, *(const int *) b - 1)->attname);
+	size_t		la = strlen(na);
+	size_t		lb = strlen(nb);
+
+	if (la != lb)
+		return la < lb ? -1 : 1;
+	return memcmp(na, nb, la);
+}
+
+/* The conversions of the trigger's table, made once per statement (fn_extra). */
+static RowConv *
+row_conv(FunctionCallInfo fcinfo, TupleDesc desc, Trigger *trigger)
+{
+	RowConv    *rc = fcinfo->flinfo->fn_extra;
+	MemoryContext old;
+
+	if (rc != NULL && rc->trigger_oid == trigger->tgoid && rc->tdtypeid == desc->tdtypeid &&
+		rc->natts == desc->natts)
+		return rc;
+	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	rc = palloc0(offsetof(RowConv, cols) + sizeof(ColumnConv) * Max(desc->natts, 1));
+	rc->trigger_oid = trigger->tgoid;
+	rc->tdtypeid = desc->tdtypeid;
+	rc->natts = desc->natts;
+	for (int i = 0; i < desc->natts; i++)
+	{
+		Form_pg_attribute att = TupleDescAttr(desc, i);
+
+		if (att->attisdropped)
+			continue;
+		rc->cols[i].unrecorded = unrecorded(trigger, NameStr(att->attname),
+											strlen(NameStr(att->attname)));
+		column_conv(att, &rc->cols[i], fcinfo->flinfo->fn_mcxt);
+	}
+	/* A whole row's keys pushed in jsonb's order leave it nothing to sort. */
+	rc->order = palloc(sizeof(int) * Max(desc->natts, 1));
+	for (int i = 0; i < desc->natts; i++)
+		if (!TupleDescAttr(desc, i)->attisdropped && !rc->cols[i].unrecorded)
+			rc->order[rc->nrecorded++] = i + 1;
+	qsort_arg(rc->order, rc->nrecorded, sizeof(int), key_order, desc);
+	MemoryContextSwitchTo(old);
+	fcinfo->flinfo->fn_extra = rc;
+	return rc;
+}
+
+/* A non-null value as to_jsonb() makes it (src/backend/utils/adt/jsonb.c, datum_to_jsonb). */
+static void
+convert_value(ColumnConv *conv, Oid typid, Datum value, JsonbValue *v)
+{
+	char	   *str;
+
+	switch (conv->kind)
+	{
+		case CONV_BOOL:
+			v->type = jbvBool;
+			v->val.boolean = DatumGetBool(value);
+			return;
+		case CONV_DATETIME:
+			str = JsonEncodeDateTime(NULL, value, typid, NULL);
+			break;
+		case CONV_NUMBER:
+			str = OutputFunctionCall(&conv->fn, value);
+			v->type = jbvNumeric;
+			v->val.numeric = DatumGetNumeric(DirectFunctionCall3(numeric_in, CStringGetDatum(str),
+																 ObjectIdGetDatum(InvalidOid),
+																 Int32GetDatum(-1)));
+			return;
+		case CONV_STRING:
+			str = OutputFunctionCall(&conv->fn, value);
+			break;
+		case CONV_TO_JSONB:
+		default:
+			{
+				Jsonb	   *jb = DatumGetJsonbP(FunctionCall1(&conv->fn, value));
+
+				v->type = jbvBinary;
+				v->val.binary.data = &jb->root;
+				v->val.binary.len = VARSIZE(jb) - VARHDRSZ;
+				return;
+			}
+	}
+	v->type = jbvString;
+	v->val.string.val = str;
+	v->val.string.len = strlen(str);
 }
 
 /* Push key: the column's value as JSON (to_jsonb's conversions). */
 static void
-push_value(JsonbParseState **state, const char *key, HeapTuple tuple, TupleDesc desc, int attnum)
+push_value(JsonbParseState **state, const char *key, HeapTuple tuple, TupleDesc desc, int attnum,
+		   RowConv *rc)
 {
-	Form_pg_attribute att = TupleDescAttr(desc, attnum - 1);
 	JsonbValue	k,
 				v;
 	bool		isnull;
@@ -155,31 +276,33 @@ push_value(JsonbParseState **state, const char *key, HeapTuple tuple, TupleDesc 
 	k.val.string.len = strlen(key);
 	pushJsonbValue(state, WJB_KEY, &k);
 	if (isnull)
-	{
 		v.type = jbvNull;
-		pushJsonbValue(state, WJB_VALUE, &v);
-	}
 	else
-	{
-		/* to_jsonb(anyelement) learns the argument's type from its call node. */
-		FmgrInfo	flinfo;
-		Jsonb	   *jb;
+		convert_value(&rc->cols[attnum - 1], TupleDescAttr(desc, attnum - 1)->atttypid, value, &v);
+	pushJsonbValue(state, WJB_VALUE, &v);
+}
 
-		fmgr_info(F_TO_JSONB, &flinfo);
-		flinfo.fn_expr = (Node *) makeFuncExpr(F_TO_JSONB, JSONBOID,
-											   list_make1(makeNullConst(att->atttypid, att->atttypmod, att->attcollation)),
-											   InvalidOid, InvalidOid, COERCE_EXPLICIT_CALL);
-		jb = DatumGetJsonbP(FunctionCall1(&flinfo, value));
-		v.type = jbvBinary;
-		v.val.binary.data = &jb->root;
-		v.val.binary.len = VARSIZE(jb) - VARHDRSZ;
-		pushJsonbValue(state, WJB_VALUE, &v);
-	}
+/*
+ * The whole row without the unrecorded columns (created, purged): the
+ * object to_jsonb(row) makes, minus those keys (pushJsonbValue() orders
+ * the keys as jsonb does; they come in that order already).
+ */
+static Jsonb *
+row_changes(HeapTuple tuple, TupleDesc desc, RowConv *rc)
+{
+	JsonbParseState *state = NULL;
+
+	pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
+	for (int i = 0; i < rc->nrecorded; i++)
+		push_value(&state, NameStr(TupleDescAttr(desc, rc->order[i] - 1)->attname),
+				   tuple, desc, rc->order[i], rc);
+	return JsonbValueToJsonb(pushJsonbValue(&state, WJB_END_OBJECT, NULL));
 }
 
 /* {"column": {"old": ..., "new": ...}} for the changed columns. */
 static Jsonb *
-diff_changes(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc, const int *changed, int nchanged)
+diff_changes(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc, const int *changed, int nchanged,
+			 RowConv *rc)
 {
 	JsonbParseState *state = NULL;
 	JsonbValue *result;
@@ -195,8 +318,8 @@ diff_changes(HeapTuple oldtup, HeapTuple newtup, TupleDesc desc, const int *chan
 		k.val.string.len = strlen(name);
 		pushJsonbValue(&state, WJB_KEY, &k);
 		pushJsonbValue(&state, WJB_BEGIN_OBJECT, NULL);
-		push_value(&state, "old", oldtup, desc, changed[i]);
-		push_value(&state, "new", newtup, desc, changed[i]);
+		push_value(&state, "old", oldtup, desc, changed[i], rc);
+		push_value(&state, "new", newtup, desc, changed[i], rc);
 		pushJsonbValue(&state, WJB_END_OBJECT, NULL);
 	}
 	result = pushJsonbValue(&state, WJB_END_OBJECT, NULL);
@@ -307,7 +430,7 @@ event_change(TriggerData *trigdata, const EventTarget *target, EventChange *chan
 
 /* The attribute numbers of an update's changed columns, other than the unrecorded ones. */
 static int
-changed_columns(const EventChange *change, TupleDesc desc, Trigger *trigger, int *changed)
+changed_columns(const EventChange *change, TupleDesc desc, const RowConv *rc, int *changed)
 {
 	int			nchanged = 0;
 
@@ -319,8 +442,7 @@ changed_columns(const EventChange *change, TupleDesc desc, Trigger *trigger, int
 		Datum		oldval,
 					newval;
 
-		if (att->attisdropped ||
-			unrecorded(trigger, NameStr(att->attname), strlen(NameStr(att->attname))))
+		if (att->attisdropped || rc->cols[i].unrecorded)
 			continue;
 		oldval = heap_getattr(change->oldtup, i + 1, desc, &oldnull);
 		newval = heap_getattr(change->newtup, i + 1, desc, &newnull);
@@ -337,20 +459,20 @@ changed_columns(const EventChange *change, TupleDesc desc, Trigger *trigger, int
  * the unrecorded stamps moved), which is no event.
  */
 static Jsonb *
-event_changes(const EventChange *change, TupleDesc desc, Trigger *trigger)
+event_changes(const EventChange *change, TupleDesc desc, RowConv *rc)
 {
 	int		   *changed;
 	int			nchanged;
 
 	if (change->oldtup == NULL)
-		return row_changes(change->newtup, desc, trigger);
+		return row_changes(change->newtup, desc, rc);
 	if (change->newtup == NULL)
-		return row_changes(change->oldtup, desc, trigger);
+		return row_changes(change->oldtup, desc, rc);
 	changed = palloc(sizeof(int) * Max(desc->natts, 1));
-	nchanged = changed_columns(change, desc, trigger, changed);
+	nchanged = changed_columns(change, desc, rc, changed);
 	if (nchanged == 0)
 		return NULL;
-	return diff_changes(change->oldtup, change->newtup, desc, changed, nchanged);
+	return diff_changes(change->oldtup, change->newtup, desc, changed, nchanged, rc);
 }
 
 /* The events row: its id (drawn now, in order), who, what, and the changes. */
@@ -411,7 +533,8 @@ task_api_record_event(PG_FUNCTION_ARGS)
 	rel = trigdata->tg_relation;
 	event_target(rel, trigdata->tg_trigger, &target);
 	event_change(trigdata, &target, &change);
-	changes = event_changes(&change, RelationGetDescr(rel), trigdata->tg_trigger);
+	changes = event_changes(&change, RelationGetDescr(rel),
+							row_conv(fcinfo, RelationGetDescr(rel), trigdata->tg_trigger));
 	if (changes == NULL)
 		return PointerGetDatum(NULL);
 

@@ -11,7 +11,9 @@
  *
  * When the buffer is written.  An ExecutorFinish hook writes it after each
  * statement's AFTER triggers have fired (so after every record_event() of
- * the statement), a full buffer (FLUSH_AT events) is written at once, and
+ * the statement; the events of statements run inside those triggers, such
+ * as a foreign key's check, are written at their own end and never the
+ * enclosing statement's), a full buffer (FLUSH_AT events) is written at once, and
  * whatever is left (a COPY, which has no ExecutorFinish) is written before
  * the transaction commits.  Each buffered event carries the subtransaction
  * it was recorded in (handed to the parent when a subtransaction commits):
@@ -26,6 +28,7 @@
 #include "access/htup_details.h"
 #include "access/xact.h"
 #include "access/table.h"
+#include "access/tableam.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_sequence.h"
 #include "catalog/pg_type.h"
@@ -69,6 +72,7 @@ typedef struct PendingEvent
 	Datum		values[Natts_events];
 	bool		nulls[Natts_events];
 	SubTransactionId subid;		/* recorded in (or handed to) this subxact */
+	int			depth;			/* finish_depth when it was recorded */
 } PendingEvent;
 
 static MemoryContext pending_cxt = NULL;	/* child of TopTransactionContext */
@@ -76,6 +80,8 @@ static PendingEvent *pending = NULL;
 static int	npending = 0;
 static int	pending_cap = 0;
 static int	flush_depth = 0;
+/* How many statements' ExecutorFinish (AFTER triggers) are running. */
+static int	finish_depth = 0;
 static ExecutorFinish_hook_type prev_executor_finish = NULL;
 
 /* task_api.events. */
@@ -162,6 +168,64 @@ fill_slot(TupleTableSlot *slot, TupleDesc desc, const PendingEvent *ev)
 	ExecStoreVirtualTuple(slot);
 }
 
+/* Rows per heap_multi_insert() call (COPY's batches are of the same order). */
+#define MULTI_INSERT_BATCH 1000
+
+/*
+ * Can the events go in with heap_multi_insert(): more than one, and no
+ * row trigger or stored generated column on the table that the executor's
+ * one-row path would have to run?
+ */
+static bool
+multi_insert_ok(ResultRelInfo *rri, int n)
+{
+	TriggerDesc *td = rri->ri_TrigDesc;
+	TupleConstr *constr = RelationGetDescr(rri->ri_RelationDesc)->constr;
+
+	return n > 1 && rri->ri_RelationDesc->rd_rel->relkind == RELKIND_RELATION &&
+		(td == NULL || (!td->trig_insert_before_row && !td->trig_insert_after_row &&
+						!td->trig_insert_instead_row && !td->trig_insert_new_table)) &&
+		(constr == NULL || !constr->has_generated_stored);
+}
+
+/*
+ * The events, MULTI_INSERT_BATCH at a time: the heap rows with one
+ * heap_multi_insert() per batch (a WAL record per page, not per row), then
+ * each row's index entries, as COPY does; constraints checked per row as
+ * ExecSimpleRelationInsert() would.
+ */
+static void
+multi_insert(ResultRelInfo *rri, EState *estate, const PendingEvent *evs, int n)
+{
+	Relation	rel = rri->ri_RelationDesc;
+	int			batch = Min(n, MULTI_INSERT_BATCH);
+	TupleTableSlot **slots = palloc(sizeof(TupleTableSlot *) * batch);
+
+	for (int i = 0; i < batch; i++)
+		slots[i] = table_slot_create(rel, NULL);
+	for (int done = 0; done < n; done += batch)
+	{
+		int			m = Min(batch, n - done);
+
+		for (int i = 0; i < m; i++)
+		{
+			fill_slot(slots[i], RelationGetDescr(rel), &evs[done + i]);
+			if (rel->rd_att->constr)
+				ExecConstraints(rri, slots[i], estate);
+		}
+		table_multi_insert(rel, slots, m, estate->es_output_cid, 0, NULL);
+		for (int i = 0; i < m; i++)
+		{
+			if (rri->ri_NumIndices > 0)
+				list_free(ExecInsertIndexTuples(rri, slots[i], estate, false, false, NULL, NIL));
+			ResetPerTupleExprContext(estate);
+		}
+	}
+	for (int i = 0; i < batch; i++)
+		ExecDropSingleTupleTableSlot(slots[i]);
+	pfree(slots);
+}
+
 /*
  * Insert the events into task_api.events as the executor would for one
  * INSERT of them all (constraints, every index, the table's own triggers),
@@ -192,12 +256,15 @@ store_events(Relation events, const PendingEvent *evs, int n)
 	ExecOpenIndices(rri, false);
 	AfterTriggerBeginQuery();
 
-	for (int i = 0; i < n; i++)
-	{
-		fill_slot(slot, RelationGetDescr(events), &evs[i]);
-		ExecSimpleRelationInsert(rri, estate, slot);
-		ResetPerTupleExprContext(estate);
-	}
+	if (multi_insert_ok(rri, n))
+		multi_insert(rri, estate, evs, n);
+	else
+		for (int i = 0; i < n; i++)
+		{
+			fill_slot(slot, RelationGetDescr(events), &evs[i]);
+			ExecSimpleRelationInsert(rri, estate, slot);
+			ResetPerTupleExprContext(estate);
+		}
 
 	/* Fire the AFTER triggers of events, if anyone created some. */
 	AfterTriggerEndQuery(estate);
@@ -224,15 +291,28 @@ store_batch(const PendingEvent *evs, int n)
  * batch is copied out first, so events recorded while it is written (by
  * triggers on task_api.events) join the buffer for a later flush.
  */
+static void flush_above(int depth);
+
 void
 ta_events_flush(void)
+{
+	flush_above(-1);
+}
+
+/*
+ * Write the buffered events of the current subtransaction recorded deeper
+ * than depth (the tail of the buffer: anything recorded deeper was written
+ * when its own statement ended, unless it belongs to another subxact).
+ */
+static void
+flush_above(int depth)
 {
 	SubTransactionId cur = GetCurrentSubTransactionId();
 	int			first = npending;
 	int			n;
 	PendingEvent *batch;
 
-	while (first > 0 && pending[first - 1].subid == cur)
+	while (first > 0 && pending[first - 1].subid == cur && pending[first - 1].depth > depth)
 		first--;
 	n = npending - first;
 	if (n == 0)
@@ -296,6 +376,7 @@ ta_events_store(Datum *values, bool *nulls)
 			datumCopy(values[k], events_columns[k].byval, events_columns[k].len);
 	}
 	ev->subid = GetCurrentSubTransactionId();
+	ev->depth = finish_depth;
 	MemoryContextSwitchTo(old);
 	if (npending >= FLUSH_AT)
 		ta_events_flush();
@@ -305,12 +386,29 @@ ta_events_store(Datum *values, bool *nulls)
 static void
 events_executor_finish(QueryDesc *queryDesc)
 {
-	if (prev_executor_finish)
-		prev_executor_finish(queryDesc);
-	else
-		standard_ExecutorFinish(queryDesc);
+	finish_depth++;
+	PG_TRY();
+	{
+		if (prev_executor_finish)
+			prev_executor_finish(queryDesc);
+		else
+			standard_ExecutorFinish(queryDesc);
+	}
+	PG_FINALLY();
+	{
+		finish_depth--;
+	}
+	PG_END_TRY();
+
+	/*
+	 * The events this statement's AFTER triggers recorded, not those of the
+	 * statement it runs in: a foreign key's check is a statement run inside
+	 * the AFTER triggers of an insert, and writing the insert's events at
+	 * its end wrote them one row at a time.  At the top level, anything
+	 * recorded outside a statement's end (COPY) goes too.
+	 */
 	if (npending > 0)
-		ta_events_flush();
+		flush_above(finish_depth > 0 ? finish_depth : -1);
 }
 
 /* Before commit: write what no statement end wrote (COPY); forget at the end. */
@@ -341,6 +439,7 @@ pending_xact_callback(XactEvent event, void *arg)
 			npending = 0;
 			pending_cap = 0;
 			flush_depth = 0;
+			finish_depth = 0;
 			break;
 		default:
 			break;

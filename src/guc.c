@@ -16,6 +16,7 @@
 #include "constants.h"
 #include "cors.h"
 #include "guc.h"
+#include "hmac_keyed.h"
 #include "metrics.h"
 
 char	   *ta_jwt_secret = NULL;
@@ -60,6 +61,15 @@ ta_usable_secret(const char *value, const char *name)
 	return value;
 }
 
+/* A secret changed: no keyed HMAC state of the old one is kept (hmac_keyed.c). */
+static void
+assign_secret(const char *newval, void *extra)
+{
+	(void) newval;
+	(void) extra;
+	ta_hmac_keyed_forget();
+}
+
 /* The two secrets: superuser-only, never shown to anyone else. */
 static void
 define_secrets(void)
@@ -69,13 +79,13 @@ define_secrets(void)
 							   "At least 32 bytes; PostgREST must be configured with the same secret.",
 							   &ta_jwt_secret, NULL, PGC_SUSET,
 							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
-							   NULL, NULL, NULL);
+							   NULL, assign_secret, NULL);
 	DefineCustomStringVariable("task_api.cursor_secret",
 							   "Secret that authenticates pagination cursors (HMAC-SHA-256).",
 							   "At least 32 bytes.",
 							   &ta_cursor_secret, NULL, PGC_SUSET,
 							   GUC_SUPERUSER_ONLY | GUC_NO_SHOW_ALL | GUC_NOT_IN_SAMPLE,
-							   NULL, NULL, NULL);
+							   NULL, assign_secret, NULL);
 }
 
 /*

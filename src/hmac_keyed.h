@@ -14,4 +14,7 @@
 extern bool ta_hmac_sha256_keyed(const uint8_t *key, size_t keylen,
 								 const uint8_t *msg, size_t msglen, uint8_t *out);
 
+/* Wipe every keyed slot (a secret setting changed: guc.c's assign hook). */
+extern void ta_hmac_keyed_forget(void);
+
 #endif							/* TASK_API_HMAC_KEYED_H */

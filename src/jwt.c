@@ -71,6 +71,30 @@ ta_jwt_verify_token(const char *token, ta_jwt_claims *claims)
 							  TA_JWT_CLOCK_SKEW);
 }
 
+/*
+ * A JSON string: copied whole when nothing in it needs escaping (claims
+ * are ids, names and numbers), escape_json() otherwise, which goes a
+ * character at a time and was a tenth of jwt_verify()'s time.
+ */
+static void
+append_json_string(StringInfo buf, const char *s)
+{
+	size_t		n = 0;
+
+	for (const unsigned char *p = (const unsigned char *) s; *p != '\0'; p++, n++)
+		if (*p < 0x20 || *p == '"' || *p == '\\')
+		{
+			escape_json(buf, s);
+			return;
+		}
+	enlargeStringInfo(buf, (int) n + 2);
+	buf->data[buf->len++] = '"';
+	memcpy(buf->data + buf->len, s, n);
+	buf->len += (int) n;
+	buf->data[buf->len++] = '"';
+	buf->data[buf->len] = '\0';
+}
+
 char *
 ta_jwt_claims_json(const ta_jwt_claims *claims)
 {
@@ -81,11 +105,11 @@ ta_jwt_claims_json(const ta_jwt_claims *claims)
 	for (int i = 0; i < claims->count; i++)
 	{
 		if (i > 0)
-			appendStringInfoString(&buf, ", ");
-		escape_json(&buf, claims->members[i].name);
-		appendStringInfoString(&buf, ": ");
+			appendBinaryStringInfo(&buf, ", ", 2);
+		append_json_string(&buf, claims->members[i].name);
+		appendBinaryStringInfo(&buf, ": ", 2);
 		if (claims->members[i].is_string)
-			escape_json(&buf, claims->members[i].value);
+			append_json_string(&buf, claims->members[i].value);
 		else
 			appendStringInfoString(&buf, claims->members[i].value);
 	}

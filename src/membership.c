@@ -256,15 +256,12 @@ own_changes_seen(Snapshot snap)
 	return cache.load_curcid > change_cid && snap->curcid > change_cid;
 }
 
-/* Make the cache current for the caller; false when there is no caller. */
-static bool
-refresh_cache(void)
+/* Make the cache current for user_id. */
+static void
+refresh_cache_for(const pg_uuid_t *user_id)
 {
-	pg_uuid_t	user_id;
 	Snapshot	snap;
 
-	if (!ta_current_user_id(&user_id))
-		return false;
 	if (!ActiveSnapshotSet())
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
@@ -273,10 +270,21 @@ refresh_cache(void)
 
 	if (!cache.valid ||
 		cache.generation != local_generation ||
-		memcmp(&cache.user_id, &user_id, sizeof(pg_uuid_t)) != 0 ||
+		memcmp(&cache.user_id, user_id, sizeof(pg_uuid_t)) != 0 ||
 		!same_visibility(snap) ||
 		!own_changes_seen(snap))
-		load_memberships(&user_id, snap);
+		load_memberships(user_id, snap);
+}
+
+/* Make the cache current for the caller; false when there is no caller. */
+static bool
+refresh_cache(void)
+{
+	pg_uuid_t	user_id;
+
+	if (!ta_current_user_id(&user_id))
+		return false;
+	refresh_cache_for(&user_id);
 	return true;
 }
 
@@ -285,6 +293,18 @@ uint64
 ta_membership_version(void)
 {
 	return refresh_cache() ? cache.loads : 0;
+}
+
+/*
+ * The same for a user who is not the caller yet (a session cookie's, before
+ * pre_request() makes it the caller): the load is the one the caller's
+ * checks then reuse.
+ */
+uint64
+ta_membership_version_of(const pg_uuid_t *user_id)
+{
+	refresh_cache_for(user_id);
+	return cache.loads;
 }
 
 /* A token can outlive its user: policies and pre_request() ask this. */

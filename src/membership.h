@@ -26,6 +26,8 @@ extern TaRole ta_member_role(const pg_uuid_t *project_id, bool *live);
  * is as fresh as the cache (pre_request.c's credential memo).
  */
 extern uint64 ta_membership_version(void);
+/* The same, for a given user (loading that user's memberships). */
+extern uint64 ta_membership_version_of(const pg_uuid_t *user_id);
 
 /* Does the caller (sub claim) name an existing user? */
 extern bool ta_caller_exists(void);

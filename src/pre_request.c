@@ -142,7 +142,7 @@ session_cookie(void)
  */
 typedef struct CredentialMemo
 {
-	uint64		version;		/* ta_membership_version(); 0: none */
+	uint64		version;		/* ta_membership_version_of(); 0: none */
 	char		kind;
 	pg_uuid_t	id;
 	bool		ok;
@@ -153,11 +153,9 @@ static CredentialMemo memo;
 
 /* The memoized answer for this credential, if the memo is still current. */
 static bool
-credential_memo(char kind, const pg_uuid_t *id, bool *ok, TimestampTz *expires)
+credential_memo(uint64 version, char kind, const pg_uuid_t *id, bool *ok, TimestampTz *expires)
 {
-	uint64		version = ta_membership_version();
-
-	if (version == 0 || memo.version != version || memo.kind != kind ||
+	if (memo.version != version || memo.kind != kind ||
 		memcmp(&memo.id, id, sizeof(pg_uuid_t)) != 0)
 		return false;
 	*ok = memo.ok;
@@ -167,12 +165,8 @@ credential_memo(char kind, const pg_uuid_t *id, bool *ok, TimestampTz *expires)
 
 /* Remember a credential check for as long as the membership cache holds. */
 static void
-credential_remember(char kind, const pg_uuid_t *id, bool ok, TimestampTz expires)
+credential_remember(uint64 version, char kind, const pg_uuid_t *id, bool ok, TimestampTz expires)
 {
-	uint64		version = ta_membership_version();
-
-	if (version == 0)
-		return;
 	memo.version = version;
 	memo.kind = kind;
 	memo.id = *id;
@@ -184,19 +178,22 @@ credential_remember(char kind, const pg_uuid_t *id, bool ok, TimestampTz expires
  * Is the credential (a session or an API key) live: it exists, belongs to
  * the user, is not revoked and has not expired?  It is read from its
  * primary-key index under the active snapshot (credential_lookup.c); the
- * answer apart from time is memoized (credential_memo); expiry is checked
- * every time.
+ * answer apart from time is memoized for as long as the load of the
+ * user's memberships holds (credential_memo), which is keyed on the token's
+ * user, so a session cookie (whose user is not the caller yet) hits it as
+ * a bearer token does; expiry is checked every time.
  */
 static bool
 credential_live(char kind, const pg_uuid_t *id, const pg_uuid_t *user_id)
 {
+	uint64		version = ta_membership_version_of(user_id);
 	bool		ok;
 	TimestampTz expires;
 
-	if (!credential_memo(kind, id, &ok, &expires))
+	if (!credential_memo(version, kind, id, &ok, &expires))
 	{
 		ta_credential_lookup(kind, id, user_id, &ok, &expires);
-		credential_remember(kind, id, ok, expires);
+		credential_remember(version, kind, id, ok, expires);
 	}
 	if (!ok || (expires != DT_NOEND && expires <= GetCurrentTransactionStartTimestamp()))
 		ta_metric_add(ok ? TA_METRIC_AUTH_EXPIRED : TA_METRIC_AUTH_REVOKED, 1);

@@ -471,25 +471,40 @@ rl_charge_bucket(const RlKey *key, RlPolicy policy, int64 now, TaGcraResult *res
 }
 
 /*
- * Add the two RateLimit headers to response.headers.  pre_request() runs
- * first in a request, so there are usually none yet: then the array is
- * written in one go (the headers are half the cost of a request's limiting
- * otherwise); else ta_append_header() appends to what is there.
+ * Add the two RateLimit headers to response.headers, in one setting
+ * written without reading the array (the headers were half the cost of a
+ * request's limiting otherwise): pre_request() runs first in a request, so
+ * the array is empty or holds only the request id's header, and the two
+ * are spliced in before its closing bracket.  Anything else goes through
+ * ta_append_header(), which reads and checks what is there.
  */
 static void
 append_headers(const char *policy_value, const char *state_value)
 {
 	const char *raw = GetConfigOption(TA_RESPONSE_HEADERS_GUC, true, false);
+	size_t		len = raw != NULL ? strlen(raw) : 0;
 	StringInfoData buf;
 
-	if (raw != NULL && raw[0] != '\0' && strcmp(raw, "[]") != 0)
+	initStringInfo(&buf);
+	if (len > 4 && raw[0] == '[' && raw[1] == '{' && raw[len - 2] == '}' && raw[len - 1] == ']')
 	{
+		/*
+		 * The request id's header (trace.c) is there already: the two
+		 * appended to the array as it stands, in one setting, rather than
+		 * the array read and written back once per header.
+		 */
+		appendBinaryStringInfo(&buf, raw, (int) len - 1);
+		appendStringInfoString(&buf, ", {\"RateLimit-Policy\": ");
+	}
+	else if (raw != NULL && raw[0] != '\0' && strcmp(raw, "[]") != 0)
+	{
+		pfree(buf.data);
 		ta_append_header("RateLimit-Policy", policy_value);
 		ta_append_header("RateLimit", state_value);
 		return;
 	}
-	initStringInfo(&buf);
-	appendStringInfoString(&buf, "[{\"RateLimit-Policy\": ");
+	else
+		appendStringInfoString(&buf, "[{\"RateLimit-Policy\": ");
 	escape_json(&buf, policy_value);
 	appendStringInfoString(&buf, "}, {\"RateLimit\": ");
 	escape_json(&buf, state_value);

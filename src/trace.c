@@ -73,13 +73,25 @@ ta_request_id(void)
 	return request_id;
 }
 
-/* Is the request asking for PostgREST's plan media type? */
+/* Does s contain needle (lower case), ignoring ASCII case? */
+static bool
+contains_ci(const char *s, const char *needle)
+{
+	size_t		n = strlen(needle);
+
+	for (; *s != '\0'; s++)
+		if (pg_strncasecmp(s, needle, n) == 0)
+			return true;
+	return false;
+}
+
+/* Is the request asking for PostgREST's plan media type (any case: RFC 9110 8.3.1)? */
 static bool
 wants_plan(void)
 {
 	const char *accept = ta_request_header("accept");
 
-	return accept != NULL && strstr(accept, "application/vnd.pgrst.plan") != NULL;
+	return accept != NULL && contains_ci(accept, "application/vnd.pgrst.plan");
 }
 
 void

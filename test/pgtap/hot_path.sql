@@ -6,7 +6,7 @@
 -- (src/events_store.c) with the same rows, ids in order, and subtransactions
 -- taking back exactly their own.
 BEGIN;
-SELECT plan(38);
+SELECT plan(47);
 \ir helpers/setup.psql
 
 \o /dev/null
@@ -220,6 +220,23 @@ SELECT isnt(task_api.cursor_encode(42, 'e1000000-0000-4000-8000-000000000001'::u
             'SET task_api.cursor_secret: the next cursor is signed under the new secret');
 RESET task_api.cursor_secret;
 
+-- The plan media type in any case (RFC 9110 8.3.1: media types are case-insensitive) --------
+-- PostgREST 12 answers a plan type it does not spell 415 before the hook
+-- runs; the hook refuses it in any spelling all the same.
+SELECT tap.session(tap.id('hana')) AS plan_sid \gset
+CREATE FUNCTION tap.accepting(accept text, sid uuid) RETURNS text
+    LANGUAGE sql AS $$
+    SELECT tap.request('GET', '/tasks', jsonb_build_object('authorization', 'Bearer (simulated)', 'accept', accept), '{}',
+                       jsonb_build_object('sub', tap.id('hana'), 'role', 'task_api_user', 'jti', sid))
+$$;
+SELECT tap.accepting('application/vnd.pgrst.plan+json', :'plan_sid');
+SELECT is(tap.pre_message(), 'query plans are for operators', 'a plan asked for by an ordinary user is refused');
+SELECT tap.accepting('Application/VND.PGRST.Plan+JSON; for="application/json"', :'plan_sid');
+SELECT is(tap.pre_message(), 'query plans are for operators', 'and so is one spelt in capitals');
+SELECT tap.accepting('text/csv, APPLICATION/JSON', :'plan_sid');
+SELECT is(tap.pre_message(), 'no error', 'another media type in capitals is no plan');
+SELECT tap.act_as_admin();
+
 -- Events per statement ------------------------------------------------------------------
 CREATE TEMP TABLE marks AS SELECT coalesce(max(id), 0) AS m FROM task_api.events;
 INSERT INTO task_api.tasks (project_id, title, created_by, priority)
@@ -228,12 +245,68 @@ SELECT is((SELECT count(*) FROM task_api.events WHERE id > (SELECT m FROM marks)
           50::bigint, 'an INSERT ... SELECT of 50 tasks records 50 task created events');
 SELECT ok((SELECT max(id) - min(id) = 49 FROM task_api.events WHERE id > (SELECT m FROM marks)),
           'with consecutive ids');
+-- Written with heap_multi_insert() (events_store.c): each row has its index entries.
+SET LOCAL enable_seqscan = off;
+SET LOCAL enable_bitmapscan = off;
+SELECT is((SELECT count(*) FROM task_api.events WHERE project_id = tap.id('HP') AND id > (SELECT m FROM marks)),
+          50::bigint, 'and every one is found through the events'' project index');
+RESET enable_seqscan;
+RESET enable_bitmapscan;
 SELECT is((SELECT array_agg(e.resource_id ORDER BY e.id) FROM task_api.events e WHERE e.id > (SELECT m FROM marks)),
           (SELECT array_agg(t.id ORDER BY t.id) FROM task_api.tasks t WHERE t.title LIKE 'bulk %'),
           'in the order the rows were inserted');
 SELECT is_empty($$SELECT e.id FROM task_api.events e JOIN task_api.tasks t ON t.id = e.resource_id
                    WHERE e.id > (SELECT m FROM marks) AND e.changes IS DISTINCT FROM (row_to_json(t)::jsonb - 'updated_at' - 'version')$$,
                 'each event''s changes are the row as row_to_json gives it, without the stamps');
+
+-- Every column type of a task, null and not: the changes are built column
+-- by column (events_record.c), and must be to_jsonb's, text for text.
+TRUNCATE marks;
+INSERT INTO marks SELECT coalesce(max(id), 0) FROM task_api.events;
+INSERT INTO task_api.tasks (project_id, title, description, status, priority, due_date, assignee_id, created_by)
+SELECT tap.id('HP'), E'typed "' || g || E'" \\ \u00e9\t/', CASE WHEN g % 2 = 0 THEN E'line\nbreak \u2028' END,
+       (ARRAY['todo', 'in_progress', 'blocked', 'done']::task_api.task_status[])[1 + g % 4], g % 5,
+       CASE WHEN g % 3 <> 0 THEN DATE '2024-02-28' + g END, CASE WHEN g % 2 = 1 THEN tap.id('hana') END, tap.id('hana')
+  FROM generate_series(1, 8) g;
+SELECT is_empty($$SELECT e.id FROM task_api.events e JOIN task_api.tasks t ON t.id = e.resource_id
+                   WHERE e.id > (SELECT m FROM marks) AND e.changes::text IS DISTINCT FROM (to_jsonb(t) - 'updated_at' - 'version')::text$$,
+                'created: every column type, null or not, as to_jsonb(row) writes it');
+CREATE TEMP TABLE typed_old AS SELECT * FROM task_api.tasks WHERE title LIKE 'typed %';
+TRUNCATE marks;
+INSERT INTO marks SELECT coalesce(max(id), 0) FROM task_api.events;
+UPDATE task_api.tasks SET priority = 4, due_date = NULL, description = 'changed', assignee_id = NULL,
+                          status = 'done', deleted_at = CASE WHEN priority = 1 THEN now() END
+ WHERE title LIKE 'typed %';
+SELECT is_empty($$SELECT e.id FROM task_api.events e JOIN task_api.tasks t ON t.id = e.resource_id JOIN typed_old o ON o.id = t.id
+                   WHERE e.id > (SELECT m FROM marks)
+                     AND e.changes::text IS DISTINCT FROM
+                         (SELECT jsonb_object_agg(a.key, jsonb_build_object('old', a.value, 'new', b.value))::text
+                            FROM jsonb_each(to_jsonb(o) - 'updated_at' - 'version') a
+                            JOIN jsonb_each(to_jsonb(t) - 'updated_at' - 'version') b ON b.key = a.key
+                           WHERE a.value IS DISTINCT FROM b.value)$$,
+                'updated and deleted: old and new of each changed column as to_jsonb writes them');
+SELECT is((SELECT count(*) FROM task_api.events WHERE id > (SELECT m FROM marks)), 8::bigint, 'one event per updated row');
+
+-- Statements run inside the AFTER triggers (a foreign key's check, this
+-- trigger's SELECT) do not write the enclosing statement's events one row at
+-- a time: they are all written when the insert ends.
+CREATE TEMP TABLE seen (n int, visible bigint);
+CREATE FUNCTION tap.count_events() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO seen SELECT coalesce(max(n), 0) + 1, (SELECT count(*) FROM task_api.events WHERE id > (SELECT m FROM marks)) FROM seen;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER zz_count AFTER INSERT ON task_api.tasks FOR EACH ROW EXECUTE FUNCTION tap.count_events();
+TRUNCATE marks;
+INSERT INTO marks SELECT coalesce(max(id), 0) FROM task_api.events;
+INSERT INTO task_api.tasks (project_id, title, created_by, assignee_id)
+SELECT tap.id('HP'), 'nested writes ' || g, tap.id('hana'), tap.id('hana') FROM generate_series(1, 5) g;
+DROP TRIGGER zz_count ON task_api.tasks;
+SELECT is((SELECT array_agg(visible ORDER BY n) FROM seen), ARRAY[0, 0, 0, 0, 0]::bigint[],
+          'no event of an insert is written by the statements its row triggers run');
+SELECT is((SELECT count(*) FROM task_api.events WHERE id > (SELECT m FROM marks)), 5::bigint,
+          'all five are written when the insert ends');
 
 -- A statement that fails after some of its events were built: they go with it.
 CREATE FUNCTION tap.fail_on_title() RETURNS trigger LANGUAGE plpgsql AS $$
