@@ -197,6 +197,18 @@ export async function fill(url) {
   expectStatus(await api('GET', '/projects', { token: revoked.key }), 401);
   await one('/tasks', live.key, { project_id: ops.id, title: 'written with the API key' });
 
+  // A scraper token (0.2.0 on; signed by a superuser, not through the API),
+  // one live and one revoked, each tried once.
+  let scraper = null;
+  if (await psql("SELECT to_regprocedure('task_api.revoke_metrics_token(uuid)') IS NOT NULL") === 't') {
+    const token = (n) => psql(`SELECT task_api.metrics_token('${n} days')`);
+    scraper = { live: await token(90), revoked: await token(30) };
+    await psql(`SELECT task_api.revoke_metrics_token(((task_api.jwt_verify('${scraper.revoked}')).claims ->> 'jti')::uuid)`);
+    const scrape = (t) => api('GET', '/rpc/metrics', { token: t, headers: { Accept: 'text/plain' } });
+    expectStatus(await scrape(scraper.live), 200);
+    expectStatus(await scrape(scraper.revoked), 401);
+  }
+
   // The event consumer takes a batch and acknowledges part of it; the rest
   // of the batch stays claimed but unacknowledged, and the events written
   // after it (below) are unclaimed.
@@ -261,6 +273,7 @@ SELECT json_build_object('claimed', :'claimed'::json, 'acked', :acked);`, { cons
     users,
     loggedOutToken: toLogOut,
     apiKeys: { live: { id: live.id, key: live.key, user: 'alice' }, revoked: { id: revoked.id, key: revoked.key } },
+    scraper,
     projects: { launch: launch.id, ops: ops.id, doomed: doomed.id, bobs: bobs.id },
     trash: {
       task: trashedTask.id,

@@ -92,6 +92,15 @@ test('the revoked API key answers 401; the live one works as its user', async ()
   assert.deepEqual(await view(api, state.apiKeys.live.key), owner.view);
 });
 
+// Scraper tokens exist from 0.2.0 on: a database filled at 0.1.0 has none.
+if (state.scraper) {
+  test('the scraper token still scrapes; the revoked one answers 401', async () => {
+    const scrape = (t) => api('GET', '/rpc/metrics', { token: t, headers: { Accept: 'text/plain' } });
+    assert.equal((await scrape(state.scraper.live)).status, 200);
+    expect401(await scrape(state.scraper.revoked));
+  });
+}
+
 test('the old cursor continues the walk with exactly the remaining ids', async () => {
   const { args, cursor, rest, first } = state.cursor;
   assert.deepEqual(await walkRest(api, A, args, cursor, 4), rest);
