@@ -58,6 +58,7 @@ static const TaErrorCode error_codes[] = {
 	{"payload_too_large", 413, "The request writes more rows than task_api.max_bulk_rows; send them in several requests."},
 	{"busy", 504, "The request waited too long for data other transactions hold, or was cancelled; nothing was written: retry after Retry-After with the same Idempotency-Key."},
 	{"read_only_replica", 421, "A write was sent to a read-only replica (a hot standby); nothing was written: send writes to the primary."},
+	{"citus_not_installed", 409, "task_api.distribute() was called in a database without the citus extension: nothing was changed."},
 	{"unavailable", 503, "The database ended the request's connection (e.g. a restart); its outcome is unknown: retry after Retry-After with the same Idempotency-Key."},
 };
 
