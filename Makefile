@@ -50,7 +50,8 @@ OBJS = \
 	src/events_store.o \
 	src/bounds.o \
 	src/cors.o \
-	src/session_slide.o
+	src/session_slide.o \
+	src/citus.o
 
 # The install script of the current version is assembled from one file per
 # resource, in order.  Released versions are frozen beside it: the full script
