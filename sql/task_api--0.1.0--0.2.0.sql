@@ -2256,8 +2256,42 @@ $$;
 COMMENT ON FUNCTION @extschema@.purge_expired() IS 'Delete for good what has been in the trash longer than task_api.trash_retention, the expired idempotency keys and invitations, the events past task_api.events_retention that every consumer has acknowledged, and the sessions and API keys expired or revoked longer than task_api.credentials_grace ago; returns how many projects and tasks. Schedule it, e.g. SELECT cron.schedule(''task_api purge'', ''17 3 * * *'', ''SELECT task_api.purge_expired()'').';
 
 -- Issue 20: Citus
--- task_api.distribute() and its parts (sql/install/95_citus.sql): new
--- functions only; nothing changes until a Citus coordinator calls it.
+-- Queries Citus can plan (sql/install/20_projects.sql and
+-- 72_invitations.sql), then
+-- task_api.distribute() and its parts (sql/install/95_citus.sql): nothing
+-- else changes until a Citus coordinator calls it.
+CREATE OR REPLACE FUNCTION @extschema@.check_project_name(owner_id uuid, name text, except_id uuid) RETURNS void
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- SELECT 1, not SELECT: Citus cannot plan an EXISTS of no column.
+    IF EXISTS (SELECT 1 FROM @extschema@.projects p
+                WHERE p.owner_id = check_project_name.owner_id AND p.name = check_project_name.name
+                  AND p.deleted_at IS NULL AND p.id IS DISTINCT FROM except_id) THEN
+        PERFORM @extschema@.raise_error('conflict', 'a project with this name already exists',
+            'Project names are unique among the live projects of the project''s owner.',
+            'choose another name');
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@.invitation_project_name(invitation_id uuid) RETURNS text
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- PL/pgSQL, not SQL: Citus cannot plan the parameter of a SQL function.
+    RETURN (SELECT p.name
+              FROM @extschema@.invitations i
+              JOIN @extschema@.projects p ON p.id = i.project_id
+             WHERE i.id = invitation_project_name.invitation_id
+               AND (@extschema@.has_project_role(i.project_id, 'owner')
+                    OR i.user_id = @extschema@.current_user_id()
+                    OR lower(i.email) = (SELECT lower(u.email) FROM @extschema@.users u WHERE u.id = @extschema@.current_user_id())));
+END
+$$;
+
 -- Projects and everything that belongs to a project (memberships, tasks,
 -- invitations, events) are sharded by project and colocated, so a request
 -- about one project runs on one worker; users, their credentials,
@@ -2293,7 +2327,7 @@ BEGIN
     -- The workers hold the extension's tables too (CREATE EXTENSION went
     -- to every node): their keys and policies change first, as here.
     IF EXISTS (SELECT FROM pg_catalog.run_command_on_workers(
-                   'SET citus.enable_ddl_propagation = off; SELECT @extschema@.distribute_keys(), @extschema@.distribute_policies()') w
+                   'SET citus.enable_ddl_propagation = off; SET client_min_messages = warning; SELECT @extschema@.distribute_keys(), @extschema@.distribute_policies()') w
                 WHERE NOT w.success) THEN
         RAISE EXCEPTION 'distribute: a worker refused its keys and policies (SELECT * FROM run_command_on_workers(...) says which)'
             USING ERRCODE = 'object_not_in_prerequisite_state';
@@ -2302,6 +2336,9 @@ BEGIN
     PERFORM @extschema@.distribute_policies();
     PERFORM @extschema@.distribute_tables();
     PERFORM @extschema@.distribute_foreign_keys();
+    PERFORM @extschema@.distribute_column_grants();
+    PERFORM @extschema@.view_trigger('api.projects', 60, 'citus_owner', 'INSTEAD OF INSERT FOR EACH ROW',
+                                     '@extschema@.citus_add_owner');
     RETURN true;
 END
 $$;
@@ -2334,6 +2371,10 @@ BEGIN
     UPDATE pg_temp.task_api_distribute_fks
        SET def = pg_catalog.replace(def, ' ON DELETE SET NULL (assignee_id)', '')
      WHERE name = 'tasks_project_id_assignee_id_fkey';
+    -- A trigger that writes another table writes, on a shard, into the
+    -- worker's own empty table: the owner's membership is added on the
+    -- coordinator instead, by citus_add_owner() on api.projects.
+    DROP TRIGGER IF EXISTS projects_add_owner ON @extschema@.projects;
     -- A name unique per owner cannot be enforced across shards (projects are
     -- sharded by id; docs/scaling.md, "Keys").
     DROP INDEX IF EXISTS @extschema@.projects_owner_name_key;
@@ -2390,6 +2431,72 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.distribute_tables() IS 'Part of distribute(): the reference tables, then the tables sharded by project, colocated with projects.';
 
+
+-- Citus gives a shard its table's grants but not its column grants, and
+-- sends a shard every column of an INSERT (the defaults evaluated on the
+-- coordinator): a role with a column grant on a distributed table gets the
+-- privilege on the whole of its shards, by a table grant Citus sends to the
+-- shards in this transaction, then taken back from the table on the
+-- coordinator alone, whose column grants come back.  The coordinator checks
+-- the column grants before any shard sees a statement, and only the
+-- coordinator's connections reach a shard (docs/scaling.md).
+CREATE FUNCTION @extschema@.distribute_column_grants() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    g record;
+BEGIN
+    CREATE TEMP TABLE task_api_column_grants ON COMMIT DROP AS
+        SELECT c.oid::pg_catalog.regclass AS rel, a.attname, p.privilege_type, r.rolname
+          FROM pg_catalog.pg_class c
+          JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND a.attacl IS NOT NULL
+          CROSS JOIN LATERAL pg_catalog.aclexplode(a.attacl) p
+          JOIN pg_catalog.pg_roles r ON r.oid = p.grantee
+         WHERE c.relnamespace = '@extschema@'::pg_catalog.regnamespace AND c.relkind = 'r'
+           AND EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition d WHERE d.logicalrelid = c.oid);
+    FOR g IN SELECT DISTINCT t.rel, t.privilege_type, t.rolname FROM pg_temp.task_api_column_grants t LOOP
+        EXECUTE pg_catalog.format('GRANT %s ON %s TO %I', g.privilege_type, g.rel, g.rolname);
+    END LOOP;
+    SET LOCAL citus.enable_ddl_propagation = off;
+    FOR g IN SELECT DISTINCT t.rel, t.privilege_type, t.rolname FROM pg_temp.task_api_column_grants t LOOP
+        EXECUTE pg_catalog.format('REVOKE %s ON %s FROM %I', g.privilege_type, g.rel, g.rolname);
+    END LOOP;
+    FOR g IN SELECT * FROM pg_temp.task_api_column_grants LOOP
+        EXECUTE pg_catalog.format('GRANT %s (%I) ON %s TO %I', g.privilege_type, g.attname, g.rel, g.rolname);
+    END LOOP;
+    SET LOCAL citus.enable_ddl_propagation = on;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.distribute_column_grants() IS 'Part of distribute(): a column grant of a distributed table becomes the privilege on its shards (Citus sends every column of an INSERT).';
+
+-- The creator becomes the first owner (projects_add_owner() on one server),
+-- after api.projects' own INSTEAD OF trigger has inserted the project; an
+-- idempotent replay finds the membership there.  As the caller, not as the
+-- tables' owner: Citus refuses, in one transaction, a shard written by one
+-- role and then read by another (the request's next statement).  The
+-- caller's insert passes the policy project_members_insert_owner, which
+-- admits exactly this row: the caller, as owner, of the project named by
+-- task_api_citus.new_project, set here (and sent to the workers).
+CREATE FUNCTION @extschema@.citus_add_owner() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    EXECUTE pg_catalog.format('SET LOCAL task_api_citus.new_project = %L', NEW.id);
+    -- Not ON CONFLICT: that needs the row visible to the caller, and the
+    -- request's resolved projects do not hold the new one yet.
+    BEGIN
+        INSERT INTO @extschema@.project_members (project_id, user_id, role)
+        VALUES (NEW.id, NEW.owner_id, 'owner');
+    EXCEPTION WHEN unique_violation THEN
+        NULL;  -- an idempotent replay: the membership is there
+    END;
+    EXECUTE 'SET LOCAL task_api_citus.new_project = ''''';
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.citus_add_owner() IS 'On Citus: INSTEAD OF INSERT trigger on api.projects after its own: the creator becomes the project''s owner, on the coordinator (projects_add_owner() on one server).';
 
 -- Authorization on the workers -----------------------------------------------
 -- Policies run where the rows are: on a worker, which sees neither the
@@ -2496,12 +2603,22 @@ BEGIN
     ALTER POLICY invitations_insert ON @extschema@.invitations
         WITH CHECK (@extschema@.citus_has_role(project_id, 'owner') AND invited_by = @extschema@.current_user_id());
     ALTER POLICY invitations_delete ON @extschema@.invitations USING (@extschema@.citus_has_role(project_id, 'owner'));
+    -- citus_add_owner(): the creator's own membership, as the caller.
+    GRANT INSERT (project_id, user_id, role) ON @extschema@.project_members TO task_api_user;
+    GRANT EXECUTE ON FUNCTION @extschema@.citus_add_owner() TO task_api_user;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_policy
+                    WHERE polname = 'project_members_insert_owner'
+                      AND polrelid = '@extschema@.project_members'::pg_catalog.regclass) THEN
+        CREATE POLICY project_members_insert_owner ON @extschema@.project_members FOR INSERT
+            WITH CHECK (user_id = @extschema@.current_user_id() AND role = 'owner'
+                        AND project_id::text = pg_catalog.current_setting('task_api_citus.new_project', true));
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.distribute_policies() IS 'Part of distribute(): the policies read what citus_pre_request() resolved (no sub-select, no look-up on a worker); the database propagates SET LOCAL to the workers.';
 
 REVOKE ALL ON FUNCTION @extschema@.distribute(), @extschema@.distribute_keys(), @extschema@.distribute_tables(),
-    @extschema@.distribute_foreign_keys(),
+    @extschema@.distribute_foreign_keys(), @extschema@.distribute_column_grants(), @extschema@.citus_add_owner(),
     @extschema@.distribute_policies(), @extschema@.citus_pre_request(), @extschema@.citus_caller(),
     @extschema@.citus_project_ids(@extschema@.member_role), @extschema@.citus_has_role(uuid, @extschema@.member_role),
     @extschema@.citus_is_peer(uuid), @extschema@.citus_email() FROM PUBLIC;
