@@ -210,9 +210,12 @@ installed_fingerprint() {
 # A throw-away cluster in $1 on port $2, made afresh (test and bench runs).
 # Their clients make many requests quickly from one address, so the rate
 # limits are far above the defaults of docs/contract.md §13 (which 'make serve' keeps).
+# $3, if given: the socket directory to use (the nodes of a Citus test
+# cluster share one, scripts/test-citus.sh).
 cluster_recreate() {
     cluster_stop "$1"
     as_root rm -rf "${1:?}"/*
+    [ -z "${3:-}" ] || echo "$3" | as_pg tee "$1/socket_dir" >/dev/null
     cluster_init "$1" "$2"
     as_pg tee "$1/data/task_api_limits.conf" >/dev/null <<CONF
 # Test and benchmark clusters: rate limits high enough never to throttle.

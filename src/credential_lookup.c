@@ -33,6 +33,7 @@
 #include "utils/relcache.h"
 #include "utils/snapmgr.h"
 
+#include "citus.h"
 #include "credential_lookup.h"
 #include "owner_spi.h"
 
@@ -44,9 +45,10 @@ typedef struct CredentialTable
 	AttrNumber	user_id;
 	AttrNumber	expires_at;
 	AttrNumber	revoked_at;
+	bool		citus;			/* a Citus table: read through a query */
 } CredentialTable;
 
-static CredentialTable tables[2] = {{"sessions", InvalidOid, 0, 0, 0}, {"api_keys", InvalidOid, 0, 0, 0}};
+static CredentialTable tables[2] = {{"sessions", InvalidOid, 0, 0, 0, false}, {"api_keys", InvalidOid, 0, 0, 0, false}};
 
 /* Forget a table's OID and columns when its relcache entry goes. */
 static void
@@ -87,6 +89,7 @@ credential_table(char kind)
 		t->user_id = column(relid, "user_id");
 		t->expires_at = column(relid, "expires_at");
 		t->revoked_at = column(relid, "revoked_at");
+		t->citus = ta_citus_table(relid);
 		t->relid = relid;
 	}
 	return t;
@@ -129,6 +132,11 @@ ta_credential_lookup(char kind, const pg_uuid_t *id, const pg_uuid_t *user_id,
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_TRANSACTION_STATE),
 				 errmsg("credentials can only be checked inside a query")));
+	if (t->citus)
+	{
+		ta_citus_credential_lookup(kind, id, user_id, ok, expires);
+		return;
+	}
 	*ok = false;
 	*expires = DT_NOEND;
 	rel = table_open(t->relid, AccessShareLock);

@@ -62,6 +62,7 @@ static const TaErrorCode error_codes[] = {
 	{"busy", 504, "The request waited too long for data other transactions hold, or was cancelled; nothing was written: retry after Retry-After with the same Idempotency-Key."},
 	{"read_only_replica", 421, "A write was sent to a read-only replica (a hot standby); nothing was written: send writes to the primary."},
 	{"internal_error", 500, "The API itself failed (an error of its own code or data, not of the request); nothing was written: report it with the answer's X-Request-Id."},
+	{"citus_not_installed", 409, "task_api.distribute() was called in a database without the citus extension: nothing was changed."},
 	{"unavailable", 503, "The database ended the request's connection (e.g. a restart); its outcome is unknown: retry after Retry-After with the same Idempotency-Key."},
 };
 

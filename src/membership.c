@@ -40,6 +40,7 @@
 #include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
+#include "citus.h"
 #include "membership.h"
 #include "owner_spi.h"
 #include "request.h"
@@ -68,6 +69,11 @@ typedef struct MemberCache
 	TransactionId *subxip;
 	pg_uuid_t	user_id;
 	bool		user_exists;	/* the caller has a row in task_api.users */
+	/*
+	 * On Citus (docs/scaling.md) memberships change in shards on the
+	 * workers, unseen by this node's snapshots and triggers: never reused.
+	 */
+	bool		citus;
 	/* How many loads there have been: names this one (ta_membership_version). */
 	uint64		loads;
 	MemoryContext cxt;
@@ -231,6 +237,7 @@ load_memberships(const pg_uuid_t *user_id, Snapshot snap)
 	ta_owner_query_rows(&q, fill_cache, NULL);
 
 	remember_visibility(snap);
+	cache.citus = ta_citus_table_named("project_members");
 	cache.load_lxid = MyProc->lxid;
 	cache.load_curcid = snap->curcid;
 	cache.generation = local_generation;
@@ -268,7 +275,7 @@ refresh_cache_for(const pg_uuid_t *user_id)
 				 errmsg("project memberships can only be checked inside a query")));
 	snap = GetActiveSnapshot();
 
-	if (!cache.valid ||
+	if (!cache.valid || cache.citus ||
 		cache.generation != local_generation ||
 		memcmp(&cache.user_id, user_id, sizeof(pg_uuid_t)) != 0 ||
 		!same_visibility(snap) ||

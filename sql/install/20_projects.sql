@@ -139,7 +139,8 @@ CREATE FUNCTION @extschema@.check_project_name(owner_id uuid, name text, except_
     SET search_path = pg_catalog, pg_temp
 AS $$
 BEGIN
-    IF EXISTS (SELECT FROM @extschema@.projects p
+    -- SELECT 1, not SELECT: Citus cannot plan an EXISTS of no column.
+    IF EXISTS (SELECT 1 FROM @extschema@.projects p
                 WHERE p.owner_id = check_project_name.owner_id AND p.name = check_project_name.name
                   AND p.deleted_at IS NULL AND p.id IS DISTINCT FROM except_id) THEN
         PERFORM @extschema@.raise_error('conflict', 'a project with this name already exists',

@@ -62,16 +62,19 @@ CREATE POLICY invitations_delete ON @extschema@.invitations FOR DELETE
 -- for that reason; it reveals nothing the caller could not see at GET
 -- /invitations.
 CREATE FUNCTION @extschema@.invitation_project_name(invitation_id uuid) RETURNS text
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT p.name
-      FROM @extschema@.invitations i
-      JOIN @extschema@.projects p ON p.id = i.project_id
-     WHERE i.id = invitation_project_name.invitation_id
-       AND (@extschema@.has_project_role(i.project_id, 'owner')
-            OR i.user_id = @extschema@.current_user_id()
-            OR lower(i.email) = (SELECT lower(u.email) FROM @extschema@.users u WHERE u.id = @extschema@.current_user_id()))
+BEGIN
+    -- PL/pgSQL, not SQL: Citus cannot plan the parameter of a SQL function.
+    RETURN (SELECT p.name
+              FROM @extschema@.invitations i
+              JOIN @extschema@.projects p ON p.id = i.project_id
+             WHERE i.id = invitation_project_name.invitation_id
+               AND (@extschema@.has_project_role(i.project_id, 'owner')
+                    OR i.user_id = @extschema@.current_user_id()
+                    OR lower(i.email) = (SELECT lower(u.email) FROM @extschema@.users u WHERE u.id = @extschema@.current_user_id())));
+END
 $$;
 COMMENT ON FUNCTION @extschema@.invitation_project_name(uuid) IS 'The name of the invitation''s project if the caller is its invitee or an owner of the project, else NULL.';
 

@@ -33,7 +33,8 @@ SELECT set_eq($$SELECT code, status FROM task_api.error_codes$$,
                        ('cursor_mismatch', 400), ('invalid_idempotency_key', 400), ('invalid_parameter', 400),
                        ('method_not_allowed', 405), ('rate_limited', 429), ('query_too_expensive', 400),
                        ('payload_too_large', 413), ('busy', 504), ('unavailable', 503), ('read_only_replica', 421),
-                       ('internal_error', 500)$$,
+                       ('internal_error', 500),
+                       ('citus_not_installed', 409)$$,
               'task_api.error_codes is exactly the catalogue of docs/errors.md, with its statuses');
 SELECT is((SELECT count(DISTINCT code) FROM task_api.error_codes), (SELECT count(*) FROM task_api.error_codes),
           'each code appears once in task_api.error_codes');

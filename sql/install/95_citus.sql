@@ -1,0 +1,331 @@
+-- Citus: one call distributes a task_api database (docs/scaling.md) ---------
+-- Projects and everything that belongs to a project (memberships, tasks,
+-- invitations, events) are sharded by project and colocated, so a request
+-- about one project runs on one worker; users, their credentials,
+-- idempotency keys and event consumers are reference tables (a copy on
+-- every node).  Nothing here runs on a single server: a database that
+-- never calls distribute() keeps its catalogue as installed.
+
+CREATE FUNCTION @extschema@.distribute() RETURNS boolean
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    done boolean;
+BEGIN
+    IF NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER) THEN
+        PERFORM @extschema@.raise_error('forbidden', 'Only a superuser can distribute task_api.');
+    END IF;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'citus') THEN
+        PERFORM @extschema@.raise_error('citus_not_installed',
+            'The citus extension is not installed in this database.', NULL,
+            'Preload citus before task_api (shared_preload_libraries = ''citus,task_api''), CREATE EXTENSION citus, add the workers, then call task_api.distribute() on the coordinator.');
+    END IF;
+    -- Idempotent: the last table distributed below marks the work done.
+    EXECUTE 'SELECT EXISTS (SELECT FROM pg_catalog.pg_dist_partition WHERE logicalrelid = ''@extschema@.events''::pg_catalog.regclass)'
+       INTO done;
+    IF done THEN
+        RETURN false;
+    END IF;
+    -- The row triggers stay: they run on the shards (docs/scaling.md, "Triggers").
+    PERFORM pg_catalog.set_config('citus.enable_unsafe_triggers', 'on', true);
+    -- Keys to reference tables in the same transaction need one connection per node.
+    PERFORM pg_catalog.set_config('citus.multi_shard_modify_mode', 'sequential', true);
+    -- The workers hold the extension's tables too (CREATE EXTENSION went
+    -- to every node): their keys and policies change first, as here.
+    IF EXISTS (SELECT FROM pg_catalog.run_command_on_workers(
+                   'SET citus.enable_ddl_propagation = off; SET client_min_messages = warning; SELECT @extschema@.distribute_keys(), @extschema@.distribute_policies()') w
+                WHERE NOT w.success) THEN
+        RAISE EXCEPTION 'distribute: a worker refused its keys and policies (SELECT * FROM run_command_on_workers(...) says which)'
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    PERFORM @extschema@.distribute_keys();
+    PERFORM @extschema@.distribute_policies();
+    PERFORM @extschema@.distribute_tables();
+    PERFORM @extschema@.distribute_foreign_keys();
+    PERFORM @extschema@.distribute_column_grants();
+    PERFORM @extschema@.view_trigger('api.projects', 60, 'citus_owner', 'INSTEAD OF INSERT FOR EACH ROW',
+                                     '@extschema@.citus_add_owner');
+    RETURN true;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.distribute() IS 'Superuser, on a Citus coordinator: shard projects and what belongs to them by project (colocated) and make users, credentials, idempotency keys and event consumers reference tables (docs/scaling.md). Returns true when it distributed, false when already done; citus_not_installed without Citus.';
+
+-- The keys Citus needs: every unique index of a distributed table holds its
+-- distribution column.
+CREATE FUNCTION @extschema@.distribute_keys() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    fk record;
+    t text;
+BEGIN
+    -- A foreign key from a local table to a reference table makes Citus
+    -- convert every table of the key graph (and drop the views on them): the
+    -- keys between the extension's tables go first and come back once every
+    -- table is distributed (distribute_foreign_keys()).
+    DROP TABLE IF EXISTS pg_temp.task_api_distribute_fks;
+    CREATE TEMP TABLE task_api_distribute_fks ON COMMIT DROP AS
+        SELECT c.conrelid::pg_catalog.regclass AS rel, c.conname AS name, pg_catalog.pg_get_constraintdef(c.oid) AS def
+          FROM pg_catalog.pg_constraint c
+         WHERE c.contype = 'f' AND c.connamespace = '@extschema@'::pg_catalog.regnamespace;
+    FOR fk IN SELECT * FROM pg_temp.task_api_distribute_fks LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE %s DROP CONSTRAINT %I', fk.rel, fk.name);
+    END LOOP;
+    -- Citus refuses ON DELETE SET NULL (assignee_id) with the distribution
+    -- column in the key; the plain key keeps assignees members.
+    UPDATE pg_temp.task_api_distribute_fks
+       SET def = pg_catalog.replace(def, ' ON DELETE SET NULL (assignee_id)', '')
+     WHERE name = 'tasks_project_id_assignee_id_fkey';
+    -- A trigger that writes another table writes, on a shard, into the
+    -- worker's own empty table: the owner's membership is added on the
+    -- coordinator instead, by citus_add_owner() on api.projects.
+    DROP TRIGGER IF EXISTS projects_add_owner ON @extschema@.projects;
+    -- A name unique per owner cannot be enforced across shards (projects are
+    -- sharded by id; docs/scaling.md, "Keys").
+    DROP INDEX IF EXISTS @extschema@.projects_owner_name_key;
+    -- The primary keys of the tables sharded by project_id start with it.
+    FOREACH t IN ARRAY ARRAY['tasks', 'invitations', 'events'] LOOP
+        IF (SELECT pg_catalog.cardinality(c.conkey) FROM pg_catalog.pg_constraint c
+             WHERE c.conrelid = ('@extschema@.' || t)::pg_catalog.regclass AND c.contype = 'p') = 1 THEN
+            EXECUTE pg_catalog.format('ALTER TABLE %I.%I DROP CONSTRAINT %I, ADD CONSTRAINT %I PRIMARY KEY (project_id, id)',
+                                      '@extschema@', t, t || '_pkey', t || '_pkey');
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.distribute_keys() IS 'Part of distribute(): the primary keys Citus accepts on the tables sharded by project; the foreign keys set aside until distribute_foreign_keys().';
+
+CREATE FUNCTION @extschema@.distribute_foreign_keys() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    fk record;
+BEGIN
+    FOR fk IN SELECT * FROM pg_temp.task_api_distribute_fks LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE %s ADD CONSTRAINT %I %s', fk.rel, fk.name, fk.def);
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.distribute_foreign_keys() IS 'Part of distribute(): the foreign keys distribute_keys() set aside, back on the distributed tables.';
+
+CREATE FUNCTION @extschema@.distribute_tables() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    t text;
+BEGIN
+    FOREACH t IN ARRAY ARRAY['users', 'sessions', 'api_keys', 'idempotency_keys', 'event_consumers'] LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition
+                        WHERE logicalrelid = pg_catalog.to_regclass('@extschema@.' || t)) THEN
+            PERFORM pg_catalog.create_reference_table(('@extschema@.' || t)::pg_catalog.regclass);
+        END IF;
+    END LOOP;
+    IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition WHERE logicalrelid = '@extschema@.projects'::pg_catalog.regclass) THEN
+        PERFORM pg_catalog.create_distributed_table('@extschema@.projects', 'id');
+    END IF;
+    FOREACH t IN ARRAY ARRAY['project_members', 'tasks', 'invitations', 'events'] LOOP
+        IF NOT EXISTS (SELECT FROM pg_catalog.pg_dist_partition
+                        WHERE logicalrelid = pg_catalog.to_regclass('@extschema@.' || t)) THEN
+            PERFORM pg_catalog.create_distributed_table(('@extschema@.' || t)::pg_catalog.regclass, 'project_id',
+                                                        colocate_with => '@extschema@.projects');
+        END IF;
+    END LOOP;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.distribute_tables() IS 'Part of distribute(): the reference tables, then the tables sharded by project, colocated with projects.';
+
+
+-- Citus gives a shard its table's grants but not its column grants, and
+-- sends a shard every column of an INSERT (the defaults evaluated on the
+-- coordinator): a role with a column grant on a distributed table gets the
+-- privilege on the whole of its shards, by a table grant Citus sends to the
+-- shards in this transaction, then taken back from the table on the
+-- coordinator alone, whose column grants come back.  The coordinator checks
+-- the column grants before any shard sees a statement, and only the
+-- coordinator's connections reach a shard (docs/scaling.md).
+CREATE FUNCTION @extschema@.distribute_column_grants() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    g record;
+BEGIN
+    CREATE TEMP TABLE task_api_column_grants ON COMMIT DROP AS
+        SELECT c.oid::pg_catalog.regclass AS rel, a.attname, p.privilege_type, r.rolname
+          FROM pg_catalog.pg_class c
+          JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND a.attacl IS NOT NULL
+          CROSS JOIN LATERAL pg_catalog.aclexplode(a.attacl) p
+          JOIN pg_catalog.pg_roles r ON r.oid = p.grantee
+         WHERE c.relnamespace = '@extschema@'::pg_catalog.regnamespace AND c.relkind = 'r'
+           AND EXISTS (SELECT 1 FROM pg_catalog.pg_dist_partition d WHERE d.logicalrelid = c.oid);
+    FOR g IN SELECT DISTINCT t.rel, t.privilege_type, t.rolname FROM pg_temp.task_api_column_grants t LOOP
+        EXECUTE pg_catalog.format('GRANT %s ON %s TO %I', g.privilege_type, g.rel, g.rolname);
+    END LOOP;
+    SET LOCAL citus.enable_ddl_propagation = off;
+    FOR g IN SELECT DISTINCT t.rel, t.privilege_type, t.rolname FROM pg_temp.task_api_column_grants t LOOP
+        EXECUTE pg_catalog.format('REVOKE %s ON %s FROM %I', g.privilege_type, g.rel, g.rolname);
+    END LOOP;
+    FOR g IN SELECT * FROM pg_temp.task_api_column_grants LOOP
+        EXECUTE pg_catalog.format('GRANT %s (%I) ON %s TO %I', g.privilege_type, g.attname, g.rel, g.rolname);
+    END LOOP;
+    SET LOCAL citus.enable_ddl_propagation = on;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.distribute_column_grants() IS 'Part of distribute(): a column grant of a distributed table becomes the privilege on its shards (Citus sends every column of an INSERT).';
+
+-- The creator becomes the first owner (projects_add_owner() on one server),
+-- after api.projects' own INSTEAD OF trigger has inserted the project; an
+-- idempotent replay finds the membership there.  As the caller, not as the
+-- tables' owner: Citus refuses, in one transaction, a shard written by one
+-- role and then read by another (the request's next statement).  The
+-- caller's insert passes the policy project_members_insert_owner, which
+-- admits exactly this row: the caller, as owner, of the project named by
+-- task_api_citus.new_project, set here (and sent to the workers).
+CREATE FUNCTION @extschema@.citus_add_owner() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    EXECUTE pg_catalog.format('SET LOCAL task_api_citus.new_project = %L', NEW.id);
+    -- Not ON CONFLICT: that needs the row visible to the caller, and the
+    -- request's resolved projects do not hold the new one yet.
+    BEGIN
+        INSERT INTO @extschema@.project_members (project_id, user_id, role)
+        VALUES (NEW.id, NEW.owner_id, 'owner');
+    EXCEPTION WHEN unique_violation THEN
+        NULL;  -- an idempotent replay: the membership is there
+    END;
+    EXECUTE 'SET LOCAL task_api_citus.new_project = ''''';
+    RETURN NEW;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.citus_add_owner() IS 'On Citus: INSTEAD OF INSERT trigger on api.projects after its own: the creator becomes the project''s owner, on the coordinator (projects_add_owner() on one server).';
+
+-- Authorization on the workers -----------------------------------------------
+-- Policies run where the rows are: on a worker, which sees neither the
+-- claims PostgREST sets with set_config() nor the memberships of other
+-- shards.  So on Citus, PostgREST's pre-request hook is citus_pre_request():
+-- on the coordinator, once per request, it resolves the caller's projects
+-- with their roles, the users who share one, and the caller's email, and
+-- SETs them LOCAL; Citus sends LOCAL settings to every worker connection of
+-- the transaction (citus.propagate_set_commands = 'local', set by
+-- distribute()), and the policies distribute() puts in place compare rows
+-- with them, with no sub-select and no look-up.
+CREATE FUNCTION @extschema@.citus_pre_request() RETURNS void
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    me uuid;
+    caller jsonb;
+BEGIN
+    PERFORM @extschema@.pre_request();
+    me := @extschema@.current_user_id();
+    IF me IS NULL THEN
+        caller := '{"projects": {}, "peers": []}';
+    ELSE
+        SELECT pg_catalog.jsonb_build_object(
+                   'projects', coalesce((SELECT pg_catalog.jsonb_object_agg(m.project_id, m.role)
+                                           FROM @extschema@.project_members m WHERE m.user_id = me), '{}'),
+                   'peers', coalesce((SELECT pg_catalog.jsonb_agg(DISTINCT o.user_id)
+                                        FROM @extschema@.project_members m
+                                        JOIN @extschema@.project_members o ON o.project_id = m.project_id
+                                       WHERE m.user_id = me), '[]'),
+                   'email', (SELECT u.email FROM @extschema@.users u WHERE u.id = me))
+          INTO caller;
+    END IF;
+    EXECUTE pg_catalog.format('SET LOCAL request.jwt.claims = %L',
+                              coalesce(pg_catalog.current_setting('request.jwt.claims', true), ''));
+    EXECUTE pg_catalog.format('SET LOCAL task_api_citus.caller = %L', caller);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.citus_pre_request() IS 'On Citus (after distribute()), PostgREST''s db-pre-request: pre_request(), then the caller''s projects, roles, peers and email SET LOCAL for the policies evaluated on the workers (docs/scaling.md).';
+
+CREATE FUNCTION @extschema@.citus_caller() RETURNS jsonb
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN NULLIF(pg_catalog.current_setting('task_api_citus.caller', true), '')::jsonb;
+COMMENT ON FUNCTION @extschema@.citus_caller() IS 'On Citus: what citus_pre_request() resolved for this request ({projects: {id: role}, peers: [user ids], email}), or NULL.';
+
+CREATE FUNCTION @extschema@.citus_project_ids(min_role @extschema@.member_role) RETURNS uuid[]
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN ARRAY(SELECT p.key::uuid FROM pg_catalog.jsonb_each_text(@extschema@.citus_caller() -> 'projects') p
+                  WHERE p.value::@extschema@.member_role >= min_role);
+COMMENT ON FUNCTION @extschema@.citus_project_ids(@extschema@.member_role) IS 'On Citus: member_project_ids() from what citus_pre_request() resolved.';
+
+CREATE FUNCTION @extschema@.citus_has_role(project_id uuid, min_role @extschema@.member_role) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN coalesce((@extschema@.citus_caller() -> 'projects' ->> project_id::text)::@extschema@.member_role >= min_role, false);
+COMMENT ON FUNCTION @extschema@.citus_has_role(uuid, @extschema@.member_role) IS 'On Citus: has_project_role() from what citus_pre_request() resolved.';
+
+CREATE FUNCTION @extschema@.citus_is_peer(user_id uuid) RETURNS boolean
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN coalesce(@extschema@.citus_caller() -> 'peers' ? user_id::text, false);
+COMMENT ON FUNCTION @extschema@.citus_is_peer(uuid) IS 'On Citus: whether the user shares a project with the caller, from what citus_pre_request() resolved.';
+
+CREATE FUNCTION @extschema@.citus_email() RETURNS text
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN @extschema@.citus_caller() ->> 'email';
+COMMENT ON FUNCTION @extschema@.citus_email() IS 'On Citus: the caller''s email, from what citus_pre_request() resolved.';
+
+-- The same policies as on one server, reading citus_caller().
+CREATE FUNCTION @extschema@.distribute_policies() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    EXECUTE pg_catalog.format('ALTER DATABASE %I SET citus.propagate_set_commands = local', pg_catalog.current_database());
+    SET LOCAL citus.propagate_set_commands = local;
+    GRANT EXECUTE ON FUNCTION @extschema@.citus_pre_request() TO task_api_anon, task_api_user;
+    GRANT EXECUTE ON FUNCTION @extschema@.citus_caller(), @extschema@.citus_project_ids(@extschema@.member_role),
+        @extschema@.citus_has_role(uuid, @extschema@.member_role), @extschema@.citus_is_peer(uuid),
+        @extschema@.citus_email() TO task_api_user;
+    ALTER POLICY projects_select ON @extschema@.projects
+        USING (owner_id = @extschema@.current_user_id() OR id = ANY (@extschema@.citus_project_ids('viewer')));
+    ALTER POLICY projects_update ON @extschema@.projects
+        USING (@extschema@.citus_has_role(id, 'owner')) WITH CHECK (@extschema@.citus_has_role(id, 'owner'));
+    ALTER POLICY projects_delete ON @extschema@.projects USING (@extschema@.citus_has_role(id, 'owner'));
+    ALTER POLICY project_members_select ON @extschema@.project_members
+        USING (project_id = ANY (@extschema@.citus_project_ids('viewer')));
+    ALTER POLICY project_members_update ON @extschema@.project_members
+        USING (@extschema@.citus_has_role(project_id, 'owner')) WITH CHECK (@extschema@.citus_has_role(project_id, 'owner'));
+    ALTER POLICY project_members_delete ON @extschema@.project_members
+        USING (user_id = @extschema@.current_user_id() OR @extschema@.citus_has_role(project_id, 'owner'));
+    ALTER POLICY users_select ON @extschema@.users
+        USING (id = @extschema@.current_user_id() OR @extschema@.citus_is_peer(id));
+    ALTER POLICY tasks_select ON @extschema@.tasks USING (project_id = ANY (@extschema@.citus_project_ids('viewer')));
+    ALTER POLICY tasks_insert ON @extschema@.tasks
+        WITH CHECK (@extschema@.citus_has_role(project_id, 'editor') AND created_by = @extschema@.current_user_id());
+    ALTER POLICY tasks_update ON @extschema@.tasks
+        USING (@extschema@.citus_has_role(project_id, 'editor')) WITH CHECK (@extschema@.citus_has_role(project_id, 'editor'));
+    ALTER POLICY tasks_delete ON @extschema@.tasks USING (@extschema@.citus_has_role(project_id, 'editor'));
+    ALTER POLICY events_select ON @extschema@.events USING (project_id = ANY (@extschema@.citus_project_ids('viewer')));
+    ALTER POLICY invitations_select ON @extschema@.invitations
+        USING (project_id = ANY (@extschema@.citus_project_ids('owner'))
+               OR user_id = @extschema@.current_user_id()
+               OR pg_catalog.lower(email) = pg_catalog.lower(@extschema@.citus_email()));
+    ALTER POLICY invitations_insert ON @extschema@.invitations
+        WITH CHECK (@extschema@.citus_has_role(project_id, 'owner') AND invited_by = @extschema@.current_user_id());
+    ALTER POLICY invitations_delete ON @extschema@.invitations USING (@extschema@.citus_has_role(project_id, 'owner'));
+    -- citus_add_owner(): the creator's own membership, as the caller.
+    GRANT INSERT (project_id, user_id, role) ON @extschema@.project_members TO task_api_user;
+    GRANT EXECUTE ON FUNCTION @extschema@.citus_add_owner() TO task_api_user;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_policy
+                    WHERE polname = 'project_members_insert_owner'
+                      AND polrelid = '@extschema@.project_members'::pg_catalog.regclass) THEN
+        CREATE POLICY project_members_insert_owner ON @extschema@.project_members FOR INSERT
+            WITH CHECK (user_id = @extschema@.current_user_id() AND role = 'owner'
+                        AND project_id::text = pg_catalog.current_setting('task_api_citus.new_project', true));
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.distribute_policies() IS 'Part of distribute(): the policies read what citus_pre_request() resolved (no sub-select, no look-up on a worker); the database propagates SET LOCAL to the workers.';
+
+REVOKE ALL ON FUNCTION @extschema@.distribute(), @extschema@.distribute_keys(), @extschema@.distribute_tables(),
+    @extschema@.distribute_foreign_keys(), @extschema@.distribute_column_grants(), @extschema@.citus_add_owner(),
+    @extschema@.distribute_policies(), @extschema@.citus_pre_request(), @extschema@.citus_caller(),
+    @extschema@.citus_project_ids(@extschema@.member_role), @extschema@.citus_has_role(uuid, @extschema@.member_role),
+    @extschema@.citus_is_peer(uuid), @extschema@.citus_email() FROM PUBLIC;

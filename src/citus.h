@@ -1,0 +1,28 @@
+/*
+ * citus.h
+ *		What the library does differently once task_api.distribute() has
+ *		made its tables Citus tables (docs/scaling.md).
+ */
+#ifndef TASK_API_CITUS_H
+#define TASK_API_CITUS_H
+
+#include "datatype/timestamp.h"
+#include "utils/uuid.h"
+
+/* Is relid a Citus table (in pg_dist_partition)?  False without Citus. */
+extern bool ta_citus_table(Oid relid);
+
+/*
+ * Is task_api.<name> a Citus table?  Without Citus, false before looking
+ * the table up.
+ */
+extern bool ta_citus_table_named(const char *name);
+
+/*
+ * ta_credential_lookup() for a Citus table: its rows are in shards, which
+ * a query reaches and a direct index scan of the table does not.
+ */
+extern void ta_citus_credential_lookup(char kind, const pg_uuid_t *id, const pg_uuid_t *user_id,
+									   bool *ok, TimestampTz *expires);
+
+#endif							/* TASK_API_CITUS_H */

@@ -1,0 +1,20 @@
+// A node:test reporter (scripts/test-citus.sh): one line per test file,
+// "FILE: N passed, N failed", counting tests as the TAP reporter's
+// "# pass" and "# fail" lines do (subtests included, suites not).
+import { basename } from 'node:path';
+
+export default async function* perFile(source) {
+  const counts = new Map();
+  for await (const event of source) {
+    if (event.type !== 'test:pass' && event.type !== 'test:fail') continue;
+    if (event.data.details?.type === 'suite') continue;
+    const file = event.data.file ? basename(event.data.file) : '(file unknown)';
+    const c = counts.get(file) ?? { pass: 0, fail: 0 };
+    if (event.type === 'test:pass') c.pass += 1;
+    else c.fail += 1;
+    counts.set(file, c);
+  }
+  for (const [file, c] of [...counts].sort(([a], [b]) => a.localeCompare(b))) {
+    yield `${file}: ${c.pass} passed, ${c.fail} failed\n`;
+  }
+}
