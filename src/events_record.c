@@ -8,12 +8,13 @@
  *
  * Every insert, update, soft delete (deleted_at NULL -> set), restore
  * (deleted_at set -> NULL) and real DELETE (purge) of a row appends one row
- * to task_api.events in the same transaction and queues NOTIFY
- * task_api_events with the event id (sent only if the transaction commits).
+ * to task_api.events in the same transaction and hands the event id to
+ * the notifier, which sends NOTIFY task_api_events once the transaction has
+ * committed (event_notify.c).
  * An update records only the columns that changed, with old and new values;
  * an update that changed nothing but the unrecorded columns (the stamps
  * updated_at and version) records nothing.  The row is built here (its id
- * drawn and its NOTIFY queued at once, in order) and buffered; the events
+ * drawn at once, in order) and buffered; the events
  * of a statement are written together when it ends (events_store.c),
  * through the executor's single-row path (ExecSimpleRelationInsert, what
  * logical replication's apply worker uses): the table's CHECK and NOT NULL
@@ -511,7 +512,7 @@ event_row(Relation rel, const EventTarget *target, const EventChange *change,
 
 PG_FUNCTION_INFO_V1(task_api_record_event);
 
-/* Append the event of one row change to task_api.events and queue its NOTIFY. */
+/* Append the event of one row change to task_api.events; the notifier wakes listeners after commit. */
 Datum
 task_api_record_event(PG_FUNCTION_ARGS)
 {
