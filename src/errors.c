@@ -134,6 +134,18 @@ append_json_member(StringInfo buf, const char *key, const char *value, bool firs
 		appendStringInfoString(buf, "null");
 }
 
+/* Is details already JSON of its code's type (array for validation_failed)? */
+static bool
+details_typed(const char *code, const char *details, bool *array)
+{
+	const char *p = details;
+
+	*array = strcmp(code, "validation_failed") == 0;
+	while (*p == ' ' || *p == '\n' || *p == '\t')
+		p++;
+	return *p == (*array ? '[' : '{');
+}
+
 /*
  * details has one type (docs/errors.md): JSON text of an array for
  * validation_failed, of an object for every other code, or null.  Prose
@@ -143,15 +155,10 @@ append_json_member(StringInfo buf, const char *key, const char *value, bool firs
 static const char *
 normalized_details(const char *code, const char *details)
 {
-	bool		array = strcmp(code, "validation_failed") == 0;
-	const char *p = details;
+	bool		array;
 	StringInfoData buf;
 
-	if (details == NULL)
-		return NULL;
-	while (*p == ' ' || *p == '\n' || *p == '\t')
-		p++;
-	if (*p == (array ? '[' : '{'))
+	if (details == NULL || details_typed(code, details, &array))
 		return details;
 	initStringInfo(&buf);
 	appendStringInfoString(&buf, array ? "[{\"field\": null, \"problem\": " : "{\"reason\": ");
@@ -317,15 +324,10 @@ out_member(TaOut *out, const char *key, const char *value, size_t max, bool firs
 static const char *
 rewrite_details(const char *code, const char *details, char *buf, size_t cap)
 {
-	bool		array = strcmp(code, "validation_failed") == 0;
-	const char *p = details;
+	bool		array;
 	TaOut		out;
 
-	if (details == NULL)
-		return NULL;
-	while (*p == ' ' || *p == '\n' || *p == '\t')
-		p++;
-	if (*p == (array ? '[' : '{'))
+	if (details == NULL || details_typed(code, details, &array))
 		return details;
 	ta_out_init(&out, buf, cap, 0);
 	if (ta_out_raw(&out, array ? "[{\"field\": null, \"problem\": " : "{\"reason\": ") &&
