@@ -382,37 +382,6 @@ GRANT EXECUTE ON FUNCTION @extschema@.invitation_ttl(), @extschema@.invitation_p
 REVOKE ALL ON FUNCTION @extschema@.invitation_ttl(), @extschema@.invitation_project_name(uuid), @extschema@.invitations_insert(), @extschema@.invitations_delete(), @extschema@.caller_invitation(uuid), api.accept_invitation(uuid), api.decline_invitation(uuid), @extschema@.purge_expired_invitations() FROM PUBLIC;
 REVOKE ALL ON TABLE @extschema@.invitations, api.invitations FROM PUBLIC;
 
-CREATE OR REPLACE FUNCTION @extschema@.purge_expired() RETURNS bigint
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    cutoff timestamptz := now() - @extschema@.trash_retention();
-    tasks_purged bigint;
-    projects_purged bigint;
-    more bigint;
-BEGIN
-    DELETE FROM @extschema@.tasks WHERE deleted_at < cutoff;
-    GET DIAGNOSTICS tasks_purged = ROW_COUNT;
-    -- The tasks of expired projects go first (through the trash if live).
-    DELETE FROM @extschema@.tasks t USING @extschema@.projects p
-     WHERE t.project_id = p.id AND p.deleted_at < cutoff AND t.deleted_at IS NULL;
-    DELETE FROM @extschema@.tasks t USING @extschema@.projects p
-     WHERE t.project_id = p.id AND p.deleted_at < cutoff;
-    GET DIAGNOSTICS more = ROW_COUNT;
-    DELETE FROM @extschema@.projects WHERE deleted_at < cutoff;
-    GET DIAGNOSTICS projects_purged = ROW_COUNT;
-    -- Expired idempotency keys and invitations too (70_idempotency.sql,
-    -- 72_invitations.sql); not counted.
-    PERFORM @extschema@.purge_expired_idempotency_keys();
-    PERFORM @extschema@.purge_expired_invitations();
-    RETURN tasks_purged + more + projects_purged;
-END
-$$;
-COMMENT ON FUNCTION @extschema@.purge_expired() IS 'Delete for good what has been in the trash longer than task_api.trash_retention, and the expired idempotency keys and invitations; returns how many projects and tasks. Schedule it, e.g. SELECT cron.schedule(''task_api purge'', ''17 3 * * *'', ''SELECT task_api.purge_expired()'').';
-
-
-
 -- Issue 21: bounded work per request
 CREATE FUNCTION @extschema@.bulk_rows() RETURNS trigger
     AS 'MODULE_PATHNAME', 'task_api_bulk_rows' LANGUAGE C;
