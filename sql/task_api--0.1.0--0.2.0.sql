@@ -2519,6 +2519,10 @@ DECLARE
     me uuid;
     caller jsonb;
 BEGIN
+    -- task_api_user's force_generic_plan (PostgREST sets it per request):
+    -- Citus cannot plan a distributed query with its parameters unknown, and
+    -- keeps generic plans away itself when the plan cache may choose.
+    SET LOCAL plan_cache_mode = auto;
     PERFORM @extschema@.pre_request();
     me := @extschema@.current_user_id();
     IF me IS NULL THEN
