@@ -2355,6 +2355,36 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION @extschema@.caller_invitation(invitation_id uuid) RETURNS @extschema@.invitations
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    me uuid := @extschema@.current_user_id();
+    inv @extschema@.invitations;
+    pid uuid;
+BEGIN
+    IF me IS NULL THEN
+        PERFORM @extschema@.raise_error('unauthenticated', 'sign in to answer an invitation');
+    END IF;
+    -- Its project first, unlocked: Citus locks rows only in a statement
+    -- that names the shard (the project; docs/scaling.md).
+    SELECT i.project_id INTO pid FROM @extschema@.invitations i WHERE i.id = invitation_id;
+    SELECT i.* INTO inv
+      FROM @extschema@.invitations i
+      JOIN @extschema@.projects p ON p.id = i.project_id AND p.deleted_at IS NULL
+     WHERE i.project_id = pid AND i.id = invitation_id
+       AND (i.user_id = me
+            OR lower(i.email) = (SELECT lower(u.email) FROM @extschema@.users u WHERE u.id = me))
+       FOR UPDATE OF i;
+    IF NOT FOUND THEN
+        PERFORM @extschema@.raise_error('not_found', 'no such invitation',
+            NULL, 'GET /invitations lists the invitations open to you');
+    END IF;
+    RETURN inv;
+END
+$$;
+
 -- Projects and everything that belongs to a project (memberships, tasks,
 -- invitations, events) are sharded by project and colocated, so a request
 -- about one project runs on one worker; users, their credentials,

@@ -193,14 +193,18 @@ AS $$
 DECLARE
     me uuid := @extschema@.current_user_id();
     inv @extschema@.invitations;
+    pid uuid;
 BEGIN
     IF me IS NULL THEN
         PERFORM @extschema@.raise_error('unauthenticated', 'sign in to answer an invitation');
     END IF;
+    -- Its project first, unlocked: Citus locks rows only in a statement
+    -- that names the shard (the project; docs/scaling.md).
+    SELECT i.project_id INTO pid FROM @extschema@.invitations i WHERE i.id = invitation_id;
     SELECT i.* INTO inv
       FROM @extschema@.invitations i
       JOIN @extschema@.projects p ON p.id = i.project_id AND p.deleted_at IS NULL
-     WHERE i.id = invitation_id
+     WHERE i.project_id = pid AND i.id = invitation_id
        AND (i.user_id = me
             OR lower(i.email) = (SELECT lower(u.email) FROM @extschema@.users u WHERE u.id = me))
        FOR UPDATE OF i;
