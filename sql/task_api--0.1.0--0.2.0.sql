@@ -2264,6 +2264,96 @@ BEGIN
 END
 $$;
 
+CREATE OR REPLACE FUNCTION @extschema@.invitations_insert() RETURNS trigger
+    LANGUAGE plpgsql
+AS $$
+DECLARE
+    problems jsonb := '[]';
+    my_role @extschema@.member_role;
+    clean_email text := pg_catalog.btrim(NEW.email, E' \t\r\n');
+BEGIN
+    IF @extschema@.idempotent_replay() THEN
+        RETURN NEW;  -- the stored row of an idempotent replay (70_idempotency.sql)
+    END IF;
+    IF @extschema@.current_user_id() IS NULL THEN
+        PERFORM @extschema@.raise_error('unauthenticated', 'sign in to invite members');
+    END IF;
+    IF NEW.project_id IS NULL THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('project_id', 'is required');
+    ELSE
+        my_role := @extschema@.project_role(NEW.project_id);
+        IF my_role IS NULL THEN
+            problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('project_id', 'no such project');
+        ELSIF my_role OPERATOR(pg_catalog.<>) 'owner' THEN
+            PERFORM @extschema@.raise_error('forbidden', 'only a project owner can invite members');
+        END IF;
+    END IF;
+    IF NEW.user_id IS NULL AND NEW.email IS NULL THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('user_id', 'give user_id or email');
+    ELSIF NEW.user_id IS NOT NULL AND NEW.email IS NOT NULL THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('email', 'give user_id or email, not both');
+    ELSIF NEW.email IS NOT NULL AND (pg_catalog.char_length(clean_email) > 254
+          OR clean_email OPERATOR(pg_catalog.!~) '^[A-Za-z0-9.!#$%&''*+/=?^_`{|}~-]+@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$') THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('email', 'is not a valid email address');
+    END IF;
+    IF NEW.role IS NULL THEN
+        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('role', 'is required');
+    END IF;
+    problems := problems OPERATOR(pg_catalog.||) @extschema@.server_set_problems(pg_catalog.to_jsonb(NEW), NULL,
+        ARRAY['id', 'created_at', 'expires_at', 'project_name']);
+    PERFORM @extschema@.check_problems('invitation', problems);
+
+    -- An expired invitation for the same invitee gives way to the new one.
+    DELETE FROM @extschema@.invitations i
+     WHERE i.project_id = NEW.project_id AND i.expires_at <= pg_catalog.now()
+       AND (i.user_id = NEW.user_id OR pg_catalog.lower(i.email) = pg_catalog.lower(clean_email));
+    BEGIN
+        INSERT INTO @extschema@.invitations (project_id, email, user_id, role, invited_by)
+        VALUES (NEW.project_id, clean_email, NEW.user_id, NEW.role, @extschema@.current_user_id())
+        RETURNING id, project_id, email, user_id, role, created_at, expires_at
+        INTO NEW.id, NEW.project_id, NEW.email, NEW.user_id, NEW.role, NEW.created_at, NEW.expires_at;
+        -- As the caller, an owner of the project (checked above), not through
+        -- invitation_project_name(): on Citus the owner's read of a shard
+        -- group the caller has just written is refused (docs/scaling.md).
+        NEW.project_name := (SELECT p.name FROM @extschema@.projects p WHERE p.id = NEW.project_id);
+    EXCEPTION WHEN unique_violation THEN
+        PERFORM @extschema@.raise_error('conflict', 'this project already has an open invitation for this invitee',
+            NULL, 'revoke it first (DELETE /invitations?id=eq.<id>) to invite again');
+    END;
+    RETURN NEW;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION @extschema@.caller_invitation(invitation_id uuid) RETURNS @extschema@.invitations
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    me uuid := @extschema@.current_user_id();
+    inv @extschema@.invitations;
+    pid uuid;
+BEGIN
+    IF me IS NULL THEN
+        PERFORM @extschema@.raise_error('unauthenticated', 'sign in to answer an invitation');
+    END IF;
+    -- Its project first, unlocked: Citus locks rows only in a statement
+    -- that names the shard (the project; docs/scaling.md).
+    SELECT i.project_id INTO pid FROM @extschema@.invitations i WHERE i.id = invitation_id;
+    SELECT i.* INTO inv
+      FROM @extschema@.invitations i
+      JOIN @extschema@.projects p ON p.id = i.project_id AND p.deleted_at IS NULL
+     WHERE i.project_id = pid AND i.id = invitation_id
+       AND (i.user_id = me
+            OR lower(i.email) = (SELECT lower(u.email) FROM @extschema@.users u WHERE u.id = me))
+       FOR UPDATE OF i;
+    IF NOT FOUND THEN
+        PERFORM @extschema@.raise_error('not_found', 'no such invitation',
+            NULL, 'GET /invitations lists the invitations open to you');
+    END IF;
+    RETURN inv;
+END
+$$;
+
 -- Projects and everything that belongs to a project (memberships, tasks,
 -- invitations, events) are sharded by project and colocated, so a request
 -- about one project runs on one worker; users, their credentials,
@@ -2488,6 +2578,10 @@ DECLARE
     me uuid;
     caller jsonb;
 BEGIN
+    -- task_api_user's force_generic_plan (PostgREST sets it per request):
+    -- Citus cannot plan a distributed query with its parameters unknown, and
+    -- keeps generic plans away itself when the plan cache may choose.
+    SET LOCAL plan_cache_mode = auto;
     PERFORM @extschema@.pre_request();
     me := @extschema@.current_user_id();
     IF me IS NULL THEN
@@ -2544,7 +2638,7 @@ AS $$
 BEGIN
     EXECUTE pg_catalog.format('ALTER DATABASE %I SET citus.propagate_set_commands = local', pg_catalog.current_database());
     SET LOCAL citus.propagate_set_commands = local;
-    GRANT EXECUTE ON FUNCTION @extschema@.citus_pre_request() TO task_api_anon, task_api_user;
+    GRANT EXECUTE ON FUNCTION @extschema@.citus_pre_request() TO task_api_anon, task_api_user, task_api_metrics;
     GRANT EXECUTE ON FUNCTION @extschema@.citus_caller(), @extschema@.citus_project_ids(@extschema@.member_role),
         @extschema@.citus_has_role(uuid, @extschema@.member_role), @extschema@.citus_is_peer(uuid),
         @extschema@.citus_email() TO task_api_user;

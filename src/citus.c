@@ -14,6 +14,7 @@
 #include "access/genam.h"
 #include "access/stratnum.h"
 #include "access/table.h"
+#include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "utils/fmgroids.h"
@@ -78,4 +79,81 @@ ta_citus_credential_lookup(char kind, const pg_uuid_t *id, const pg_uuid_t *user
 	*ok = !nulls[0] && DatumGetBool(values[0]);
 	if (*ok && !nulls[1])
 		*expires = DatumGetTimestampTz(values[1]);
+}
+
+/*
+ * The shard id at the end of a shard's name (tasks_102084), or 0 when the
+ * name has none.
+ */
+static int64
+shard_id_of_name(const char *name)
+{
+	const char *us = strrchr(name, '_');
+	int64		id = 0;
+
+	if (us == NULL || us[1] == '\0')
+		return 0;
+	for (const char *c = us + 1; *c != '\0'; c++)
+	{
+		if (*c < '0' || *c > '9' || id > PG_INT64_MAX / 10 - 10)
+			return 0;
+		id = id * 10 + (*c - '0');
+	}
+	return id;
+}
+
+static SPIPlanPtr events_shard_plan;
+
+/* The id of the events shard colocated with shard shardid, or 0. */
+static int64
+colocated_events_shard(int64 shardid)
+{
+	Oid			argtypes[1] = {INT8OID};
+	Datum		args[1] = {Int64GetDatum(shardid)};
+	Datum		values[1];
+	bool		nulls[1];
+
+	if (!ta_owner_query_row(&events_shard_plan,
+							"SELECT e.shardid FROM pg_catalog.pg_dist_shard s"
+							"  JOIN pg_catalog.pg_dist_shard e"
+							"    ON e.logicalrelid OPERATOR(pg_catalog.=) 'task_api.events'::pg_catalog.regclass"
+							"   AND e.shardminvalue OPERATOR(pg_catalog.=) s.shardminvalue"
+							" WHERE s.shardid OPERATOR(pg_catalog.=) $1",
+							1, argtypes, args, true, 1, values, nulls) || nulls[0])
+		return 0;
+	return DatumGetInt64(values[0]);
+}
+
+/* The last relation asked about, and its answer. */
+static Oid	events_shard_for_rel = InvalidOid;
+static Oid	events_shard_answer = InvalidOid;
+
+/* The lookup behind ta_citus_events_shard(). */
+static Oid
+find_events_shard(Relation rel)
+{
+	Oid			nsp = get_namespace_oid("task_api", true);
+	int64		shardid;
+	int64		events_shard;
+	char		name[NAMEDATALEN];
+
+	if (!OidIsValid(get_relname_relid("pg_dist_shard", PG_CATALOG_NAMESPACE)) ||
+		RelationGetNamespace(rel) != nsp || ta_citus_table(RelationGetRelid(rel)))
+		return InvalidOid;
+	shardid = shard_id_of_name(RelationGetRelationName(rel));
+	if (shardid <= 0 || (events_shard = colocated_events_shard(shardid)) <= 0)
+		return InvalidOid;
+	snprintf(name, sizeof(name), "events_" INT64_FORMAT, events_shard);
+	return get_relname_relid(name, nsp);
+}
+
+Oid
+ta_citus_events_shard(Relation rel)
+{
+	if (RelationGetRelid(rel) != events_shard_for_rel)
+	{
+		events_shard_answer = find_events_shard(rel);
+		events_shard_for_rel = RelationGetRelid(rel);
+	}
+	return events_shard_answer;
 }

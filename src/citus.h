@@ -7,6 +7,7 @@
 #define TASK_API_CITUS_H
 
 #include "datatype/timestamp.h"
+#include "utils/rel.h"
 #include "utils/uuid.h"
 
 /* Is relid a Citus table (in pg_dist_partition)?  False without Citus. */
@@ -24,5 +25,13 @@ extern bool ta_citus_table_named(const char *name);
  */
 extern void ta_citus_credential_lookup(char kind, const pg_uuid_t *id, const pg_uuid_t *user_id,
 									   bool *ok, TimestampTz *expires);
+
+/*
+ * On a Citus worker, rel being a shard of a task_api table: the events
+ * shard colocated with it, where its events go (docs/scaling.md, "Events").
+ * InvalidOid for any other relation, and always on a single server (the
+ * answer for the last relation is kept: one comparison per event).
+ */
+extern Oid ta_citus_events_shard(Relation rel);
 
 #endif							/* TASK_API_CITUS_H */

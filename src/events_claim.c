@@ -160,7 +160,8 @@ events_xact_callback(XactEvent event, void *arg)
 	switch (event)
 	{
 		case XACT_EVENT_PRE_PREPARE:
-			if (published)
+			/* A Citus worker's events, in shards, prepare (docs/scaling.md, "Events"). */
+			if (published && !ta_events_only_in_shards())
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("cannot PREPARE a transaction that recorded task_api events")));

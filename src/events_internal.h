@@ -7,6 +7,8 @@
 #ifndef TASK_API_EVENTS_INTERNAL_H
 #define TASK_API_EVENTS_INTERNAL_H
 
+#include "utils/rel.h"
+
 /* Columns of task_api.events, in order (80_events.sql). */
 enum
 {
@@ -27,7 +29,14 @@ enum
 /* Draw the next event id from task_api.events_id_seq, published for claimers. */
 extern int64 ta_events_next_id(void);
 
-/* Buffer one event row (values/nulls in column order) for task_api.events; written at statement end. */
-extern void ta_events_store(Datum *values, bool *nulls);
+/*
+ * Buffer one event row (values/nulls in column order), recorded by a
+ * trigger on rel, for task_api.events (on a Citus worker, rel's colocated
+ * events shard); written at statement end.
+ */
+extern void ta_events_store(Relation rel, Datum *values, bool *nulls);
+
+/* Did every event of this transaction go into a Citus events shard (none recorded: true)? */
+extern bool ta_events_only_in_shards(void);
 
 #endif							/* TASK_API_EVENTS_INTERNAL_H */

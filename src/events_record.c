@@ -546,7 +546,7 @@ task_api_record_event(PG_FUNCTION_ARGS)
 	 * executor is started per event.
 	 */
 	event_id = event_row(rel, &target, &change, changes, &me, values, nulls);
-	ta_events_store(values, nulls);
+	ta_events_store(rel, values, nulls);
 	/* NOTIFY task_api_events once the transaction has committed (event_notify.c). */
 	ta_event_notify(event_id);
 	return PointerGetDatum(NULL);

@@ -58,6 +58,7 @@
 #include "utils/syscache.h"
 #include "utils/uuid.h"
 
+#include "citus.h"
 #include "events_internal.h"
 #include "metrics.h"
 #include "events.h"
@@ -73,11 +74,14 @@ typedef struct PendingEvent
 	bool		nulls[Natts_events];
 	SubTransactionId subid;		/* recorded in (or handed to) this subxact */
 	int			depth;			/* finish_depth when it was recorded */
+	Oid			target;			/* on a Citus worker: the events shard; else invalid */
 } PendingEvent;
 
 static MemoryContext pending_cxt = NULL;	/* child of TopTransactionContext */
 static PendingEvent *pending = NULL;
 static int	npending = 0;
+/* Did this transaction record an event for task_api.events itself (not a shard)? */
+static bool local_events = false;
 static int	pending_cap = 0;
 static int	flush_depth = 0;
 /* How many statements' ExecutorFinish (AFTER triggers) are running. */
@@ -274,15 +278,34 @@ store_events(Relation events, const PendingEvent *evs, int n)
 	FreeExecutorState(estate);
 }
 
-/* Open task_api.events, store the events, and close it again. */
+/* Open the events' table, store the events, and close it again. */
 static void
-store_batch(const PendingEvent *evs, int n)
+store_run(Oid target, const PendingEvent *evs, int n)
 {
-	Relation	events = table_open(events_table(), RowExclusiveLock);
+	Relation	events = table_open(OidIsValid(target) ? target : events_table(), RowExclusiveLock);
 
 	store_events(events, evs, n);
 	table_close(events, RowExclusiveLock);
 	ta_metric_add(TA_METRIC_EVENTS_RECORDED, n);
+}
+
+/*
+ * Store a batch: task_api.events, or on a Citus worker each run of events
+ * recorded on one shard group into that group's events shard.
+ */
+static void
+store_batch(const PendingEvent *evs, int n)
+{
+	int			start = 0;
+
+	for (int i = 1; i <= n; i++)
+	{
+		if (i == n || evs[i].target != evs[start].target)
+		{
+			store_run(evs[start].target, &evs[start], i - start);
+			start = i;
+		}
+	}
 }
 
 /*
@@ -364,10 +387,15 @@ pending_slot(void)
  * any memory context): it is copied, and written when the statement ends.
  */
 void
-ta_events_store(Datum *values, bool *nulls)
+ta_events_store(Relation rel, Datum *values, bool *nulls)
 {
+	Oid			target = ta_citus_events_shard(rel);
 	PendingEvent *ev = pending_slot();
 	MemoryContext old = MemoryContextSwitchTo(pending_cxt);
+
+	ev->target = target;
+	if (!OidIsValid(target))
+		local_events = true;
 
 	for (int k = 0; k < Natts_events; k++)
 	{
@@ -440,6 +468,7 @@ pending_xact_callback(XactEvent event, void *arg)
 			pending_cap = 0;
 			flush_depth = 0;
 			finish_depth = 0;
+			local_events = false;
 			break;
 		default:
 			break;
@@ -461,6 +490,17 @@ pending_subxact_callback(SubXactEvent event, SubTransactionId mySubid,
 		for (int i = npending - 1; i >= 0 && pending[i].subid == mySubid; i--)
 			pending[i].subid = parentSubid;
 	}
+}
+
+/*
+ * May this transaction be prepared?  Only when every event it recorded went
+ * into a Citus events shard: a worker's part of a Citus transaction, which
+ * Citus commits with two-phase commit (docs/scaling.md, "Events").
+ */
+bool
+ta_events_only_in_shards(void)
+{
+	return !local_events;
 }
 
 /* Register the statement-end hook and the transaction callbacks. */

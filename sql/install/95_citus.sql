@@ -223,6 +223,10 @@ DECLARE
     me uuid;
     caller jsonb;
 BEGIN
+    -- task_api_user's force_generic_plan (PostgREST sets it per request):
+    -- Citus cannot plan a distributed query with its parameters unknown, and
+    -- keeps generic plans away itself when the plan cache may choose.
+    SET LOCAL plan_cache_mode = auto;
     PERFORM @extschema@.pre_request();
     me := @extschema@.current_user_id();
     IF me IS NULL THEN
@@ -279,7 +283,7 @@ AS $$
 BEGIN
     EXECUTE pg_catalog.format('ALTER DATABASE %I SET citus.propagate_set_commands = local', pg_catalog.current_database());
     SET LOCAL citus.propagate_set_commands = local;
-    GRANT EXECUTE ON FUNCTION @extschema@.citus_pre_request() TO task_api_anon, task_api_user;
+    GRANT EXECUTE ON FUNCTION @extschema@.citus_pre_request() TO task_api_anon, task_api_user, task_api_metrics;
     GRANT EXECUTE ON FUNCTION @extschema@.citus_caller(), @extschema@.citus_project_ids(@extschema@.member_role),
         @extschema@.citus_has_role(uuid, @extschema@.member_role), @extschema@.citus_is_peer(uuid),
         @extschema@.citus_email() TO task_api_user;

@@ -210,3 +210,12 @@ test('the feed\'s changes show only fields of /tasks, /projects and /project_mem
   }
   void members;
 });
+
+test('a transaction that recorded task_api events cannot be prepared (claimers could pass its events); nothing is left prepared', async () => {
+  const { project } = await projectWithMembers();
+  await assert.rejects(psql(`BEGIN;
+    UPDATE task_api.projects SET description = 'prepared' WHERE id = :'p';
+    PREPARE TRANSACTION 'task_api_events_prepare_test';`, { p: project.id }),
+  /cannot PREPARE a transaction that recorded task_api events/);
+  assert.equal(await psql(`SELECT count(*) FROM pg_prepared_xacts WHERE gid = 'task_api_events_prepare_test'`), '0');
+});

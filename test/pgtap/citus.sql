@@ -2,7 +2,7 @@
 -- with citus_not_installed and changes nothing; only a superuser may call
 -- it.  Distributing itself runs in make test-citus (scripts/test-citus.sh).
 BEGIN;
-SELECT plan(7);
+SELECT plan(8);
 \ir helpers/setup.psql
 
 SELECT has_function('task_api', 'distribute', ARRAY[]::text[], 'task_api.distribute() exists');
@@ -23,6 +23,13 @@ SELECT set_eq($$SELECT conrelid::regclass::text, conname, pg_get_constraintdef(o
               'a refused distribute() leaves every key as installed');
 SELECT ok(EXISTS (SELECT FROM pg_indexes WHERE schemaname = 'task_api' AND indexname = 'projects_owner_name_key'),
           'and the unique project names per owner');
+
+-- citus_pre_request() plans the request afresh for its parameters: Citus
+-- cannot plan a distributed query with unknown ones, and task_api_user's
+-- force_generic_plan (which PostgREST sets per request) would ask for that.
+SET LOCAL plan_cache_mode = force_generic_plan;
+SELECT task_api.citus_pre_request();
+SELECT is(current_setting('plan_cache_mode'), 'auto', 'citus_pre_request() sets plan_cache_mode = auto for the transaction');
 
 -- A non-superuser is refused by the grant before anything runs.
 SELECT tap.act_as(tap.make_user('alice', 'a0000000-0000-4000-8000-00000000000a')) \gset
