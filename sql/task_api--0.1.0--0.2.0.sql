@@ -141,16 +141,19 @@ CREATE POLICY invitations_delete ON @extschema@.invitations FOR DELETE
 -- for that reason; it reveals nothing the caller could not see at GET
 -- /invitations.
 CREATE FUNCTION @extschema@.invitation_project_name(invitation_id uuid) RETURNS text
-    LANGUAGE sql STABLE SECURITY DEFINER
+    LANGUAGE plpgsql STABLE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
-    SELECT p.name
-      FROM @extschema@.invitations i
-      JOIN @extschema@.projects p ON p.id = i.project_id
-     WHERE i.id = invitation_project_name.invitation_id
-       AND (@extschema@.has_project_role(i.project_id, 'owner')
-            OR i.user_id = @extschema@.current_user_id()
-            OR lower(i.email) = (SELECT lower(u.email) FROM @extschema@.users u WHERE u.id = @extschema@.current_user_id()))
+BEGIN
+    -- PL/pgSQL, not SQL: Citus cannot plan the parameter of a SQL function.
+    RETURN (SELECT p.name
+              FROM @extschema@.invitations i
+              JOIN @extschema@.projects p ON p.id = i.project_id
+             WHERE i.id = invitation_project_name.invitation_id
+               AND (@extschema@.has_project_role(i.project_id, 'owner')
+                    OR i.user_id = @extschema@.current_user_id()
+                    OR lower(i.email) = (SELECT lower(u.email) FROM @extschema@.users u WHERE u.id = @extschema@.current_user_id())));
+END
 $$;
 COMMENT ON FUNCTION @extschema@.invitation_project_name(uuid) IS 'The name of the invitation''s project if the caller is its invitee or an owner of the project, else NULL.';
 
@@ -225,7 +228,10 @@ BEGIN
         VALUES (NEW.project_id, clean_email, NEW.user_id, NEW.role, @extschema@.current_user_id())
         RETURNING id, project_id, email, user_id, role, created_at, expires_at
         INTO NEW.id, NEW.project_id, NEW.email, NEW.user_id, NEW.role, NEW.created_at, NEW.expires_at;
-        NEW.project_name := @extschema@.invitation_project_name(NEW.id);
+        -- As the caller, an owner of the project (checked above), not through
+        -- invitation_project_name(): on Citus the owner's read of a shard
+        -- group the caller has just written is refused (docs/scaling.md).
+        NEW.project_name := (SELECT p.name FROM @extschema@.projects p WHERE p.id = NEW.project_id);
     EXCEPTION WHEN unique_violation THEN
         PERFORM @extschema@.raise_error('conflict', 'this project already has an open invitation for this invitee',
             NULL, 'revoke it first (DELETE /invitations?id=eq.<id>) to invite again');
@@ -275,14 +281,18 @@ AS $$
 DECLARE
     me uuid := @extschema@.current_user_id();
     inv @extschema@.invitations;
+    pid uuid;
 BEGIN
     IF me IS NULL THEN
         PERFORM @extschema@.raise_error('unauthenticated', 'sign in to answer an invitation');
     END IF;
+    -- Its project first, unlocked: Citus locks rows only in a statement
+    -- that names the shard (the project; docs/scaling.md).
+    SELECT i.project_id INTO pid FROM @extschema@.invitations i WHERE i.id = invitation_id;
     SELECT i.* INTO inv
       FROM @extschema@.invitations i
       JOIN @extschema@.projects p ON p.id = i.project_id AND p.deleted_at IS NULL
-     WHERE i.id = invitation_id
+     WHERE i.project_id = pid AND i.id = invitation_id
        AND (i.user_id = me
             OR lower(i.email) = (SELECT lower(u.email) FROM @extschema@.users u WHERE u.id = me))
        FOR UPDATE OF i;
@@ -474,12 +484,9 @@ CREATE OR REPLACE FUNCTION @extschema@.start_session(user_id uuid) RETURNS json
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
-    ttl integer := extract(epoch FROM current_setting('task_api.jwt_ttl')::interval)::integer;
-    issued bigint := floor(extract(epoch FROM now()))::bigint;
-    session_id uuid := @extschema@.uuidv7();
-    expires timestamptz := to_timestamp(issued + ttl);
     cap integer := current_setting('task_api.max_sessions_per_user')::integer;
-    token text;
+    lifetime interval := greatest(current_setting('task_api.session_lifetime')::interval,
+                                  current_setting('task_api.jwt_ttl')::interval);
 BEGIN
     -- One sign-in of the user at a time, so two cannot both find room; the
     -- newest cap - 1 live sessions stay, older ones end (users can always
@@ -489,18 +496,7 @@ BEGIN
      WHERE id IN (SELECT s.id FROM @extschema@.sessions s
                    WHERE s.user_id = start_session.user_id AND s.revoked_at IS NULL AND s.expires_at > now()
                    ORDER BY s.created_at DESC, s.id DESC OFFSET cap - 1);
-    INSERT INTO @extschema@.sessions (id, user_id, expires_at)
-    VALUES (session_id, start_session.user_id, expires);
-    token := @extschema@.jwt_sign(json_build_object(
-        'sub', start_session.user_id, 'role', 'task_api_user',
-        'iat', issued, 'exp', issued + ttl, 'jti', session_id)::text);
-    PERFORM @extschema@.append_response_header('Set-Cookie',
-        format('__Host-task_api_session=%s; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=%s', token, ttl));
-    PERFORM @extschema@.append_response_header('Set-Cookie',
-        format('__Host-task_api_csrf=%s; Secure; SameSite=Lax; Path=/; Max-Age=%s',
-               @extschema@.csrf_token(session_id::text), ttl));
-    RETURN json_build_object('user_id', start_session.user_id, 'token', token,
-                             'token_type', 'bearer', 'expires_at', expires);
+    RETURN @extschema@.issue_session(start_session.user_id, now() + lifetime);
 END
 $$;
 COMMENT ON FUNCTION @extschema@.start_session(uuid) IS 'Create a session for the user, ending its oldest beyond task_api.max_sessions_per_user; returns {user_id, token, token_type, expires_at} and sets the session and CSRF cookies.';
@@ -561,6 +557,8 @@ DECLARE
     found_id uuid;
     verifier text;
 BEGIN
+    -- The login bucket and this email's backoff (login_throttle.c).
+    PERFORM @extschema@.login_throttle(login.email);
     SELECT u.id, u.password_hash INTO found_id, verifier
       FROM @extschema@.users u
      WHERE lower(u.email) = lower(btrim(login.email));
@@ -568,8 +566,10 @@ BEGIN
     -- the same way as a wrong password, before any hashing.
     IF login.password IS NULL OR octet_length(login.password) > 1024
        OR NOT @extschema@.password_verify(login.password, verifier) THEN
+        PERFORM @extschema@.login_failed(login.email);
         PERFORM @extschema@.raise_error('invalid_credentials', 'the email or password is incorrect');
     END IF;
+    PERFORM @extschema@.login_succeeded(login.email);
     -- A hash made with another algorithm (SCRAM-SHA-256 before 0.2.0) or
     -- cost is redone with the current one, so that every account costs what
     -- an unknown email costs.
@@ -732,38 +732,6 @@ COMMENT ON FUNCTION @extschema@.login_throttle_reset(text) IS 'Superuser only: f
 
 REVOKE ALL ON FUNCTION @extschema@.login_throttle(text), @extschema@.login_failed(text),
     @extschema@.login_succeeded(text), @extschema@.login_throttle_reset(text) FROM PUBLIC;
-
-CREATE OR REPLACE FUNCTION api.login(email text, password text) RETURNS json
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    found_id uuid;
-    verifier text;
-BEGIN
-    -- The login bucket and this email's backoff (login_throttle.c).
-    PERFORM @extschema@.login_throttle(login.email);
-    SELECT u.id, u.password_hash INTO found_id, verifier
-      FROM @extschema@.users u
-     WHERE lower(u.email) = lower(btrim(login.email));
-    -- Same work whether or not the user exists; oversized input is refused
-    -- the same way as a wrong password, before any hashing.
-    IF login.password IS NULL OR octet_length(login.password) > 1024
-       OR NOT @extschema@.password_verify(login.password, verifier) THEN
-        PERFORM @extschema@.login_failed(login.email);
-        PERFORM @extschema@.raise_error('invalid_credentials', 'the email or password is incorrect');
-    END IF;
-    PERFORM @extschema@.login_succeeded(login.email);
-    -- A hash made with another algorithm (SCRAM-SHA-256 before 0.2.0) or
-    -- cost is redone with the current one, so that every account costs what
-    -- an unknown email costs.
-    IF @extschema@.password_needs_rehash(verifier) THEN
-        UPDATE @extschema@.users SET password_hash = @extschema@.password_hash(login.password)
-         WHERE id = found_id;
-    END IF;
-    RETURN @extschema@.start_session(found_id);
-END
-$$;
 
 
 -- Issue 13: one home per concern (SQL)
@@ -1352,26 +1320,6 @@ COMMENT ON FUNCTION @extschema@.issue_session(uuid, timestamptz) IS 'Create a se
 
 -- Start a session for a user at sign-in: it may be renewed (refresh, a
 -- sliding cookie) until task_api.session_lifetime from now.
-CREATE OR REPLACE FUNCTION @extschema@.start_session(user_id uuid) RETURNS json
-    LANGUAGE plpgsql SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    cap integer := current_setting('task_api.max_sessions_per_user')::integer;
-    lifetime interval := greatest(current_setting('task_api.session_lifetime')::interval,
-                                  current_setting('task_api.jwt_ttl')::interval);
-BEGIN
-    -- One sign-in of the user at a time, so two cannot both find room; the
-    -- newest cap - 1 live sessions stay, older ones end (users can always
-    -- sign in).
-    PERFORM FROM @extschema@.users u WHERE u.id = start_session.user_id FOR NO KEY UPDATE;
-    UPDATE @extschema@.sessions SET revoked_at = now()
-     WHERE id IN (SELECT s.id FROM @extschema@.sessions s
-                   WHERE s.user_id = start_session.user_id AND s.revoked_at IS NULL AND s.expires_at > now()
-                   ORDER BY s.created_at DESC, s.id DESC OFFSET cap - 1);
-    RETURN @extschema@.issue_session(start_session.user_id, now() + lifetime);
-END
-$$;
 COMMENT ON FUNCTION @extschema@.start_session(uuid) IS 'Create a session for the user (renewable until task_api.session_lifetime from now), ending its oldest beyond task_api.max_sessions_per_user; returns {user_id, token, token_type, expires_at} and sets the session and CSRF cookies.';
 
 CREATE FUNCTION api.refresh() RETURNS json
@@ -2228,8 +2176,8 @@ ALTER ROLE task_api_user SET plan_cache_mode = 'force_generic_plan';
 NOTIFY pgrst, 'reload config';
 
 -- Issue 20: Citus
--- Queries Citus can plan (sql/install/20_projects.sql and
--- 72_invitations.sql), then
+-- A query Citus can plan (sql/install/20_projects.sql; the invitation
+-- functions' forms Citus can plan are in the invitations section above), then
 -- task_api.distribute() and its parts (sql/install/95_citus.sql): nothing
 -- else changes until a Citus coordinator calls it.
 CREATE OR REPLACE FUNCTION @extschema@.check_project_name(owner_id uuid, name text, except_id uuid) RETURNS void
@@ -2245,112 +2193,6 @@ BEGIN
             'Project names are unique among the live projects of the project''s owner.',
             'choose another name');
     END IF;
-END
-$$;
-
-CREATE OR REPLACE FUNCTION @extschema@.invitation_project_name(invitation_id uuid) RETURNS text
-    LANGUAGE plpgsql STABLE SECURITY DEFINER
-    SET search_path = pg_catalog, pg_temp
-AS $$
-BEGIN
-    -- PL/pgSQL, not SQL: Citus cannot plan the parameter of a SQL function.
-    RETURN (SELECT p.name
-              FROM @extschema@.invitations i
-              JOIN @extschema@.projects p ON p.id = i.project_id
-             WHERE i.id = invitation_project_name.invitation_id
-               AND (@extschema@.has_project_role(i.project_id, 'owner')
-                    OR i.user_id = @extschema@.current_user_id()
-                    OR lower(i.email) = (SELECT lower(u.email) FROM @extschema@.users u WHERE u.id = @extschema@.current_user_id())));
-END
-$$;
-
-CREATE OR REPLACE FUNCTION @extschema@.invitations_insert() RETURNS trigger
-    LANGUAGE plpgsql
-AS $$
-DECLARE
-    problems jsonb := '[]';
-    my_role @extschema@.member_role;
-    clean_email text := pg_catalog.btrim(NEW.email, E' \t\r\n');
-BEGIN
-    IF @extschema@.idempotent_replay() THEN
-        RETURN NEW;  -- the stored row of an idempotent replay (70_idempotency.sql)
-    END IF;
-    IF @extschema@.current_user_id() IS NULL THEN
-        PERFORM @extschema@.raise_error('unauthenticated', 'sign in to invite members');
-    END IF;
-    IF NEW.project_id IS NULL THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('project_id', 'is required');
-    ELSE
-        my_role := @extschema@.project_role(NEW.project_id);
-        IF my_role IS NULL THEN
-            problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('project_id', 'no such project');
-        ELSIF my_role OPERATOR(pg_catalog.<>) 'owner' THEN
-            PERFORM @extschema@.raise_error('forbidden', 'only a project owner can invite members');
-        END IF;
-    END IF;
-    IF NEW.user_id IS NULL AND NEW.email IS NULL THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('user_id', 'give user_id or email');
-    ELSIF NEW.user_id IS NOT NULL AND NEW.email IS NOT NULL THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('email', 'give user_id or email, not both');
-    ELSIF NEW.email IS NOT NULL AND (pg_catalog.char_length(clean_email) > 254
-          OR clean_email OPERATOR(pg_catalog.!~) '^[A-Za-z0-9.!#$%&''*+/=?^_`{|}~-]+@[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)+$') THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('email', 'is not a valid email address');
-    END IF;
-    IF NEW.role IS NULL THEN
-        problems := problems OPERATOR(pg_catalog.||) @extschema@.problem('role', 'is required');
-    END IF;
-    problems := problems OPERATOR(pg_catalog.||) @extschema@.server_set_problems(pg_catalog.to_jsonb(NEW), NULL,
-        ARRAY['id', 'created_at', 'expires_at', 'project_name']);
-    PERFORM @extschema@.check_problems('invitation', problems);
-
-    -- An expired invitation for the same invitee gives way to the new one.
-    DELETE FROM @extschema@.invitations i
-     WHERE i.project_id = NEW.project_id AND i.expires_at <= pg_catalog.now()
-       AND (i.user_id = NEW.user_id OR pg_catalog.lower(i.email) = pg_catalog.lower(clean_email));
-    BEGIN
-        INSERT INTO @extschema@.invitations (project_id, email, user_id, role, invited_by)
-        VALUES (NEW.project_id, clean_email, NEW.user_id, NEW.role, @extschema@.current_user_id())
-        RETURNING id, project_id, email, user_id, role, created_at, expires_at
-        INTO NEW.id, NEW.project_id, NEW.email, NEW.user_id, NEW.role, NEW.created_at, NEW.expires_at;
-        -- As the caller, an owner of the project (checked above), not through
-        -- invitation_project_name(): on Citus the owner's read of a shard
-        -- group the caller has just written is refused (docs/scaling.md).
-        NEW.project_name := (SELECT p.name FROM @extschema@.projects p WHERE p.id = NEW.project_id);
-    EXCEPTION WHEN unique_violation THEN
-        PERFORM @extschema@.raise_error('conflict', 'this project already has an open invitation for this invitee',
-            NULL, 'revoke it first (DELETE /invitations?id=eq.<id>) to invite again');
-    END;
-    RETURN NEW;
-END
-$$;
-
-CREATE OR REPLACE FUNCTION @extschema@.caller_invitation(invitation_id uuid) RETURNS @extschema@.invitations
-    LANGUAGE plpgsql
-    SET search_path = pg_catalog, pg_temp
-AS $$
-DECLARE
-    me uuid := @extschema@.current_user_id();
-    inv @extschema@.invitations;
-    pid uuid;
-BEGIN
-    IF me IS NULL THEN
-        PERFORM @extschema@.raise_error('unauthenticated', 'sign in to answer an invitation');
-    END IF;
-    -- Its project first, unlocked: Citus locks rows only in a statement
-    -- that names the shard (the project; docs/scaling.md).
-    SELECT i.project_id INTO pid FROM @extschema@.invitations i WHERE i.id = invitation_id;
-    SELECT i.* INTO inv
-      FROM @extschema@.invitations i
-      JOIN @extschema@.projects p ON p.id = i.project_id AND p.deleted_at IS NULL
-     WHERE i.project_id = pid AND i.id = invitation_id
-       AND (i.user_id = me
-            OR lower(i.email) = (SELECT lower(u.email) FROM @extschema@.users u WHERE u.id = me))
-       FOR UPDATE OF i;
-    IF NOT FOUND THEN
-        PERFORM @extschema@.raise_error('not_found', 'no such invitation',
-            NULL, 'GET /invitations lists the invitations open to you');
-    END IF;
-    RETURN inv;
 END
 $$;
 
