@@ -54,7 +54,6 @@
 #include "utils/timestamp.h"
 
 #include "bounds.h"
-#include "enum_labels.h"
 #include "error_map.h"
 #include "errors.h"
 #include "guc.h"
@@ -75,8 +74,6 @@ ta_bounds_begin_request(void)
 	int			lock_wait = Max(ta_statement_timeout / 2, 1);
 
 	request_lxid = MyProc->lxid;
-	/* What the error translation may not read in its hook: the enums' labels. */
-	ta_enum_labels_load();
 	if (ta_statement_timeout <= 0)
 		return;
 	snprintf(value, sizeof(value), "%d", ta_statement_timeout);

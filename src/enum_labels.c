@@ -8,7 +8,7 @@
  * an enum's labels live in the catalogue, and inside an emit_log_hook
  * nothing may read the catalogue (a read can raise an error, which would
  * recurse).  So the labels are read here, outside the hook, when a request
- * starts (ta_bounds_begin_request) and only when the cache is stale: a
+ * starts (pre_request()) and only when the cache is stale: a
  * syscache callback on pg_enum and pg_type marks it stale (ALTER TYPE ...
  * ADD VALUE, an upgrade).  The cache is fixed-size static memory; an enum
  * with more labels than it holds is left out (its fields are then named

@@ -44,6 +44,7 @@
 #include "constants.h"
 #include "cors.h"
 #include "credential_lookup.h"
+#include "enum_labels.h"
 #include "errors.h"
 #include "guc.h"
 #include "http.h"
@@ -380,6 +381,8 @@ task_api_pre_request(PG_FUNCTION_ARGS)
 	ta_trace_begin_request();
 	/* The request's statement_timeout, before anything can fail. */
 	ta_bounds_begin_request();
+	/* What the error translation may not read in its hook: the enums' labels. */
+	ta_enum_labels_load();
 
 	/* A browser's script may read the API's headers, errors' included. */
 	ta_cors_begin_request();
