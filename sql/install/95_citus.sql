@@ -34,13 +34,14 @@ BEGIN
     -- The workers hold the extension's tables too (CREATE EXTENSION went
     -- to every node): their keys and policies change first, as here.
     IF EXISTS (SELECT FROM pg_catalog.run_command_on_workers(
-                   'SET citus.enable_ddl_propagation = off; SET client_min_messages = warning; SELECT @extschema@.distribute_keys(), @extschema@.distribute_policies()') w
+                   'SET citus.enable_ddl_propagation = off; SET client_min_messages = warning; SELECT @extschema@.distribute_keys(), @extschema@.distribute_policies(), @extschema@.distribute_reads()') w
                 WHERE NOT w.success) THEN
         RAISE EXCEPTION 'distribute: a worker refused its keys and policies (SELECT * FROM run_command_on_workers(...) says which)'
             USING ERRCODE = 'object_not_in_prerequisite_state';
     END IF;
     PERFORM @extschema@.distribute_keys();
     PERFORM @extschema@.distribute_policies();
+    PERFORM @extschema@.distribute_reads();
     PERFORM @extschema@.distribute_tables();
     PERFORM @extschema@.distribute_foreign_keys();
     PERFORM @extschema@.distribute_column_grants();
@@ -245,6 +246,7 @@ BEGIN
     EXECUTE pg_catalog.format('SET LOCAL request.jwt.claims = %L',
                               coalesce(pg_catalog.current_setting('request.jwt.claims', true), ''));
     EXECUTE pg_catalog.format('SET LOCAL task_api_citus.caller = %L', caller);
+    PERFORM @extschema@.citus_pre_request_reads();
 END
 $$;
 COMMENT ON FUNCTION @extschema@.citus_pre_request() IS 'On Citus (after distribute()), PostgREST''s db-pre-request: pre_request(), then the caller''s projects, roles, peers and email SET LOCAL for the policies evaluated on the workers (docs/scaling.md).';
