@@ -217,6 +217,25 @@ COMMENT ON FUNCTION @extschema@.citus_add_owner() IS 'On Citus: INSTEAD OF INSER
 -- distribute()), and the policies distribute() puts in place compare rows
 -- with them, with no sub-select and no look-up.
 CREATE FUNCTION @extschema@.citus_pre_request() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- task_api_user's force_generic_plan (PostgREST sets it per request):
+    -- Citus cannot plan a distributed query with its parameters unknown, and
+    -- keeps generic plans away itself when the plan cache may choose.
+    SET LOCAL plan_cache_mode = auto;
+    -- As the request's role, as PostgREST calls it on one server: for a
+    -- session cookie it becomes task_api_user, which it cannot from inside a
+    -- SECURITY DEFINER function (PostgreSQL ignores the change there).
+    PERFORM @extschema@.pre_request();
+    PERFORM @extschema@.citus_resolve_caller();
+END
+$$;
+COMMENT ON FUNCTION @extschema@.citus_pre_request() IS 'On Citus (after distribute()), PostgREST''s db-pre-request: pre_request(), then the caller''s projects, roles, peers and email SET LOCAL for the policies evaluated on the workers (docs/scaling.md).';
+
+-- Its part that reads the tables, as their owner.
+CREATE FUNCTION @extschema@.citus_resolve_caller() RETURNS void
     LANGUAGE plpgsql SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
 AS $$
@@ -224,11 +243,6 @@ DECLARE
     me uuid;
     caller jsonb;
 BEGIN
-    -- task_api_user's force_generic_plan (PostgREST sets it per request):
-    -- Citus cannot plan a distributed query with its parameters unknown, and
-    -- keeps generic plans away itself when the plan cache may choose.
-    SET LOCAL plan_cache_mode = auto;
-    PERFORM @extschema@.pre_request();
     me := @extschema@.current_user_id();
     IF me IS NULL THEN
         caller := '{"projects": {}, "peers": []}';
@@ -249,7 +263,7 @@ BEGIN
     PERFORM @extschema@.citus_pre_request_reads();
 END
 $$;
-COMMENT ON FUNCTION @extschema@.citus_pre_request() IS 'On Citus (after distribute()), PostgREST''s db-pre-request: pre_request(), then the caller''s projects, roles, peers and email SET LOCAL for the policies evaluated on the workers (docs/scaling.md).';
+COMMENT ON FUNCTION @extschema@.citus_resolve_caller() IS 'On Citus, part of citus_pre_request(): the caller''s projects, roles, peers and email (and the claims) SET LOCAL, read as the tables'' owner.';
 
 CREATE FUNCTION @extschema@.citus_caller() RETURNS jsonb
     LANGUAGE sql STABLE PARALLEL SAFE
@@ -285,7 +299,8 @@ AS $$
 BEGIN
     EXECUTE pg_catalog.format('ALTER DATABASE %I SET citus.propagate_set_commands = local', pg_catalog.current_database());
     SET LOCAL citus.propagate_set_commands = local;
-    GRANT EXECUTE ON FUNCTION @extschema@.citus_pre_request() TO task_api_anon, task_api_user, task_api_metrics;
+    GRANT EXECUTE ON FUNCTION @extschema@.citus_pre_request(), @extschema@.citus_resolve_caller()
+        TO task_api_anon, task_api_user, task_api_metrics;
     GRANT EXECUTE ON FUNCTION @extschema@.citus_caller(), @extschema@.citus_project_ids(@extschema@.member_role),
         @extschema@.citus_has_role(uuid, @extschema@.member_role), @extschema@.citus_is_peer(uuid),
         @extschema@.citus_email() TO task_api_user;
@@ -332,6 +347,7 @@ COMMENT ON FUNCTION @extschema@.distribute_policies() IS 'Part of distribute(): 
 
 REVOKE ALL ON FUNCTION @extschema@.distribute(), @extschema@.distribute_keys(), @extschema@.distribute_tables(),
     @extschema@.distribute_foreign_keys(), @extschema@.distribute_column_grants(), @extschema@.citus_add_owner(),
-    @extschema@.distribute_policies(), @extschema@.citus_pre_request(), @extschema@.citus_caller(),
+    @extschema@.distribute_policies(), @extschema@.citus_pre_request(), @extschema@.citus_resolve_caller(),
+    @extschema@.citus_caller(),
     @extschema@.citus_project_ids(@extschema@.member_role), @extschema@.citus_has_role(uuid, @extschema@.member_role),
     @extschema@.citus_is_peer(uuid), @extschema@.citus_email() FROM PUBLIC;

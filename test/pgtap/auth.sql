@@ -11,7 +11,7 @@ BEGIN;
 -- and one pass.
 SET LOCAL task_api.password_memory = 64;
 SET LOCAL task_api.password_time_cost = 1;
-SELECT plan(371);
+SELECT plan(373);
 \ir helpers/setup.psql
 
 \o /dev/null
@@ -355,6 +355,13 @@ SELECT is(current_setting('request.jwt.claims')::jsonb, tap.jwt_payload(tap.tok(
           'request.jwt.claims are the token''s claims, as PostgREST sets them for a bearer token');
 SELECT is((SELECT email FROM api.users WHERE id = tap.id('erin')), 'Erin@Example.com',
           'the cookie request reads the API as its user (its own email in api.users)');
+-- On Citus the hook is citus_pre_request() (docs/scaling.md), granted there by
+-- distribute(): it lets the cookie switch the role too.
+SELECT tap.act_as_admin();
+GRANT EXECUTE ON FUNCTION task_api.citus_pre_request(), task_api.citus_resolve_caller() TO task_api_anon, task_api_user;
+SELECT tap.cookie('GET', '/tasks', tap.val('web cookie') #>> '{}');
+SELECT is(tap.err('SELECT task_api.citus_pre_request()'), 'no error', 'citus_pre_request(), Citus''s hook: GET with the session cookie passes');
+SELECT is(current_user::text, 'task_api_user', 'and the cookie request runs as task_api_user there too (not from a SECURITY DEFINER hook)');
 SELECT tap.cookie('HEAD', '/tasks', tap.val('web cookie') #>> '{}');
 SELECT is(tap.pre(), 'no error', 'pre_request: HEAD with the cookie needs no CSRF token');
 SELECT tap.cookie('OPTIONS', '/tasks', tap.val('web cookie') #>> '{}');
