@@ -124,13 +124,24 @@ utf8_sequence_length(const char *p, const char *end)
 	return n;
 }
 
+/* 1 for the bytes a JSON string may hold as they are: printable ASCII but '"' and '\\'. */
+static const uint8_t plain_byte[256] = {
+	/* 0x00-0x7f; 0x80-0xff: 0 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
 /*
  * Read a JSON string at r->p (which is at the opening quote) into the store,
- * NUL-terminated; *out points at it.  Refuses control characters and \u0000
- * (which would truncate the C string), and unpaired surrogates.
+ * NUL-terminated; *out points at it and *len is its length.  *plain is
+ * cleared when the string had an escape (so its JSON text is not simply the
+ * value in quotes).  Refuses control characters and \u0000 (which would
+ * truncate the C string), and unpaired surrogates.
  */
 static bool
-read_string(json_reader *r, char **out)
+read_string(json_reader *r, char **out, uint32_t *len, bool *plain)
 {
 	*out = r->store;
 	r->p++;						/* opening quote */
@@ -140,8 +151,7 @@ read_string(json_reader *r, char **out)
 		const char *q = r->p;
 
 		/* A run of printable ASCII other than '"' and '\\', copied at once. */
-		while (q < r->end && (unsigned char) *q >= 0x20 && (unsigned char) *q < 0x80 &&
-			   *q != '"' && *q != '\\')
+		while (q < r->end && plain_byte[(unsigned char) *q])
 			q++;
 		if (q > r->p)
 		{
@@ -155,6 +165,7 @@ read_string(json_reader *r, char **out)
 		if (c == '"')
 		{
 			r->p++;
+			*len = (uint32_t) (r->store - *out);
 			return store_byte(r, '\0');
 		}
 		if (c < 0x20)
@@ -181,6 +192,7 @@ read_string(json_reader *r, char **out)
 		if (r->end - r->p < 2)
 			return false;
 		r->p++;
+		*plain = false;
 		switch (*r->p)
 		{
 			case '"':
@@ -247,9 +259,9 @@ read_string(json_reader *r, char **out)
 	return false;
 }
 
-/* Read a number, true, false or null as its text. */
+/* Read a number, true, false or null as its text, of length *len. */
 static bool
-read_bare(json_reader *r, char **out)
+read_bare(json_reader *r, char **out, uint32_t *len)
 {
 	const char *start = r->p;
 
@@ -293,9 +305,11 @@ read_bare(json_reader *r, char **out)
 		}
 	}
 	*out = r->store;
-	for (const char *q = start; q < r->p; q++)
-		if (!store_byte(r, *q))
-			return false;
+	*len = (uint32_t) (r->p - start);
+	if ((size_t) (r->p - start) >= (size_t) (r->store_end - r->store))
+		return false;
+	memcpy(r->store, start, (size_t) (r->p - start));
+	r->store += r->p - start;
 	return store_byte(r, '\0');
 }
 
@@ -328,12 +342,14 @@ ta_json_parse_flat(const char *json, size_t len, ta_jwt_claims *out)
 		if (out->count >= TA_JWT_MAX_CLAIMS)
 			return false;
 		m = &out->members[out->count];
+		m->plain = true;
 		skip_ws(&r);
-		if (r.p >= r.end || *r.p != '"' || !read_string(&r, &m->name))
+		if (r.p >= r.end || *r.p != '"' || !read_string(&r, &m->name, &m->name_len, &m->plain))
 			return false;
 		/* Duplicate names are ambiguous: refuse them. */
 		for (int i = 0; i < out->count; i++)
-			if (strcmp(out->members[i].name, m->name) == 0)
+			if (out->members[i].name_len == m->name_len &&
+				memcmp(out->members[i].name, m->name, m->name_len) == 0)
 				return false;
 		skip_ws(&r);
 		if (r.p >= r.end || *r.p != ':')
@@ -344,13 +360,13 @@ ta_json_parse_flat(const char *json, size_t len, ta_jwt_claims *out)
 			return false;
 		if (*r.p == '"')
 		{
-			if (!read_string(&r, &m->value))
+			if (!read_string(&r, &m->value, &m->value_len, &m->plain))
 				return false;
 			m->is_string = true;
 		}
 		else
 		{
-			if (!read_bare(&r, &m->value))
+			if (!read_bare(&r, &m->value, &m->value_len))
 				return false;
 			m->is_string = false;
 		}
@@ -374,8 +390,11 @@ ta_json_parse_flat(const char *json, size_t len, ta_jwt_claims *out)
 const ta_json_member *
 ta_jwt_claim(const ta_jwt_claims *claims, const char *name)
 {
+	size_t		len = strlen(name);
+
 	for (int i = 0; i < claims->count; i++)
-		if (strcmp(claims->members[i].name, name) == 0)
+		if (claims->members[i].name_len == len &&
+			memcmp(claims->members[i].name, name, len) == 0)
 			return &claims->members[i];
 	return NULL;
 }
