@@ -220,19 +220,17 @@ static bool
 cookie_user_key(RlKey *key)
 {
 	const char *cookie = ta_request_cookie(TA_SESSION_COOKIE);
-	ta_jwt_claims *claims;
+	const ta_jwt_claims *claims;
 	const ta_json_member *role;
 	const ta_json_member *sub;
 	bool		ok = false;
 
+	/* request_bucket() took signup and login, which ignore the cookie, first. */
 	if (cookie == NULL || cookie[0] == '\0')
 		return false;
-	/* Signup and login ignore the cookie: they run anonymously. */
-	if (ta_request_is_login_path())
-		return false;
 
-	claims = palloc(sizeof(ta_jwt_claims));
-	if (ta_jwt_verify_token(cookie, claims) == TA_JWT_OK)
+	/* Verified once for the request: pre_request() reuses the answer. */
+	if (ta_jwt_verify_cookie(cookie, &claims) == TA_JWT_OK)
 	{
 		role = ta_jwt_claim(claims, "role");
 		sub = ta_jwt_claim(claims, "sub");
@@ -240,7 +238,6 @@ cookie_user_key(RlKey *key)
 			sub != NULL && sub->is_string && ta_jwt_claim(claims, "key_id") == NULL &&
 			uuid_key(sub->value, key, RL_USER);
 	}
-	pfree(claims);
 	return ok;
 }
 
