@@ -45,6 +45,7 @@ typedef struct KeyedSlot
 
 static KeyedSlot slots[SLOTS];
 static uint64 clock_tick = 0;
+static uint64 generation = 0;
 
 /* Empty a slot, wiping its copy of the key and its states. */
 static void
@@ -64,6 +65,13 @@ ta_hmac_keyed_forget(void)
 {
 	for (int i = 0; i < SLOTS; i++)
 		slot_clear(&slots[i]);
+	generation++;
+}
+
+uint64_t
+ta_hmac_keyed_generation(void)
+{
+	return generation;
 }
 
 /* The slot holding this key, or NULL. */

@@ -17,4 +17,10 @@ extern bool ta_hmac_sha256_keyed(const uint8_t *key, size_t keylen,
 /* Wipe every keyed slot (a secret setting changed: guc.c's assign hook). */
 extern void ta_hmac_keyed_forget(void);
 
+/*
+ * How many times the slots were wiped: a result computed under the
+ * generation seen before it is stale once this changes (jwt.c's memo).
+ */
+extern uint64_t ta_hmac_keyed_generation(void);
+
 #endif							/* TASK_API_HMAC_KEYED_H */

@@ -16,6 +16,7 @@
 #include "utils/json.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
+#include "storage/proc.h"
 
 #include "constants.h"
 #include "guc.h"
@@ -55,20 +56,76 @@ ta_jwt_sign_json(const char *payload_json)
 	return out;
 }
 
-ta_jwt_result
-ta_jwt_verify_token(const char *token, ta_jwt_claims *claims)
+/* The current time for exp, nbf and iat: Unix seconds. */
+static int64_t
+unix_now(void)
+{
+	return (int64_t) (GetCurrentTimestamp() / USECS_PER_SEC) +
+		(int64_t) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY;
+}
+
+/* Verify len bytes of token (no NUL needed): signature, then times. */
+static ta_jwt_result
+verify_bytes(const char *token, size_t len, ta_jwt_claims *claims)
 {
 	const char *secret = ta_jwt_signing_secret();
 	ta_jwt_result r;
 
-	r = ta_jwt_verify(token, strlen(token), (const uint8_t *) secret, strlen(secret),
+	r = ta_jwt_verify(token, len, (const uint8_t *) secret, strlen(secret),
 					  ta_pg_hmac_sha256, claims);
 	if (r != TA_JWT_OK)
 		return r;
-	return ta_jwt_check_times(claims,
-							  (int64_t) (GetCurrentTimestamp() / USECS_PER_SEC) +
-							  (int64_t) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * SECS_PER_DAY,
-							  TA_JWT_CLOCK_SKEW);
+	return ta_jwt_check_times(claims, unix_now(), TA_JWT_CLOCK_SKEW);
+}
+
+ta_jwt_result
+ta_jwt_verify_token(const char *token, ta_jwt_claims *claims)
+{
+	return verify_bytes(token, strlen(token), claims);
+}
+
+/*
+ * The request's session cookie, verified once per transaction: the rate
+ * limiter and the authentication both read it.  Kept for the transaction
+ * (its local id), the exact token text and the secrets' generation (a
+ * changed secret wipes the keyed states and so the memo); the signature's
+ * answer is reused, the times are checked again on every call.
+ */
+static struct
+{
+	LocalTransactionId lxid;
+	uint64_t	generation;
+	size_t		len;
+	ta_jwt_result result;		/* of the signature and structure */
+	char		token[TA_JWT_MAX_TOKEN];
+	ta_jwt_claims claims;
+} cookie_memo = {.lxid = InvalidLocalTransactionId};
+
+ta_jwt_result
+ta_jwt_verify_cookie(const char *cookie, const ta_jwt_claims **claims)
+{
+	size_t		len = strlen(cookie);
+	const char *secret = ta_jwt_signing_secret();
+
+	*claims = &cookie_memo.claims;
+	if (cookie_memo.lxid != MyProc->lxid || cookie_memo.generation != ta_hmac_keyed_generation() ||
+		cookie_memo.len != len || memcmp(cookie_memo.token, cookie, len) != 0)
+	{
+		cookie_memo.lxid = InvalidLocalTransactionId;
+		cookie_memo.result = ta_jwt_verify(cookie, len, (const uint8_t *) secret, strlen(secret),
+										   ta_pg_hmac_sha256, &cookie_memo.claims);
+		/* Kept only when the token fits; a longer one is refused anyway. */
+		if (len <= sizeof(cookie_memo.token))
+		{
+			memcpy(cookie_memo.token, cookie, len);
+			cookie_memo.len = len;
+			cookie_memo.generation = ta_hmac_keyed_generation();
+			cookie_memo.lxid = MyProc->lxid;
+		}
+	}
+	if (cookie_memo.result != TA_JWT_OK)
+		return cookie_memo.result;
+	return ta_jwt_check_times(&cookie_memo.claims, unix_now(), TA_JWT_CLOCK_SKEW);
 }
 
 /*
@@ -95,8 +152,9 @@ append_json_string(StringInfo buf, const char *s)
 	buf->data[buf->len] = '\0';
 }
 
-char *
-ta_jwt_claims_json(const ta_jwt_claims *claims)
+/* The claims as JSON through escape_json(), for claims that had escapes. */
+static char *
+claims_json_escaped(const ta_jwt_claims *claims)
 {
 	StringInfoData buf;
 
@@ -117,6 +175,89 @@ ta_jwt_claims_json(const ta_jwt_claims *claims)
 	return buf.data;
 }
 
+/*
+ * Length of the claims' JSON text when every member was read without an
+ * escape (so each string is its value in quotes), else 0.
+ */
+static size_t
+claims_json_plain_length(const ta_jwt_claims *claims)
+{
+	size_t		n = 2;			/* braces */
+
+	for (int i = 0; i < claims->count; i++)
+	{
+		const ta_json_member *m = &claims->members[i];
+
+		if (!m->plain)
+			return 0;
+		/* "name": value, and ", " before all but the first */
+		n += (i > 0 ? 2 : 0) + m->name_len + 4 + m->value_len + (m->is_string ? 2 : 0);
+	}
+	return n;
+}
+
+/* Write the plain claims' JSON text (claims_json_plain_length() bytes). */
+static void
+claims_json_plain_write(const ta_jwt_claims *claims, char *o)
+{
+	*o++ = '{';
+	for (int i = 0; i < claims->count; i++)
+	{
+		const ta_json_member *m = &claims->members[i];
+
+		if (i > 0)
+		{
+			*o++ = ',';
+			*o++ = ' ';
+		}
+		*o++ = '"';
+		memcpy(o, m->name, m->name_len);
+		o += m->name_len;
+		memcpy(o, "\": ", 3);
+		o += 3;
+		if (m->is_string)
+			*o++ = '"';
+		memcpy(o, m->value, m->value_len);
+		o += m->value_len;
+		if (m->is_string)
+			*o++ = '"';
+	}
+	*o = '}';
+}
+
+/*
+ * The claims back to JSON text, as {"name": value, ...} (the members in
+ * their order, the strings escaped as escape_json() does).
+ */
+char *
+ta_jwt_claims_json(const ta_jwt_claims *claims)
+{
+	size_t		n = claims_json_plain_length(claims);
+	char	   *out;
+
+	if (n == 0)
+		return claims_json_escaped(claims);
+	out = palloc(n + 1);
+	claims_json_plain_write(claims, out);
+	out[n] = '\0';
+	return out;
+}
+
+/* The same as a text datum, written in place when it can be. */
+static text *
+claims_json_text(const ta_jwt_claims *claims)
+{
+	size_t		n = claims_json_plain_length(claims);
+	text	   *out;
+
+	if (n == 0)
+		return cstring_to_text(claims_json_escaped(claims));
+	out = palloc(VARHDRSZ + n);
+	SET_VARSIZE(out, VARHDRSZ + n);
+	claims_json_plain_write(claims, VARDATA(out));
+	return out;
+}
+
 PG_FUNCTION_INFO_V1(task_api_jwt_sign);
 
 /* Sign a flat JSON object of claims with task_api.jwt_secret. */
@@ -134,24 +275,48 @@ task_api_jwt_sign(PG_FUNCTION_ARGS)
 	PG_RETURN_TEXT_P(cstring_to_text(ta_jwt_sign_json(json)));
 }
 
+/* The reason text of each result, made once per backend. */
+static Datum
+reason_datum(ta_jwt_result r)
+{
+	static text *reasons[TA_JWT_MISSING_CLAIM + 1];
+
+	if ((int) r < 0 || r > TA_JWT_MISSING_CLAIM)
+		return CStringGetTextDatum(ta_jwt_result_text(r));
+	if (reasons[r] == NULL)
+	{
+		const char *s = ta_jwt_result_text(r);
+		size_t		n = strlen(s);
+		text	   *t = MemoryContextAlloc(TopMemoryContext, VARHDRSZ + n);
+
+		SET_VARSIZE(t, VARHDRSZ + n);
+		memcpy(VARDATA(t), s, n);
+		reasons[r] = t;
+	}
+	return PointerGetDatum(reasons[r]);
+}
+
 PG_FUNCTION_INFO_V1(task_api_jwt_verify);
 
-/* Verify a token: (valid, reason, claims). */
+/*
+ * Verify a token: (valid, reason, claims).  Read where it lies (no copy),
+ * every call verified afresh (no memo: each call is a new question).
+ */
 Datum
 task_api_jwt_verify(PG_FUNCTION_ARGS)
 {
 	/* Large (the codec never allocates): reused, never re-entered. */
 	static ta_jwt_claims claims;
-	char	   *token = text_to_cstring(PG_GETARG_TEXT_PP(0));
-	ta_jwt_result r = ta_jwt_verify_token(token, &claims);
+	text	   *token = PG_GETARG_TEXT_PP(0);
+	ta_jwt_result r = verify_bytes(VARDATA_ANY(token), VARSIZE_ANY_EXHDR(token), &claims);
 	TupleDesc	desc = ta_result_desc(fcinfo);
 	Datum		values[3];
 	bool		nulls[3] = {false, false, false};
 
 	values[0] = BoolGetDatum(r == TA_JWT_OK);
-	values[1] = CStringGetTextDatum(ta_jwt_result_text(r));
+	values[1] = reason_datum(r);
 	if (r == TA_JWT_OK)
-		values[2] = CStringGetTextDatum(ta_jwt_claims_json(&claims));
+		values[2] = PointerGetDatum(claims_json_text(&claims));
 	else
 		nulls[2] = true;
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));

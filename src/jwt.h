@@ -20,6 +20,13 @@ extern char *ta_jwt_sign_json(const char *payload_json);
 /* Verify signature and times; claims filled on TA_JWT_OK. */
 extern ta_jwt_result ta_jwt_verify_token(const char *token, ta_jwt_claims *claims);
 
+/*
+ * The session cookie's token, verified once per transaction (the rate
+ * limiter and the authentication both ask); *claims points at the memo's
+ * claims, valid until the next call.  Times are checked on every call.
+ */
+extern ta_jwt_result ta_jwt_verify_cookie(const char *cookie, const ta_jwt_claims **claims);
+
 /* Claims back to JSON text (palloc'd). */
 extern char *ta_jwt_claims_json(const ta_jwt_claims *claims);
 

@@ -124,13 +124,24 @@ utf8_sequence_length(const char *p, const char *end)
 	return n;
 }
 
+/* 1 for the bytes a JSON string may hold as they are: printable ASCII but '"' and '\\'. */
+static const uint8_t plain_byte[256] = {
+	/* 0x00-0x7f; 0x80-0xff: 0 */
+	0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+	1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
 /*
  * Read a JSON string at r->p (which is at the opening quote) into the store,
- * NUL-terminated; *out points at it.  Refuses control characters and \u0000
- * (which would truncate the C string), and unpaired surrogates.
+ * NUL-terminated; *out points at it and *len is its length.  *plain is
+ * cleared when the string had an escape (so its JSON text is not simply the
+ * value in quotes).  Refuses control characters and \u0000 (which would
+ * truncate the C string), and unpaired surrogates.
  */
 static bool
-read_string(json_reader *r, char **out)
+read_string(json_reader *r, char **out, uint32_t *len, bool *plain)
 {
 	*out = r->store;
 	r->p++;						/* opening quote */
@@ -140,8 +151,7 @@ read_string(json_reader *r, char **out)
 		const char *q = r->p;
 
 		/* A run of printable ASCII other than '"' and '\\', copied at once. */
-		while (q < r->end && (unsigned char) *q >= 0x20 && (unsigned char) *q < 0x80 &&
-			   *q != '"' && *q != '\\')
+		while (q < r->end && plain_byte[(unsigned char) *q])
 			q++;
 		if (q > r->p)
 		{
@@ -155,6 +165,7 @@ read_string(json_reader *r, char **out)
 		if (c == '"')
 		{
 			r->p++;
+			*len = (uint32_t) (r->store - *out);
 			return store_byte(r, '\0');
 		}
 		if (c < 0x20)
@@ -181,6 +192,7 @@ read_string(json_reader *r, char **out)
 		if (r->end - r->p < 2)
 			return false;
 		r->p++;
+		*plain = false;
 		switch (*r->p)
 		{
 			case '"':
@@ -247,9 +259,9 @@ read_string(json_reader *r, char **out)
 	return false;
 }
 
-/* Read a number, true, false or null as its text. */
+/* Read a number, true, false or null as its text, of length *len. */
 static bool
-read_bare(json_reader *r, char **out)
+read_bare(json_reader *r, char **out, uint32_t *len)
 {
 	const char *start = r->p;
 
@@ -293,9 +305,11 @@ read_bare(json_reader *r, char **out)
 		}
 	}
 	*out = r->store;
-	for (const char *q = start; q < r->p; q++)
-		if (!store_byte(r, *q))
-			return false;
+	*len = (uint32_t) (r->p - start);
+	if ((size_t) (r->p - start) >= (size_t) (r->store_end - r->store))
+		return false;
+	memcpy(r->store, start, (size_t) (r->p - start));
+	r->store += r->p - start;
 	return store_byte(r, '\0');
 }
 
@@ -328,12 +342,14 @@ ta_json_parse_flat(const char *json, size_t len, ta_jwt_claims *out)
 		if (out->count >= TA_JWT_MAX_CLAIMS)
 			return false;
 		m = &out->members[out->count];
+		m->plain = true;
 		skip_ws(&r);
-		if (r.p >= r.end || *r.p != '"' || !read_string(&r, &m->name))
+		if (r.p >= r.end || *r.p != '"' || !read_string(&r, &m->name, &m->name_len, &m->plain))
 			return false;
 		/* Duplicate names are ambiguous: refuse them. */
 		for (int i = 0; i < out->count; i++)
-			if (strcmp(out->members[i].name, m->name) == 0)
+			if (out->members[i].name_len == m->name_len &&
+				memcmp(out->members[i].name, m->name, m->name_len) == 0)
 				return false;
 		skip_ws(&r);
 		if (r.p >= r.end || *r.p != ':')
@@ -344,13 +360,13 @@ ta_json_parse_flat(const char *json, size_t len, ta_jwt_claims *out)
 			return false;
 		if (*r.p == '"')
 		{
-			if (!read_string(&r, &m->value))
+			if (!read_string(&r, &m->value, &m->value_len, &m->plain))
 				return false;
 			m->is_string = true;
 		}
 		else
 		{
-			if (!read_bare(&r, &m->value))
+			if (!read_bare(&r, &m->value, &m->value_len))
 				return false;
 			m->is_string = false;
 		}
@@ -374,8 +390,11 @@ ta_json_parse_flat(const char *json, size_t len, ta_jwt_claims *out)
 const ta_json_member *
 ta_jwt_claim(const ta_jwt_claims *claims, const char *name)
 {
+	size_t		len = strlen(name);
+
 	for (int i = 0; i < claims->count; i++)
-		if (strcmp(claims->members[i].name, name) == 0)
+		if (claims->members[i].name_len == len &&
+			memcmp(claims->members[i].name, name, len) == 0)
 			return &claims->members[i];
 	return NULL;
 }
@@ -415,12 +434,17 @@ ta_jwt_verify(const char *token, size_t len, const uint8_t *key, size_t keylen,
 	uint8_t		sig[TA_JWT_MAC_LEN + 3];
 	uint8_t		mac[TA_JWT_MAC_LEN];
 	long		n;
+	bool		known_header;
 
 	claims->count = 0;
 	if (len > TA_JWT_MAX_TOKEN)
 		return TA_JWT_TOO_LONG;
 
-	dot1 = memchr(token, '.', len);
+	/* The header this codec signs, then its dot, is the usual start. */
+	known_header = len > sizeof(signed_header_b64) - 1 &&
+		token[sizeof(signed_header_b64) - 1] == '.' &&
+		memcmp(token, signed_header_b64, sizeof(signed_header_b64) - 1) == 0;
+	dot1 = known_header ? token + sizeof(signed_header_b64) - 1 : memchr(token, '.', len);
 	if (dot1 == NULL)
 		return TA_JWT_MALFORMED;
 	dot2 = memchr(dot1 + 1, '.', len - (size_t) (dot1 + 1 - token));
@@ -428,8 +452,7 @@ ta_jwt_verify(const char *token, size_t len, const uint8_t *key, size_t keylen,
 		return TA_JWT_MALFORMED;
 
 	/* Header: the one this codec signs is known good; any other is read. */
-	if ((size_t) (dot1 - token) != sizeof(signed_header_b64) - 1 ||
-		memcmp(token, signed_header_b64, sizeof(signed_header_b64) - 1) != 0)
+	if (!known_header)
 	{
 		ta_jwt_result hr;
 
@@ -494,29 +517,41 @@ numeric_date(const ta_json_member *m, int64_t *out)
 	return true;
 }
 
+/* Is the member named by the three characters n? */
+static inline bool
+named3(const ta_json_member *m, const char *n)
+{
+	return m->name_len == 3 && m->name[0] == n[0] && m->name[1] == n[1] && m->name[2] == n[2];
+}
+
 ta_jwt_result
 ta_jwt_check_times(const ta_jwt_claims *claims, int64_t now, int64_t skew)
 {
 	int64_t		exp,
 				t;
-	const ta_json_member *m;
+	const ta_json_member *times[3] = {NULL, NULL, NULL};	/* exp, nbf, iat */
 
-	if (!numeric_date(ta_jwt_claim(claims, "exp"), &exp))
+	/* One pass for the three (names are unique: the reader refuses twins). */
+	for (int i = 0; i < claims->count; i++)
+	{
+		const ta_json_member *m = &claims->members[i];
+
+		if (named3(m, "exp"))
+			times[0] = m;
+		else if (named3(m, "nbf"))
+			times[1] = m;
+		else if (named3(m, "iat"))
+			times[2] = m;
+	}
+	if (!numeric_date(times[0], &exp))
 		return TA_JWT_MISSING_CLAIM;
 	if (now - skew >= exp)
 		return TA_JWT_EXPIRED;
-	m = ta_jwt_claim(claims, "nbf");
-	if (m != NULL)
+	for (int k = 1; k < 3; k++)
 	{
-		if (!numeric_date(m, &t))
-			return TA_JWT_MALFORMED;
-		if (t > now + skew)
-			return TA_JWT_NOT_YET_VALID;
-	}
-	m = ta_jwt_claim(claims, "iat");
-	if (m != NULL)
-	{
-		if (!numeric_date(m, &t))
+		if (times[k] == NULL)
+			continue;
+		if (!numeric_date(times[k], &t))
 			return TA_JWT_MALFORMED;
 		if (t > now + skew)
 			return TA_JWT_NOT_YET_VALID;

@@ -40,6 +40,9 @@ typedef struct ta_json_member
 	char	   *name;
 	char	   *value;			/* string value, or the number's text */
 	bool		is_string;		/* false: a number, true, false or null */
+	bool		plain;			/* name and string value had no escapes */
+	uint32_t	name_len;		/* strlen(name) */
+	uint32_t	value_len;		/* strlen(value) */
 } ta_json_member;
 
 typedef struct ta_jwt_claims

@@ -317,8 +317,8 @@ cookie_failure_metric(ta_jwt_result r)
 static void
 authenticate_cookie(const char *cookie)
 {
-	ta_jwt_claims *claims = palloc(sizeof(ta_jwt_claims));
-	ta_jwt_result r = ta_jwt_verify_token(cookie, claims);
+	const ta_jwt_claims *claims;
+	ta_jwt_result r = ta_jwt_verify_cookie(cookie, &claims);
 	const ta_json_member *role;
 	const ta_json_member *sub;
 	const ta_json_member *jti;

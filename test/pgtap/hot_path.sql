@@ -6,7 +6,7 @@
 -- (src/events_store.c) with the same rows, ids in order, and subtransactions
 -- taking back exactly their own.
 BEGIN;
-SELECT plan(47);
+SELECT plan(57);
 \ir helpers/setup.psql
 
 \o /dev/null
@@ -219,6 +219,49 @@ SET LOCAL task_api.cursor_secret = 'cursor secret number two, at least thirty-tw
 SELECT isnt(task_api.cursor_encode(42, 'e1000000-0000-4000-8000-000000000001'::uuid, 'asc', 'fp'), (SELECT c FROM curs),
             'SET task_api.cursor_secret: the next cursor is signed under the new secret');
 RESET task_api.cursor_secret;
+
+-- The session cookie, verified once per request ---------------------------------------------
+-- The rate limiter and the authentication both read the cookie: its
+-- signature is checked once per transaction (src/jwt.c's memo, keyed on the
+-- exact token and the secret), its times on every call.  This whole file is
+-- one transaction, so each request below reuses or drops that memo.
+SELECT task_api.start_session(tap.id('hana')) ->> 'token' AS memo_cookie \gset
+CREATE FUNCTION tap.with_cookie(token text) RETURNS text
+    LANGUAGE sql AS $$
+    SELECT tap.request('GET', '/tasks', '{}', jsonb_build_object('__Host-task_api_session', token))
+$$;
+SELECT tap.with_cookie(:'memo_cookie');
+SELECT is(tap.pre_message(), 'no error', 'a session cookie passes');
+SELECT is((current_setting('request.jwt.claims')::json ->> 'sub')::uuid, tap.id('hana'), 'as its user');
+SELECT tap.with_cookie(:'memo_cookie');
+SELECT is(tap.pre_message(), 'no error', 'and again in the same transaction (the signature''s answer reused)');
+SELECT tap.act_as_admin();
+SET LOCAL task_api.jwt_secret = 'secret number two, at least thirty-two bytes long';
+SELECT tap.with_cookie(:'memo_cookie');
+SELECT is((tap.error_of('SELECT task_api.pre_request()') ->> 'details')::jsonb ->> 'reason', 'the token''s signature does not match',
+          'SET task_api.jwt_secret: the same cookie in the same transaction is verified again, under the new secret, and refused');
+SELECT tap.act_as_admin();
+RESET task_api.jwt_secret;
+SELECT tap.with_cookie(:'memo_cookie');
+SELECT is(tap.pre_message(), 'no error', 'RESET: the server''s secret again, the cookie accepted at once');
+SELECT tap.with_cookie(left(:'memo_cookie', -1) || CASE WHEN right(:'memo_cookie', 1) = 'A' THEN 'B' ELSE 'A' END);
+SELECT is((tap.error_of('SELECT task_api.pre_request()') ->> 'details')::jsonb ->> 'reason', 'the token''s signature does not match',
+          'another cookie in the same transaction (one character of the signature changed) is verified afresh and refused');
+SELECT tap.act_as_admin();
+
+-- jwt_verify()'s claims text: the same with or without escapes -----------------------------
+-- Claims read without an escape are written back by copying; any escape
+-- sends the whole object through escape_json(): the text is the same as
+-- before either way ({"name": value, ...}, members in order).
+SELECT is((task_api.jwt_verify(task_api.jwt_sign('{ "exp" : 4102444800 ,"sub":"a1000000-0000-4000-8000-00000000000a", "n":-1.5e3,"t":true, "z" : null, "e": "é" }'))).claims::text,
+          '{"exp": 4102444800, "sub": "a1000000-0000-4000-8000-00000000000a", "n": -1.5e3, "t": true, "z": null, "e": "é"}',
+          'jwt_verify: claims without escapes, spaced any way, come back as {"name": value, ...}');
+SELECT is((task_api.jwt_verify(task_api.jwt_sign($j${"exp": 4102444800, "q": "a\"b\\c\n\t\u0001", "u": "\u00e9\/x", "k\u0041": 1}$j$))).claims::text,
+          $j${"exp": 4102444800, "q": "a\"b\\c\n\t\u0001", "u": "é/x", "kA": 1}$j$,
+          'and claims with escapes come back through escape_json (\/ and \u00e9 unescaped, quotes, backslashes and controls escaped)');
+SELECT is((task_api.jwt_verify(task_api.jwt_sign('{"exp": 4102444800}'))).claims::text, '{"exp": 4102444800}',
+          'one claim');
+SELECT ok((task_api.jwt_verify(task_api.jwt_sign('{"exp": 1}'))).claims IS NULL, 'an expired token has no claims');
 
 -- The plan media type in any case (RFC 9110 8.3.1: media types are case-insensitive) --------
 -- PostgREST 12 answers a plan type it does not spell 415 before the hook
