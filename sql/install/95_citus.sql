@@ -46,6 +46,7 @@ BEGIN
     PERFORM @extschema@.distribute_column_grants();
     PERFORM @extschema@.view_trigger('api.projects', 60, 'citus_owner', 'INSTEAD OF INSERT FOR EACH ROW',
                                      '@extschema@.citus_add_owner');
+    PERFORM @extschema@.distribute_view_writes();
     RETURN true;
 END
 $$;
@@ -205,6 +206,30 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.citus_add_owner() IS 'On Citus: INSTEAD OF INSERT trigger on api.projects after its own: the creator becomes the project''s owner, on the coordinator (projects_add_owner() on one server).';
 
+-- PATCH and DELETE through the API views (docs/scaling.md): Citus cannot
+-- plan an UPDATE or DELETE of a view with INSTEAD OF triggers that reads a
+-- distributed table.  Where Citus is preloaded, the library's planner hook
+-- (src/citus_views.c) turns the view's row source of that statement into a
+-- call of citus_view_rows(), which runs the same rows' query, deparsed by
+-- PostgreSQL, with the statement's parameters as values, as a query of its
+-- own that Citus plans, as the caller (row-level security as for a GET).
+-- Read-only: a statement that writes is refused.
+CREATE FUNCTION @extschema@.citus_view_rows(sql text, params text[]) RETURNS SETOF record
+    LANGUAGE c STRICT VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'ta_citus_view_rows';
+COMMENT ON FUNCTION @extschema@.citus_view_rows(text, text[]) IS 'On Citus: the rows of an API view that an UPDATE or DELETE through it reads, run as a query of their own (the planner hook of src/citus_views.c writes the call); granted by distribute().';
+
+CREATE FUNCTION @extschema@.distribute_view_writes() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    GRANT EXECUTE ON FUNCTION @extschema@.citus_view_rows(text, text[]) TO task_api_user;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.distribute_view_writes() IS 'Part of distribute(): the API role may run the view rows'' queries that UPDATE and DELETE through the views read on Citus.';
+
 -- Authorization on the workers -----------------------------------------------
 -- Policies run where the rows are: on a worker, which sees neither the
 -- claims PostgREST sets with set_config() nor the memberships of other
@@ -332,4 +357,5 @@ REVOKE ALL ON FUNCTION @extschema@.distribute(), @extschema@.distribute_keys(), 
     @extschema@.distribute_foreign_keys(), @extschema@.distribute_column_grants(), @extschema@.citus_add_owner(),
     @extschema@.distribute_policies(), @extschema@.citus_pre_request(), @extschema@.citus_caller(),
     @extschema@.citus_project_ids(@extschema@.member_role), @extschema@.citus_has_role(uuid, @extschema@.member_role),
-    @extschema@.citus_is_peer(uuid), @extschema@.citus_email() FROM PUBLIC;
+    @extschema@.citus_is_peer(uuid), @extschema@.citus_email(), @extschema@.citus_view_rows(text, text[]),
+    @extschema@.distribute_view_writes() FROM PUBLIC;
