@@ -338,7 +338,9 @@ rewrite_view_write(Query *stmt)
 		!OidIsValid(fn = view_rows_function()))
 		return;
 	sub = copyObject(rte->subquery);
-	push_quals(stmt, rti, sub, &map);
+	/* A security-barrier view's own conditions come first: nothing is pushed. */
+	if (!rte->security_barrier)
+		push_quals(stmt, rti, sub, &map);
 	replace_row_source(rte, sub, fn, map.outer);
 }
 
