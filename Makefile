@@ -53,7 +53,8 @@ OBJS = \
 	src/bounds.o \
 	src/cors.o \
 	src/session_slide.o \
-	src/citus.o
+	src/citus.o \
+	src/citus_views.o
 
 # The install script of the current version is assembled from one file per
 # resource, in order.  Released versions are frozen beside it: the full script

@@ -154,6 +154,18 @@ for file in "${alone[@]}"; do
     http_run "$logdir/http-$(basename "$file" .test.mjs).log" "$file"
 done
 
+# Event ids are unique across nodes (docs/scaling.md, "Events"): the suite
+# wrote events on both workers, each from its own range.
+id_nodes=$(at 0 -At -c "SELECT count(DISTINCT id >> 48) FROM task_api.events" || true)
+id_dups=$(at 0 -At -c "SELECT count(*) FROM (SELECT id FROM task_api.events GROUP BY id HAVING count(*) > 1) d" || true)
+if [ "${id_nodes:-0}" -ge 2 ] && [ "${id_dups:-1}" -eq 0 ]; then
+    echo "event ids: unique across $id_nodes nodes" >> "$logdir/per-file.txt"
+    passed=$((passed + 1))
+else
+    echo "event ids: FAILED (events from ${id_nodes:-0} node ranges, ${id_dups:-?} ids on more than one node)" >> "$logdir/per-file.txt"
+    failed=$((failed + 1))
+fi
+
 echo
 sort "$logdir/per-file.txt" 2>/dev/null || true
 echo "logs: $logdir"

@@ -534,6 +534,13 @@ BEGIN
         problems := problems || @extschema@.problem('display_name', p);
     END IF;
     PERFORM @extschema@.check_problems('signup', problems);
+    -- On Citus (citus_pre_request() ran): users is a reference table, written
+    -- on every node, where two sign-ups with one email could each wait for
+    -- the other's index entry on another node (a deadlock, not a conflict):
+    -- the coordinator lets one at a time in (docs/scaling.md).
+    IF pg_catalog.current_setting('task_api_citus.caller', true) <> '' THEN
+        PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(pg_catalog.lower(clean_email), 20));
+    END IF;
 
     BEGIN
         INSERT INTO @extschema@.users (email, display_name, password_hash)
@@ -671,8 +678,10 @@ BEGIN
         PERFORM @extschema@.raise_error('forbidden', 'the current password is incorrect',
             NULL, 'send the password you sign in with as current_password');
     END IF;
-    UPDATE @extschema@.users SET password_hash = @extschema@.password_hash(change_password.new_password)
-     WHERE id = me;
+    -- The hash first: Citus refuses a volatile function in an UPDATE of a
+    -- distributed or reference table.
+    verifier := @extschema@.password_hash(change_password.new_password);
+    UPDATE @extschema@.users SET password_hash = verifier WHERE id = me;
     -- Every other session ends; this one (by token or cookie) goes on.
     UPDATE @extschema@.sessions SET revoked_at = now()
      WHERE user_id = me AND id <> jti AND revoked_at IS NULL;
@@ -1225,15 +1234,30 @@ BEGIN
         ARRAY['id', 'created_by', 'created_at', 'updated_at', 'completed_at', 'version']);
     PERFORM @extschema@.check_problems('task', problems);
 
-    UPDATE @extschema@.tasks
-       SET project_id = NEW.project_id, assignee_id = NEW.assignee_id, title = NEW.title,
-           description = NEW.description, status = NEW.status, priority = NEW.priority,
-           due_date = NEW.due_date
-     WHERE id = OLD.id
-    RETURNING id, project_id, assignee_id, title, description, status, priority, due_date,
-              created_by, created_at, updated_at, completed_at, version
-    INTO NEW.id, NEW.project_id, NEW.assignee_id, NEW.title, NEW.description, NEW.status, NEW.priority,
-         NEW.due_date, NEW.created_by, NEW.created_at, NEW.updated_at, NEW.completed_at, NEW.version;
+    IF NEW.project_id IS DISTINCT FROM OLD.project_id THEN
+        UPDATE @extschema@.tasks
+           SET project_id = NEW.project_id, assignee_id = NEW.assignee_id, title = NEW.title,
+               description = NEW.description, status = NEW.status, priority = NEW.priority,
+               due_date = NEW.due_date
+         WHERE id = OLD.id
+        RETURNING id, project_id, assignee_id, title, description, status, priority, due_date,
+                  created_by, created_at, updated_at, completed_at, version
+        INTO NEW.id, NEW.project_id, NEW.assignee_id, NEW.title, NEW.description, NEW.status, NEW.priority,
+             NEW.due_date, NEW.created_by, NEW.created_at, NEW.updated_at, NEW.completed_at, NEW.version;
+    ELSE
+        -- The task stays in its project: project_id is not written (Citus
+        -- refuses to set a distribution column, even to its value) and names
+        -- the row's shard (docs/scaling.md).
+        UPDATE @extschema@.tasks
+           SET assignee_id = NEW.assignee_id, title = NEW.title,
+               description = NEW.description, status = NEW.status, priority = NEW.priority,
+               due_date = NEW.due_date
+         WHERE project_id = OLD.project_id AND id = OLD.id
+        RETURNING id, project_id, assignee_id, title, description, status, priority, due_date,
+                  created_by, created_at, updated_at, completed_at, version
+        INTO NEW.id, NEW.project_id, NEW.assignee_id, NEW.title, NEW.description, NEW.status, NEW.priority,
+             NEW.due_date, NEW.created_by, NEW.created_at, NEW.updated_at, NEW.completed_at, NEW.version;
+    END IF;
     PERFORM @extschema@.note_etag(NEW.version);
     RETURN NEW;
 END
@@ -2244,6 +2268,8 @@ BEGIN
     PERFORM @extschema@.distribute_column_grants();
     PERFORM @extschema@.view_trigger('api.projects', 60, 'citus_owner', 'INSTEAD OF INSERT FOR EACH ROW',
                                      '@extschema@.citus_add_owner');
+    PERFORM @extschema@.distribute_view_writes();
+    PERFORM @extschema@.distribute_event_ids();
     RETURN true;
 END
 $$;
@@ -2403,6 +2429,81 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.citus_add_owner() IS 'On Citus: INSTEAD OF INSERT trigger on api.projects after its own: the creator becomes the project''s owner, on the coordinator (projects_add_owner() on one server).';
 
+-- PATCH and DELETE through the API views (docs/scaling.md): Citus cannot
+-- plan an UPDATE or DELETE of a view with INSTEAD OF triggers that reads a
+-- distributed table.  Where Citus is preloaded, the library's planner hook
+-- (src/citus_views.c) turns the view's row source of that statement into a
+-- call of citus_view_rows(), which runs the same rows' query, deparsed by
+-- PostgreSQL, with the statement's parameters as values, as a query of its
+-- own that Citus plans, as the caller (row-level security as for a GET).
+-- Read-only: a statement that writes is refused.
+CREATE FUNCTION @extschema@.citus_view_rows(sql text, params text[]) RETURNS SETOF record
+    LANGUAGE c STRICT VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    AS 'MODULE_PATHNAME', 'ta_citus_view_rows';
+COMMENT ON FUNCTION @extschema@.citus_view_rows(text, text[]) IS 'On Citus: the rows of an API view that an UPDATE or DELETE through it reads, run as a query of their own (the planner hook of src/citus_views.c writes the call); granted by distribute().';
+
+CREATE FUNCTION @extschema@.distribute_view_writes() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    GRANT EXECUTE ON FUNCTION @extschema@.citus_view_rows(text, text[]) TO task_api_user;
+    -- A request that reads shards in parallel (citus_pre_request() reads the
+    -- caller's memberships from every shard) may then not write a reference
+    -- table that distributed tables have keys to (users, sessions, ...):
+    -- Citus wants one connection per node for the whole transaction.
+    EXECUTE pg_catalog.format('ALTER DATABASE %I SET citus.multi_shard_modify_mode = sequential',
+                              pg_catalog.current_database());
+END
+$$;
+COMMENT ON FUNCTION @extschema@.distribute_view_writes() IS 'Part of distribute(): the API role may run the view rows'' queries that UPDATE and DELETE through the views read on Citus; the database''s transactions reach each node over one connection, so that a request may write a reference table after reading shards.';
+
+-- Event ids unique across nodes (docs/scaling.md, "Events"): a worker draws
+-- the ids of its shards' events from its own task_api.events_id_seq, which
+-- Citus leaves as installed (1, 2, ... on every node).  Each node's sequence
+-- gets its own range, (group id << 48) + 1 up to the next group's: ids stay
+-- ordered on each node (and so within a project, which lives on one node).
+CREATE FUNCTION @extschema@.citus_event_id_range() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    g bigint;
+    low bigint;
+    start_at bigint;
+    propagate text := pg_catalog.current_setting('citus.enable_ddl_propagation');
+BEGIN
+    -- This node's sequence alone.
+    PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true);
+    EXECUTE 'SELECT groupid FROM pg_catalog.pg_dist_local_group' INTO g;
+    low := (g << 48) + 1;
+    SELECT GREATEST(low, coalesce(s.last_value, 0) + 1) INTO start_at
+      FROM pg_catalog.pg_sequences s WHERE s.schemaname = '@extschema@' AND s.sequencename = 'events_id_seq';
+    EXECUTE pg_catalog.format('ALTER SEQUENCE @extschema@.events_id_seq MINVALUE %s MAXVALUE %s START %s RESTART %s',
+                              low, ((g + 1) << 48) - 1, low, start_at);
+    PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', propagate, true);
+END
+$$;
+COMMENT ON FUNCTION @extschema@.citus_event_id_range() IS 'On a Citus node: this node''s events_id_seq draws from its own range, (group id << 48) + 1 up to the next group''s, so event ids are unique across nodes (docs/scaling.md).';
+
+CREATE FUNCTION @extschema@.distribute_event_ids() RETURNS void
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    -- One statement per call: run_command_on_workers() reports the first
+    -- statement's outcome alone.
+    IF EXISTS (SELECT FROM pg_catalog.run_command_on_workers('SELECT @extschema@.citus_event_id_range()') w
+                WHERE NOT w.success) THEN
+        RAISE EXCEPTION 'distribute: a worker refused its event id range (SELECT * FROM run_command_on_workers(...) says which)'
+            USING ERRCODE = 'object_not_in_prerequisite_state';
+    END IF;
+    PERFORM @extschema@.citus_event_id_range();
+END
+$$;
+COMMENT ON FUNCTION @extschema@.distribute_event_ids() IS 'Part of distribute(): every node draws event ids from a range of its own (citus_event_id_range()).';
+
 -- Authorization on the workers -----------------------------------------------
 -- Policies run where the rows are: on a worker, which sees neither the
 -- claims PostgREST sets with set_config() nor the memberships of other
@@ -2547,7 +2648,8 @@ REVOKE ALL ON FUNCTION @extschema@.distribute(), @extschema@.distribute_keys(), 
     @extschema@.distribute_policies(), @extschema@.citus_pre_request(), @extschema@.citus_resolve_caller(),
     @extschema@.citus_caller(),
     @extschema@.citus_project_ids(@extschema@.member_role), @extschema@.citus_has_role(uuid, @extschema@.member_role),
-    @extschema@.citus_is_peer(uuid), @extschema@.citus_email() FROM PUBLIC;
+    @extschema@.citus_is_peer(uuid), @extschema@.citus_email(), @extschema@.citus_view_rows(text, text[]),
+    @extschema@.distribute_view_writes(), @extschema@.citus_event_id_range(), @extschema@.distribute_event_ids() FROM PUBLIC;
 
 -- The read path (sql/install/96_citus_reads.sql; docs/scaling.md, "Queries Citus
 -- cannot plan")

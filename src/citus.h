@@ -34,4 +34,10 @@ extern void ta_citus_credential_lookup(char kind, const pg_uuid_t *id, const pg_
  */
 extern Oid ta_citus_events_shard(Relation rel);
 
+/*
+ * Where Citus is preloaded before task_api: the planner hook that lets
+ * UPDATE and DELETE through the API views run (src/citus_views.c).
+ */
+extern void ta_citus_views_init(void);
+
 #endif							/* TASK_API_CITUS_H */

@@ -19,6 +19,7 @@
 #include <sodium.h>
 
 #include "bounds.h"
+#include "citus.h"
 #include "credential_lookup.h"
 #include "events.h"
 #include "guc.h"
@@ -61,6 +62,7 @@ _PG_init(void)
 	ta_event_notify_init();
 	ta_bounds_init();
 	ta_metrics_init();
+	ta_citus_views_init();
 
 	/*
 	 * Last, once every module has defined its settings: a placeholder for a

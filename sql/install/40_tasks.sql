@@ -142,15 +142,30 @@ BEGIN
         ARRAY['id', 'created_by', 'created_at', 'updated_at', 'completed_at', 'version']);
     PERFORM @extschema@.check_problems('task', problems);
 
-    UPDATE @extschema@.tasks
-       SET project_id = NEW.project_id, assignee_id = NEW.assignee_id, title = NEW.title,
-           description = NEW.description, status = NEW.status, priority = NEW.priority,
-           due_date = NEW.due_date
-     WHERE id = OLD.id
-    RETURNING id, project_id, assignee_id, title, description, status, priority, due_date,
-              created_by, created_at, updated_at, completed_at, version
-    INTO NEW.id, NEW.project_id, NEW.assignee_id, NEW.title, NEW.description, NEW.status, NEW.priority,
-         NEW.due_date, NEW.created_by, NEW.created_at, NEW.updated_at, NEW.completed_at, NEW.version;
+    IF NEW.project_id IS DISTINCT FROM OLD.project_id THEN
+        UPDATE @extschema@.tasks
+           SET project_id = NEW.project_id, assignee_id = NEW.assignee_id, title = NEW.title,
+               description = NEW.description, status = NEW.status, priority = NEW.priority,
+               due_date = NEW.due_date
+         WHERE id = OLD.id
+        RETURNING id, project_id, assignee_id, title, description, status, priority, due_date,
+                  created_by, created_at, updated_at, completed_at, version
+        INTO NEW.id, NEW.project_id, NEW.assignee_id, NEW.title, NEW.description, NEW.status, NEW.priority,
+             NEW.due_date, NEW.created_by, NEW.created_at, NEW.updated_at, NEW.completed_at, NEW.version;
+    ELSE
+        -- The task stays in its project: project_id is not written (Citus
+        -- refuses to set a distribution column, even to its value) and names
+        -- the row's shard (docs/scaling.md).
+        UPDATE @extschema@.tasks
+           SET assignee_id = NEW.assignee_id, title = NEW.title,
+               description = NEW.description, status = NEW.status, priority = NEW.priority,
+               due_date = NEW.due_date
+         WHERE project_id = OLD.project_id AND id = OLD.id
+        RETURNING id, project_id, assignee_id, title, description, status, priority, due_date,
+                  created_by, created_at, updated_at, completed_at, version
+        INTO NEW.id, NEW.project_id, NEW.assignee_id, NEW.title, NEW.description, NEW.status, NEW.priority,
+             NEW.due_date, NEW.created_by, NEW.created_at, NEW.updated_at, NEW.completed_at, NEW.version;
+    END IF;
     PERFORM @extschema@.note_etag(NEW.version);
     RETURN NEW;
 END

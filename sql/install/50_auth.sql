@@ -207,6 +207,13 @@ BEGIN
         problems := problems || @extschema@.problem('display_name', p);
     END IF;
     PERFORM @extschema@.check_problems('signup', problems);
+    -- On Citus (citus_pre_request() ran): users is a reference table, written
+    -- on every node, where two sign-ups with one email could each wait for
+    -- the other's index entry on another node (a deadlock, not a conflict):
+    -- the coordinator lets one at a time in (docs/scaling.md).
+    IF pg_catalog.current_setting('task_api_citus.caller', true) <> '' THEN
+        PERFORM pg_catalog.pg_advisory_xact_lock(pg_catalog.hashtextextended(pg_catalog.lower(clean_email), 20));
+    END IF;
 
     BEGIN
         INSERT INTO @extschema@.users (email, display_name, password_hash)
@@ -426,8 +433,10 @@ BEGIN
         PERFORM @extschema@.raise_error('forbidden', 'the current password is incorrect',
             NULL, 'send the password you sign in with as current_password');
     END IF;
-    UPDATE @extschema@.users SET password_hash = @extschema@.password_hash(change_password.new_password)
-     WHERE id = me;
+    -- The hash first: Citus refuses a volatile function in an UPDATE of a
+    -- distributed or reference table.
+    verifier := @extschema@.password_hash(change_password.new_password);
+    UPDATE @extschema@.users SET password_hash = verifier WHERE id = me;
     -- Every other session ends; this one (by token or cookie) goes on.
     UPDATE @extschema@.sessions SET revoked_at = now()
      WHERE user_id = me AND id <> jti AND revoked_at IS NULL;

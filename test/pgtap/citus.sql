@@ -2,7 +2,7 @@
 -- with citus_not_installed and changes nothing; only a superuser may call
 -- it.  Distributing itself runs in make test-citus (scripts/test-citus.sh).
 BEGIN;
-SELECT plan(8);
+SELECT plan(16);
 \ir helpers/setup.psql
 
 SELECT has_function('task_api', 'distribute', ARRAY[]::text[], 'task_api.distribute() exists');
@@ -30,6 +30,52 @@ SELECT ok(EXISTS (SELECT FROM pg_indexes WHERE schemaname = 'task_api' AND index
 SET LOCAL plan_cache_mode = force_generic_plan;
 SELECT task_api.citus_pre_request();
 SELECT is(current_setting('plan_cache_mode'), 'auto', 'citus_pre_request() sets plan_cache_mode = auto for the transaction');
+
+-- citus_view_rows(): what an UPDATE or DELETE through an API view reads on
+-- Citus (src/citus_views.c): one read-only query, its parameters as text,
+-- as the caller.  Granted to nobody until distribute().
+SELECT is_empty($$SELECT r.rolname FROM pg_roles r
+                   WHERE has_function_privilege(r.oid, 'task_api.citus_view_rows(text, text[])', 'EXECUTE') AND NOT r.rolsuper$$,
+                'no role but superusers may execute citus_view_rows() before distribute()');
+SELECT results_eq($$SELECT * FROM task_api.citus_view_rows('SELECT $1::int + 1, $2, $3::uuid', ARRAY['41', NULL, 'a0000000-0000-4000-8000-0000000000bb'])
+                        AS r(a int, b text, c uuid)$$,
+                  $$VALUES (42, NULL::text, 'a0000000-0000-4000-8000-0000000000bb'::uuid)$$,
+                  'citus_view_rows() runs its query with the parameters as values');
+SELECT is(tap.err($$SELECT * FROM task_api.citus_view_rows('DELETE FROM task_api.tasks RETURNING 1', '{}') AS r(a int)$$),
+          '0A000', 'citus_view_rows() refuses a query that writes');
+SELECT is(tap.err($$SELECT * FROM task_api.citus_view_rows('SELECT 1, 2', '{}') AS r(a int)$$),
+          '42804', 'citus_view_rows() refuses rows of another shape than the call''s');
+-- Without Citus preloaded, no planner hook: an UPDATE through a view reads the view.
+CREATE TEMP TABLE plan_lines (line text);
+DO $$
+DECLARE
+    l text;
+BEGIN
+    FOR l IN EXPLAIN (VERBOSE, COSTS OFF) UPDATE api.tasks SET title = 'x' WHERE id = 'a0000000-0000-4000-8000-0000000000bb' LOOP
+        INSERT INTO plan_lines VALUES (l);
+    END LOOP;
+END
+$$;
+SELECT is((SELECT count(*) FROM plan_lines WHERE line LIKE '%citus_view_rows%'), 0::bigint,
+          'without Citus an UPDATE through api.tasks does not go through citus_view_rows()');
+
+SELECT tap.make_user('bob', 'a0000000-0000-4000-8000-00000000000b') \gset
+SELECT tap.make_user('carol', 'a0000000-0000-4000-8000-00000000000c') \gset
+SELECT tap.make_project('bobs', tap.id('bob')) \gset
+SELECT tap.make_task('bobs task', tap.id('bobs'), tap.id('bob')) \gset
+GRANT EXECUTE ON FUNCTION task_api.citus_view_rows(text, text[]) TO task_api_user;
+SELECT tap.act_as(tap.id('bob')) \gset
+SELECT results_eq($$SELECT r.title FROM task_api.citus_view_rows('SELECT t.title FROM api.tasks t WHERE t.id = $1::uuid',
+                                                                 ARRAY[tap.id('bobs task')::text]) AS r(title text)$$,
+                  $$VALUES ('bobs task')$$,
+                  'as a member: the task''s row');
+SELECT tap.act_as(tap.id('carol')) \gset
+SELECT is_empty($$SELECT r.title FROM task_api.citus_view_rows('SELECT t.title FROM api.tasks t WHERE t.id = $1::uuid',
+                                                               ARRAY[tap.id('bobs task')::text]) AS r(title text)$$,
+                'as another user: row-level security applies, no row');
+SELECT is(tap.err($$SELECT * FROM task_api.citus_view_rows('UPDATE task_api.tasks SET title = ''x'' RETURNING 1', '{}') AS r(a int)$$),
+          '0A000', 'nor can the caller write through it');
+SELECT tap.act_as_admin() \gset
 
 -- A non-superuser is refused by the grant before anything runs.
 SELECT tap.act_as(tap.make_user('alice', 'a0000000-0000-4000-8000-00000000000a')) \gset
