@@ -48,6 +48,9 @@ mkdir -p "$work/copy"
 tar -C "$ROOT" --exclude=./.task_api --exclude=./.git -cf - . | tar -C "$work/copy" -xf -
 PSQL="$work/copy/scripts/psql.sh"
 (cd "$work/copy" && TASK_API_PORT=$API_PORT TASK_API_PG_PORT=$PG_PORT make -s serve >/dev/null)
+"$PSQL" -q -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" \
+    -c "ALTER SYSTEM SET pg_stat_statements.track = 'all'" -c "ALTER SYSTEM SET pg_stat_statements.track_planning = on" \
+    -c "SELECT pg_reload_conf()" >/dev/null
 "$PSQL" -q -v ON_ERROR_STOP=1 -f "$work/peer/setup.sql" >/dev/null
 member=01900000-0000-7000-8000-00000000b001
 TOKEN=$("$PSQL" -tA -c "SELECT task_api.start_session('$member') ->> 'token'")
@@ -61,6 +64,29 @@ PORT=$PEER_PORT PGPORT=$PG_PORT PEER_SECRETS="$work/copy/.task_api/serve/data/ta
 peer_pid=$!
 sleep 2
 pgrst_pid=$(cat "$work/copy/.task_api/postgrest-serve.pid")
+
+# The top of one profile, for the processes in $2 (comma-separated pids):
+# their samples, then self time by symbol, inclusive time by named function
+# and self time by shared object, as percentages of their own samples.
+report_part() {
+    local data=$1 filter=$2 title=$3 samples
+    samples=$(perf report -i "$data" --pid "$filter" -n --sort pid --stdio -g none 2>/dev/null \
+        | awk '/^ +[0-9]/ {n += $3} END {print n + 0}')
+    echo "## $title: $samples samples"
+    perf report -i "$data" --pid "$filter" --percentage relative --stdio --no-children -g none \
+        --sort dso,sym --percent-limit 1.2 2>/dev/null | grep -E '^ +[0-9]' | head -25 || true
+    echo "### inclusive (self + callees), named functions"
+    perf report -i "$data" --pid "$filter" --percentage relative --stdio --children -g none \
+        --sort sym --percent-limit 2 2>/dev/null | grep -E '^ +[0-9]' | grep -v ' 0x0000' | head -45 || true
+    if [ "${4:-}" = breakdown ]; then
+        echo "### what the backends did (inclusive, scripts/profile-breakdown.mjs)"
+        perf script -i "$data" -F pid,ip,sym 2>/dev/null | node "$ROOT/scripts/profile-breakdown.mjs" "$filter" | tail -n +2
+    fi
+    echo "### by shared object (self)"
+    perf report -i "$data" --pid "$filter" -n --stdio --no-children -g none --sort dso 2>/dev/null \
+        | awk -v total="$samples" '/^ +[0-9]/ && total > 0 && $2 / total >= 0.01 {printf "%7.2f%%  %s\n", 100 * $2 / total, $3}' \
+        | head -8 || true
+}
 
 # Load one side for SECONDS_REC + 6 s; perf records both its parts from the 3rd second.
 profile() {
@@ -79,6 +105,7 @@ profile() {
     fi
     local load_pid=$!
     sleep 3
+    "$PSQL" -qtA -c "SELECT pg_stat_statements_reset()" >/dev/null
     pids=$("$PSQL" -tA -c "SELECT string_agg(pid::text, ',') FROM pg_stat_activity WHERE usename = '$dbuser'")
     # The whole machine, split by process below: a process's threads born
     # during the recording (the GHC runtime's) are then in it too.
@@ -86,24 +113,22 @@ profile() {
     wait "$load_pid" || true
     local requests
     requests=$(node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).ok)' "$OUT/$measure-$side.load.json")
+    echo "db $pids app $app_pid" >"$OUT/$measure-$side.pids"
     for part in db app; do
         local filter=$pids
         [ "$part" = app ] && filter=$app_pid
-        local samples
-        samples=$(perf report -i "$OUT/$measure-$side.perf.data" --pid "$filter" --stdio -g none --sort pid 2>/dev/null \
-            | grep -E '^# Samples' | head -1 | awk '{print $3}')
-        {
-            echo "## $measure, $side, $part (conc $CONC, $SECONDS_REC s at 499 Hz; $samples samples over $requests requests; load $(cut -d' ' -f1-3 /proc/loadavg))"
-            perf report -i "$OUT/$measure-$side.perf.data" --pid "$filter" --stdio --no-children -g none \
-                --sort dso,sym --percent-limit 1.2 2>/dev/null | grep -E '^ +[0-9]' | head -25
-            echo "### inclusive (self + callees), named functions"
-            perf report -i "$OUT/$measure-$side.perf.data" --pid "$filter" --stdio --children -g none \
-                --sort sym --percent-limit 2 2>/dev/null | grep -E '^ +[0-9]' | grep -v ' 0x0000' | head -45
-            echo "### by shared object"
-            perf report -i "$OUT/$measure-$side.perf.data" --pid "$filter" --stdio --no-children -g none \
-                --sort dso --percent-limit 2 2>/dev/null | grep -E '^ +[0-9]' | head -8
-        } >"$OUT/$measure-$side-$part.top.txt"
+        report_part "$OUT/$measure-$side.perf.data" "$filter" \
+            "$measure, $side, $part (conc $CONC, $SECONDS_REC s at 499 Hz, $requests requests; load $(cut -d' ' -f1-3 /proc/loadavg))" \
+            "$([ "$part" = db ] && echo breakdown)" >"$OUT/$measure-$side-$part.top.txt"
     done
+    # What each statement cost during the recording (mean ms per call; all
+    # levels: the statements run inside pre_request() and the triggers too).
+    "$PSQL" -P footer=off -c "SELECT calls, round(mean_exec_time::numeric, 3) AS exec_ms,
+            round(mean_plan_time::numeric, 3) AS plan_ms, plans, toplevel, r.rolname,
+            round((shared_blks_hit + shared_blks_read)::numeric / calls, 1) AS buffers,
+            left(regexp_replace(query, '\s+', ' ', 'g'), 110) AS query
+       FROM pg_stat_statements s JOIN pg_roles r ON r.oid = s.userid
+      WHERE calls >= 100 ORDER BY total_exec_time DESC LIMIT 12" >"$OUT/$measure-$side.statements.txt"
     say "$measure $side: $(cat "$OUT/$measure-$side.load.json")"
 }
 
@@ -112,5 +137,5 @@ for measure in $MEASURES; do
         profile "$measure" "$side"
     done
 done
-for f in "$OUT"/*.top.txt; do cat "$f"; echo; done
+for f in "$OUT"/*.top.txt "$OUT"/*.statements.txt; do echo "== $(basename "$f")"; cat "$f"; echo; done
 echo "$(nproc) CPUs, load $(cut -d' ' -f1-3 /proc/loadavg) at the end; $(date -u +%Y-%m-%dT%H:%MZ); perf data in $OUT"
