@@ -6,8 +6,8 @@
 # 'perf record -g' of that side's PostgreSQL backends (by
 # pg_stat_activity.usename) and, at the same time, of its HTTP process
 # (PostgREST or node).  Writes the perf.data files and the top of each
-# profile (self time by symbol and shared object, inclusive time by
-# function) to the output folder and
+# profile (self time by symbol and shared object, and what the backends'
+# time went to) to the output folder and
 # prints the tops.  About 3 minutes.  Needs perf (Debian: linux-perf) and
 # root or kernel.perf_event_paranoid <= 1.
 #   TASK_API_PEER_DIR            the peer's folder (server.mjs, setup.sql); required
@@ -66,26 +66,13 @@ sleep 2
 pgrst_pid=$(cat "$work/copy/.task_api/postgrest-serve.pid")
 
 # The top of one profile, for the processes in $2 (comma-separated pids):
-# their samples, then self time by symbol, inclusive time by named function
-# and self time by shared object, as percentages of their own samples.
+# their samples, self time by symbol and by shared object and, for the
+# backends ($4 = db), what they spent it on (scripts/profile-breakdown.mjs).
 report_part() {
-    local data=$1 filter=$2 title=$3 samples
-    samples=$(perf report -i "$data" --pid "$filter" -n --sort pid --stdio -g none 2>/dev/null \
-        | awk '/^ +[0-9]/ {n += $3} END {print n + 0}')
-    echo "## $title: $samples samples"
-    perf report -i "$data" --pid "$filter" --percentage relative --stdio --no-children -g none \
-        --sort dso,sym --percent-limit 1.2 2>/dev/null | grep -E '^ +[0-9]' | head -25 || true
-    echo "### inclusive (self + callees), named functions"
-    perf report -i "$data" --pid "$filter" --percentage relative --stdio --children -g none \
-        --sort sym --percent-limit 2 2>/dev/null | grep -E '^ +[0-9]' | grep -v ' 0x0000' | head -45 || true
-    if [ "${4:-}" = breakdown ]; then
-        echo "### what the backends did (inclusive, scripts/profile-breakdown.mjs)"
-        perf script -i "$data" -F pid,ip,sym 2>/dev/null | node "$ROOT/scripts/profile-breakdown.mjs" "$filter" | tail -n +2
-    fi
-    echo "### by shared object (self)"
-    perf report -i "$data" --pid "$filter" -n --stdio --no-children -g none --sort dso 2>/dev/null \
-        | awk -v total="$samples" '/^ +[0-9]/ && total > 0 && $2 / total >= 0.01 {printf "%7.2f%%  %s\n", 100 * $2 / total, $3}' \
-        | head -8 || true
+    local data=$1 filter=$2 title=$3 out
+    out=$(perf script -i "$data" -F pid,ip,sym,dso 2>/dev/null | node "$ROOT/scripts/profile-breakdown.mjs" "$filter" "${4:-}")
+    echo "## $title: ${out%%$'\n'*}"
+    echo "${out#*$'\n'}"
 }
 
 # Load one side for SECONDS_REC + 6 s; perf records both its parts from the 3rd second.
@@ -119,7 +106,7 @@ profile() {
         [ "$part" = app ] && filter=$app_pid
         report_part "$OUT/$measure-$side.perf.data" "$filter" \
             "$measure, $side, $part (conc $CONC, $SECONDS_REC s at 499 Hz, $requests requests; load $(cut -d' ' -f1-3 /proc/loadavg))" \
-            "$([ "$part" = db ] && echo breakdown)" >"$OUT/$measure-$side-$part.top.txt"
+            "$part" >"$OUT/$measure-$side-$part.top.txt"
     done
     # What each statement cost during the recording (mean ms per call; all
     # levels: the statements run inside pre_request() and the triggers too).
