@@ -9,7 +9,8 @@
 # requests in flight (docs/rate-limiting.md), which would refuse most of one
 # user's requests at concurrency 8 and 32: the copy of run.sh used here also
 # sets task_api.max_inflight_per_user = 0.  GHC runtime options and every
-# other setting are the 'make serve' defaults.
+# other setting are the 'make serve' defaults.  Profiles of both sides
+# under the same load: scripts/profile-peer.sh.
 # shellcheck source=SCRIPTDIR/lib.sh
 source "$(dirname "$0")/lib.sh"
 

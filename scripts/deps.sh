@@ -8,7 +8,7 @@ packages=(gcc make libc6-dev curl ca-certificates
           postgresql-15 postgresql-server-dev-15 postgresql-15-pgtap
           libtap-parser-sourcehandler-pgtap-perl
           clang-14 libclang-rt-14-dev libsodium-dev libssl-dev shellcheck
-          chromium)
+          chromium linux-perf)
 missing=()
 for p in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

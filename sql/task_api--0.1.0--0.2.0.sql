@@ -16,7 +16,7 @@ SET lock_timeout = '1s';
 -- way, and the operator runs it again (docs/operations.md).
 SET deadlock_timeout = '100ms';
 LOCK TABLE api.api_keys, api.tasks, api.projects, api.project_members, api.users, api.task_events,
-    @extschema@.events IN ACCESS EXCLUSIVE MODE;
+    @extschema@.events, @extschema@.sessions IN ACCESS EXCLUSIVE MODE;
 
 -- Backups carry the data: pg_dump dumps the rows of configuration tables.
 SELECT pg_catalog.pg_extension_config_dump('@extschema@.users', '');
@@ -2946,6 +2946,16 @@ REVOKE ALL ON FUNCTION @extschema@.citus_search_tasks(uuid[], text),
     @extschema@.citus_task_events_page(uuid, text, text, integer, text),
     @extschema@.citus_event_consumer_health(), @extschema@.citus_pre_request_reads(),
     @extschema@.citus_project_name(uuid), @extschema@.distribute_reads() FROM PUBLIC;
+
+-- Issue 23: memberships cached across other transactions' writes (src/membership.c)
+COMMENT ON FUNCTION @extschema@.membership_changed() IS 'Statement trigger: marks the callers'' cached memberships and credential checks stale (this session''s now, others'' at commit).';
+CREATE TRIGGER users_changed AFTER INSERT OR DELETE OR TRUNCATE ON @extschema@.users
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.membership_changed();
+ALTER TABLE @extschema@.project_members ENABLE ALWAYS TRIGGER project_members_changed;
+ALTER TABLE @extschema@.projects ENABLE ALWAYS TRIGGER projects_changed;
+ALTER TABLE @extschema@.users ENABLE ALWAYS TRIGGER users_changed;
+ALTER TABLE @extschema@.sessions ENABLE ALWAYS TRIGGER sessions_changed;
+ALTER TABLE @extschema@.api_keys ENABLE ALWAYS TRIGGER api_keys_changed;
 
 -- PostgREST reloads its schema cache when this update commits.
 NOTIFY pgrst, 'reload schema';

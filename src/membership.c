@@ -19,19 +19,34 @@
  * The cache outlives transactions: consecutive read-only requests of one
  * user on a pooled connection see the same snapshot data and share it.
  *
+ * A snapshot that sees other transactions differently still gets the same
+ * answer when none of those transactions changed memberships, projects,
+ * users, sessions or API keys.  The statement triggers on those tables
+ * also raise a horizon in shared memory to their transaction's id, before
+ * it commits (writer_horizon below).  Every transaction whose visibility
+ * differs between two snapshots is at or after the older of their xmins,
+ * so when that xmin is past the horizon read after both snapshots were
+ * taken, no such transaction changed anything the cache holds: the cache
+ * is kept and takes the new snapshot as its own.  Under concurrent writes
+ * of tasks (every request's snapshot differs from the last) the cache is
+ * then loaded once, not once per statement.
+ *
  * The lookup runs as the owner of the tables (the superuser who created the
  * extension), which is what lets the policies on project_members call it
  * without recursing into themselves.
  */
 #include "postgres.h"
 
+#include "access/transam.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "commands/trigger.h"
 #include "executor/spi.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/ipc.h"
 #include "storage/proc.h"
+#include "storage/shmem.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
 #include "utils/hsearch.h"
@@ -67,6 +82,10 @@ typedef struct MemberCache
 	bool		suboverflowed;
 	TransactionId *xip;
 	TransactionId *subxip;
+	uint32		xip_cap;		/* allocated lengths of xip and subxip */
+	uint32		subxip_cap;
+	/* Loaded outside recovery, with the shared horizon available. */
+	bool		horizon_ok;
 	pg_uuid_t	user_id;
 	bool		user_exists;	/* the caller has a row in task_api.users */
 	/*
@@ -91,6 +110,21 @@ static LocalTransactionId change_lxid = InvalidLocalTransactionId;
 static CommandId change_cid = InvalidCommandId;
 static SPIPlanPtr lookup_plan = NULL;
 
+/*
+ * The newest top-level transaction (full id) whose statement triggers
+ * reported a change to what the cache holds; 0 until the first backend
+ * sets it to the next transaction id, which covers every transaction of
+ * before the server started (prepared ones included).
+ */
+typedef struct MembershipShared
+{
+	pg_atomic_uint64 horizon;
+} MembershipShared;
+
+static MembershipShared *membership_shared = NULL;
+static shmem_request_hook_type prev_shmem_request_hook = NULL;
+static shmem_startup_hook_type prev_shmem_startup_hook = NULL;
+
 #define NUM_ROLES 3
 static const char *const role_labels[NUM_ROLES] = {"viewer", "editor", "owner"};
 
@@ -111,12 +145,105 @@ membership_xact_callback(XactEvent event, void *arg)
 		local_generation++;
 }
 
-/* The cache must notice aborts, which may undo changes it has seen. */
+static void
+membership_shmem_request(void)
+{
+	if (prev_shmem_request_hook)
+		prev_shmem_request_hook();
+	RequestAddinShmemSpace(sizeof(MembershipShared));
+}
+
+static void
+membership_shmem_startup(void)
+{
+	bool		found;
+
+	if (prev_shmem_startup_hook)
+		prev_shmem_startup_hook();
+	LWLockAcquire(AddinShmemInitLock, LW_EXCLUSIVE);
+	membership_shared = ShmemInitStruct("task_api membership horizon",
+										sizeof(MembershipShared), &found);
+	if (!found)
+		pg_atomic_init_u64(&membership_shared->horizon, 0);
+	LWLockRelease(AddinShmemInitLock);
+}
+
+/*
+ * The cache must notice aborts, which may undo changes it has seen; with
+ * shared memory (shared_preload_libraries) it also shares the horizon.
+ */
 void
 ta_membership_init(void)
 {
 	RegisterXactCallback(membership_xact_callback, NULL);
 	RegisterSubXactCallback(membership_subxact_callback, NULL);
+	if (!process_shared_preload_libraries_in_progress)
+		return;
+	prev_shmem_request_hook = shmem_request_hook;
+	shmem_request_hook = membership_shmem_request;
+	prev_shmem_startup_hook = shmem_startup_hook;
+	shmem_startup_hook = membership_shmem_startup;
+}
+
+/* The shared horizon, set to the next transaction id on first use. */
+static uint64
+writer_horizon(void)
+{
+	uint64		h = pg_atomic_read_u64(&membership_shared->horizon);
+
+	if (h == 0)
+	{
+		uint64		next = U64FromFullTransactionId(ReadNextFullTransactionId());
+
+		(void) pg_atomic_compare_exchange_u64(&membership_shared->horizon, &h, next);
+		h = pg_atomic_read_u64(&membership_shared->horizon);
+	}
+	return h;
+}
+
+/* Raise the shared horizon to this transaction (a writer, before it commits). */
+static void
+raise_writer_horizon(void)
+{
+	uint64		mine;
+	uint64		h;
+
+	if (membership_shared == NULL || RecoveryInProgress())
+		return;
+	mine = U64FromFullTransactionId(GetTopFullTransactionId());
+	h = writer_horizon();
+	while (h < mine &&
+		   !pg_atomic_compare_exchange_u64(&membership_shared->horizon, &h, mine))
+		;
+}
+
+/* The full id of xid, a recent one (within 2^31 of the next id). */
+static uint64
+full_xid(TransactionId xid, FullTransactionId next)
+{
+	return U64FromFullTransactionId(next) -
+		(uint32) (XidFromFullTransactionId(next) - xid);
+}
+
+/*
+ * Did no transaction whose visibility differs between the cache's snapshot
+ * and snap change what the cache holds?  Each such transaction is at or
+ * after the older xmin; each writer raised the horizon before it could
+ * commit, so before snap (or the cache's snapshot) could see it, and both
+ * were taken before the read below.
+ */
+static bool
+others_changed_nothing(Snapshot snap)
+{
+	FullTransactionId next;
+	uint64		horizon;
+
+	if (!cache.horizon_ok || membership_shared == NULL || RecoveryInProgress())
+		return false;
+	pg_memory_barrier();
+	horizon = writer_horizon();
+	next = ReadNextFullTransactionId();
+	return full_xid(cache.xmin, next) > horizon && full_xid(snap->xmin, next) > horizon;
 }
 
 /* Rank of a role label. */
@@ -144,6 +271,18 @@ same_visibility(Snapshot snap)
 		 memcmp(cache.subxip, snap->subxip, sizeof(TransactionId) * snap->subxcnt) == 0);
 }
 
+/* An array of at least n xids in the cache's context, reusing *xids. */
+static TransactionId *
+xid_array(TransactionId *xids, uint32 *cap, uint32 n)
+{
+	if (xids != NULL && *cap >= n)
+		return xids;
+	if (xids != NULL)
+		pfree(xids);
+	*cap = Max(n, 16);
+	return MemoryContextAlloc(cache.cxt, sizeof(TransactionId) * *cap);
+}
+
 /* Remember what snap sees, in the cache's memory context. */
 static void
 remember_visibility(Snapshot snap)
@@ -153,9 +292,9 @@ remember_visibility(Snapshot snap)
 	cache.xcnt = snap->xcnt;
 	cache.subxcnt = snap->subxcnt;
 	cache.suboverflowed = snap->suboverflowed;
-	cache.xip = MemoryContextAlloc(cache.cxt, sizeof(TransactionId) * Max(snap->xcnt, 1));
+	cache.xip = xid_array(cache.xip, &cache.xip_cap, snap->xcnt);
 	memcpy(cache.xip, snap->xip, sizeof(TransactionId) * snap->xcnt);
-	cache.subxip = MemoryContextAlloc(cache.cxt, sizeof(TransactionId) * Max(snap->subxcnt, 1));
+	cache.subxip = xid_array(cache.subxip, &cache.subxip_cap, Max(snap->subxcnt, 0));
 	if (snap->subxcnt > 0)
 		memcpy(cache.subxip, snap->subxip, sizeof(TransactionId) * snap->subxcnt);
 }
@@ -181,6 +320,8 @@ reset_cache(void)
 		MemoryContextReset(cache.cxt);
 	cache.valid = false;
 	cache.entries = NULL;
+	cache.xip = NULL;
+	cache.subxip = NULL;
 	cache.count = 0;
 	cache.loads++;
 }
@@ -237,6 +378,7 @@ load_memberships(const pg_uuid_t *user_id, Snapshot snap)
 	ta_owner_query_rows(&q, fill_cache, NULL);
 
 	remember_visibility(snap);
+	cache.horizon_ok = membership_shared != NULL && !RecoveryInProgress();
 	cache.citus = ta_citus_table_named("project_members");
 	cache.load_lxid = MyProc->lxid;
 	cache.load_curcid = snap->curcid;
@@ -278,8 +420,13 @@ refresh_cache_for(const pg_uuid_t *user_id)
 	if (!cache.valid || cache.citus ||
 		cache.generation != local_generation ||
 		memcmp(&cache.user_id, user_id, sizeof(pg_uuid_t)) != 0 ||
-		!same_visibility(snap) ||
 		!own_changes_seen(snap))
+		load_memberships(user_id, snap);
+	else if (same_visibility(snap))
+		return;
+	else if (others_changed_nothing(snap))
+		remember_visibility(snap);
+	else
 		load_memberships(user_id, snap);
 }
 
@@ -434,7 +581,11 @@ task_api_member_project_ids(PG_FUNCTION_ARGS)
 
 PG_FUNCTION_INFO_V1(task_api_membership_changed);
 
-/* Statement trigger on project_members and projects: the cache is stale. */
+/*
+ * Statement trigger on project_members, projects, users, sessions and
+ * api_keys: this session's cache is stale, and every other session's is
+ * once this transaction commits (the shared horizon).
+ */
 Datum
 task_api_membership_changed(PG_FUNCTION_ARGS)
 {
@@ -442,6 +593,7 @@ task_api_membership_changed(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_E_R_I_E_TRIGGER_PROTOCOL_VIOLATED),
 				 errmsg("membership_changed: not called by trigger manager")));
+	raise_writer_horizon();
 	local_generation++;
 	change_lxid = MyProc->lxid;
 	change_cid = GetCurrentCommandId(false);

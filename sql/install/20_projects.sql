@@ -49,15 +49,24 @@ CREATE FUNCTION @extschema@.member_project_ids(min_role @extschema@.member_role 
     AS 'MODULE_PATHNAME', 'task_api_member_project_ids' LANGUAGE C STABLE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION @extschema@.member_project_ids(@extschema@.member_role) IS 'Ids of the projects where the caller has at least min_role; policies use project_id = ANY ((SELECT ...)) so it runs once per query and can drive an index scan.';
 
--- Any change to memberships or projects (and, in 50_auth.sql, to sessions
--- and API keys) in this session makes the caller's cache stale.
+-- Any change to memberships, projects or users (and, in 50_auth.sql, to
+-- sessions and API keys) makes the callers' caches stale: this session's at
+-- once, every other session's when the change commits.
 CREATE FUNCTION @extschema@.membership_changed() RETURNS trigger
     AS 'MODULE_PATHNAME', 'task_api_membership_changed' LANGUAGE C;
-COMMENT ON FUNCTION @extschema@.membership_changed() IS 'Statement trigger: marks the caller''s cached memberships and credential checks stale.';
+COMMENT ON FUNCTION @extschema@.membership_changed() IS 'Statement trigger: marks the callers'' cached memberships and credential checks stale (this session''s now, others'' at commit).';
 CREATE TRIGGER project_members_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.project_members
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.membership_changed();
 CREATE TRIGGER projects_changed AFTER UPDATE OR DELETE OR TRUNCATE ON @extschema@.projects
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.membership_changed();
+-- A user created or deleted changes whether a token's user exists.  Every
+-- session's cache may skip changes of other transactions that fired none of
+-- these triggers (src/membership.c), so they fire in every replication role.
+CREATE TRIGGER users_changed AFTER INSERT OR DELETE OR TRUNCATE ON @extschema@.users
+    FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.membership_changed();
+ALTER TABLE @extschema@.project_members ENABLE ALWAYS TRIGGER project_members_changed;
+ALTER TABLE @extschema@.projects ENABLE ALWAYS TRIGGER projects_changed;
+ALTER TABLE @extschema@.users ENABLE ALWAYS TRIGGER users_changed;
 
 ALTER TABLE @extschema@.projects ENABLE ROW LEVEL SECURITY;
 ALTER TABLE @extschema@.projects FORCE ROW LEVEL SECURITY;

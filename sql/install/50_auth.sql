@@ -79,11 +79,13 @@ CREATE POLICY api_keys_update ON @extschema@.api_keys FOR UPDATE
     USING (user_id = @extschema@.current_user_id() AND revoked_at IS NULL)
     WITH CHECK (user_id = @extschema@.current_user_id() AND revoked_at IS NOT NULL);
 
--- Sessions and keys changed in this transaction: the cached checks are stale.
+-- Sessions and keys changed: the cached checks are stale (20_projects.sql).
 CREATE TRIGGER sessions_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.sessions
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.membership_changed();
 CREATE TRIGGER api_keys_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON @extschema@.api_keys
     FOR EACH STATEMENT EXECUTE FUNCTION @extschema@.membership_changed();
+ALTER TABLE @extschema@.sessions ENABLE ALWAYS TRIGGER sessions_changed;
+ALTER TABLE @extschema@.api_keys ENABLE ALWAYS TRIGGER api_keys_changed;
 
 CREATE VIEW api.api_keys WITH (security_invoker = true) AS
     SELECT k.id, k.name, k.created_at, k.expires_at, k.last_used_at
