@@ -13,6 +13,7 @@
 #include "utils/guc.h"
 
 #include "http.h"
+#include "request.h"
 #include "jwt.h"
 
 /* The CSRF token is a MAC of the session id, so it needs no storage. */
@@ -51,7 +52,7 @@ ta_same_secret(const char *a, const char *b)
 bool
 ta_request_is_login_path(void)
 {
-	const char *path = GetConfigOption("request.path", true, false);
+	const char *path = ta_request_path();
 
 	return path != NULL &&
 		(strcmp(path, "/rpc/signup") == 0 || strcmp(path, "/rpc/login") == 0);

@@ -297,7 +297,7 @@ check_login_request(void)
 static bool
 is_safe_method(void)
 {
-	const char *method = GetConfigOption("request.method", true, false);
+	const char *method = ta_request_method();
 
 	return method != NULL &&
 		(strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
@@ -324,6 +324,7 @@ authenticate_cookie(const char *cookie)
 	const ta_json_member *jti;
 	pg_uuid_t	user_id;
 	pg_uuid_t	session_id;
+	char	   *json;
 
 	if (r != TA_JWT_OK)
 	{
@@ -364,8 +365,10 @@ authenticate_cookie(const char *cookie)
 	/* Become the user exactly as PostgREST would for the bearer token. */
 	(void) set_config_option("role", TA_USER_ROLE, PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_LOCAL, true, 0, false);
-	(void) set_config_option("request.jwt.claims", ta_jwt_claims_json(claims),
+	json = ta_jwt_claims_json(claims);
+	(void) set_config_option("request.jwt.claims", json,
 							 PGC_USERSET, PGC_S_SESSION, GUC_ACTION_LOCAL, true, 0, false);
+	ta_request_claims_were_set(json, claims);
 }
 
 PG_FUNCTION_INFO_V1(task_api_pre_request);

@@ -7,6 +7,8 @@
 
 #include "utils/uuid.h"
 
+struct ta_jwt_claims;
+
 /* Header value (name matched case-insensitively), or NULL. */
 extern const char *ta_request_header(const char *name);
 
@@ -15,6 +17,17 @@ extern const char *ta_request_cookie(const char *name);
 
 /* A JWT claim as text (strings unquoted), or NULL. */
 extern const char *ta_request_claim(const char *name);
+
+/* request.method and request.path, or NULL when unset. */
+extern const char *ta_request_method(void);
+extern const char *ta_request_path(void);
+
+/*
+ * pre_request() set request.jwt.claims to json, the text of claims: keep
+ * them as its parsed value (the next read compares the text, and parses
+ * only if it differs).
+ */
+extern void ta_request_claims_were_set(const char *json, const struct ta_jwt_claims *claims);
 
 /* Parse a UUID in its canonical 8-4-4-4-12 form; false (no error) if it is not. */
 extern bool ta_parse_uuid(const char *text, pg_uuid_t *out);

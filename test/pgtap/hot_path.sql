@@ -6,7 +6,7 @@
 -- (src/events_store.c) with the same rows, ids in order, and subtransactions
 -- taking back exactly their own.
 BEGIN;
-SELECT plan(57);
+SELECT plan(85);
 \ir helpers/setup.psql
 
 \o /dev/null
@@ -408,6 +408,67 @@ INSERT INTO task_api.tasks (project_id, title, created_by) VALUES (tap.id('HP'),
 ROLLBACK TO SAVEPOINT dropped;
 SELECT is((SELECT array_agg(changes ->> 'title' ORDER BY id) FROM task_api.events WHERE id > (SELECT m FROM marks)),
           ARRAY['kept'], 'a released savepoint keeps its event, a rolled-back one drops it');
+
+
+-- Reading PostgREST's settings (src/request.c) ----------------------------------------------
+-- Each request.* setting is read through a reference to its variable in
+-- PostgreSQL's array of settings, checked on every read; the flat objects
+-- are read by the JWT codec's reader when they are plain and by the
+-- backend's JSON parser otherwise; the claims the hook writes for a session
+-- cookie are kept as read.  Same values as before in every case.
+CREATE FUNCTION tap.header_of(headers text, name text) RETURNS text
+    LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM set_config('request.headers', headers, true);
+    RETURN coalesce(task_api.request_header(name), '(null)');
+END
+$$;
+SELECT is(tap.header_of('{"x-a": "1", "x-b": 2, "x-c": true, "x-d": null, "x-e": -1.5e3, "x-f": false}', h),
+          v, 'a plain object: header ' || h || ' reads ' || v)
+  FROM (VALUES ('x-a', '1'), ('x-b', '2'), ('x-c', 'true'), ('x-d', '(null)'), ('x-e', '-1.5e3'), ('x-f', 'false'),
+               ('x-z', '(null)')) t(h, v);
+SELECT is(tap.header_of(E' {\n"x-a"\t:\r"é 日本" ,"X-B":"up"} ', 'x-a'), 'é 日本', 'JSON whitespace and UTF-8 read as the parser reads them');
+SELECT is(tap.header_of('{"x-a": "1", "x-b": "2"}', 'X-A'), '1', 'a header name is matched case-insensitively');
+SELECT is(tap.header_of($j${"x-a": "a\"b\\c", "x-b": "\u00e9"}$j$, 'x-a'), 'a"b\c', 'a string with escapes is unescaped (the backend''s parser)');
+SELECT is(tap.header_of($j${"x-a": "1", "x-b": "\u00e9"}$j$, 'x-b'), 'é', 'and a \u escape');
+SELECT is(tap.header_of('{"x-a": "1", "x-a": "2"}', 'x-a'), '2', 'a duplicate name: the last one');
+SELECT is(tap.header_of('{"x-a": {"y": "1"}, "x-b": "2"}', 'x-a'), '(null)', 'a nested object is no header');
+SELECT is(tap.header_of('{"x-a": {"y": "1"}, "x-b": "2"}', 'x-b'), '2', 'and the members beside it still read');
+SELECT is(tap.header_of('{"x-a": "1",}', 'x-a'), '(null)', 'malformed JSON reads as no headers');
+SELECT is(tap.header_of('[{"x-a": "1"}]', 'x-a'), '(null)', 'an array reads as no headers');
+SELECT is(tap.header_of('{"x-a": 01}', 'x-a'), '(null)', 'a number JSON refuses reads as no headers');
+SELECT is(tap.header_of((SELECT json_object_agg('x-m' || g, g::text)::text FROM generate_series(1, 40) g), 'x-m40'), '40',
+          'more members than the codec''s reader takes (40) read through the parser');
+SELECT is(tap.header_of('', 'x-a'), '(null)', 'an empty setting reads as no headers');
+
+-- The reference to a setting's variable stays right when PostgreSQL adds
+-- settings (the array grows and is re-sorted), replaces a placeholder by a
+-- module's definition, or is given the name in another case.
+SELECT is(tap.header_of('{"x-a": "before"}', 'x-a'), 'before', 'a header read (its setting''s place remembered)');
+SELECT count(set_config('aaa_h15.v' || g, 'x', true)) >= 0 AS added FROM generate_series(1, 60) g \gset
+SELECT is(tap.header_of('{"x-a": "after 60 new settings"}', 'x-a'), 'after 60 new settings',
+          'after 60 settings sorted before it were added, the new value is read');
+SELECT set_config('auto_explain.log_min_duration', '5', true) IS NOT NULL AS placeholder \gset
+LOAD 'auto_explain';
+SELECT is(tap.header_of('{"x-a": "after LOAD"}', 'x-a'), 'after LOAD',
+          'after a module replaced a placeholder and added its settings, the new value is read');
+SELECT is(current_setting('auto_explain.log_min_duration'), '5ms', '(the placeholder was replaced by the module''s setting)');
+SELECT set_config('REQUEST.HEADERS', '{"x-a": "upper case"}', true) IS NOT NULL AS upper \gset
+SELECT is(task_api.request_header('x-a'), 'upper case', 'the setting set under its name in upper case is the same setting');
+
+-- The claims a session cookie's request runs with are kept as the hook
+-- wrote them: each reads as the claims setting says.
+SELECT tap.with_cookie(:'memo_cookie');
+SELECT is(tap.pre_message(), 'no error', 'a session cookie passes');
+SELECT is((SELECT array_agg(key || '=' || coalesce(task_api.request_claim(key), '(null)') ORDER BY key)
+             FROM json_object_keys(current_setting('request.jwt.claims')::json) key),
+          (SELECT array_agg(key || '=' || coalesce(value, '(null)') ORDER BY key)
+             FROM json_each_text(current_setting('request.jwt.claims')::json)),
+          'after the cookie, every claim reads as the claims setting the hook wrote');
+SELECT is(task_api.current_user_id(), tap.id('hana'), 'and the caller is the cookie''s user');
+SELECT set_config('request.jwt.claims', '{"role": "task_api_user", "sub": "b1000000-0000-4000-8000-00000000000b"}', true) IS NOT NULL AS reset_claims \gset
+SELECT is(task_api.current_user_id(), tap.id('ivan'), 'claims set again after the hook are read afresh');
+SELECT tap.act_as_admin();
 
 SELECT * FROM finish();
 ROLLBACK;
