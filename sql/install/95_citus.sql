@@ -50,6 +50,8 @@ BEGIN
     PERFORM @extschema@.distribute_column_grants();
     PERFORM @extschema@.view_trigger('api.projects', 60, 'citus_owner', 'INSTEAD OF INSERT FOR EACH ROW',
                                      '@extschema@.citus_add_owner');
+    PERFORM @extschema@.view_trigger('api.project_members', 60, 'citus_keep_owner',
+                                     'INSTEAD OF UPDATE OR DELETE FOR EACH ROW', '@extschema@.citus_keep_owner');
     PERFORM @extschema@.distribute_view_writes();
     PERFORM @extschema@.distribute_event_ids();
     RETURN true;
@@ -88,6 +90,9 @@ BEGIN
     -- worker's own empty table: the owner's membership is added on the
     -- coordinator instead, by citus_add_owner() on api.projects.
     DROP TRIGGER IF EXISTS projects_add_owner ON @extschema@.projects;
+    -- The owner hand-off reads and writes projects from a members' shard:
+    -- citus_keep_owner() on api.project_members does it on the coordinator.
+    DROP TRIGGER IF EXISTS project_members_keep_owner ON @extschema@.project_members;
     -- A name unique per owner cannot be enforced across shards (projects are
     -- sharded by id; docs/scaling.md, "Keys").
     DROP INDEX IF EXISTS @extschema@.projects_owner_name_key;
@@ -210,6 +215,48 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.citus_add_owner() IS 'On Citus: INSTEAD OF INSERT trigger on api.projects after its own: the creator becomes the project''s owner, on the coordinator (projects_add_owner() on one server).';
+
+-- project_members_keep_owner() on Citus, after api.project_members' own
+-- UPDATE or DELETE trigger, on the coordinator, as the caller (an owner's
+-- look-up or write after the caller's change in the same shard group is
+-- refused): a project keeps an owner, and when its owner_id leaves the
+-- owners, the longest-standing remaining owner takes it over.  Unlike one
+-- server it does not skip owners with another live project of the same
+-- name: those are in any shard, and names are not unique per owner on
+-- Citus (projects_owner_name_key is dropped).  The caller may write
+-- owner_id there (granted by distribute_policies()); projects_update
+-- admits only an owner of the project.
+CREATE FUNCTION @extschema@.citus_keep_owner() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    current_owner uuid;
+    next_owner uuid;
+BEGIN
+    IF OLD.role <> 'owner' OR (TG_OP = 'UPDATE' AND NEW.role = 'owner') THEN
+        RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+    END IF;
+    SELECT p.owner_id INTO current_owner FROM @extschema@.projects p WHERE p.id = OLD.project_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+    END IF;
+    SELECT m.user_id INTO next_owner
+      FROM @extschema@.project_members m
+     WHERE m.project_id = OLD.project_id AND m.role = 'owner'
+     ORDER BY m.added_at, m.user_id LIMIT 1;
+    IF next_owner IS NULL THEN
+        PERFORM @extschema@.raise_error('conflict', 'a project must keep at least one owner',
+            'This change would leave the project without an owner.',
+            'make another member an owner first, or delete the project');
+    END IF;
+    IF current_owner = OLD.user_id THEN
+        UPDATE @extschema@.projects SET owner_id = next_owner WHERE id = OLD.project_id;
+    END IF;
+    RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.citus_keep_owner() IS 'On Citus: INSTEAD OF UPDATE OR DELETE trigger on api.project_members after its own: the project keeps an owner and owner_id moves to the longest-standing remaining owner, on the coordinator, as the caller (project_members_keep_owner() on one server).';
 
 -- PATCH and DELETE through the API views (docs/scaling.md): Citus cannot
 -- plan an UPDATE or DELETE of a view with INSTEAD OF triggers that reads a
@@ -433,6 +480,9 @@ BEGIN
     -- citus_add_owner(): the creator's own membership, as the caller.
     GRANT INSERT (project_id, user_id, role) ON @extschema@.project_members TO task_api_user;
     GRANT EXECUTE ON FUNCTION @extschema@.citus_add_owner() TO task_api_user;
+    -- citus_keep_owner(): the owner hand-off, as the caller.
+    GRANT UPDATE (owner_id) ON @extschema@.projects TO task_api_user;
+    GRANT EXECUTE ON FUNCTION @extschema@.citus_keep_owner() TO task_api_user;
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_policy
                     WHERE polname = 'project_members_insert_owner'
                       AND polrelid = '@extschema@.project_members'::pg_catalog.regclass) THEN
@@ -446,6 +496,7 @@ COMMENT ON FUNCTION @extschema@.distribute_policies() IS 'Part of distribute(): 
 
 REVOKE ALL ON FUNCTION @extschema@.distribute(), @extschema@.distribute_keys(), @extschema@.distribute_tables(),
     @extschema@.distribute_foreign_keys(), @extschema@.distribute_column_grants(), @extschema@.citus_add_owner(),
+    @extschema@.citus_keep_owner(),
     @extschema@.distribute_policies(), @extschema@.citus_pre_request(), @extschema@.citus_resolve_caller(),
     @extschema@.citus_caller(),
     @extschema@.citus_project_ids(@extschema@.member_role), @extschema@.citus_has_role(uuid, @extschema@.member_role),

@@ -2,7 +2,7 @@
 -- with citus_not_installed and changes nothing; only a superuser may call
 -- it.  Distributing itself runs in make test-citus (scripts/test-citus.sh).
 BEGIN;
-SELECT plan(23);
+SELECT plan(25);
 \ir helpers/setup.psql
 
 SELECT has_function('task_api', 'distribute', ARRAY[]::text[], 'task_api.distribute() exists');
@@ -105,6 +105,14 @@ SELECT is(task_api.citus_project_role('a0000000-0000-4000-8000-000000000003'), N
 SET LOCAL task_api_citus.caller = '';
 SELECT is(task_api.citus_project_role('a0000000-0000-4000-8000-000000000001'), NULL,
           'citus_project_role(): NULL outside a request that citus_pre_request() resolved');
+
+-- The owner hand-off on Citus (citus_keep_owner(), a trigger distribute()
+-- adds to api.project_members): nothing of it on one server.
+SELECT is_empty($$SELECT r.rolname FROM pg_roles r
+                   WHERE has_function_privilege(r.oid, 'task_api.citus_keep_owner()', 'EXECUTE') AND NOT r.rolsuper$$,
+                'no role but superusers may execute citus_keep_owner() before distribute()');
+SELECT is_empty($$SELECT tgname FROM pg_trigger WHERE tgname LIKE '%citus_keep_owner%'$$,
+                'and no trigger calls it before distribute()');
 
 -- A non-superuser is refused by the grant before anything runs.
 SELECT tap.act_as(tap.make_user('alice', 'a0000000-0000-4000-8000-00000000000a')) \gset
