@@ -2255,7 +2255,10 @@ BEGIN
     -- The workers hold the extension's tables too (CREATE EXTENSION went
     -- to every node): their keys and policies change first, as here.
     IF EXISTS (SELECT FROM pg_catalog.run_command_on_workers(
-                   'SET citus.enable_ddl_propagation = off; SET client_min_messages = warning; SELECT @extschema@.distribute_keys(), @extschema@.distribute_policies(), @extschema@.distribute_reads()') w
+                   -- One statement of one column: run_command_on_workers()
+                   -- reports the first statement's outcome alone (a later
+                   -- one's failure was lost) and wants a single column.
+                   'SELECT pg_catalog.concat(pg_catalog.set_config(''citus.enable_ddl_propagation'', ''off'', true), pg_catalog.set_config(''client_min_messages'', ''warning'', true), @extschema@.distribute_keys(), @extschema@.distribute_policies(), @extschema@.distribute_reads())') w
                 WHERE NOT w.success) THEN
         RAISE EXCEPTION 'distribute: a worker refused its keys and policies (SELECT * FROM run_command_on_workers(...) says which)'
             USING ERRCODE = 'object_not_in_prerequisite_state';
@@ -2268,6 +2271,8 @@ BEGIN
     PERFORM @extschema@.distribute_column_grants();
     PERFORM @extschema@.view_trigger('api.projects', 60, 'citus_owner', 'INSTEAD OF INSERT FOR EACH ROW',
                                      '@extschema@.citus_add_owner');
+    PERFORM @extschema@.view_trigger('api.project_members', 60, 'citus_keep_owner',
+                                     'INSTEAD OF UPDATE OR DELETE FOR EACH ROW', '@extschema@.citus_keep_owner');
     PERFORM @extschema@.distribute_view_writes();
     PERFORM @extschema@.distribute_event_ids();
     RETURN true;
@@ -2306,6 +2311,9 @@ BEGIN
     -- worker's own empty table: the owner's membership is added on the
     -- coordinator instead, by citus_add_owner() on api.projects.
     DROP TRIGGER IF EXISTS projects_add_owner ON @extschema@.projects;
+    -- The owner hand-off reads and writes projects from a members' shard:
+    -- citus_keep_owner() on api.project_members does it on the coordinator.
+    DROP TRIGGER IF EXISTS project_members_keep_owner ON @extschema@.project_members;
     -- A name unique per owner cannot be enforced across shards (projects are
     -- sharded by id; docs/scaling.md, "Keys").
     DROP INDEX IF EXISTS @extschema@.projects_owner_name_key;
@@ -2428,6 +2436,48 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.citus_add_owner() IS 'On Citus: INSTEAD OF INSERT trigger on api.projects after its own: the creator becomes the project''s owner, on the coordinator (projects_add_owner() on one server).';
+
+-- project_members_keep_owner() on Citus, after api.project_members' own
+-- UPDATE or DELETE trigger, on the coordinator, as the caller (an owner's
+-- look-up or write after the caller's change in the same shard group is
+-- refused): a project keeps an owner, and when its owner_id leaves the
+-- owners, the longest-standing remaining owner takes it over.  Unlike one
+-- server it does not skip owners with another live project of the same
+-- name: those are in any shard, and names are not unique per owner on
+-- Citus (projects_owner_name_key is dropped).  The caller may write
+-- owner_id there (granted by distribute_policies()); projects_update
+-- admits only an owner of the project.
+CREATE FUNCTION @extschema@.citus_keep_owner() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    current_owner uuid;
+    next_owner uuid;
+BEGIN
+    IF OLD.role <> 'owner' OR (TG_OP = 'UPDATE' AND NEW.role = 'owner') THEN
+        RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+    END IF;
+    SELECT p.owner_id INTO current_owner FROM @extschema@.projects p WHERE p.id = OLD.project_id FOR UPDATE;
+    IF NOT FOUND THEN
+        RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+    END IF;
+    SELECT m.user_id INTO next_owner
+      FROM @extschema@.project_members m
+     WHERE m.project_id = OLD.project_id AND m.role = 'owner'
+     ORDER BY m.added_at, m.user_id LIMIT 1;
+    IF next_owner IS NULL THEN
+        PERFORM @extschema@.raise_error('conflict', 'a project must keep at least one owner',
+            'This change would leave the project without an owner.',
+            'make another member an owner first, or delete the project');
+    END IF;
+    IF current_owner = OLD.user_id THEN
+        UPDATE @extschema@.projects SET owner_id = next_owner WHERE id = OLD.project_id;
+    END IF;
+    RETURN CASE WHEN TG_OP = 'DELETE' THEN OLD ELSE NEW END;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.citus_keep_owner() IS 'On Citus: INSTEAD OF UPDATE OR DELETE trigger on api.project_members after its own: the project keeps an owner and owner_id moves to the longest-standing remaining owner, on the coordinator, as the caller (project_members_keep_owner() on one server).';
 
 -- PATCH and DELETE through the API views (docs/scaling.md): Citus cannot
 -- plan an UPDATE or DELETE of a view with INSTEAD OF triggers that reads a
@@ -2552,12 +2602,21 @@ BEGIN
                                         FROM @extschema@.project_members m
                                         JOIN @extschema@.project_members o ON o.project_id = m.project_id
                                        WHERE m.user_id = me), '[]'),
-                   'email', (SELECT u.email FROM @extschema@.users u WHERE u.id = me))
+                   'email', (SELECT u.email FROM @extschema@.users u WHERE u.id = me),
+                   -- The caller's projects in the trash (project_role() is NULL there).
+                   'trashed', coalesce((SELECT pg_catalog.jsonb_agg(p.id)
+                                          FROM @extschema@.project_members m
+                                          JOIN @extschema@.projects p ON p.id = m.project_id
+                                         WHERE m.user_id = me AND p.deleted_at IS NOT NULL), '[]'))
           INTO caller;
     END IF;
     EXECUTE pg_catalog.format('SET LOCAL request.jwt.claims = %L',
                               coalesce(pg_catalog.current_setting('request.jwt.claims', true), ''));
     EXECUTE pg_catalog.format('SET LOCAL task_api_citus.caller = %L', caller);
+    -- The rows' stamps on the workers take the coordinator's now() (src/stamp.c):
+    -- microseconds since 1970.
+    EXECUTE pg_catalog.format('SET LOCAL task_api_citus.now = %L',
+                              (EXTRACT(epoch FROM pg_catalog.now()) * 1000000)::bigint);
     PERFORM @extschema@.citus_pre_request_reads();
 END
 $$;
@@ -2589,6 +2648,16 @@ CREATE FUNCTION @extschema@.citus_email() RETURNS text
     RETURN @extschema@.citus_caller() ->> 'email';
 COMMENT ON FUNCTION @extschema@.citus_email() IS 'On Citus: the caller''s email, from what citus_pre_request() resolved.';
 
+-- project_role() on Citus (distribute_reads() points it here): the caller's
+-- role in a live project from what citus_pre_request() resolved, not the
+-- membership cache, whose look-ups run as the tables' owner (refused after
+-- the caller's write in the same shard group) and, on a worker, from a shard.
+CREATE FUNCTION @extschema@.citus_project_role(project_id uuid) RETURNS @extschema@.member_role
+    LANGUAGE sql STABLE PARALLEL SAFE
+    RETURN CASE WHEN NOT coalesce(@extschema@.citus_caller() -> 'trashed' ? project_id::text, false)
+                THEN (@extschema@.citus_caller() -> 'projects' ->> project_id::text)::@extschema@.member_role END;
+COMMENT ON FUNCTION @extschema@.citus_project_role(uuid) IS 'On Citus: project_role() from what citus_pre_request() resolved (NULL for a project in the trash).';
+
 -- The same policies as on one server, reading citus_caller().
 CREATE FUNCTION @extschema@.distribute_policies() RETURNS void
     LANGUAGE plpgsql
@@ -2601,7 +2670,7 @@ BEGIN
         TO task_api_anon, task_api_user, task_api_metrics;
     GRANT EXECUTE ON FUNCTION @extschema@.citus_caller(), @extschema@.citus_project_ids(@extschema@.member_role),
         @extschema@.citus_has_role(uuid, @extschema@.member_role), @extschema@.citus_is_peer(uuid),
-        @extschema@.citus_email() TO task_api_user;
+        @extschema@.citus_email(), @extschema@.citus_project_role(uuid) TO task_api_user;
     ALTER POLICY projects_select ON @extschema@.projects
         USING (owner_id = @extschema@.current_user_id() OR id = ANY (@extschema@.citus_project_ids('viewer')));
     ALTER POLICY projects_update ON @extschema@.projects
@@ -2632,6 +2701,9 @@ BEGIN
     -- citus_add_owner(): the creator's own membership, as the caller.
     GRANT INSERT (project_id, user_id, role) ON @extschema@.project_members TO task_api_user;
     GRANT EXECUTE ON FUNCTION @extschema@.citus_add_owner() TO task_api_user;
+    -- citus_keep_owner(): the owner hand-off, as the caller.
+    GRANT UPDATE (owner_id) ON @extschema@.projects TO task_api_user;
+    GRANT EXECUTE ON FUNCTION @extschema@.citus_keep_owner() TO task_api_user;
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_policy
                     WHERE polname = 'project_members_insert_owner'
                       AND polrelid = '@extschema@.project_members'::pg_catalog.regclass) THEN
@@ -2645,10 +2717,12 @@ COMMENT ON FUNCTION @extschema@.distribute_policies() IS 'Part of distribute(): 
 
 REVOKE ALL ON FUNCTION @extschema@.distribute(), @extschema@.distribute_keys(), @extschema@.distribute_tables(),
     @extschema@.distribute_foreign_keys(), @extschema@.distribute_column_grants(), @extschema@.citus_add_owner(),
+    @extschema@.citus_keep_owner(),
     @extschema@.distribute_policies(), @extschema@.citus_pre_request(), @extschema@.citus_resolve_caller(),
     @extschema@.citus_caller(),
     @extschema@.citus_project_ids(@extschema@.member_role), @extschema@.citus_has_role(uuid, @extschema@.member_role),
-    @extschema@.citus_is_peer(uuid), @extschema@.citus_email(), @extschema@.citus_view_rows(text, text[]),
+    @extschema@.citus_is_peer(uuid), @extschema@.citus_email(), @extschema@.citus_project_role(uuid),
+    @extschema@.citus_view_rows(text, text[]),
     @extschema@.distribute_view_writes(), @extschema@.citus_event_id_range(), @extschema@.distribute_event_ids() FROM PUBLIC;
 
 -- The read path (sql/install/96_citus_reads.sql; docs/scaling.md, "Queries Citus
@@ -2932,6 +3006,26 @@ BEGIN
                @extschema@.citus_project_name(i.project_id) AS project_name
           FROM @extschema@.invitations i
          WHERE i.expires_at OPERATOR(pg_catalog.>) pg_catalog.now();
+    -- The trash's rows are checked on the shards: against the roles
+    -- citus_pre_request() resolved, not the membership cache (a look-up
+    -- from a shard).
+    CREATE OR REPLACE VIEW api.trash WITH (security_invoker = true) AS
+        SELECT 'project'::text AS resource_type, p.id, p.id AS project_id, p.name AS title,
+               p.deleted_at, p.deleted_by, p.deleted_at OPERATOR(pg_catalog.+) @extschema@.trash_retention() AS purge_after
+          FROM @extschema@.projects p
+         WHERE p.deleted_at IS NOT NULL AND @extschema@.citus_has_role(p.id, 'owner')
+        UNION ALL
+        SELECT 'task'::text, t.id, t.project_id, t.title,
+               t.deleted_at, t.deleted_by, t.deleted_at OPERATOR(pg_catalog.+) @extschema@.trash_retention()
+          FROM @extschema@.tasks t
+          JOIN @extschema@.projects p ON p.id OPERATOR(pg_catalog.=) t.project_id AND p.deleted_at IS NULL
+         WHERE t.deleted_at IS NOT NULL AND NOT t.deleted_with_project
+           AND @extschema@.citus_has_role(t.project_id, 'editor');
+    -- The triggers' checks of the caller's role (tasks_update(), ... one per
+    -- row) read what citus_pre_request() resolved.
+    CREATE OR REPLACE FUNCTION @extschema@.project_role(project_id uuid) RETURNS @extschema@.member_role
+        LANGUAGE sql STABLE STRICT PARALLEL RESTRICTED
+        RETURN @extschema@.citus_project_role(project_id);
     GRANT EXECUTE ON FUNCTION @extschema@.citus_tasks_page(uuid, @extschema@.task_status, uuid, text, text, text, integer, text),
         @extschema@.citus_task_events_page(uuid, text, text, integer, text),
         @extschema@.citus_search_tasks(uuid[], text), @extschema@.citus_project_name(uuid) TO task_api_user;
@@ -2939,7 +3033,7 @@ BEGIN
     PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', coalesce(ddl, 'on'), true);
 END
 $$;
-COMMENT ON FUNCTION @extschema@.distribute_reads() IS 'Part of distribute(), on every node: api.tasks_page, api.task_events_page, own_email(), event_consumer_health and api.invitations read in forms Citus can plan (docs/scaling.md).';
+COMMENT ON FUNCTION @extschema@.distribute_reads() IS 'Part of distribute(), on every node: api.tasks_page, api.task_events_page, own_email(), event_consumer_health, api.invitations and api.trash read in forms Citus can plan, and project_role() reads the resolved caller (docs/scaling.md).';
 
 REVOKE ALL ON FUNCTION @extschema@.citus_search_tasks(uuid[], text),
     @extschema@.citus_tasks_page(uuid, @extschema@.task_status, uuid, text, text, text, integer, text),

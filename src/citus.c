@@ -14,10 +14,12 @@
 #include "access/genam.h"
 #include "access/stratnum.h"
 #include "access/table.h"
+#include "access/xact.h"
 #include "catalog/namespace.h"
 #include "catalog/pg_namespace.h"
 #include "catalog/pg_type.h"
 #include "utils/fmgroids.h"
+#include "utils/guc.h"
 #include "utils/lsyscache.h"
 #include "utils/timestamp.h"
 #include "utils/rel.h"
@@ -156,4 +158,27 @@ ta_citus_events_shard(Relation rel)
 		events_shard_for_rel = RelationGetRelid(rel);
 	}
 	return events_shard_answer;
+}
+
+bool		ta_citus_preloaded = false;
+
+TimestampTz
+ta_citus_request_start(void)
+{
+	const char *value;
+	char	   *end;
+	int64		unix_us;
+
+	if (!ta_citus_preloaded)
+		return GetCurrentTransactionStartTimestamp();
+	value = GetConfigOption("task_api_citus.now", true, false);
+	if (value == NULL || value[0] == '\0')
+		return GetCurrentTransactionStartTimestamp();
+	errno = 0;
+	unix_us = strtoi64(value, &end, 10);
+	if (errno != 0 || *end != '\0')
+		return GetCurrentTransactionStartTimestamp();
+	/* Microseconds since 1970, as citus_resolve_caller() writes them. */
+	return (TimestampTz) (unix_us -
+						  (int64) (POSTGRES_EPOCH_JDATE - UNIX_EPOCH_JDATE) * USECS_PER_DAY);
 }

@@ -40,4 +40,16 @@ extern Oid ta_citus_events_shard(Relation rel);
  */
 extern void ta_citus_views_init(void);
 
+/* Whether Citus was preloaded before task_api (set by ta_citus_views_init). */
+extern bool ta_citus_preloaded;
+
+/*
+ * now() for the row stamps: the transaction's start, except on a Citus node
+ * inside a request, where it is the coordinator's (task_api_citus.now, set
+ * by citus_resolve_caller() and sent to the workers): a row written on a
+ * worker gets the time the coordinator's answer shows.  One boolean on a
+ * server without Citus.
+ */
+extern TimestampTz ta_citus_request_start(void);
+
 #endif							/* TASK_API_CITUS_H */

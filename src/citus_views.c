@@ -377,6 +377,7 @@ ta_citus_views_init(void)
 	if (!process_shared_preload_libraries_in_progress ||
 		GetConfigOption("citus.max_worker_nodes_tracked", true, false) == NULL)
 		return;
+	ta_citus_preloaded = true;
 	prev_planner_hook = planner_hook;
 	planner_hook = citus_views_planner;
 }

@@ -13,6 +13,7 @@
  * now(); an UPDATE that changes nothing keeps both, so a retried PATCH does
  * not invalidate ETags.  With the optional arguments, completed_at is set
  * when status becomes done_value and cleared when it leaves it.
+ * now() is the coordinator's on a Citus worker (ta_citus_request_start()).
  */
 #include "postgres.h"
 
@@ -26,6 +27,7 @@
 #include "utils/rel.h"
 #include "utils/timestamp.h"
 
+#include "citus.h"
 #include "task_api.h"
 
 /* Attribute number of a named column, checked against the expected type. */
@@ -115,7 +117,7 @@ task_api_stamp_row(PG_FUNCTION_ARGS)
 				attnum_version,
 				attnum_status = 0,
 				attnum_completed = 0;
-	TimestampTz now = GetCurrentTransactionStartTimestamp();
+	TimestampTz now = ta_citus_request_start();
 
 	if (!CALLED_AS_TRIGGER(fcinfo))
 		ereport(ERROR,

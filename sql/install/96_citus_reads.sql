@@ -278,6 +278,26 @@ BEGIN
                @extschema@.citus_project_name(i.project_id) AS project_name
           FROM @extschema@.invitations i
          WHERE i.expires_at OPERATOR(pg_catalog.>) pg_catalog.now();
+    -- The trash's rows are checked on the shards: against the roles
+    -- citus_pre_request() resolved, not the membership cache (a look-up
+    -- from a shard).
+    CREATE OR REPLACE VIEW api.trash WITH (security_invoker = true) AS
+        SELECT 'project'::text AS resource_type, p.id, p.id AS project_id, p.name AS title,
+               p.deleted_at, p.deleted_by, p.deleted_at OPERATOR(pg_catalog.+) @extschema@.trash_retention() AS purge_after
+          FROM @extschema@.projects p
+         WHERE p.deleted_at IS NOT NULL AND @extschema@.citus_has_role(p.id, 'owner')
+        UNION ALL
+        SELECT 'task'::text, t.id, t.project_id, t.title,
+               t.deleted_at, t.deleted_by, t.deleted_at OPERATOR(pg_catalog.+) @extschema@.trash_retention()
+          FROM @extschema@.tasks t
+          JOIN @extschema@.projects p ON p.id OPERATOR(pg_catalog.=) t.project_id AND p.deleted_at IS NULL
+         WHERE t.deleted_at IS NOT NULL AND NOT t.deleted_with_project
+           AND @extschema@.citus_has_role(t.project_id, 'editor');
+    -- The triggers' checks of the caller's role (tasks_update(), ... one per
+    -- row) read what citus_pre_request() resolved.
+    CREATE OR REPLACE FUNCTION @extschema@.project_role(project_id uuid) RETURNS @extschema@.member_role
+        LANGUAGE sql STABLE STRICT PARALLEL RESTRICTED
+        RETURN @extschema@.citus_project_role(project_id);
     GRANT EXECUTE ON FUNCTION @extschema@.citus_tasks_page(uuid, @extschema@.task_status, uuid, text, text, text, integer, text),
         @extschema@.citus_task_events_page(uuid, text, text, integer, text),
         @extschema@.citus_search_tasks(uuid[], text), @extschema@.citus_project_name(uuid) TO task_api_user;
@@ -285,7 +305,7 @@ BEGIN
     PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', coalesce(ddl, 'on'), true);
 END
 $$;
-COMMENT ON FUNCTION @extschema@.distribute_reads() IS 'Part of distribute(), on every node: api.tasks_page, api.task_events_page, own_email(), event_consumer_health and api.invitations read in forms Citus can plan (docs/scaling.md).';
+COMMENT ON FUNCTION @extschema@.distribute_reads() IS 'Part of distribute(), on every node: api.tasks_page, api.task_events_page, own_email(), event_consumer_health, api.invitations and api.trash read in forms Citus can plan, and project_role() reads the resolved caller (docs/scaling.md).';
 
 REVOKE ALL ON FUNCTION @extschema@.citus_search_tasks(uuid[], text),
     @extschema@.citus_tasks_page(uuid, @extschema@.task_status, uuid, text, text, text, integer, text),

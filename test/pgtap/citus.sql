@@ -2,7 +2,7 @@
 -- with citus_not_installed and changes nothing; only a superuser may call
 -- it.  Distributing itself runs in make test-citus (scripts/test-citus.sh).
 BEGIN;
-SELECT plan(16);
+SELECT plan(25);
 \ir helpers/setup.psql
 
 SELECT has_function('task_api', 'distribute', ARRAY[]::text[], 'task_api.distribute() exists');
@@ -76,6 +76,43 @@ SELECT is_empty($$SELECT r.title FROM task_api.citus_view_rows('SELECT t.title F
 SELECT is(tap.err($$SELECT * FROM task_api.citus_view_rows('UPDATE task_api.tasks SET title = ''x'' RETURNING 1', '{}') AS r(a int)$$),
           '0A000', 'nor can the caller write through it');
 SELECT tap.act_as_admin() \gset
+
+-- The rows' stamps: on a server without Citus preloaded, task_api_citus.now
+-- (the coordinator's now() that citus_resolve_caller() sends the workers)
+-- is ignored: nobody backdates a row by setting it.
+SET LOCAL task_api_citus.now = '0';
+SELECT tap.make_task('stamped', tap.id('bobs'), tap.id('bob')) \gset
+SELECT is((SELECT updated_at FROM task_api.tasks WHERE id = tap.id('stamped')), now(),
+          'without Citus, an insert''s updated_at is the transaction''s start, whatever task_api_citus.now says');
+UPDATE task_api.tasks SET title = 'stamped again' WHERE id = tap.id('stamped');
+SELECT is((SELECT updated_at FROM task_api.tasks WHERE id = tap.id('stamped')), now(),
+          'and so is an update''s');
+RESET task_api_citus.now;
+
+-- citus_project_role(): project_role() on Citus (distribute_reads() points
+-- it there), from what citus_pre_request() resolved; granted to nobody
+-- until distribute().
+SELECT is_empty($$SELECT r.rolname FROM pg_roles r
+                   WHERE has_function_privilege(r.oid, 'task_api.citus_project_role(uuid)', 'EXECUTE') AND NOT r.rolsuper$$,
+                'no role but superusers may execute citus_project_role() before distribute()');
+SET LOCAL task_api_citus.caller = '{"projects": {"a0000000-0000-4000-8000-000000000001": "editor", "a0000000-0000-4000-8000-000000000002": "owner"}, "peers": [], "trashed": ["a0000000-0000-4000-8000-000000000002"]}';
+SELECT is(task_api.citus_project_role('a0000000-0000-4000-8000-000000000001'), 'editor'::task_api.member_role,
+          'citus_project_role(): the resolved role in a live project');
+SELECT is(task_api.citus_project_role('a0000000-0000-4000-8000-000000000002'), NULL,
+          'citus_project_role(): NULL for a project in the trash, as project_role()');
+SELECT is(task_api.citus_project_role('a0000000-0000-4000-8000-000000000003'), NULL,
+          'citus_project_role(): NULL where the caller is no member');
+SET LOCAL task_api_citus.caller = '';
+SELECT is(task_api.citus_project_role('a0000000-0000-4000-8000-000000000001'), NULL,
+          'citus_project_role(): NULL outside a request that citus_pre_request() resolved');
+
+-- The owner hand-off on Citus (citus_keep_owner(), a trigger distribute()
+-- adds to api.project_members): nothing of it on one server.
+SELECT is_empty($$SELECT r.rolname FROM pg_roles r
+                   WHERE has_function_privilege(r.oid, 'task_api.citus_keep_owner()', 'EXECUTE') AND NOT r.rolsuper$$,
+                'no role but superusers may execute citus_keep_owner() before distribute()');
+SELECT is_empty($$SELECT tgname FROM pg_trigger WHERE tgname LIKE '%citus_keep_owner%'$$,
+                'and no trigger calls it before distribute()');
 
 -- A non-superuser is refused by the grant before anything runs.
 SELECT tap.act_as(tap.make_user('alice', 'a0000000-0000-4000-8000-00000000000a')) \gset
