@@ -845,6 +845,35 @@ COMMENT ON FUNCTION @extschema@.page_tail(anyarray, integer, text, text, text, t
 REVOKE ALL ON FUNCTION @extschema@.page_tail(anyarray, integer, text, text, text, text, text, text[]) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.page_tail(anyarray, integer, text, text, text, text, text, text[]) TO task_api_user;
 
+-- A q PostgreSQL cannot turn into a query (more than 32 nested NOTs,
+-- "tsquery stack too small", an internal error: 500), or one so large that
+-- matching it overflows the stack (413), is invalid_parameter.
+CREATE FUNCTION @extschema@.check_search_q(q text) RETURNS void
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    q_nodes integer;
+BEGIN
+    IF q IS NULL THEN
+        RETURN;
+    END IF;
+    BEGIN
+        q_nodes := numnode(websearch_to_tsquery('simple'::regconfig, q));
+    EXCEPTION WHEN internal_error OR program_limit_exceeded OR statement_too_complex THEN
+        q_nodes := NULL;
+    END;
+    IF q_nodes IS NULL OR q_nodes > 1000 THEN
+        PERFORM @extschema@.raise_error('invalid_parameter', 'q is too complex',
+            'q makes a full-text query of more than 1000 terms and operators, or nests more than 32 NOTs.', NULL);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.check_search_q(text) IS 'Raise invalid_parameter (400) for a search q that makes a full-text query of more than 1000 terms and operators, or one PostgreSQL cannot build.';
+REVOKE ALL ON FUNCTION @extschema@.check_search_q(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.check_search_q(text) TO task_api_user;
+
+
 CREATE OR REPLACE FUNCTION api.tasks_page(project_id uuid DEFAULT NULL, status @extschema@.task_status DEFAULT NULL,
                                assignee_id uuid DEFAULT NULL, q text DEFAULT NULL,
                                sort text DEFAULT 'created_at', direction text DEFAULT 'desc',
@@ -868,25 +897,11 @@ DECLARE
     projects uuid[];
     sql text := '';
     with_ text;
-    q_nodes integer;
     rows_ api.tasks[] := '{}';
     r record;
 BEGIN
     PERFORM @extschema@.check_page_args(sort_, ARRAY['created_at', 'updated_at', 'due_date', 'priority'], dir, n);
-    -- A q PostgreSQL cannot turn into a query (more than 32 nested NOTs,
-    -- "tsquery stack too small", an internal error: 500), or one so large
-    -- that matching it overflows the stack (413), is invalid_parameter.
-    IF q_norm IS NOT NULL THEN
-        BEGIN
-            q_nodes := numnode(websearch_to_tsquery('simple'::regconfig, q_norm));
-        EXCEPTION WHEN internal_error OR program_limit_exceeded OR statement_too_complex THEN
-            q_nodes := NULL;
-        END;
-        IF q_nodes IS NULL OR q_nodes > 1000 THEN
-            PERFORM @extschema@.raise_error('invalid_parameter', 'q is too complex',
-                'q makes a full-text query of more than 1000 terms and operators, or nests more than 32 NOTs.', NULL);
-        END IF;
-    END IF;
+    PERFORM @extschema@.check_search_q(q_norm);
     -- What the cursor is bound to: the filters, the sort and the direction.
     fp := jsonb_build_array('api.tasks_page', project_id, status, assignee_id, q_norm, sort_, dir)::text;
 
@@ -2786,22 +2801,11 @@ DECLARE
     projects uuid[];
     matches uuid[];
     sql text := '';
-    q_nodes integer;
     rows_ api.tasks[] := '{}';
     r record;
 BEGIN
     PERFORM @extschema@.check_page_args(sort_, ARRAY['created_at', 'updated_at', 'due_date', 'priority'], dir, n);
-    IF q_norm IS NOT NULL THEN
-        BEGIN
-            q_nodes := numnode(websearch_to_tsquery('simple'::regconfig, q_norm));
-        EXCEPTION WHEN internal_error OR program_limit_exceeded OR statement_too_complex THEN
-            q_nodes := NULL;
-        END;
-        IF q_nodes IS NULL OR q_nodes > 1000 THEN
-            PERFORM @extschema@.raise_error('invalid_parameter', 'q is too complex',
-                'q makes a full-text query of more than 1000 terms and operators, or nests more than 32 NOTs.', NULL);
-        END IF;
-    END IF;
+    PERFORM @extschema@.check_search_q(q_norm);
     fp := jsonb_build_array('api.tasks_page', project_id, status, assignee_id, q_norm, sort_, dir)::text;
     key_expr := 't.' || CASE sort_ WHEN 'updated_at' THEN 'updated_at' WHEN 'due_date' THEN 'due_date'
                                    WHEN 'priority' THEN 'priority' ELSE 'created_at' END;

@@ -113,6 +113,32 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.check_page_args(text, text[], text, integer) IS 'Raise invalid_parameter (400) for a sort not in sorts, a direction other than asc or desc, or a page_size outside 1..100.';
 
+-- A q PostgreSQL cannot turn into a query (more than 32 nested NOTs,
+-- "tsquery stack too small", an internal error: 500), or one so large that
+-- matching it overflows the stack (413), is invalid_parameter.
+CREATE FUNCTION @extschema@.check_search_q(q text) RETURNS void
+    LANGUAGE plpgsql STABLE PARALLEL SAFE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    q_nodes integer;
+BEGIN
+    IF q IS NULL THEN
+        RETURN;
+    END IF;
+    BEGIN
+        q_nodes := numnode(websearch_to_tsquery('simple'::regconfig, q));
+    EXCEPTION WHEN internal_error OR program_limit_exceeded OR statement_too_complex THEN
+        q_nodes := NULL;
+    END;
+    IF q_nodes IS NULL OR q_nodes > 1000 THEN
+        PERFORM @extschema@.raise_error('invalid_parameter', 'q is too complex',
+            'q makes a full-text query of more than 1000 terms and operators, or nests more than 32 NOTs.', NULL);
+    END IF;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.check_search_q(text) IS 'Raise invalid_parameter (400) for a search q that makes a full-text query of more than 1000 terms and operators, or one PostgreSQL cannot build.';
+
 -- The end of every page function.  rows holds the page in order and, when
 -- there is a next page, one row more (the page queries read page_size + 1
 -- rows).  The next cursor resumes after the page's last row: its sort key is
@@ -162,25 +188,11 @@ DECLARE
     projects uuid[];
     sql text := '';
     with_ text;
-    q_nodes integer;
     rows_ api.tasks[] := '{}';
     r record;
 BEGIN
     PERFORM @extschema@.check_page_args(sort_, ARRAY['created_at', 'updated_at', 'due_date', 'priority'], dir, n);
-    -- A q PostgreSQL cannot turn into a query (more than 32 nested NOTs,
-    -- "tsquery stack too small", an internal error: 500), or one so large
-    -- that matching it overflows the stack (413), is invalid_parameter.
-    IF q_norm IS NOT NULL THEN
-        BEGIN
-            q_nodes := numnode(websearch_to_tsquery('simple'::regconfig, q_norm));
-        EXCEPTION WHEN internal_error OR program_limit_exceeded OR statement_too_complex THEN
-            q_nodes := NULL;
-        END;
-        IF q_nodes IS NULL OR q_nodes > 1000 THEN
-            PERFORM @extschema@.raise_error('invalid_parameter', 'q is too complex',
-                'q makes a full-text query of more than 1000 terms and operators, or nests more than 32 NOTs.', NULL);
-        END IF;
-    END IF;
+    PERFORM @extschema@.check_search_q(q_norm);
     -- What the cursor is bound to: the filters, the sort and the direction.
     fp := jsonb_build_array('api.tasks_page', project_id, status, assignee_id, q_norm, sort_, dir)::text;
 
@@ -320,6 +332,7 @@ GRANT EXECUTE ON FUNCTION
     @extschema@.search_tasks(uuid[], text),
     @extschema@.page_link(text, text[], text),
     @extschema@.check_page_args(text, text[], text, integer),
+    @extschema@.check_search_q(text),
     @extschema@.page_tail(anyarray, integer, text, text, text, text, text, text[]),
     api.tasks_page(uuid, @extschema@.task_status, uuid, text, text, text, integer, text),
     api.projects_page(text, text, integer, text)

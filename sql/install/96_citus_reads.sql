@@ -58,22 +58,11 @@ DECLARE
     projects uuid[];
     matches uuid[];
     sql text := '';
-    q_nodes integer;
     rows_ api.tasks[] := '{}';
     r record;
 BEGIN
     PERFORM @extschema@.check_page_args(sort_, ARRAY['created_at', 'updated_at', 'due_date', 'priority'], dir, n);
-    IF q_norm IS NOT NULL THEN
-        BEGIN
-            q_nodes := numnode(websearch_to_tsquery('simple'::regconfig, q_norm));
-        EXCEPTION WHEN internal_error OR program_limit_exceeded OR statement_too_complex THEN
-            q_nodes := NULL;
-        END;
-        IF q_nodes IS NULL OR q_nodes > 1000 THEN
-            PERFORM @extschema@.raise_error('invalid_parameter', 'q is too complex',
-                'q makes a full-text query of more than 1000 terms and operators, or nests more than 32 NOTs.', NULL);
-        END IF;
-    END IF;
+    PERFORM @extschema@.check_search_q(q_norm);
     fp := jsonb_build_array('api.tasks_page', project_id, status, assignee_id, q_norm, sort_, dir)::text;
     key_expr := 't.' || CASE sort_ WHEN 'updated_at' THEN 'updated_at' WHEN 'due_date' THEN 'due_date'
                                    WHEN 'priority' THEN 'priority' ELSE 'created_at' END;
