@@ -302,7 +302,12 @@ test('an expired key counts as new; the purge deletes expired keys', async () =>
   const body = { project_id: p.id, title: 'expiring' };
   const first = await api('POST', '/tasks', { token: u.token, body, headers: withKey(k, REPRESENTATION) });
   expectStatus(first, 201);
-  await psql("UPDATE task_api.idempotency_keys SET created_at = created_at - interval '25 hours', expires_at = expires_at - interval '25 hours' WHERE key = :'k'", { k });
+  // Aged by 25 hours in two steps: the values first, then an UPDATE that
+  // sets them (Citus refuses a STABLE operator on a column in an UPDATE of
+  // a reference table).
+  const [created, expires] = (await psql("SELECT created_at - interval '25 hours', expires_at - interval '25 hours' FROM task_api.idempotency_keys WHERE key = :'k'", { k })).trim().split('|');
+  assert.ok(created && expires, 'the key was stored');
+  await psql("UPDATE task_api.idempotency_keys SET created_at = :'c', expires_at = :'e' WHERE key = :'k'", { k, c: created, e: expires });
   const second = await api('POST', '/tasks', { token: u.token, body, headers: withKey(k, REPRESENTATION) });
   expectStatus(second, 201);
   assert.equal(replayed(second), null, 'not a replay: the key had expired');
