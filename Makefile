@@ -17,6 +17,7 @@ OBJS = \
 	src/request.o \
 	src/pre_request.o \
 	src/credential_lookup.o \
+	src/json_agg.o \
 	src/json_pairs.o \
 	src/membership.o \
 	src/codec_util.o \

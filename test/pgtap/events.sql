@@ -373,8 +373,9 @@ SELECT is_empty($$SELECT p.oid::regprocedure::text || ' ' || a.name FROM pg_proc
                      AND coalesce(obj_description(p.oid, 'pg_proc'), '') !~ ('(^|\n)' || a.name || ': \S')$$,
                 'every argument of every api function has a "name: description" line in the function''s COMMENT');
 SELECT is_empty($$SELECT p.oid::regprocedure::text FROM pg_proc p
-                   WHERE p.pronamespace = 'api'::regnamespace AND coalesce(obj_description(p.oid, 'pg_proc'), '') !~ '\n\nArguments:'$$,
-                'every api function''s COMMENT has an Arguments paragraph (PostgREST shows it as the description)');
+                   WHERE p.pronamespace = 'api'::regnamespace AND p.prokind = 'f'
+                     AND coalesce(obj_description(p.oid, 'pg_proc'), '') !~ '\n\nArguments:'$$,
+                'every api function''s COMMENT has an Arguments paragraph (PostgREST shows it as the description; aggregates are no RPC)');
 
 SELECT is_empty($$SELECT id FROM task_api.events
                   WHERE resource_type NOT IN ('project', 'member', 'task')

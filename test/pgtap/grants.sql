@@ -75,8 +75,8 @@ SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
               ARRAY['task_api.pre_request()', 'api.signup(text,text,text)', 'api.login(text,text)', 'task_api.error_catalogue()',
                     'task_api.openapi_facts()', 'task_api.openapi_type(oid,boolean)', 'task_api.openapi_schemas()',
                     'task_api.openapi_errors(jsonb)', 'task_api.openapi_rate_headers()', 'task_api.openapi_response(text,jsonb,jsonb)',
-                    'task_api.openapi_view_path(oid)', 'task_api.openapi_function_path(oid)', 'api.openapi()'],
-              'task_api_anon can EXECUTE only pre_request(), signup(), login(), the OpenAPI document api.openapi() with its builders (and error_catalogue() behind task_api.error_codes)');
+                    'task_api.openapi_view_path(oid)', 'task_api.openapi_function_path(oid)', 'api.openapi()', 'api.json_agg(record)'],
+              'task_api_anon can EXECUTE only pre_request(), signup(), login(), the OpenAPI document api.openapi() with its builders, the response body''s api.json_agg() (and error_catalogue() behind task_api.error_codes)');
 SELECT set_eq($$SELECT c.oid::regclass::text FROM pg_class c
                  WHERE c.relnamespace IN ('api'::regnamespace, 'task_api'::regnamespace)
                    AND has_table_privilege('task_api_anon', c.oid, 'SELECT, INSERT, UPDATE, DELETE')$$,
@@ -169,8 +169,8 @@ SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                     'task_api.invitation_ttl()', 'task_api.invitation_project_name(uuid)', 'task_api.internal_columns(text)', 'api.accept_invitation(uuid)', 'api.decline_invitation(uuid)',
                     'task_api.openapi_facts()', 'task_api.openapi_type(oid,boolean)', 'task_api.openapi_schemas()',
                     'task_api.openapi_errors(jsonb)', 'task_api.openapi_rate_headers()', 'task_api.openapi_response(text,jsonb,jsonb)',
-                    'task_api.openapi_view_path(oid)', 'task_api.openapi_function_path(oid)', 'api.openapi()'],
-              'task_api_user can EXECUTE exactly the hook, the OpenAPI document, the auth RPCs, the page RPCs with the public cursor codec, and the helpers its views, policies, triggers and idempotent RPCs call');
+                    'task_api.openapi_view_path(oid)', 'task_api.openapi_function_path(oid)', 'api.openapi()', 'api.json_agg(record)'],
+              'task_api_user can EXECUTE exactly the hook, the OpenAPI document, the response body''s api.json_agg(), the auth RPCs, the page RPCs with the public cursor codec, and the helpers its views, policies, triggers and idempotent RPCs call');
 SELECT ok(has_table_privilege('task_api_user', 'api.trash', 'SELECT')
           AND NOT has_table_privilege('task_api_user', 'api.trash', 'INSERT')
           AND NOT has_table_privilege('task_api_user', 'api.trash', 'UPDATE')

@@ -31,9 +31,9 @@ SELECT set_eq($$SELECT jsonb_object_keys(d -> 'paths') FROM doc WHERE who = 'use
                    AND (has_table_privilege('task_api_user', oid, 'SELECT') OR has_table_privilege('task_api_user', oid, 'INSERT')
                         OR has_table_privilege('task_api_user', oid, 'UPDATE') OR has_table_privilege('task_api_user', oid, 'DELETE'))
                 UNION ALL
-                SELECT '/rpc/' || proname FROM pg_proc WHERE pronamespace = 'api'::regnamespace
+                SELECT '/rpc/' || proname FROM pg_proc WHERE pronamespace = 'api'::regnamespace AND prokind = 'f'
                    AND prorettype <> 'trigger'::regtype AND has_function_privilege('task_api_user', oid, 'EXECUTE')$$,
-              'signed in: every api view and function task_api_user may use, and nothing else');
+              'signed in: every api view and function task_api_user may use, and nothing else (api.json_agg(), an aggregate, is no RPC)');
 SELECT set_eq($$SELECT p.key || ' ' || m FROM doc, jsonb_each(d -> 'paths') p, jsonb_object_keys(p.value) m
                  WHERE who = 'user' AND p.key IN ('/task_events', '/users', '/api_keys', '/project_members', '/trash')$$,
               ARRAY['/task_events get', '/users get', '/users patch', '/api_keys get', '/api_keys delete',
