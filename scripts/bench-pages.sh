@@ -8,6 +8,10 @@
 #   6b. task_api.cursor_encode()/cursor_decode() (C) called 100k times in one
 #       statement vs the same codec written in SQL/PL/pgSQL with pgcrypto's
 #       hmac(), JSON and encode() (bench/cursor_codec_plpgsql.sql).
+#   6c. The response body of a page: the 25 newest tasks as JSON by
+#       api.json_agg() (C, what PostgREST's json_agg() resolves to) vs
+#       pg_catalog.json_agg(), PAGES pages in one statement (the rows read
+#       alone, with count(), is the scan subtracted from both).
 # Variants alternate in every round; the report gives medians and ratios.
 # Targets are reported, never enforced.  See bench/README.md.
 #
@@ -25,6 +29,7 @@ ROUNDS=${TASK_API_BENCH_ROUNDS:-3}
 ROWS=${TASK_API_BENCH_PAGES_ROWS:-10000000}
 DEPTH=${TASK_API_BENCH_PAGES_DEPTH:-$((ROWS / 2))}
 CALLS=${TASK_API_BENCH_PAGES_CODEC_CALLS:-100000}
+PAGES=${TASK_API_BENCH_PAGES_BODIES:-4000}
 DURATION=${TASK_API_BENCH_PAGES_DURATION:-5}
 WARMUP=${TASK_API_BENCH_PAGES_WARMUP:-1}
 DEPTH_TARGET=1.5
@@ -260,6 +265,44 @@ printf '  %-44s %9s  %7s us/call\n' \
 echo "  encode: C is ${enc_ratio}x faster; decode: ${dec_ratio}x faster; target >= ${CODEC_TARGET}x: $enc_met / $dec_met"
 
 # ---------------------------------------------------------------------------
+# 6c. The response body: api.json_agg() vs pg_catalog.json_agg()
+# ---------------------------------------------------------------------------
+say "pages benchmark 6c: $PAGES response bodies of 25 tasks, api.json_agg() vs pg_catalog.json_agg()"
+page_of() { # page_of AGGREGATE: PAGES pages of the 25 newest tasks through it
+    echo "SELECT sum(length(b::text)) FROM generate_series(1, $PAGES) g,
+          LATERAL (SELECT $1(t) AS b FROM (SELECT * FROM api.tasks WHERE project_id = '$PROJECT' AND g > 0
+                                           ORDER BY created_at DESC, id DESC LIMIT 25) t) x"
+}
+declare -A body_sql=([rows]="$(page_of pg_catalog.count)" [builtin]="$(page_of pg_catalog.json_agg)" [c]="$(page_of api.json_agg)")
+[ "$(psql_db -tAc "SELECT api.json_agg(t)::text = pg_catalog.json_agg(t)::text FROM (SELECT * FROM api.tasks WHERE project_id = '$PROJECT'
+                                             ORDER BY created_at DESC, id DESC LIMIT 25) t")" = t ] \
+    || die "api.json_agg() and pg_catalog.json_agg() wrote different bodies"
+body_time() { # body_time VARIANT: milliseconds
+    local out ms
+    out=$(psql_db <<SQL
+\\timing on
+${body_sql[$1]};
+SQL
+)
+    ms=$(printf '%s\n' "$out" | last_ms)
+    [ -n "$ms" ] || die "no timing for $1: $out"
+    echo "$ms"
+}
+variants=(rows builtin c)
+declare -A v_ms=() v_med=()
+run_variant_rounds body_time
+us_per_page() { awk -v m="$1" -v s="${v_med[rows]}" -v n="$PAGES" 'BEGIN {printf "%.1f", (m - s) * 1000 / n}'; }
+body_builtin_us=$(us_per_page "${v_med[builtin]}")
+body_c_us=$(us_per_page "${v_med[c]}")
+body_ratio=$(ratio "$body_builtin_us" "$body_c_us")
+echo
+echo "$PAGES bodies of 25 tasks in one statement, median of $ROUNDS rounds (per body: minus reading the rows, ${v_med[rows]} ms):"
+printf '  %-44s %9s  %7s us/body\n' \
+    "pg_catalog.json_agg() (BASELINE)" "$(fmt_ms "${v_med[builtin]}")" "$body_builtin_us" \
+    "api.json_agg() in C (the same text)" "$(fmt_ms "${v_med[c]}")" "$body_c_us"
+echo "  api.json_agg() is ${body_ratio}x faster"
+
+# ---------------------------------------------------------------------------
 # Results table rows (same format as scripts/bench.sh's table)
 # ---------------------------------------------------------------------------
 rows=$(
@@ -270,5 +313,7 @@ rows=$(
         "$CALLS" "$enc_pl_us" "$enc_c_us" "$enc_ratio" "$CODEC_TARGET" "$enc_met"
     printf '| %s cursor decodes in one statement | SQL/PL/pgSQL + pgcrypto: %s us/call | cursor_decode(): %s us/call | %sx faster | >= %sx | %s |\n' \
         "$CALLS" "$dec_pl_us" "$dec_c_us" "$dec_ratio" "$CODEC_TARGET" "$dec_met"
+    printf '| %s response bodies of 25 tasks in one statement | pg_catalog.json_agg(): %s us/body | api.json_agg(): %s us/body (the same text) | %sx faster | (none) | - |\n' \
+        "$PAGES" "$body_builtin_us" "$body_c_us" "$body_ratio"
 )
 bench_report "$rows"
