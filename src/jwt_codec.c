@@ -317,6 +317,8 @@ bool
 ta_json_parse_flat(const char *json, size_t len, ta_jwt_claims *out)
 {
 	json_reader r;
+	uint64_t	names_seen = 0;
+	uint64_t	name_bit;
 
 	out->count = 0;
 	r.p = json;
@@ -346,11 +348,18 @@ ta_json_parse_flat(const char *json, size_t len, ta_jwt_claims *out)
 		skip_ws(&r);
 		if (r.p >= r.end || *r.p != '"' || !read_string(&r, &m->name, &m->name_len, &m->plain))
 			return false;
-		/* Duplicate names are ambiguous: refuse them. */
-		for (int i = 0; i < out->count; i++)
-			if (out->members[i].name_len == m->name_len &&
-				memcmp(out->members[i].name, m->name, m->name_len) == 0)
-				return false;
+		/*
+		 * Duplicate names are ambiguous: refuse them.  A name whose length
+		 * and first byte no earlier name had cannot be one (names_seen holds
+		 * a bit per such pair, hashed).
+		 */
+		name_bit = UINT64_C(1) << ((m->name_len * 31 + (unsigned char) m->name[0]) & 63);
+		if (names_seen & name_bit)
+			for (int i = 0; i < out->count; i++)
+				if (out->members[i].name_len == m->name_len &&
+					memcmp(out->members[i].name, m->name, m->name_len) == 0)
+					return false;
+		names_seen |= name_bit;
 		skip_ws(&r);
 		if (r.p >= r.end || *r.p != ':')
 			return false;

@@ -571,6 +571,9 @@ test_bad_payloads(void)
 		"{\"sub\":\"a\",\"sub\":\"b\"}",	/* duplicate claim */
 		"{\"sub\":\"a\",\"\\u0073ub\":\"b\"}",	/* duplicate after unescaping */
 		"{\"exp\":1,\"exp\":2}",
+		"{\"exp\":1,\"sub\":\"x\",\"iat\":3,\"exp\":2}",	/* duplicate after others */
+		"{\"\":1,\"a\":2,\"\":3}",	/* empty names */
+		"{\"ab\":1,\"ac\":2,\"ab\":3}",	/* same length and first byte */
 		"{\"a\":{}}",			/* nested */
 		"{\"a\":{\"b\":1}}",
 		"{\"a\":[]}",
@@ -943,6 +946,9 @@ test_claims_parsing(void)
 	CHECK(parse("{\"a\":0.5,\"b\":-0.0e0,\"c\":10E+10,\"d\":7e-0}", &c) &&
 		  claim_is(&c, "a", false, "0.5") && claim_is(&c, "b", false, "-0.0e0") &&
 		  claim_is(&c, "c", false, "10E+10") && claim_is(&c, "d", false, "7e-0"));
+	/* Distinct names of one length and first byte are no duplicates. */
+	CHECK(parse("{\"ab\":1,\"ac\":2,\"a\":3,\"\":4,\"ad\":5}", &c) && c.count == 5 &&
+		  claim_is(&c, "ac", false, "2") && claim_is(&c, "", false, "4") && claim_is(&c, "ad", false, "5"));
 	/* A byte-length-limited parse never reads past len. */
 	CHECK(!ta_json_parse_flat("{\"a\":1}", 6, &c));
 	CHECK(ta_json_parse_flat("{\"a\":1}xyz", 7, &c) && claim_is(&c, "a", false, "1"));
