@@ -304,16 +304,9 @@ the token has expired | the token has expired"
 echo "  both verifiers: $CALLS of $CALLS calls valid; a tampered signature and an expired token refused"
 
 time_query() { # time_query KEY: milliseconds
-    local out ms
-    out=$(psql_db -tA <<SQL
-\\timing on
-${q_sql[$1]};
-SQL
-)
-    ms=$(printf '%s\n' "$out" | last_ms)
-    [ -n "$ms" ] || die "no timing for $1: $out"
-    [ "$(printf '%s\n' "$out" | head -n1)" = "$CALLS" ] || die "$1 did not count $CALLS: $out"
-    echo "$ms"
+    statement_ms "$1" "${q_sql[$1]}" >/dev/null
+    [ "$(printf '%s\n' "$statement_out" | head -n1)" = "$CALLS" ] || die "$1 did not count $CALLS: $statement_out"
+    echo "$statement_last_ms"
 }
 for v in scan floor c plpgsql; do time_query "$v" >/dev/null; done   # warm-up
 declare -A q_ms=()

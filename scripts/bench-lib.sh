@@ -20,6 +20,21 @@ median_of() {
 fmt_ms() { awk -v v="$1" 'BEGIN {printf "%.0f ms", v}'; }
 # Milliseconds of the last "Time: ..." line psql's \timing printed.
 last_ms() { sed -n 's/^Time: \([0-9.]*\) ms.*/\1/p' | tail -n1; }
+# statement_ms NAME SQL: run one statement in the runner's database (psql_db,
+# unaligned tuples only) with psql's \timing; prints its milliseconds, and
+# leaves them in $statement_last_ms and its output in $statement_out (when
+# not called in a subshell).  NAME is for the error message.
+statement_out='' statement_last_ms=''
+statement_ms() {
+    statement_out=$(psql_db -tA <<SQL
+\\timing on
+$2;
+SQL
+)
+    statement_last_ms=$(printf '%s\n' "$statement_out" | last_ms)
+    [ -n "$statement_last_ms" ] || die "no timing for $1: $statement_out"
+    echo "$statement_last_ms"
+}
 
 # What every runner shares.  The timed variants of run_variant_rounds and
 # print_variants (below), which each runner fills in.

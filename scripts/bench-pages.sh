@@ -232,17 +232,7 @@ declare -A codec_sql=(
     [enc_c]="SELECT count(task_api.cursor_encode(k, id, 'desc', 'bench events')) FROM bench.codec_input"
     [dec_pl]="SELECT count(bench.cursor_decode_plpgsql(c, 'bench events')) FROM bench.cursors_plpgsql"
     [dec_c]="SELECT count(task_api.cursor_decode(c, 'bench events', NULL::bigint)) FROM bench.cursors_c")
-codec_time() { # codec_time VARIANT: milliseconds
-    local out ms
-    out=$(psql_db <<SQL
-\\timing on
-${codec_sql[$1]};
-SQL
-)
-    ms=$(printf '%s\n' "$out" | last_ms)
-    [ -n "$ms" ] || die "no timing for $1: $out"
-    echo "$ms"
-}
+codec_time() { statement_ms "$1" "${codec_sql[$1]}"; }  # codec_time VARIANT: milliseconds
 variants=(scan enc_pl enc_c dec_pl dec_c)
 declare -A v_ms=() v_med=()
 run_variant_rounds codec_time
@@ -277,17 +267,7 @@ declare -A body_sql=([rows]="$(page_of pg_catalog.count)" [builtin]="$(page_of p
 [ "$(psql_db -tAc "SELECT api.json_agg(t)::text = pg_catalog.json_agg(t)::text FROM (SELECT * FROM api.tasks WHERE project_id = '$PROJECT'
                                              ORDER BY created_at DESC, id DESC LIMIT 25) t")" = t ] \
     || die "api.json_agg() and pg_catalog.json_agg() wrote different bodies"
-body_time() { # body_time VARIANT: milliseconds
-    local out ms
-    out=$(psql_db <<SQL
-\\timing on
-${body_sql[$1]};
-SQL
-)
-    ms=$(printf '%s\n' "$out" | last_ms)
-    [ -n "$ms" ] || die "no timing for $1: $out"
-    echo "$ms"
-}
+body_time() { statement_ms "$1" "${body_sql[$1]}"; }  # body_time VARIANT: milliseconds
 variants=(rows builtin c)
 declare -A v_ms=() v_med=()
 run_variant_rounds body_time

@@ -168,17 +168,7 @@ done
 got=$(psql_db -tAc "SELECT count(*) FILTER (WHERE bench.table_limiter('refuse-check', 60, 3)) FROM generate_series(1, 5)")
 [ "$got" = 3 ] || die "the table limiter admitted $got of 5 with a burst of 3"
 [ "$(psql_db -tAc "SELECT count(*) FROM bench.rate_buckets")" = "$((KEYS + 1))" ] || die "the table limiter does not hold $KEYS keys"
-time_query() { # time_query VARIANT: milliseconds
-    local out ms
-    out=$(psql_db -tA <<SQL
-\\timing on
-${q_sql[$1]};
-SQL
-)
-    ms=$(printf '%s\n' "$out" | last_ms)
-    [ -n "$ms" ] || die "no timing for $1: $out"
-    echo "$ms"
-}
+time_query() { statement_ms "$1" "${q_sql[$1]}"; }  # time_query VARIANT: milliseconds
 for v in "${variants[@]}"; do time_query "$v" >/dev/null; done   # warm-up
 declare -A v_ms=() v_med=()
 run_variant_rounds time_query
