@@ -259,7 +259,7 @@ echo "  encode: C is ${enc_ratio}x faster; decode: ${dec_ratio}x faster; target 
 # ---------------------------------------------------------------------------
 say "pages benchmark 6c: $PAGES response bodies of 25 tasks, api.json_agg() vs pg_catalog.json_agg()"
 page_of() { # page_of AGGREGATE: PAGES pages of the 25 newest tasks through it
-    echo "SELECT sum(length(b::text)) FROM generate_series(1, $PAGES) g,
+    echo "SELECT sum(octet_length(b::text)) FROM generate_series(1, $PAGES) g,
           LATERAL (SELECT $1(t) AS b FROM (SELECT * FROM api.tasks WHERE project_id = '$PROJECT' AND g > 0
                                            ORDER BY created_at DESC, id DESC LIMIT 25) t) x"
 }
