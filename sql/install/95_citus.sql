@@ -463,6 +463,10 @@ BEGIN
     -- microseconds since 1970.
     EXECUTE pg_catalog.format('SET LOCAL task_api_citus.now = %L',
                               (EXTRACT(epoch FROM pg_catalog.now()) * 1000000)::bigint);
+    -- The request id, which pre_request() made the transaction's
+    -- application_name, for the events written on the workers (src/trace.c).
+    EXECUTE pg_catalog.format('SET LOCAL task_api_citus.request_id = %L',
+                              pg_catalog.current_setting('application_name'));
     PERFORM @extschema@.citus_pre_request_reads();
 END
 $$;
