@@ -1250,6 +1250,13 @@ BEGIN
     PERFORM @extschema@.check_problems('task', problems);
 
     IF NEW.project_id IS DISTINCT FROM OLD.project_id THEN
+        -- On Citus (docs/scaling.md) a task stays in its project's shard
+        -- group: a move is refused after the same checks as on one server.
+        IF pg_catalog.current_setting('task_api_citus.caller', true) OPERATOR(pg_catalog.<>) '' THEN
+            PERFORM @extschema@.check_problems('task', pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                'field', 'project_id', 'problem',
+                'cannot change on this Citus cluster: create the task in the other project and delete this one')));
+        END IF;
         UPDATE @extschema@.tasks
            SET project_id = NEW.project_id, assignee_id = NEW.assignee_id, title = NEW.title,
                description = NEW.description, status = NEW.status, priority = NEW.priority,
@@ -2248,6 +2255,7 @@ CREATE FUNCTION @extschema@.distribute() RETURNS boolean
 AS $$
 DECLARE
     done boolean;
+    t text;
 BEGIN
     IF NOT (SELECT r.rolsuper FROM pg_catalog.pg_roles r WHERE r.rolname = CURRENT_USER) THEN
         PERFORM @extschema@.raise_error('forbidden', 'Only a superuser can distribute task_api.');
@@ -2288,8 +2296,24 @@ BEGIN
                                      '@extschema@.citus_add_owner');
     PERFORM @extschema@.view_trigger('api.project_members', 60, 'citus_keep_owner',
                                      'INSTEAD OF UPDATE OR DELETE FOR EACH ROW', '@extschema@.citus_keep_owner');
+    PERFORM @extschema@.view_trigger('api.project_members', 40, 'citus_unassign',
+                                     'INSTEAD OF DELETE FOR EACH ROW', '@extschema@.citus_unassign');
+    DROP TRIGGER api_keys_50_delete ON api.api_keys;
+    PERFORM @extschema@.view_trigger('api.api_keys', 50, 'delete', 'INSTEAD OF DELETE FOR EACH ROW',
+                                     '@extschema@.citus_api_keys_delete');
     PERFORM @extschema@.distribute_view_writes();
     PERFORM @extschema@.distribute_event_ids();
+    -- PostgREST takes an API view's key from its table's primary key, and
+    -- refuses a PUT that does not filter on exactly that key itself (405
+    -- PGRST105): the coordinator's tables, which hold no rows, keep one
+    -- server's key (id), so that PUT /tasks gets one server's answer
+    -- (method_not_allowed); the shards keep (project_id, id).
+    PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'off', true);
+    FOREACH t IN ARRAY ARRAY['tasks', 'invitations', 'events'] LOOP
+        EXECUTE pg_catalog.format('ALTER TABLE %I.%I DROP CONSTRAINT %I, ADD CONSTRAINT %I PRIMARY KEY (id)',
+                                  '@extschema@', t, t || '_pkey', t || '_pkey');
+    END LOOP;
+    PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', 'on', true);
     RETURN true;
 END
 $$;
@@ -2632,6 +2656,10 @@ BEGIN
     -- microseconds since 1970.
     EXECUTE pg_catalog.format('SET LOCAL task_api_citus.now = %L',
                               (EXTRACT(epoch FROM pg_catalog.now()) * 1000000)::bigint);
+    -- The request id, which pre_request() made the transaction's
+    -- application_name, for the events written on the workers (src/trace.c).
+    EXECUTE pg_catalog.format('SET LOCAL task_api_citus.request_id = %L',
+                              pg_catalog.current_setting('application_name'));
     PERFORM @extschema@.citus_pre_request_reads();
 END
 $$;
@@ -2719,6 +2747,19 @@ BEGIN
     -- citus_keep_owner(): the owner hand-off, as the caller.
     GRANT UPDATE (owner_id) ON @extschema@.projects TO task_api_user;
     GRANT EXECUTE ON FUNCTION @extschema@.citus_keep_owner() TO task_api_user;
+    -- citus_unassign(): a leaver's assignments cleared, as the caller.
+    GRANT EXECUTE ON FUNCTION @extschema@.citus_unassign() TO task_api_user;
+    -- citus_api_keys_delete(): a key's revoke, as the owner.
+    GRANT EXECUTE ON FUNCTION @extschema@.citus_api_keys_delete() TO task_api_user;
+    IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_policy
+                    WHERE polname = 'tasks_update_unassign'
+                      AND polrelid = '@extschema@.tasks'::pg_catalog.regclass) THEN
+        CREATE POLICY tasks_update_unassign ON @extschema@.tasks FOR UPDATE
+            USING (project_id::text = pg_catalog.current_setting('task_api_citus.leaving_project', true)
+                   AND assignee_id::text = pg_catalog.current_setting('task_api_citus.leaving_user', true))
+            WITH CHECK (project_id::text = pg_catalog.current_setting('task_api_citus.leaving_project', true)
+                        AND assignee_id IS NULL);
+    END IF;
     IF NOT EXISTS (SELECT 1 FROM pg_catalog.pg_policy
                     WHERE polname = 'project_members_insert_owner'
                       AND polrelid = '@extschema@.project_members'::pg_catalog.regclass) THEN
@@ -3079,6 +3120,59 @@ REVOKE ALL ON FUNCTION @extschema@.json_agg_rows_step(internal, record), @extsch
     api.json_agg(record) FROM PUBLIC;
 -- Every role that can see the api schema writes its responses with it.
 GRANT EXECUTE ON FUNCTION api.json_agg(record) TO task_api_anon, task_api_user, task_api_metrics;
+
+-- Issue 20: Citus, the failures left
+-- The leaver's assigned tasks on Citus, before api.project_members' own
+-- DELETE trigger, on the coordinator, as the caller: one server clears them
+-- with the key's ON DELETE SET NULL (assignee_id), which Citus refuses with
+-- the distribution column in the key, so the plain key would refuse the
+-- delete.  The same UPDATE (stamps, version, "updated" events), admitted by
+-- the policy tasks_update_unassign for exactly those rows: the project and
+-- assignee named by task_api_citus.leaving_project and _user, set here (and
+-- sent to the workers), with only assignee_id cleared.  Only where the
+-- view's own trigger deletes: the member themself, or an owner.
+CREATE FUNCTION @extschema@.citus_unassign() RETURNS trigger
+    LANGUAGE plpgsql
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    IF OLD.user_id IS DISTINCT FROM @extschema@.current_user_id()
+       AND @extschema@.project_role(OLD.project_id) IS DISTINCT FROM 'owner' THEN
+        RETURN OLD;  -- the view's own trigger refuses it
+    END IF;
+    EXECUTE pg_catalog.format('SET LOCAL task_api_citus.leaving_project = %L', OLD.project_id);
+    EXECUTE pg_catalog.format('SET LOCAL task_api_citus.leaving_user = %L', OLD.user_id);
+    UPDATE @extschema@.tasks SET assignee_id = NULL
+     WHERE project_id = OLD.project_id AND assignee_id = OLD.user_id;
+    EXECUTE 'SET LOCAL task_api_citus.leaving_project = ''''';
+    EXECUTE 'SET LOCAL task_api_citus.leaving_user = ''''';
+    RETURN OLD;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.citus_unassign() IS 'On Citus: INSTEAD OF DELETE trigger on api.project_members before its own: the leaver''s tasks in the project lose their assignee, as the caller (the assignee key''s ON DELETE SET NULL on one server).';
+
+-- DELETE /api_keys on Citus (distribute() points api.api_keys' own delete
+-- trigger here): the revoke runs as the tables' owner.  A request made with
+-- an API key first records the key's use as the owner (pre_request(),
+-- last_used_at); Citus serializes the writes of a reference table with a
+-- lock on its shard, held by the owner's connection to the workers until
+-- the transaction ends, so the caller's own revoke, through the caller's
+-- connection, waited for its own transaction until cancelled (504 busy).
+-- The same rows as api_keys_delete() and the policy api_keys_update: the
+-- caller's live key.
+CREATE FUNCTION @extschema@.citus_api_keys_delete() RETURNS trigger
+    LANGUAGE plpgsql SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+BEGIN
+    UPDATE @extschema@.api_keys SET revoked_at = pg_catalog.now()
+     WHERE id = OLD.id AND user_id = @extschema@.current_user_id() AND revoked_at IS NULL;
+    RETURN OLD;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.citus_api_keys_delete() IS 'On Citus: INSTEAD OF DELETE trigger on api.api_keys in place of api_keys_delete(): revokes the caller''s key as the tables'' owner, whose connection holds the key table''s lock after pre_request() recorded the key''s use.';
+
+REVOKE ALL ON FUNCTION @extschema@.citus_unassign(), @extschema@.citus_api_keys_delete() FROM PUBLIC;
 
 -- PostgREST reloads its schema cache when this update commits.
 NOTIFY pgrst, 'reload schema';

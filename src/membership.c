@@ -49,7 +49,9 @@
 #include "storage/shmem.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
+#include "utils/guc.h"
 #include "utils/hsearch.h"
+#include "utils/jsonb.h"
 #include "utils/lsyscache.h"
 #include "utils/memutils.h"
 #include "utils/snapmgr.h"
@@ -93,6 +95,11 @@ typedef struct MemberCache
 	 * workers, unseen by this node's snapshots and triggers: never reused.
 	 */
 	bool		citus;
+	/*
+	 * On Citus, inside a request: the text of task_api_citus.caller this
+	 * load was read from (see load_resolved), or NULL for a queried load.
+	 */
+	char	   *resolved;
 	/* How many loads there have been: names this one (ta_membership_version). */
 	uint64		loads;
 	MemoryContext cxt;
@@ -323,6 +330,7 @@ reset_cache(void)
 	cache.xip = NULL;
 	cache.subxip = NULL;
 	cache.count = 0;
+	cache.resolved = NULL;
 	cache.loads++;
 }
 
@@ -388,6 +396,159 @@ load_memberships(const pg_uuid_t *user_id, Snapshot snap)
 }
 
 /*
+ * On a Citus node inside a request: what citus_pre_request() resolved on
+ * the coordinator (task_api_citus.caller), or NULL.  Without Citus
+ * preloaded, NULL at the cost of one boolean.
+ */
+static const char *
+citus_resolved_caller(void)
+{
+	const char *value;
+
+	if (!ta_citus_preloaded)
+		return NULL;
+	value = GetConfigOption("task_api_citus.caller", true, false);
+	return (value == NULL || value[0] == '\0') ? NULL : value;
+}
+
+/* The uuid in a jsonb string value. */
+static pg_uuid_t *
+uuid_of_jsonb_string(const JsonbValue *v)
+{
+	if (v->type != jbvString)
+		elog(ERROR, "task_api_citus.caller: a project id is not a string");
+	return DatumGetUUIDP(DirectFunctionCall1(uuid_in,
+											 CStringGetDatum(pnstrdup(v->val.string.val,
+																	  v->val.string.len))));
+}
+
+/* The resolved caller's {project id: role} into the cache (its context). */
+static void
+fill_resolved_projects(JsonbContainer *projects)
+{
+	JsonbIterator *it = JsonbIteratorInit(projects);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			n = JsonContainerSize(projects);
+	pg_uuid_t	pid = {{0}};
+
+	cache.ids = palloc(sizeof(pg_uuid_t) * Max(n, 1));
+	cache.roles = palloc(sizeof(int8) * Max(n, 1));
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		MemberEntry *entry;
+
+		if (tok == WJB_KEY)
+			pid = *uuid_of_jsonb_string(&v);
+		if (tok != WJB_VALUE || v.type != jbvString || cache.count >= n)
+			continue;
+		entry = hash_search(cache.entries, &pid, HASH_ENTER, NULL);
+		entry->live = true;
+		entry->role = (int8) role_from_label(pnstrdup(v.val.string.val, v.val.string.len));
+		cache.ids[cache.count] = pid;
+		cache.roles[cache.count] = entry->role;
+		cache.count++;
+	}
+}
+
+/* The resolved caller's projects in the trash: not live. */
+static void
+mark_resolved_trashed(JsonbContainer *trashed)
+{
+	JsonbIterator *it = JsonbIteratorInit(trashed);
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		MemberEntry *entry;
+
+		if (tok != WJB_ELEM)
+			continue;
+		entry = hash_search(cache.entries, uuid_of_jsonb_string(&v), HASH_FIND, NULL);
+		if (entry != NULL)
+			entry->live = false;
+	}
+}
+
+/* A key of the resolved caller that holds an object or array, or NULL. */
+static JsonbContainer *
+resolved_part(Jsonb *caller, const char *key)
+{
+	JsonbValue *v = getKeyJsonValueFromContainer(&caller->root, key, strlen(key), NULL);
+
+	return (v != NULL && v->type == jbvBinary) ? v->val.binary.data : NULL;
+}
+
+/*
+ * On Citus (docs/scaling.md, "One role per transaction"): load the cache
+ * from what citus_pre_request() resolved for this request, with no query.
+ * A query here would run as the tables' owner, which Citus refuses once the
+ * caller has written the project's shards in the transaction (the second
+ * row of a PATCH).  Kept while the setting (SET LOCAL once per request)
+ * and the user stay the same.
+ */
+static void
+load_resolved(const pg_uuid_t *user_id, const char *resolved)
+{
+	MemoryContext oldcxt;
+	Jsonb	   *caller;
+	JsonbContainer *part;
+	JsonbValue *email;
+	HASHCTL		ctl;
+
+	reset_cache();
+	oldcxt = MemoryContextSwitchTo(cache.cxt);
+	caller = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(resolved)));
+	memset(&ctl, 0, sizeof(ctl));
+	ctl.keysize = sizeof(pg_uuid_t);
+	ctl.entrysize = sizeof(MemberEntry);
+	ctl.hcxt = cache.cxt;
+	cache.entries = hash_create("task_api memberships", 16, &ctl,
+								HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	if ((part = resolved_part(caller, "projects")) != NULL)
+		fill_resolved_projects(part);
+	if ((part = resolved_part(caller, "trashed")) != NULL)
+		mark_resolved_trashed(part);
+	email = getKeyJsonValueFromContainer(&caller->root, "email", 5, NULL);
+	cache.user_exists = email != NULL && email->type != jbvNull;
+	cache.resolved = pstrdup(resolved);
+	MemoryContextSwitchTo(oldcxt);
+	cache.horizon_ok = false;
+	cache.citus = true;
+	cache.generation = local_generation;
+	cache.user_id = *user_id;
+	cache.valid = true;
+}
+
+/*
+ * Keep or load the cache from the resolved caller; false when the request
+ * has none (a single server, or before citus_pre_request() resolved it).
+ */
+static bool
+refresh_from_resolved(const pg_uuid_t *user_id)
+{
+	const char *resolved = citus_resolved_caller();
+
+	if (resolved == NULL)
+		return false;
+	if (cache.valid && cache.resolved != NULL &&
+		memcmp(&cache.user_id, user_id, sizeof(pg_uuid_t)) == 0 &&
+		strcmp(cache.resolved, resolved) == 0)
+		return true;
+	if (!ta_citus_table_named("project_members"))
+		return false;
+	load_resolved(user_id, resolved);
+	return true;
+}
+
+bool
+ta_membership_resolved(void)
+{
+	return cache.valid && cache.resolved != NULL;
+}
+
+/*
  * Does snap see this transaction's own changes as the loading snapshot did?
  * Changes by command c are visible to snapshots with curcid > c.  A statement
  * can reload the cache with a snapshot older than a change its own nested
@@ -417,6 +578,8 @@ refresh_cache_for(const pg_uuid_t *user_id)
 				 errmsg("project memberships can only be checked inside a query")));
 	snap = GetActiveSnapshot();
 
+	if (refresh_from_resolved(user_id))
+		return;
 	if (!cache.valid || cache.citus ||
 		cache.generation != local_generation ||
 		memcmp(&cache.user_id, user_id, sizeof(pg_uuid_t)) != 0 ||

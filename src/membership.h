@@ -32,6 +32,13 @@ extern uint64 ta_membership_version_of(const pg_uuid_t *user_id);
 /* Does the caller (sub claim) name an existing user? */
 extern bool ta_caller_exists(void);
 
+/*
+ * Was the current load read from what citus_pre_request() resolved (on
+ * Citus, inside a request; docs/scaling.md)?  Then the caller's own
+ * queries, not the owner's, must read the project's shards.
+ */
+extern bool ta_membership_resolved(void);
+
 extern void ta_membership_init(void);
 
 #endif							/* TASK_API_MEMBERSHIP_H */

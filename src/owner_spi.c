@@ -105,6 +105,18 @@ ta_spi_run(const TaSpiQuery *q)
 	return rc;
 }
 
+/* Does q, run as the caller (row-level security applies), return a row? */
+bool
+ta_spi_exists(const TaSpiQuery *q)
+{
+	bool		found;
+
+	(void) run_kept(q, 1);
+	found = SPI_processed > 0;
+	SPI_finish();
+	return found;
+}
+
 /*
  * Run body(arg) as the tables' owner, in a security-restricted operation,
  * and switch back whether it returns or raises.

@@ -48,4 +48,7 @@ extern void ta_owner_query_rows(const TaSpiQuery *q, ta_owner_rows_fn fn, void *
 /* Run q as the caller (row-level security applies); returns SPI's code. */
 extern int	ta_spi_run(const TaSpiQuery *q);
 
+/* Does q, run as the caller, return a row? */
+extern bool ta_spi_exists(const TaSpiQuery *q);
+
 #endif							/* TASK_API_OWNER_SPI_H */

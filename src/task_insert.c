@@ -299,6 +299,12 @@ char_length(text *t)
 	return pg_mbstrlen_with_len(VARDATA_ANY(t), VARSIZE_ANY_EXHDR(t));
 }
 
+static SPIPlanPtr caller_assignee_plan = NULL;
+static const char *const assignee_sql =
+"SELECT 1 FROM task_api.project_members m"
+" WHERE m.project_id OPERATOR(pg_catalog.=) $1"
+"   AND m.user_id OPERATOR(pg_catalog.=) $2";
+
 /* Is user a member of project?  Memoized for runs of the same pair. */
 static bool
 is_member(const pg_uuid_t *project, const pg_uuid_t *user)
@@ -319,11 +325,20 @@ is_member(const pg_uuid_t *project, const pg_uuid_t *user)
 		memcmp(&last_user, user, sizeof(pg_uuid_t)) == 0)
 		return last_result;
 
-	last_result = ta_owner_query_row(&assignee_plan,
-									 "SELECT 1 FROM task_api.project_members m"
-									 " WHERE m.project_id OPERATOR(pg_catalog.=) $1"
-									 "   AND m.user_id OPERATOR(pg_catalog.=) $2",
-									 2, types, args, true, 1, &one, &isnull);
+	if (ta_membership_resolved())
+	{
+		/*
+		 * On Citus, as the caller, who may read the members of a project
+		 * where it writes tasks: the owner may not read the shards the
+		 * caller has written in this transaction (docs/scaling.md).
+		 */
+		TaSpiQuery	q = {&caller_assignee_plan, assignee_sql, 2, types, args, NULL, true};
+
+		last_result = ta_spi_exists(&q);
+	}
+	else
+		last_result = ta_owner_query_row(&assignee_plan, assignee_sql,
+										 2, types, args, true, 1, &one, &isnull);
 	last_project = *project;
 	last_user = *user;
 	last_lxid = MyProc->lxid;

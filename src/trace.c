@@ -25,6 +25,7 @@
 #include "storage/proc.h"
 #include "utils/guc.h"
 
+#include "citus.h"
 #include "constants.h"
 #include "errors.h"
 #include "metrics.h"
@@ -89,11 +90,28 @@ ta_trace_begin_request(void)
 							 GUC_ACTION_LOCAL, true, 0, false);
 }
 
+/*
+ * On a Citus worker, inside a request: the coordinator's request id, which
+ * citus_resolve_caller() sends with the request's settings, so the events
+ * written there carry it (docs/scaling.md).  NULL elsewhere (one boolean
+ * where Citus is not preloaded).
+ */
+static const char *
+citus_request_id(void)
+{
+	const char *value;
+
+	if (!ta_citus_preloaded)
+		return NULL;
+	value = GetConfigOption("task_api_citus.request_id", true, false);
+	return ta_valid_request_id(value) ? value : NULL;
+}
+
 const char *
 ta_request_id(void)
 {
 	if (request_id_lxid == InvalidLocalTransactionId || request_id_lxid != MyProc->lxid)
-		return NULL;
+		return citus_request_id();
 	return request_id;
 }
 

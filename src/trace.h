@@ -12,7 +12,10 @@
  */
 extern void ta_trace_begin_request(void);
 
-/* The current transaction's request id, or NULL outside a request. */
+/*
+ * The current transaction's request id, or NULL outside a request (on a
+ * Citus worker: the coordinator's, sent as task_api_citus.request_id).
+ */
 extern const char *ta_request_id(void);
 
 /*

@@ -143,6 +143,13 @@ BEGIN
     PERFORM @extschema@.check_problems('task', problems);
 
     IF NEW.project_id IS DISTINCT FROM OLD.project_id THEN
+        -- On Citus (docs/scaling.md) a task stays in its project's shard
+        -- group: a move is refused after the same checks as on one server.
+        IF pg_catalog.current_setting('task_api_citus.caller', true) OPERATOR(pg_catalog.<>) '' THEN
+            PERFORM @extschema@.check_problems('task', pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_object(
+                'field', 'project_id', 'problem',
+                'cannot change on this Citus cluster: create the task in the other project and delete this one')));
+        END IF;
         UPDATE @extschema@.tasks
            SET project_id = NEW.project_id, assignee_id = NEW.assignee_id, title = NEW.title,
                description = NEW.description, status = NEW.status, priority = NEW.priority,

@@ -196,3 +196,12 @@ export async function projectWithMembers(roles = []) {
 
 export const NIL_UUID = '00000000-0000-0000-0000-000000000000';
 export const enc = encodeURIComponent;
+
+// Is the API served by a distributed (Citus) database (make test-citus,
+// docs/scaling.md)?  For the few answers that differ there by design.
+let citusAnswer;
+export async function onCitus() {
+  citusAnswer ??= psql("SELECT to_regclass('pg_catalog.pg_dist_partition') IS NOT NULL"
+    + " AND EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'citus')").then((v) => v === 't');
+  return citusAnswer;
+}

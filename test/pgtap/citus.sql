@@ -2,7 +2,7 @@
 -- with citus_not_installed and changes nothing; only a superuser may call
 -- it.  Distributing itself runs in make test-citus (scripts/test-citus.sh).
 BEGIN;
-SELECT plan(25);
+SELECT plan(29);
 \ir helpers/setup.psql
 
 SELECT has_function('task_api', 'distribute', ARRAY[]::text[], 'task_api.distribute() exists');
@@ -113,6 +113,32 @@ SELECT is_empty($$SELECT r.rolname FROM pg_roles r
                 'no role but superusers may execute citus_keep_owner() before distribute()');
 SELECT is_empty($$SELECT tgname FROM pg_trigger WHERE tgname LIKE '%citus_keep_owner%'$$,
                 'and no trigger calls it before distribute()');
+
+-- The leaver's assignments and a key's revoke on Citus (citus_unassign()
+-- and citus_api_keys_delete(), triggers distribute() puts on the views, and
+-- the policy tasks_update_unassign): nothing of them on one server.
+SELECT is_empty($$SELECT p.oid::regprocedure::text FROM pg_proc p CROSS JOIN pg_roles r
+                   WHERE p.oid IN ('task_api.citus_unassign()'::regprocedure, 'task_api.citus_api_keys_delete()'::regprocedure)
+                     AND has_function_privilege(r.oid, p.oid, 'EXECUTE') AND NOT r.rolsuper$$,
+                'no role but superusers may execute citus_unassign() or citus_api_keys_delete() before distribute()');
+SELECT is_empty($$SELECT tgname FROM pg_trigger
+                   WHERE tgfoid IN ('task_api.citus_unassign'::regproc, 'task_api.citus_api_keys_delete'::regproc)$$,
+                'and no trigger calls them before distribute()');
+SELECT is_empty($$SELECT polname FROM pg_policy WHERE polname = 'tasks_update_unassign'$$,
+                'and no policy admits the unassigning update');
+
+-- The C checks of a task (POST /tasks, task_problems()) take the caller's
+-- roles from what citus_pre_request() resolved only on Citus: on one server
+-- a task_api_citus.caller that names a project is ignored.
+SELECT set_config('task_api_citus.caller',
+                  jsonb_build_object('projects', jsonb_build_object(tap.id('bobs'), 'owner'), 'peers', '[]'::jsonb,
+                                     'trashed', '[]'::jsonb, 'email', 'carol@example.com')::text, true);
+SELECT tap.act_as(tap.id('carol')) \gset
+SELECT is(tap.err(format($$INSERT INTO api.tasks (project_id, title) VALUES (%L, 'x')$$, tap.id('bobs'))),
+          'validation_failed 422',
+          'without Citus, a task in a project the caller is no member of is refused, whatever task_api_citus.caller says');
+SELECT tap.act_as_admin() \gset
+SET LOCAL task_api_citus.caller = '';
 
 -- A non-superuser is refused by the grant before anything runs.
 SELECT tap.act_as(tap.make_user('alice', 'a0000000-0000-4000-8000-00000000000a')) \gset

@@ -304,8 +304,9 @@ SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                     'task_api.search_tasks(uuid[],text)', 'task_api.page_link(text,text[],text)',
                     'task_api.claim_events(text,integer)', 'task_api.ack_events(text,bigint)',
                     'api.metrics()', 'task_api.check_scraper_token()', 'task_api.citus_resolve_caller()',
-                    'task_api.citus_search_tasks(uuid[],text)', 'task_api.citus_event_consumer_health()'],
-              'only the functions that must bypass RLS (new owner, keep an owner, accepting and declining an invitation, its project''s name for the invitee, name uniqueness, own email, the auth RPCs that read users, sessions and keys, the scheduled purges, the full-text search of tasks_page, the event consumers, the Prometheus endpoint and its token check, the caller''s projects, the full-text search and consumer health on Citus) or set a response header (the Link of a page, the Allow of POST /project_members) are SECURITY DEFINER');
+                    'task_api.citus_search_tasks(uuid[],text)', 'task_api.citus_event_consumer_health()',
+                    'task_api.citus_api_keys_delete()'],
+              'only the functions that must bypass RLS (new owner, keep an owner, accepting and declining an invitation, its project''s name for the invitee, name uniqueness, own email, the auth RPCs that read users, sessions and keys, the scheduled purges, the full-text search of tasks_page, the event consumers, the Prometheus endpoint and its token check, the caller''s projects, the full-text search, consumer health and a key''s revoke on Citus) or set a response header (the Link of a page, the Allow of POST /project_members) are SECURITY DEFINER');
 
 -- C functions: volatility and strictness --------------------------------------------
 SELECT volatility_is('task_api', 'uuidv7', ARRAY[]::name[], 'volatile', 'uuidv7() is VOLATILE');
