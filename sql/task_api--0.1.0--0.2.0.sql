@@ -873,6 +873,33 @@ COMMENT ON FUNCTION @extschema@.check_search_q(text) IS 'Raise invalid_parameter
 REVOKE ALL ON FUNCTION @extschema@.check_search_q(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.check_search_q(text) TO task_api_user;
 
+-- The keyset ranges of a tasks page after its cursor, each one index range
+-- scan, as WHERE fragments: key_ref and id_ref are how the query refers to
+-- the cursor's sort key and id (api.tasks_page() and its Citus form read
+-- them differently).  A NULL due_date sorts as +infinity, which is where the
+-- (project_id, due_date, id) index keeps it: last ascending, first
+-- descending.  Around the NULLs the rest of a walk is two ranges, read one
+-- after the other.  Only fixed fragments: sort and direction are checked
+-- first (check_page_args()).
+CREATE FUNCTION @extschema@.task_page_ranges(key_expr text, sort text, direction text, has_cursor boolean,
+                                             key_null boolean, key_ref text, id_ref text) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE
+        WHEN NOT has_cursor THEN ARRAY['']
+        WHEN sort <> 'due_date' OR (direction = 'desc' AND NOT key_null) THEN
+            ARRAY[pg_catalog.format(' AND (%s, t.id) %s (%s, %s)', key_expr,
+                                    CASE direction WHEN 'asc' THEN '>' ELSE '<' END, key_ref, id_ref)]
+        WHEN direction = 'asc' AND NOT key_null THEN
+            ARRAY[pg_catalog.format(' AND (t.due_date, t.id) > (%s, %s)', key_ref, id_ref), ' AND t.due_date IS NULL']
+        WHEN direction = 'asc' THEN
+            ARRAY[pg_catalog.format(' AND t.due_date IS NULL AND t.id > %s', id_ref)]
+        ELSE
+            ARRAY[pg_catalog.format(' AND t.due_date IS NULL AND t.id < %s', id_ref), ' AND t.due_date IS NOT NULL']
+    END;
+COMMENT ON FUNCTION @extschema@.task_page_ranges(text, text, text, boolean, boolean, text, text) IS 'The keyset ranges of a tasks page after its cursor, as WHERE fragments over api.tasks t (key_ref and id_ref: how the query reads the cursor''s key and id); api.tasks_page() and its Citus form.';
+REVOKE ALL ON FUNCTION @extschema@.task_page_ranges(text, text, text, boolean, boolean, text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.task_page_ranges(text, text, text, boolean, boolean, text, text) TO task_api_user;
+
 
 CREATE OR REPLACE FUNCTION api.tasks_page(project_id uuid DEFAULT NULL, status @extschema@.task_status DEFAULT NULL,
                                assignee_id uuid DEFAULT NULL, q text DEFAULT NULL,
@@ -890,7 +917,6 @@ DECLARE
     key_expr text;
     key_type text;
     key_null boolean := false;
-    cmp text;
     ranges text[];
     filters text := '';
     branch text;
@@ -909,30 +935,15 @@ BEGIN
     key_expr := 't.' || CASE sort_ WHEN 'updated_at' THEN 'updated_at' WHEN 'due_date' THEN 'due_date'
                                    WHEN 'priority' THEN 'priority' ELSE 'created_at' END;
     key_type := CASE sort_ WHEN 'due_date' THEN 'date' WHEN 'priority' THEN 'smallint' ELSE 'timestamptz' END;
-    cmp := CASE dir WHEN 'asc' THEN '>' ELSE '<' END;
 
     IF cursor IS NOT NULL THEN
         -- Checked here first, so a bad cursor is an error even when nothing is visible.
         EXECUTE format('SELECT d.sort_key IS NULL FROM @extschema@.cursor_decode($1, $2, NULL::%s) d', key_type)
             INTO key_null USING cursor, fp;
     END IF;
-    -- The keyset ranges after the cursor, each one index range scan.  A NULL
-    -- due_date sorts as +infinity, which is where the (project_id, due_date,
-    -- id) index keeps it: last ascending, first descending.  Around the
-    -- NULLs the rest of a walk is two ranges, read one after the other.
-    IF cursor IS NULL THEN
-        ranges := ARRAY[''];
-    ELSIF sort_ <> 'due_date' OR (dir = 'desc' AND NOT key_null) THEN
-        ranges := ARRAY[format(' AND (%s, t.id) %s ((SELECT c.sort_key FROM c), (SELECT c.last_id FROM c))', key_expr, cmp)];
-    ELSIF dir = 'asc' AND NOT key_null THEN
-        ranges := ARRAY[' AND (t.due_date, t.id) > ((SELECT c.sort_key FROM c), (SELECT c.last_id FROM c))',
-                        ' AND t.due_date IS NULL'];
-    ELSIF dir = 'asc' THEN
-        ranges := ARRAY[' AND t.due_date IS NULL AND t.id > (SELECT c.last_id FROM c)'];
-    ELSE
-        ranges := ARRAY[' AND t.due_date IS NULL AND t.id < (SELECT c.last_id FROM c)',
-                        ' AND t.due_date IS NOT NULL'];
-    END IF;
+    -- The keyset ranges after the cursor, read from the materialized c.
+    ranges := @extschema@.task_page_ranges(key_expr, sort_, dir, cursor IS NOT NULL, key_null,
+                                           '(SELECT c.sort_key FROM c)', '(SELECT c.last_id FROM c)');
     IF status IS NOT NULL THEN
         filters := filters || ' AND t.status = $2';
     END IF;
@@ -2835,7 +2846,6 @@ DECLARE
     key_type text;
     after_key text;
     after_id uuid;
-    cmp text;
     ranges text[];
     filters text := '';
     branch text;
@@ -2851,24 +2861,14 @@ BEGIN
     key_expr := 't.' || CASE sort_ WHEN 'updated_at' THEN 'updated_at' WHEN 'due_date' THEN 'due_date'
                                    WHEN 'priority' THEN 'priority' ELSE 'created_at' END;
     key_type := CASE sort_ WHEN 'due_date' THEN 'date' WHEN 'priority' THEN 'smallint' ELSE 'timestamptz' END;
-    cmp := CASE dir WHEN 'asc' THEN '>' ELSE '<' END;
     IF cursor IS NOT NULL THEN
         -- The sort key goes back to its type in the query, in this session.
         EXECUTE format('SELECT d.sort_key::text, d.last_id FROM @extschema@.cursor_decode($1, $2, NULL::%s) d', key_type)
             INTO after_key, after_id USING cursor, fp;
     END IF;
-    -- The keyset ranges after the cursor, as in api.tasks_page().
-    IF cursor IS NULL THEN
-        ranges := ARRAY[''];
-    ELSIF sort_ <> 'due_date' OR (dir = 'desc' AND after_key IS NOT NULL) THEN
-        ranges := ARRAY[format(' AND (%s, t.id) %s ($5::%s, $6)', key_expr, cmp, key_type)];
-    ELSIF dir = 'asc' AND after_key IS NOT NULL THEN
-        ranges := ARRAY[' AND (t.due_date, t.id) > ($5::date, $6)', ' AND t.due_date IS NULL'];
-    ELSIF dir = 'asc' THEN
-        ranges := ARRAY[' AND t.due_date IS NULL AND t.id > $6'];
-    ELSE
-        ranges := ARRAY[' AND t.due_date IS NULL AND t.id < $6', ' AND t.due_date IS NOT NULL'];
-    END IF;
+    -- The keyset ranges after the cursor, as in api.tasks_page(), from $5 and $6.
+    ranges := @extschema@.task_page_ranges(key_expr, sort_, dir, cursor IS NOT NULL, after_key IS NULL,
+                                           format('$5::%s', key_type), '$6');
     IF status IS NOT NULL THEN
         filters := filters || ' AND t.status = $2';
     END IF;

@@ -139,6 +139,31 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.check_search_q(text) IS 'Raise invalid_parameter (400) for a search q that makes a full-text query of more than 1000 terms and operators, or one PostgreSQL cannot build.';
 
+-- The keyset ranges of a tasks page after its cursor, each one index range
+-- scan, as WHERE fragments: key_ref and id_ref are how the query refers to
+-- the cursor's sort key and id (api.tasks_page() and its Citus form read
+-- them differently).  A NULL due_date sorts as +infinity, which is where the
+-- (project_id, due_date, id) index keeps it: last ascending, first
+-- descending.  Around the NULLs the rest of a walk is two ranges, read one
+-- after the other.  Only fixed fragments: sort and direction are checked
+-- first (check_page_args()).
+CREATE FUNCTION @extschema@.task_page_ranges(key_expr text, sort text, direction text, has_cursor boolean,
+                                             key_null boolean, key_ref text, id_ref text) RETURNS text[]
+    LANGUAGE sql IMMUTABLE PARALLEL SAFE
+    RETURN CASE
+        WHEN NOT has_cursor THEN ARRAY['']
+        WHEN sort <> 'due_date' OR (direction = 'desc' AND NOT key_null) THEN
+            ARRAY[pg_catalog.format(' AND (%s, t.id) %s (%s, %s)', key_expr,
+                                    CASE direction WHEN 'asc' THEN '>' ELSE '<' END, key_ref, id_ref)]
+        WHEN direction = 'asc' AND NOT key_null THEN
+            ARRAY[pg_catalog.format(' AND (t.due_date, t.id) > (%s, %s)', key_ref, id_ref), ' AND t.due_date IS NULL']
+        WHEN direction = 'asc' THEN
+            ARRAY[pg_catalog.format(' AND t.due_date IS NULL AND t.id > %s', id_ref)]
+        ELSE
+            ARRAY[pg_catalog.format(' AND t.due_date IS NULL AND t.id < %s', id_ref), ' AND t.due_date IS NOT NULL']
+    END;
+COMMENT ON FUNCTION @extschema@.task_page_ranges(text, text, text, boolean, boolean, text, text) IS 'The keyset ranges of a tasks page after its cursor, as WHERE fragments over api.tasks t (key_ref and id_ref: how the query reads the cursor''s key and id); api.tasks_page() and its Citus form.';
+
 -- The end of every page function.  rows holds the page in order and, when
 -- there is a next page, one row more (the page queries read page_size + 1
 -- rows).  The next cursor resumes after the page's last row: its sort key is
@@ -181,7 +206,6 @@ DECLARE
     key_expr text;
     key_type text;
     key_null boolean := false;
-    cmp text;
     ranges text[];
     filters text := '';
     branch text;
@@ -200,30 +224,15 @@ BEGIN
     key_expr := 't.' || CASE sort_ WHEN 'updated_at' THEN 'updated_at' WHEN 'due_date' THEN 'due_date'
                                    WHEN 'priority' THEN 'priority' ELSE 'created_at' END;
     key_type := CASE sort_ WHEN 'due_date' THEN 'date' WHEN 'priority' THEN 'smallint' ELSE 'timestamptz' END;
-    cmp := CASE dir WHEN 'asc' THEN '>' ELSE '<' END;
 
     IF cursor IS NOT NULL THEN
         -- Checked here first, so a bad cursor is an error even when nothing is visible.
         EXECUTE format('SELECT d.sort_key IS NULL FROM @extschema@.cursor_decode($1, $2, NULL::%s) d', key_type)
             INTO key_null USING cursor, fp;
     END IF;
-    -- The keyset ranges after the cursor, each one index range scan.  A NULL
-    -- due_date sorts as +infinity, which is where the (project_id, due_date,
-    -- id) index keeps it: last ascending, first descending.  Around the
-    -- NULLs the rest of a walk is two ranges, read one after the other.
-    IF cursor IS NULL THEN
-        ranges := ARRAY[''];
-    ELSIF sort_ <> 'due_date' OR (dir = 'desc' AND NOT key_null) THEN
-        ranges := ARRAY[format(' AND (%s, t.id) %s ((SELECT c.sort_key FROM c), (SELECT c.last_id FROM c))', key_expr, cmp)];
-    ELSIF dir = 'asc' AND NOT key_null THEN
-        ranges := ARRAY[' AND (t.due_date, t.id) > ((SELECT c.sort_key FROM c), (SELECT c.last_id FROM c))',
-                        ' AND t.due_date IS NULL'];
-    ELSIF dir = 'asc' THEN
-        ranges := ARRAY[' AND t.due_date IS NULL AND t.id > (SELECT c.last_id FROM c)'];
-    ELSE
-        ranges := ARRAY[' AND t.due_date IS NULL AND t.id < (SELECT c.last_id FROM c)',
-                        ' AND t.due_date IS NOT NULL'];
-    END IF;
+    -- The keyset ranges after the cursor, read from the materialized c.
+    ranges := @extschema@.task_page_ranges(key_expr, sort_, dir, cursor IS NOT NULL, key_null,
+                                           '(SELECT c.sort_key FROM c)', '(SELECT c.last_id FROM c)');
     IF status IS NOT NULL THEN
         filters := filters || ' AND t.status = $2';
     END IF;
@@ -333,6 +342,7 @@ GRANT EXECUTE ON FUNCTION
     @extschema@.page_link(text, text[], text),
     @extschema@.check_page_args(text, text[], text, integer),
     @extschema@.check_search_q(text),
+    @extschema@.task_page_ranges(text, text, text, boolean, boolean, text, text),
     @extschema@.page_tail(anyarray, integer, text, text, text, text, text, text[]),
     api.tasks_page(uuid, @extschema@.task_status, uuid, text, text, text, integer, text),
     api.projects_page(text, text, integer, text)

@@ -51,7 +51,6 @@ DECLARE
     key_type text;
     after_key text;
     after_id uuid;
-    cmp text;
     ranges text[];
     filters text := '';
     branch text;
@@ -67,24 +66,14 @@ BEGIN
     key_expr := 't.' || CASE sort_ WHEN 'updated_at' THEN 'updated_at' WHEN 'due_date' THEN 'due_date'
                                    WHEN 'priority' THEN 'priority' ELSE 'created_at' END;
     key_type := CASE sort_ WHEN 'due_date' THEN 'date' WHEN 'priority' THEN 'smallint' ELSE 'timestamptz' END;
-    cmp := CASE dir WHEN 'asc' THEN '>' ELSE '<' END;
     IF cursor IS NOT NULL THEN
         -- The sort key goes back to its type in the query, in this session.
         EXECUTE format('SELECT d.sort_key::text, d.last_id FROM @extschema@.cursor_decode($1, $2, NULL::%s) d', key_type)
             INTO after_key, after_id USING cursor, fp;
     END IF;
-    -- The keyset ranges after the cursor, as in api.tasks_page().
-    IF cursor IS NULL THEN
-        ranges := ARRAY[''];
-    ELSIF sort_ <> 'due_date' OR (dir = 'desc' AND after_key IS NOT NULL) THEN
-        ranges := ARRAY[format(' AND (%s, t.id) %s ($5::%s, $6)', key_expr, cmp, key_type)];
-    ELSIF dir = 'asc' AND after_key IS NOT NULL THEN
-        ranges := ARRAY[' AND (t.due_date, t.id) > ($5::date, $6)', ' AND t.due_date IS NULL'];
-    ELSIF dir = 'asc' THEN
-        ranges := ARRAY[' AND t.due_date IS NULL AND t.id > $6'];
-    ELSE
-        ranges := ARRAY[' AND t.due_date IS NULL AND t.id < $6', ' AND t.due_date IS NOT NULL'];
-    END IF;
+    -- The keyset ranges after the cursor, as in api.tasks_page(), from $5 and $6.
+    ranges := @extschema@.task_page_ranges(key_expr, sort_, dir, cursor IS NOT NULL, after_key IS NULL,
+                                           format('$5::%s', key_type), '$6');
     IF status IS NOT NULL THEN
         filters := filters || ' AND t.status = $2';
     END IF;

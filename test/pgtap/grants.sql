@@ -162,7 +162,7 @@ SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                     'task_api.idempotent_replay()', 'task_api.idempotency_claim(jsonb)', 'task_api.idempotency_record(jsonb)',
                     'task_api.cursor_encode(anyelement,uuid,text,text)', 'task_api.cursor_decode(text,text,anyelement)',
                     'task_api.percent_encode(text)', 'task_api.search_tasks(uuid[],text)',
-                    'task_api.page_link(text,text[],text)', 'task_api.check_page_args(text,text[],text,integer)', 'task_api.check_search_q(text)',
+                    'task_api.page_link(text,text[],text)', 'task_api.check_page_args(text,text[],text,integer)', 'task_api.check_search_q(text)', 'task_api.task_page_ranges(text,text,text,boolean,boolean,text,text)',
                     'task_api.page_tail(anyarray,integer,text,text,text,text,text,text[])',
                     'api.tasks_page(uuid,task_api.task_status,uuid,text,text,text,integer,text)',
                     'api.projects_page(text,text,integer,text)', 'api.task_events_page(uuid,text,text,integer,text)',
