@@ -162,17 +162,25 @@ ta_citus_events_shard(Relation rel)
 
 bool		ta_citus_preloaded = false;
 
+const char *
+ta_citus_request_setting(const char *name)
+{
+	const char *value;
+
+	if (!ta_citus_preloaded)
+		return NULL;
+	value = GetConfigOption(name, true, false);
+	return (value == NULL || value[0] == '\0') ? NULL : value;
+}
+
 TimestampTz
 ta_citus_request_start(void)
 {
-	const char *value;
+	const char *value = ta_citus_request_setting("task_api_citus.now");
 	char	   *end;
 	int64		unix_us;
 
-	if (!ta_citus_preloaded)
-		return GetCurrentTransactionStartTimestamp();
-	value = GetConfigOption("task_api_citus.now", true, false);
-	if (value == NULL || value[0] == '\0')
+	if (value == NULL)
 		return GetCurrentTransactionStartTimestamp();
 	errno = 0;
 	unix_us = strtoi64(value, &end, 10);

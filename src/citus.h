@@ -44,6 +44,13 @@ extern void ta_citus_views_init(void);
 extern bool ta_citus_preloaded;
 
 /*
+ * A task_api_citus.* setting the coordinator sends with a request
+ * (citus_resolve_caller()), or NULL when it is unset or empty, or Citus is
+ * not preloaded (then at the cost of one boolean).
+ */
+extern const char *ta_citus_request_setting(const char *name);
+
+/*
  * now() for the row stamps: the transaction's start, except on a Citus node
  * inside a request, where it is the coordinator's (task_api_citus.now, set
  * by citus_resolve_caller() and sent to the workers): a row written on a

@@ -49,7 +49,6 @@
 #include "storage/shmem.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
-#include "utils/guc.h"
 #include "utils/hsearch.h"
 #include "utils/jsonb.h"
 #include "utils/lsyscache.h"
@@ -403,12 +402,7 @@ load_memberships(const pg_uuid_t *user_id, Snapshot snap)
 static const char *
 citus_resolved_caller(void)
 {
-	const char *value;
-
-	if (!ta_citus_preloaded)
-		return NULL;
-	value = GetConfigOption("task_api_citus.caller", true, false);
-	return (value == NULL || value[0] == '\0') ? NULL : value;
+	return ta_citus_request_setting("task_api_citus.caller");
 }
 
 /* The uuid in a jsonb string value. */

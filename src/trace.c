@@ -99,11 +99,8 @@ ta_trace_begin_request(void)
 static const char *
 citus_request_id(void)
 {
-	const char *value;
+	const char *value = ta_citus_request_setting("task_api_citus.request_id");
 
-	if (!ta_citus_preloaded)
-		return NULL;
-	value = GetConfigOption("task_api_citus.request_id", true, false);
 	return ta_valid_request_id(value) ? value : NULL;
 }
 
