@@ -319,7 +319,6 @@ postgrest_config() {
 db-uri = "postgres://task_api_authenticator:$password@127.0.0.1:$port/$db"
 db-schemas = "api"
 db-anon-role = "task_api_anon"
-db-pre-request = "task_api.pre_request"
 db-root-spec = "openapi"
 jwt-secret = "$secret"
 jwt-cache-max-lifetime = 3600

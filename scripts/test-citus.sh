@@ -107,7 +107,9 @@ at 0 -c "SET client_min_messages = warning" -c "SELECT task_api.distribute()" >/
 at 0 -c "SELECT task_api.distribute()" >/dev/null  # twice: idempotent
 cluster_rate_limits "${nodes[0]}" "$PG_PORT" 100000000
 conf=$(postgrest_config "${nodes[0]}" "$PG_PORT" "$DB" "$API_PORT")
-sed -i 's/^db-pre-request = .*/db-pre-request = "task_api.citus_pre_request"/' "$conf"
+# The gate runs in PostgREST's first statement (src/pre_request.c); on Citus
+# citus_pre_request() adds the caller's projects for the workers' policies.
+echo 'db-pre-request = "task_api.citus_pre_request"' >> "$conf"
 # A LIMIT no list reaches: Citus then merges an ordered list on the
 # coordinator before PostgREST's json_agg() (docs/scaling.md, "Ordered lists").
 echo 'db-max-rows = 1000000000' >> "$conf"

@@ -1,15 +1,33 @@
 /*
  * pre_request.c
- *		task_api.pre_request(): PostgREST's db-pre-request hook.
+ *		The request gate, and task_api.pre_request().
  *
- * PostgREST calls it after switching to the request's role and before the
- * request's own query, in the same transaction.  Anything it raises becomes
- * the response, and the request's query never runs.  First it bounds the
- * request's statements by task_api.statement_timeout (bounds.c), then it
- * charges the request to its rate-limit bucket (rate_limit.c; 429 when it
- * is empty) and takes one of its user's in-flight slots until the
- * transaction ends (inflight.c; 429 at task_api.max_inflight_per_user).
- * Then it decides who the caller is:
+ * Every request to the API passes the gate after PostgREST has switched to
+ * the request's role and set its settings, before the request's own query,
+ * in the same transaction.  Anything it raises becomes the response, and
+ * the request's query never runs.
+ *
+ * Where it runs.  When the library is preloaded, at the end of PostgREST's
+ * first statement of a request: the top-level SELECT of set_config() calls
+ * that leaves request.method set and the search path beginning with the api
+ * schema (an ExecutorRun hook; ta_request_for_api()).  That saves the
+ * request a statement and its round trip (docs/performance.md).  It cannot
+ * wait for the query itself: a session cookie switches the role, and the
+ * query's row-level security is fixed when the query is planned, before any
+ * executor hook.  task_api.pre_request(), PostgREST's db-pre-request, runs
+ * the same gate; named in a configuration, it does nothing in a
+ * transaction the hook has already checked, so the request is charged once.
+ * A request to the API that neither checked (the library not preloaded and
+ * no db-pre-request, or settings set by SET rather than by a query) is
+ * refused as soon as anything asks who the caller is (ta_gate_require(),
+ * called by ta_current_user_id()): no request reads the caller's rows
+ * unchecked.
+ *
+ * What it does.  First it bounds the request's statements by
+ * task_api.statement_timeout (bounds.c), then it charges the request to its
+ * rate-limit bucket (rate_limit.c; 429 when it is empty) and takes one of
+ * its user's in-flight slots until the transaction ends (inflight.c; 429 at
+ * task_api.max_inflight_per_user).  Then it decides who the caller is:
  *
  *  - a bearer token (Authorization header), which PostgREST has already
  *    verified: its user must exist and its session (jti) or API key
@@ -32,8 +50,11 @@
 
 #include "access/xact.h"
 #include "catalog/pg_type.h"
+#include "executor/executor.h"
 #include "fmgr.h"
 #include "miscadmin.h"
+#include "storage/proc.h"
+#include "tcop/pquery.h"
 #include "utils/builtins.h"
 #include "utils/guc.h"
 #include "utils/timestamp.h"
@@ -52,6 +73,7 @@
 #include "membership.h"
 #include "metrics.h"
 #include "owner_spi.h"
+#include "pre_request.h"
 #include "rate_limit.h"
 #include "request.h"
 #include "session_slide.h"
@@ -60,6 +82,12 @@
 #define CLEAR_ATTRS "=; HttpOnly; Secure; SameSite=Lax; Path=/; Max-Age=0"
 
 static SPIPlanPtr api_key_touch_plan = NULL;
+
+/* The local transaction the gate last ran in, and whether the hook ran it. */
+static LocalTransactionId gate_lxid = InvalidLocalTransactionId;
+static bool gate_by_hook = false;
+
+static ExecutorRun_hook_type prev_executor_run = NULL;
 
 /* A UUID claim, or false when it is absent or not a UUID. */
 static bool
@@ -371,14 +399,15 @@ authenticate_cookie(const char *cookie)
 	ta_request_claims_were_set(json, claims);
 }
 
-PG_FUNCTION_INFO_V1(task_api_pre_request);
-
 /* Decide who the caller is, or refuse the request. */
-Datum
-task_api_pre_request(PG_FUNCTION_ARGS)
+static void
+gate(bool by_hook)
 {
 	const char *role;
 	bool		by_cookie = false;
+
+	gate_lxid = MyProc->lxid;
+	gate_by_hook = by_hook;
 
 	/* The request's id, in its answer and log lines, before anything can fail. */
 	ta_trace_begin_request();
@@ -419,6 +448,65 @@ task_api_pre_request(PG_FUNCTION_ARGS)
 	if (role != NULL && strcmp(role, TA_USER_ROLE) == 0)
 		check_user_identity(by_cookie);
 	ta_trace_check_plan();
+}
 
+PG_FUNCTION_INFO_V1(task_api_pre_request);
+
+/*
+ * PostgREST's db-pre-request: the gate, unless the hook has checked this
+ * transaction already.  Called again in a transaction it ran in, it checks
+ * again (the settings may have changed: tests call it so).
+ */
+Datum
+task_api_pre_request(PG_FUNCTION_ARGS)
+{
+	if (!(gate_by_hook && gate_lxid == MyProc->lxid))
+		gate(false);
 	PG_RETURN_VOID();
+}
+
+bool
+ta_gate_ran(void)
+{
+	return gate_lxid == MyProc->lxid;
+}
+
+void
+ta_gate_require(void)
+{
+	if (ta_gate_ran() || !ta_request_for_api())
+		return;
+	ereport(LOG,
+			(errmsg("task_api refused a request that no gate checked"),
+			 errdetail("Neither the preloaded library's hook nor task_api.pre_request() ran in this request's transaction."),
+			 errhint("Add task_api to shared_preload_libraries, or set PostgREST's db-pre-request to task_api.pre_request.")));
+	ta_raise("internal_error", "the request could not be authenticated", NULL,
+			 "the server's log says why", NULL, 0);
+}
+
+/*
+ * After a top-level SELECT (the portal's own query, not one a function
+ * runs) that leaves this transaction a request to the API no gate has
+ * checked: PostgREST's set_config() statement.  Its row has been sent; an
+ * error here replaces the statement's result, and aborts the transaction.
+ */
+static void
+gate_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
+				  bool execute_once)
+{
+	if (prev_executor_run)
+		prev_executor_run(queryDesc, direction, count, execute_once);
+	else
+		standard_ExecutorRun(queryDesc, direction, count, execute_once);
+
+	if (gate_lxid != MyProc->lxid && ActivePortal != NULL &&
+		ActivePortal->queryDesc == queryDesc && ta_request_for_api())
+		gate(true);
+}
+
+void
+ta_gate_init(void)
+{
+	prev_executor_run = ExecutorRun_hook;
+	ExecutorRun_hook = gate_executor_run;
 }

@@ -16,6 +16,7 @@
  */
 #include "postgres.h"
 
+#include "catalog/namespace.h"
 #include "fmgr.h"
 #include "utils/builtins.h"
 #include "utils/formatting.h"
@@ -26,6 +27,7 @@
 #include "errors.h"
 #include "json_pairs.h"
 #include "jwt_codec.h"
+#include "pre_request.h"
 #include "request.h"
 
 /*
@@ -194,6 +196,39 @@ ta_request_path(void)
 	return setting_value(&path_ref);
 }
 
+/*
+ * Is this transaction a request to the API: request.method set and the
+ * search path beginning with the api schema, as PostgREST's first statement
+ * of a request leaves them ("api", then db-extra-search-path)?  A request
+ * of another PostgREST serving another schema of the same database is not.
+ */
+bool
+ta_request_for_api(void)
+{
+	const char *path = namespace_search_path;
+	const char *method;
+	size_t		len;
+
+	if (path == NULL)
+		return false;
+	if (path[0] == '"')
+	{
+		if (strncmp(path, "\"api\"", 5) != 0)
+			return false;
+		len = 5;
+	}
+	else
+	{
+		if (strncmp(path, "api", 3) != 0)
+			return false;
+		len = 3;
+	}
+	if (path[len] != '\0' && path[len] != ',' && path[len] != ' ')
+		return false;
+	method = ta_request_method();
+	return method != NULL && method[0] != '\0';
+}
+
 /* Are all members plain (no escapes: each string's value is its JSON text)? */
 static bool
 all_plain(const ta_jwt_claims *claims)
@@ -345,7 +380,12 @@ ta_parse_uuid(const char *s, pg_uuid_t *out)
 bool
 ta_current_user_id(pg_uuid_t *out)
 {
-	RequestCache *cache = refresh(&claims_cache);
+	RequestCache *cache;
+
+	/* A request to the API that no gate checked is refused (pre_request.c). */
+	if (!ta_gate_ran())
+		ta_gate_require();
+	cache = refresh(&claims_cache);
 
 	if (!cache->uuid_done)
 	{

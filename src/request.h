@@ -23,6 +23,12 @@ extern const char *ta_request_method(void);
 extern const char *ta_request_path(void);
 
 /*
+ * Is the transaction a PostgREST request to the api schema (request.method
+ * set, the search path beginning with api)?
+ */
+extern bool ta_request_for_api(void);
+
+/*
  * pre_request() set request.jwt.claims to json, the text of claims: keep
  * them as its parsed value (the next read compares the text, and parses
  * only if it differs).

@@ -28,6 +28,7 @@
 #include "login_throttle.h"
 #include "membership.h"
 #include "metrics.h"
+#include "pre_request.h"
 #include "quiet_log.h"
 #include "rate_limit.h"
 #include "task_insert.h"
@@ -71,7 +72,10 @@ _PG_init(void)
 	MarkGUCPrefixReserved("task_api");
 
 	if (process_shared_preload_libraries_in_progress)
+	{
 		ta_preloaded = true;
+		ta_gate_init();
+	}
 	else
 		ereport(LOG,
 				(errmsg("task_api was not loaded via shared_preload_libraries"),
