@@ -2,10 +2,12 @@
 # Authentication benchmarks (run by 'make bench' after scripts/bench.sh, or
 # alone), on their own throw-away cluster on 127.0.0.1:
 #   1. The database side of a cookie-authenticated GET: the transaction
-#      PostgREST runs (settings, SET LOCAL ROLE task_api_anon, then
-#      task_api.pre_request(), which verifies the session cookie's JWT in C,
-#      looks the session up for revocation and becomes task_api_user),
-#      replayed by pgbench, vs SELECT 1.
+#      PostgREST runs (BEGIN, its settings with the anonymous role, COMMIT;
+#      the request gate, src/pre_request.c, runs at the end of the settings
+#      statement: it verifies the session cookie's JWT in C, looks the
+#      session up for revocation and becomes task_api_user), replayed by
+#      pgbench, vs the same statements passing no gate; for reference, the
+#      gate as a statement of its own (db-pre-request) and SELECT 1.
 #   2. Verifying one HS256 token 100k times in one statement: the C
 #      task_api.jwt_verify() vs a PL/pgSQL + pgcrypto verifier, and the
 #      floor of that query (bench/jwt_floor.c: the same call, no work).
@@ -64,25 +66,32 @@ JTI=$(psql_db -tAc "SELECT (task_api.jwt_verify('$TOKEN')).claims ->> 'jti'")
 # ---------------------------------------------------------------------------
 # The statements PostgREST 12 sends for GET /projects with only the session
 # cookie (prepared, in a read-only transaction): its settings, with the
-# anonymous role as the request's role, then the pre-request hook.
+# anonymous role as the request's role; the gate runs at their end.  With
+# the search path on "public" instead of "api" the same statement passes no
+# gate (src/request.c, ta_request_for_api()).
 HEADERS='{"accept": "application/json", "host": "127.0.0.1:3000", "user-agent": "bench", "accept-encoding": "gzip"}'
-settings_sql() { # settings_sql COOKIES_JSON
-    echo "SELECT set_config('search_path', '\"api\", \"public\"', true), set_config('role', 'task_api_anon', true), set_config('request.jwt.claims', '{\"role\":\"task_api_anon\"}', true), set_config('request.method', 'GET', true), set_config('request.path', '/projects', true), set_config('request.headers', '$HEADERS', true), set_config('request.cookies', '$1', true)"
+settings_sql() { # settings_sql COOKIES_JSON [SCHEMA]
+    echo "SELECT set_config('search_path', '\"${2:-api}\", \"public\"', true), set_config('role', 'task_api_anon', true), set_config('request.jwt.claims', '{\"role\":\"task_api_anon\"}', true), set_config('request.method', 'GET', true), set_config('request.path', '/projects', true), set_config('request.headers', '$HEADERS', true), set_config('request.cookies', '$1', true)"
 }
 COOKIES="{\"__Host-task_api_session\": \"$TOKEN\"}"
 {
     echo "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY;"
     echo "$(settings_sql "$COOKIES");"
-    echo "SELECT task_api.pre_request();"
     echo "COMMIT;"
 } > "$logdir/subject.sql"
-# Control: the same transaction and settings, SELECT 1 instead of the hook.
+# Control: the same transaction and settings, passing no gate.
 {
     echo "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY;"
-    echo "$(settings_sql "$COOKIES");"
-    echo "SELECT 1;"
+    echo "$(settings_sql "$COOKIES" public);"
     echo "COMMIT;"
 } > "$logdir/control-tx.sql"
+# Reference: the gate as a statement of its own (PostgREST's db-pre-request).
+{
+    echo "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY;"
+    echo "$(settings_sql "$COOKIES" public);"
+    echo "SELECT task_api.pre_request();"
+    echo "COMMIT;"
+} > "$logdir/statement.sql"
 echo "SELECT 1;" > "$logdir/select1.sql"
 
 # The subject must really authenticate: it ends as task_api_user with the
@@ -90,21 +99,19 @@ echo "SELECT 1;" > "$logdir/select1.sql"
 got=$(psql_auth -tA <<SQL
 BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY;
 $(settings_sql "$COOKIES") \\g /dev/null
-SELECT task_api.pre_request() \\g /dev/null
 SELECT current_user || ' ' || (current_setting('request.jwt.claims')::json ->> 'sub') || ' ' || (current_setting('request.jwt.claims')::json ->> 'jti');
 COMMIT;
 SQL
 )
-[ "$got" = "task_api_user $USER_ID $JTI" ] || die "pre_request() did not authenticate the cookie: $got"
+[ "$got" = "task_api_user $USER_ID $JTI" ] || die "the gate did not authenticate the cookie: $got"
 REVOKED=$(psql_db -tAc "SELECT task_api.start_session('$USER_ID') ->> 'token'")
 psql_db -c "UPDATE task_api.sessions SET revoked_at = now() WHERE id = ((task_api.jwt_verify('$REVOKED')).claims ->> 'jti')::uuid"
 if out=$(psql_auth -tA 2>&1 <<SQL
 BEGIN;
 $(settings_sql "{\"__Host-task_api_session\": \"$REVOKED\"}") \\g /dev/null
-SELECT task_api.pre_request();
 SQL
 ); then
-    die "pre_request() accepted a revoked session"
+    die "the gate accepted a revoked session"
 fi
 grep -q 'the session has ended' <<<"$out" || die "unexpected error for a revoked session: $out"
 
@@ -122,10 +129,10 @@ pgbench_run() { # pgbench_run NAME SECONDS [CLIENTS]: tps
     [ -n "$out" ] || die "pgbench $name: no tps; see $log"
     echo "$out"
 }
-for v in select1 control-tx subject; do pgbench_run "$v" "$WARMUP" >/dev/null; done
-t_sel=() t_ctl=() t_sub=()
+for v in select1 control-tx subject statement; do pgbench_run "$v" "$WARMUP" >/dev/null; done
+t_sel=() t_ctl=() t_sub=() t_stm=()
 for r in $(seq 1 "$ROUNDS"); do
-    if [ $((r % 2)) = 1 ]; then order=(select1 control-tx subject); else order=(subject control-tx select1); fi
+    if [ $((r % 2)) = 1 ]; then order=(select1 control-tx subject statement); else order=(statement subject control-tx select1); fi
     line="round $r:"
     for v in "${order[@]}"; do
         tps=$(pgbench_run "$v" "$DURATION")
@@ -133,6 +140,7 @@ for r in $(seq 1 "$ROUNDS"); do
             select1) t_sel+=("$tps") ;;
             control-tx) t_ctl+=("$tps") ;;
             subject) t_sub+=("$tps") ;;
+            statement) t_stm+=("$tps") ;;
         esac
         line="$line $v=$(printf '%.0f' "$tps") tps"
     done
@@ -141,6 +149,7 @@ done
 sel_tps=$(median "${t_sel[@]}")
 ctl_tps=$(median "${t_ctl[@]}")
 sub_tps=$(median "${t_sub[@]}")
+stm_tps=$(median "${t_stm[@]}")
 e2e_ratio=$(ratio "$sub_tps" "$ctl_tps")
 e2e_met=$(meets "$e2e_ratio" "$E2E_TARGET")
 sel_ratio=$(ratio "$sub_tps" "$sel_tps")
@@ -157,11 +166,13 @@ echo
 echo "Cookie-authenticated GET, database side: median of $ROUNDS rounds of ${DURATION} s, $CLIENTS clients, $(nproc) CPUs:"
 printf '  %-74s %9.0f tps  %6s us/tx x CPUs\n' \
     "SELECT 1, one statement, autocommit (reference)" "$sel_tps" "$(per_tx "$sel_tps")" \
-    "PostgREST's transaction: BEGIN, settings, SELECT 1, COMMIT (CONTROL)" "$ctl_tps" "$(per_tx "$ctl_tps")" \
-    "PostgREST's transaction: BEGIN, settings, pre_request(), COMMIT (SUBJECT)" "$sub_tps" "$(per_tx "$sub_tps")"
-echo "  pre_request() added per request: $(awk -v s="$sub_tps" -v c="$ctl_tps" -v n="$(nproc)" 'BEGIN {printf "%.1f", 1e6 * n * (1 / s - 1 / c)}') us of CPU (subject - control above; noisy on a shared machine)"
-echo "  subject / control (same transaction, hook vs SELECT 1): ${e2e_ratio}x (per round:$per_round); target >= ${E2E_TARGET}x: $e2e_met"
-echo "  subject / SELECT 1 (4 statements vs 1):                ${sel_ratio}x (per round:$per_round_sel); a reference: the target is the line above"
+    "PostgREST's transaction: BEGIN, settings, COMMIT; no gate (CONTROL)" "$ctl_tps" "$(per_tx "$ctl_tps")" \
+    "PostgREST's transaction: BEGIN, settings + the gate, COMMIT (SUBJECT)" "$sub_tps" "$(per_tx "$sub_tps")" \
+    "the gate as a statement: BEGIN, settings, pre_request(), COMMIT (reference)" "$stm_tps" "$(per_tx "$stm_tps")"
+echo "  the gate added per request: $(awk -v s="$sub_tps" -v c="$ctl_tps" -v n="$(nproc)" 'BEGIN {printf "%.1f", 1e6 * n * (1 / s - 1 / c)}') us of CPU (subject - control above; noisy on a shared machine)"
+echo "  subject / control (same statements, the gate vs none): ${e2e_ratio}x (per round:$per_round); target >= ${E2E_TARGET}x: $e2e_met"
+echo "  subject / the gate as a statement of its own:          $(ratio "$sub_tps" "$stm_tps")x (what dropping db-pre-request gives)"
+echo "  subject / SELECT 1 (3 statements vs 1):                ${sel_ratio}x (per round:$per_round_sel); a reference: the target is the line above"
 
 # Breakdown: each piece of the hook's work repeated in one transaction
 # (a DO loop, as the superuser; the hook itself switches to the anonymous
@@ -182,7 +193,9 @@ SQL
     [ -n "$ms" ] || die "no timing for the loop $2: $out"
     echo "$ms"
 }
-SET_COOKIE="$(settings_sql "$COOKIES") \\g /dev/null"
+# The search path on "public": the settings pass no gate, so each
+# pre_request() in the loop runs it (after the gate it would do nothing).
+SET_COOKIE="$(settings_sql "$COOKIES" public) \\g /dev/null"
 # pre_request() verifies a cookie's signature once per transaction (the
 # rate limiter and the authentication share it), and the loop is one
 # transaction: it alternates two tokens of the same session (the same
@@ -192,7 +205,7 @@ SET_COOKIE="$(settings_sql "$COOKIES") \\g /dev/null"
 TOKEN2=$(psql_db -tAc "SELECT task_api.jwt_sign((task_api.jwt_verify('$TOKEN')).claims::text)")
 { [ -n "$TOKEN2" ] && [ "$TOKEN2" != "$TOKEN" ]; } || die "could not sign the session's claims again"
 SWAP="PERFORM set_config('request.cookies', CASE WHEN i % 2 = 0 THEN '$COOKIES' ELSE '{\"__Host-task_api_session\": \"$TOKEN2\"}' END, true)"
-SET_ANON="$(settings_sql '{}') \\g /dev/null"
+SET_ANON="$(settings_sql '{}' public) \\g /dev/null"
 SESSION_LOOKUP="SELECT s.user_id = '$USER_ID'::uuid AND s.revoked_at IS NULL AND s.expires_at > now() INTO ok FROM task_api.sessions s WHERE s.id = '$JTI'::uuid"
 # Each call of the hook appends its headers to response.headers, which the
 # next call reads and rewrites: the loop clears them first (one request's
@@ -230,26 +243,27 @@ echo "    rest of the cookie path (the index probe, role and claims settings, id
 # network round trips, with cold CPU caches): pg_stat_statements' execution
 # time per statement, one pgbench client so that no other client preempts it.
 # The server restarts with the module loaded, after the timed rounds.
-say "pre_request() in PostgREST's transaction: pg_stat_statements, 1 client, ${PGSS_DURATION} s per script (not part of the ratio)"
+say "the gate in PostgREST's transaction: pg_stat_statements, 1 client, ${PGSS_DURATION} s per script (not part of the ratio)"
 echo "shared_preload_libraries = 'task_api, pg_stat_statements'" | as_pg tee "$dir/data/bench-auth.conf" >/dev/null
 echo "include = 'bench-auth.conf'" | as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
 as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -m fast -w -t 60 restart >/dev/null \
     || { tail -n 20 "$dir/postgres.log" >&2; die "PostgreSQL did not restart"; }
-psql_db -c "CREATE EXTENSION pg_stat_statements" -c "SELECT pg_stat_statements_reset()" >/dev/null
-pgbench_run subject "$PGSS_DURATION" 1 >/dev/null
-pgbench_run control-tx "$PGSS_DURATION" 1 >/dev/null
-psql_db -P footer=off <<'SQL' | sed 's/^/    /'
-SELECT CASE WHEN query LIKE 'SELECT set_config(%' THEN 'SELECT set_config(...) x 7 (both scripts)'
-            WHEN query = 'SELECT $1' THEN 'SELECT 1 (control)'
-            ELSE query || ' (subject)' END AS statement,
+psql_db -c "CREATE EXTENSION pg_stat_statements" >/dev/null
+# The two scripts' settings statements differ in a constant only, which
+# pg_stat_statements folds into one entry: each script is read on its own.
+for v in control-tx subject; do
+    psql_db -c "SELECT pg_stat_statements_reset()" >/dev/null
+    pgbench_run "$v" "$PGSS_DURATION" 1 >/dev/null
+    psql_db -P footer=off -v label="$v" <<'SQL' | sed 's/^/    /'
+SELECT :'label' AS script, 'SELECT set_config(...) x 7' AS statement,
        calls, round((1000 * mean_exec_time)::numeric, 1) AS mean_us,
        round((1000 * min_exec_time)::numeric, 1) AS min_us,
        round((1000 * stddev_exec_time)::numeric, 1) AS stddev_us
   FROM pg_stat_statements
  WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-   AND (query LIKE 'SELECT set_config(%' OR query IN ('SELECT $1', 'SELECT task_api.pre_request()'))
- ORDER BY mean_exec_time DESC;
+   AND query LIKE 'SELECT set_config(%';
 SQL
+done
 
 # ---------------------------------------------------------------------------
 # 2. Verifying one token, per call
@@ -350,9 +364,11 @@ echo "  C speed-up over PL/pgSQL: ${verify_ratio}x (per round:$per_round); targe
 # Results table rows (same format as scripts/bench.sh's table)
 # ---------------------------------------------------------------------------
 rows=$(
-    printf '| Cookie-authenticated GET, database side: pre_request() in PostgREST'\''s transaction (pgbench, %s clients, %s s) | same transaction with SELECT 1: %.0f tps | %.0f tps | %sx | >= %sx | %s |\n' \
+    printf '| Cookie-authenticated GET, database side: the gate in PostgREST'\''s transaction (pgbench, %s clients, %s s) | same statements, no gate: %.0f tps | %.0f tps | %sx | >= %sx | %s |\n' \
         "$CLIENTS" "$DURATION" "$ctl_tps" "$sub_tps" "$e2e_ratio" "$E2E_TARGET" "$e2e_met"
-    printf '| The same, against a bare SELECT 1 (1 statement vs 4; a reference) | SELECT 1: %.0f tps | %.0f tps | %sx | - | - |\n' \
+    printf '| The same, against the gate as a statement of its own (db-pre-request; a reference) | pre_request() statement: %.0f tps | %.0f tps | %sx | - | - |\n' \
+        "$stm_tps" "$sub_tps" "$(ratio "$sub_tps" "$stm_tps")"
+    printf '| The same, against a bare SELECT 1 (1 statement vs 3; a reference) | SELECT 1: %.0f tps | %.0f tps | %sx | - | - |\n' \
         "$sel_tps" "$sub_tps" "$sel_ratio"
     printf '| Verify an HS256 token (%s calls in one statement; speed-up) | PL/pgSQL + pgcrypto: %s us/call | jwt_verify() in C: %s us/call (floor: %s) | %sx faster | >= %sx, <= %s us | %s |\n' \
         "$CALLS" "$p_us" "$c_us" "$(us_per "${q_med[floor]}" "$CALLS")" "$verify_ratio" "$VERIFY_TARGET" "$VERIFY_US_TARGET" "$verify_met"

@@ -112,18 +112,23 @@ echo "  (cpu: PostgREST + its pool's backends, ms per 1,000 requests; $(nproc) C
 
 # What the statements PostgREST sends for one GET cost in the database, without
 # HTTP or PostgREST (pgbench -M prepared, as PostgREST prepares them): the
-# whole transaction, then without pre_request(), then BEGIN + set_config +
-# COMMIT alone, then the query alone (as the superuser: no RLS, no claims).
+# whole transaction (the request gate runs at the end of its settings
+# statement), then with the gate as a statement of its own (db-pre-request:
+# the search path on "public" keeps it out of the settings), then BEGIN +
+# set_config + COMMIT alone, with and without the gate, then the query alone
+# (as the superuser: no RLS, no claims).
 JTI=$(bench_psql bench_pgrst -tAc "SELECT id FROM task_api.sessions WHERE user_id = '$MEMBER' ORDER BY created_at DESC LIMIT 1")
 claims="{\"sub\": \"$MEMBER\", \"role\": \"task_api_user\", \"jti\": \"$JTI\"}"
 settings="SELECT set_config('search_path', '\"api\", \"public\"', true), set_config('role', 'task_api_user', true), set_config('request.jwt.claims', '$claims', true), set_config('request.method', 'GET', true), set_config('request.path', '/tasks', true), set_config('request.headers', '{\"accept\": \"application/json\", \"host\": \"127.0.0.1\", \"authorization\": \"Bearer x\"}', true), set_config('request.cookies', '{}', true);"
 query="WITH pgrst_source AS (SELECT \"api\".\"tasks\".* FROM \"api\".\"tasks\" LIMIT 25 OFFSET 0) SELECT null::bigint AS total_result_set, pg_catalog.count(_postgrest_t) AS page_total, coalesce(json_agg(_postgrest_t), '[]') AS body, nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status, '' AS response_inserted FROM (SELECT * FROM pgrst_source) AS _postgrest_t;"
-printf 'BEGIN;\n%s\nSELECT task_api.pre_request();\n%s\nCOMMIT;\n' "$settings" "$query" > "$logdir/full.sql"
-printf 'BEGIN;\n%s\n%s\nCOMMIT;\n' "$settings" "$query" > "$logdir/no_pre_request.sql"
-printf 'BEGIN;\n%s\nCOMMIT;\n' "$settings" > "$logdir/settings_only.sql"
+no_gate=${settings/\"api\", /}
+printf 'BEGIN;\n%s\n%s\nCOMMIT;\n' "$settings" "$query" > "$logdir/full.sql"
+printf 'BEGIN;\n%s\nSELECT task_api.pre_request();\n%s\nCOMMIT;\n' "$no_gate" "$query" > "$logdir/pre_request_statement.sql"
+printf 'BEGIN;\n%s\nCOMMIT;\n' "$settings" > "$logdir/settings_gate.sql"
+printf 'BEGIN;\n%s\nCOMMIT;\n' "$no_gate" > "$logdir/settings_only.sql"
 printf '%s\n' "$query" > "$logdir/query_superuser.sql"
 declare -A tps=()
-scripts=(full no_pre_request settings_only query_superuser)
+scripts=(full pre_request_statement settings_gate settings_only query_superuser)
 for r in $(seq 1 "$ROUNDS"); do
     for s in "${scripts[@]}"; do
         t=$("$PGBIN/pgbench" -n -M prepared -h "$(socket_dir "$dir")" -p "$PG_PORT" -U postgres -c 8 -j 2 \

@@ -4,7 +4,7 @@
 #   1. INSERT ... SELECT of N tasks through api.tasks (INSTEAD OF trigger,
 #      validation, RLS, FKs, stamp and event triggers) vs into a bare table with the
 #      same columns, defaults, CHECKs and indexes (no triggers, RLS or FKs).
-#   2. GET /tasks?limit=25 through PostgREST with JWT, pre-request and RLS vs
+#   2. GET /tasks?limit=25 through PostgREST with JWT, the request gate and RLS vs
 #      a second PostgREST serving a plain table with the same rows.
 # The machine may be shared and noisy, so baseline and subject alternate in
 # every round and the report gives medians and their ratio.  Targets are
@@ -231,7 +231,7 @@ echo
 echo "GET /tasks?limit=25, median of $ROUNDS rounds of $REQUESTS requests (concurrency $CONCURRENCY):"
 printf '  %-58s %8.1f req/s  p50 %6.2f ms  p99 %6.2f ms\n' "bare table, anonymous (BASELINE)" "$bare_rps" \
     "$(median "${h_bare_p50[@]}")" "$(median "${h_bare_p99[@]}")"
-printf '  %-58s %8.1f req/s  p50 %6.2f ms  p99 %6.2f ms\n' "api.tasks with JWT, pre-request and RLS (SUBJECT)" "$api_rps" \
+printf '  %-58s %8.1f req/s  p50 %6.2f ms  p99 %6.2f ms\n' "api.tasks with JWT, the request gate and RLS (SUBJECT)" "$api_rps" \
     "$(median "${h_api_p50[@]}")" "$(median "${h_api_p99[@]}")"
 echo "  task_api / bare: ${http_ratio}x (per round:$per_round); target >= ${HTTP_TARGET}x: $http_met"
 
@@ -266,19 +266,19 @@ per_round=""
 for i in "${!m_on[@]}"; do per_round="$per_round $(ratio "${m_on[$i]}" "${m_off[$i]}")x"; done
 echo "  counters on / off (task_api.metrics): $(median "${m_on[@]}") / $(median "${m_off[@]}") req/s = ${metrics_ratio}x (per round:$per_round)"
 
-# Breakdown: the per-request statements PostgREST sends (settings, pre-request,
-# the wrapped SELECT), replayed by pgbench without HTTP, JWT or PostgREST.
-pgrst_sql() { # pgrst_sql ROLE CLAIMS PRE_REQUEST(0/1)
+# Breakdown: the per-request statements PostgREST sends (settings, at whose
+# end the request gate runs in a database with task_api, then the wrapped
+# SELECT), replayed by pgbench without HTTP, JWT or PostgREST.
+pgrst_sql() { # pgrst_sql ROLE CLAIMS
     cat <<SQL
 BEGIN;
 SELECT set_config('search_path', '"api", "public"', true), set_config('role', '$1', true), set_config('request.jwt.claims', '$2', true), set_config('request.method', 'GET', true), set_config('request.path', '/tasks', true), set_config('request.headers', '{"accept": "application/json", "host": "127.0.0.1"}', true), set_config('request.cookies', '{}', true);
-$([ "$3" = 1 ] && echo "SELECT task_api.pre_request();")
 WITH pgrst_source AS (SELECT "api"."tasks".* FROM "api"."tasks" LIMIT 25 OFFSET 0) SELECT null::bigint AS total_result_set, pg_catalog.count(_postgrest_t) AS page_total, coalesce(json_agg(_postgrest_t), '[]') AS body, nullif(current_setting('response.headers', true), '') AS response_headers, nullif(current_setting('response.status', true), '') AS response_status, '' AS response_inserted FROM (SELECT * FROM pgrst_source) AS _postgrest_t;
 COMMIT;
 SQL
 }
-pgrst_sql task_api_user "{\"sub\": \"$MEMBER\", \"role\": \"task_api_user\", \"jti\": \"$JTI\"}" 1 > "$logdir/pgbench-api.sql"
-pgrst_sql bench_anon '{"role": "bench_anon"}' 0 > "$logdir/pgbench-bare.sql"
+pgrst_sql task_api_user "{\"sub\": \"$MEMBER\", \"role\": \"task_api_user\", \"jti\": \"$JTI\"}" > "$logdir/pgbench-api.sql"
+pgrst_sql bench_anon '{"role": "bench_anon"}' > "$logdir/pgbench-bare.sql"
 pgbench_tps() { # pgbench_tps DB SCRIPT
     "$PGBIN/pgbench" -n -M prepared -h "$(socket_dir "$dir")" -p "$PG_PORT" -U postgres \
         -c "$CONCURRENCY" -j 2 -t $((REQUESTS / CONCURRENCY)) -f "$2" "$1" 2>&1 \
@@ -297,7 +297,7 @@ sql_api=$(median "${s_api[@]}")
 sql_bare=$(median "${s_bare[@]}")
 echo "  breakdown: the same per-request SQL without HTTP (pgbench -M prepared, $REQUESTS transactions, $CONCURRENCY clients):"
 printf '    %-56s %8.1f tx/s\n' "bare table, as bench_anon" "$sql_bare" \
-    "task_api: claims, pre_request(), RLS, as task_api_user" "$sql_api"
+    "task_api: claims, the request gate, RLS, as task_api_user" "$sql_api"
 echo "    task_api / bare in the database alone: $(ratio "$sql_api" "$sql_bare")x"
 echo "  query plan of the task_api request (as PostgREST runs it, for the member):"
 bench_psql bench_api -tA <<SQL | sed 's/^/    /'

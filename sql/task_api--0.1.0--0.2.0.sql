@@ -3174,5 +3174,8 @@ COMMENT ON FUNCTION @extschema@.citus_api_keys_delete() IS 'On Citus: INSTEAD OF
 
 REVOKE ALL ON FUNCTION @extschema@.citus_unassign(), @extschema@.citus_api_keys_delete() FROM PUBLIC;
 
+-- Issue 23: the request gate inside PostgREST's set_config() statement (src/pre_request.c)
+COMMENT ON FUNCTION @extschema@.pre_request() IS 'The request gate as PostgREST''s db-pre-request, needed only when the library is not preloaded: timeouts, rate limit, in-flight slot, then the caller''s identity. Does nothing in a request the preloaded library''s gate has checked (docs/operations.md#the-request-gate).';
+
 -- PostgREST reloads its schema cache when this update commits.
 NOTIFY pgrst, 'reload schema';

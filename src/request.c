@@ -200,7 +200,8 @@ ta_request_path(void)
  * Is this transaction a request to the API: request.method set and the
  * search path beginning with the api schema, as PostgREST's first statement
  * of a request leaves them ("api", then db-extra-search-path)?  A request
- * of another PostgREST serving another schema of the same database is not.
+ * of another PostgREST serving another schema of the same database is not,
+ * nor one in a database without task_api.
  */
 bool
 ta_request_for_api(void)
@@ -226,7 +227,10 @@ ta_request_for_api(void)
 	if (path[len] != '\0' && path[len] != ',' && path[len] != ' ')
 		return false;
 	method = ta_request_method();
-	return method != NULL && method[0] != '\0';
+	if (method == NULL || method[0] == '\0')
+		return false;
+	/* A database with an api schema of its own but no task_api. */
+	return OidIsValid(get_namespace_oid("task_api", true));
 }
 
 /* Are all members plain (no escapes: each string's value is its JSON text)? */

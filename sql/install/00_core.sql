@@ -99,7 +99,7 @@ COMMENT ON FUNCTION @extschema@.request_claim(text) IS 'A claim of the current r
 
 CREATE FUNCTION @extschema@.pre_request() RETURNS void
     AS 'MODULE_PATHNAME', 'task_api_pre_request' LANGUAGE C VOLATILE PARALLEL UNSAFE;
-COMMENT ON FUNCTION @extschema@.pre_request() IS 'PostgREST db-pre-request hook: checks the caller''s identity before every request.';
+COMMENT ON FUNCTION @extschema@.pre_request() IS 'The request gate as PostgREST''s db-pre-request, needed only when the library is not preloaded: timeouts, rate limit, in-flight slot, then the caller''s identity. Does nothing in a request the preloaded library''s gate has checked (docs/operations.md#the-request-gate).';
 
 CREATE FUNCTION @extschema@.stamp_row() RETURNS trigger
     AS 'MODULE_PATHNAME', 'task_api_stamp_row' LANGUAGE C;
