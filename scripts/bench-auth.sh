@@ -85,7 +85,15 @@ COOKIES="{\"__Host-task_api_session\": \"$TOKEN\"}"
     echo "$(settings_sql "$COOKIES" public);"
     echo "COMMIT;"
 } > "$logdir/control-tx.sql"
-# Reference: the gate as a statement of its own (PostgREST's db-pre-request).
+# References: SELECT 1 and the gate as a statement of its own (PostgREST's
+# db-pre-request), the two sides of this benchmark before the gate moved
+# into the settings statement.
+{
+    echo "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY;"
+    echo "$(settings_sql "$COOKIES" public);"
+    echo "SELECT 1;"
+    echo "COMMIT;"
+} > "$logdir/control-select1.sql"
 {
     echo "BEGIN ISOLATION LEVEL READ COMMITTED READ ONLY;"
     echo "$(settings_sql "$COOKIES" public);"
@@ -129,10 +137,10 @@ pgbench_run() { # pgbench_run NAME SECONDS [CLIENTS]: tps
     [ -n "$out" ] || die "pgbench $name: no tps; see $log"
     echo "$out"
 }
-for v in select1 control-tx subject statement; do pgbench_run "$v" "$WARMUP" >/dev/null; done
-t_sel=() t_ctl=() t_sub=() t_stm=()
+for v in select1 control-tx subject statement control-select1; do pgbench_run "$v" "$WARMUP" >/dev/null; done
+t_sel=() t_ctl=() t_sub=() t_stm=() t_cs1=()
 for r in $(seq 1 "$ROUNDS"); do
-    if [ $((r % 2)) = 1 ]; then order=(select1 control-tx subject statement); else order=(statement subject control-tx select1); fi
+    if [ $((r % 2)) = 1 ]; then order=(select1 control-tx subject statement control-select1); else order=(control-select1 statement subject control-tx select1); fi
     line="round $r:"
     for v in "${order[@]}"; do
         tps=$(pgbench_run "$v" "$DURATION")
@@ -141,6 +149,7 @@ for r in $(seq 1 "$ROUNDS"); do
             control-tx) t_ctl+=("$tps") ;;
             subject) t_sub+=("$tps") ;;
             statement) t_stm+=("$tps") ;;
+            control-select1) t_cs1+=("$tps") ;;
         esac
         line="$line $v=$(printf '%.0f' "$tps") tps"
     done
@@ -150,6 +159,7 @@ sel_tps=$(median "${t_sel[@]}")
 ctl_tps=$(median "${t_ctl[@]}")
 sub_tps=$(median "${t_sub[@]}")
 stm_tps=$(median "${t_stm[@]}")
+cs1_tps=$(median "${t_cs1[@]}")
 e2e_ratio=$(ratio "$sub_tps" "$ctl_tps")
 e2e_met=$(meets "$e2e_ratio" "$E2E_TARGET")
 sel_ratio=$(ratio "$sub_tps" "$sel_tps")
@@ -168,10 +178,12 @@ printf '  %-74s %9.0f tps  %6s us/tx x CPUs\n' \
     "SELECT 1, one statement, autocommit (reference)" "$sel_tps" "$(per_tx "$sel_tps")" \
     "PostgREST's transaction: BEGIN, settings, COMMIT; no gate (CONTROL)" "$ctl_tps" "$(per_tx "$ctl_tps")" \
     "PostgREST's transaction: BEGIN, settings + the gate, COMMIT (SUBJECT)" "$sub_tps" "$(per_tx "$sub_tps")" \
-    "the gate as a statement: BEGIN, settings, pre_request(), COMMIT (reference)" "$stm_tps" "$(per_tx "$stm_tps")"
+    "the gate as a statement: BEGIN, settings, pre_request(), COMMIT (reference)" "$stm_tps" "$(per_tx "$stm_tps")" \
+    "BEGIN, settings, SELECT 1, COMMIT; no gate (reference)" "$cs1_tps" "$(per_tx "$cs1_tps")"
 echo "  the gate added per request: $(awk -v s="$sub_tps" -v c="$ctl_tps" -v n="$(nproc)" 'BEGIN {printf "%.1f", 1e6 * n * (1 / s - 1 / c)}') us of CPU (subject - control above; noisy on a shared machine)"
 echo "  subject / control (same statements, the gate vs none): ${e2e_ratio}x (per round:$per_round); target >= ${E2E_TARGET}x: $e2e_met"
 echo "  subject / the gate as a statement of its own:          $(ratio "$sub_tps" "$stm_tps")x (what dropping db-pre-request gives)"
+echo "  the gate as a statement / SELECT 1 in its place:       $(ratio "$stm_tps" "$cs1_tps")x (this benchmark's ratio before the gate moved)"
 echo "  subject / SELECT 1 (3 statements vs 1):                ${sel_ratio}x (per round:$per_round_sel); a reference: the target is the line above"
 
 # Breakdown: each piece of the hook's work repeated in one transaction
@@ -368,6 +380,8 @@ rows=$(
         "$CLIENTS" "$DURATION" "$ctl_tps" "$sub_tps" "$e2e_ratio" "$E2E_TARGET" "$e2e_met"
     printf '| The same, against the gate as a statement of its own (db-pre-request; a reference) | pre_request() statement: %.0f tps | %.0f tps | %sx | - | - |\n' \
         "$stm_tps" "$sub_tps" "$(ratio "$sub_tps" "$stm_tps")"
+    printf '| The gate as a statement of its own (db-pre-request) against SELECT 1 in its place (this row before the gate moved; a reference) | SELECT 1: %.0f tps | %.0f tps | %sx | - | - |\n' \
+        "$cs1_tps" "$stm_tps" "$(ratio "$stm_tps" "$cs1_tps")"
     printf '| The same, against a bare SELECT 1 (1 statement vs 3; a reference) | SELECT 1: %.0f tps | %.0f tps | %sx | - | - |\n' \
         "$sel_tps" "$sub_tps" "$sel_ratio"
     printf '| Verify an HS256 token (%s calls in one statement; speed-up) | PL/pgSQL + pgcrypto: %s us/call | jwt_verify() in C: %s us/call (floor: %s) | %sx faster | >= %sx, <= %s us | %s |\n' \

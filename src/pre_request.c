@@ -10,8 +10,9 @@
  * Where it runs.  When the library is preloaded, at the end of PostgREST's
  * first statement of a request: the top-level SELECT of set_config() calls
  * that leaves request.method set and the search path beginning with the api
- * schema (an ExecutorRun hook; ta_request_for_api()).  That saves the
- * request a statement and its round trip (docs/performance.md).  It cannot
+ * schema (an ExecutorRun hook; ta_request_for_api()), except on Citus.
+ * That saves the request a statement and its round trip
+ * (docs/performance.md).  It cannot
  * wait for the query itself: a session cookie switches the role, and the
  * query's row-level security is fixed when the query is planned, before any
  * executor hook.  task_api.pre_request(), PostgREST's db-pre-request, runs
@@ -62,6 +63,7 @@
 #include "utils/uuid.h"
 
 #include "bounds.h"
+#include "citus.h"
 #include "constants.h"
 #include "cors.h"
 #include "credential_lookup.h"
@@ -489,6 +491,10 @@ ta_gate_require(void)
  * runs) that leaves this transaction a request to the API no gate has
  * checked: PostgREST's set_config() statement.  Its row has been sent; an
  * error here replaces the statement's result, and aborts the transaction.
+ * Not once distribute() has made the tables Citus tables: Citus keeps its
+ * own count of executor levels in its hooks, and the gate's queries would
+ * run at none of them; there PostgREST's db-pre-request,
+ * citus_pre_request(), runs the gate (docs/scaling.md).
  */
 static void
 gate_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
@@ -500,7 +506,8 @@ gate_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 		standard_ExecutorRun(queryDesc, direction, count, execute_once);
 
 	if (gate_lxid != MyProc->lxid && ActivePortal != NULL &&
-		ActivePortal->queryDesc == queryDesc && ta_request_for_api())
+		ActivePortal->queryDesc == queryDesc && ta_request_for_api() &&
+		!ta_citus_table_named("sessions"))
 		gate(true);
 }
 
