@@ -43,7 +43,7 @@ typedef struct TaMetricInfo
 } TaMetricInfo;
 
 #define REQUESTS "task_api_requests_total", "counter", \
-	"Requests that reached task_api.pre_request(), by the credential they carry."
+	"Requests that reached task_api's request gate, by the credential they carry."
 #define REFUSALS "task_api_rate_limit_refusals_total", "counter", \
 	"Requests refused with 429 by the rate limiter (per bucket kind) or the per-user in-flight cap."
 #define AUTH "task_api_auth_failures_total", "counter", \
