@@ -19,6 +19,15 @@ CREATE FUNCTION pg_temp.anonymous_requests() RETURNS bigint
 $$;
 SELECT pg_temp.anonymous_requests() AS before \gset
 
+-- An anonymous GET's settings on a search path, set by CALL: a utility
+-- statement, which leaves them without running a top-level query.
+CREATE PROCEDURE pg_temp.request_settings(path text)
+    LANGUAGE sql AS $$
+    SELECT set_config('search_path', path, true), set_config('request.method', 'GET', true),
+           set_config('request.path', '/tasks', true),
+           set_config('request.jwt.claims', '{"role":"task_api_anon"}', true)
+$$;
+
 -- 1. PostgREST's first statement of a request, as PostgREST 12 writes it.
 BEGIN;
 SELECT set_config('search_path', '"api", "public"', true),
@@ -40,13 +49,10 @@ SELECT is(pg_temp.anonymous_requests(), (:before + 1)::bigint,
           'pre_request() (db-pre-request) after the gate does nothing: the request is charged once');
 COMMIT;
 
--- 2. The settings set by SET, which runs no query: no gate ran.
+-- 2. The settings set by CALL, which runs no top-level query: no gate ran.
 SELECT pg_temp.anonymous_requests() AS before \gset
 BEGIN;
-SET LOCAL search_path = "api", "public";
-SET LOCAL request.method = 'GET';
-SET LOCAL request.path = '/tasks';
-SET LOCAL request.jwt.claims = '{"role":"task_api_anon"}';
+CALL pg_temp.request_settings('"api", "public"');
 SELECT throws_like('SELECT task_api.current_user_id()',
                    '%"internal_error"%"the request could not be authenticated"%',
                    'a request to the API no gate checked is refused when it asks who the caller is');
@@ -56,14 +62,11 @@ SELECT is(pg_temp.anonymous_requests(), (:before + 1)::bigint,
 SELECT lives_ok('SELECT task_api.current_user_id()', 'then the caller may be asked');
 COMMIT;
 
--- 3. pre_request() called without the hook (the library's hook did not
--- run: SET only) checks the request itself, every time it is called.
+-- 3. pre_request() called where the hook did not run (not the api
+-- schema's search path) checks the request itself, every time it is called.
 SELECT pg_temp.anonymous_requests() AS before \gset
 BEGIN;
-SET LOCAL search_path = "public";
-SET LOCAL request.method = 'GET';
-SET LOCAL request.path = '/tasks';
-SET LOCAL request.jwt.claims = '{"role":"task_api_anon"}';
+CALL pg_temp.request_settings('"public"');
 SELECT task_api.pre_request() \g /dev/null
 SELECT task_api.pre_request() \g /dev/null
 SELECT is(pg_temp.anonymous_requests(), (:before + 2)::bigint,
