@@ -29,7 +29,6 @@ DURATION=${TASK_API_BENCH_AUTH_DURATION:-10}
 WARMUP=${TASK_API_BENCH_AUTH_WARMUP:-2}
 CALLS=${TASK_API_BENCH_AUTH_CALLS:-100000}
 LOOP_CALLS=${TASK_API_BENCH_AUTH_LOOP_CALLS:-20000}
-PGSS_DURATION=${TASK_API_BENCH_AUTH_PGSS_DURATION:-3}
 SESSIONS=${TASK_API_BENCH_AUTH_SESSIONS:-10000}
 # Targets of the per-request cost work (docs/performance.md): the hook in
 # its transaction >= 0.85x of SELECT 1 there; jwt_verify() >= 8x faster than
@@ -250,32 +249,6 @@ printf '    %-70s %7s us\n' \
     "pre_request(), no cookie (anonymous: header and cookie lookups only)" "${b_us[anon]}"
 echo "    rest of the cookie path (the index probe, role and claims settings, identity check):" \
     "$(awk -v a="${b_us[cookie]}" -v b="${b_us[verify]}" -v c="${b_us[session]}" 'BEGIN {printf "%.2f", a - b - c}') us"
-
-# The same statements in their real setting (one per transaction, between
-# network round trips, with cold CPU caches): pg_stat_statements' execution
-# time per statement, one pgbench client so that no other client preempts it.
-# The server restarts with the module loaded, after the timed rounds.
-say "the gate in PostgREST's transaction: pg_stat_statements, 1 client, ${PGSS_DURATION} s per script (not part of the ratio)"
-echo "shared_preload_libraries = 'task_api, pg_stat_statements'" | as_pg tee "$dir/data/bench-auth.conf" >/dev/null
-echo "include = 'bench-auth.conf'" | as_pg tee -a "$dir/data/postgresql.conf" >/dev/null
-as_pg "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -m fast -w -t 60 restart >/dev/null \
-    || { tail -n 20 "$dir/postgres.log" >&2; die "PostgreSQL did not restart"; }
-psql_db -c "CREATE EXTENSION pg_stat_statements" >/dev/null
-# The two scripts' settings statements differ in a constant only, which
-# pg_stat_statements folds into one entry: each script is read on its own.
-for v in control-tx subject; do
-    psql_db -c "SELECT pg_stat_statements_reset()" >/dev/null
-    pgbench_run "$v" "$PGSS_DURATION" 1 >/dev/null
-    psql_db -P footer=off -v label="$v" <<'SQL' | sed 's/^/    /'
-SELECT :'label' AS script, 'SELECT set_config(...) x 7' AS statement,
-       calls, round((1000 * mean_exec_time)::numeric, 1) AS mean_us,
-       round((1000 * min_exec_time)::numeric, 1) AS min_us,
-       round((1000 * stddev_exec_time)::numeric, 1) AS stddev_us
-  FROM pg_stat_statements
- WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database())
-   AND query LIKE 'SELECT set_config(%';
-SQL
-done
 
 # ---------------------------------------------------------------------------
 # 2. Verifying one token, per call
