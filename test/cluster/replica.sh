@@ -43,6 +43,9 @@ cluster_psql "$dir" "$PG_PORT" -d postgres -qc "ALTER SYSTEM SET task_api.rate_l
 database_setup "$dir" "$PG_PORT" "$DB" >/dev/null
 conf=$(postgrest_config "$dir" "$PG_PORT" "$DB" "$PRIMARY_API")
 mv "$conf" "$ROOT/.task_api/postgrest-replica-primary-$PG_PORT.conf"
+# The primary's PostgREST keeps 0.1.0's db-pre-request, as an operator's
+# configuration may after an upgrade (replica.test.mjs counts its requests).
+echo 'db-pre-request = "task_api.pre_request"' >> "$ROOT/.task_api/postgrest-replica-primary-$PG_PORT.conf"
 postgrest_start "$ROOT/.task_api/postgrest-replica-primary-$PG_PORT.conf" "$logs/postgrest-replica-primary.log" \
     "$primary_pid" "$PRIMARY_API" >/dev/null
 

@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import http from 'node:http';
 import { promisify } from 'node:util';
-import { api, show, psql, createProject, createTask, expectStatus } from '../http/lib.mjs';
+import { api, show, psql, createUser, createProject, createTask, expectStatus } from '../http/lib.mjs';
 import { signup, cookieHeader } from '../http/session_lib.mjs';
 
 const STANDBY_URL = process.env.TASK_API_STANDBY_URL.replace(/\/+$/, '');
@@ -94,6 +94,22 @@ test('no task_api notify worker runs on the standby', async () => {
   const workers = "SELECT count(*) FROM pg_stat_activity WHERE backend_type IN ('task_api notify launcher', 'task_api notifier')";
   assert.equal(await standbySql(workers), '0');
   assert.equal(await psql("SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'task_api notify launcher'"), '1');
+});
+
+// The primary's PostgREST keeps 0.1.0's db-pre-request = task_api.pre_request
+// (test/cluster/replica.sh); the gate has run in its settings statement by
+// then, so the call does nothing and each request is counted (and charged)
+// once.
+test('a PostgREST that still names db-pre-request = task_api.pre_request counts each request once', async () => {
+  const { token } = await createUser();
+  const counted = async () => Number(await psql(
+    "SELECT value FROM task_api.metrics_read() WHERE metric = 'task_api_requests_total' AND labels = 'credential=\"session\"'"));
+  for (let i = 0; i < 3; i++) {
+    const before = await counted();
+    const res = await api('GET', '/projects', { token });
+    assert.equal(res.status, 200, show(res));
+    assert.equal(await counted() - before, 1, 'one GET, one request counted');
+  }
 });
 
 test('every read answers on the standby as on the primary (bearer token): status, body, header names', async () => {
