@@ -49,6 +49,7 @@
  */
 #include "postgres.h"
 
+#include "access/parallel.h"
 #include "access/xact.h"
 #include "catalog/pg_type.h"
 #include "executor/executor.h"
@@ -476,7 +477,11 @@ ta_gate_ran(void)
 void
 ta_gate_require(void)
 {
-	if (ta_gate_ran() || !ta_request_for_api())
+	/*
+	 * A parallel worker has the leader's settings but not its gate: the
+	 * leader's query is the one that passed (or was refused by) this check.
+	 */
+	if (ta_gate_ran() || IsParallelWorker() || !ta_request_for_api())
 		return;
 	ereport(LOG,
 			(errmsg("task_api refused a request that no gate checked"),

@@ -9,7 +9,7 @@
 -- transaction), so the plan is made outside them and each one commits:
 -- they change settings only, which end with them.
 SET client_min_messages = warning;
-SELECT plan(11);
+SELECT plan(12);
 
 -- Requests the gate counted, anonymous ones (the cases are anonymous).
 CREATE FUNCTION pg_temp.anonymous_requests() RETURNS bigint
@@ -44,6 +44,12 @@ SELECT is(current_setting('statement_timeout'), current_setting('task_api.statem
           'and set the request''s statement_timeout');
 SELECT lives_ok('SELECT task_api.current_user_id()',
                 'the checked request may ask who the caller is');
+-- A parallel worker has the request's settings, not the gate's state:
+-- it asks on behalf of a leader that passed the gate.
+SET LOCAL force_parallel_mode = on;
+SELECT task_api.current_user_id() IS NULL AS anonymous_in_worker \gset
+RESET force_parallel_mode;
+SELECT ok(:'anonymous_in_worker', 'a parallel worker of a checked request may ask who the caller is');
 SELECT task_api.pre_request() \g /dev/null
 SELECT is(pg_temp.anonymous_requests(), (:before + 1)::bigint,
           'pre_request() (db-pre-request) after the gate does nothing: the request is charged once');
