@@ -95,6 +95,12 @@ credential_table(char kind)
 	return t;
 }
 
+bool
+ta_credentials_on_citus(void)
+{
+	return credential_table('s')->citus;
+}
+
 /* Read the credential's verdict from its row (see ta_credential_lookup). */
 static void
 credential_verdict(HeapTuple tup, TupleDesc desc, const CredentialTable *t,

@@ -16,4 +16,10 @@ extern void ta_credential_init(void);
 extern void ta_credential_lookup(char kind, const pg_uuid_t *id, const pg_uuid_t *user_id,
 								 bool *ok, TimestampTz *expires);
 
+/*
+ * Are the credentials in Citus tables (distribute() ran)?  Known once per
+ * backend, until the table's relcache entry goes.
+ */
+extern bool ta_credentials_on_citus(void);
+
 #endif							/* TASK_API_CREDENTIAL_LOOKUP_H */

@@ -64,7 +64,6 @@
 #include "utils/uuid.h"
 
 #include "bounds.h"
-#include "citus.h"
 #include "constants.h"
 #include "cors.h"
 #include "credential_lookup.h"
@@ -512,7 +511,7 @@ gate_executor_run(QueryDesc *queryDesc, ScanDirection direction, uint64 count,
 
 	if (gate_lxid != MyProc->lxid && ActivePortal != NULL &&
 		ActivePortal->queryDesc == queryDesc && ta_request_for_api() &&
-		!ta_citus_table_named("sessions"))
+		!ta_credentials_on_citus())
 		gate(true);
 }
 
