@@ -40,7 +40,7 @@ state_dir() {
     [ -L "$dir" ] && die "$dir is a symbolic link; remove it"
     mkdir -p "$dir"
     chown "$(pg_os_user)" "$dir"
-    chmod 700 "$dir"
+    chmod 711 "$dir"
     if as_pg test -w "$dir" 2>/dev/null; then
         echo "$dir"
         return
@@ -51,7 +51,7 @@ state_dir() {
     chmod 711 "$parent"
     mkdir "$parent/$name"
     chown "$(pg_os_user)" "$parent/$name"
-    chmod 700 "$parent/$name"
+    chmod 711 "$parent/$name"
     echo "$parent/$name" > "$ROOT/.task_api/$name.location"
     echo "$parent/$name"
 }
@@ -107,7 +107,7 @@ socket_dir() {
         local s
         s=$(mktemp -d /tmp/task_api-sock-XXXXXXXX)
         chown "$(pg_os_user)" "$s"
-        chmod 700 "$s"
+        chmod 711 "$s"
         echo "$s" | as_pg tee "$dir/socket_dir" >/dev/null
         echo "$s"
     fi
@@ -138,9 +138,10 @@ cluster_init() {
     say "creating a PostgreSQL 15 cluster in $dir"
     sock=$(socket_dir "$dir")
     as_pg mkdir -p "$dir/data" "$sock"
-    as_pg chmod 700 "$dir/data" "$sock"
+    as_pg chmod 700 "$dir/data"
     as_pg "$PGBIN/initdb" -D "$dir/data" -U postgres -E UTF8 --no-locale \
-        --auth-local=trust --auth-host=scram-sha-256 >/dev/null
+        --auth-local=peer --auth-host=scram-sha-256 >/dev/null
+    cluster_auth "$dir" >/dev/null
     local jwt cursor
     jwt=$(random_secret)
     cursor=$(random_secret)
@@ -162,6 +163,58 @@ CONF
     as_pg chmod 600 "$dir/authenticator.password"
     cluster_monitoring "$dir" >/dev/null
     as_pg touch "$dir/initialized"
+}
+
+# Who may log in to cluster $1 (docs/operations.md, "Install with make
+# serve"), written every time (for clusters made before these rules too);
+# prints "changed" when a file changed (a running server then needs a
+# reload).  Over the Unix socket the superuser only as the cluster's OS
+# user or root (peer authentication, pg_ident.conf), every other role with
+# its password, as over 127.0.0.1: the socket's directory is open to other
+# OS users (711, search only), so that PostgREST, under an OS user of its
+# own, connects through it (postgrest_db_host), and none of them may log in
+# without a password.  Never trust.
+cluster_auth() {
+    local dir=$1 sock hba ident old changed=""
+    sock=$(socket_dir "$dir")
+    as_pg chmod 711 "$dir" "$sock"
+    hba="# Written by 'make serve' / 'make test' (scripts/lib.sh, cluster_auth).
+# TYPE  DATABASE     USER       ADDRESS        METHOD
+local   all          postgres                  peer map=task_api
+local   replication  postgres                  peer map=task_api
+local   all          all                       scram-sha-256
+host    all          all        127.0.0.1/32   scram-sha-256
+host    all          all        ::1/128        scram-sha-256
+host    replication  all        127.0.0.1/32   scram-sha-256
+host    replication  all        ::1/128        scram-sha-256"
+    ident="# Written by 'make serve' / 'make test' (scripts/lib.sh, cluster_auth):
+# the OS users who may log in over the Unix socket as the superuser.
+# MAPNAME  SYSTEM-USERNAME  PG-USERNAME
+task_api   $(pg_os_user)  postgres"
+    [ "$(pg_os_user)" = root ] || ident+="
+task_api   root  postgres"
+    old=$(as_pg cat "$dir/data/pg_hba.conf" 2>/dev/null || true)
+    if [ "$old" != "$hba" ]; then echo "$hba" | as_pg tee "$dir/data/pg_hba.conf" >/dev/null; changed=1; fi
+    old=$(as_pg cat "$dir/data/pg_ident.conf" 2>/dev/null || true)
+    if [ "$old" != "$ident" ]; then echo "$ident" | as_pg tee "$dir/data/pg_ident.conf" >/dev/null; changed=1; fi
+    [ -z "$changed" ] || echo changed
+}
+
+# The host PostgREST connects to cluster $1 on: its Unix socket's directory
+# when PostgREST's OS user (postgrest_start) can reach it and the path needs
+# no escaping in a URI, else 127.0.0.1.  The socket saves the backend and
+# PostgREST the loopback TCP stack on each of a request's four round trips
+# (docs/performance.md, "The connection").
+postgrest_db_host() {
+    local sock
+    sock=$(socket_dir "$1")
+    if [[ $sock =~ ^[A-Za-z0-9/._-]+$ ]] && if [ "$(id -u)" = 0 ]; then
+        setpriv --reuid="$(postgrest_os_user)" --regid="$(postgrest_os_user)" --init-groups test -x "$sock"
+    else test -x "$sock"; fi; then
+        echo "$sock"
+    else
+        echo 127.0.0.1
+    fi
 }
 
 # Write cluster $1's monitoring settings (docs/operations.md#monitoring):
@@ -312,11 +365,17 @@ database_setup() {
 # given, is server-cors-allowed-origins (comma-separated origins whose pages
 # may call the API; unset, every origin may, without credentials).
 postgrest_config() {
-    local dir=$1 port=$2 db=$3 api_port=$4 cors=${5:-} password secret
+    local dir=$1 port=$2 db=$3 api_port=$4 cors=${5:-} password secret host uri
     password=$(as_pg cat "$dir/authenticator.password")
     secret=$(cluster_secret "$dir" jwt_secret)
+    host=$(postgrest_db_host "$dir")
+    if [ "$host" = 127.0.0.1 ]; then
+        uri="postgres://task_api_authenticator:$password@127.0.0.1:$port/$db"
+    else
+        uri="postgres://task_api_authenticator:$password@/$db?host=$host&port=$port"
+    fi
     (umask 077 && cat > "$ROOT/.task_api/postgrest-$(basename "$dir").conf") <<CONF
-db-uri = "postgres://task_api_authenticator:$password@127.0.0.1:$port/$db"
+db-uri = "$uri"
 db-schemas = "api"
 db-anon-role = "task_api_anon"
 db-root-spec = "openapi"

@@ -26,6 +26,12 @@ if [ -n "$(cluster_monitoring "$dir")" ] && cluster_running "$dir"; then
     cluster_stop "$dir"
 fi
 
+# Who may log in, for clusters made before these rules too (PostgREST then
+# moves to the Unix socket when it next starts).
+if [ -n "$(cluster_auth "$dir")" ] && cluster_running "$dir"; then
+    as_pg "$PGBIN/pg_ctl" -D "$dir/data" reload >/dev/null
+fi
+
 # A new build of the preloaded library needs a restart to take effect.
 fingerprint=$(installed_fingerprint)
 if cluster_running "$dir" && [ "$(cat "$dir/fingerprint" 2>/dev/null)" != "$fingerprint" ]; then
@@ -63,7 +69,7 @@ cat <<MSG
 
 task_api is running.
   API (PostgREST):  http://localhost:$API_PORT/        (OpenAPI document at /)
-  PostgreSQL:       make psql      (superuser session on 127.0.0.1:$PG_PORT, database $DB)
+  PostgreSQL:       make psql      (superuser session, port $PG_PORT, database $DB)
   Files and logs:   $dir (PostgreSQL), $ROOT/.task_api/ (PostgREST)
 
 Try it:

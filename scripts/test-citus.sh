@@ -30,7 +30,7 @@ fi
 build_and_install
 
 # Every node shares one private socket directory: the nodes reach each
-# other through it (trust, as the superuser's local socket of every test
+# other through it (trust there, unlike the socket of every other
 # cluster), never over TCP; only the coordinator listens on 127.0.0.1.
 top=$(state_dir citus)
 sock="$top/run"
@@ -60,6 +60,13 @@ citus_node() {
     as_pg mkdir -p "$n" "$sock"
     as_pg chmod 700 "$n" "$sock"
     cluster_recreate "$n" "$port" "$sock"
+    # The nodes reach each other over the socket as the request's role, which
+    # has no password: trust there, in a directory only the cluster's OS user
+    # may enter (PostgREST then connects over 127.0.0.1).
+    as_pg chmod 700 "$n" "$sock"
+    printf '%s\n' "local all all trust" "local replication all trust" \
+        "host all all 127.0.0.1/32 scram-sha-256" "host all all ::1/128 scram-sha-256" |
+        as_pg tee "$n/data/pg_hba.conf" >/dev/null
     if [ "$i" -gt 0 ]; then
         as_pg cp "${nodes[0]}/data/task_api_secrets.conf" "$n/data/task_api_secrets.conf"
         as_pg cp "${nodes[0]}/authenticator.password" "$n/authenticator.password"

@@ -6,13 +6,14 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFile } from 'node:child_process';
 import { createServer } from 'node:http';
-import { randomUUID } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { api, psql, createTask, projectWithMembers, expectStatus } from './lib.mjs';
 
 const RELAY_DIR = fileURLToPath(new URL('../../examples/relay/', import.meta.url));
 const RELAY_ROLE = 'task_api_relay_test';
+const RELAY_PASSWORD = randomBytes(18).toString('base64url');
 
 let server;
 let port;
@@ -26,12 +27,14 @@ before(async () => {
   // The example's own dependencies, from its lockfile.
   await promisify(execFile)('npm', ['ci', '--ignore-scripts', '--no-audit', '--no-fund'],
     { cwd: RELAY_DIR, timeout: 180000 });
-  // A login role with only task_api_relay's rights.
+  // A login role with only task_api_relay's rights, and a password: over
+  // the cluster's socket only the superuser logs in without one.
   await psql(`DO $$ BEGIN
       IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '${RELAY_ROLE}') THEN
         CREATE ROLE ${RELAY_ROLE} LOGIN;
       END IF;
     END $$;
+    ALTER ROLE ${RELAY_ROLE} PASSWORD '${RELAY_PASSWORD}';
     GRANT task_api_relay TO ${RELAY_ROLE};`);
   server = createServer((req, res) => {
     let body = '';
@@ -69,6 +72,7 @@ function startRelay(consumer, settings = {}) {
     PGPORT: process.env.TASK_API_PGPORT,
     PGDATABASE: process.env.TASK_API_PGDATABASE,
     PGUSER: RELAY_ROLE,
+    PGPASSWORD: RELAY_PASSWORD,
     WEBHOOK_URL: `http://127.0.0.1:${port}/hook`,
     RELAY_CONSUMER: consumer,
     RELAY_BATCH: '3',

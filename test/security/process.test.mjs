@@ -80,3 +80,46 @@ test("PostgREST's secrets are private to it and to the user who started it", { s
   }
   for (const path of conf) assert.equal(statSync(path).mode & 0o077, 0, `${path} is private`);
 });
+
+// scripts/lib.sh cluster_auth: the socket's directory is open to other OS
+// users so that PostgREST connects through it; over it, only the superuser
+// logs in without a password, and only as the cluster's OS user or root.
+function psqlAs(who, role, sql) {
+  const e = process.env;
+  const args = ['-X', '-q', '-A', '-t', '-w', '-h', e.TASK_API_PGHOST, '-p', e.TASK_API_PGPORT, '-U', role,
+    '-d', e.TASK_API_PGDATABASE, '-c', sql];
+  const [user, group] = (who ?? '').split(':');
+  const [cmd, argv] = user
+    ? ['setpriv', [`--reuid=${user}`, `--regid=${group ?? user}`, '--init-groups', e.TASK_API_PSQL, ...args]]
+    : [e.TASK_API_PSQL, args];
+  try {
+    return { out: execFileSync(cmd, argv, { encoding: 'utf8', stdio: 'pipe', env: { ...e, PGPASSWORD: '' } }).trim() };
+  } catch (err) {
+    return { err: String(err.stderr) };
+  }
+}
+
+test("PostgREST reaches the database over its Unix socket", () => {
+  const r = psqlAs(null, 'postgres', "SELECT count(*) FILTER (WHERE client_addr IS NULL) || ' ' || count(*) FROM pg_stat_activity WHERE usename = 'task_api_authenticator' AND backend_type = 'client backend'");
+  assert.ok(r.out, r.err);
+  const [local, all] = r.out.split(' ').map(Number);
+  assert.ok(all > 0, 'PostgREST is connected');
+  assert.equal(local, all, 'every PostgREST connection is over the socket');
+});
+
+test("over the socket, PostgREST's OS user logs in as no role without its password", { skip: !asRoot && 'needs root' }, () => {
+  for (const who of ['task_api', 'nobody:nogroup']) {
+    const user = who.split(':')[0];
+    const su = psqlAs(who, 'postgres', 'SELECT 1');
+    assert.equal(su.out, undefined, `${user} is not the superuser`);
+    assert.match(su.err, /Peer authentication failed for user "postgres"/);
+    for (const role of ['task_api_authenticator', 'task_api_user', 'task_api_anon']) {
+      const r = psqlAs(who, role, 'SELECT 1');
+      assert.equal(r.out, undefined, `${user} cannot log in as ${role}`);
+      assert.match(r.err, /no password supplied|password authentication failed/);
+    }
+  }
+  // The cluster's OS user's map: root and postgres are the superuser.
+  assert.equal(psqlAs(null, 'postgres', 'SELECT 1').out, '1');
+  assert.equal(psqlAs('postgres', 'postgres', 'SELECT 1').out, '1');
+});
