@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Authentication benchmarks (run by 'make bench' after scripts/bench.sh, or
-# alone), on their own throw-away cluster on 127.0.0.1:
+# alone), on their own throw-away cluster, connecting as PostgREST does
+# (scripts/lib.sh postgrest_db_host: over the Unix socket, with the
+# authenticator's password; TASK_API_BENCH_AUTH_HOST=127.0.0.1 for TCP):
 #   1. The database side of a cookie-authenticated GET: the transaction
 #      PostgREST runs (BEGIN, its settings with the anonymous role, COMMIT;
 #      the request gate, src/pre_request.c, runs at the end of the settings
@@ -42,10 +44,11 @@ DB=bench_auth
 bench_start bench-auth "$PG_PORT"
 bench_database "$DB"
 PASSWORD=$(as_pg cat "$dir/authenticator.password")
+HOST=${TASK_API_BENCH_AUTH_HOST:-$(socket_dir "$dir")}
 
-# psql as PostgREST's login role, with a password over TCP (scram-sha-256).
+# psql as PostgREST's login role, with its password (scram-sha-256).
 psql_auth() {
-    PGPASSWORD=$PASSWORD "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PG_PORT" \
+    PGPASSWORD=$PASSWORD "$PGBIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$HOST" -p "$PG_PORT" \
         -U task_api_authenticator -d "$DB" "$@"
 }
 
@@ -122,10 +125,10 @@ SQL
 fi
 grep -q 'the session has ended' <<<"$out" || die "unexpected error for a revoked session: $out"
 
-say "auth benchmark 1: cookie-authenticated GET, database side (pgbench -M prepared, $CLIENTS clients as task_api_authenticator over 127.0.0.1, -T $DURATION, $ROUNDS rounds)"
+say "auth benchmark 1: cookie-authenticated GET, database side (pgbench -M prepared, $CLIENTS clients as task_api_authenticator over $HOST, -T $DURATION, $ROUNDS rounds)"
 pgbench_run() { # pgbench_run NAME SECONDS [CLIENTS]: tps
     local name=$1 secs=$2 clients=${3:-$CLIENTS} out log="$logdir/pgbench-$1-c${3:-$CLIENTS}.log"
-    if ! PGPASSWORD=$PASSWORD "$PGBIN/pgbench" -n -M prepared -h 127.0.0.1 -p "$PG_PORT" \
+    if ! PGPASSWORD=$PASSWORD "$PGBIN/pgbench" -n -M prepared -h "$HOST" -p "$PG_PORT" \
         -U task_api_authenticator -c "$clients" -j $((clients < 2 ? clients : 2)) -T "$secs" \
         -f "$logdir/$name.sql" "$DB" >"$log" 2>&1; then
         tail -n 20 "$log" >&2
