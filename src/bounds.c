@@ -49,6 +49,7 @@
 #include "fmgr.h"
 #include "miscadmin.h"
 #include "storage/proc.h"
+#include "utils/builtins.h"
 #include "utils/elog.h"
 #include "utils/guc.h"
 #include "utils/timestamp.h"
@@ -67,24 +68,33 @@ static emit_log_hook_type prev_emit_log_hook = NULL;
 /* The local transaction in which pre_request() last ran. */
 static LocalTransactionId request_lxid = InvalidLocalTransactionId;
 
+/*
+ * The two settings' values as text, formatted again only when
+ * task_api.statement_timeout changes (a reload), not on every request.
+ */
+static int	formatted_for = -1;
+static char statement_value[16];
+static char lock_value[16];
+
 void
 ta_bounds_begin_request(void)
 {
-	char		value[32];
 	int			lock_wait = Max(ta_statement_timeout / 2, 1);
 
 	request_lxid = MyProc->lxid;
 	if (ta_statement_timeout <= 0)
 		return;
-	snprintf(value, sizeof(value), "%d", ta_statement_timeout);
-	(void) set_config_option("statement_timeout", value, PGC_USERSET, PGC_S_SESSION,
+	if (formatted_for != ta_statement_timeout)
+	{
+		pg_ltoa(ta_statement_timeout, statement_value);
+		pg_ltoa(lock_wait, lock_value);
+		formatted_for = ta_statement_timeout;
+	}
+	(void) set_config_option("statement_timeout", statement_value, PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_LOCAL, true, 0, false);
 	if (LockTimeout == 0 || LockTimeout > lock_wait)
-	{
-		snprintf(value, sizeof(value), "%d", lock_wait);
-		(void) set_config_option("lock_timeout", value, PGC_USERSET, PGC_S_SESSION,
+		(void) set_config_option("lock_timeout", lock_value, PGC_USERSET, PGC_S_SESSION,
 								 GUC_ACTION_LOCAL, true, 0, false);
-	}
 }
 
 /* Is the backend inside the transaction of a PostgREST request? */
