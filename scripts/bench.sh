@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # make bench: measure task_api against bare baselines, side by side, on a
-# throw-away cluster and two PostgREST instances (all on 127.0.0.1).
+# throw-away cluster and two PostgREST instances on localhost (both reach
+# the database over its Unix socket, as scripts/lib.sh postgrest_config
+# connects them).
 #   1. INSERT ... SELECT of N tasks through api.tasks (INSTEAD OF trigger,
 #      validation, RLS, FKs, stamp and event triggers) vs into a bare table with the
 #      same columns, defaults, CHECKs and indexes (no triggers, RLS or FKs).
