@@ -413,11 +413,16 @@ static void
 rewrite_headers(const char *drop, const char *name, const char *value)
 {
 	const char *raw = GetConfigOption(TA_RESPONSE_HEADERS_GUC, true, false);
-	TaPairs		current;
+	TaPairs		current = {0};
 	StringInfoData buf;
 	bool		first = true;
 
-	if (!ta_json_collect_pairs(raw, 2, &current))
+	/*
+	 * Nothing set yet (the request gate's first header, every request):
+	 * nothing to read back.
+	 */
+	if (raw != NULL && raw[0] != '\0' && strcmp(raw, "[]") != 0 &&
+		!ta_json_collect_pairs(raw, 2, &current))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("response.headers is not a JSON array of objects")));

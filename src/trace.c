@@ -74,33 +74,6 @@ new_trace_id(char *out)
 	memset(bytes, 0, TA_TRACE_ID_LEN / 2);
 }
 
-/*
- * The X-Request-Id header.  The gate runs first in a request, so
- * response.headers is nearly always still empty: the array is then written
- * whole (the id needs no JSON escaping, ta_valid_request_id() and
- * new_trace_id() allow none), not read, parsed and written back.
- */
-static void
-set_request_id_header(void)
-{
-	static const char head[] = "[{\"X-Request-Id\": \"";
-	static const char tail[] = "\"}]";
-	const char *raw = GetConfigOption(TA_RESPONSE_HEADERS_GUC, true, false);
-	char		value[sizeof(head) + TA_REQUEST_ID_MAX + sizeof(tail)];
-	size_t		len = strlen(request_id);
-
-	if (raw != NULL && raw[0] != '\0' && strcmp(raw, "[]") != 0)
-	{
-		ta_append_header("X-Request-Id", request_id);
-		return;
-	}
-	memcpy(value, head, sizeof(head) - 1);
-	memcpy(value + sizeof(head) - 1, request_id, len);
-	memcpy(value + sizeof(head) - 1 + len, tail, sizeof(tail));
-	(void) set_config_option(TA_RESPONSE_HEADERS_GUC, value, PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_LOCAL, true, 0, false);
-}
-
 void
 ta_trace_begin_request(void)
 {
@@ -112,7 +85,7 @@ ta_trace_begin_request(void)
 		new_trace_id(request_id);
 	request_id_lxid = MyProc->lxid;
 
-	set_request_id_header();
+	ta_append_header("X-Request-Id", request_id);
 	(void) set_config_option("application_name", request_id, PGC_USERSET, PGC_S_SESSION,
 							 GUC_ACTION_LOCAL, true, 0, false);
 }
