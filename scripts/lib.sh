@@ -206,11 +206,14 @@ task_api   root  postgres"
 # PostgREST the loopback TCP stack on each of a request's four round trips
 # (docs/performance.md, "The connection").
 postgrest_db_host() {
-    local sock
+    local sock as=()
     sock=$(socket_dir "$1")
-    if [[ $sock =~ ^[A-Za-z0-9/._-]+$ ]] && if [ "$(id -u)" = 0 ]; then
-        setpriv --reuid="$(postgrest_os_user)" --regid="$(postgrest_os_user)" --init-groups test -x "$sock"
-    else test -x "$sock"; fi; then
+    if [ "$(id -u)" = 0 ]; then
+        local user
+        user=$(postgrest_os_user)
+        as=(setpriv --reuid="$user" --regid="$user" --init-groups)
+    fi
+    if [[ $sock =~ ^[A-Za-z0-9/._-]+$ ]] && "${as[@]}" test -x "$sock"; then
         echo "$sock"
     else
         echo 127.0.0.1
