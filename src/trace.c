@@ -32,46 +32,25 @@
 #include "request.h"
 #include "trace.h"
 #include "trace_id.h"
+#include "uuidv7.h"
 
 static char request_id[TA_REQUEST_ID_MAX + 1];
 static LocalTransactionId request_id_lxid = InvalidLocalTransactionId;
-
-/*
- * Random bytes for new ids, drawn from pg_strong_random() 32 ids at a time:
- * each call of it checks and polls OpenSSL's generator first (RAND_status),
- * which cost more than the bytes.  Filled in the backend that uses them
- * (never inherited across a fork), each id's bytes used once.
- */
-#define IDS_PER_DRAW 32
-static uint8 id_bytes[IDS_PER_DRAW * TA_TRACE_ID_LEN / 2];
-static size_t id_bytes_used = sizeof(id_bytes);
-static int	id_bytes_pid = 0;
 
 /* 32 random lowercase hex digits. */
 static void
 new_trace_id(char *out)
 {
 	static const char hex[] = "0123456789abcdef";
-	uint8	   *bytes;
+	uint8		bytes[TA_TRACE_ID_LEN / 2];
 
-	if (id_bytes_used >= sizeof(id_bytes) || id_bytes_pid != MyProcPid)
-	{
-		if (!pg_strong_random(id_bytes, sizeof(id_bytes)))
-			ereport(ERROR,
-					(errcode(ERRCODE_INTERNAL_ERROR),
-					 errmsg("could not generate a request id")));
-		id_bytes_used = 0;
-		id_bytes_pid = MyProcPid;
-	}
-	bytes = id_bytes + id_bytes_used;
-	id_bytes_used += TA_TRACE_ID_LEN / 2;
+	ta_random_bytes(bytes, sizeof(bytes));
 	for (size_t i = 0; i < TA_TRACE_ID_LEN / 2; i++)
 	{
 		out[2 * i] = hex[bytes[i] >> 4];
 		out[2 * i + 1] = hex[bytes[i] & 15];
 	}
 	out[TA_TRACE_ID_LEN] = '\0';
-	memset(bytes, 0, TA_TRACE_ID_LEN / 2);
 }
 
 void

@@ -12,11 +12,41 @@
 #include <time.h>
 
 #include "fmgr.h"
+#include "miscadmin.h"
 #include "port/pg_bswap.h"
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
 #include "uuidv7.h"
+
+/*
+ * Random bytes for new ids (UUIDs here, request ids in trace.c), drawn from
+ * pg_strong_random() 512 bytes at a time: each call of it checks and polls
+ * OpenSSL's generator first (RAND_status), which cost more than the 8 or 16
+ * bytes an id takes.  Filled in the backend that uses them (never inherited
+ * across a fork), each byte handed out once and wiped.
+ */
+static uint8 random_pool[512];
+static size_t random_used = sizeof(random_pool);
+static int	random_pid = 0;
+
+void
+ta_random_bytes(uint8 *out, size_t n)
+{
+	Assert(n <= sizeof(random_pool));
+	if (random_used + n > sizeof(random_pool) || random_pid != MyProcPid)
+	{
+		if (!pg_strong_random(random_pool, sizeof(random_pool)))
+			ereport(ERROR,
+					(errcode(ERRCODE_INTERNAL_ERROR),
+					 errmsg("could not generate random bytes for an id")));
+		random_used = 0;
+		random_pid = MyProcPid;
+	}
+	memcpy(out, random_pool + random_used, n);
+	memset(random_pool + random_used, 0, n);
+	random_used += n;
+}
 
 /* Last (ms, sub-ms) pair handed out by this backend, to stay monotonic. */
 static uint64 last_unix_ms = 0;
@@ -54,10 +84,7 @@ ta_uuidv7(pg_uuid_t *uuid)
 	last_unix_ms = unix_ms;
 	last_sub_ms = sub_ms;
 
-	if (!pg_strong_random(&uuid->data[8], 8))
-		ereport(ERROR,
-				(errcode(ERRCODE_INTERNAL_ERROR),
-				 errmsg("could not generate random bytes for a UUID")));
+	ta_random_bytes(&uuid->data[8], 8);
 
 	uuid->data[0] = (unsigned char) (unix_ms >> 40);
 	uuid->data[1] = (unsigned char) (unix_ms >> 32);

@@ -7,6 +7,9 @@
 
 #include "utils/uuid.h"
 
+/* n (at most 512) bytes from pg_strong_random(), drawn in batches. */
+extern void ta_random_bytes(uint8 *out, size_t n);
+
 /* A fresh UUIDv7, monotonic within this backend. */
 extern void ta_uuidv7(pg_uuid_t *uuid);
 
