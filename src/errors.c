@@ -29,6 +29,7 @@
 #include "error_fields.h"
 #include "errors.h"
 #include "json_pairs.h"
+#include "request.h"
 
 
 typedef struct TaErrorCode
@@ -406,16 +407,63 @@ ta_error_rewrite(ErrorData *edata, const char *code, const char *message,
 }
 
 /*
+ * What this backend last wrote to response.headers (in TopMemoryContext).
+ * While the setting still holds exactly that text, nobody has written it
+ * since, and an append extends it without reading it back: it is this
+ * file's own rendering of its headers, which reading and rendering again
+ * would give unchanged.  Anything else (another value, a header dropped)
+ * is read and checked as before.
+ */
+static char *headers_written = NULL;
+static Size headers_written_cap = 0;
+
+void
+ta_write_response_headers(const char *text)
+{
+	Size		len = strlen(text) + 1;
+
+	(void) set_config_option(TA_RESPONSE_HEADERS_GUC, text,
+							 PGC_USERSET, PGC_S_SESSION,
+							 GUC_ACTION_LOCAL, true, 0, false);
+	if (len > headers_written_cap)
+	{
+		if (headers_written != NULL)
+			pfree(headers_written);
+		headers_written_cap = Max(len, 512);
+		headers_written = MemoryContextAlloc(TopMemoryContext, headers_written_cap);
+	}
+	memcpy(headers_written, text, len);
+}
+
+/*
  * Rewrite response.headers: the headers set so far, less those called
  * `drop` (case-insensitively; NULL drops none), plus name: value (if name).
  */
 static void
 rewrite_headers(const char *drop, const char *name, const char *value)
 {
-	const char *raw = GetConfigOption(TA_RESPONSE_HEADERS_GUC, true, false);
+	const char *raw = ta_response_headers();
 	TaPairs		current = {0};
 	StringInfoData buf;
 	bool		first = true;
+
+	initStringInfo(&buf);
+	if (drop == NULL && name != NULL && raw != NULL && headers_written != NULL &&
+		raw[0] == '[' && strcmp(raw, headers_written) == 0)
+	{
+		/* Our own last write, "[]" or "[{...}, ...]": append to it. */
+		size_t		len = strlen(raw);
+
+		appendBinaryStringInfo(&buf, raw, (int) len - 1);
+		if (len > 2)
+			appendStringInfoString(&buf, ", ");
+		appendStringInfoChar(&buf, '{');
+		append_json_member(&buf, name, value, true);
+		appendStringInfoString(&buf, "}]");
+		ta_write_response_headers(buf.data);
+		pfree(buf.data);
+		return;
+	}
 
 	/*
 	 * Nothing set yet (the request gate's first header, every request):
@@ -427,7 +475,6 @@ rewrite_headers(const char *drop, const char *name, const char *value)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("response.headers is not a JSON array of objects")));
 
-	initStringInfo(&buf);
 	appendStringInfoChar(&buf, '[');
 	for (int i = 0; i < current.count; i++)
 	{
@@ -451,9 +498,7 @@ rewrite_headers(const char *drop, const char *name, const char *value)
 	}
 	appendStringInfoChar(&buf, ']');
 
-	(void) set_config_option(TA_RESPONSE_HEADERS_GUC, buf.data,
-							 PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_LOCAL, true, 0, false);
+	ta_write_response_headers(buf.data);
 	pfree(buf.data);
 }
 

@@ -40,6 +40,8 @@ extern void ta_error_rewrite_reserve(void);
 
 /* Append a header to response.headers, keeping the ones already there. */
 extern void ta_append_header(const char *name, const char *value);
+/* Set response.headers to text, a JSON array of {name: value} objects. */
+extern void ta_write_response_headers(const char *text);
 
 /* Remove every header called name (case-insensitively) from response.headers. */
 extern void ta_remove_header(const char *name);

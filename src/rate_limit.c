@@ -478,7 +478,7 @@ rl_charge_bucket(const RlKey *key, RlPolicy policy, int64 now, TaGcraResult *res
 static void
 append_headers(const char *policy_value, const char *state_value)
 {
-	const char *raw = GetConfigOption(TA_RESPONSE_HEADERS_GUC, true, false);
+	const char *raw = ta_response_headers();
 	size_t		len = raw != NULL ? strlen(raw) : 0;
 	StringInfoData buf;
 
@@ -506,8 +506,7 @@ append_headers(const char *policy_value, const char *state_value)
 	appendStringInfoString(&buf, "}, {\"RateLimit\": ");
 	escape_json(&buf, state_value);
 	appendStringInfoString(&buf, "}]");
-	(void) set_config_option(TA_RESPONSE_HEADERS_GUC, buf.data, PGC_USERSET, PGC_S_SESSION,
-							 GUC_ACTION_LOCAL, true, 0, false);
+	ta_write_response_headers(buf.data);
 	pfree(buf.data);
 }
 

@@ -65,6 +65,7 @@ static RequestCache cookies_cache = {.setting = SETTING_REF("request.cookies")};
 static RequestCache claims_cache = {.setting = SETTING_REF("request.jwt.claims")};
 static SettingRef method_ref = SETTING_REF("request.method");
 static SettingRef path_ref = SETTING_REF("request.path");
+static SettingRef response_headers_ref = SETTING_REF("response.headers");
 
 static bool collect_plain(const char *raw, TaPairs *pairs);
 
@@ -194,6 +195,12 @@ const char *
 ta_request_path(void)
 {
 	return setting_value(&path_ref);
+}
+
+const char *
+ta_response_headers(void)
+{
+	return setting_value(&response_headers_ref);
 }
 
 /*

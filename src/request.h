@@ -21,6 +21,8 @@ extern const char *ta_request_claim(const char *name);
 /* request.method and request.path, or NULL when unset. */
 extern const char *ta_request_method(void);
 extern const char *ta_request_path(void);
+/* response.headers as it stands, or NULL: GetConfigOption(name, true, false). */
+extern const char *ta_response_headers(void);
 
 /*
  * Is the transaction a PostgREST request to the api schema (request.method

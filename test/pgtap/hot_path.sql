@@ -6,7 +6,7 @@
 -- (src/events_store.c) with the same rows, ids in order, and subtransactions
 -- taking back exactly their own.
 BEGIN;
-SELECT plan(85);
+SELECT plan(89);
 \ir helpers/setup.psql
 
 \o /dev/null
@@ -469,6 +469,25 @@ SELECT is(task_api.current_user_id(), tap.id('hana'), 'and the caller is the coo
 SELECT set_config('request.jwt.claims', '{"role": "task_api_user", "sub": "b1000000-0000-4000-8000-00000000000b"}', true) IS NOT NULL AS reset_claims \gset
 SELECT is(task_api.current_user_id(), tap.id('ivan'), 'claims set again after the hook are read afresh');
 SELECT tap.act_as_admin();
+
+-- Response headers: an append to what this backend wrote last extends that
+-- text without reading it back (src/errors.c); any other value is read.
+SELECT set_config('response.headers', '', true) IS NOT NULL AS cleared \gset
+SELECT task_api.append_response_header('A', 'one');
+SELECT task_api.append_response_header('B', 'two "quoted" \ back');
+SELECT is(current_setting('response.headers'), '[{"A": "one"}, {"B": "two \"quoted\" \\ back"}]',
+          'headers appended one after another: each kept, in order, escaped as before');
+SELECT set_config('response.headers', '[{"X": "set by SQL"}]', true) IS NOT NULL AS set_by_sql \gset
+SELECT task_api.append_response_header('C', 'three');
+SELECT is(current_setting('response.headers'), '[{"X": "set by SQL"}, {"C": "three"}]',
+          'a value written by someone else in between is read back and kept');
+SELECT set_config('response.headers', '[{"X": "set by SQL"}, {"C": "three"}]', true) IS NOT NULL AS same_text \gset
+SELECT task_api.append_response_header('D', 'four');
+SELECT is(current_setting('response.headers'), '[{"X": "set by SQL"}, {"C": "three"}, {"D": "four"}]',
+          'the same text written again by someone else reads the same');
+SELECT set_config('response.headers', '[]', true) IS NOT NULL AS emptied \gset
+SELECT task_api.append_response_header('E', 'five');
+SELECT is(current_setting('response.headers'), '[{"E": "five"}]', 'an empty array gets its first header');
 
 SELECT * FROM finish();
 ROLLBACK;
