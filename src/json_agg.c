@@ -122,16 +122,11 @@ append_string(StringInfo buf, const char *s, int len)
 	buf->data[buf->len] = '\0';
 }
 
-/*
- * How PostgreSQL's JSON output writes a type, for the types written here;
- * WAY_TO_JSON for every other (base: the type, domains looked through).
- */
+/* The way of a built-in type written natively, or WAY_TO_JSON. */
 static ColumnWay
-column_way(Oid base)
+builtin_way(Oid type)
 {
-	Oid			castfunc;
-
-	switch (base)
+	switch (type)
 	{
 		case BOOLOID:
 			return WAY_BOOL;
@@ -153,8 +148,22 @@ column_way(Oid base)
 		case JSONOID:
 			return WAY_JSON;
 		default:
-			break;
+			return WAY_TO_JSON;
 	}
+}
+
+/*
+ * How PostgreSQL's JSON output writes a type, for the types written here;
+ * WAY_TO_JSON for every other (base: the type, domains looked through).
+ */
+static ColumnWay
+column_way(Oid base)
+{
+	ColumnWay	way = builtin_way(base);
+	Oid			castfunc;
+
+	if (way != WAY_TO_JSON)
+		return way;
 	/* An enum is written by its label, unless a cast to json says otherwise. */
 	if (type_is_enum(base) &&
 		!(find_coercion_pathway(JSONOID, base, COERCION_EXPLICIT, &castfunc) == COERCION_PATH_FUNC &&
@@ -175,6 +184,8 @@ shape_for(Oid type, int32 typmod, MemoryContext parent)
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 	TupleDesc	desc = lookup_rowtype_tupdesc_copy(type, typmod);
 	RowShape   *shape = palloc0(offsetof(RowShape, columns) + sizeof(Column) * Max(desc->natts, 1));
+	StringInfoData keys;
+	int		   *key_at = palloc(sizeof(int) * Max(desc->natts, 1));
 
 	shape->cxt = cxt;
 	shape->type = type;
@@ -182,24 +193,30 @@ shape_for(Oid type, int32 typmod, MemoryContext parent)
 	shape->desc = desc;
 	shape->values = palloc(sizeof(Datum) * Max(desc->natts, 1));
 	shape->nulls = palloc(sizeof(bool) * Max(desc->natts, 1));
+	/* Every member name, escaped and with its colon, in one buffer. */
+	initStringInfo(&keys);
 	for (int i = 0; i < desc->natts; i++)
 	{
 		Form_pg_attribute att = TupleDescAttr(desc, i);
 		Column	   *col = &shape->columns[i];
-		StringInfoData key;
 
 		if (att->attisdropped)
 		{
 			col->way = WAY_DROPPED;
 			continue;
 		}
-		initStringInfo(&key);
-		escape_json(&key, NameStr(att->attname));
-		appendStringInfoChar(&key, ':');
-		col->key = key.data;
-		col->keylen = key.len;
-		col->base = getBaseType(att->atttypid);
-		col->way = column_way(col->base);
+		key_at[i] = keys.len;
+		escape_json(&keys, NameStr(att->attname));
+		appendStringInfoChar(&keys, ':');
+		col->keylen = keys.len - key_at[i];
+		/* A built-in type is no domain: no catalogue look-up for it. */
+		col->base = att->atttypid;
+		col->way = builtin_way(col->base);
+		if (col->way == WAY_TO_JSON)
+		{
+			col->base = getBaseType(att->atttypid);
+			col->way = column_way(col->base);
+		}
 		if (col->way == WAY_TO_JSON)
 		{
 			/* to_json() reads its argument's type from the call expression. */
@@ -214,6 +231,11 @@ shape_for(Oid type, int32 typmod, MemoryContext parent)
 		else if (col->way == WAY_ENUM)
 			fmgr_info_cxt(F_ENUM_OUT, &col->enum_out, cxt);
 	}
+	/* The buffer is where it will stay now. */
+	for (int i = 0; i < desc->natts; i++)
+		if (shape->columns[i].way != WAY_DROPPED)
+			shape->columns[i].key = keys.data + key_at[i];
+	pfree(key_at);
 	MemoryContextSwitchTo(old);
 	return shape;
 }
