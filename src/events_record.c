@@ -52,6 +52,8 @@
 #include "utils/fmgrprotos.h"
 #include "nodes/makefuncs.h"
 #include "utils/fmgroids.h"
+#include "utils/inval.h"
+#include "utils/memutils.h"
 #include "utils/json.h"
 #include "utils/jsonb.h"
 #include "utils/timestamp.h"
@@ -89,7 +91,7 @@ typedef struct EventChange
  * lookups: to_jsonb() looks up each value's type category and output
  * function on every call, which made the event's changes the costliest
  * part of an inserted row's event.  The conversion of each column is
- * resolved once per statement (the trigger's fn_extra) and repeats
+ * resolved once per table and kept (below) and repeats
  * to_jsonb()'s own rules for the built-in types a table of the API has;
  * every other type (enums, domains, arrays, composites: where to_jsonb()
  * looks further, e.g. for a cast to json) goes through to_jsonb() itself.
@@ -185,18 +187,46 @@ key_order(const void *a, const void *b, void *arg)
 	return memcmp(na, nb, la);
 }
 
-/* The conversions of the trigger's table, made once per statement (fn_extra). */
-static RowConv *
-row_conv(FunctionCallInfo fcinfo, TupleDesc desc, Trigger *trigger)
-{
-	RowConv    *rc = fcinfo->flinfo->fn_extra;
-	MemoryContext old;
+/*
+ * The conversions of each trigger's table are kept for the backend's life,
+ * a few tables' worth, each in a context of its own: worked out once per
+ * statement they cost a tenth of a single-row insert's event (the output
+ * functions looked up, the keys sorted).  A change to the table (a column
+ * added, dropped or retyped; a trigger replaced) sends a relcache
+ * invalidation, which marks its entry stale; a stale entry is freed and made
+ * again at its next use, not in the callback (which may run while a
+ * conversion is in use, at any lock taken).
+ */
+#define CONV_CACHE_SIZE 8
 
-	if (rc != NULL && rc->trigger_oid == trigger->tgoid && rc->tdtypeid == desc->tdtypeid &&
-		rc->natts == desc->natts)
-		return rc;
-	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-	rc = palloc0(offsetof(RowConv, cols) + sizeof(ColumnConv) * Max(desc->natts, 1));
+typedef struct ConvEntry
+{
+	Oid			relid;			/* InvalidOid: a free slot */
+	Oid			trigger_oid;
+	bool		stale;
+	MemoryContext cxt;
+	RowConv    *rc;
+} ConvEntry;
+
+static ConvEntry conv_cache[CONV_CACHE_SIZE];
+static int	conv_cache_next = 0;	/* the slot taken next when all are in use */
+static bool conv_callback_registered = false;
+
+static void
+conv_relcache_callback(Datum arg, Oid relid)
+{
+	for (int i = 0; i < CONV_CACHE_SIZE; i++)
+		if (conv_cache[i].relid != InvalidOid && (relid == InvalidOid || relid == conv_cache[i].relid))
+			conv_cache[i].stale = true;
+}
+
+/* The conversions of the trigger's table, made in cxt. */
+static RowConv *
+make_row_conv(TupleDesc desc, Trigger *trigger, MemoryContext cxt)
+{
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+	RowConv    *rc = palloc0(offsetof(RowConv, cols) + sizeof(ColumnConv) * Max(desc->natts, 1));
+
 	rc->trigger_oid = trigger->tgoid;
 	rc->tdtypeid = desc->tdtypeid;
 	rc->natts = desc->natts;
@@ -208,7 +238,7 @@ row_conv(FunctionCallInfo fcinfo, TupleDesc desc, Trigger *trigger)
 			continue;
 		rc->cols[i].unrecorded = unrecorded(trigger, NameStr(att->attname),
 											strlen(NameStr(att->attname)));
-		column_conv(att, &rc->cols[i], fcinfo->flinfo->fn_mcxt);
+		column_conv(att, &rc->cols[i], cxt);
 	}
 	/* A whole row's keys pushed in jsonb's order leave it nothing to sort. */
 	rc->order = palloc(sizeof(int) * Max(desc->natts, 1));
@@ -217,8 +247,59 @@ row_conv(FunctionCallInfo fcinfo, TupleDesc desc, Trigger *trigger)
 			rc->order[rc->nrecorded++] = i + 1;
 	qsort_arg(rc->order, rc->nrecorded, sizeof(int), key_order, desc);
 	MemoryContextSwitchTo(old);
-	fcinfo->flinfo->fn_extra = rc;
 	return rc;
+}
+
+/*
+ * The conversions of the trigger's table: the backend's kept ones, else made
+ * and kept.  Valid until the next call (which may replace a stale entry).
+ */
+static RowConv *
+row_conv(Relation rel, Trigger *trigger)
+{
+	TupleDesc	desc = RelationGetDescr(rel);
+	Oid			relid = RelationGetRelid(rel);
+	ConvEntry  *slot = NULL;
+
+	if (!conv_callback_registered)
+	{
+		CacheRegisterRelcacheCallback(conv_relcache_callback, (Datum) 0);
+		conv_callback_registered = true;
+	}
+	for (int i = 0; i < CONV_CACHE_SIZE; i++)
+	{
+		ConvEntry  *e = &conv_cache[i];
+
+		if (e->relid != relid || e->trigger_oid != trigger->tgoid)
+			continue;
+		if (!e->stale && e->rc->tdtypeid == desc->tdtypeid && e->rc->natts == desc->natts)
+			return e->rc;
+		slot = e;				/* stale: made again in its place */
+		break;
+	}
+	if (slot == NULL)
+	{
+		for (int i = 0; i < CONV_CACHE_SIZE && slot == NULL; i++)
+			if (conv_cache[i].relid == InvalidOid)
+				slot = &conv_cache[i];
+		if (slot == NULL)
+		{
+			slot = &conv_cache[conv_cache_next];
+			conv_cache_next = (conv_cache_next + 1) % CONV_CACHE_SIZE;
+		}
+	}
+	if (slot->cxt != NULL)
+		MemoryContextDelete(slot->cxt);
+	/* Left empty if making the conversions fails. */
+	slot->relid = InvalidOid;
+	slot->rc = NULL;
+	slot->cxt = AllocSetContextCreate(TopMemoryContext, "task_api event conversions",
+									  ALLOCSET_SMALL_SIZES);
+	slot->rc = make_row_conv(desc, trigger, slot->cxt);
+	slot->relid = relid;
+	slot->trigger_oid = trigger->tgoid;
+	slot->stale = false;
+	return slot->rc;
 }
 
 /* A non-null value as to_jsonb() makes it (src/backend/utils/adt/jsonb.c, datum_to_jsonb). */
@@ -535,7 +616,7 @@ task_api_record_event(PG_FUNCTION_ARGS)
 	event_target(rel, trigdata->tg_trigger, &target);
 	event_change(trigdata, &target, &change);
 	changes = event_changes(&change, RelationGetDescr(rel),
-							row_conv(fcinfo, RelationGetDescr(rel), trigdata->tg_trigger));
+							row_conv(rel, trigdata->tg_trigger));
 	if (changes == NULL)
 		return PointerGetDatum(NULL);
 
