@@ -76,7 +76,10 @@ COMMENT ON FUNCTION @extschema@.citus_event_positions() IS 'On Citus: node_posit
 -- computed on the node that draws the ids (run_command_on_workers(), one
 -- connection per worker, outside this transaction: it only reads shared
 -- memory and the sequence).  A worker that does not answer is left out
--- (its events wait; a WARNING says which).
+-- (its events wait; a WARNING says which).  A node holding a prepared
+-- transaction from before its server started (whose first event id its
+-- shared memory lost) hands out nothing until Citus's recovery has
+-- committed or rolled it back: its bound is 1.
 CREATE FUNCTION @extschema@.citus_claim_bounds(OUT node integer, OUT bound bigint) RETURNS SETOF record
     LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
@@ -85,9 +88,9 @@ DECLARE
     w record;
 BEGIN
     EXECUTE 'SELECT g.groupid FROM pg_catalog.pg_dist_local_group g' INTO node;
-    bound := @extschema@.events_claim_bound();
+    bound := @extschema@.citus_node_claim_bound();
     RETURN NEXT;
-    FOR w IN EXECUTE 'SELECT * FROM pg_catalog.run_command_on_workers($c$SELECT pg_catalog.concat(g.groupid, '':'', @extschema@.events_claim_bound()) FROM pg_catalog.pg_dist_local_group g$c$)' LOOP
+    FOR w IN EXECUTE 'SELECT * FROM pg_catalog.run_command_on_workers($c$SELECT pg_catalog.concat(g.groupid, '':'', @extschema@.citus_node_claim_bound()) FROM pg_catalog.pg_dist_local_group g$c$)' LOOP
         IF NOT w.success THEN
             RAISE WARNING 'claim_events: the worker %:% did not give its claim bound: %', w.nodename, w.nodeport, w.result;
             CONTINUE;
@@ -99,6 +102,18 @@ BEGIN
 END
 $$;
 COMMENT ON FUNCTION @extschema@.citus_claim_bounds() IS 'On Citus: every node''s claim bound (events_claim_bound() on the node), for citus_claim_events().';
+
+-- This node's claim bound on Citus: events_claim_bound(), which counts the
+-- prepared transactions this server knows of, or 1 (nothing) while a
+-- prepared transaction of the database is older than the server.
+CREATE FUNCTION @extschema@.citus_node_claim_bound() RETURNS bigint
+    LANGUAGE sql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+    RETURN CASE WHEN EXISTS (SELECT FROM pg_catalog.pg_prepared_xacts x
+                              WHERE x.database = pg_catalog.current_database()
+                                AND x.prepared < pg_catalog.pg_postmaster_start_time())
+                THEN 1 ELSE @extschema@.events_claim_bound() END;
+COMMENT ON FUNCTION @extschema@.citus_node_claim_bound() IS 'On Citus: this node''s claim bound, events_claim_bound(), or 1 while a prepared transaction older than the server (its first event id unknown) is pending.';
 
 -- claim_events() on Citus.  The same checks and the same lock as on one
 -- server; then each node's bound first and, in statements after it (a new
@@ -282,6 +297,6 @@ COMMENT ON FUNCTION @extschema@.distribute_events() IS 'Part of distribute(): an
 
 REVOKE ALL ON FUNCTION @extschema@.citus_event_nodes(), @extschema@.citus_node_acked(jsonb, bigint, integer),
     @extschema@.citus_node_claimed(jsonb, bigint, integer), @extschema@.citus_node_top(integer),
-    @extschema@.citus_event_positions(), @extschema@.citus_claim_bounds(),
+    @extschema@.citus_event_positions(), @extschema@.citus_claim_bounds(), @extschema@.citus_node_claim_bound(),
     @extschema@.citus_claim_events(text, integer), @extschema@.citus_ack_events(text, bigint),
     @extschema@.citus_metrics_read(), @extschema@.citus_notify_at_commit(), @extschema@.distribute_events() FROM PUBLIC;
