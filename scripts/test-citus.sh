@@ -3,7 +3,7 @@
 # cluster: a coordinator and two workers under .task_api/citus/, made afresh,
 # the extension created on the coordinator and distributed with
 # task_api.distribute(), PostgREST on the coordinator.  Ends with the
-# suite's "N passed, N failed" line and one line per test file.
+# suite's "N passed, N failed, N skipped" line and one line per test file.
 # Where Citus is not installed in the PostgreSQL it uses (TASK_API_PGBIN,
 # default Debian's), it says so and exits 0: CI cannot install it.
 # Design and the tests that cannot apply: docs/scaling.md.
@@ -134,18 +134,21 @@ test_env() {
 }
 passed=0
 failed=0
+skipped=0
 http_run() { # http_run LOG FILES...: the TAP log, and one line per file
-    local log=$1 rc=0 p f
+    local log=$1 rc=0 p f s
     shift
     test_env timeout --kill-after=10 600 node --test --test-reporter=tap --test-reporter-destination="$log" \
         --test-reporter="$ROOT/test/lib/per_file_reporter.mjs" --test-reporter-destination="$log.files" \
         "$@" >"$log.out" 2>&1 || rc=$?
     p=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$log" | tail -n1)
     f=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$log" | tail -n1)
-    p=${p:-0} f=${f:-0}
+    s=$(sed -n 's/^# skipped \([0-9]*\)$/\1/p' "$log" | tail -n1)
+    p=${p:-0} f=${f:-0} s=${s:-0}
     if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
     passed=$((passed + p))
     failed=$((failed + f))
+    skipped=$((skipped + s))
     cat "$log.files" >> "$logdir/per-file.txt" 2>/dev/null || true
 }
 
@@ -178,5 +181,6 @@ fi
 echo
 sort "$logdir/per-file.txt" 2>/dev/null || true
 echo "logs: $logdir"
-echo "$passed passed, $failed failed"
+# Skipped: the tests that cannot apply on Citus (docs/scaling.md), not passes.
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ] && [ "$passed" -gt 0 ]

@@ -34,6 +34,8 @@
 
 #include "access/xact.h"
 #include "commands/async.h"
+#include "executor/spi.h"
+#include "fmgr.h"
 #include "miscadmin.h"
 #include "pgstat.h"
 #include "port/atomics.h"
@@ -47,6 +49,8 @@
 #include "storage/spin.h"
 #include "tcop/tcopprot.h"
 #include "utils/guc.h"
+#include "utils/memutils.h"
+#include "utils/snapmgr.h"
 #include "utils/timestamp.h"
 
 #include "events.h"
@@ -75,6 +79,8 @@ typedef struct NotifySlot
 	pg_atomic_uint64 notified;
 	pg_atomic_uint64 max_id;
 	pg_atomic_uint32 worker;
+	/* 1: a committed transaction wrote events on other nodes (Citus). */
+	pg_atomic_uint32 remote;
 } NotifySlot;
 
 typedef struct NotifyShared
@@ -93,6 +99,14 @@ static int	my_slot_index = -1;
 
 /* The highest event id the current transaction drew, 0 for none. */
 static int64 xact_max_id = 0;
+
+/*
+ * On a Citus coordinator: the current transaction may have written events
+ * on the workers (citus_notify_at_commit(), from citus_pre_request() for a
+ * request that writes).  Their ids are drawn there; the notifier reads the
+ * highest committed one itself (docs/scaling.md, "Events", NOTIFY).
+ */
+static bool xact_remote_events = false;
 
 void		task_api_notify_launcher_main(Datum main_arg);
 void		task_api_notifier_main(Datum main_arg);
@@ -129,6 +143,7 @@ notify_shmem_startup(void)
 			pg_atomic_init_u64(&slot->notified, 0);
 			pg_atomic_init_u64(&slot->max_id, 0);
 			pg_atomic_init_u32(&slot->worker, 0);
+			pg_atomic_init_u32(&slot->remote, 0);
 		}
 	}
 	LWLockRelease(AddinShmemInitLock);
@@ -184,6 +199,8 @@ publish_commit(void)
 	uint32		worker;
 
 	atomic_raise(&slot->max_id, (uint64) xact_max_id);
+	if (xact_remote_events)
+		pg_atomic_write_u32(&slot->remote, 1);
 	pg_atomic_fetch_add_u64(&slot->commits, 1);
 	worker = pg_atomic_read_u32(&slot->worker);
 	if (worker == 0)
@@ -196,12 +213,34 @@ publish_commit(void)
 static void
 notify_xact_callback(XactEvent event, void *arg)
 {
-	if (xact_max_id == 0)
+	if (xact_max_id == 0 && !xact_remote_events)
 		return;
 	if (event == XACT_EVENT_COMMIT)
 		publish_commit();
 	if (event == XACT_EVENT_COMMIT || event == XACT_EVENT_ABORT || event == XACT_EVENT_PREPARE)
+	{
 		xact_max_id = 0;
+		xact_remote_events = false;
+	}
+}
+
+PG_FUNCTION_INFO_V1(task_api_citus_notify_at_commit);
+
+/*
+ * On a Citus coordinator, from citus_pre_request() for a request that may
+ * write: when this transaction commits, wake the database's notifier, which
+ * reads the highest committed event id (written on the workers) and sends
+ * NOTIFY task_api_events with it.  Without the preloaded library (no
+ * notifier) it does nothing: nobody could send it.
+ */
+Datum
+task_api_citus_notify_at_commit(PG_FUNCTION_ARGS)
+{
+	if (notify_shared != NULL && my_slot_index < 0 && OidIsValid(MyDatabaseId))
+		my_slot_index = database_slot(MyDatabaseId);
+	if (notify_shared != NULL && my_slot_index >= 0)
+		xact_remote_events = true;
+	PG_RETURN_VOID();
 }
 
 /*
@@ -276,6 +315,124 @@ send_notify(uint64 max_id)
 }
 
 /*
+ * The newest event id of each node this notifier has seen (a Citus node's
+ * ids are its group id << 48 and up: a new event on a node whose range is
+ * below another's does not raise the highest id overall, so newness is
+ * judged per node).
+ */
+#define REMOTE_NODES 64
+static int	remote_count = 0;
+static int32 remote_node[REMOTE_NODES];
+static uint64 remote_seen[REMOTE_NODES];
+
+/* Note node's newest id; true if it is newer than what was seen before. */
+static bool
+remote_advanced(int32 node, uint64 top)
+{
+	for (int i = 0; i < remote_count; i++)
+	{
+		if (remote_node[i] != node)
+			continue;
+		if (top <= remote_seen[i])
+			return false;
+		remote_seen[i] = top;
+		return true;
+	}
+	if (remote_count < REMOTE_NODES)
+	{
+		remote_node[remote_count] = node;
+		remote_seen[remote_count] = top;
+		remote_count++;
+	}
+	return true;
+}
+
+/*
+ * Each node's newest committed event id (task_api.citus_node_top(), one
+ * descent of the events' id index per shard), in a transaction of its own:
+ * the highest of those newer than this notifier saw before, or 0 (also on
+ * an error, which is logged).
+ */
+static uint64
+read_new_top(void)
+{
+	MemoryContext oldcontext = CurrentMemoryContext;
+	volatile uint64 best = 0;
+
+	SetCurrentStatementStartTimestamp();
+	StartTransactionCommand();
+	pgstat_report_activity(STATE_RUNNING, "SELECT task_api.citus_node_top(n) FROM task_api.citus_event_nodes() n");
+	PG_TRY();
+	{
+		PushActiveSnapshot(GetTransactionSnapshot());
+		if (SPI_connect() != SPI_OK_CONNECT)
+			elog(ERROR, "SPI_connect failed");
+		if (SPI_execute("SELECT n, task_api.citus_node_top(n) FROM task_api.citus_event_nodes() n",
+						true, 0) != SPI_OK_SELECT)
+			elog(ERROR, "reading the newest event ids failed");
+		for (uint64 r = 0; r < SPI_processed; r++)
+		{
+			bool		null_node,
+						null_top;
+			Datum		node = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 1, &null_node);
+			Datum		top = SPI_getbinval(SPI_tuptable->vals[r], SPI_tuptable->tupdesc, 2, &null_top);
+
+			if (null_node || null_top)
+				continue;
+			if (remote_advanced(DatumGetInt32(node), (uint64) DatumGetInt64(top))
+				&& (uint64) DatumGetInt64(top) > best)
+				best = (uint64) DatumGetInt64(top);
+		}
+		SPI_finish();
+		PopActiveSnapshot();
+		CommitTransactionCommand();
+	}
+	PG_CATCH();
+	{
+		ErrorData  *edata;
+
+		MemoryContextSwitchTo(oldcontext);
+		edata = CopyErrorData();
+		FlushErrorState();
+		AbortCurrentTransaction();
+		ereport(LOG,
+				(errmsg("task_api notifier: could not read the newest event ids: %s", edata->message)));
+		FreeErrorData(edata);
+		best = 0;
+	}
+	PG_END_TRY();
+	MemoryContextSwitchTo(oldcontext);
+	pgstat_report_activity(STATE_IDLE, NULL);
+	return best;
+}
+
+/*
+ * Events committed on other nodes (a Citus coordinator's writes, whose
+ * events the workers record): the newest committed id of a node that has
+ * new events, read after the commit.  Citus finishes the workers' part of
+ * a commit in its own commit callback, which runs after task_api's: a read
+ * that finds nothing new is repeated a few times, 20 ms apart.  0 when no
+ * node has anything new.
+ */
+#define REMOTE_TRIES 10
+#define REMOTE_WAIT_US 20000
+static uint64
+remote_top(void)
+{
+	for (int tries = 0; tries < REMOTE_TRIES; tries++)
+	{
+		uint64		top;
+
+		if (tries > 0)
+			pg_usleep(REMOTE_WAIT_US);
+		top = read_new_top();
+		if (top != 0)
+			return top;
+	}
+	return 0;
+}
+
+/*
  * Send what has committed since the last NOTIFY: the commits counted now
  * are covered, and their ids were raised into max_id before they were
  * counted.  A max_id of 0 means an earlier NOTIFY already carried them.
@@ -290,6 +447,13 @@ notify_pending(NotifySlot *slot)
 	if (commits == pg_atomic_read_u64(&slot->notified))
 		return false;
 	max_id = pg_atomic_exchange_u64(&slot->max_id, 0);
+	if (pg_atomic_exchange_u32(&slot->remote, 0) != 0)
+	{
+		uint64		top = remote_top();
+
+		if (top > max_id)
+			max_id = top;
+	}
 	if (max_id != 0)
 		send_notify(max_id);
 	pg_atomic_write_u64(&slot->notified, commits);

@@ -20,6 +20,7 @@
 #include "postgres.h"
 
 #include "access/htup_details.h"
+#include "access/twophase.h"
 #include "access/xact.h"
 #include "access/table.h"
 #include "catalog/namespace.h"
@@ -35,6 +36,7 @@
 #include "port/atomics.h"
 #include "storage/ipc.h"
 #include "storage/lwlock.h"
+#include "storage/procarray.h"
 #include "storage/shmem.h"
 #include "utils/array.h"
 #include "utils/builtins.h"
@@ -74,9 +76,27 @@ typedef struct EventsSlot
 	pg_atomic_uint32 dbid;
 } EventsSlot;
 
+/*
+ * A prepared transaction's first event id (a Citus worker's part of a
+ * two-phase commit, whose events went into shards): a backend's slot is
+ * cleared at PREPARE, when the backend moves on, but the events stay
+ * invisible until COMMIT PREPARED.  So at PRE_PREPARE the first id moves
+ * here, with the transaction's xid; a claimer counts the entry while the
+ * xid is in progress (a prepared transaction is, until COMMIT PREPARED or
+ * ROLLBACK PREPARED) and frees it after.  first_id is SLOT_EMPTY when the
+ * entry is free, SLOT_PENDING while it is being filled.
+ */
+typedef struct EventsPrepared
+{
+	pg_atomic_uint64 first_id;
+	pg_atomic_uint32 dbid;
+	pg_atomic_uint32 xid;
+} EventsPrepared;
+
 typedef struct EventsShared
 {
 	int			nslots;
+	int			nprepared;		/* max_prepared_transactions, after the slots */
 	EventsSlot	slot[FLEXIBLE_ARRAY_MEMBER];
 } EventsShared;
 
@@ -90,10 +110,25 @@ static bool exit_registered = false;
 
 /* One slot per backend, so a claimer can see every open transaction's first id. */
 static Size
-events_shmem_size(void)
+events_slots_size(void)
 {
 	return add_size(offsetof(EventsShared, slot),
 					mul_size(MaxBackends, sizeof(EventsSlot)));
+}
+
+/* The slots, then one entry per possible prepared transaction. */
+static Size
+events_shmem_size(void)
+{
+	return add_size(MAXALIGN(events_slots_size()),
+					mul_size(max_prepared_xacts, sizeof(EventsPrepared)));
+}
+
+/* The prepared transactions' entries (nprepared of them). */
+static EventsPrepared *
+events_prepared(void)
+{
+	return (EventsPrepared *) ((char *) events_shared + MAXALIGN(events_slots_size()));
 }
 
 /* Ask for the slots' shared memory (PG15: from shmem_request_hook). */
@@ -118,10 +153,19 @@ events_shmem_startup(void)
 	if (!found)
 	{
 		events_shared->nslots = MaxBackends;
+		events_shared->nprepared = max_prepared_xacts;
 		for (int i = 0; i < MaxBackends; i++)
 		{
 			pg_atomic_init_u64(&events_shared->slot[i].first_id, SLOT_EMPTY);
 			pg_atomic_init_u32(&events_shared->slot[i].dbid, InvalidOid);
+		}
+		for (int i = 0; i < max_prepared_xacts; i++)
+		{
+			EventsPrepared *e = &events_prepared()[i];
+
+			pg_atomic_init_u64(&e->first_id, SLOT_EMPTY);
+			pg_atomic_init_u32(&e->dbid, InvalidOid);
+			pg_atomic_init_u32(&e->xid, InvalidTransactionId);
 		}
 	}
 	LWLockRelease(AddinShmemInitLock);
@@ -146,6 +190,64 @@ my_slot(void)
 }
 
 /*
+ * Free the entries of prepared transactions that have ended (committed or
+ * rolled back prepared, or a PREPARE that failed).
+ */
+static void
+free_ended_prepared(void)
+{
+	for (int i = 0; i < events_shared->nprepared; i++)
+	{
+		EventsPrepared *e = &events_prepared()[i];
+		uint64		v = pg_atomic_read_u64(&e->first_id);
+
+		if (v == SLOT_EMPTY || v == SLOT_PENDING)
+			continue;
+		pg_read_barrier();
+		if (!TransactionIdIsInProgress((TransactionId) pg_atomic_read_u32(&e->xid)))
+			(void) pg_atomic_compare_exchange_u64(&e->first_id, &v, SLOT_EMPTY);
+	}
+}
+
+/*
+ * At PRE_PREPARE of a transaction whose events all went into shards: its
+ * first id into a free entry, with its xid, before the slot is cleared at
+ * PREPARE (docs/scaling.md, "The claim bound across two-phase commit").
+ * No free entry: the PREPARE is refused (the transaction aborts, nothing
+ * is lost).
+ */
+static void
+keep_prepared_first_id(uint64 first_id)
+{
+	TransactionId xid = GetTopTransactionIdIfAny();
+
+	if (!TransactionIdIsValid(xid) || first_id == SLOT_EMPTY || first_id == SLOT_PENDING)
+		return;
+	for (int pass = 0; pass < 2; pass++)
+	{
+		for (int i = 0; i < events_shared->nprepared; i++)
+		{
+			EventsPrepared *e = &events_prepared()[i];
+			uint64		empty = SLOT_EMPTY;
+
+			if (!pg_atomic_compare_exchange_u64(&e->first_id, &empty, SLOT_PENDING))
+				continue;
+			pg_atomic_write_u32(&e->dbid, MyDatabaseId);
+			pg_atomic_write_u32(&e->xid, (uint32) xid);
+			pg_write_barrier();
+			pg_atomic_write_u64(&e->first_id, first_id);
+			pg_memory_barrier();
+			return;
+		}
+		free_ended_prepared();
+	}
+	ereport(ERROR,
+			(errcode(ERRCODE_CONFIGURATION_LIMIT_EXCEEDED),
+			 errmsg("cannot PREPARE a transaction that recorded task_api events: no free entry for its first event id"),
+			 errhint("Raise max_prepared_transactions.")));
+}
+
+/*
  * Clear the slot once the transaction is over.  COMMIT callbacks run after
  * the commit became visible to new snapshots, so a claimer that finds the
  * slot empty will see the transaction's events.  A transaction that wrote
@@ -165,6 +267,8 @@ events_xact_callback(XactEvent event, void *arg)
 				ereport(ERROR,
 						(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 						 errmsg("cannot PREPARE a transaction that recorded task_api events")));
+			if (published && (slot = my_slot()) != NULL)
+				keep_prepared_first_id(pg_atomic_read_u64(slot));
 			break;
 		case XACT_EVENT_COMMIT:
 		case XACT_EVENT_PARALLEL_COMMIT:
@@ -331,6 +435,45 @@ task_api_events_claim_bound(PG_FUNCTION_ARGS)
 		}
 		if (v != SLOT_EMPTY && v < bound)
 			bound = v;
+	}
+
+	/*
+	 * Then the prepared transactions' first ids (read after the slots: an
+	 * entry is filled before its transaction's slot is cleared).  A
+	 * prepared transaction is in progress until COMMIT PREPARED makes its
+	 * events visible; an ended one's entry is freed.
+	 */
+	pg_memory_barrier();
+	for (int i = 0; i < events_shared->nprepared && bound > 1; i++)
+	{
+		EventsPrepared *e = &events_prepared()[i];
+		uint64		v = pg_atomic_read_u64(&e->first_id);
+
+		if (v == SLOT_EMPTY)
+			continue;
+		for (int tries = 0; v == SLOT_PENDING && tries < PENDING_WAIT_TRIES; tries++)
+		{
+			CHECK_FOR_INTERRUPTS();
+			pg_usleep(PENDING_WAIT_US);
+			v = pg_atomic_read_u64(&e->first_id);
+		}
+		if (v == SLOT_EMPTY)
+			continue;
+		if (v == SLOT_PENDING)
+		{
+			bound = 1;
+			break;
+		}
+		pg_read_barrier();
+		if (pg_atomic_read_u32(&e->dbid) != MyDatabaseId)
+			continue;
+		if (TransactionIdIsInProgress((TransactionId) pg_atomic_read_u32(&e->xid)))
+		{
+			if (v < bound)
+				bound = v;
+		}
+		else
+			(void) pg_atomic_compare_exchange_u64(&e->first_id, &v, SLOT_EMPTY);
 	}
 	PG_RETURN_INT64((int64) bound);
 }

@@ -5,7 +5,8 @@
 // RELAY_POLL_MS) drains the consumer's events: in a transaction it claims a
 // batch with task_api.claim_events(), POSTs each event as JSON to
 // WEBHOOK_URL in order, acknowledges the delivered prefix with
-// task_api.ack_events() and commits.  When a delivery fails it acknowledges
+// task_api.ack_events() (on a Citus cluster, the prefix of each node:
+// docs/scaling.md, "Claiming across nodes") and commits.  When a delivery fails it acknowledges
 // what went through, commits (releasing the consumer for other workers) and
 // retries from the failed event after an exponential backoff.  SIGTERM or
 // SIGINT stops it at once, even in a backoff or a POST that has not been
@@ -126,18 +127,21 @@ async function runBatch(client) {
       'SELECT e.id, e.occurred_at, e.actor_id, e.resource_type, e.resource_id, e.project_id, e.action, e.changes, ' +
       // request_id since task_api 0.2.0; absent (null) from a 0.1.0 database.
       "to_jsonb(e) ->> 'request_id' AS request_id FROM task_api.claim_events($1, $2) e", [config.consumer, config.batch]);
-    let delivered = null;
+    // The last delivered event of each node: one server is one node; on a
+    // Citus cluster event ids are per node (id >> 48, its group) and a batch
+    // holds several nodes' events, each acknowledged on its own node.
+    const delivered = new Map();
     let failed = false;
     for (const event of rows) {
       if (stopping || !(await deliver(event))) {
         failed = !stopping;
         break;
       }
-      delivered = event.id;
+      delivered.set(BigInt(event.id) >> 48n, event.id);
     }
-    if (delivered !== null) await client.query('SELECT task_api.ack_events($1, $2)', [config.consumer, delivered]);
+    for (const id of delivered.values()) await client.query('SELECT task_api.ack_events($1, $2)', [config.consumer, id]);
     await client.query('COMMIT');
-    if (delivered !== null) log('acknowledged', { consumer: config.consumer, last_id: Number(delivered) });
+    for (const id of delivered.values()) log('acknowledged', { consumer: config.consumer, last_id: Number(id) });
     return { claimed: rows.length, failed };
   } catch (e) {
     await client.query('ROLLBACK').catch(() => {});

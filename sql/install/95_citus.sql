@@ -60,6 +60,7 @@ BEGIN
                                      '@extschema@.citus_api_keys_delete');
     PERFORM @extschema@.distribute_view_writes();
     PERFORM @extschema@.distribute_event_ids();
+    PERFORM @extschema@.distribute_events();
     -- PostgREST takes an API view's key from its table's primary key, and
     -- refuses a PUT that does not filter on exactly that key itself (405
     -- PGRST105): the coordinator's tables, which hold no rows, keep one
@@ -424,6 +425,12 @@ BEGIN
     -- SECURITY DEFINER function (PostgreSQL ignores the change there).
     PERFORM @extschema@.pre_request();
     PERFORM @extschema@.citus_resolve_caller();
+    -- A request that may write: its events are recorded on the workers, so
+    -- this node's notifier reads the newest one after the commit and sends
+    -- NOTIFY task_api_events here, where consumers listen (src/event_notify.c).
+    IF pg_catalog.current_setting('request.method', true) NOT IN ('GET', 'HEAD') THEN
+        PERFORM @extschema@.citus_notify_at_commit();
+    END IF;
 END
 $$;
 COMMENT ON FUNCTION @extschema@.citus_pre_request() IS 'On Citus (after distribute()), PostgREST''s db-pre-request: pre_request(), then the caller''s projects, roles, peers and email SET LOCAL for the policies evaluated on the workers (docs/scaling.md).';
@@ -516,8 +523,8 @@ AS $$
 BEGIN
     EXECUTE pg_catalog.format('ALTER DATABASE %I SET citus.propagate_set_commands = local', pg_catalog.current_database());
     SET LOCAL citus.propagate_set_commands = local;
-    GRANT EXECUTE ON FUNCTION @extschema@.citus_pre_request(), @extschema@.citus_resolve_caller()
-        TO task_api_anon, task_api_user, task_api_metrics;
+    GRANT EXECUTE ON FUNCTION @extschema@.citus_pre_request(), @extschema@.citus_resolve_caller(),
+        @extschema@.citus_notify_at_commit() TO task_api_anon, task_api_user, task_api_metrics;
     GRANT EXECUTE ON FUNCTION @extschema@.citus_caller(), @extschema@.citus_project_ids(@extschema@.member_role),
         @extschema@.citus_has_role(uuid, @extschema@.member_role), @extschema@.citus_is_peer(uuid),
         @extschema@.citus_email(), @extschema@.citus_project_role(uuid) TO task_api_user;

@@ -155,9 +155,10 @@ COMMENT ON FUNCTION @extschema@.citus_task_events_page(uuid, text, text, integer
 
 -- task_api.event_consumer_health on Citus: its LATERAL outer join from the
 -- reference table event_consumers to the distributed events is refused; per
--- consumer, the same two reads, each one query Citus pushes down and merges
--- (the first event after acked_id: per shard ORDER BY id LIMIT 1).  As the
--- tables' owner, as the view reads them.
+-- consumer and node, the same two reads, each one query Citus pushes down
+-- and merges (the first event after the node's position: per shard ORDER BY
+-- id LIMIT 1), summed over the nodes.  As the tables' owner, as the view
+-- reads them.  On one server (one node, 0) the same rows as the view.
 CREATE FUNCTION @extschema@.citus_event_consumer_health(OUT consumer text, OUT acked_id bigint, OUT acked_at timestamptz,
                                                         OUT backlog bigint, OUT oldest_unacked_at timestamptz,
                                                         OUT oldest_unacked_age interval) RETURNS SETOF record
@@ -166,15 +167,31 @@ CREATE FUNCTION @extschema@.citus_event_consumer_health(OUT consumer text, OUT a
 AS $$
 DECLARE
     c record;
-    top bigint := coalesce((SELECT max(e.id) FROM @extschema@.events e), 0);
+    nodes integer[] := ARRAY(SELECT n FROM @extschema@.citus_event_nodes() n ORDER BY n);
+    tops bigint[] := '{}';
+    pos bigint;
+    first_at timestamptz;
 BEGIN
-    FOR c IN SELECT ec.name, ec.acked_id, ec.acked_at FROM @extschema@.event_consumers ec LOOP
+    -- Per node (docs/scaling.md, "Claiming across nodes"): each node's
+    -- newest event, each consumer's position there, and the first event
+    -- after it; the backlog and the oldest wait over every node.
+    FOR i IN 1 .. pg_catalog.cardinality(nodes) LOOP
+        tops := tops || @extschema@.citus_node_top(nodes[i]);
+    END LOOP;
+    FOR c IN SELECT ec.name, ec.acked_id, ec.acked_at, ec.node_positions FROM @extschema@.event_consumers ec LOOP
         consumer := c.name;
         acked_id := c.acked_id;
         acked_at := c.acked_at;
-        backlog := pg_catalog.int8larger(top - c.acked_id, 0);
-        oldest_unacked_at := (SELECT e.occurred_at FROM @extschema@.events e
-                               WHERE e.id > c.acked_id ORDER BY e.id LIMIT 1);
+        backlog := 0;
+        oldest_unacked_at := NULL;
+        FOR i IN 1 .. pg_catalog.cardinality(nodes) LOOP
+            pos := @extschema@.citus_node_acked(c.node_positions, c.acked_id, nodes[i]);
+            CONTINUE WHEN tops[i] <= pos;
+            backlog := backlog + (tops[i] - pos);
+            EXECUTE 'SELECT e.occurred_at FROM @extschema@.events e WHERE e.id > $1 AND e.id <= $2 ORDER BY e.id LIMIT 1'
+               INTO first_at USING pos, tops[i];
+            oldest_unacked_at := LEAST(oldest_unacked_at, first_at);
+        END LOOP;
         oldest_unacked_age := pg_catalog.now() - oldest_unacked_at;
         RETURN NEXT;
     END LOOP;
@@ -251,6 +268,19 @@ BEGIN
     CREATE OR REPLACE VIEW @extschema@.event_consumer_health AS
         SELECT h.consumer, h.acked_id, h.acked_at, h.backlog, h.oldest_unacked_at, h.oldest_unacked_age
           FROM @extschema@.citus_event_consumer_health() h;
+    -- Consumers claim and acknowledge per node (97_citus_events.sql).
+    CREATE OR REPLACE FUNCTION @extschema@.claim_events(consumer text, max integer DEFAULT 100)
+        RETURNS SETOF @extschema@.events
+        LANGUAGE sql VOLATILE SECURITY DEFINER
+        SET search_path = pg_catalog, pg_temp
+        AS $f$ SELECT * FROM @extschema@.citus_claim_events(consumer, max) $f$;
+    CREATE OR REPLACE FUNCTION @extschema@.ack_events(consumer text, last_id bigint) RETURNS bigint
+        LANGUAGE sql VOLATILE SECURITY DEFINER
+        SET search_path = pg_catalog, pg_temp
+        AS $f$ SELECT @extschema@.citus_ack_events(consumer, last_id) $f$;
+    -- The coordinator's counters add the workers' event counters.
+    CREATE OR REPLACE VIEW @extschema@.metrics AS
+        SELECT m.metric, m.labels, m.type, m.value, m.help FROM @extschema@.citus_metrics_read() m;
     CREATE OR REPLACE VIEW api.invitations WITH (security_invoker = true) AS
         SELECT i.id, i.project_id, i.email, i.user_id, i.role, i.created_at, i.expires_at,
                @extschema@.citus_project_name(i.project_id) AS project_name
@@ -279,11 +309,11 @@ BEGIN
     GRANT EXECUTE ON FUNCTION @extschema@.citus_tasks_page(uuid, @extschema@.task_status, uuid, text, text, text, integer, text),
         @extschema@.citus_task_events_page(uuid, text, text, integer, text),
         @extschema@.citus_search_tasks(uuid[], text), @extschema@.citus_project_name(uuid) TO task_api_user;
-    GRANT EXECUTE ON FUNCTION @extschema@.citus_event_consumer_health() TO pg_monitor;
+    GRANT EXECUTE ON FUNCTION @extschema@.citus_event_consumer_health(), @extschema@.citus_metrics_read() TO pg_monitor;
     PERFORM pg_catalog.set_config('citus.enable_ddl_propagation', coalesce(ddl, 'on'), true);
 END
 $$;
-COMMENT ON FUNCTION @extschema@.distribute_reads() IS 'Part of distribute(), on every node: api.tasks_page, api.task_events_page, own_email(), event_consumer_health, api.invitations and api.trash read in forms Citus can plan, and project_role() reads the resolved caller (docs/scaling.md).';
+COMMENT ON FUNCTION @extschema@.distribute_reads() IS 'Part of distribute(), on every node: api.tasks_page, api.task_events_page, own_email(), event_consumer_health, api.invitations and api.trash read in forms Citus can plan, project_role() reads the resolved caller, claim_events() and ack_events() work per node and task_api.metrics adds the workers'' event counters (docs/scaling.md).';
 
 REVOKE ALL ON FUNCTION @extschema@.citus_search_tasks(uuid[], text),
     @extschema@.citus_tasks_page(uuid, @extschema@.task_status, uuid, text, text, text, integer, text),

@@ -205,3 +205,27 @@ export async function onCitus() {
     + " AND EXISTS (SELECT FROM pg_catalog.pg_extension WHERE extname = 'citus')").then((v) => v === 't');
   return citusAnswer;
 }
+
+// An event consumer that starts at the current end: on one server its
+// position is the newest event; on Citus each node has its own position
+// (docs/scaling.md, "Claiming across nodes"), every one at its node's newest.
+export async function consumerAtEnd(name) {
+  if (await onCitus()) {
+    await psql(`INSERT INTO task_api.event_consumers (name, acked_id, claimed_id, node_positions)
+                SELECT :'c', (p -> '0' ->> 'acked_id')::bigint, (p -> '0' ->> 'acked_id')::bigint, p
+                  FROM task_api.citus_event_positions() p`, { c: name });
+  } else {
+    await psql(`INSERT INTO task_api.event_consumers (name, acked_id, claimed_id)
+                SELECT :'c', coalesce(max(id), 0), coalesce(max(id), 0) FROM task_api.events`, { c: name });
+  }
+}
+
+// A consumer's acknowledged position where event id lives: acked_id on one
+// server; on Citus the position of the event's node (id >> 48).
+export async function consumerPosition(name, id) {
+  if (await onCitus()) {
+    return Number(await psql(`SELECT task_api.citus_node_acked(node_positions, acked_id, (:'e'::bigint >> 48)::integer)
+                                FROM task_api.event_consumers WHERE name = :'c'`, { c: name, e: String(id) }));
+  }
+  return Number(await psql("SELECT acked_id FROM task_api.event_consumers WHERE name = :'c'", { c: name }));
+}

@@ -14,7 +14,7 @@
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import pg from 'pg';
-import { createTask, addMember, projectWithMembers, createUser, psql } from './lib.mjs';
+import { createTask, addMember, projectWithMembers, createUser, psql, onCitus } from './lib.mjs';
 
 const e = process.env;
 const clients = [];
@@ -65,7 +65,14 @@ async function request(c, claims) {
   }
 }
 
-test('memberships stay cached across unrelated commits, and follow a membership removed or a session revoked', async () => {
+test('memberships stay cached across unrelated commits, and follow a membership removed or a session revoked', async (t) => {
+  if (await onCitus()) {
+    // docs/scaling.md, "Tests that cannot apply on Citus"; revocation.test.mjs
+    // checks there that a removed membership and a revoked session are seen
+    // at the next request.
+    t.skip('on Citus the membership cache never keeps a load across commits: memberships change in shards whose triggers fire on the workers, not where the cache lives');
+    return;
+  }
   const { owner, project, members } = await projectWithMembers(['editor']);
   const other = await projectWithMembers();
   const me = members.editor;

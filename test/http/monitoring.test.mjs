@@ -12,7 +12,9 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { spawn } from 'node:child_process';
 import parsePrometheusTextFormat from 'parse-prometheus-text-format';
-import { api, psql, show, createUser, createProject, createTask, expectError, expectStatus, mintJwt, uniqueEmail, JWT_SECRET } from './lib.mjs';
+import {
+  api, psql, show, createUser, createProject, createTask, expectError, expectStatus, mintJwt, uniqueEmail, JWT_SECRET, consumerAtEnd, onCitus,
+} from './lib.mjs';
 import { PASSWORD, cookieHeader, signup } from './session_lib.mjs';
 
 // What a Prometheus 2.x server sends.
@@ -257,6 +259,11 @@ async function waitUntil(sql) {
   assert.fail(`never true: ${sql}`);
 }
 const LOCK_WAITER = "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()";
+// On Citus the row lock is taken on the worker that holds the project's
+// shard, so the request waits there: citus_stat_activity shows every node's
+// backends (docs/scaling.md, "Events").
+const CITUS_LOCK_WAITER = "SELECT count(*) FROM citus_stat_activity WHERE wait_event_type = 'Lock' AND datname = current_database()";
+const lockWaiter = async () => ((await onCitus()) ? CITUS_LOCK_WAITER : LOCK_WAITER);
 
 test('refusals at the in-flight cap and idempotency_in_progress are counted', { timeout: 60000 }, async () => {
   const u = await createUser();
@@ -268,7 +275,7 @@ test('refusals at the in-flight cap and idempotency_in_progress are counted', { 
     let slow;
     try {
       slow = patch();
-      await waitUntil(LOCK_WAITER);
+      await waitUntil(await lockWaiter());
       expectError(await api('GET', '/tasks', { token: u.token }), 429, 'rate_limited');
     } finally {
       await release();
@@ -284,7 +291,7 @@ test('refusals at the in-flight cap and idempotency_in_progress are counted', { 
     let first;
     try {
       first = patch({ 'Idempotency-Key': key });
-      await waitUntil(LOCK_WAITER);
+      await waitUntil(await lockWaiter());
       expectError(await patch({ 'Idempotency-Key': key }), 409, 'idempotency_in_progress');
     } finally {
       await release();
@@ -299,8 +306,7 @@ test('idempotency outcomes and events are counted; consumer lag is shown', async
   const u = await createUser();
   const project = await createProject(u.token);
   const consumer = `metrics-${randomUUID()}`;
-  await psql(`INSERT INTO task_api.event_consumers (name, acked_id, claimed_id)
-              SELECT :'c', coalesce(max(id), 0), coalesce(max(id), 0) FROM task_api.events`, { c: consumer });
+  await consumerAtEnd(consumer);
   const key = randomUUID();
   const body = { project_id: project.id, title: 'once' };
   const delta = await moves(async () => {

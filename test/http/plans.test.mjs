@@ -6,7 +6,7 @@
 // planning tracked for this file only, restored afterwards).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { api, psql, createTask, projectWithMembers, expectStatus } from './lib.mjs';
+import { api, psql, createTask, projectWithMembers, expectStatus, onCitus } from './lib.mjs';
 
 let created = false;
 
@@ -23,7 +23,12 @@ after(async () => {
   if (created) await psql('DROP EXTENSION IF EXISTS pg_stat_statements;');
 });
 
-test('a page query through PostgREST is planned once per pooled connection, not on every request', { timeout: 60000 }, async () => {
+test('a page query through PostgREST is planned once per pooled connection, not on every request', { timeout: 60000 }, async (t) => {
+  if (await onCitus()) {
+    // docs/scaling.md, "Tests that cannot apply on Citus".
+    t.skip('on Citus every request runs with plan_cache_mode = auto: Citus plans a distributed query with its parameters\' values, so a page is planned per request');
+    return;
+  }
   const { owner, project } = await projectWithMembers();
   await createTask(owner.token, project.id);
   // Enough rows that a generic plan of `LIMIT $1` looks costlier than a

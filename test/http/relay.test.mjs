@@ -9,7 +9,7 @@ import { createServer } from 'node:http';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { api, psql, createTask, projectWithMembers, expectStatus } from './lib.mjs';
+import { api, psql, createTask, projectWithMembers, expectStatus, consumerAtEnd, consumerPosition } from './lib.mjs';
 
 const RELAY_DIR = fileURLToPath(new URL('../../examples/relay/', import.meta.url));
 const RELAY_ROLE = 'task_api_relay_test';
@@ -115,8 +115,7 @@ test('the relay delivers every event in order, retries a failing delivery, and a
   const consumer = `relay-test-${randomUUID()}`;
   // Start the consumer at the current end, so it relays what this test does
   // (and whatever other tests write meanwhile) rather than the whole history.
-  await psql(`INSERT INTO task_api.event_consumers (name, acked_id, claimed_id)
-              SELECT :'c', coalesce(max(id), 0), coalesce(max(id), 0) FROM task_api.events`, { c: consumer });
+  await consumerAtEnd(consumer);
 
   let ours = null; // our project id, once known
   let failedId = null;
@@ -182,8 +181,8 @@ test('the relay delivers every event in order, retries a failing delivery, and a
   assert.deepEqual(mine.filter((r) => r.id === failedId).map((r) => r.outcome), ['fail', 'fail', 'ok']);
   // The event the killed relay was delivering came again from the new one.
   assert.deepEqual(mine.filter((r) => r.id === hangId).map((r) => r.outcome), ['hang', 'ok']);
-  const position = await psql("SELECT acked_id FROM task_api.event_consumers WHERE name = :'c'", { c: consumer });
-  assert.ok(Number(position) >= expected.at(-1), `the consumer acknowledged past the project's last event (${position})`);
+  const position = await consumerPosition(consumer, expected.at(-1));
+  assert.ok(position >= expected.at(-1), `the consumer acknowledged past the project's last event (${position})`);
 });
 
 // SIGTERM within `ms`, or fail; returns the exit code.
@@ -202,8 +201,7 @@ for (const [what, outcome, settings] of [
 ]) {
   test(`a relay ${what} stops at once on SIGTERM and acknowledges nothing it did not deliver`, { timeout: 60000 }, async () => {
     const consumer = `relay-stop-${randomUUID()}`;
-    await psql(`INSERT INTO task_api.event_consumers (name, acked_id, claimed_id)
-                SELECT :'c', coalesce(max(id), 0), coalesce(max(id), 0) FROM task_api.events`, { c: consumer });
+    await consumerAtEnd(consumer);
     let ours = null;
     behaviour = (event) => (event.project_id === ours ? outcome : 'ok');
     const relay = startRelay(consumer, settings);
@@ -216,15 +214,14 @@ for (const [what, outcome, settings] of [
     const { code } = await stopWithin(relay, 5000);
     assert.equal(code, 0, `the relay stops cleanly: ${relay.log}`);
     for (const res of hung.splice(0)) res.destroy();
-    const position = Number(await psql("SELECT acked_id FROM task_api.event_consumers WHERE name = :'c'", { c: consumer }));
+    const position = await consumerPosition(consumer, first);
     assert.ok(position < first, `event ${first} was never delivered, so it is not acknowledged (position ${position})`);
   });
 }
 
 test('the webhook carries the id of the request that wrote the event: X-Request-Id and traceparent', { timeout: 60000 }, async () => {
   const consumer = `relay-trace-${randomUUID()}`;
-  await psql(`INSERT INTO task_api.event_consumers (name, acked_id, claimed_id)
-              SELECT :'c', coalesce(max(id), 0), coalesce(max(id), 0) FROM task_api.events`, { c: consumer });
+  await consumerAtEnd(consumer);
   behaviour = () => 'ok';
   const { owner, project } = await projectWithMembers([]);
   const traceId = randomUUID().replace(/-/g, '');

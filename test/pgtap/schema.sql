@@ -305,8 +305,9 @@ SELECT set_eq($$SELECT p.oid::regprocedure::text FROM pg_proc p
                     'task_api.claim_events(text,integer)', 'task_api.ack_events(text,bigint)',
                     'api.metrics()', 'task_api.check_scraper_token()', 'task_api.citus_resolve_caller()',
                     'task_api.citus_search_tasks(uuid[],text)', 'task_api.citus_event_consumer_health()',
-                    'task_api.citus_api_keys_delete()'],
-              'only the functions that must bypass RLS (new owner, keep an owner, accepting and declining an invitation, its project''s name for the invitee, name uniqueness, own email, the auth RPCs that read users, sessions and keys, the scheduled purges, the full-text search of tasks_page, the event consumers, the Prometheus endpoint and its token check, the caller''s projects, the full-text search, consumer health and a key''s revoke on Citus) or set a response header (the Link of a page, the Allow of POST /project_members) are SECURITY DEFINER');
+                    'task_api.citus_api_keys_delete()', 'task_api.citus_claim_events(text,integer)',
+                    'task_api.citus_ack_events(text,bigint)', 'task_api.citus_metrics_read()'],
+              'only the functions that must bypass RLS (new owner, keep an owner, accepting and declining an invitation, its project''s name for the invitee, name uniqueness, own email, the auth RPCs that read users, sessions and keys, the scheduled purges, the full-text search of tasks_page, the event consumers, the Prometheus endpoint and its token check, the caller''s projects, the full-text search, consumer health, a key''s revoke, the per-node claims and acknowledgements and the workers'' counters on Citus) or set a response header (the Link of a page, the Allow of POST /project_members) are SECURITY DEFINER');
 
 -- C functions: volatility and strictness --------------------------------------------
 SELECT volatility_is('task_api', 'uuidv7', ARRAY[]::name[], 'volatile', 'uuidv7() is VOLATILE');
@@ -422,7 +423,7 @@ SELECT indexes_are('task_api', 'events', ARRAY['events_pkey', 'events_project_id
 SELECT is(pg_get_indexdef('task_api.events_project_idx'::regclass),
           'CREATE INDEX events_project_idx ON task_api.events USING btree (project_id, id DESC)',
           'events_project_idx is (project_id, id DESC): a project''s feed, newest first');
-SELECT columns_are('task_api', 'event_consumers', ARRAY['name', 'acked_id', 'claimed_id', 'created_at', 'acked_at'],
+SELECT columns_are('task_api', 'event_consumers', ARRAY['name', 'acked_id', 'claimed_id', 'created_at', 'acked_at', 'node_positions'],
                    'task_api.event_consumers has exactly its columns');
 SELECT function_returns('task_api', 'claim_events', ARRAY['text', 'integer'], 'setof task_api.events', 'claim_events() returns events');
 SELECT function_returns('task_api', 'ack_events', ARRAY['text', 'bigint'], 'bigint', 'ack_events() returns the new position');
