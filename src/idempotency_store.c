@@ -29,6 +29,7 @@
 #include "utils/timestamp.h"
 #include "utils/uuid.h"
 
+#include "citus.h"
 #include "constants.h"
 #include "errors.h"
 #include "metrics.h"
@@ -192,6 +193,25 @@ lookup(IdemRequest *r)
 }
 
 /*
+ * On Citus (docs/scaling.md) the key's row is in a shard on a worker, where
+ * the wait for a concurrent claim happens: a setting changed in C does not
+ * reach the workers, a SET LOCAL statement does (distribute() has Citus
+ * propagate them).  ms is this library's integer, never the client's text.
+ */
+static void
+citus_set_lock_timeout(int ms)
+{
+	char		sql[64];
+
+	snprintf(sql, sizeof(sql), "SET LOCAL lock_timeout = %d", ms);
+	if (SPI_connect() != SPI_OK_CONNECT)
+		elog(ERROR, "SPI_connect failed");
+	if (SPI_execute(sql, false, 0) != SPI_OK_UTILITY)
+		elog(ERROR, "could not set lock_timeout for the idempotency key's wait");
+	SPI_finish();
+}
+
+/*
  * Insert the key row (deleting an expired one first); false if a row is
  * there, committed by another transaction that we waited for.  ON CONFLICT
  * DO NOTHING locks no row, so replays never wait for each other.  The wait
@@ -211,6 +231,7 @@ insert_claim(IdemRequest *r, bool expired)
 	int			nest = NewGUCNestLevel();
 	MemoryContext cxt = CurrentMemoryContext;
 	volatile bool claimed = false;
+	int			citus_lock_timeout = -1;
 
 	args[0] = CStringGetTextDatum(r->caller_kind);
 	args[1] = UUIDPGetDatum(&r->caller_id);
@@ -233,9 +254,17 @@ insert_claim(IdemRequest *r, bool expired)
 	{
 		char		ms[32];
 
-		snprintf(ms, sizeof(ms), "%d", ta_idempotency_wait);
-		(void) set_config_option("lock_timeout", ms, PGC_SUSET, PGC_S_SESSION,
-								 GUC_ACTION_SAVE, true, 0, false);
+		if (ta_citus_table_named("idempotency_keys"))
+		{
+			citus_lock_timeout = LockTimeout;
+			citus_set_lock_timeout(ta_idempotency_wait);
+		}
+		else
+		{
+			snprintf(ms, sizeof(ms), "%d", ta_idempotency_wait);
+			(void) set_config_option("lock_timeout", ms, PGC_SUSET, PGC_S_SESSION,
+									 GUC_ACTION_SAVE, true, 0, false);
+		}
 	}
 	PG_TRY();
 	{
@@ -279,6 +308,9 @@ insert_claim(IdemRequest *r, bool expired)
 	}
 	PG_END_TRY();
 	AtEOXact_GUC(true, nest);
+	/* The request's own bound again, here and on the workers. */
+	if (citus_lock_timeout >= 0)
+		citus_set_lock_timeout(citus_lock_timeout);
 	return claimed;
 }
 
