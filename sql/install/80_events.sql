@@ -99,6 +99,40 @@ CREATE TRIGGER events_record AFTER INSERT OR UPDATE OR DELETE ON @extschema@.tas
 
 -- Consumers ----------------------------------------------------------------------------
 
+-- What every claim begins with: the arguments checked, the consumer
+-- registered on its first claim and locked.  NULL while another worker of
+-- the consumer holds its batch (until that transaction ends): the claim then
+-- hands out nothing rather than the same events twice at once.
+CREATE FUNCTION @extschema@.claim_consumer(consumer text, max integer) RETURNS @extschema@.event_consumers
+    LANGUAGE plpgsql VOLATILE
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c @extschema@.event_consumers;
+BEGIN
+    IF consumer IS NULL OR char_length(consumer) NOT BETWEEN 1 AND 100 THEN
+        RAISE EXCEPTION 'consumer must be a name of 1 to 100 characters' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    IF claim_consumer.max IS NULL OR claim_consumer.max NOT BETWEEN 1 AND 10000 THEN
+        RAISE EXCEPTION 'max must be between 1 and 10000' USING ERRCODE = 'invalid_parameter_value';
+    END IF;
+    -- The claim bound is only valid for a snapshot taken after it is computed.
+    IF current_setting('transaction_isolation') <> 'read committed' THEN
+        RAISE EXCEPTION 'claim_events() must run in a READ COMMITTED transaction' USING ERRCODE = 'feature_not_supported',
+            HINT = 'A snapshot taken earlier in the transaction could miss events below the bound.';
+    END IF;
+    IF NOT EXISTS (SELECT FROM @extschema@.event_consumers ec WHERE ec.name = consumer) THEN
+        INSERT INTO @extschema@.event_consumers (name) VALUES (consumer) ON CONFLICT DO NOTHING;
+    END IF;
+    SELECT * INTO c FROM @extschema@.event_consumers ec WHERE ec.name = consumer FOR UPDATE SKIP LOCKED;
+    IF NOT FOUND THEN
+        RETURN NULL;
+    END IF;
+    RETURN c;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.claim_consumer(text, integer) IS 'The start of claim_events() (and of its Citus form): checks consumer and max, registers the consumer on its first claim and locks it; NULL while another worker of it holds a batch.';
+
 CREATE FUNCTION @extschema@.claim_events(consumer text, max integer DEFAULT 100) RETURNS SETOF @extschema@.events
     LANGUAGE plpgsql VOLATILE SECURITY DEFINER
     SET search_path = pg_catalog, pg_temp
@@ -110,25 +144,9 @@ DECLARE
     last_id bigint;
     n bigint := 0;
 BEGIN
-    IF consumer IS NULL OR char_length(consumer) NOT BETWEEN 1 AND 100 THEN
-        RAISE EXCEPTION 'consumer must be a name of 1 to 100 characters' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF claim_events.max IS NULL OR claim_events.max NOT BETWEEN 1 AND 10000 THEN
-        RAISE EXCEPTION 'max must be between 1 and 10000' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    -- The bound is only valid for a snapshot taken after it is computed.
-    IF current_setting('transaction_isolation') <> 'read committed' THEN
-        RAISE EXCEPTION 'claim_events() must run in a READ COMMITTED transaction' USING ERRCODE = 'feature_not_supported',
-            HINT = 'A snapshot taken earlier in the transaction could miss events below the bound.';
-    END IF;
-    IF NOT EXISTS (SELECT FROM @extschema@.event_consumers ec WHERE ec.name = consumer) THEN
-        INSERT INTO @extschema@.event_consumers (name) VALUES (consumer) ON CONFLICT DO NOTHING;
-    END IF;
-    -- Another worker of this consumer holds its batch until its transaction
-    -- ends: hand out nothing rather than the same events twice at once.
-    SELECT * INTO c FROM @extschema@.event_consumers ec WHERE ec.name = consumer FOR UPDATE SKIP LOCKED;
-    IF NOT FOUND THEN
-        RETURN;
+    c := @extschema@.claim_consumer(consumer, claim_events.max);
+    IF c.name IS NULL THEN
+        RETURN;  -- another worker of this consumer holds its batch
     END IF;
     bound := @extschema@.events_claim_bound();
     -- A new statement, so a new snapshot: it sees every event below the bound.

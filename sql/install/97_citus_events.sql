@@ -141,22 +141,9 @@ DECLARE
     last_id bigint;
     n bigint := 0;
 BEGIN
-    IF consumer IS NULL OR char_length(consumer) NOT BETWEEN 1 AND 100 THEN
-        RAISE EXCEPTION 'consumer must be a name of 1 to 100 characters' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF citus_claim_events.max IS NULL OR citus_claim_events.max NOT BETWEEN 1 AND 10000 THEN
-        RAISE EXCEPTION 'max must be between 1 and 10000' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    IF current_setting('transaction_isolation') <> 'read committed' THEN
-        RAISE EXCEPTION 'claim_events() must run in a READ COMMITTED transaction' USING ERRCODE = 'feature_not_supported',
-            HINT = 'A snapshot taken earlier in the transaction could miss events below the bound.';
-    END IF;
-    IF NOT EXISTS (SELECT FROM @extschema@.event_consumers ec WHERE ec.name = consumer) THEN
-        INSERT INTO @extschema@.event_consumers (name) VALUES (consumer) ON CONFLICT DO NOTHING;
-    END IF;
-    SELECT * INTO c FROM @extschema@.event_consumers ec WHERE ec.name = consumer FOR UPDATE SKIP LOCKED;
-    IF NOT FOUND THEN
-        RETURN;
+    c := @extschema@.claim_consumer(consumer, citus_claim_events.max);
+    IF c.name IS NULL THEN
+        RETURN;  -- another worker of this consumer holds its batch
     END IF;
     FOR b IN SELECT * FROM @extschema@.citus_claim_bounds() cb ORDER BY cb.node LOOP
         pos := @extschema@.citus_node_acked(c.node_positions, c.acked_id, b.node);
