@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The database's work per POST /tasks, in instructions, task_api against the
+# The database's work per POST /tasks (or GET /tasks?limit=25), in
+# instructions, task_api against the
 # hand-written peer: a benchmark tool, never part of 'make test'.  On a copy
 # of this checkout ('make serve') with the peer's tables loaded, the
 # postmaster runs under callgrind and pgbench replays, in one connection,
@@ -15,6 +16,8 @@
 # synchronous_commit is off in these sessions: the WAL flush is a wait,
 # not instructions.  About 3 minutes.  Needs valgrind.
 #   TASK_API_PEER_DIR             the peer's folder (server.mjs, setup.sql); required
+#   TASK_API_PROFILE_MEASURE      post (default) or get: GET /tasks?limit=25, the
+#                                 peer's session look-up and list query
 #   TASK_API_PROFILE_N            transactions of the short run (default 100)
 #   TASK_API_PROFILE_PG_PORT      PostgreSQL's port (default 5531)
 #   TASK_API_PROFILE_PORT         PostgREST's port (default 3031)
@@ -26,6 +29,8 @@ source "$(dirname "$0")/lib.sh"
 [ -f "$TASK_API_PEER_DIR/setup.sql" ] || die "no setup.sql in $TASK_API_PEER_DIR"
 command -v valgrind >/dev/null || die "valgrind is not installed (Debian: apt-get install valgrind)"
 N=${TASK_API_PROFILE_N:-100}
+MEASURE=${TASK_API_PROFILE_MEASURE:-post}
+case $MEASURE in post | get) ;; *) die "TASK_API_PROFILE_MEASURE is post or get" ;; esac
 PG_PORT=${TASK_API_PROFILE_PG_PORT:-5531}
 API_PORT=${TASK_API_PROFILE_PORT:-3031}
 OUT=${TASK_API_PROFILE_OUT:-$ROOT/.task_api/instructions}
@@ -61,10 +66,15 @@ dir=$(ROOT="$work/copy" existing_state_dir serve)
 data="$dir/data"
 log="$dir/postgres.log"
 mark=$(wc -l <"$log")
-body="{\"project_id\":\"$PROJECT\",\"title\":\"profile task\",\"priority\":3}"
-code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$API_PORT/tasks" \
-    -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -H 'Prefer: return=representation' -d "$body")
-[ "$code" = 201 ] || die "POST /tasks answered $code"
+if [ "$MEASURE" = post ]; then
+    body="{\"project_id\":\"$PROJECT\",\"title\":\"profile task\",\"priority\":3}"
+    code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$API_PORT/tasks" \
+        -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' -H 'Prefer: return=representation' -d "$body")
+    [ "$code" = 201 ] || die "POST /tasks answered $code"
+else
+    code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$API_PORT/tasks?limit=25" -H "Authorization: Bearer $TOKEN")
+    [ "$code" = 200 ] || die "GET /tasks answered $code"
+fi
 "$PSQL" -q -c "ALTER SYSTEM RESET log_statement" -c "SELECT pg_reload_conf()" >/dev/null
 (cd "$work/copy" && make -s stop >/dev/null)
 
@@ -100,13 +110,18 @@ out.splice(0, first);
 if (out.length < 4) { console.error('found ' + out.length + ' statements of PostgREST in the log'); process.exit(1); }
 console.log(out.join('\n'));
 JS
-grep -q 'INSERT INTO "api"."tasks"' "$work/task_api.sql" || die "PostgREST's insert statement is not in its log"
+[ "$MEASURE" = get ] || grep -q 'INSERT INTO "api"."tasks"' "$work/task_api.sql" || die "PostgREST's insert statement is not in its log"
 # The insert statement alone, without PostgREST's wrapping.
 sed "s|^WITH pgrst_source AS (INSERT INTO \"api\".\"tasks\".*|INSERT INTO api.tasks (priority, project_id, title) VALUES (3, '$PROJECT', 'profile task') RETURNING *;|" \
     "$work/task_api.sql" >"$work/task_api_plain.sql"
 jti=$(node -e 'const p=process.argv[1].split(".")[1];console.log(JSON.parse(Buffer.from(p,"base64url")).jti)' "$TOKEN")
 changes='{"id": "01a24e80-bb9e-7cc5-a374-08650c3e1357", "title": "profile task", "status": "todo", "due_date": null, "priority": 3, "created_at": "2026-12-07T03:16:29.207854+00:00", "created_by": "'$member'", "deleted_at": null, "deleted_by": null, "project_id": "'$PROJECT'", "assignee_id": null, "description": null, "completed_at": null, "deleted_with_project": false}'
-cat >"$work/peer.sql" <<SQL
+if [ "$MEASURE" = get ]; then
+    cat >"$work/peer.sql" <<SQL
+SELECT 1 FROM peer.sessions s JOIN peer.users u ON u.id = s.user_id WHERE s.id = '$jti' AND s.user_id = '$member' AND s.revoked_at IS NULL AND s.expires_at > now();
+SELECT id, project_id, assignee_id, title, description, status, priority, due_date, created_by, created_at, updated_at, completed_at, version FROM peer.tasks WHERE project_id = ANY (SELECT project_id FROM peer.project_members WHERE user_id = '$member') AND deleted_at IS NULL ORDER BY id LIMIT 25;
+SQL
+else cat >"$work/peer.sql" <<SQL
 SELECT 1 FROM peer.sessions s JOIN peer.users u ON u.id = s.user_id WHERE s.id = '$jti' AND s.user_id = '$member' AND s.revoked_at IS NULL AND s.expires_at > now();
 BEGIN;
 SELECT m.role FROM peer.project_members m JOIN peer.projects p ON p.id = m.project_id WHERE m.project_id = '$PROJECT' AND m.user_id = '$member' AND p.deleted_at IS NULL;
@@ -114,6 +129,7 @@ INSERT INTO peer.tasks (project_id, title, priority, created_by) VALUES ('$PROJE
 WITH e AS (INSERT INTO peer.events (actor_id, resource_type, resource_id, project_id, action, changes) VALUES ('$member', 'task', '01a24e80-bb9e-7cc5-a374-08650c3e1357', '$PROJECT', 'created', '$changes') RETURNING id) SELECT pg_notify('peer_events', id::text) FROM e;
 COMMIT;
 SQL
+fi
 cp "$work"/*.sql "$OUT/"
 
 # The postmaster under callgrind, one output file per process.
@@ -151,18 +167,21 @@ per_tx() {
 }
 say "callgrind: $N and $((3 * N)) transactions of each"
 per_tx task_api "$work/task_api.sql" task_api_authenticator "$pw"
-per_tx task_api_plain "$work/task_api_plain.sql" task_api_authenticator "$pw"
+[ "$MEASURE" = get ] || per_tx task_api_plain "$work/task_api_plain.sql" task_api_authenticator "$pw"
 per_tx peer "$work/peer.sql" peer_app peer_app_bench_only
 
 {
-    echo "Instructions per POST /tasks transaction in the database backend (callgrind; $(date -u +%Y-%m-%dT%H:%MZ)):"
-    printf '| %-66s | %12s |\n' "transaction" "instructions"
-    printf '|%s|%s|\n' "$(printf -- '-%.0s' $(seq 68))" "$(printf -- '-%.0s' $(seq 14))"
-    printf '| %-66s | %12s |\n' "task_api: PostgREST's four statements (gate, insert, events)" "${per[task_api]}" \
-        "task_api: the same with INSERT ... VALUES for PostgREST's insert" "${per[task_api_plain]}" \
-        "the peer: its six statements (session, role, task, event)" "${per[peer]}"
-    echo
+    if [ "$MEASURE" = get ]; then
+        echo "Instructions per GET /tasks?limit=25 in the database backend (callgrind; $(date -u +%Y-%m-%dT%H:%MZ)):"
+        echo "  task_api (PostgREST's four statements): ${per[task_api]}"
+        echo "  the peer (its session look-up and list query): ${per[peer]}"
+    else
+        echo "Instructions per POST /tasks transaction in the database backend (callgrind; $(date -u +%Y-%m-%dT%H:%MZ)):"
+        echo "  task_api (PostgREST's four statements: gate, insert, events): ${per[task_api]}"
+        echo "  task_api with INSERT ... VALUES for PostgREST's insert: ${per[task_api_plain]}"
+        echo "  the peer (its six statements: session, role, task, event): ${per[peer]}"
+        echo "  PostgREST's wrapping of the insert (CTE, json_to_recordset, count, json_agg): $(( per[task_api] - per[task_api_plain] ))"
+    fi
     echo "task_api / peer: $(awk -v a="${per[task_api]}" -v b="${per[peer]}" 'BEGIN {printf "%.3f", a / b}')"
-    echo "PostgREST's wrapping of the insert (CTE, json_to_recordset, count, json_agg): $(( per[task_api] - per[task_api_plain] )) instructions"
     echo "Profiles (inclusive, by function) in $OUT/*.top.txt; callgrind files in $OUT/*.callgrind"
 } | tee "$OUT/summary.txt"
