@@ -40,7 +40,10 @@ for i in "${!variants[@]}"; do
     conf="$ROOT/.task_api/postgrest-pgrst-$name.conf"
     (
         umask 077
+        # The pool's application_name, after the URI's other parameters (the
+        # socket's host and port) when it has some.
         sed -e "s/^server-port = .*/server-port = $port/" \
+            -e "/^db-uri = \"[^\"]*?/ s|^\(db-uri = \"[^\"]*\)\"|\1\&application_name=pgrst_$name\"|; t" \
             -e "s|^\(db-uri = \"[^\"]*\)\"|\1?application_name=pgrst_$name\"|" "$base_conf" > "$conf"
         IFS=',' read -r -a lines <<<"$extra"
         for l in "${lines[@]}"; do

@@ -480,7 +480,8 @@ postgrest_start() {
     # before its update) has no api.openapi() yet, and / is then a 404.
     local code
     for _ in $(seq 1 100); do
-        code=$(curl -sS -o /dev/null -w '%{http_code}' "http://127.0.0.1:$api_port/" 2>/dev/null || true)
+        # Bounded: PostgREST holds a request while it has no database connection.
+        code=$(curl -sS --max-time 2 -o /dev/null -w '%{http_code}' "http://127.0.0.1:$api_port/" 2>/dev/null || true)
         if [ "${code:-000}" -ge 200 ] && [ "${code:-000}" -lt 500 ]; then
             return
         fi
