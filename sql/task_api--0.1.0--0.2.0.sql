@@ -1482,8 +1482,10 @@ BEGIN
     RETURN;
 END
 $$;
-CREATE OR REPLACE FUNCTION @extschema@.ack_events(consumer text, last_id bigint) RETURNS bigint
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+-- What every acknowledgement begins with: the arguments checked and the
+-- consumer locked, without waiting (the worker that claimed holds it).
+CREATE FUNCTION @extschema@.ack_consumer(consumer text, last_id bigint) RETURNS @extschema@.event_consumers
+    LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -1502,6 +1504,20 @@ BEGIN
         RAISE EXCEPTION 'no consumer named "%"', consumer USING ERRCODE = 'invalid_parameter_value',
             HINT = 'A consumer is created by its first claim_events().';
     END IF;
+    RETURN c;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.ack_consumer(text, bigint) IS 'The start of ack_events() (and of its Citus form): checks the arguments and locks the consumer without waiting (lock_not_available while another worker holds it; invalid_parameter_value when there is none).';
+
+REVOKE ALL ON FUNCTION @extschema@.ack_consumer(text, bigint) FROM PUBLIC;
+CREATE OR REPLACE FUNCTION @extschema@.ack_events(consumer text, last_id bigint) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c @extschema@.event_consumers;
+BEGIN
+    c := @extschema@.ack_consumer(consumer, last_id);
     IF last_id > c.claimed_id THEN
         RAISE EXCEPTION 'event % was not handed out to consumer "%"', last_id, consumer USING ERRCODE = 'invalid_parameter_value',
             DETAIL = format('The latest batch ends at event %s.', c.claimed_id);
@@ -3428,19 +3444,7 @@ DECLARE
     upto bigint;
     positions jsonb;
 BEGIN
-    IF consumer IS NULL OR last_id IS NULL THEN
-        RAISE EXCEPTION 'consumer and last_id are required' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    BEGIN
-        SELECT * INTO c FROM @extschema@.event_consumers ec WHERE ec.name = consumer FOR UPDATE NOWAIT;
-    EXCEPTION WHEN lock_not_available THEN
-        RAISE EXCEPTION 'consumer "%" is claimed by another worker', consumer USING ERRCODE = 'lock_not_available',
-            HINT = 'Acknowledge in the transaction that claimed the events.';
-    END;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'no consumer named "%"', consumer USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'A consumer is created by its first claim_events().';
-    END IF;
+    c := @extschema@.ack_consumer(consumer, last_id);
     node := (last_id >> 48)::integer;
     pos := @extschema@.citus_node_acked(c.node_positions, c.acked_id, node);
     upto := @extschema@.citus_node_claimed(c.node_positions, c.acked_id, node);

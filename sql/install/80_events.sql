@@ -165,8 +165,10 @@ END
 $$;
 COMMENT ON FUNCTION @extschema@.claim_events(text, integer) IS 'Hand the consumer its next events after the last acknowledged one, in id order, at most max (1 to 10000, default 100), and lock the consumer until the transaction ends (other workers of it get nothing meanwhile: FOR UPDATE SKIP LOCKED). Only events no in-flight transaction can precede are handed out. Deliver them, then ack_events() in the same transaction; a batch not acknowledged is handed out again. READ COMMITTED only.';
 
-CREATE FUNCTION @extschema@.ack_events(consumer text, last_id bigint) RETURNS bigint
-    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+-- What every acknowledgement begins with: the arguments checked and the
+-- consumer locked, without waiting (the worker that claimed holds it).
+CREATE FUNCTION @extschema@.ack_consumer(consumer text, last_id bigint) RETURNS @extschema@.event_consumers
+    LANGUAGE plpgsql VOLATILE
     SET search_path = pg_catalog, pg_temp
 AS $$
 DECLARE
@@ -185,6 +187,19 @@ BEGIN
         RAISE EXCEPTION 'no consumer named "%"', consumer USING ERRCODE = 'invalid_parameter_value',
             HINT = 'A consumer is created by its first claim_events().';
     END IF;
+    RETURN c;
+END
+$$;
+COMMENT ON FUNCTION @extschema@.ack_consumer(text, bigint) IS 'The start of ack_events() (and of its Citus form): checks the arguments and locks the consumer without waiting (lock_not_available while another worker holds it; invalid_parameter_value when there is none).';
+
+CREATE FUNCTION @extschema@.ack_events(consumer text, last_id bigint) RETURNS bigint
+    LANGUAGE plpgsql VOLATILE SECURITY DEFINER
+    SET search_path = pg_catalog, pg_temp
+AS $$
+DECLARE
+    c @extschema@.event_consumers;
+BEGIN
+    c := @extschema@.ack_consumer(consumer, last_id);
     IF last_id > c.claimed_id THEN
         RAISE EXCEPTION 'event % was not handed out to consumer "%"', last_id, consumer USING ERRCODE = 'invalid_parameter_value',
             DETAIL = format('The latest batch ends at event %s.', c.claimed_id);

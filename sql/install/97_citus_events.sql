@@ -193,19 +193,7 @@ DECLARE
     upto bigint;
     positions jsonb;
 BEGIN
-    IF consumer IS NULL OR last_id IS NULL THEN
-        RAISE EXCEPTION 'consumer and last_id are required' USING ERRCODE = 'invalid_parameter_value';
-    END IF;
-    BEGIN
-        SELECT * INTO c FROM @extschema@.event_consumers ec WHERE ec.name = consumer FOR UPDATE NOWAIT;
-    EXCEPTION WHEN lock_not_available THEN
-        RAISE EXCEPTION 'consumer "%" is claimed by another worker', consumer USING ERRCODE = 'lock_not_available',
-            HINT = 'Acknowledge in the transaction that claimed the events.';
-    END;
-    IF NOT FOUND THEN
-        RAISE EXCEPTION 'no consumer named "%"', consumer USING ERRCODE = 'invalid_parameter_value',
-            HINT = 'A consumer is created by its first claim_events().';
-    END IF;
+    c := @extschema@.ack_consumer(consumer, last_id);
     node := (last_id >> 48)::integer;
     pos := @extschema@.citus_node_acked(c.node_positions, c.acked_id, node);
     upto := @extschema@.citus_node_claimed(c.node_positions, c.acked_id, node);
