@@ -236,3 +236,28 @@ run_variant_rounds() {
         v_med[$v]=$(median_of "${v_ms[$v]}")
     done
 }
+
+# peer_setup WORK API_PORT PG_PORT: for the tools that compare with the
+# hand-written peer (TASK_API_PEER_DIR): a copy of this checkout in
+# WORK/copy serving the API ('make serve' on those ports), the peer's tables
+# loaded (its setup.sql), one member's session on both sides, task_api's
+# limits lifted (one user sends every request).  Sets PSQL, member, TOKEN
+# and PROJECT.
+peer_setup() {
+    local work=$1
+    say "copying the checkout to $work/copy"
+    mkdir -p "$work/copy"
+    tar -C "$ROOT" --exclude=./.task_api --exclude=./.git -cf - . | tar -C "$work/copy" -xf -
+    PSQL="$work/copy/scripts/psql.sh"
+    (cd "$work/copy" && TASK_API_PORT=$2 TASK_API_PG_PORT=$3 make -s serve >/dev/null)
+    "$PSQL" -q -v ON_ERROR_STOP=1 -f "$TASK_API_PEER_DIR/setup.sql" >/dev/null 2>&1 \
+        || die "the peer's setup.sql failed"
+    member=01900000-0000-7000-8000-00000000b001
+    # shellcheck disable=SC2034 # for the tools that source this file
+    TOKEN=$("$PSQL" -tA -c "SELECT task_api.start_session('$member') ->> 'token'")
+    "$PSQL" -q -c "INSERT INTO peer.sessions SELECT * FROM task_api.sessions s WHERE NOT EXISTS (SELECT FROM peer.sessions p WHERE p.id = s.id)" \
+        -c "ALTER SYSTEM SET task_api.rate_limit_user = 100000000" -c "ALTER SYSTEM SET task_api.max_inflight_per_user = 0" \
+        -c "SELECT pg_reload_conf()" >/dev/null
+    # shellcheck disable=SC2034 # for the tools that source this file
+    PROJECT=$("$PSQL" -tA -c "SELECT project_id FROM task_api.project_members WHERE user_id = '$member' ORDER BY project_id LIMIT 1")
+}

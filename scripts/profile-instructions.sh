@@ -22,8 +22,8 @@
 #   TASK_API_PROFILE_PG_PORT      PostgreSQL's port (default 5531)
 #   TASK_API_PROFILE_PORT         PostgREST's port (default 3031)
 #   TASK_API_PROFILE_OUT          output folder (default: .task_api/instructions)
-# shellcheck source=SCRIPTDIR/lib.sh
-source "$(dirname "$0")/lib.sh"
+# shellcheck source=SCRIPTDIR/bench-lib.sh
+source "$(dirname "$0")/bench-lib.sh"
 
 [ -n "${TASK_API_PEER_DIR:-}" ] || die "set TASK_API_PEER_DIR to the peer's folder (server.mjs, setup.sql)"
 [ -f "$TASK_API_PEER_DIR/setup.sql" ] || die "no setup.sql in $TASK_API_PEER_DIR"
@@ -47,18 +47,8 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
-say "copying the checkout to $work/copy"
-mkdir -p "$work/copy"
-tar -C "$ROOT" --exclude=./.task_api --exclude=./.git -cf - . | tar -C "$work/copy" -xf -
-PSQL="$work/copy/scripts/psql.sh"
-(cd "$work/copy" && TASK_API_PORT=$API_PORT TASK_API_PG_PORT=$PG_PORT make -s serve >/dev/null)
-"$PSQL" -q -v ON_ERROR_STOP=1 -f "$TASK_API_PEER_DIR/setup.sql" >/dev/null 2>&1
-member=01900000-0000-7000-8000-00000000b001
-TOKEN=$("$PSQL" -tA -c "SELECT task_api.start_session('$member') ->> 'token'")
-PROJECT=$("$PSQL" -tA -c "SELECT project_id FROM task_api.project_members WHERE user_id = '$member' ORDER BY project_id LIMIT 1")
-"$PSQL" -q -c "INSERT INTO peer.sessions SELECT * FROM task_api.sessions s WHERE NOT EXISTS (SELECT FROM peer.sessions p WHERE p.id = s.id)" \
-    -c "ALTER SYSTEM SET task_api.rate_limit_user = 100000000" -c "ALTER SYSTEM SET task_api.max_inflight_per_user = 0" \
-    -c "ALTER SYSTEM SET log_statement = 'all'" -c "SELECT pg_reload_conf()" >/dev/null
+peer_setup "$work" "$API_PORT" "$PG_PORT"
+"$PSQL" -q -c "ALTER SYSTEM SET log_statement = 'all'" -c "SELECT pg_reload_conf()" >/dev/null
 sleep 1
 
 # One POST through PostgREST, to read the statements it sends from the log.

@@ -17,8 +17,8 @@
 #   TASK_API_PROFILE_PORT, TASK_API_PROFILE_PG_PORT, TASK_API_PROFILE_PEER_PORT
 #                                ports (default 3030, 5530, 3035, as bench-peer.sh)
 #   TASK_API_PROFILE_MEASURES    default "get post"
-# shellcheck source=SCRIPTDIR/lib.sh
-source "$(dirname "$0")/lib.sh"
+# shellcheck source=SCRIPTDIR/bench-lib.sh
+source "$(dirname "$0")/bench-lib.sh"
 
 [ -n "${TASK_API_PEER_DIR:-}" ] || die "set TASK_API_PEER_DIR to the peer's folder (server.mjs, setup.sql)"
 [ -f "$TASK_API_PEER_DIR/server.mjs" ] || die "no server.mjs in $TASK_API_PEER_DIR"
@@ -43,21 +43,10 @@ cleanup() {
 }
 trap cleanup EXIT
 cp -r "$TASK_API_PEER_DIR" "$work/peer"
-say "copying the checkout to $work/copy"
-mkdir -p "$work/copy"
-tar -C "$ROOT" --exclude=./.task_api --exclude=./.git -cf - . | tar -C "$work/copy" -xf -
-PSQL="$work/copy/scripts/psql.sh"
-(cd "$work/copy" && TASK_API_PORT=$API_PORT TASK_API_PG_PORT=$PG_PORT make -s serve >/dev/null)
+peer_setup "$work" "$API_PORT" "$PG_PORT"
 "$PSQL" -q -c "CREATE EXTENSION IF NOT EXISTS pg_stat_statements" \
     -c "ALTER SYSTEM SET pg_stat_statements.track = 'all'" -c "ALTER SYSTEM SET pg_stat_statements.track_planning = on" \
     -c "SELECT pg_reload_conf()" >/dev/null
-"$PSQL" -q -v ON_ERROR_STOP=1 -f "$work/peer/setup.sql" >/dev/null
-member=01900000-0000-7000-8000-00000000b001
-TOKEN=$("$PSQL" -tA -c "SELECT task_api.start_session('$member') ->> 'token'")
-"$PSQL" -q -c "INSERT INTO peer.sessions SELECT * FROM task_api.sessions s WHERE NOT EXISTS (SELECT FROM peer.sessions p WHERE p.id = s.id)" \
-    -c "ALTER SYSTEM SET task_api.rate_limit_user = 100000000" -c "ALTER SYSTEM SET task_api.max_inflight_per_user = 0" \
-    -c "SELECT pg_reload_conf()" >/dev/null
-PROJECT=$("$PSQL" -tA -c "SELECT project_id FROM task_api.project_members WHERE user_id = '$member' ORDER BY project_id LIMIT 1")
 (cd "$work/peer" && npm install --no-audit --no-fund >/dev/null)
 PORT=$PEER_PORT PGPORT=$PG_PORT PEER_SECRETS="$work/copy/.task_api/serve/data/task_api_secrets.conf" \
     RATE_LIMIT_USER=100000000 node "$work/peer/server.mjs" >"$work/peer.log" 2>&1 &
