@@ -6,18 +6,19 @@
 # Variants alternate within each round; the report gives medians of req/s,
 # p99 and CPU per 1,000 requests (PostgREST + the backends of its own pool,
 # told apart by application_name), each as a ratio to the first variant.
-#   TASK_API_BENCH_PGRST_VARIANTS="name|GHCRTS|conf lines;..."  other variants
+#   TASK_API_BENCH_PGRST_VARIANTS="name|GHCRTS|conf lines|CPUs;..."  other variants
 #   TASK_API_BENCH_PGRST_PORTS="3971 3972 ..."                  their ports
 # shellcheck source=SCRIPTDIR/bench-lib.sh
 source "$(dirname "$0")/bench-lib.sh"
 
 PG_PORT=${TASK_API_BENCH_PGRST_PG_PORT:-5487}
-read -r -a PORTS <<<"${TASK_API_BENCH_PGRST_PORTS:-3971 3972 3973 3974 3975 3976 3977 3978 3979}"
+read -r -a PORTS <<<"${TASK_API_BENCH_PGRST_PORTS:-3971 3972 3973 3974 3975 3976 3977 3978 3979 3980}"
 ROUNDS=${TASK_API_BENCH_ROUNDS:-3}
 SECONDS_PER_RUN=${TASK_API_BENCH_PGRST_SECONDS:-4}
 read -r -a CONCS <<<"${TASK_API_BENCH_PGRST_CONCURRENCY:-8 32 128}"
 # name|GHC runtime options (GHCRTS; empty: the binary's own -N -I0 -qg)|extra config lines (',' separated)
-VARIANTS=${TASK_API_BENCH_PGRST_VARIANTS:-"builtin||;A16m|-A16m|;A64m|-A64m|;N1_A16m|-N1 -A16m|;pool4_A16m|-A16m|db-pool = 4;pool20_A16m|-A16m|db-pool = 20;noprep_A16m|-A16m|db-prepared-statements = false;nojwtcache_A16m|-A16m|jwt-cache-max-lifetime = 0;logcrit_A16m|-A16m|log-level = \"crit\""}
+# [|the CPUs its threads may run on (a taskset list; default: any)]
+VARIANTS=${TASK_API_BENCH_PGRST_VARIANTS:-"builtin||;A16m|-A16m|;A64m|-A64m|;N1_A16m|-N1 -A16m|;N1_A16m_cpu$(last_cpu)|-N1 -A16m||$(last_cpu);pool4_A16m|-A16m|db-pool = 4;pool20_A16m|-A16m|db-pool = 20;noprep_A16m|-A16m|db-prepared-statements = false;nojwtcache_A16m|-A16m|jwt-cache-max-lifetime = 0;logcrit_A16m|-A16m|log-level = \"crit\""}
 IFS=';' read -r -a variants <<<"$VARIANTS"
 [ "${#variants[@]}" -le "${#PORTS[@]}" ] || die "more variants than ports"
 
@@ -35,7 +36,7 @@ TOKEN=$(bench_psql bench_pgrst -tAc "SELECT task_api.start_session('$MEMBER') ->
 base_conf=$(postgrest_config "$dir" "$PG_PORT" bench_pgrst "${PORTS[0]}")
 names=() ports=()
 for i in "${!variants[@]}"; do
-    IFS='|' read -r name rts extra <<<"${variants[$i]}"
+    IFS='|' read -r name rts extra cpus <<<"${variants[$i]}"
     port=${PORTS[$i]}
     conf="$ROOT/.task_api/postgrest-pgrst-$name.conf"
     (
@@ -54,10 +55,11 @@ for i in "${!variants[@]}"; do
         done
     )
     if [ -n "$rts" ]; then export TASK_API_POSTGREST_RTS="$rts"; else export TASK_API_POSTGREST_RTS=" "; fi
+    export TASK_API_POSTGREST_CPUS="$cpus"
     bench_postgrest "$name" "$conf" "$port"
     names+=("$name") ports+=("$port")
 done
-unset TASK_API_POSTGREST_RTS
+unset TASK_API_POSTGREST_RTS TASK_API_POSTGREST_CPUS
 
 cpu_of() { awk '{sub(/^.*\) /, ""); print $12 + $13}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 # CPU ticks of a variant's PostgREST and its pool's backends.

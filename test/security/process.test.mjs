@@ -40,6 +40,7 @@ function listener() {
   return null;
 }
 
+// /proc/PID/status (or PID/task/TID's) as an object.
 function status(pid) {
   return Object.fromEntries(readFileSync(`/proc/${pid}/status`, 'utf8').split('\n')
     .filter((l) => l.includes(':')).map((l) => [l.slice(0, l.indexOf(':')), l.slice(l.indexOf(':') + 1).trim()]));
@@ -62,6 +63,30 @@ test("the tier's PostgREST runs as an unprivileged OS user", () => {
     assert.equal(s.NoNewPrivs, '1', 'and it cannot gain privileges by exec');
   } else {
     assert.equal(uids[0], process.getuid(), 'run by a user: as that user');
+  }
+});
+
+// A taskset list ("0-1", "0,2-3") as its CPUs' numbers.
+function cpuList(list) {
+  return list.split(',').flatMap((part) => {
+    const [a, b = a] = part.split('-').map(Number);
+    return Array.from({ length: b - a + 1 }, (_, i) => a + i);
+  });
+}
+
+// docs/performance.md, "Its threads on one CPU".
+test("on 2 CPUs or fewer, every PostgREST thread is kept on one CPU, the last it may use", () => {
+  const pid = listener();
+  assert.ok(pid, `no process listens on port ${port}`);
+  const own = cpuList(status(process.pid).Cpus_allowed_list);
+  const set = process.env.TASK_API_POSTGREST_CPUS;
+  let want;
+  if (set !== undefined) want = set === '' ? own : cpuList(set);
+  else want = own.length <= 2 ? [own.at(-1)] : own;
+  const threads = readdirSync(`/proc/${pid}/task`);
+  assert.ok(threads.length > 1, 'PostgREST runs several threads');
+  for (const tid of threads) {
+    assert.deepEqual(cpuList(status(`${pid}/task/${tid}`).Cpus_allowed_list), want, `thread ${tid} of ${threads.length}`);
   }
 });
 
