@@ -29,6 +29,7 @@
 #include "jwt_codec.h"
 #include "pre_request.h"
 #include "request.h"
+#include "trace_id.h"
 
 /*
  * Where a setting's variable is in PostgreSQL's array of settings
@@ -345,47 +346,11 @@ ta_request_claim(const char *name)
 	return ta_pairs_get(&refresh(&claims_cache)->pairs, name, NULL);
 }
 
-/* Value of one hex digit, or -1. */
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-/* Parse the canonical 8-4-4-4-12 form without raising. */
+/* Parse the canonical 8-4-4-4-12 form without raising (src/trace_id.c). */
 bool
 ta_parse_uuid(const char *s, pg_uuid_t *out)
 {
-	int			byte = 0;
-
-	if (strlen(s) != 36)
-		return false;
-	for (int i = 0; i < 36;)
-	{
-		int			hi,
-					lo;
-
-		if (i == 8 || i == 13 || i == 18 || i == 23)
-		{
-			if (s[i] != '-')
-				return false;
-			i++;
-			continue;
-		}
-		hi = hexval(s[i]);
-		lo = hexval(s[i + 1]);
-		if (hi < 0 || lo < 0)
-			return false;
-		out->data[byte++] = (unsigned char) ((hi << 4) | lo);
-		i += 2;
-	}
-	return byte == UUID_LEN;
+	return ta_uuid_parse(s, out->data);
 }
 
 bool

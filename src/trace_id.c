@@ -1,6 +1,7 @@
 /*
  * trace_id.c
- *		Request ids and W3C trace ids, pure C (no backend dependency).
+ *		Request ids, W3C trace ids and the UUIDs of tokens' claims, pure C
+ *		(no backend dependency).
  *
  * A client's X-Request-Id is kept only if it is safe everywhere the id goes:
  * a response header, application_name (63 bytes, printable ASCII), a log
@@ -65,4 +66,40 @@ ta_traceparent_trace_id(const char *tp, char *out)
 	memcpy(out, tp + 3, TA_TRACE_ID_LEN);
 	out[TA_TRACE_ID_LEN] = '\0';
 	return true;
+}
+
+/* Value of one hex digit of either case, or -1. */
+static inline int
+hex_digit(unsigned char c)
+{
+	unsigned int d = (unsigned int) c - '0';
+
+	if (d < 10)
+		return (int) d;
+	d = (unsigned int) (c | 0x20) - 'a';
+	return d < 6 ? (int) d + 10 : -1;
+}
+
+/*
+ * Each of the 16 bytes from its two digits' offsets, the dashes checked
+ * once (a request parses three or four: the limiter's bucket, the caller,
+ * the session); a bad digit makes its hex_digit() negative, and so the OR.
+ */
+bool
+ta_uuid_parse(const char *s, unsigned char *out)
+{
+	static const unsigned char at[16] = {0, 2, 4, 6, 9, 11, 14, 16, 19, 21, 24, 26, 28, 30, 32, 34};
+	int			bad = 0;
+
+	if (strnlen(s, 37) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-')
+		return false;
+	for (int i = 0; i < 16; i++)
+	{
+		int			hi = hex_digit((unsigned char) s[at[i]]);
+		int			lo = hex_digit((unsigned char) s[at[i] + 1]);
+
+		bad |= hi | lo;
+		out[i] = (unsigned char) (((unsigned int) hi << 4) | (unsigned int) lo);
+	}
+	return bad >= 0;
 }

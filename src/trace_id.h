@@ -1,7 +1,8 @@
 /*
  * trace_id.h
- *		Request ids and W3C trace ids, pure C (no backend dependency), so
- *		that test/c can unit-test them under ASan and UBSan.
+ *		Request ids, W3C trace ids and the UUIDs of tokens' claims, pure C
+ *		(no backend dependency), so that test/c can unit-test them under
+ *		ASan and UBSan.
  */
 #ifndef TASK_API_TRACE_ID_H
 #define TASK_API_TRACE_ID_H
@@ -22,5 +23,12 @@ extern bool ta_valid_request_id(const char *s);
  * bytes); false (out untouched) when the header is NULL or not valid.
  */
 extern bool ta_traceparent_trace_id(const char *tp, char *out);
+
+/*
+ * A UUID in the canonical 8-4-4-4-12 form (hex digits of either case) into
+ * out[16]; false for anything else (out then holds no meaning).  s is read
+ * no further than its terminator.
+ */
+extern bool ta_uuid_parse(const char *s, unsigned char *out);
 
 #endif							/* TASK_API_TRACE_ID_H */

@@ -11,7 +11,7 @@ BEGIN;
 -- and one pass.
 SET LOCAL task_api.password_memory = 64;
 SET LOCAL task_api.password_time_cost = 1;
-SELECT plan(373);
+SELECT plan(375);
 \ir helpers/setup.psql
 
 \o /dev/null
@@ -333,6 +333,27 @@ SELECT tap.claims(jsonb_build_object('role', 'task_api_user', 'sub', tap.id('eri
 SELECT is(tap.pre(), 'unauthenticated 401', 'pre_request: a non-UUID jti is unauthenticated 401, not an internal error');
 SELECT tap.claims(jsonb_build_object('role', 'task_api_user', 'sub', tap.id('erin'), 'jti', 42));
 SELECT is(tap.pre(), 'unauthenticated 401', 'pre_request: a numeric jti is unauthenticated 401');
+-- Near-UUIDs (src/request.c ta_parse_uuid): each refused as malformed, never
+-- read as another id; the same id in upper-case hex is the same session.
+CREATE TEMP TABLE jti_cases (jti text, what text) ON COMMIT DROP;
+INSERT INTO jti_cases VALUES
+    (overlay(tap.jti('erin')::text placing 'g' from 1 for 1), 'a g'),
+    (overlay(tap.jti('erin')::text placing ':' from 36 for 1), 'a colon (after 9)'),
+    (overlay(tap.jti('erin')::text placing '@' from 2 for 1), 'an @ (before A)'),
+    (overlay(tap.jti('erin')::text placing '`' from 3 for 1), 'a backquote (before a)'),
+    (overlay(tap.jti('erin')::text placing '0' from 9 for 1), 'a digit for its first dash'),
+    (overlay(tap.jti('erin')::text placing '-' from 20 for 1), 'a dash for a digit'),
+    (left(tap.jti('erin')::text, 35), '35 characters'),
+    (tap.jti('erin')::text || '0', '37 characters'),
+    (replace(tap.jti('erin')::text, '-', ''), '32 digits without dashes');
+SELECT is((SELECT string_agg(what || ': ' || coalesce(got, 'accepted'), '; ' ORDER BY what)
+             FROM (SELECT c.what, (SELECT tap.claims(jsonb_build_object('role', 'task_api_user', 'sub', tap.id('erin'), 'jti', c.jti)))
+                                  || ' ' || (tap.error_of('SELECT task_api.pre_request()') ->> 'message') AS got
+                     FROM jti_cases c) r
+            WHERE got IS DISTINCT FROM '# GET /tasks as task_api_user the token''s session id is not valid'),
+          NULL, 'pre_request: a jti one character off a UUID is refused as not valid, not looked up');
+SELECT tap.claims(jsonb_build_object('role', 'task_api_user', 'sub', tap.id('erin'), 'jti', upper(tap.jti('erin')::text)));
+SELECT is(tap.pre(), 'no error', 'pre_request: a jti in upper-case hex names the same session');
 SELECT tap.claims(jsonb_build_object('role', 'task_api_user', 'sub', '0190e6c0-0000-7000-8000-0000000000ff', 'jti', tap.jti('erin')));
 SELECT is(tap.pre(), 'unauthenticated 401', 'pre_request: a token naming no user is unauthenticated 401');
 SELECT tap.act_as_admin();
