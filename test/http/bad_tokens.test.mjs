@@ -83,6 +83,10 @@ function badTokens(token, otherUserId) {
     'sub null': mintJwt(JWT_SECRET, { ...c, sub: null }),
     'sub not a uuid': mintJwt(JWT_SECRET, { ...c, sub: 'admin' }),
     'sub of another user': mintJwt(JWT_SECRET, { ...c, sub: otherUserId }),
+    // one character off a UUID (src/trace_id.c ta_uuid_parse): refused, never read as another id
+    'sub one character off a UUID': mintJwt(JWT_SECRET, { ...c, sub: `g${c.sub.slice(1)}` }),
+    'jti one character off a UUID': mintJwt(JWT_SECRET, { ...c, jti: `${c.jti.slice(0, -1)}g` }),
+    'jti with a dash moved': mintJwt(JWT_SECRET, { ...c, jti: `${c.jti.slice(0, 8)}${c.jti[9]}-${c.jti.slice(10)}` }),
     'missing role': mintJwt(JWT_SECRET, (({ role, ...r }) => r)(c)),
     'no exp': mintJwt(JWT_SECRET, noExp),
   };
@@ -129,6 +133,14 @@ test('header: a bearer token without a role or alg is never accepted as the user
     expectError(res, res.status);
   }
   assert.deepEqual(await list('/projects', u.token), []);
+});
+
+test('header and cookie: the same session id in upper-case hex is the same session', async () => {
+  const u = await createUser();
+  const { payload: c } = decodeJwt(u.token);
+  const upper = mintJwt(JWT_SECRET, { ...c, jti: c.jti.toUpperCase() });
+  expectStatus(await api('GET', '/projects', { token: upper }), 200);
+  expectStatus(await api('GET', '/projects', { headers: { Cookie: cookieHeader(upper) } }), 200);
 });
 
 test('header: a 1 MB token is refused with a 4xx before reaching the database, and the server lives on', async () => {
