@@ -12,9 +12,14 @@
 # difference over 2N is the instructions of one transaction, exact and not
 # moved by the machine's load (what the peer comparison's CPU times are).
 # Also the insert statement alone (INSERT INTO api.tasks ... VALUES,
-# no PostgREST wrapping), and the top of each side's profile by function.
+# no PostgREST wrapping), the top of each side's profile by function, and
+# each side's transaction statement by statement: every statement's share
+# is the difference between two replays that differ by that statement alone
+# (task_api: BEGIN and COMMIT, then the settings statement without the gate,
+# then with it, then the whole; the peer: its session look-up alone, BEGIN
+# and COMMIT, then each statement added in turn).
 # synchronous_commit is off in these sessions: the WAL flush is a wait,
-# not instructions.  About 3 minutes.  Needs valgrind.
+# not instructions.  About 7 minutes.  Needs valgrind.
 #   TASK_API_PEER_DIR             the peer's folder (server.mjs, setup.sql); required
 #   TASK_API_PROFILE_MEASURE      post (default) or get: GET /tasks?limit=25, the
 #                                 peer's session look-up and list query
@@ -104,6 +109,12 @@ JS
 # The insert statement alone, without PostgREST's wrapping.
 sed "s|^WITH pgrst_source AS (INSERT INTO \"api\".\"tasks\".*|INSERT INTO api.tasks (priority, project_id, title) VALUES (3, '$PROJECT', 'profile task') RETURNING *;|" \
     "$work/task_api.sql" >"$work/task_api_plain.sql"
+# The row inserted straight into task_api.tasks, as the user: RLS, the stamp,
+# the checks, foreign keys, indexes and the event as in a POST, without the
+# view's triggers (validation, bounds, idempotency) or PostgREST's wrapping.
+# The user gets INSERT on the table for this only, on this throw-away copy.
+sed "s|^WITH pgrst_source AS (INSERT INTO \"api\".\"tasks\".*|INSERT INTO task_api.tasks (priority, project_id, title, created_by) VALUES (3, '$PROJECT', 'profile task', '$member') RETURNING *;|" \
+    "$work/task_api.sql" >"$work/task_api_direct.sql"
 jti=$(node -e 'const p=process.argv[1].split(".")[1];console.log(JSON.parse(Buffer.from(p,"base64url")).jti)' "$TOKEN")
 changes='{"id": "01a24e80-bb9e-7cc5-a374-08650c3e1357", "title": "profile task", "status": "todo", "due_date": null, "priority": 3, "created_at": "2026-12-07T03:16:29.207854+00:00", "created_by": "'$member'", "deleted_at": null, "deleted_by": null, "project_id": "'$PROJECT'", "assignee_id": null, "description": null, "completed_at": null, "deleted_with_project": false}'
 if [ "$MEASURE" = get ]; then
@@ -155,10 +166,36 @@ per_tx() {
     cp "$b" "$OUT/$1.callgrind"
     callgrind_annotate --inclusive=yes "$b" 2>/dev/null | grep -v '=>' | grep -E '^ *[0-9,]+ ' | sed -n '1,60p' >"$OUT/$1.top.txt"
 }
+# The statement-by-statement replays: task_api's lines are BEGIN, the
+# settings statement, the query, COMMIT; the settings statement without
+# request.method does not run the gate (src/pre_request.c).
+sed -n '1p;4p' "$work/task_api.sql" >"$work/s_tx.sql"
+sed -n '1,2p;4p' "$work/task_api.sql" | sed "s/set_config('request.method', '[A-Z]*', true), //" >"$work/s_settings.sql"
+sed -n '1,2p;4p' "$work/task_api.sql" >"$work/s_gate.sql"
+if ! grep -q "request.method" "$work/s_gate.sql" || grep -q "request.method" "$work/s_settings.sql"; then
+    die "the settings statement has no request.method to take out"
+fi
+sed -n '1p' "$work/peer.sql" >"$work/p_session.sql"
+if [ "$MEASURE" = post ]; then
+    # The peer's lines: session, BEGIN, role, task, event, COMMIT.
+    sed -n '2p;6p' "$work/peer.sql" >"$work/p_tx.sql"
+    sed -n '2,3p;6p' "$work/peer.sql" >"$work/p_role.sql"
+    sed -n '2,4p;6p' "$work/peer.sql" >"$work/p_task.sql"
+fi
+cp "$work"/s_*.sql "$work"/p_*.sql "$OUT/"
+
 say "callgrind: $N and $((3 * N)) transactions of each"
 per_tx task_api "$work/task_api.sql" task_api_authenticator "$pw"
-[ "$MEASURE" = get ] || per_tx task_api_plain "$work/task_api_plain.sql" task_api_authenticator "$pw"
+if [ "$MEASURE" = post ]; then
+    per_tx task_api_plain "$work/task_api_plain.sql" task_api_authenticator "$pw"
+    "$PSQL" -q -c "GRANT INSERT ON task_api.tasks TO task_api_user" >/dev/null
+    per_tx task_api_direct "$work/task_api_direct.sql" task_api_authenticator "$pw"
+fi
 per_tx peer "$work/peer.sql" peer_app peer_app_bench_only
+for s in s_tx s_settings s_gate; do per_tx "$s" "$work/$s.sql" task_api_authenticator "$pw"; done
+for s in p_session p_tx p_role p_task; do
+    [ -f "$work/$s.sql" ] && per_tx "$s" "$work/$s.sql" peer_app peer_app_bench_only
+done
 
 {
     if [ "$MEASURE" = get ]; then
@@ -169,9 +206,37 @@ per_tx peer "$work/peer.sql" peer_app peer_app_bench_only
         echo "Instructions per POST /tasks transaction in the database backend (callgrind; $(date -u +%Y-%m-%dT%H:%MZ)):"
         echo "  task_api (PostgREST's four statements: gate, insert, events): ${per[task_api]}"
         echo "  task_api with INSERT ... VALUES for PostgREST's insert: ${per[task_api_plain]}"
+        echo "  task_api with INSERT INTO task_api.tasks ... VALUES (no view) for it: ${per[task_api_direct]}"
         echo "  the peer (its six statements: session, role, task, event): ${per[peer]}"
         echo "  PostgREST's wrapping of the insert (CTE, json_to_recordset, count, json_agg): $(( per[task_api] - per[task_api_plain] ))"
     fi
     echo "task_api / peer: $(awk -v a="${per[task_api]}" -v b="${per[peer]}" 'BEGIN {printf "%.3f", a / b}')"
+    echo
+    echo "Statement by statement (each the difference of two replays; per transaction):"
+    row() { printf '  %-72s %9s\n' "$1" "$2"; }
+    row "task_api: BEGIN ISOLATION LEVEL ... and COMMIT" "${per[s_tx]}"
+    row "task_api: PostgREST's settings statement, without the gate" "$((per[s_settings] - per[s_tx]))"
+    row "task_api: the request gate at its end" "$((per[s_gate] - per[s_settings]))"
+    if [ "$MEASURE" = get ]; then
+        row "task_api: the page query" "$((per[task_api] - per[s_gate]))"
+        row "peer: the session look-up (its own transaction)" "${per[p_session]}"
+        row "peer: the list query (its own transaction)" "$((per[peer] - per[p_session]))"
+    else
+        row "task_api: PostgREST's insert statement" "$((per[task_api] - per[s_gate]))"
+        row "task_api:   of which PostgREST's wrapping of the insert" "$((per[task_api] - per[task_api_plain]))"
+        row "task_api: the insert as INSERT INTO api.tasks ... VALUES" "$((per[task_api_plain] - per[s_gate]))"
+        row "task_api: the insert straight into task_api.tasks (no view)" "$((per[task_api_direct] - per[s_gate]))"
+        row "peer: the session look-up (its own transaction)" "${per[p_session]}"
+        row "peer: BEGIN and COMMIT" "${per[p_tx]}"
+        row "peer: the role look-up" "$((per[p_role] - per[p_tx]))"
+        row "peer: the task insert" "$((per[p_task] - per[p_role]))"
+        row "peer: the event insert with its NOTIFY" "$((per[peer] - per[p_session] - per[p_task]))"
+        row "task_api: PostgREST's statements (BEGIN, COMMIT, settings, the wrapping)" \
+            "$((per[s_settings] + per[task_api] - per[task_api_plain]))"
+        row "task_api: the extension's work (the rest)" \
+            "$((per[task_api_plain] - per[s_settings]))"
+        row "peer: BEGIN and COMMIT" "${per[p_tx]}"
+        row "peer: its statements' work (the rest)" "$((per[peer] - per[p_tx]))"
+    fi
     echo "Profiles (inclusive, by function) in $OUT/*.top.txt; callgrind files in $OUT/*.callgrind"
 } | tee "$OUT/summary.txt"
