@@ -19,7 +19,7 @@
 # then with it, then the whole; the peer: its session look-up alone, BEGIN
 # and COMMIT, then each statement added in turn).
 # synchronous_commit is off in these sessions: the WAL flush is a wait,
-# not instructions.  About 7 minutes.  Needs valgrind.
+# not instructions.  About 4 minutes.  Needs valgrind.
 #   TASK_API_PEER_DIR             the peer's folder (server.mjs, setup.sql); required
 #   TASK_API_PROFILE_MEASURE      post (default) or get: GET /tasks?limit=25, the
 #                                 peer's session look-up and list query
@@ -194,7 +194,7 @@ fi
 per_tx peer "$work/peer.sql" peer_app peer_app_bench_only
 for s in s_tx s_settings s_gate; do per_tx "$s" "$work/$s.sql" task_api_authenticator "$pw"; done
 for s in p_session p_tx p_role p_task; do
-    [ -f "$work/$s.sql" ] && per_tx "$s" "$work/$s.sql" peer_app peer_app_bench_only
+    if [ -f "$work/$s.sql" ]; then per_tx "$s" "$work/$s.sql" peer_app peer_app_bench_only; fi
 done
 
 {
