@@ -70,7 +70,10 @@ else
     code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$API_PORT/tasks?limit=25" -H "Authorization: Bearer $TOKEN")
     [ "$code" = 200 ] || die "GET /tasks answered $code"
 fi
-"$PSQL" -q -c "ALTER SYSTEM RESET log_statement" -c "SELECT pg_reload_conf()" >/dev/null
+# Fresh statistics, and no autovacuum from here on: an ANALYZE between two
+# replays (the runs insert rows) could change a plan, and with it a share.
+"$PSQL" -q -c "ALTER SYSTEM RESET log_statement" -c "ALTER SYSTEM SET autovacuum = off" \
+    -c "SELECT pg_reload_conf()" -c "ANALYZE" >/dev/null
 (cd "$work/copy" && make -s stop >/dev/null)
 
 # PostgREST's statements with their parameters put in as literals, one per line.
