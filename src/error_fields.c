@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "codec_util.h"
 #include "error_fields.h"
 
 static const char *
@@ -162,18 +163,6 @@ ta_body_fields(const char *json, size_t len, TaFieldCallback cb, void *arg)
 	return false;
 }
 
-static int
-hex_value(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /* Four hex digits at p (p + 4 <= end), or -1. */
 static long
 hex4(const char *p, const char *end)
@@ -184,7 +173,7 @@ hex4(const char *p, const char *end)
 		return -1;
 	for (int i = 0; i < 4; i++)
 	{
-		int			h = hex_value(p[i]);
+		int			h = ta_hex_digit((unsigned char) p[i]);
 
 		if (h < 0)
 			return -1;
@@ -320,7 +309,8 @@ ta_text_is_uuid(const char *s)
 		s++, braces = true;
 	for (int i = 0; i < 16; i++)
 	{
-		if (s[0] == '\0' || s[1] == '\0' || hex_value(s[0]) < 0 || hex_value(s[1]) < 0)
+		if (s[0] == '\0' || s[1] == '\0' ||
+			ta_hex_digit((unsigned char) s[0]) < 0 || ta_hex_digit((unsigned char) s[1]) < 0)
 			return false;
 		s += 2;
 		if (s[0] == '-' && (i % 2) == 1 && i < 15)

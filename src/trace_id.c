@@ -13,6 +13,7 @@
  */
 #include <string.h>
 
+#include "codec_util.h"
 #include "trace_id.h"
 
 #define TRACEPARENT_LEN 55
@@ -68,22 +69,10 @@ ta_traceparent_trace_id(const char *tp, char *out)
 	return true;
 }
 
-/* Value of one hex digit of either case, or -1. */
-static inline int
-hex_digit(unsigned char c)
-{
-	unsigned int d = (unsigned int) c - '0';
-
-	if (d < 10)
-		return (int) d;
-	d = (unsigned int) (c | 0x20) - 'a';
-	return d < 6 ? (int) d + 10 : -1;
-}
-
 /*
  * Each of the 16 bytes from its two digits' offsets, the dashes checked
  * once (a request parses three or four: the limiter's bucket, the caller,
- * the session); a bad digit makes its hex_digit() negative, and so the OR.
+ * the session); a bad digit makes its ta_hex_digit() negative, and so the OR.
  */
 bool
 ta_uuid_parse(const char *s, unsigned char *out)
@@ -95,8 +84,8 @@ ta_uuid_parse(const char *s, unsigned char *out)
 		return false;
 	for (int i = 0; i < 16; i++)
 	{
-		int			hi = hex_digit((unsigned char) s[at[i]]);
-		int			lo = hex_digit((unsigned char) s[at[i] + 1]);
+		int			hi = ta_hex_digit((unsigned char) s[at[i]]);
+		int			lo = ta_hex_digit((unsigned char) s[at[i] + 1]);
 
 		bad |= hi | lo;
 		out[i] = (unsigned char) (((unsigned int) hi << 4) | (unsigned int) lo);
